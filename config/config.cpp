@@ -1,0 +1,93 @@
+// Config lookups, enum names, error formatting and `--set` parsing: the parts of config.h that
+// need no TOML.
+#include "config/config.h"
+
+#include <fmt/format.h>
+
+namespace shardpool::config {
+
+std::string_view toString(PoolMode m) {
+  switch (m) {
+    case PoolMode::Session: return "session";
+    case PoolMode::Transaction: return "transaction";
+    case PoolMode::Statement: return "statement";
+  }
+  return "unknown";
+}
+
+std::string_view toString(AuthType a) {
+  switch (a) {
+    case AuthType::Trust: return "trust";
+    case AuthType::Password: return "password";
+    case AuthType::Md5: return "md5";
+    case AuthType::ScramSha256: return "scram-sha-256";
+  }
+  return "unknown";
+}
+
+std::string_view toString(LogLevel l) {
+  switch (l) {
+    case LogLevel::Debug: return "debug";
+    case LogLevel::Info: return "info";
+    case LogLevel::Warn: return "warn";
+    case LogLevel::Error: return "error";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr std::string_view kFallbackDatabase = "*";
+
+}  // namespace
+
+const Database* Config::findDatabase(std::string_view name) const {
+  if (auto it = databases.find(name); it != databases.end()) return &it->second;
+  if (auto it = databases.find(kFallbackDatabase); it != databases.end()) return &it->second;
+  return nullptr;
+}
+
+const User* Config::findUser(std::string_view name) const {
+  auto it = users.find(name);
+  return it == users.end() ? nullptr : &it->second;
+}
+
+PoolMode Config::poolModeFor(const Database& db, const User* user) const {
+  if (user != nullptr && user->poolMode) return *user->poolMode;
+  if (db.poolMode) return *db.poolMode;
+  return general.poolMode;
+}
+
+uint32_t Config::poolSizeFor(const Database& db, const User* user) const {
+  if (user != nullptr && user->poolSize) return *user->poolSize;
+  if (db.poolSize) return *db.poolSize;
+  return general.defaultPoolSize;
+}
+
+AuthType Config::authTypeFor(const User* user) const {
+  if (user != nullptr && user->authType) return *user->authType;
+  return general.authType;
+}
+
+std::string ConfigError::format() const {
+  std::string out = file;
+  if (line != 0) {
+    out += fmt::format(":{}", line);
+    if (column != 0) out += fmt::format(":{}", column);
+  }
+  if (!keyPath.empty()) out += out.empty() ? keyPath : ": " + keyPath;
+  if (!out.empty()) out += ": ";
+  return out + message;
+}
+
+std::optional<Override> parseOverride(std::string_view text) {
+  size_t eq = text.find('=');
+  if (eq == std::string_view::npos) return std::nullopt;
+  std::string_view key = text.substr(0, eq);
+  while (!key.empty() && (key.front() == ' ' || key.front() == '\t')) key.remove_prefix(1);
+  while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
+  if (key.empty()) return std::nullopt;
+  return Override{std::string(key), std::string(text.substr(eq + 1))};
+}
+
+}  // namespace shardpool::config

@@ -1,0 +1,120 @@
+// Validated, immutable configuration. Parsed once from TOML (or built from sidecar flags) and
+// shared read-only; a reload builds a new Config and swaps the pointer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shardpool::config {
+
+using Duration = std::chrono::milliseconds;
+
+enum class PoolMode { Session, Transaction, Statement };
+// How clients prove who they are to shardpool.
+enum class AuthType { Trust, Password, Md5, ScramSha256 };
+enum class LogLevel { Debug, Info, Warn, Error };
+
+std::string_view toString(PoolMode m);
+std::string_view toString(AuthType a);
+std::string_view toString(LogLevel l);
+
+struct General {
+  std::string listenAddr = "127.0.0.1";
+  uint16_t listenPort = 6432;
+  unsigned workers = 0;  // 0: one per core
+  uint32_t maxClientConn = 1000;
+  PoolMode poolMode = PoolMode::Session;
+  uint32_t defaultPoolSize = 20;
+  AuthType authType = AuthType::ScramSha256;
+  std::string serverResetQuery = "DISCARD ALL";
+  Duration queryWaitTimeout = std::chrono::seconds(120);
+  Duration serverIdleTimeout = std::chrono::seconds(600);
+  Duration serverLifetime = std::chrono::seconds(3600);
+  Duration serverConnectTimeout = std::chrono::seconds(15);
+  Duration shutdownTimeout = std::chrono::seconds(30);
+  LogLevel logLevel = LogLevel::Info;
+};
+
+// A database clients can name in their startup packet. The name "*" is a fallback that serves
+// any database name by passing it through to the backend.
+struct Database {
+  std::string name;
+  std::string host = "127.0.0.1";  // or a unix-socket directory starting with '/'
+  uint16_t port = 5432;
+  std::string dbname;                   // backend database name; empty: same as `name`
+  std::optional<std::string> user;      // forced backend user; unset: the client's user
+  std::optional<std::string> password;  // backend password for the forced user
+  std::optional<uint32_t> poolSize;
+  std::optional<PoolMode> poolMode;
+};
+
+struct User {
+  std::string name;
+  // Plaintext, "md5" + 32 hex digits (md5 of password+username), or a SCRAM secret
+  // "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>". Empty with auth trust.
+  std::string password;
+  std::optional<AuthType> authType;
+  std::optional<uint32_t> poolSize;
+  std::optional<PoolMode> poolMode;
+};
+
+struct Config {
+  std::string sourcePath;  // file it came from; empty for sidecar flags
+  General general;
+  std::map<std::string, Database, std::less<>> databases;
+  std::map<std::string, User, std::less<>> users;
+
+  // Exact name first, then the "*" fallback; nullptr when neither exists.
+  const Database* findDatabase(std::string_view name) const;
+  const User* findUser(std::string_view name) const;
+  // Effective settings for a (database, user) pair: user overrides database overrides general.
+  PoolMode poolModeFor(const Database& db, const User* user) const;
+  uint32_t poolSizeFor(const Database& db, const User* user) const;
+  AuthType authTypeFor(const User* user) const;
+};
+
+// One problem found while loading. `line`/`column` are 0 when unknown.
+struct ConfigError {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string keyPath;  // e.g. "databases.app.pool_size"
+  std::string message;
+  std::string format() const;  // "file:line:col: key: message"
+};
+
+// A `--set key.path=value` override, applied on top of the file (or of sidecar defaults).
+struct Override {
+  std::string keyPath;
+  std::string value;  // parsed as a TOML value; bare words are taken as strings
+};
+
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // null when errors is non-empty
+  std::vector<ConfigError> errors;
+  bool ok() const { return config != nullptr; }
+};
+
+// Parses and validates. `${NAME}` inside string values is replaced by the environment variable
+// NAME (an error names the key when NAME is unset; `$${` escapes a literal "${").
+LoadResult loadFile(const std::string& path, const std::vector<Override>& overrides = {});
+LoadResult loadString(std::string_view toml, std::string_view sourceName,
+                      const std::vector<Override>& overrides = {});
+
+// Sidecar mode: one backend from a URL, no file.
+struct SidecarOptions {
+  std::string listen;      // "host:port"
+  std::string backendUrl;  // postgres://user:pass@host:port/db (password may come from PGPASSWORD)
+};
+LoadResult fromSidecar(const SidecarOptions& opts, const std::vector<Override>& overrides = {});
+
+// Parses "key.path=value" into an Override; nullopt on a malformed string.
+std::optional<Override> parseOverride(std::string_view text);
+
+}  // namespace shardpool::config

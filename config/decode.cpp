@@ -1,0 +1,151 @@
+#include "config/decode.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <span>
+
+#include "config/suggest.h"
+#include "config/text.h"
+#include "config/values.h"
+
+namespace shardpool::config {
+
+namespace {
+
+constexpr int64_t kMaxCount = std::numeric_limits<uint32_t>::max();
+constexpr int64_t kMaxPort = 65535;
+constexpr int64_t kMaxWorkers = 256;
+
+template <class T>
+struct Field {
+  std::string_view key;
+  void (*read)(T& out, const ValueReader& value);
+};
+
+const Field<General> kGeneralFields[] = {
+    {"listen_addr", [](General& g, const ValueReader& v) { if (auto s = v.string(false)) g.listenAddr = *s; }},
+    {"listen_port", [](General& g, const ValueReader& v) { if (auto p = v.integer(1, kMaxPort)) g.listenPort = static_cast<uint16_t>(*p); }},
+    {"workers", [](General& g, const ValueReader& v) { if (auto n = v.integer(0, kMaxWorkers)) g.workers = static_cast<unsigned>(*n); }},
+    {"max_client_conn", [](General& g, const ValueReader& v) { if (auto n = v.integer(1, kMaxCount)) g.maxClientConn = static_cast<uint32_t>(*n); }},
+    {"pool_mode", [](General& g, const ValueReader& v) { if (auto m = v.poolMode()) g.poolMode = *m; }},
+    {"default_pool_size", [](General& g, const ValueReader& v) { if (auto n = v.integer(1, kMaxCount)) g.defaultPoolSize = static_cast<uint32_t>(*n); }},
+    {"auth_type", [](General& g, const ValueReader& v) { if (auto a = v.authType()) g.authType = *a; }},
+    {"server_reset_query", [](General& g, const ValueReader& v) { if (auto s = v.string(true)) g.serverResetQuery = *s; }},
+    {"query_wait_timeout", [](General& g, const ValueReader& v) { if (auto d = v.duration(true)) g.queryWaitTimeout = *d; }},
+    {"server_idle_timeout", [](General& g, const ValueReader& v) { if (auto d = v.duration(true)) g.serverIdleTimeout = *d; }},
+    {"server_lifetime", [](General& g, const ValueReader& v) { if (auto d = v.duration(true)) g.serverLifetime = *d; }},
+    {"server_connect_timeout", [](General& g, const ValueReader& v) { if (auto d = v.duration(false)) g.serverConnectTimeout = *d; }},
+    {"shutdown_timeout", [](General& g, const ValueReader& v) { if (auto d = v.duration(true)) g.shutdownTimeout = *d; }},
+    {"log_level", [](General& g, const ValueReader& v) { if (auto l = v.logLevel()) g.logLevel = *l; }},
+};
+
+const Field<Database> kDatabaseFields[] = {
+    {"host", [](Database& d, const ValueReader& v) { if (auto s = v.string(false)) d.host = *s; }},
+    {"port", [](Database& d, const ValueReader& v) { if (auto p = v.integer(1, kMaxPort)) d.port = static_cast<uint16_t>(*p); }},
+    {"dbname", [](Database& d, const ValueReader& v) { if (auto s = v.string(false)) d.dbname = *s; }},
+    {"user", [](Database& d, const ValueReader& v) { if (auto s = v.string(false)) d.user = *s; }},
+    {"password", [](Database& d, const ValueReader& v) { if (auto s = v.string(true)) d.password = *s; }},
+    {"pool_size", [](Database& d, const ValueReader& v) { if (auto n = v.integer(1, kMaxCount)) d.poolSize = static_cast<uint32_t>(*n); }},
+    {"pool_mode", [](Database& d, const ValueReader& v) { if (auto m = v.poolMode()) d.poolMode = *m; }},
+};
+
+const Field<User> kUserFields[] = {
+    {"password", [](User& u, const ValueReader& v) { if (auto s = v.string(true)) u.password = *s; }},
+    {"auth_type", [](User& u, const ValueReader& v) { if (auto a = v.authType()) u.authType = *a; }},
+    {"pool_size", [](User& u, const ValueReader& v) { if (auto n = v.integer(1, kMaxCount)) u.poolSize = static_cast<uint32_t>(*n); }},
+    {"pool_mode", [](User& u, const ValueReader& v) { if (auto m = v.poolMode()) u.poolMode = *m; }},
+};
+
+constexpr std::string_view kTopLevelKeys[] = {"general", "databases", "users"};
+
+template <class T>
+std::vector<std::string_view> keysOf(std::span<const Field<T>> fields) {
+  std::vector<std::string_view> keys;
+  for (const auto& f : fields) keys.push_back(f.key);
+  return keys;
+}
+
+template <class T>
+void decodeFields(const toml::table& table, const std::string& prefix, std::span<const Field<T>> fields,
+                  T& out, Diagnostics& diag) {
+  for (auto&& [key, node] : table) {
+    std::string path = joinKeyPath(prefix, key.str());
+    auto field = std::find_if(fields.begin(), fields.end(), [&](const Field<T>& f) { return f.key == key.str(); });
+    if (field == fields.end()) {
+      diag.at(key.source(), std::move(path), unknownNameMessage("key", key.str(), keysOf(fields)));
+      continue;
+    }
+    field->read(out, ValueReader(node, std::move(path), diag));
+  }
+}
+
+const toml::table* expectTable(const toml::node& node, const std::string& path, Diagnostics& diag) {
+  if (const auto* table = node.as_table()) return table;
+  diag.at(node.source(), path, fmt::format("expected a table, got {}", describe(node)));
+  return nullptr;
+}
+
+// [databases.<name>] or [users.<name>] entries.
+template <class T>
+void decodeNamed(const toml::node& node, std::string_view section, std::span<const Field<T>> fields,
+                 std::map<std::string, T, std::less<>>& out, Diagnostics& diag) {
+  const toml::table* table = expectTable(node, std::string(section), diag);
+  if (table == nullptr) return;
+  for (auto&& [key, entry] : *table) {
+    std::string path = joinKeyPath(section, key.str());
+    if (key.str().empty()) {
+      diag.at(key.source(), path, "the name must not be empty");
+      continue;
+    }
+    const toml::table* body = expectTable(entry, path, diag);
+    if (body == nullptr) continue;
+    T item;
+    item.name = std::string(key.str());
+    decodeFields(*body, path, fields, item, diag);
+    out.emplace(item.name, std::move(item));
+  }
+}
+
+}  // namespace
+
+std::vector<std::string_view> knownKeys(Section section) {
+  switch (section) {
+    case Section::Top: return {std::begin(kTopLevelKeys), std::end(kTopLevelKeys)};
+    case Section::General: return keysOf<General>(kGeneralFields);
+    case Section::Database: return keysOf<Database>(kDatabaseFields);
+    case Section::User: return keysOf<User>(kUserFields);
+  }
+  return {};
+}
+
+std::string unknownTopLevelMessage(std::string_view key) {
+  std::string message = unknownNameMessage("key", key, kTopLevelKeys);
+  if (closestMatch(key, kTopLevelKeys)) return message;
+  auto general = knownKeys(Section::General);
+  if (std::find(general.begin(), general.end(), key) != general.end()) {
+    message += fmt::format("; did you mean {}?", quote(joinKeyPath("general", key)));
+  }
+  return message;
+}
+
+void decodeConfig(const toml::table& root, Config& out, Diagnostics& diag) {
+  for (auto&& [key, node] : root) {
+    std::string path = joinKeyPath("", key.str());
+    if (key.str() == "general") {
+      if (const auto* table = expectTable(node, path, diag)) {
+        decodeFields<General>(*table, path, kGeneralFields, out.general, diag);
+      }
+    } else if (key.str() == "databases") {
+      decodeNamed<Database>(node, "databases", kDatabaseFields, out.databases, diag);
+    } else if (key.str() == "users") {
+      decodeNamed<User>(node, "users", kUserFields, out.users, diag);
+    } else {
+      diag.at(key.source(), std::move(path), unknownTopLevelMessage(key.str()));
+    }
+  }
+}
+
+}  // namespace shardpool::config

@@ -1,0 +1,45 @@
+#include "config/diagnostics.h"
+
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+namespace shardpool::config {
+
+void Diagnostics::at(const toml::source_region& where, std::string keyPath, std::string message) {
+  if (overridden_.contains(keyPath)) {
+    atOverride(std::move(keyPath), std::move(message));
+    return;
+  }
+  ConfigError error;
+  error.file = where.path ? *where.path : sourceName_;
+  error.line = where.begin.line;
+  error.column = where.begin.column;
+  error.keyPath = std::move(keyPath);
+  error.message = std::move(message);
+  errors_.push_back(std::move(error));
+}
+
+void Diagnostics::atOverride(std::string keyPath, std::string message) {
+  errors_.push_back(ConfigError{std::string(kOverrideSource), 0, 0, std::move(keyPath), std::move(message)});
+}
+
+bool Diagnostics::hasErrorsUnder(std::string_view keyPath) const {
+  return std::any_of(errors_.begin(), errors_.end(), [&](const ConfigError& e) {
+    std::string_view path = e.keyPath;
+    return path == keyPath || (path.starts_with(keyPath) && path.size() > keyPath.size() &&
+                               path[keyPath.size()] == '.');
+  });
+}
+
+std::vector<ConfigError> Diagnostics::take() {
+  auto position = [](const ConfigError& e) {
+    uint32_t line = e.line == 0 ? std::numeric_limits<uint32_t>::max() : e.line;
+    return std::make_tuple(line, e.line == 0 ? 0 : e.column);
+  };
+  std::stable_sort(errors_.begin(), errors_.end(),
+                   [&](const ConfigError& a, const ConfigError& b) { return position(a) < position(b); });
+  return std::move(errors_);
+}
+
+}  // namespace shardpool::config

@@ -1,0 +1,43 @@
+// Collects ConfigErrors while loading, turning toml++ source regions into file:line:col.
+// Internal to config/ (includes toml++).
+#pragma once
+
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "config/config.h"
+
+namespace shardpool::config {
+
+// The `file` of errors about `--set` overrides; they carry no line or column.
+inline constexpr std::string_view kOverrideSource = "<override>";
+
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string sourceName) : sourceName_(std::move(sourceName)) {}
+
+  // Errors at this key path are reported against kOverrideSource from now on.
+  void markOverridden(std::string keyPath) { overridden_.insert(std::move(keyPath)); }
+
+  // An error at a node or key; nodes without a source region (built in code) get line 0.
+  void at(const toml::source_region& where, std::string keyPath, std::string message);
+  void atOverride(std::string keyPath, std::string message);
+  void add(ConfigError error) { errors_.push_back(std::move(error)); }
+
+  bool hasErrors() const { return !errors_.empty(); }
+  // Whether any error so far is at `keyPath` or below it.
+  bool hasErrorsUnder(std::string_view keyPath) const;
+  // All errors, ordered by line and column; those without a line keep their order, last.
+  std::vector<ConfigError> take();
+
+ private:
+  std::string sourceName_;
+  std::set<std::string, std::less<>> overridden_;
+  std::vector<ConfigError> errors_;
+};
+
+}  // namespace shardpool::config

@@ -1,0 +1,84 @@
+// fromSidecar: one backend from `--backend URL` and `--listen host:port`, no file.
+#include <fmt/format.h>
+
+#include "config/build.h"
+#include "config/config.h"
+#include "config/diagnostics.h"
+#include "config/env_subst.h"
+#include "config/sidecar_url.h"
+
+namespace shardpool::config {
+
+namespace {
+
+constexpr std::string_view kListenFlag = "--listen";
+constexpr std::string_view kBackendFlag = "--backend";
+
+ConfigError flagError(std::string_view flag, std::string message) {
+  return ConfigError{{}, 0, 0, std::string(flag), std::move(message)};
+}
+
+// The same tree a file would give: [general] listen address, one database with the backend
+// user forced, and one client user with the URL's password.
+toml::table sidecarTree(const ListenAddress& listen, const BackendUrl& url,
+                        const std::optional<std::string>& password) {
+  toml::table general;
+  general.insert("listen_addr", listen.host);
+  general.insert("listen_port", static_cast<int64_t>(listen.port));
+
+  toml::table database;
+  database.insert("host", url.host);
+  database.insert("port", static_cast<int64_t>(url.port));
+  database.insert("dbname", url.dbname);
+  database.insert("user", url.user);
+  if (password) database.insert("password", *password);
+
+  toml::table user;
+  user.insert("auth_type", password ? "scram-sha-256" : "trust");
+  if (password) user.insert("password", *password);
+
+  toml::table databases;
+  databases.insert(url.dbname, std::move(database));
+  toml::table users;
+  users.insert(url.user, std::move(user));
+
+  toml::table root;
+  root.insert("general", std::move(general));
+  root.insert("databases", std::move(databases));
+  root.insert("users", std::move(users));
+  return root;
+}
+
+}  // namespace
+
+LoadResult fromSidecar(const SidecarOptions& opts, const std::vector<Override>& overrides) {
+  try {
+    std::vector<ConfigError> errors;
+    ListenAddress listen{std::string(General{}.listenAddr), General{}.listenPort};
+    if (!opts.listen.empty()) {
+      Parsed<ListenAddress> parsed = parseListen(opts.listen);
+      if (parsed.value) {
+        listen = std::move(*parsed.value);
+      } else {
+        errors.push_back(flagError(kListenFlag, std::move(parsed.error)));
+      }
+    }
+    Parsed<BackendUrl> url = parseBackendUrl(opts.backendUrl);
+    if (!url.value) errors.push_back(flagError(kBackendFlag, std::move(url.error)));
+    if (!errors.empty()) return LoadResult{nullptr, std::move(errors)};
+
+    EnvLookup env = processEnvironment();
+    std::optional<std::string> password = url.value->password;
+    if (!password) {
+      password = env("PGPASSWORD");
+      if (password && password->empty()) password.reset();
+    }
+    toml::table root = sidecarTree(listen, *url.value, password);
+    Diagnostics diag{std::string()};
+    return buildConfig(root, std::string(), overrides, env, diag);
+  } catch (const std::exception& e) {
+    return failure(flagError({}, fmt::format("internal error while building the configuration: {}", e.what())));
+  }
+}
+
+}  // namespace shardpool::config

@@ -1,0 +1,16 @@
+// Rules that span keys: at least one database, and passwords that fit their auth types.
+// Internal to config/ (includes toml++).
+#pragma once
+
+#include <toml++/toml.h>
+
+#include "config/config.h"
+#include "config/diagnostics.h"
+
+namespace shardpool::config {
+
+// `root` is the tree `config` was decoded from; it locates errors. Entries that already have
+// decode errors are skipped so one mistake is not reported twice.
+void validateConfig(const Config& config, const toml::table& root, Diagnostics& diag);
+
+}  // namespace shardpool::config

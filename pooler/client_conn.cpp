@@ -1,0 +1,413 @@
+#include "pooler/client_conn.h"
+
+#include <fmt/format.h>
+#include <strings.h>
+
+#include "pooler/cancel.h"
+#include "pooler/log.h"
+#include "pooler/pool.h"
+#include "pooler/proxy.h"
+#include "pooler/server_conn.h"
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+namespace {
+constexpr size_t kMaxPendingBytes = 1 << 20;
+
+std::string quoteLiteral(std::string_view s) {
+  std::string out = "E'";
+  for (char c : s) {
+    if (c == '\'' || c == '\\') out.push_back(c);
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+}  // namespace
+
+ClientConn::ClientConn(Worker& worker, uint64_t id)
+    : Connection(worker, id), who_(fmt::format("C-{}", id)) {}
+
+ClientConn::~ClientConn() = default;
+
+void ClientConn::start() { startReading(); }
+
+void ClientConn::onData(Chunk* chunk, size_t len) {
+  switch (state_) {
+    case State::Startup:
+    case State::Auth:
+      inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
+      handleStartupBytes();
+      return;
+    case State::WaitServer:
+    case State::Login:
+      if (inbuf_.size() + len > kMaxPendingBytes) {
+        fatal("08P01", "too much data sent before the connection was ready");
+        return;
+      }
+      inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
+      return;
+    case State::Active: {
+      currentChunk_ = chunk;
+      pg::ScanResult r = scanner_.feed(pg::Bytes(chunk->data(), len), *this);
+      currentChunk_ = nullptr;
+      if (server_) server_->flushForward();
+      if (r.status == pg::ScanStatus::Invalid) {
+        fatal("08P01", "invalid message length from client", "protocol violation");
+        return;
+      }
+      if (server_ && server_->writeQueueSize() > kHighWater) server_->throttle(*this);
+      return;
+    }
+    case State::Closing:
+      return;
+  }
+}
+
+void ClientConn::handleStartupBytes() {
+  while (state_ == State::Startup || state_ == State::Auth) {
+    pg::Bytes data(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
+    pg::Frame f = state_ == State::Startup ? pg::frameStartup(data) : pg::frameMessage(data);
+    if (f.status == pg::FrameStatus::NeedMore) return;
+    if (f.status == pg::FrameStatus::Invalid) {
+      fatal("08P01", state_ == State::Startup ? "invalid startup packet length"
+                                               : "invalid message length",
+            "protocol violation");
+      return;
+    }
+    // Take the message out of the buffer first: handlers may complete the login and forward
+    // whatever follows it.
+    std::string body(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    char type = f.type;
+    inbuf_.erase(0, f.totalSize);
+    pg::Bytes b(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+    bool more = state_ == State::Startup ? handleStartupPacket(b) : handleAuthMessage(type, b);
+    if (!more) return;
+  }
+  // Anything after the login exchange waits for the server.
+}
+
+bool ClientConn::handleStartupPacket(pg::Bytes body) {
+  pg::StartupResult res = pg::decodeStartup(body);
+  if (!res.packet) {
+    fatal("08P01", res.error, "bad startup packet");
+    return false;
+  }
+  const pg::StartupPacket& p = *res.packet;
+  switch (p.kind) {
+    case pg::StartupKind::SslRequest:
+    case pg::StartupKind::GssEncRequest:
+      send(std::string_view("N"));
+      return true;
+    case pg::StartupKind::CancelRequest:
+      worker().proxy().cancels().cancel(worker(), p.cancelPid, p.cancelKey);
+      state_ = State::Closing;
+      closeHandle();
+      worker().retire(this);
+      return false;
+    case pg::StartupKind::Startup:
+      break;
+  }
+  user_ = std::string(p.param("user"));
+  database_ = std::string(p.param("database"));
+  if (database_.empty()) database_ = user_;
+  who_ = fmt::format("C-{} {}@{}", id(), user_, database_);
+  for (auto& [k, v] : p.params) {
+    if (k == "user" || k == "database") continue;
+    if (k == "replication") {
+      if (v == "false" || v == "0" || v == "off" || v == "no") continue;
+      fatal("08P01", "replication connections are not supported by shardpool");
+      return false;
+    }
+    if (k == "options") {
+      addStartupOptions(v);
+      continue;
+    }
+    params_.emplace_back(k, v);
+  }
+  Proxy& proxy = worker().proxy();
+  if (!proxy.tryAddClient()) {
+    fatal("53300",
+          fmt::format("too many client connections (max_client_conn = {})",
+                      proxy.config()->general.maxClientConn),
+          "max_client_conn reached");
+    return false;
+  }
+  counted_ = true;
+  auto cfg = proxy.config();
+  const config::User* user = cfg->findUser(user_);
+  auth_.emplace(cfg->authTypeFor(user), user, user_);
+  pg::Writer w;
+  ClientAuth::Step step = auth_->begin(w);
+  if (!w.data().empty()) send(w.take());
+  if (step == ClientAuth::Step::Failure) {
+    fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
+          auth_->failure());
+    return false;
+  }
+  if (step == ClientAuth::Step::Success) {
+    afterAuth();
+    return state_ != State::Closing;
+  }
+  state_ = State::Auth;
+  return true;
+}
+
+// Splits libpq's "options" ("-c a=b --c=d", backslash escapes spaces) into parameters.
+void ClientConn::addStartupOptions(std::string_view options) {
+  std::vector<std::string> words(1);
+  for (size_t i = 0; i < options.size(); ++i) {
+    char c = options[i];
+    if (c == '\\' && i + 1 < options.size()) {
+      words.back().push_back(options[++i]);
+    } else if (c == ' ' || c == '\t') {
+      if (!words.back().empty()) words.emplace_back();
+    } else {
+      words.back().push_back(c);
+    }
+  }
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string_view wv = words[i];
+    std::string setting;
+    if (wv == "-c" && i + 1 < words.size())
+      setting = words[++i];
+    else if (wv.rfind("-c", 0) == 0 && wv.size() > 2)
+      setting = wv.substr(2);
+    else if (wv.rfind("--", 0) == 0)
+      setting = wv.substr(2);
+    else
+      continue;
+    size_t eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    std::string name = setting.substr(0, eq);
+    for (char& ch : name)
+      if (ch == '-') ch = '_';
+    params_.emplace_back(name, setting.substr(eq + 1));
+  }
+}
+
+bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
+  if (type != 'p') {
+    fatal("08P01", fmt::format("expected a password message, got '{}'", type),
+          "protocol violation during authentication");
+    return false;
+  }
+  pg::Writer w;
+  ClientAuth::Step step = auth_->onResponse(body, w);
+  if (step == ClientAuth::Step::Failure) {
+    fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
+          auth_->failure());
+    return false;
+  }
+  if (!w.data().empty()) send(w.take());
+  if (step == ClientAuth::Step::Success) afterAuth();
+  return true;
+}
+
+void ClientConn::afterAuth() {
+  auth_.reset();
+  Proxy& proxy = worker().proxy();
+  auto cfg = proxy.config();
+  const config::Database* db = cfg->findDatabase(database_);
+  if (!db) {
+    fatal("3D000", fmt::format("database \"{}\" does not exist", database_), "unknown database");
+    return;
+  }
+  pg::Writer w;
+  pg::putAuthOk(w);
+  send(w.take());
+  pool_ = &proxy.pools().get(*cfg, *db, database_, user_);
+  auto keys = proxy.cancels().add();
+  cancelPid_ = keys.first;
+  cancelKey_ = keys.second;
+  log::debug(who_, "authenticated");
+  requestServer();
+}
+
+void ClientConn::requestServer() {
+  state_ = State::WaitServer;
+  waitStart_ = worker().now();
+  Pool::Acquired a = pool_->acquire(worker(), id());
+  switch (a.grant) {
+    case Pool::Grant::Idle:
+      assignServer(a.server);
+      break;
+    case Pool::Grant::Connect:
+      worker().connectFor(*pool_, id());
+      break;
+    case Pool::Grant::Queued:
+      log::debug(who_, "waiting for a server connection");
+      break;
+  }
+}
+
+std::string ClientConn::buildSetQuery(const ServerConn& server) const {
+  std::string q;
+  for (auto& [name, value] : params_) {
+    bool same = false;
+    for (auto& [k, v] : server.params())
+      if (strcasecmp(k.c_str(), name.c_str()) == 0) same = (v == value);
+    if (same) continue;
+    q += q.empty() ? "SELECT " : ", ";
+    q += fmt::format("pg_catalog.set_config({}, {}, false)", quoteLiteral(name),
+                     quoteLiteral(value));
+  }
+  return q;
+}
+
+void ClientConn::assignServer(ServerConn* server) {
+  server_ = server;
+  state_ = State::Login;
+  worker().proxy().cancels().setTarget(cancelPid_, server->address(), server->backendPid(),
+                                       server->backendKey());
+  log::debug(who_, "linked to {}", server->who());
+  server->link(this, buildSetQuery(*server));
+}
+
+void ClientConn::loginComplete(const pg::ErrorFields* error) {
+  if (error) {
+    fatal(error->sqlstate, error->message, "server rejected the client's startup parameters");
+    return;
+  }
+  pg::Writer w;
+  for (auto& [k, v] : server_->params()) pg::putParameterStatus(w, k, v);
+  pg::putBackendKeyData(w, cancelPid_, cancelKey_);
+  pg::putReadyForQuery(w, server_->transactionStatus());
+  send(w.take());
+  state_ = State::Active;
+  log::info(who_, "login complete on {}", server_->who());
+  forwardPending();
+}
+
+void ClientConn::forwardPending() {
+  if (inbuf_.empty()) return;
+  std::string pending = std::move(inbuf_);
+  inbuf_.clear();
+  pg::ScanResult r =
+      scanner_.feed(pg::Bytes(reinterpret_cast<const uint8_t*>(pending.data()), pending.size()),
+                    *this);
+  if (server_) server_->flushForward();
+  if (r.status == pg::ScanStatus::Invalid) fatal("08P01", "invalid message length from client");
+}
+
+pg::Disposition ClientConn::onHeader(char type, uint32_t) {
+  if (state_ != State::Active || !server_) return pg::Disposition::Swallow;
+  switch (type) {
+    case 'X':
+      return pg::Disposition::Collect;
+    case 'Q':
+    case 'S':
+    case 'F':
+      server_->expectReadyForQuery();
+      return pg::Disposition::Forward;
+    default:
+      return pg::Disposition::Forward;
+  }
+}
+
+void ClientConn::onForward(pg::Bytes bytes, bool inInput) {
+  if (!server_) return;
+  if (inInput && currentChunk_)
+    server_->forwardSlice(currentChunk_, bytes.data(), bytes.size());
+  else
+    server_->forwardCopy(bytes.data(), bytes.size());
+}
+
+bool ClientConn::onMessage(char type, pg::Bytes) {
+  if (type == 'X') {
+    close("client sent Terminate");
+    return false;
+  }
+  return state_ != State::Closing;
+}
+
+void ClientConn::serverReady(ServerConn& server) {
+  if (worker().shuttingDown() && server.clean()) {
+    flushForward();
+    fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
+  }
+}
+
+void ClientConn::serverFailed(std::string_view reason) {
+  if (state_ != State::WaitServer) return;
+  fatal("08006", fmt::format("could not connect to server for database \"{}\": {}", database_,
+                             reason),
+        "server connect failed");
+}
+
+void ClientConn::serverLost(std::string_view reason) {
+  server_ = nullptr;
+  if (state_ == State::Closing) return;
+  fatal("08006", fmt::format("server connection lost: {}", reason), "server connection lost");
+}
+
+void ClientConn::checkTimers(Clock::time_point now) {
+  if (state_ != State::WaitServer || !pool_) return;
+  auto timeout = worker().proxy().config()->general.queryWaitTimeout;
+  if (timeout.count() <= 0 || now - waitStart_ < timeout) return;
+  if (!pool_->cancelWait(worker().index(), id())) return;  // a server is on its way
+  fatal("53300",
+        fmt::format("query_wait_timeout: no server connection became free within {:.1f} s "
+                    "(pool_size {})",
+                    timeout.count() / 1000.0, pool_->settings().size),
+        "query_wait_timeout");
+}
+
+void ClientConn::closeIfIdle() {
+  switch (state_) {
+    case State::Startup:
+    case State::Auth:
+    case State::WaitServer:
+      fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
+      return;
+    case State::Active:
+      if (server_ && server_->clean())
+        fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
+      return;
+    case State::Login:
+    case State::Closing:
+      return;
+  }
+}
+
+void ClientConn::fatal(std::string_view sqlstate, std::string_view message,
+                       std::string_view reason) {
+  if (state_ == State::Closing) return;
+  pg::Writer w;
+  pg::putErrorResponse(w, "FATAL", sqlstate, message);
+  send(w.take());
+  std::string why = reason.empty() ? std::string(message) : fmt::format("{}: {}", reason, message);
+  close(why);
+}
+
+void ClientConn::close(std::string_view reason) {
+  if (state_ == State::Closing) return;
+  State was = state_;
+  state_ = State::Closing;
+  log::info(who_, "closing client connection: {}", reason);
+  if (was == State::WaitServer && pool_) pool_->cancelWait(worker().index(), id());
+  if (ServerConn* s = server_) {
+    server_ = nullptr;
+    s->unlink();
+  }
+  if (cancelPid_) worker().proxy().cancels().remove(cancelPid_);
+  if (counted_) {
+    worker().proxy().removeClient();
+    counted_ = false;
+  }
+  closeAfterFlush();
+  worker().retire(this);
+}
+
+void ClientConn::onReadEnd(int status) {
+  close(status == UV_EOF ? "client disconnected"
+                         : fmt::format("client read error: {}", uv_strerror(status)));
+}
+
+void ClientConn::onWriteError(int status) {
+  close(fmt::format("client write error: {}", uv_strerror(status)));
+}
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,83 @@
+// A PostgreSQL client connected to shardpool: startup (SSLRequest, CancelRequest, StartupMessage),
+// authentication, waiting for a pooled server, then framing its messages on their way to the
+// linked server. Session pooling: one server for the whole client session.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pooler/client_auth.h"
+#include "pooler/connection.h"
+#include "pooler/protocol/pg_scanner.h"
+#include "pooler/worker.h"
+
+namespace shardpool::pooler {
+
+class Pool;
+class ServerConn;
+
+class ClientConn final : public Connection {
+ public:
+  enum class State { Startup, Auth, WaitServer, Login, Active, Closing };
+
+  ClientConn(Worker& worker, uint64_t id);
+  ~ClientConn() override;
+
+  void start();
+  State state() const { return state_; }
+  const std::string& who() const { return who_; }
+  bool waitingForServer() const { return state_ == State::WaitServer; }
+
+  // From the pool and the linked server.
+  void assignServer(ServerConn* server);
+  void loginComplete(const protocol::pg::ErrorFields* error);
+  void serverReady(ServerConn& server);  // a ReadyForQuery went by
+  void serverFailed(std::string_view reason);  // the connect made for us failed
+  void serverLost(std::string_view reason);    // the linked server went away
+
+  void checkTimers(Clock::time_point now);
+  // Shutdown: close now if no transaction is in progress.
+  void closeIfIdle();
+  void close(std::string_view reason);
+
+  // Scanner callbacks (data path).
+  protocol::pg::Disposition onHeader(char type, uint32_t length);
+  void onForward(protocol::pg::Bytes bytes, bool inInput);
+  bool onMessage(char type, protocol::pg::Bytes body);
+
+ protected:
+  void onData(Chunk* chunk, size_t len) override;
+  void onReadEnd(int status) override;
+  void onWriteError(int status) override;
+
+ private:
+  void handleStartupBytes();
+  bool handleStartupPacket(protocol::pg::Bytes body);
+  bool handleAuthMessage(char type, protocol::pg::Bytes body);
+  void afterAuth();
+  void requestServer();
+  void forwardPending();
+  void fatal(std::string_view sqlstate, std::string_view message, std::string_view reason = {});
+  std::string buildSetQuery(const ServerConn& server) const;
+  void addStartupOptions(std::string_view options);
+
+  State state_ = State::Startup;
+  std::string who_;
+  std::string user_;
+  std::string database_;
+  std::vector<std::pair<std::string, std::string>> params_;  // to apply on the server
+  std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
+  std::optional<ClientAuth> auth_;
+  Pool* pool_ = nullptr;
+  ServerConn* server_ = nullptr;
+  protocol::pg::Scanner scanner_;
+  Chunk* currentChunk_ = nullptr;
+  Clock::time_point waitStart_;
+  uint32_t cancelPid_ = 0;
+  uint32_t cancelKey_ = 0;
+  bool counted_ = false;
+};
+
+}  // namespace shardpool::pooler

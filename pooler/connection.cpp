@@ -1,0 +1,260 @@
+#include "pooler/connection.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "pooler/worker.h"
+
+namespace shardpool::pooler {
+
+Connection::Connection(Worker& worker, uint64_t id) : worker_(&worker), id_(id) {}
+
+void Connection::rebind(Worker& worker) {
+  if (!handle_) worker_ = &worker;
+}
+
+Connection::~Connection() {
+  closeHandle();
+  if (building_) worker_->writeReqs().put(building_);
+}
+
+namespace {
+uv_tcp_t* newTcp(uv_loop_t* loop, void* owner) {
+  auto* h = new uv_tcp_t;
+  uv_tcp_init(loop, h);
+  h->data = owner;
+  return h;
+}
+}  // namespace
+
+int Connection::acceptFrom(uv_stream_t* listener) {
+  handle_ = newTcp(worker_->loop(), this);
+  int rc = uv_accept(listener, reinterpret_cast<uv_stream_t*>(handle_));
+  if (rc == 0) uv_tcp_nodelay(handle_, 1);
+  return rc;
+}
+
+int Connection::openFd(int fd) {
+  handle_ = newTcp(worker_->loop(), this);
+  int rc = uv_tcp_open(handle_, fd);
+  if (rc != 0) ::close(fd);
+  return rc;
+}
+
+int Connection::connectTo(const sockaddr* addr) {
+  handle_ = newTcp(worker_->loop(), this);
+  auto* req = new uv_connect_t;
+  int rc = uv_tcp_connect(req, handle_, addr, connectCb);
+  if (rc != 0) delete req;
+  return rc;
+}
+
+void Connection::connectCb(uv_connect_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->handle->data);
+  delete req;
+  if (!self) return;
+  if (status == 0) uv_tcp_nodelay(self->handle_, 1);
+  self->onConnected(status);
+}
+
+int Connection::detachFd() {
+  if (!handle_) return -1;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return -1;
+  int copy = ::dup(fd);
+  closeHandle();
+  return copy;
+}
+
+void Connection::startReading() {
+  wantRead_ = true;
+  if (!handle_ || reading_ || throttledBy_) return;
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(handle_), allocCb, readCb) == 0) reading_ = true;
+}
+
+void Connection::stopReading() {
+  wantRead_ = false;
+  if (!handle_ || !reading_) return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(handle_));
+  reading_ = false;
+}
+
+void Connection::allocCb(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(h->data);
+  if (!self) {
+    buf->base = nullptr;
+    buf->len = 0;
+    return;
+  }
+  Chunk* c = self->worker_->chunks().get();
+  buf->base = reinterpret_cast<char*>(c->data());
+  buf->len = c->size;
+}
+
+void Connection::readCb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  Chunk* chunk = buf->base ? ChunkPool::fromData(buf->base) : nullptr;
+  auto* self = static_cast<Connection*>(s->data);
+  if (self && nread > 0) {
+    self->onData(chunk, static_cast<size_t>(nread));
+    if (self->isOpen()) self->flushForward();
+  } else if (self && nread < 0) {
+    self->onReadEnd(static_cast<int>(nread));
+  }
+  if (chunk) ChunkPool::unref(chunk);
+}
+
+void Connection::send(std::string&& bytes) {
+  if (!handle_ || bytes.empty()) return;
+  flushForward();
+  WriteReq* r = worker_->writeReqs().get();
+  r->owned = std::move(bytes);
+  r->bufs[0] = uv_buf_init(r->owned.data(), static_cast<unsigned>(r->owned.size()));
+  r->nbufs = 1;
+  submit(r);
+}
+
+void Connection::forwardSlice(Chunk* chunk, const uint8_t* data, size_t len) {
+  if (!handle_ || len == 0) return;
+  if (building_) {
+    uv_buf_t& last = building_->bufs[building_->nbufs - 1];
+    if (building_->nchunks > 0 && building_->chunks[building_->nchunks - 1] == chunk &&
+        reinterpret_cast<const uint8_t*>(last.base) + last.len == data) {
+      last.len += len;  // contiguous with the previous slice of the same chunk
+      return;
+    }
+    if (building_->nbufs == WriteReq::kMaxBufs) flushForward();
+  }
+  if (!building_) building_ = worker_->writeReqs().get();
+  ChunkPool::ref(chunk);
+  building_->chunks[building_->nchunks++] = chunk;
+  building_->bufs[building_->nbufs++] =
+      uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(data)), static_cast<unsigned>(len));
+}
+
+void Connection::forwardCopy(const uint8_t* data, size_t len) {
+  if (!handle_ || len == 0) return;
+  if (building_ && (building_->nbufs == WriteReq::kMaxBufs ||
+                    building_->scratchUsed + len > sizeof(building_->scratch)))
+    flushForward();
+  if (!building_) building_ = worker_->writeReqs().get();
+  if (len > sizeof(building_->scratch)) {
+    // Rare: larger copies go in their own request.
+    flushForward();
+    send(std::string(reinterpret_cast<const char*>(data), len));
+    return;
+  }
+  uint8_t* dst = building_->scratch + building_->scratchUsed;
+  std::memcpy(dst, data, len);
+  building_->scratchUsed += len;
+  building_->bufs[building_->nbufs++] = uv_buf_init(reinterpret_cast<char*>(dst), unsigned(len));
+}
+
+void Connection::flushForward() {
+  if (!building_) return;
+  WriteReq* r = building_;
+  building_ = nullptr;
+  if (!handle_ || r->nbufs == 0) {
+    worker_->writeReqs().put(r);
+    return;
+  }
+  submit(r);
+}
+
+void Connection::submit(WriteReq* r) {
+  r->req.data = worker_;
+  int rc = uv_write(&r->req, reinterpret_cast<uv_stream_t*>(handle_), r->bufs,
+                    static_cast<unsigned>(r->nbufs), writeCb);
+  if (rc != 0) {
+    worker_->writeReqs().put(r);
+    onWriteError(rc);
+  }
+}
+
+void Connection::writeCb(uv_write_t* req, int status) {
+  auto* r = reinterpret_cast<WriteReq*>(reinterpret_cast<char*>(req) - offsetof(WriteReq, req));
+  auto* worker = static_cast<Worker*>(req->data);
+  auto* self = static_cast<Connection*>(req->handle->data);
+  worker->writeReqs().put(r);
+  if (!self) return;
+  if (status < 0) {
+    if (status != UV_ECANCELED) self->onWriteError(status);
+    return;
+  }
+  self->afterWrite();
+}
+
+size_t Connection::writeQueueSize() const {
+  return handle_ ? uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(handle_)) : 0;
+}
+
+void Connection::throttle(Connection& source) {
+  if (throttledSource_ == &source || source.throttledBy_) return;
+  if (throttledSource_) return;  // one paired source at a time
+  throttledSource_ = &source;
+  source.throttledBy_ = this;
+  if (source.reading_ && source.handle_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(source.handle_));
+    source.reading_ = false;
+  }
+}
+
+void Connection::afterWrite() {
+  if (throttledSource_ && writeQueueSize() < kLowWater) {
+    Connection* src = throttledSource_;
+    throttledSource_ = nullptr;
+    src->throttledBy_ = nullptr;
+    if (src->wantRead_) src->startReading();
+  }
+}
+
+void Connection::clearThrottle() {
+  if (throttledSource_) {
+    Connection* src = throttledSource_;
+    throttledSource_ = nullptr;
+    src->throttledBy_ = nullptr;
+    if (src->wantRead_) src->startReading();
+  }
+  if (throttledBy_) {
+    throttledBy_->throttledSource_ = nullptr;
+    throttledBy_ = nullptr;
+  }
+}
+
+void Connection::closeHandle() {
+  if (!handle_) return;
+  clearThrottle();
+  if (building_) {
+    worker_->writeReqs().put(building_);
+    building_ = nullptr;
+  }
+  handle_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_), closeCb);
+  handle_ = nullptr;
+  reading_ = false;
+}
+
+void Connection::closeAfterFlush() {
+  if (!handle_) return;
+  flushForward();
+  clearThrottle();
+  stopReading();
+  auto* req = new uv_shutdown_t;
+  uv_tcp_t* h = handle_;
+  h->data = nullptr;
+  handle_ = nullptr;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(h), shutdownCb) != 0) {
+    delete req;
+    uv_close(reinterpret_cast<uv_handle_t*>(h), closeCb);
+  }
+}
+
+void Connection::shutdownCb(uv_shutdown_t* req, int) {
+  uv_handle_t* h = reinterpret_cast<uv_handle_t*>(req->handle);
+  delete req;
+  if (!uv_is_closing(h)) uv_close(h, closeCb);
+}
+
+void Connection::closeCb(uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); }
+
+}  // namespace shardpool::pooler

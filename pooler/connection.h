@@ -1,0 +1,90 @@
+// A TCP stream owned by one worker: thin RAII over uv_tcp_t with read chunks, write requests that
+// own (or reference) their bytes, and write-queue backpressure between paired connections.
+// Protocol-neutral: PostgreSQL and MySQL sessions build on it.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "pooler/buffers.h"
+
+namespace shardpool::pooler {
+
+class Worker;
+
+class Connection {
+ public:
+  // Above this many queued bytes the connection feeding us stops reading; it resumes below low.
+  static constexpr size_t kHighWater = 1024 * 1024;
+  static constexpr size_t kLowWater = 256 * 1024;
+
+  Connection(Worker& worker, uint64_t id);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  virtual ~Connection();
+
+  uint64_t id() const { return id_; }
+  Worker& worker() const { return *worker_; }
+  // Moves a detached connection (no socket) to another worker before openFd() there.
+  void rebind(Worker& worker);
+  bool isOpen() const { return handle_ != nullptr; }
+
+  [[nodiscard]] int acceptFrom(uv_stream_t* listener);
+  [[nodiscard]] int openFd(int fd);  // adopt a connected socket (hand-over between workers)
+  [[nodiscard]] int connectTo(const sockaddr* addr);  // completes in onConnected()
+  // Detaches the socket from this worker's loop: returns a dup of the fd, closes the handle.
+  int detachFd();
+
+  void startReading();
+  void stopReading();
+  bool reading() const { return reading_; }
+
+  // Queues bytes for writing; the string is moved into the write request.
+  void send(std::string&& bytes);
+  void send(std::string_view bytes) { send(std::string(bytes)); }
+
+  // Zero-copy forwarding of slices of read chunks, gathered into as few writes as possible.
+  void forwardSlice(Chunk* chunk, const uint8_t* data, size_t len);
+  void forwardCopy(const uint8_t* data, size_t len);
+  void flushForward();
+
+  size_t writeQueueSize() const;
+  // Stop reading `source` until our write queue drains below kLowWater.
+  void throttle(Connection& source);
+  void clearThrottle();
+
+  // Closes the socket now (pending writes are dropped). Safe to call twice.
+  void closeHandle();
+  // Half-close after pending writes are flushed, then close.
+  void closeAfterFlush();
+
+ protected:
+  virtual void onData(Chunk* chunk, size_t len) = 0;
+  virtual void onReadEnd(int status) = 0;  // UV_EOF or an error; the handle is still open
+  virtual void onWriteError(int status) = 0;
+  virtual void onConnected(int status) { (void)status; }
+
+ private:
+  static void allocCb(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void readCb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void writeCb(uv_write_t* req, int status);
+  static void connectCb(uv_connect_t* req, int status);
+  static void closeCb(uv_handle_t* h);
+  static void shutdownCb(uv_shutdown_t* req, int status);
+  void submit(WriteReq* r);
+  void afterWrite();
+
+  Worker* worker_;
+  uint64_t id_;
+  uv_tcp_t* handle_ = nullptr;
+  WriteReq* building_ = nullptr;
+  Connection* throttledSource_ = nullptr;  // a connection we paused because our queue is full
+  Connection* throttledBy_ = nullptr;      // the connection whose queue paused us
+  bool reading_ = false;
+  bool wantRead_ = false;
+};
+
+}  // namespace shardpool::pooler

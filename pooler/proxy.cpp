@@ -1,0 +1,166 @@
+#include "pooler/proxy.h"
+
+#include <netdb.h>
+#include <signal.h>
+
+#include <cstring>
+
+#include "pooler/log.h"
+
+namespace shardpool::pooler {
+
+namespace {
+unsigned workerCountFor(const config::Config& cfg) {
+  if (cfg.general.workers > 0) return cfg.general.workers;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+bool resolveListen(const std::string& host, uint16_t port, sockaddr_storage& out,
+                   std::string& error) {
+  std::string h = (host == "*" || host.empty()) ? "0.0.0.0" : host;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  std::string portStr = std::to_string(port);
+  int rc = getaddrinfo(h.c_str(), portStr.c_str(), &hints, &res);
+  if (rc != 0 || !res) {
+    error = gai_strerror(rc);
+    return false;
+  }
+  std::memcpy(&out, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return true;
+}
+}  // namespace
+
+Proxy::Proxy(std::shared_ptr<const config::Config> config)
+    : config_(std::move(config)), pools_(workerCountFor(*config_)) {
+  unsigned n = workerCountFor(*config_);
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+}
+
+Proxy::~Proxy() {
+  stopWorkers();
+  workers_.clear();
+}
+
+std::shared_ptr<const config::Config> Proxy::config() const {
+  std::lock_guard lock(configMutex_);
+  return config_;
+}
+
+bool Proxy::tryAddClient() {
+  uint32_t max = config()->general.maxClientConn;
+  uint32_t cur = clients_.load(std::memory_order_relaxed);
+  while (cur < max) {
+    if (clients_.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+int Proxy::run() {
+  auto cfg = config();
+  sockaddr_storage addr{};
+  std::string error;
+  if (!resolveListen(cfg->general.listenAddr, cfg->general.listenPort, addr, error)) {
+    log::error("", "cannot resolve listen_addr \"{}\": {}", cfg->general.listenAddr, error);
+    return 1;
+  }
+  for (auto& w : workers_) {
+    if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
+      log::error("", "cannot listen on {}:{}: {}", cfg->general.listenAddr,
+                 cfg->general.listenPort, error);
+      return 1;
+    }
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  uv_loop_init(&control_);
+  uv_signal_init(&control_, &sigterm_);
+  uv_signal_init(&control_, &sigint_);
+  uv_signal_init(&control_, &sighup_);
+  uv_timer_init(&control_, &controlTimer_);
+  sigterm_.data = sigint_.data = sighup_.data = controlTimer_.data = this;
+  uv_signal_start(&sigterm_, onSignal, SIGTERM);
+  uv_signal_start(&sigint_, onSignal, SIGINT);
+  uv_signal_start(&sighup_, onSignal, SIGHUP);
+
+  for (auto& w : workers_) threads_.emplace_back([wp = w.get()] { wp->run(); });
+  log::info("", "shardpool listening on {}:{} with {} worker thread(s), pool_mode {}",
+            cfg->general.listenAddr, cfg->general.listenPort, workers_.size(),
+            config::toString(cfg->general.poolMode));
+
+  uv_run(&control_, UV_RUN_DEFAULT);
+  uv_loop_close(&control_);
+  stopWorkers();
+  log::info("", "shardpool stopped");
+  return 0;
+}
+
+void Proxy::onSignal(uv_signal_t* s, int signum) {
+  auto* self = static_cast<Proxy*>(s->data);
+  switch (signum) {
+    case SIGTERM:
+      self->beginShutdown();
+      break;
+    case SIGINT:
+      log::info("", "SIGINT: exiting now");
+      self->shuttingDown_ = true;
+      uv_stop(&self->control_);
+      uv_walk(
+          &self->control_,
+          [](uv_handle_t* h, void*) {
+            if (!uv_is_closing(h)) uv_close(h, nullptr);
+          },
+          nullptr);
+      break;
+    case SIGHUP:
+      log::warn("", "SIGHUP: live reload is not implemented yet; configuration unchanged");
+      break;
+    default:
+      break;
+  }
+}
+
+void Proxy::beginShutdown() {
+  if (shuttingDown_) return;
+  shuttingDown_ = true;
+  auto timeout = config()->general.shutdownTimeout;
+  shutdownDeadline_ = Clock::now() + timeout;
+  log::info("", "SIGTERM: no longer accepting connections; waiting up to {} ms for {} client(s)",
+            timeout.count(), liveClients());
+  for (auto& w : workers_) w->post([](Worker& wk) { wk.beginShutdown(); });
+  uv_timer_start(&controlTimer_, onControlTick, 50, 50);
+}
+
+size_t Proxy::liveClients() {
+  size_t n = 0;
+  for (auto& w : workers_) n += w->clientCount();
+  return n;
+}
+
+void Proxy::onControlTick(uv_timer_t* t) {
+  auto* self = static_cast<Proxy*>(t->data);
+  size_t live = self->liveClients();
+  bool expired = Clock::now() >= self->shutdownDeadline_;
+  if (live > 0 && !expired) return;
+  if (expired && live > 0)
+    log::warn("", "shutdown_timeout expired with {} client(s) still connected; closing them", live);
+  uv_walk(
+      &self->control_,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+}
+
+void Proxy::stopWorkers() {
+  if (threads_.empty()) return;
+  for (auto& w : workers_) w->post([](Worker& wk) { wk.stop(); });
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,420 @@
+#include "pooler/server_conn.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "pooler/client_conn.h"
+#include "pooler/log.h"
+#include "pooler/pool.h"
+#include "pooler/proxy.h"
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+ServerConn::ServerConn(Worker& worker, uint64_t id, Pool& pool)
+    : Connection(worker, id),
+      pool_(pool),
+      who_(fmt::format("S-{} {}", id, pool.name())),
+      createdAt_(worker.now()),
+      idleSince_(worker.now()) {}
+
+ServerConn::~ServerConn() {
+  if (resolving_) resolving_->data = nullptr;
+}
+
+void ServerConn::start(uint64_t forClient) {
+  forClient_ = forClient;
+  const PoolSettings& s = pool_.settings();
+  sockaddr_storage ss{};
+  if (uv_ip4_addr(s.host.c_str(), s.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
+      uv_ip6_addr(s.host.c_str(), s.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+    connectResolved(reinterpret_cast<sockaddr*>(&ss));
+    return;
+  }
+  resolving_ = new uv_getaddrinfo_t;
+  resolving_->data = this;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  std::string port = std::to_string(s.port);
+  int rc = uv_getaddrinfo(worker().loop(), resolving_, onResolved, s.host.c_str(), port.c_str(),
+                          &hints);
+  if (rc != 0) {
+    delete resolving_;
+    resolving_ = nullptr;
+    fail(fmt::format("could not resolve host \"{}\": {}", s.host, uv_strerror(rc)));
+  }
+}
+
+void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
+  auto* self = static_cast<ServerConn*>(req->data);
+  delete req;
+  if (self) {
+    self->resolving_ = nullptr;
+    if (status != 0 || !res)
+      self->fail(fmt::format("could not resolve host \"{}\": {}", self->pool_.settings().host,
+                             uv_strerror(status)));
+    else
+      self->connectResolved(res->ai_addr);
+  }
+  uv_freeaddrinfo(res);
+}
+
+void ServerConn::connectResolved(const sockaddr* addr) {
+  size_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::memcpy(&addr_, addr, len);
+  state_ = State::Connecting;
+  int rc = connectTo(addr);
+  if (rc != 0) fail(fmt::format("connect failed: {}", uv_strerror(rc)));
+}
+
+void ServerConn::onConnected(int status) {
+  if (status != 0) {
+    const PoolSettings& s = pool_.settings();
+    fail(fmt::format("could not connect to {}:{}: {}", s.host, s.port, uv_strerror(status)));
+    return;
+  }
+  state_ = State::Authenticating;
+  startReading();
+  sendStartup();
+}
+
+void ServerConn::sendStartup() {
+  const PoolSettings& s = pool_.settings();
+  pg::Writer w;
+  pg::putStartup(w, {{"user", s.user}, {"database", s.dbname}});
+  send(w.take());
+}
+
+void ServerConn::onData(Chunk* chunk, size_t len) {
+  currentChunk_ = chunk;
+  pg::ScanResult r = scanner_.feed(pg::Bytes(chunk->data(), len), *this);
+  currentChunk_ = nullptr;
+  if (client_) client_->flushForward();
+  if (r.status == pg::ScanStatus::Invalid) {
+    close("invalid message from server");
+    return;
+  }
+  if (client_ && client_->writeQueueSize() > kHighWater) client_->throttle(*this);
+}
+
+pg::Disposition ServerConn::onHeader(char type, uint32_t) {
+  if (state_ == State::Active && client_) {
+    if (type == 'Z' || type == 'S') return pg::Disposition::Inspect;
+    return pg::Disposition::Forward;
+  }
+  if (!isOpen()) return pg::Disposition::Swallow;
+  return pg::Disposition::Collect;
+}
+
+void ServerConn::onForward(pg::Bytes bytes, bool inInput) {
+  if (!client_) return;
+  if (inInput)
+    client_->forwardSlice(currentChunk_, bytes.data(), bytes.size());
+  else
+    client_->forwardCopy(bytes.data(), bytes.size());
+}
+
+bool ServerConn::onMessage(char type, pg::Bytes body) {
+  if (!isOpen()) return false;
+  switch (type) {
+    case 'S':
+      if (auto ps = pg::decodeParameterStatus(body)) setParam(ps->name, ps->value);
+      return true;
+    case 'Z': {
+      auto st = pg::decodeReadyForQuery(body);
+      if (!st) {
+        close("malformed ReadyForQuery");
+        return false;
+      }
+      txStatus_ = *st;
+      if (pendingReady_ > 0) --pendingReady_;
+      break;
+    }
+    default:
+      break;
+  }
+  switch (state_) {
+    case State::Authenticating:
+      if (type == 'R') return handleAuth(body);
+      if (type == 'K') {
+        if (auto k = pg::decodeBackendKeyData(body)) {
+          backendPid_ = k->pid;
+          backendKey_ = k->key;
+        }
+      } else if (type == 'E') {
+        auto e = pg::decodeErrorResponse(body);
+        fail(e ? fmt::format("{} ({})", e->message, e->sqlstate) : "login rejected by server");
+        return false;
+      } else if (type == 'Z') {
+        loginDone();
+      }
+      return true;
+    case State::Login:
+      if (type == 'E') loginError_ = pg::decodeErrorResponse(body);
+      if (type == 'Z') {
+        state_ = State::Active;
+        ClientConn* c = client_;
+        std::optional<pg::ErrorFields> err = std::move(loginError_);
+        loginError_.reset();
+        if (c) c->loginComplete(err ? &*err : nullptr);
+      }
+      return isOpen();
+    case State::Active:
+      // Inspected messages ('Z', 'S') were forwarded already.
+      if (type == 'Z' && client_) client_->serverReady(*this);
+      return isOpen();
+    case State::Resetting:
+      if (type == 'E') {
+        auto e = pg::decodeErrorResponse(body);
+        close(fmt::format("reset query failed: {}", e ? e->message : "error"));
+        return false;
+      }
+      if (type == 'Z') {
+        markIdle();
+        worker().queueGive(this, 0);
+      }
+      return true;
+    case State::Idle:
+      if (type == 'E') {
+        auto e = pg::decodeErrorResponse(body);
+        close(fmt::format("server error while idle: {}", e ? e->message : "?"));
+        return false;
+      }
+      return true;
+    case State::Resolving:
+    case State::Connecting:
+    case State::Closed:
+      return false;
+  }
+  return true;
+}
+
+bool ServerConn::handleAuth(pg::Bytes body) {
+  auto req = pg::decodeAuthentication(body);
+  if (!req) {
+    fail("malformed authentication request from server");
+    return false;
+  }
+  const PoolSettings& s = pool_.settings();
+  auto needPassword = [&]() -> bool {
+    if (s.password) return true;
+    fail(fmt::format("server asks for a password for user \"{}\" but none is configured", s.user));
+    return false;
+  };
+  pg::Writer w;
+  switch (req->code) {
+    case pg::AuthCode::Ok:
+      return true;
+    case pg::AuthCode::CleartextPassword:
+      if (!needPassword()) return false;
+      if (auth::isMd5Stored(*s.password)) {
+        fail("server asks for a cleartext password but only an md5 hash is configured");
+        return false;
+      }
+      pg::putPasswordMessage(w, *s.password);
+      break;
+    case pg::AuthCode::Md5Password: {
+      if (!needPassword() || req->data.size() != 4) return false;
+      std::string stored =
+          auth::isMd5Stored(*s.password) ? *s.password : auth::md5Stored(*s.password, s.user);
+      pg::putPasswordMessage(w, auth::md5Response(stored, req->data.data()));
+      break;
+    }
+    case pg::AuthCode::Sasl: {
+      if (!needPassword()) return false;
+      bool offered = false;
+      for (auto m : pg::decodeSaslMechanisms(req->data)) offered |= (m == "SCRAM-SHA-256");
+      if (!offered || auth::isMd5Stored(*s.password)) {
+        fail("server requires a SASL mechanism shardpool cannot use (need SCRAM-SHA-256 and a "
+             "plaintext password)");
+        return false;
+      }
+      scram_.emplace(*s.password);
+      pg::putSaslInitialResponse(w, "SCRAM-SHA-256", scram_->clientFirst());
+      break;
+    }
+    case pg::AuthCode::SaslContinue: {
+      std::string final;
+      std::string_view data(reinterpret_cast<const char*>(req->data.data()), req->data.size());
+      if (!scram_ || scram_->serverFirst(data, final) != auth::ScramStatus::Ok) {
+        fail("SCRAM exchange with server failed");
+        return false;
+      }
+      pg::putSaslResponse(w, final);
+      break;
+    }
+    case pg::AuthCode::SaslFinal: {
+      std::string_view data(reinterpret_cast<const char*>(req->data.data()), req->data.size());
+      if (!scram_ || scram_->serverFinal(data) != auth::ScramStatus::Ok) {
+        fail("server's SCRAM signature is invalid");
+        return false;
+      }
+      return true;
+    }
+    default:
+      fail(fmt::format("unsupported authentication method {} requested by server",
+                       static_cast<int>(req->code)));
+      return false;
+  }
+  send(w.take());
+  return true;
+}
+
+void ServerConn::loginDone() {
+  scram_.reset();
+  state_ = State::Idle;
+  idleSince_ = worker().now();
+  log::debug(who_, "connected to backend pid {}", backendPid_);
+  worker().queueGive(this, forClient_);
+  forClient_ = 0;
+}
+
+void ServerConn::setParam(std::string_view name, std::string_view value) {
+  for (auto& [k, v] : params_) {
+    if (k == name) {
+      v = value;
+      return;
+    }
+  }
+  params_.emplace_back(name, value);
+}
+
+std::string_view ServerConn::param(std::string_view name) const {
+  for (auto& [k, v] : params_)
+    if (k == name) return v;
+  return {};
+}
+
+void ServerConn::link(ClientConn* client, std::string setQuery) {
+  client_ = client;
+  pendingReady_ = 0;
+  if (setQuery.empty()) {
+    state_ = State::Active;
+    client->loginComplete(nullptr);
+    return;
+  }
+  state_ = State::Login;
+  pg::Writer w;
+  pg::putQuery(w, setQuery);
+  send(w.take());
+  ++pendingReady_;
+}
+
+bool ServerConn::clean() const {
+  return isOpen() && pendingReady_ == 0 && txStatus_ == 'I' && scanner_.atBoundary();
+}
+
+void ServerConn::unlink() {
+  ClientConn* c = client_;
+  client_ = nullptr;
+  if (c) clearThrottle();
+  if (state_ == State::Closed) return;
+  if (!clean() || (state_ != State::Active && state_ != State::Login)) {
+    close(txStatus_ != 'I' ? "client disconnected inside a transaction"
+                           : "client disconnected while the server was busy");
+    return;
+  }
+  if (worker().shuttingDown()) {
+    close("shutting down");
+    return;
+  }
+  if (pool_.settings().serverLifetime.count() > 0 &&
+      worker().now() - createdAt_ >= pool_.settings().serverLifetime) {
+    close("server_lifetime reached");
+    return;
+  }
+  if (pool_.settings().resetQuery.empty() || state_ == State::Login) {
+    markIdle();
+    worker().queueGive(this, 0);
+    return;
+  }
+  state_ = State::Resetting;
+  pg::Writer w;
+  pg::putQuery(w, pool_.settings().resetQuery);
+  send(w.take());
+  ++pendingReady_;
+}
+
+void ServerConn::markIdle() {
+  state_ = State::Idle;
+  idleSince_ = worker().now();
+}
+
+void ServerConn::checkTimers(Clock::time_point now) {
+  const PoolSettings& s = pool_.settings();
+  switch (state_) {
+    case State::Resolving:
+    case State::Connecting:
+    case State::Authenticating:
+      if (s.serverConnectTimeout.count() > 0 && now - createdAt_ >= s.serverConnectTimeout)
+        fail(fmt::format("server_connect_timeout ({} ms) expired", s.serverConnectTimeout.count()));
+      break;
+    case State::Idle: {
+      const char* reason = nullptr;
+      if (worker().shuttingDown())
+        reason = "shutting down";
+      else if (s.serverIdleTimeout.count() > 0 && now - idleSince_ >= s.serverIdleTimeout)
+        reason = "server_idle_timeout reached";
+      else if (s.serverLifetime.count() > 0 && now - createdAt_ >= s.serverLifetime)
+        reason = "server_lifetime reached";
+      // Only a parked server is closed here; one being handed over is left alone.
+      if (reason && pool_.takeIdle(worker(), this)) close(reason);
+      break;
+    }
+    case State::Login:
+    case State::Active:
+    case State::Resetting:
+    case State::Closed:
+      break;
+  }
+}
+
+void ServerConn::fail(std::string_view reason) {
+  uint64_t target = forClient_;
+  forClient_ = 0;
+  log::warn(who_, "server connection failed: {}", reason);
+  if (target) {
+    if (ClientConn* c = worker().findClient(target)) c->serverFailed(reason);
+  }
+  close(reason);
+}
+
+void ServerConn::close(std::string_view reason) {
+  if (state_ == State::Closed) return;
+  bool wasIdle = state_ == State::Idle;
+  bool loggedIn = state_ != State::Resolving && state_ != State::Connecting;
+  state_ = State::Closed;
+  log::info(who_, "closing server connection: {}", reason);
+  if (wasIdle) pool_.takeIdle(worker(), this);
+  if (!loggedIn) {
+    closeHandle();
+  } else if (isOpen()) {
+    pg::Writer w;
+    pg::putTerminate(w);
+    send(w.take());
+    closeAfterFlush();
+  }
+  if (ClientConn* c = client_) {
+    client_ = nullptr;
+    c->serverLost(reason);
+  }
+  if (!goneReported_) {
+    goneReported_ = true;
+    pool_.serverGone(worker());
+  }
+  worker().retire(this);
+}
+
+void ServerConn::onReadEnd(int status) {
+  close(status == UV_EOF ? "server closed the connection"
+                         : fmt::format("read error: {}", uv_strerror(status)));
+}
+
+void ServerConn::onWriteError(int status) {
+  close(fmt::format("write error: {}", uv_strerror(status)));
+}
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,105 @@
+// A connection from shardpool to a PostgreSQL backend: connects and logs in (trust, cleartext,
+// md5, SCRAM), runs the reset query between clients, and while linked to a client frames the
+// backend's replies on their way to it (tracking ReadyForQuery and ParameterStatus).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pooler/auth/auth_crypto.h"
+#include "pooler/connection.h"
+#include "pooler/protocol/pg_scanner.h"
+#include "pooler/worker.h"
+
+namespace shardpool::pooler {
+
+class ClientConn;
+class Pool;
+
+class ServerConn final : public Connection {
+ public:
+  enum class State { Resolving, Connecting, Authenticating, Idle, Login, Active, Resetting, Closed };
+  using Params = std::vector<std::pair<std::string, std::string>>;
+
+  ServerConn(Worker& worker, uint64_t id, Pool& pool);
+  ~ServerConn() override;
+
+  // Starts connecting; when logged in, the server is offered to client `forClient` (0: the pool).
+  void start(uint64_t forClient);
+
+  Pool& pool() const { return pool_; }
+  State state() const { return state_; }
+  const std::string& who() const { return who_; }
+  const Params& params() const { return params_; }
+  std::string_view param(std::string_view name) const;
+  uint32_t backendPid() const { return backendPid_; }
+  uint32_t backendKey() const { return backendKey_; }
+  const sockaddr_storage& address() const { return addr_; }
+  Clock::time_point createdAt() const { return createdAt_; }
+  Clock::time_point idleSince() const { return idleSince_; }
+
+  // Linking with a client. `setQuery` re-applies the client's parameters first ("" for none);
+  // the client hears loginComplete() when the server is ready for it.
+  void link(ClientConn* client, std::string setQuery);
+  ClientConn* client() const { return client_; }
+  // The client is done with this server: reset and return it to the pool, or close it when it
+  // is not in a clean state.
+  void unlink();
+  // The client forwarded a message that will be answered by a ReadyForQuery.
+  void expectReadyForQuery() { ++pendingReady_; }
+  // Idle at a message boundary with nothing outstanding, outside any transaction.
+  bool clean() const;
+  char transactionStatus() const { return txStatus_; }
+
+  void markIdle();  // parked in the pool
+  void close(std::string_view reason);
+  void fail(std::string_view reason);  // connect/login failure: tell the waiting client
+
+  // Timeouts, checked by the worker's tick.
+  void checkTimers(Clock::time_point now);
+
+  // Scanner callbacks.
+  void onForward(protocol::pg::Bytes bytes, bool inInput);
+  protocol::pg::Disposition onHeader(char type, uint32_t length);
+  bool onMessage(char type, protocol::pg::Bytes body);
+
+ protected:
+  void onData(Chunk* chunk, size_t len) override;
+  void onReadEnd(int status) override;
+  void onWriteError(int status) override;
+  void onConnected(int status) override;
+
+ private:
+  static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
+  void connectResolved(const sockaddr* addr);
+  void sendStartup();
+  bool handleAuth(protocol::pg::Bytes body);
+  void loginDone();
+  void setParam(std::string_view name, std::string_view value);
+
+  Pool& pool_;
+  std::string who_;
+  State state_ = State::Resolving;
+  uint64_t forClient_ = 0;
+  ClientConn* client_ = nullptr;
+  protocol::pg::Scanner scanner_;
+  Chunk* currentChunk_ = nullptr;
+  Params params_;
+  uint32_t backendPid_ = 0;
+  uint32_t backendKey_ = 0;
+  sockaddr_storage addr_{};
+  char txStatus_ = 'I';
+  int pendingReady_ = 0;
+  std::optional<auth::ScramClient> scram_;
+  std::optional<protocol::pg::ErrorFields> loginError_;
+  uv_getaddrinfo_t* resolving_ = nullptr;
+  Clock::time_point createdAt_;
+  Clock::time_point idleSince_;
+  bool goneReported_ = false;
+};
+
+}  // namespace shardpool::pooler
