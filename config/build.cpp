@@ -1,14 +1,18 @@
 #include "config/build.h"
 
 #include "config/decode.h"
+#include "config/env_tree.h"
 #include "config/overrides.h"
 #include "config/validate.h"
 
 namespace shardpool::config {
 
-LoadResult buildConfig(toml::table& root, std::string sourcePath, const std::vector<Override>& overrides,
-                       const EnvLookup& env, Diagnostics& diag) {
+LoadResult buildConfig(toml::table& root, std::string sourcePath,
+                       const std::vector<Override>& overrides, const EnvLookup& env,
+                       ExpandEnv expand, Diagnostics& diag) {
+  // Overrides first, so a --set can replace a value whose ${NAME} would not expand.
   applyOverrides(root, overrides, env, diag);
+  if (expand == ExpandEnv::InTree) expandEnvInTree(root, env, diag);
   Config config;
   config.sourcePath = std::move(sourcePath);
   decodeConfig(root, config, diag);

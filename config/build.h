@@ -1,5 +1,5 @@
-// The steps loadString and fromSidecar share once they hold a TOML tree: overrides, decoding,
-// validation. Internal to config/ (includes toml++).
+// The steps loadString and fromSidecar share once they hold a TOML tree: overrides, ${ENV}
+// expansion, decoding, validation. Internal to config/ (includes toml++).
 #pragma once
 
 #include <string>
@@ -13,8 +13,12 @@
 
 namespace shardpool::config {
 
-LoadResult buildConfig(toml::table& root, std::string sourcePath, const std::vector<Override>& overrides,
-                       const EnvLookup& env, Diagnostics& diag);
+// Whether `${NAME}` is expanded in the tree's own values (override values always are).
+enum class ExpandEnv { InTree, OnlyOverrides };
+
+LoadResult buildConfig(toml::table& root, std::string sourcePath,
+                       const std::vector<Override>& overrides, const EnvLookup& env,
+                       ExpandEnv expand, Diagnostics& diag);
 
 // A LoadResult holding one error.
 LoadResult failure(ConfigError error);

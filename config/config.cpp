@@ -8,29 +8,40 @@ namespace shardpool::config {
 
 std::string_view toString(PoolMode m) {
   switch (m) {
-    case PoolMode::Session: return "session";
-    case PoolMode::Transaction: return "transaction";
-    case PoolMode::Statement: return "statement";
+    case PoolMode::Session:
+      return "session";
+    case PoolMode::Transaction:
+      return "transaction";
+    case PoolMode::Statement:
+      return "statement";
   }
   return "unknown";
 }
 
 std::string_view toString(AuthType a) {
   switch (a) {
-    case AuthType::Trust: return "trust";
-    case AuthType::Password: return "password";
-    case AuthType::Md5: return "md5";
-    case AuthType::ScramSha256: return "scram-sha-256";
+    case AuthType::Trust:
+      return "trust";
+    case AuthType::Password:
+      return "password";
+    case AuthType::Md5:
+      return "md5";
+    case AuthType::ScramSha256:
+      return "scram-sha-256";
   }
   return "unknown";
 }
 
 std::string_view toString(LogLevel l) {
   switch (l) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warn: return "warn";
-    case LogLevel::Error: return "error";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Error:
+      return "error";
   }
   return "unknown";
 }

@@ -26,37 +26,112 @@ struct Field {
 };
 
 const Field<General> kGeneralFields[] = {
-    {"listen_addr", [](General& g, const ValueReader& v) { if (auto s = v.string(false)) g.listenAddr = *s; }},
-    {"listen_port", [](General& g, const ValueReader& v) { if (auto p = v.integer(1, kMaxPort)) g.listenPort = static_cast<uint16_t>(*p); }},
-    {"workers", [](General& g, const ValueReader& v) { if (auto n = v.integer(0, kMaxWorkers)) g.workers = static_cast<unsigned>(*n); }},
-    {"max_client_conn", [](General& g, const ValueReader& v) { if (auto n = v.integer(1, kMaxCount)) g.maxClientConn = static_cast<uint32_t>(*n); }},
-    {"pool_mode", [](General& g, const ValueReader& v) { if (auto m = v.poolMode()) g.poolMode = *m; }},
-    {"default_pool_size", [](General& g, const ValueReader& v) { if (auto n = v.integer(1, kMaxCount)) g.defaultPoolSize = static_cast<uint32_t>(*n); }},
-    {"auth_type", [](General& g, const ValueReader& v) { if (auto a = v.authType()) g.authType = *a; }},
-    {"server_reset_query", [](General& g, const ValueReader& v) { if (auto s = v.string(true)) g.serverResetQuery = *s; }},
-    {"query_wait_timeout", [](General& g, const ValueReader& v) { if (auto d = v.duration(true)) g.queryWaitTimeout = *d; }},
-    {"server_idle_timeout", [](General& g, const ValueReader& v) { if (auto d = v.duration(true)) g.serverIdleTimeout = *d; }},
-    {"server_lifetime", [](General& g, const ValueReader& v) { if (auto d = v.duration(true)) g.serverLifetime = *d; }},
-    {"server_connect_timeout", [](General& g, const ValueReader& v) { if (auto d = v.duration(false)) g.serverConnectTimeout = *d; }},
-    {"shutdown_timeout", [](General& g, const ValueReader& v) { if (auto d = v.duration(true)) g.shutdownTimeout = *d; }},
-    {"log_level", [](General& g, const ValueReader& v) { if (auto l = v.logLevel()) g.logLevel = *l; }},
+    {"listen_addr",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.listenAddr = *s;
+     }},
+    {"listen_port",
+     [](General& g, const ValueReader& v) {
+       if (auto p = v.integer(1, kMaxPort)) g.listenPort = static_cast<uint16_t>(*p);
+     }},
+    {"workers",
+     [](General& g, const ValueReader& v) {
+       if (auto n = v.integer(0, kMaxWorkers)) g.workers = static_cast<unsigned>(*n);
+     }},
+    {"max_client_conn",
+     [](General& g, const ValueReader& v) {
+       if (auto n = v.integer(1, kMaxCount)) g.maxClientConn = static_cast<uint32_t>(*n);
+     }},
+    {"pool_mode",
+     [](General& g, const ValueReader& v) {
+       if (auto m = v.poolMode()) g.poolMode = *m;
+     }},
+    {"default_pool_size",
+     [](General& g, const ValueReader& v) {
+       if (auto n = v.integer(1, kMaxCount)) g.defaultPoolSize = static_cast<uint32_t>(*n);
+     }},
+    {"auth_type",
+     [](General& g, const ValueReader& v) {
+       if (auto a = v.authType()) g.authType = *a;
+     }},
+    {"server_reset_query",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.serverResetQuery = *s;
+     }},
+    {"query_wait_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.queryWaitTimeout = *d;
+     }},
+    {"server_idle_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.serverIdleTimeout = *d;
+     }},
+    {"server_lifetime",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.serverLifetime = *d;
+     }},
+    {"server_connect_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(false)) g.serverConnectTimeout = *d;
+     }},
+    {"shutdown_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.shutdownTimeout = *d;
+     }},
+    {"log_level",
+     [](General& g, const ValueReader& v) {
+       if (auto l = v.logLevel()) g.logLevel = *l;
+     }},
 };
 
 const Field<Database> kDatabaseFields[] = {
-    {"host", [](Database& d, const ValueReader& v) { if (auto s = v.string(false)) d.host = *s; }},
-    {"port", [](Database& d, const ValueReader& v) { if (auto p = v.integer(1, kMaxPort)) d.port = static_cast<uint16_t>(*p); }},
-    {"dbname", [](Database& d, const ValueReader& v) { if (auto s = v.string(false)) d.dbname = *s; }},
-    {"user", [](Database& d, const ValueReader& v) { if (auto s = v.string(false)) d.user = *s; }},
-    {"password", [](Database& d, const ValueReader& v) { if (auto s = v.string(true)) d.password = *s; }},
-    {"pool_size", [](Database& d, const ValueReader& v) { if (auto n = v.integer(1, kMaxCount)) d.poolSize = static_cast<uint32_t>(*n); }},
-    {"pool_mode", [](Database& d, const ValueReader& v) { if (auto m = v.poolMode()) d.poolMode = *m; }},
+    {"host",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(false)) d.host = *s;
+     }},
+    {"port",
+     [](Database& d, const ValueReader& v) {
+       if (auto p = v.integer(1, kMaxPort)) d.port = static_cast<uint16_t>(*p);
+     }},
+    {"dbname",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(false)) d.dbname = *s;
+     }},
+    {"user",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(false)) d.user = *s;
+     }},
+    {"password",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(true)) d.password = *s;
+     }},
+    {"pool_size",
+     [](Database& d, const ValueReader& v) {
+       if (auto n = v.integer(1, kMaxCount)) d.poolSize = static_cast<uint32_t>(*n);
+     }},
+    {"pool_mode",
+     [](Database& d, const ValueReader& v) {
+       if (auto m = v.poolMode()) d.poolMode = *m;
+     }},
 };
 
 const Field<User> kUserFields[] = {
-    {"password", [](User& u, const ValueReader& v) { if (auto s = v.string(true)) u.password = *s; }},
-    {"auth_type", [](User& u, const ValueReader& v) { if (auto a = v.authType()) u.authType = *a; }},
-    {"pool_size", [](User& u, const ValueReader& v) { if (auto n = v.integer(1, kMaxCount)) u.poolSize = static_cast<uint32_t>(*n); }},
-    {"pool_mode", [](User& u, const ValueReader& v) { if (auto m = v.poolMode()) u.poolMode = *m; }},
+    {"password",
+     [](User& u, const ValueReader& v) {
+       if (auto s = v.string(true)) u.password = *s;
+     }},
+    {"auth_type",
+     [](User& u, const ValueReader& v) {
+       if (auto a = v.authType()) u.authType = *a;
+     }},
+    {"pool_size",
+     [](User& u, const ValueReader& v) {
+       if (auto n = v.integer(1, kMaxCount)) u.poolSize = static_cast<uint32_t>(*n);
+     }},
+    {"pool_mode",
+     [](User& u, const ValueReader& v) {
+       if (auto m = v.poolMode()) u.poolMode = *m;
+     }},
 };
 
 constexpr std::string_view kTopLevelKeys[] = {"general", "databases", "users"};
@@ -69,11 +144,12 @@ std::vector<std::string_view> keysOf(std::span<const Field<T>> fields) {
 }
 
 template <class T>
-void decodeFields(const toml::table& table, const std::string& prefix, std::span<const Field<T>> fields,
-                  T& out, Diagnostics& diag) {
+void decodeFields(const toml::table& table, const std::string& prefix,
+                  std::span<const Field<T>> fields, T& out, Diagnostics& diag) {
   for (auto&& [key, node] : table) {
     std::string path = joinKeyPath(prefix, key.str());
-    auto field = std::find_if(fields.begin(), fields.end(), [&](const Field<T>& f) { return f.key == key.str(); });
+    auto field = std::find_if(fields.begin(), fields.end(),
+                              [&](const Field<T>& f) { return f.key == key.str(); });
     if (field == fields.end()) {
       diag.at(key.source(), std::move(path), unknownNameMessage("key", key.str(), keysOf(fields)));
       continue;
@@ -113,10 +189,14 @@ void decodeNamed(const toml::node& node, std::string_view section, std::span<con
 
 std::vector<std::string_view> knownKeys(Section section) {
   switch (section) {
-    case Section::Top: return {std::begin(kTopLevelKeys), std::end(kTopLevelKeys)};
-    case Section::General: return keysOf<General>(kGeneralFields);
-    case Section::Database: return keysOf<Database>(kDatabaseFields);
-    case Section::User: return keysOf<User>(kUserFields);
+    case Section::Top:
+      return {std::begin(kTopLevelKeys), std::end(kTopLevelKeys)};
+    case Section::General:
+      return keysOf<General>(kGeneralFields);
+    case Section::Database:
+      return keysOf<Database>(kDatabaseFields);
+    case Section::User:
+      return keysOf<User>(kUserFields);
   }
   return {};
 }

@@ -21,7 +21,13 @@ void Diagnostics::at(const toml::source_region& where, std::string keyPath, std:
 }
 
 void Diagnostics::atOverride(std::string keyPath, std::string message) {
-  errors_.push_back(ConfigError{std::string(kOverrideSource), 0, 0, std::move(keyPath), std::move(message)});
+  errors_.push_back(
+      ConfigError{std::string(kOverrideSource), 0, 0, std::move(keyPath), std::move(message)});
+}
+
+bool Diagnostics::hasErrorsAt(std::string_view keyPath) const {
+  return std::any_of(errors_.begin(), errors_.end(),
+                     [&](const ConfigError& e) { return e.keyPath == keyPath; });
 }
 
 bool Diagnostics::hasErrorsUnder(std::string_view keyPath) const {
@@ -37,8 +43,9 @@ std::vector<ConfigError> Diagnostics::take() {
     uint32_t line = e.line == 0 ? std::numeric_limits<uint32_t>::max() : e.line;
     return std::make_tuple(line, e.line == 0 ? 0 : e.column);
   };
-  std::stable_sort(errors_.begin(), errors_.end(),
-                   [&](const ConfigError& a, const ConfigError& b) { return position(a) < position(b); });
+  std::stable_sort(errors_.begin(), errors_.end(), [&](const ConfigError& a, const ConfigError& b) {
+    return position(a) < position(b);
+  });
   return std::move(errors_);
 }
 

@@ -22,6 +22,7 @@ class Diagnostics {
 
   // Errors at this key path are reported against kOverrideSource from now on.
   void markOverridden(std::string keyPath) { overridden_.insert(std::move(keyPath)); }
+  bool isOverridden(std::string_view keyPath) const { return overridden_.contains(keyPath); }
 
   // An error at a node or key; nodes without a source region (built in code) get line 0.
   void at(const toml::source_region& where, std::string keyPath, std::string message);
@@ -29,6 +30,8 @@ class Diagnostics {
   void add(ConfigError error) { errors_.push_back(std::move(error)); }
 
   bool hasErrors() const { return !errors_.empty(); }
+  // Whether any error so far is exactly at `keyPath`.
+  bool hasErrorsAt(std::string_view keyPath) const;
   // Whether any error so far is at `keyPath` or below it.
   bool hasErrorsUnder(std::string_view keyPath) const;
   // All errors, ordered by line and column; those without a line keep their order, last.

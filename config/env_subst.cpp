@@ -10,8 +10,12 @@ namespace shardpool::config {
 
 namespace {
 
-bool isNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
-bool isNameChar(char c) { return isNameStart(c) || (c >= '0' && c <= '9'); }
+bool isNameStart(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+bool isNameChar(char c) {
+  return isNameStart(c) || (c >= '0' && c <= '9');
+}
 
 bool isValidName(std::string_view name) {
   if (name.empty() || !isNameStart(name.front())) return false;
@@ -58,7 +62,8 @@ EnvExpansion expandEnv(std::string_view text, const EnvLookup& lookup) {
     }
     i = close + 1;
     if (!isValidName(body)) {
-      out.errors.push_back(fmt::format("invalid environment variable name {} in \"${{...}}\"", quote(body)));
+      out.errors.push_back(
+          fmt::format("invalid environment variable name {} in \"${{...}}\"", quote(body)));
       continue;
     }
     std::optional<std::string> value = lookup(std::string(body));

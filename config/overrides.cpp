@@ -43,8 +43,10 @@ std::optional<Target> resolve(toml::table& root, const std::vector<std::string>&
   } else if (head == "databases" || head == "users") {
     bool databases = head == "databases";
     if (segments.size() != 3) {
-      diag.atOverride(rawPath, fmt::format("expected a key of the form {0}.<name>.<key>, e.g. {0}.{1}.pool_size",
-                                           head, databases ? "appdb" : "alice"));
+      diag.atOverride(
+          rawPath,
+          fmt::format("expected a key of the form {0}.<name>.<key>, e.g. {0}.{1}.pool_size", head,
+                      databases ? "appdb" : "alice"));
       return std::nullopt;
     }
     toml::node* sectionNode = root.get(head);
@@ -72,7 +74,8 @@ std::optional<Target> resolve(toml::table& root, const std::vector<std::string>&
     diag.atOverride(rawPath, unknownNameMessage("key", leaf, keys));
     return std::nullopt;
   }
-  for (const auto& segment : segments) target.canonicalPath = joinKeyPath(target.canonicalPath, segment);
+  for (const auto& segment : segments)
+    target.canonicalPath = joinKeyPath(target.canonicalPath, segment);
   return target;
 }
 
@@ -89,7 +92,8 @@ toml::table parseValue(const std::string& value) {
   return fallback;
 }
 
-void applyOne(toml::table& root, const Override& override, const EnvLookup& env, Diagnostics& diag) {
+void applyOne(toml::table& root, const Override& override, const EnvLookup& env,
+              Diagnostics& diag) {
   SplitKeyPath split = splitKeyPath(override.keyPath);
   if (!split.error.empty()) {
     diag.atOverride(override.keyPath, split.error);
@@ -102,7 +106,8 @@ void applyOne(toml::table& root, const Override& override, const EnvLookup& env,
   toml::node& value = *parsed.get("v");
   if (auto* text = value.as_string()) {
     EnvExpansion expanded = expandEnv(text->get(), env);
-    for (auto& message : expanded.errors) diag.atOverride(target->canonicalPath, std::move(message));
+    for (auto& message : expanded.errors)
+      diag.atOverride(target->canonicalPath, std::move(message));
     if (!expanded.errors.empty()) return;
     text->get() = std::move(expanded.value);
   }

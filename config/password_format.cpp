@@ -12,8 +12,12 @@ constexpr std::string_view kMd5Prefix = "md5";
 constexpr size_t kMd5HexDigits = 32;
 constexpr size_t kScramKeyBytes = 32;  // SHA-256 output
 
-bool isHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool isLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool isHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool isLowerHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
 
 bool isBase64Char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
@@ -36,8 +40,9 @@ std::optional<std::string> scramError(std::string_view secret) {
       "expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>";
   std::string_view rest = secret.substr(kScramPrefix.size());
   size_t dollar = rest.find('$');
-  if (dollar == std::string_view::npos) return std::string("malformed SCRAM secret: ") + std::string(kShape);
-  std::string_view head = rest.substr(0, dollar);  // iterations:salt
+  if (dollar == std::string_view::npos)
+    return std::string("malformed SCRAM secret: ") + std::string(kShape);
+  std::string_view head = rest.substr(0, dollar);   // iterations:salt
   std::string_view keys = rest.substr(dollar + 1);  // stored:server
   size_t c1 = head.find(':');
   size_t c2 = keys.find(':');
@@ -47,7 +52,8 @@ std::optional<std::string> scramError(std::string_view secret) {
   std::string_view iterations = head.substr(0, c1);
   uint32_t count = 0;
   auto [end, ec] = std::from_chars(iterations.data(), iterations.data() + iterations.size(), count);
-  if (iterations.empty() || ec != std::errc() || end != iterations.data() + iterations.size() || count == 0) {
+  if (iterations.empty() || ec != std::errc() || end != iterations.data() + iterations.size() ||
+      count == 0) {
     return std::string("malformed SCRAM secret: the iteration count must be a positive integer");
   }
   if (!base64Length(head.substr(c1 + 1))) {

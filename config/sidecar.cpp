@@ -75,9 +75,10 @@ LoadResult fromSidecar(const SidecarOptions& opts, const std::vector<Override>& 
     }
     toml::table root = sidecarTree(listen, *url.value, password);
     Diagnostics diag{std::string()};
-    return buildConfig(root, std::string(), overrides, env, diag);
+    return buildConfig(root, std::string(), overrides, env, ExpandEnv::OnlyOverrides, diag);
   } catch (const std::exception& e) {
-    return failure(flagError({}, fmt::format("internal error while building the configuration: {}", e.what())));
+    return failure(flagError(
+        {}, fmt::format("internal error while building the configuration: {}", e.what())));
   }
 }
 

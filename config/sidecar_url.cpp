@@ -83,17 +83,20 @@ Parsed<BackendUrl> urlError(std::string message) {
 }  // namespace
 
 Parsed<BackendUrl> parseBackendUrl(std::string_view url) {
-  if (url.empty()) return {std::nullopt, "a backend URL is required (postgres://user:password@host:port/dbname)"};
+  if (url.empty())
+    return {std::nullopt, "a backend URL is required (postgres://user:password@host:port/dbname)"};
   std::string_view rest;
   for (std::string_view scheme : kSchemes) {
     if (url.starts_with(scheme)) rest = url.substr(scheme.size());
   }
-  if (rest.data() == nullptr) return urlError("expected it to start with postgres:// or postgresql://");
+  if (rest.data() == nullptr)
+    return urlError("expected it to start with postgres:// or postgresql://");
   rest = rest.substr(0, rest.find('?'));  // query parameters are ignored for now
 
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  std::string_view path =
+      slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
 
   size_t at = authority.rfind('@');
   if (at == std::string_view::npos) return urlError("no user name (postgres://USER@host/dbname)");
@@ -114,18 +117,22 @@ Parsed<BackendUrl> parseBackendUrl(std::string_view url) {
 
   auto split = splitHostPort(hostport);
   if (!split) return urlError("malformed host (write IPv6 addresses in brackets: [::1]:5432)");
-  if (split->host.find(',') != std::string_view::npos) return urlError("more than one host is not supported");
+  if (split->host.find(',') != std::string_view::npos)
+    return urlError("more than one host is not supported");
   auto host = percentDecode(split->host);
   if (!host) return urlError("bad percent-encoding in the host");
   if (host->empty()) return urlError("no host (postgres://user@HOST/dbname)");
   out.host = std::move(*host);
   if (split->port) {
     auto port = parsePort(*split->port);
-    if (!port) return urlError(fmt::format("port must be an integer between 1 and 65535, got {}", quote(*split->port)));
+    if (!port)
+      return urlError(
+          fmt::format("port must be an integer between 1 and 65535, got {}", quote(*split->port)));
     out.port = *port;
   }
 
-  if (path.find('/') != std::string_view::npos) return urlError("the database name must not contain '/'");
+  if (path.find('/') != std::string_view::npos)
+    return urlError("the database name must not contain '/'");
   auto dbname = percentDecode(path);
   if (!dbname) return urlError("bad percent-encoding in the database name");
   out.dbname = dbname->empty() ? out.user : std::move(*dbname);
@@ -141,7 +148,8 @@ Parsed<ListenAddress> parseListen(std::string_view text) {
   if (!split || !split->port) return shapeError();
   auto port = parsePort(*split->port);
   if (!port) {
-    return {std::nullopt, fmt::format("port must be an integer between 1 and 65535, got {}", quote(*split->port))};
+    return {std::nullopt, fmt::format("port must be an integer between 1 and 65535, got {}",
+                                      quote(*split->port))};
   }
   if (split->host.empty() && split->bracketed) return shapeError();
   ListenAddress out;

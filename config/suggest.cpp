@@ -12,7 +12,9 @@ namespace shardpool::config {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool startsWith(std::string_view text, std::string_view prefix) {
   if (prefix.size() > text.size()) return false;

@@ -72,9 +72,10 @@ void checkUser(const Config& config, const User& user, const toml::table* table,
   if (auth == AuthType::Trust) return;
   switch (kind) {
     case SecretKind::Empty:
-      diag.at(userKey, path,
-              fmt::format("auth_type {}{} requires a password; set password, or auth_type = \"trust\"",
-                          authName, authSource(user)));
+      diag.at(
+          userKey, path,
+          fmt::format("auth_type {}{} requires a password; set password, or auth_type = \"trust\"",
+                      authName, authSource(user)));
       break;
     case SecretKind::Md5:
       if (auth == AuthType::Password || auth == AuthType::ScramSha256) {

@@ -17,7 +17,8 @@ namespace {
 constexpr PoolMode kPoolModes[] = {PoolMode::Session, PoolMode::Transaction, PoolMode::Statement};
 constexpr AuthType kAuthTypes[] = {AuthType::Trust, AuthType::Password, AuthType::Md5,
                                    AuthType::ScramSha256};
-constexpr LogLevel kLogLevels[] = {LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error};
+constexpr LogLevel kLogLevels[] = {LogLevel::Debug, LogLevel::Info, LogLevel::Warn,
+                                   LogLevel::Error};
 
 template <class Enum, size_t N>
 std::array<std::string_view, N> namesOf(const Enum (&values)[N]) {
@@ -49,21 +50,33 @@ constexpr std::string_view kDurationShape =
 
 std::string describe(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::none: return "nothing";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return quote(node.as_string()->get());
-    case toml::node_type::integer: return std::to_string(node.as_integer()->get());
-    case toml::node_type::floating_point: return streamed(*node.as_floating_point());
-    case toml::node_type::boolean: return node.as_boolean()->get() ? "true" : "false";
-    case toml::node_type::date: return "the date " + streamed(*node.as_date());
-    case toml::node_type::time: return "the time " + streamed(*node.as_time());
-    case toml::node_type::date_time: return "the date-time " + streamed(*node.as_date_time());
+    case toml::node_type::none:
+      return "nothing";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return quote(node.as_string()->get());
+    case toml::node_type::integer:
+      return std::to_string(node.as_integer()->get());
+    case toml::node_type::floating_point:
+      return streamed(*node.as_floating_point());
+    case toml::node_type::boolean:
+      return node.as_boolean()->get() ? "true" : "false";
+    case toml::node_type::date:
+      return "the date " + streamed(*node.as_date());
+    case toml::node_type::time:
+      return "the time " + streamed(*node.as_time());
+    case toml::node_type::date_time:
+      return "the date-time " + streamed(*node.as_date_time());
   }
   return "an unknown value";
 }
 
 void ValueReader::error(std::string message) const {
+  // A value that already failed ${ENV} expansion is not judged again.
+  if (diag_.hasErrorsAt(keyPath_)) return;
   diag_.at(node_.source(), keyPath_, std::move(message));
 }
 
@@ -120,9 +133,11 @@ std::optional<size_t> ValueReader::choice(std::span<const std::string_view> name
       if (names[i] == value->get()) return i;
     }
   }
-  std::string message = fmt::format("expected one of {}, got {}", quotedList(names), describe(node_));
+  std::string message =
+      fmt::format("expected one of {}, got {}", quotedList(names), describe(node_));
   if (value != nullptr) {
-    if (auto match = closestMatch(value->get(), names)) message += fmt::format("; did you mean {}?", quote(*match));
+    if (auto match = closestMatch(value->get(), names))
+      message += fmt::format("; did you mean {}?", quote(*match));
   }
   error(std::move(message));
   return std::nullopt;

@@ -67,6 +67,7 @@ void dispatch(Worker& from, ServerConn* server, unsigned toWorker, uint64_t clie
       s->fail("hand-over between workers failed");
       return;
     }
+    s->startReading();
     w.giveServer(s, clientId);
   });
 }

@@ -54,7 +54,9 @@ Key sha256(const Key& data) {
 // does the same when SASLprep fails (invalid UTF-8, prohibited characters), but for a valid
 // UTF-8 password that SASLprep would normalize (NFKC, mapped spaces) our keys will differ from
 // the server's. Known limitation; such passwords are rare.
-std::string_view preparePassword(std::string_view password) { return password; }
+std::string_view preparePassword(std::string_view password) {
+  return password;
+}
 
 Key saltedPassword(std::string_view password, std::string_view salt, int iterations) {
   std::string_view prepared = preparePassword(password);
@@ -112,7 +114,9 @@ bool isPrintableNonce(std::string_view s) {
   return true;
 }
 
-bool hasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+bool hasNul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
+}
 
 // Positive decimal int without sign or spaces.
 std::optional<int> parseIterations(std::string_view s) {
@@ -231,7 +235,8 @@ ScramStatus ScramServer::clientFinal(std::string_view msg, std::string& serverFi
   if (!proof) return ScramStatus::BadMessage;
 
   std::string_view withoutProof = msg.substr(0, msg.size() - parts.back().size() - 1);
-  std::string authMessage = clientFirstBare_ + "," + serverFirstMsg + "," + std::string(withoutProof);
+  std::string authMessage =
+      clientFirstBare_ + "," + serverFirstMsg + "," + std::string(withoutProof);
 
   Key clientSignature = hmacSha256(secret_.storedKey, authMessage);
   Key clientKey{};

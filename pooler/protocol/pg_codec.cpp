@@ -103,9 +103,9 @@ StartupResult decodeStartup(Bytes body) {
     case kSslRequestCode:
     case kGssEncRequestCode:
       if (body.size() != 4) {
-        result.error = fmt::format("{} packet has invalid length {}",
-                                   code == kSslRequestCode ? "SSLRequest" : "GSSENCRequest",
-                                   body.size() + 4);
+        result.error =
+            fmt::format("{} packet has invalid length {}",
+                        code == kSslRequestCode ? "SSLRequest" : "GSSENCRequest", body.size() + 4);
         return result;
       }
       packet.kind = code == kSslRequestCode ? StartupKind::SslRequest : StartupKind::GssEncRequest;
@@ -126,8 +126,7 @@ StartupResult decodeStartup(Bytes body) {
   }
 
   if ((code >> 16) != 3) {
-    result.error =
-        fmt::format("unsupported frontend protocol {}.{}", code >> 16, code & 0xffffu);
+    result.error = fmt::format("unsupported frontend protocol {}.{}", code >> 16, code & 0xffffu);
     return result;
   }
 
@@ -143,8 +142,8 @@ StartupResult decodeStartup(Bytes body) {
     if (name.empty()) break;
     std::string_view value = r.cstring();
     if (!r.ok()) {
-      result.error = fmt::format("invalid startup packet layout: parameter \"{}\" has no value",
-                                 name);
+      result.error =
+          fmt::format("invalid startup packet layout: parameter \"{}\" has no value", name);
       return result;
     }
     packet.params.emplace_back(std::string(name), std::string(value));

@@ -37,8 +37,7 @@ void putAuth(Writer& w, AuthCode code) {
 }  // namespace
 
 void putErrorResponse(Writer& w, std::string_view severity, std::string_view sqlstate,
-                      std::string_view message, std::string_view detail,
-                      std::string_view hint) {
+                      std::string_view message, std::string_view detail, std::string_view hint) {
   w.start('E');
   putNoticeFields(w, severity, sqlstate, message, detail, hint);
   w.finish();
