@@ -1,5 +1,7 @@
 #include "pooler/cancel.h"
 
+#include <sys/un.h>
+
 #include "pooler/auth/auth_crypto.h"
 #include "pooler/connection.h"
 #include "pooler/log.h"
@@ -89,7 +91,9 @@ void CancelRegistry::cancel(Worker& worker, uint32_t pid, uint32_t key) {
   auto sender = std::make_unique<CancelSender>(worker, worker.proxyNextId(), e.backendPid,
                                                e.backendKey);
   Connection* raw = worker.adoptOther(std::move(sender));
-  if (raw->connectTo(reinterpret_cast<const sockaddr*>(&e.addr)) != 0) {
+  if (e.addr.ss_family == AF_UNIX) {
+    raw->connectToPath(reinterpret_cast<const sockaddr_un*>(&e.addr)->sun_path);
+  } else if (raw->connectTo(reinterpret_cast<const sockaddr*>(&e.addr)) != 0) {
     raw->closeHandle();
     worker.retire(raw);
   }

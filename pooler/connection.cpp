@@ -1,5 +1,6 @@
 #include "pooler/connection.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -20,24 +21,50 @@ Connection::~Connection() {
 }
 
 namespace {
-uv_tcp_t* newTcp(uv_loop_t* loop, void* owner) {
-  auto* h = new uv_tcp_t;
-  uv_tcp_init(loop, h);
-  h->data = owner;
-  return h;
+// TCP and unix-socket streams share one allocation type so the close callback can free either.
+union AnyStream {
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+};
+
+uv_stream_t* newTcp(uv_loop_t* loop, void* owner) {
+  auto* h = new AnyStream;
+  uv_tcp_init(loop, &h->tcp);
+  h->stream.data = owner;
+  return &h->stream;
 }
+
+uv_stream_t* newPipe(uv_loop_t* loop, void* owner) {
+  auto* h = new AnyStream;
+  uv_pipe_init(loop, &h->pipe, 0);
+  h->stream.data = owner;
+  return &h->stream;
+}
+
+uv_tcp_t* asTcp(uv_stream_t* s) { return reinterpret_cast<uv_tcp_t*>(s); }
 }  // namespace
 
 int Connection::acceptFrom(uv_stream_t* listener) {
   handle_ = newTcp(worker_->loop(), this);
-  int rc = uv_accept(listener, reinterpret_cast<uv_stream_t*>(handle_));
-  if (rc == 0) uv_tcp_nodelay(handle_, 1);
+  int rc = uv_accept(listener, handle_);
+  if (rc == 0) uv_tcp_nodelay(asTcp(handle_), 1);
   return rc;
 }
 
 int Connection::openFd(int fd) {
-  handle_ = newTcp(worker_->loop(), this);
-  int rc = uv_tcp_open(handle_, fd);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  bool unixSocket = ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+                    ss.ss_family == AF_UNIX;
+  int rc;
+  if (unixSocket) {
+    handle_ = newPipe(worker_->loop(), this);
+    rc = uv_pipe_open(reinterpret_cast<uv_pipe_t*>(handle_), fd);
+  } else {
+    handle_ = newTcp(worker_->loop(), this);
+    rc = uv_tcp_open(asTcp(handle_), fd);
+  }
   if (rc != 0) ::close(fd);
   return rc;
 }
@@ -45,16 +72,22 @@ int Connection::openFd(int fd) {
 int Connection::connectTo(const sockaddr* addr) {
   handle_ = newTcp(worker_->loop(), this);
   auto* req = new uv_connect_t;
-  int rc = uv_tcp_connect(req, handle_, addr, connectCb);
+  int rc = uv_tcp_connect(req, asTcp(handle_), addr, connectCb);
   if (rc != 0) delete req;
   return rc;
+}
+
+void Connection::connectToPath(const std::string& path) {
+  handle_ = newPipe(worker_->loop(), this);
+  auto* req = new uv_connect_t;
+  uv_pipe_connect(req, reinterpret_cast<uv_pipe_t*>(handle_), path.c_str(), connectCb);
 }
 
 void Connection::connectCb(uv_connect_t* req, int status) {
   auto* self = static_cast<Connection*>(req->handle->data);
   delete req;
   if (!self) return;
-  if (status == 0) uv_tcp_nodelay(self->handle_, 1);
+  if (status == 0 && self->handle_->type == UV_TCP) uv_tcp_nodelay(asTcp(self->handle_), 1);
   self->onConnected(status);
 }
 
@@ -70,13 +103,13 @@ int Connection::detachFd() {
 void Connection::startReading() {
   wantRead_ = true;
   if (!handle_ || reading_ || throttledBy_) return;
-  if (uv_read_start(reinterpret_cast<uv_stream_t*>(handle_), allocCb, readCb) == 0) reading_ = true;
+  if (uv_read_start(handle_, allocCb, readCb) == 0) reading_ = true;
 }
 
 void Connection::stopReading() {
   wantRead_ = false;
   if (!handle_ || !reading_) return;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(handle_));
+  uv_read_stop(handle_);
   reading_ = false;
 }
 
@@ -163,7 +196,7 @@ void Connection::flushForward() {
 
 void Connection::submit(WriteReq* r) {
   r->req.data = worker_;
-  int rc = uv_write(&r->req, reinterpret_cast<uv_stream_t*>(handle_), r->bufs,
+  int rc = uv_write(&r->req, handle_, r->bufs,
                     static_cast<unsigned>(r->nbufs), writeCb);
   if (rc != 0) {
     worker_->writeReqs().put(r);
@@ -185,7 +218,7 @@ void Connection::writeCb(uv_write_t* req, int status) {
 }
 
 size_t Connection::writeQueueSize() const {
-  return handle_ ? uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(handle_)) : 0;
+  return handle_ ? uv_stream_get_write_queue_size(handle_) : 0;
 }
 
 void Connection::throttle(Connection& source) {
@@ -194,7 +227,7 @@ void Connection::throttle(Connection& source) {
   throttledSource_ = &source;
   source.throttledBy_ = this;
   if (source.reading_ && source.handle_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(source.handle_));
+    uv_read_stop(source.handle_);
     source.reading_ = false;
   }
 }
@@ -240,10 +273,10 @@ void Connection::closeAfterFlush() {
   clearThrottle();
   stopReading();
   auto* req = new uv_shutdown_t;
-  uv_tcp_t* h = handle_;
+  uv_stream_t* h = handle_;
   h->data = nullptr;
   handle_ = nullptr;
-  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(h), shutdownCb) != 0) {
+  if (uv_shutdown(req, h, shutdownCb) != 0) {
     delete req;
     uv_close(reinterpret_cast<uv_handle_t*>(h), closeCb);
   }
@@ -255,6 +288,6 @@ void Connection::shutdownCb(uv_shutdown_t* req, int) {
   if (!uv_is_closing(h)) uv_close(h, closeCb);
 }
 
-void Connection::closeCb(uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); }
+void Connection::closeCb(uv_handle_t* h) { delete reinterpret_cast<AnyStream*>(h); }
 
 }  // namespace shardpool::pooler

@@ -35,6 +35,7 @@ class Connection {
   [[nodiscard]] int acceptFrom(uv_stream_t* listener);
   [[nodiscard]] int openFd(int fd);  // adopt a connected socket (hand-over between workers)
   [[nodiscard]] int connectTo(const sockaddr* addr);  // completes in onConnected()
+  void connectToPath(const std::string& path);        // unix socket; completes in onConnected()
   // Detaches the socket from this worker's loop: returns a dup of the fd, closes the handle.
   int detachFd();
 
@@ -79,7 +80,7 @@ class Connection {
 
   Worker* worker_;
   uint64_t id_;
-  uv_tcp_t* handle_ = nullptr;
+  uv_stream_t* handle_ = nullptr;  // uv_tcp_t or uv_pipe_t
   WriteReq* building_ = nullptr;
   Connection* throttledSource_ = nullptr;  // a connection we paused because our queue is full
   Connection* throttledBy_ = nullptr;      // the connection whose queue paused us

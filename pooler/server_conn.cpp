@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <sys/un.h>
+
 #include <cstring>
 
 #include "pooler/client_conn.h"
@@ -27,6 +29,19 @@ ServerConn::~ServerConn() {
 void ServerConn::start(uint64_t forClient) {
   forClient_ = forClient;
   const PoolSettings& s = pool_.settings();
+  if (!s.host.empty() && s.host[0] == '/') {
+    std::string path = fmt::format("{}/.s.PGSQL.{}", s.host, s.port);
+    auto* un = reinterpret_cast<sockaddr_un*>(&addr_);
+    if (path.size() >= sizeof un->sun_path) {
+      fail(fmt::format("unix socket path too long: {}", path));
+      return;
+    }
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, path.c_str(), path.size() + 1);
+    state_ = State::Connecting;
+    connectToPath(path);
+    return;
+  }
   sockaddr_storage ss{};
   if (uv_ip4_addr(s.host.c_str(), s.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
       uv_ip6_addr(s.host.c_str(), s.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
@@ -73,7 +88,11 @@ void ServerConn::connectResolved(const sockaddr* addr) {
 void ServerConn::onConnected(int status) {
   if (status != 0) {
     const PoolSettings& s = pool_.settings();
-    fail(fmt::format("could not connect to {}:{}: {}", s.host, s.port, uv_strerror(status)));
+    if (!s.host.empty() && s.host[0] == '/')
+      fail(fmt::format("could not connect to socket {}/.s.PGSQL.{}: {}", s.host, s.port,
+                       uv_strerror(status)));
+    else
+      fail(fmt::format("could not connect to {}:{}: {}", s.host, s.port, uv_strerror(status)));
     return;
   }
   state_ = State::Authenticating;
