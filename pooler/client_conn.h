@@ -72,7 +72,7 @@ class ClientConn final : public Connection {
   std::optional<ClientAuth> auth_;
   Pool* pool_ = nullptr;
   ServerConn* server_ = nullptr;
-  protocol::pg::Scanner scanner_;
+  protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;
   Clock::time_point waitStart_;
   uint32_t cancelPid_ = 0;
