@@ -114,8 +114,22 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   database_ = std::string(p.param("database"));
   if (database_.empty()) database_ = user_;
   who_ = fmt::format("C-{} {}@{}", id(), user_, database_);
+  // Newer clients may ask for protocol 3.x or send _pq_ options: answer as PostgreSQL does with
+  // NegotiateProtocolVersion (3.0, and the options we do not know).
+  std::vector<std::string_view> unknownOptions;
+  for (auto& [k, v] : p.params)
+    if (k.rfind("_pq_.", 0) == 0) unknownOptions.push_back(k);
+  if ((p.protocol & 0xffffu) != 0 || !unknownOptions.empty()) {
+    pg::Writer w;
+    w.start('v');
+    w.i32(static_cast<int32_t>(pg::kProtocolV3));
+    w.i32(static_cast<int32_t>(unknownOptions.size()));
+    for (auto o : unknownOptions) w.cstring(o);
+    w.finish();
+    send(w.take());
+  }
   for (auto& [k, v] : p.params) {
-    if (k == "user" || k == "database") continue;
+    if (k == "user" || k == "database" || k.rfind("_pq_.", 0) == 0) continue;
     if (k == "replication") {
       if (v == "false" || v == "0" || v == "off" || v == "no") continue;
       fatal("08P01", "replication connections are not supported by shardpool");
