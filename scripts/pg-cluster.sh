@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL 15 cluster for tests, the demo and benchmarks.
+#
+#   scripts/pg-cluster.sh start DIR   initdb + start on a free loopback port; writes DIR/env
+#   scripts/pg-cluster.sh stop DIR    stop (immediate) and delete the data
+#   scripts/pg-cluster.sh env DIR     print DIR/env of a running cluster
+#
+# DIR only holds the `env` file (KEY=value lines) and a pointer to the real data, which lives in a
+# mktemp directory under /tmp so that the postgres user can reach it wherever DIR is.
+# As root every server command runs as the `postgres` user (initdb/postgres refuse root).
+#
+# Roles (all LOGIN, all may use database sp_db):
+#   sp_scram / scram_pass   stored SCRAM, hba scram-sha-256 (owner of sp_db)
+#   sp_md5   / md5_pass     stored md5,   hba md5
+#   sp_clear / clear_pass   stored SCRAM, hba password (cleartext on the wire)
+#   sp_trust                no password,  hba trust
+#   sp_admin / admin_pass   SUPERUSER, stored SCRAM, hba scram-sha-256
+# Any other role (tests create their own) gets hba scram-sha-256 over TCP.
+set -euo pipefail
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+SCALE=${PG_CLUSTER_PGBENCH_SCALE:-0}  # >0: also run `pgbench -i -s SCALE` as sp_scram
+
+usage() {
+  echo "usage: $0 start|stop|env DIR" >&2
+  exit 2
+}
+
+[ $# -eq 2 ] || usage
+CMD=$1
+DIR=$2
+
+log() { echo "pg-cluster: $*" >&2; }
+
+# Runs a command as the postgres user when we are root, else as ourselves; with a high fd limit.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- bash -c 'ulimit -n 20000 2>/dev/null || ulimit -n 4096 2>/dev/null || true; exec "$@"' as_pg "$@"
+  else
+    bash -c 'ulimit -n 20000 2>/dev/null || true; exec "$@"' as_pg "$@"
+  fi
+}
+
+free_port() {
+  local py
+  for py in /usr/bin/python3 python3; do
+    if command -v "$py" >/dev/null 2>&1; then
+      "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+      return
+    fi
+  done
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    if ! ss -Htln "sport = :$p" | grep -q .; then
+      echo "$p"
+      return
+    fi
+  done
+}
+
+# Reads KEY from DIR/env (empty when absent).
+env_get() {
+  [ -f "$DIR/env" ] || return 0
+  sed -n "s/^$1=//p" "$DIR/env" | head -n1
+}
+
+is_running() {
+  local data
+  data=$(env_get DATA_DIR)
+  [ -n "$data" ] && [ -d "$data" ] && as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1
+}
+
+do_stop() {
+  local data tmp
+  data=$(env_get DATA_DIR)
+  tmp=$(env_get PG_TMP_DIR)
+  if [ -n "$data" ] && [ -d "$data" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+  fi
+  case "$tmp" in
+    /tmp/shardpool-pg.*) rm -rf "$tmp" ;;
+    "") ;;
+    *) log "not removing unexpected PG_TMP_DIR '$tmp'" ;;
+  esac
+  rm -f "$DIR/env"
+}
+
+do_start() {
+  mkdir -p "$DIR"
+  DIR=$(cd "$DIR" && pwd)
+  if is_running; then
+    log "cluster already running in $DIR (port $(env_get PGPORT)); reusing it"
+    cat "$DIR/env"
+    return 0
+  fi
+  if [ -f "$DIR/env" ]; then
+    log "removing stale cluster recorded in $DIR/env"
+    do_stop
+  fi
+
+  local tmp data sock logf port attempt started=0
+  tmp=$(mktemp -d /tmp/shardpool-pg.XXXXXX)
+  chmod 755 "$tmp"
+  data=$tmp/data
+  sock=$tmp/sock
+  logf=$tmp/postgres.log
+  mkdir -p "$sock"
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$tmp"; fi
+  # Record the temp dir right away so `stop` cleans up even if start fails half-way.
+  printf 'PG_TMP_DIR=%s\nDATA_DIR=%s\n' "$tmp" "$data" >"$DIR/env"
+
+  as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$tmp/initdb.log" 2>&1 || {
+    cat "$tmp/initdb.log" >&2
+    log "initdb failed"
+    exit 1
+  }
+
+  cat >>"$data/postgresql.conf" <<EOF
+
+# --- shardpool throwaway cluster ---
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$sock'
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+password_encryption = 'scram-sha-256'
+logging_collector = off
+log_line_prefix = '%m [%p] %u@%d '
+log_connections = off
+EOF
+
+  cat >"$data/pg_hba.conf" <<EOF
+# TYPE  DATABASE  USER      ADDRESS        METHOD
+local   all       all                      trust
+host    all       sp_trust  127.0.0.1/32   trust
+host    all       sp_clear  127.0.0.1/32   password
+host    all       sp_md5    127.0.0.1/32   md5
+host    all       all       127.0.0.1/32   scram-sha-256
+EOF
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$data/pg_hba.conf"; fi
+
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    if as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$logf" -w -t 60 -o "-p $port" start >/dev/null 2>&1; then
+      started=1
+      break
+    fi
+    log "start on port $port failed (attempt $attempt)"
+    tail -n 5 "$logf" >&2 || true
+  done
+  if [ "$started" -ne 1 ]; then
+    log "could not start PostgreSQL; log: $logf"
+    exit 1
+  fi
+
+  local psql_admin=(as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres)
+  "${psql_admin[@]}" -d postgres <<'EOF'
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE sp_admin LOGIN SUPERUSER PASSWORD 'admin_pass';
+CREATE ROLE sp_scram LOGIN PASSWORD 'scram_pass';
+CREATE ROLE sp_clear LOGIN PASSWORD 'clear_pass';
+CREATE ROLE sp_trust LOGIN;
+SET password_encryption = 'md5';
+CREATE ROLE sp_md5 LOGIN PASSWORD 'md5_pass';
+RESET password_encryption;
+CREATE DATABASE sp_db OWNER sp_scram;
+GRANT ALL ON DATABASE sp_db TO sp_md5, sp_clear, sp_trust, sp_admin, PUBLIC;
+EOF
+  "${psql_admin[@]}" -d sp_db <<'EOF'
+GRANT ALL ON SCHEMA public TO PUBLIC;
+-- Tables any role creates are usable by every other role.
+ALTER DEFAULT PRIVILEGES FOR ROLE sp_scram, sp_md5, sp_clear, sp_trust, sp_admin
+  IN SCHEMA public GRANT ALL ON TABLES TO PUBLIC;
+ALTER DEFAULT PRIVILEGES FOR ROLE sp_scram, sp_md5, sp_clear, sp_trust, sp_admin
+  IN SCHEMA public GRANT ALL ON SEQUENCES TO PUBLIC;
+EOF
+
+  cat >"$DIR/env" <<EOF
+PGHOST=127.0.0.1
+PGPORT=$port
+PGDATABASE=sp_db
+SOCKET_DIR=$sock
+DATA_DIR=$data
+PG_TMP_DIR=$tmp
+PG_LOG=$logf
+PG_BIN=$PG_BIN
+SP_SCRAM_PASSWORD=scram_pass
+SP_MD5_PASSWORD=md5_pass
+SP_CLEAR_PASSWORD=clear_pass
+SP_ADMIN_PASSWORD=admin_pass
+EOF
+
+  if [ "$SCALE" -gt 0 ]; then
+    log "pgbench -i -s $SCALE"
+    PGPASSWORD=scram_pass "$PG_BIN/pgbench" -i -q -s "$SCALE" -h 127.0.0.1 -p "$port" -U sp_scram sp_db \
+      >"$tmp/pgbench-init.log" 2>&1 || {
+      cat "$tmp/pgbench-init.log" >&2
+      exit 1
+    }
+  fi
+
+  log "PostgreSQL running on 127.0.0.1:$port (data $data)"
+  cat "$DIR/env"
+}
+
+case "$CMD" in
+  start) do_start ;;
+  stop)
+    if [ -d "$DIR" ]; then DIR=$(cd "$DIR" && pwd); do_stop; fi
+    ;;
+  env)
+    if is_running; then cat "$DIR/env"; else log "no running cluster in $DIR"; exit 1; fi
+    ;;
+  *) usage ;;
+esac
