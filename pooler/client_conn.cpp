@@ -50,6 +50,12 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
       return;
     case State::Active: {
+      if (!server_) {
+        // Transaction pooling between transactions: hold the bytes and get a server.
+        inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
+        requestServer();
+        return;
+      }
       currentChunk_ = chunk;
       pg::ScanResult r = scanner_.feed(pg::Bytes(chunk->data(), len), *this);
       currentChunk_ = nullptr;
@@ -257,18 +263,52 @@ void ClientConn::requestServer() {
   }
 }
 
-std::string ClientConn::buildSetQuery(const ServerConn& server) const {
+namespace {
+// Reported by the server but not settable: never re-applied.
+bool readOnlySetting(std::string_view name) {
+  static constexpr std::string_view kReadOnly[] = {
+      "server_version", "server_encoding", "integer_datetimes", "is_superuser",
+      "session_authorization", "in_hot_standby"};
+  for (auto r : kReadOnly)
+    if (r.size() == name.size() && strncasecmp(r.data(), name.data(), r.size()) == 0) return true;
+  return false;
+}
+}  // namespace
+
+std::string ClientConn::buildSetQuery(
+    const ServerConn& server, std::vector<std::pair<std::string, std::string>>& toApply) const {
+  std::string resets;
+  // Settings another client left on this server that this client never asked for.
+  for (auto& [name, value] : server.applied()) {
+    bool mine = false;
+    for (auto& [k, v] : params_) mine |= strcasecmp(k.c_str(), name.c_str()) == 0;
+    if (mine) continue;
+    std::string ident = "\"";
+    for (char c : name) ident += c == '"' ? std::string("\"\"") : std::string(1, c);
+    resets += fmt::format("RESET {}\";", ident);
+    toApply.emplace_back(name, "");
+  }
   std::string q;
   for (auto& [name, value] : params_) {
-    bool same = false;
-    for (auto& [k, v] : server.params())
-      if (strcasecmp(k.c_str(), name.c_str()) == 0) same = (v == value);
-    if (same) continue;
+    if (readOnlySetting(name)) continue;
+    const std::string* current = server.setting(name);
+    if (current && *current == value) continue;
     q += q.empty() ? "SELECT " : ", ";
     q += fmt::format("pg_catalog.set_config({}, {}, false)", quoteLiteral(name),
                      quoteLiteral(value));
+    toApply.emplace_back(name, value);
   }
-  return q;
+  return resets + q;
+}
+
+void ClientConn::noteParameter(std::string_view name, std::string_view value) {
+  for (auto& [k, v] : params_) {
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) {
+      v = value;
+      return;
+    }
+  }
+  params_.emplace_back(name, value);
 }
 
 void ClientConn::assignServer(ServerConn* server) {
@@ -277,22 +317,31 @@ void ClientConn::assignServer(ServerConn* server) {
   worker().proxy().cancels().setTarget(cancelPid_, server->address(), server->backendPid(),
                                        server->backendKey());
   log::debug(who_, "linked to {}", server->who());
-  server->link(this, buildSetQuery(*server));
+  std::vector<std::pair<std::string, std::string>> toApply;
+  std::string query = buildSetQuery(*server, toApply);
+  server->link(this, std::move(query), std::move(toApply));
 }
 
 void ClientConn::loginComplete(const pg::ErrorFields* error) {
   if (error) {
-    fatal(error->sqlstate, error->message, "server rejected the client's startup parameters");
+    fatal(error->sqlstate, error->message, "server rejected the client's session parameters");
     return;
   }
-  pg::Writer w;
-  for (auto& [k, v] : server_->params()) pg::putParameterStatus(w, k, v);
-  pg::putBackendKeyData(w, cancelPid_, cancelKey_);
-  pg::putReadyForQuery(w, server_->transactionStatus());
-  send(w.take());
   state_ = State::Active;
-  log::info(who_, "login complete on {}", server_->who());
+  if (!loggedIn_) {
+    loggedIn_ = true;
+    pg::Writer w;
+    for (auto& [k, v] : server_->params()) {
+      pg::putParameterStatus(w, k, v);
+      noteParameter(k, v);
+    }
+    pg::putBackendKeyData(w, cancelPid_, cancelKey_);
+    pg::putReadyForQuery(w, server_->transactionStatus());
+    send(w.take());
+    log::info(who_, "login complete on {}", server_->who());
+  }
   forwardPending();
+  if (server_ && server_->clean()) serverReady(*server_);
 }
 
 void ClientConn::forwardPending() {
@@ -338,10 +387,37 @@ bool ClientConn::onMessage(char type, pg::Bytes) {
 }
 
 void ClientConn::serverReady(ServerConn& server) {
-  if (worker().shuttingDown() && server.clean()) {
+  if (state_ != State::Active) return;
+  if (worker().shuttingDown() && server.clean() && inbuf_.empty()) {
     flushForward();
     fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
+    return;
   }
+  switch (pool_->settings().mode) {
+    case config::PoolMode::Session:
+      return;
+    case config::PoolMode::Transaction:
+      if (server.clean() && scanner_.atBoundary() && inbuf_.empty()) releaseServer();
+      return;
+    case config::PoolMode::Statement:
+      if (!server.awaitingReady() && server.transactionStatus() != 'I') {
+        flushForward();
+        fatal("25001", "transaction blocks are not allowed in statement pooling mode",
+              "statement mode");
+        return;
+      }
+      if (server.clean() && scanner_.atBoundary() && inbuf_.empty()) releaseServer();
+      return;
+  }
+}
+
+// Transaction/statement pooling: give the server back between transactions.
+void ClientConn::releaseServer() {
+  ServerConn* s = server_;
+  server_ = nullptr;
+  flushForward();  // the ReadyForQuery that ended the transaction
+  worker().proxy().cancels().clearTarget(cancelPid_);
+  s->releaseToPool();
 }
 
 void ClientConn::serverFailed(std::string_view reason) {
@@ -377,7 +453,7 @@ void ClientConn::closeIfIdle() {
       fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
       return;
     case State::Active:
-      if (server_ && server_->clean())
+      if (!server_ || server_->clean())
         fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
       return;
     case State::Login:

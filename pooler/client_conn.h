@@ -34,6 +34,7 @@ class ClientConn final : public Connection {
   void assignServer(ServerConn* server);
   void loginComplete(const protocol::pg::ErrorFields* error);
   void serverReady(ServerConn& server);  // a ReadyForQuery went by
+  void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
   void serverFailed(std::string_view reason);  // the connect made for us failed
   void serverLost(std::string_view reason);    // the linked server went away
 
@@ -60,14 +61,19 @@ class ClientConn final : public Connection {
   void requestServer();
   void forwardPending();
   void fatal(std::string_view sqlstate, std::string_view message, std::string_view reason = {});
-  std::string buildSetQuery(const ServerConn& server) const;
+  std::string buildSetQuery(const ServerConn& server,
+                            std::vector<std::pair<std::string, std::string>>& toApply) const;
+  void releaseServer();
   void addStartupOptions(std::string_view options);
 
   State state_ = State::Startup;
   std::string who_;
   std::string user_;
   std::string database_;
-  std::vector<std::pair<std::string, std::string>> params_;  // to apply on the server
+  // The session settings this client expects on any server it is given: its startup
+  // parameters, then everything the server reported since.
+  std::vector<std::pair<std::string, std::string>> params_;
+  bool loggedIn_ = false;
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
   std::optional<ClientAuth> auth_;
   Pool* pool_ = nullptr;

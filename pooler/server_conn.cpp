@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <strings.h>
 #include <sys/un.h>
 
 #include <cstring>
@@ -14,6 +15,24 @@
 namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
+
+namespace {
+const std::string* findSetting(const ServerConn::Params& list, std::string_view name) {
+  for (auto& [k, v] : list)
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return &v;
+  return nullptr;
+}
+
+void setApplied(ServerConn::Params& list, std::string_view name, std::string_view value) {
+  for (auto& [k, v] : list) {
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) {
+      v = value;
+      return;
+    }
+  }
+  list.emplace_back(name, value);
+}
+}  // namespace
 
 ServerConn::ServerConn(Worker& worker, uint64_t id, Pool& pool)
     : Connection(worker, id),
@@ -140,7 +159,10 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
   if (!isOpen()) return false;
   switch (type) {
     case 'S':
-      if (auto ps = pg::decodeParameterStatus(body)) setParam(ps->name, ps->value);
+      if (auto ps = pg::decodeParameterStatus(body)) {
+        setParam(ps->name, ps->value);
+        if (state_ == State::Active && client_) client_->noteParameter(ps->name, ps->value);
+      }
       return true;
     case 'Z': {
       auto st = pg::decodeReadyForQuery(body);
@@ -175,6 +197,16 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
       if (type == 'E') loginError_ = pg::decodeErrorResponse(body);
       if (type == 'Z') {
         state_ = State::Active;
+        if (!loginError_) {
+          for (auto& [k, v] : pendingApply_) {
+            if (!param(k).empty()) continue;  // reported: ParameterStatus updated it
+            if (v.empty())
+              std::erase_if(applied_, [&](auto& e) { return strcasecmp(e.first.c_str(), k.c_str()) == 0; });
+            else
+              setApplied(applied_, k, v);
+          }
+        }
+        pendingApply_.clear();
         ClientConn* c = client_;
         std::optional<pg::ErrorFields> err = std::move(loginError_);
         loginError_.reset();
@@ -192,6 +224,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
         return false;
       }
       if (type == 'Z') {
+        applied_.clear();  // the reset query (DISCARD ALL / RESET ALL) undid them
         markIdle();
         worker().queueGive(this, 0);
       }
@@ -292,24 +325,23 @@ void ServerConn::loginDone() {
 }
 
 void ServerConn::setParam(std::string_view name, std::string_view value) {
-  for (auto& [k, v] : params_) {
-    if (k == name) {
-      v = value;
-      return;
-    }
-  }
-  params_.emplace_back(name, value);
+  setApplied(params_, name, value);
 }
 
 std::string_view ServerConn::param(std::string_view name) const {
-  for (auto& [k, v] : params_)
-    if (k == name) return v;
-  return {};
+  const std::string* v = findSetting(params_, name);
+  return v ? std::string_view(*v) : std::string_view();
 }
 
-void ServerConn::link(ClientConn* client, std::string setQuery) {
+const std::string* ServerConn::setting(std::string_view name) const {
+  const std::string* v = findSetting(params_, name);
+  return v ? v : findSetting(applied_, name);
+}
+
+void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) {
   client_ = client;
   pendingReady_ = 0;
+  pendingApply_ = std::move(toApply);
   if (setQuery.empty()) {
     state_ = State::Active;
     client->loginComplete(nullptr);
@@ -355,6 +387,22 @@ void ServerConn::unlink() {
   pg::putQuery(w, pool_.settings().resetQuery);
   send(w.take());
   ++pendingReady_;
+}
+
+void ServerConn::releaseToPool() {
+  client_ = nullptr;
+  clearThrottle();
+  if (worker().shuttingDown()) {
+    close("shutting down");
+    return;
+  }
+  if (pool_.settings().serverLifetime.count() > 0 &&
+      worker().now() - createdAt_ >= pool_.settings().serverLifetime) {
+    close("server_lifetime reached");
+    return;
+  }
+  markIdle();
+  worker().queueGive(this, 0);
 }
 
 void ServerConn::markIdle() {

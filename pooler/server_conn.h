@@ -34,23 +34,30 @@ class ServerConn final : public Connection {
   Pool& pool() const { return pool_; }
   State state() const { return state_; }
   const std::string& who() const { return who_; }
-  const Params& params() const { return params_; }
+  const Params& params() const { return params_; }  // as reported by ParameterStatus
   std::string_view param(std::string_view name) const;
+  // A setting's current value: reported, or applied by shardpool (nullptr when unknown).
+  const std::string* setting(std::string_view name) const;
+  const Params& applied() const { return applied_; }
   uint32_t backendPid() const { return backendPid_; }
   uint32_t backendKey() const { return backendKey_; }
   const sockaddr_storage& address() const { return addr_; }
   Clock::time_point createdAt() const { return createdAt_; }
   Clock::time_point idleSince() const { return idleSince_; }
 
-  // Linking with a client. `setQuery` re-applies the client's parameters first ("" for none);
-  // the client hears loginComplete() when the server is ready for it.
-  void link(ClientConn* client, std::string setQuery);
+  // Linking with a client. `setQuery` re-applies the client's parameters first ("" for none):
+  // `toApply` are the settings it sets (an empty value in `toApply` means RESET). The client
+  // hears loginComplete() when the server is ready for it.
+  void link(ClientConn* client, std::string setQuery, Params toApply);
   ClientConn* client() const { return client_; }
+  // Transaction/statement pooling: the client's transaction is over; back to the pool as is.
+  void releaseToPool();
   // The client is done with this server: reset and return it to the pool, or close it when it
   // is not in a clean state.
   void unlink();
   // The client forwarded a message that will be answered by a ReadyForQuery.
   void expectReadyForQuery() { ++pendingReady_; }
+  bool awaitingReady() const { return pendingReady_ > 0; }
   // Idle at a message boundary with nothing outstanding, outside any transaction.
   bool clean() const;
   char transactionStatus() const { return txStatus_; }
@@ -89,6 +96,8 @@ class ServerConn final : public Connection {
   protocol::pg::Scanner scanner_;
   Chunk* currentChunk_ = nullptr;
   Params params_;
+  Params applied_;       // settings shardpool applied that the server does not report
+  Params pendingApply_;  // being applied by the Login query
   uint32_t backendPid_ = 0;
   uint32_t backendKey_ = 0;
   sockaddr_storage addr_{};
