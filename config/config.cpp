@@ -80,6 +80,23 @@ AuthType Config::authTypeFor(const User* user) const {
   return general.authType;
 }
 
+uint32_t Config::minPoolSizeFor(const Database& db) const {
+  return db.minPoolSize.value_or(general.minPoolSize);
+}
+
+uint32_t Config::reservePoolSizeFor(const Database& db) const {
+  return db.reservePoolSize.value_or(general.reservePoolSize);
+}
+
+uint32_t Config::maxDbConnectionsFor(const Database& db) const {
+  return db.maxDbConnections.value_or(general.maxDbConnections);
+}
+
+uint32_t Config::maxUserConnectionsFor(const User* user) const {
+  if (user != nullptr && user->maxUserConnections) return *user->maxUserConnections;
+  return general.maxUserConnections;
+}
+
 std::string ConfigError::format() const {
   std::string out = file;
   if (line != 0) {

@@ -39,6 +39,19 @@ struct General {
   Duration serverConnectTimeout = std::chrono::seconds(15);
   Duration shutdownTimeout = std::chrono::seconds(30);
   LogLevel logLevel = LogLevel::Info;
+  // Pool sizing and caps. 0 turns the reserve, the minimum and the caps off.
+  uint32_t minPoolSize = 0;      // servers kept open per pool, even when idle
+  uint32_t reservePoolSize = 0;  // extra servers per pool once a client waited reservePoolTimeout
+  Duration reservePoolTimeout = std::chrono::seconds(5);  // 0: the reserve is never used
+  uint32_t maxDbConnections = 0;    // per database, across all its pools (users)
+  uint32_t maxUserConnections = 0;  // per user, across all databases
+  // Client timeouts; 0 is off.
+  Duration queryTimeout{0};            // cancel a query running longer; the client gets an error
+  Duration idleTransactionTimeout{0};  // disconnect a client idle inside a transaction this long
+  Duration clientIdleTimeout{0};       // disconnect a client idle outside a transaction this long
+  // Named protocol-level prepared statements kept per server connection in transaction and
+  // statement mode; 0 turns tracking off.
+  uint32_t maxPreparedStatements = 200;
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves
@@ -52,6 +65,10 @@ struct Database {
   std::optional<std::string> password;  // backend password for the forced user
   std::optional<uint32_t> poolSize;
   std::optional<PoolMode> poolMode;
+  // Unset: the [general] value. Set to 0, max_db_connections is unlimited for this database.
+  std::optional<uint32_t> minPoolSize;
+  std::optional<uint32_t> reservePoolSize;
+  std::optional<uint32_t> maxDbConnections;
 };
 
 struct User {
@@ -62,6 +79,7 @@ struct User {
   std::optional<AuthType> authType;
   std::optional<uint32_t> poolSize;
   std::optional<PoolMode> poolMode;
+  std::optional<uint32_t> maxUserConnections;  // unset: general's; 0: unlimited for this user
 };
 
 struct Config {
@@ -77,6 +95,11 @@ struct Config {
   PoolMode poolModeFor(const Database& db, const User* user) const;
   uint32_t poolSizeFor(const Database& db, const User* user) const;
   AuthType authTypeFor(const User* user) const;
+  // Per-database and per-user settings: the database's (or user's) value, else general's.
+  uint32_t minPoolSizeFor(const Database& db) const;
+  uint32_t reservePoolSizeFor(const Database& db) const;
+  uint32_t maxDbConnectionsFor(const Database& db) const;  // 0: unlimited
+  uint32_t maxUserConnectionsFor(const User* user) const;  // 0: unlimited
 };
 
 // One problem found while loading. `line`/`column` are 0 when unknown.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 
 #include "config/suggest.h"
@@ -18,6 +19,12 @@ namespace {
 constexpr int64_t kMaxCount = std::numeric_limits<uint32_t>::max();
 constexpr int64_t kMaxPort = 65535;
 constexpr int64_t kMaxWorkers = 256;
+
+// A count where 0 is allowed (and usually means "off" or "unlimited").
+std::optional<uint32_t> count(const ValueReader& v) {
+  if (auto n = v.integer(0, kMaxCount)) return static_cast<uint32_t>(*n);
+  return std::nullopt;
+}
 
 template <class T>
 struct Field {
@@ -82,6 +89,42 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto l = v.logLevel()) g.logLevel = *l;
      }},
+    {"min_pool_size",
+     [](General& g, const ValueReader& v) {
+       if (auto n = count(v)) g.minPoolSize = *n;
+     }},
+    {"reserve_pool_size",
+     [](General& g, const ValueReader& v) {
+       if (auto n = count(v)) g.reservePoolSize = *n;
+     }},
+    {"reserve_pool_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.reservePoolTimeout = *d;
+     }},
+    {"max_db_connections",
+     [](General& g, const ValueReader& v) {
+       if (auto n = count(v)) g.maxDbConnections = *n;
+     }},
+    {"max_user_connections",
+     [](General& g, const ValueReader& v) {
+       if (auto n = count(v)) g.maxUserConnections = *n;
+     }},
+    {"query_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.queryTimeout = *d;
+     }},
+    {"idle_transaction_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.idleTransactionTimeout = *d;
+     }},
+    {"client_idle_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.clientIdleTimeout = *d;
+     }},
+    {"max_prepared_statements",
+     [](General& g, const ValueReader& v) {
+       if (auto n = count(v)) g.maxPreparedStatements = *n;
+     }},
 };
 
 const Field<Database> kDatabaseFields[] = {
@@ -113,6 +156,18 @@ const Field<Database> kDatabaseFields[] = {
      [](Database& d, const ValueReader& v) {
        if (auto m = v.poolMode()) d.poolMode = *m;
      }},
+    {"min_pool_size",
+     [](Database& d, const ValueReader& v) {
+       if (auto n = count(v)) d.minPoolSize = *n;
+     }},
+    {"reserve_pool_size",
+     [](Database& d, const ValueReader& v) {
+       if (auto n = count(v)) d.reservePoolSize = *n;
+     }},
+    {"max_db_connections",
+     [](Database& d, const ValueReader& v) {
+       if (auto n = count(v)) d.maxDbConnections = *n;
+     }},
 };
 
 const Field<User> kUserFields[] = {
@@ -131,6 +186,10 @@ const Field<User> kUserFields[] = {
     {"pool_mode",
      [](User& u, const ValueReader& v) {
        if (auto m = v.poolMode()) u.poolMode = *m;
+     }},
+    {"max_user_connections",
+     [](User& u, const ValueReader& v) {
+       if (auto n = count(v)) u.maxUserConnections = *n;
      }},
 };
 

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <set>
+#include <utility>
+
 #include "config/password_format.h"
 #include "config/text.h"
 
@@ -106,12 +109,68 @@ void checkUsers(const Config& config, const toml::table& root, Diagnostics& diag
   }
 }
 
+// A setting's effective value and the key it comes from, to point errors at.
+struct Source {
+  uint32_t value = 0;
+  std::string keyPath;
+  toml::source_region where;  // the value in the file; empty for a default
+};
+
+Source minPoolSizeSource(const Config& config, const Database& db, const toml::table& root) {
+  if (db.minPoolSize) {
+    const toml::table* table = childTable(childTable(&root, "databases"), db.name);
+    return {*db.minPoolSize, joinKeyPath(joinKeyPath("databases", db.name), "min_pool_size"),
+            valueRegion(table, "min_pool_size")};
+  }
+  return {config.general.minPoolSize, "general.min_pool_size",
+          valueRegion(childTable(&root, "general"), "min_pool_size")};
+}
+
+std::string poolSizePath(const Database& db, const User* user) {
+  if (user != nullptr && user->poolSize)
+    return joinKeyPath(joinKeyPath("users", user->name), "pool_size");
+  if (db.poolSize) return joinKeyPath(joinKeyPath("databases", db.name), "pool_size");
+  return "general.default_pool_size";
+}
+
+// min_pool_size may not exceed the pool size of any (database, user) pair it applies to. Each
+// clash of a min_pool_size key with a pool size key is reported once, at min_pool_size. Sizes
+// whose own value failed to decode are not judged.
+void checkMinPoolSizes(const Config& config, const toml::table& root, Diagnostics& diag) {
+  auto failed = [&](std::string_view section, std::string_view name, std::string_view key) {
+    return diag.hasErrorsAt(joinKeyPath(joinKeyPath(section, name), key));
+  };
+  std::vector<const User*> users{nullptr};
+  for (const auto& [name, user] : config.users) {
+    if (!failed("users", name, "pool_size")) users.push_back(&user);
+  }
+  if (diag.hasErrorsAt("general.default_pool_size")) return;
+  std::set<std::pair<std::string, std::string>> reported;
+  for (const auto& [name, db] : config.databases) {
+    if (failed("databases", name, "pool_size") || failed("databases", name, "min_pool_size"))
+      continue;
+    Source min = minPoolSizeSource(config, db, root);
+    if (min.value == 0) continue;
+    for (const User* user : users) {
+      uint32_t size = config.poolSizeFor(db, user);
+      if (min.value <= size) continue;
+      std::string sizePath = poolSizePath(db, user);
+      if (!reported.emplace(min.keyPath, sizePath).second) continue;
+      diag.at(min.where, min.keyPath,
+              fmt::format("min_pool_size {} exceeds the pool size {} ({}): a pool never keeps "
+                          "more servers open than its pool size",
+                          min.value, size, sizePath));
+    }
+  }
+}
+
 }  // namespace
 
 void validateConfig(const Config& config, const toml::table& root, Diagnostics& diag) {
   checkDatabases(config, root, diag);
   // A bad general.auth_type leaves users' effective auth type unknown.
   if (!diag.hasErrorsUnder("general.auth_type")) checkUsers(config, root, diag);
+  checkMinPoolSizes(config, root, diag);
 }
 
 }  // namespace shardpool::config

@@ -1,4 +1,5 @@
-// Rules that span keys: at least one database, and passwords that fit their auth types.
+// Rules that span keys: at least one database, passwords that fit their auth types, and
+// min_pool_size within the pool size.
 // Internal to config/ (includes toml++).
 #pragma once
 

@@ -32,13 +32,13 @@ struct ClientUser {
 // Every client-auth flavour, all forced onto one backend role so the backend side is identical.
 std::string clientAuthConfig(const TempRole& backend) {
   std::string cfg = generalSection("auth_type = \"scram-sha-256\"");
-  cfg += clusterDatabase("sp_db", "user = \"" + backend.name() + "\"\npassword = \"" +
-                                      backend.password() + "\"");
+  cfg += clusterDatabase(
+      "sp_db", "user = \"" + backend.name() + "\"\npassword = \"" + backend.password() + "\"");
   cfg += "[users.it_trust]\nauth_type = \"trust\"\n\n";
   cfg += userSection("it_clear", "clear_secret", "auth_type = \"password\"");
   cfg += userSection("it_md5", "md5_secret", "auth_type = \"md5\"");
-  cfg += userSection("it_md5hash", md5HashFor("md5hash_secret", "it_md5hash"),
-                     "auth_type = \"md5\"");
+  cfg +=
+      userSection("it_md5hash", md5HashFor("md5hash_secret", "it_md5hash"), "auth_type = \"md5\"");
   cfg += userSection("it_scram", "scram_secret", "auth_type = \"scram-sha-256\"");
   cfg += userSection("it_scramsecret", scramSecretFor("stored_secret"),
                      "auth_type = \"scram-sha-256\"");
@@ -46,8 +46,8 @@ std::string clientAuthConfig(const TempRole& backend) {
 }
 
 const std::vector<ClientUser> kPasswordUsers = {
-    {"it_clear", "clear_secret"},    {"it_md5", "md5_secret"},
-    {"it_md5hash", "md5hash_secret"}, {"it_scram", "scram_secret"},
+    {"it_clear", "clear_secret"},        {"it_md5", "md5_secret"},
+    {"it_md5hash", "md5hash_secret"},    {"it_scram", "scram_secret"},
     {"it_scramsecret", "stored_secret"},
 };
 
@@ -109,8 +109,10 @@ TEST_CASE("backend auth: trust, cleartext, md5 and SCRAM servers", "[integration
   cfg += userSection("sp_scram", "scram_pass");
   Proxy proxy(cfg);
 
-  for (auto [db, backendUser] : {std::pair{"db_trust", "sp_trust"}, {"db_clear", "sp_clear"},
-                                 {"db_md5", "sp_md5"}, {"db_scram", "sp_scram"}}) {
+  for (auto [db, backendUser] : {std::pair{"db_trust", "sp_trust"},
+                                 {"db_clear", "sp_clear"},
+                                 {"db_md5", "sp_md5"},
+                                 {"db_scram", "sp_scram"}}) {
     Conn c(proxy.conninfo("sp_scram", "scram_pass", db));
     INFO(db << ": " << c.connectError().sqlstate << " " << c.connectError().message);
     REQUIRE(c.ok());

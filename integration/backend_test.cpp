@@ -46,15 +46,15 @@ class SilentListener {
 };
 
 std::string configWithBackendPort(uint16_t port, const std::string& generalExtra = "") {
-  return generalSection(generalExtra) + "[databases.sp_db]\nhost = \"127.0.0.1\"\nport = " +
-         std::to_string(port) + "\ndbname = \"sp_db\"\n\n" +
-         userSection("sp_scram", "scram_pass");
+  return generalSection(generalExtra) +
+         "[databases.sp_db]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+         "\ndbname = \"sp_db\"\n\n" + userSection("sp_scram", "scram_pass");
 }
 
 }  // namespace
 
 TEST_CASE("backend down: the client gets a class 08 error quickly", "[integration][backend]") {
-  uint16_t deadPort = freePort();  // nothing listens there
+  uint16_t deadPort = freePort();                // nothing listens there
   Proxy proxy(configWithBackendPort(deadPort));  // default server_connect_timeout (15 s)
 
   auto t0 = Clock::now();

@@ -25,8 +25,10 @@ TEST_CASE("harness: libpq helpers against PostgreSQL directly", "[integration][h
   CHECK(c.scalar("select 'still usable'") == "still usable");
 
   SECTION("every role logs in with its hba method") {
-    for (auto [user, password] : {std::pair{"sp_scram", "scram_pass"}, {"sp_md5", "md5_pass"},
-                                  {"sp_clear", "clear_pass"}, {"sp_trust", ""},
+    for (auto [user, password] : {std::pair{"sp_scram", "scram_pass"},
+                                  {"sp_md5", "md5_pass"},
+                                  {"sp_clear", "clear_pass"},
+                                  {"sp_trust", ""},
                                   {"sp_admin", "admin_pass"}}) {
       INFO(user);
       Conn u(directConninfo(user, password));

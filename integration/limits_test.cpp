@@ -26,9 +26,8 @@ TEST_CASE("200 concurrent clients share a session pool of 5 servers", "[integrat
   std::thread watcher([&] {
     try {
       Conn admin = adminConn();
-      std::string sql =
-          "SELECT count(*) FROM pg_stat_activity WHERE usename = '" + backend.name() +
-          "' AND backend_type = 'client backend'";
+      std::string sql = "SELECT count(*) FROM pg_stat_activity WHERE usename = '" + backend.name() +
+                        "' AND backend_type = 'client backend'";
       while (!done) {
         int n = std::stoi(admin.scalar(sql));
         if (n > maxBackends) maxBackends = n;
@@ -75,8 +74,9 @@ TEST_CASE("200 concurrent clients share a session pool of 5 servers", "[integrat
 
 TEST_CASE("query_wait_timeout: a client waiting for a busy pool gets an error",
           "[integration][limits]") {
-  Proxy proxy(standardConfig("pool_mode = \"session\"\ndefault_pool_size = 1\n"
-                             "query_wait_timeout = \"1s\""));
+  Proxy proxy(
+      standardConfig("pool_mode = \"session\"\ndefault_pool_size = 1\n"
+                     "query_wait_timeout = \"1s\""));
   Conn a(proxy.conninfo("sp_scram", "scram_pass"));
   REQUIRE(a.ok());
   REQUIRE(a.scalar("select 1") == "1");  // A now holds the only server for the whole session

@@ -16,8 +16,8 @@ double parseTps(const std::string& out) {
 }
 
 std::vector<std::string> pgbenchArgs(uint16_t port, std::vector<std::string> extra) {
-  std::vector<std::string> args{"pgbench", "-h", "127.0.0.1", "-p", std::to_string(port),
-                                "-U", "sp_scram"};
+  std::vector<std::string> args{"pgbench", "-h",      "127.0.0.1", "-p", std::to_string(port),
+                                "-U",      "sp_scram"};
   args.insert(args.end(), extra.begin(), extra.end());
   args.push_back("sp_db");
   return args;

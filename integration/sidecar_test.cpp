@@ -9,8 +9,9 @@ TEST_CASE("sidecar mode serves one backend from command-line flags", "[integrati
   Proxy proxy("", {"--listen", "127.0.0.1:@LISTEN_PORT@", "--backend",
                    "postgres://sp_scram:scram_pass@127.0.0.1:@PGPORT@/sp_db", "--pool-size", "2"});
 
-  auto r = runCommand(psqlArgs(proxy.port(), "sp_scram", "select current_user || '@' || current_database()"),
-                      clientEnv("scram_pass"), 20s);
+  auto r = runCommand(
+      psqlArgs(proxy.port(), "sp_scram", "select current_user || '@' || current_database()"),
+      clientEnv("scram_pass"), 20s);
   INFO(r.all());
   CHECK_FALSE(r.timedOut);
   CHECK(r.exitCode == 0);
@@ -22,7 +23,8 @@ TEST_CASE("sidecar mode serves one backend from command-line flags", "[integrati
   CHECK(c.scalar("select 1") == "1");
 }
 
-TEST_CASE("config check: --check accepts a good config and explains a bad one", "[integration][sidecar]") {
+TEST_CASE("config check: --check accepts a good config and explains a bad one",
+          "[integration][sidecar]") {
   TempDir dir;
   std::string good = dir.write("good.toml", substitute(standardConfig(), freePort()));
   auto ok = runCommand({shardpoolBin(), "--check", "-c", good}, {}, 10s);

@@ -6,6 +6,7 @@
 #include "pooler/cancel.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
+#include "pooler/protocol/pg_extended.h"
 #include "pooler/proxy.h"
 #include "pooler/server_conn.h"
 
@@ -15,6 +16,7 @@ namespace pg = protocol::pg;
 
 namespace {
 constexpr size_t kMaxPendingBytes = 1 << 20;
+constexpr uint32_t kDefaultMaxPrepared = 200;
 
 std::string quoteLiteral(std::string_view s) {
   std::string out = "E'";
@@ -239,6 +241,8 @@ void ClientConn::afterAuth() {
   pg::putAuthOk(w);
   send(w.take());
   pool_ = &proxy.pools().get(*cfg, *db, database_, user_);
+  maxPrepared_ = kDefaultMaxPrepared;
+  trackStatements_ = pool_->settings().mode != config::PoolMode::Session && maxPrepared_ > 0;
   auto keys = proxy.cancels().add();
   cancelPid_ = keys.first;
   cancelKey_ = keys.second;
@@ -360,10 +364,20 @@ pg::Disposition ClientConn::onHeader(char type, uint32_t) {
   switch (type) {
     case 'X':
       return pg::Disposition::Collect;
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'C':
+      if (trackStatements_) return pg::Disposition::Collect;  // renamed in onMessage
+      server_->pushRequest({type});
+      return pg::Disposition::Forward;
     case 'Q':
+      server_->pushRequest({type});
+      return trackStatements_ ? pg::Disposition::Inspect : pg::Disposition::Forward;
+    case 'E':
     case 'S':
     case 'F':
-      server_->expectReadyForQuery();
+      server_->pushRequest({type});
       return pg::Disposition::Forward;
     default:
       return pg::Disposition::Forward;
@@ -378,10 +392,32 @@ void ClientConn::onForward(pg::Bytes bytes, bool inInput) {
     server_->forwardCopy(bytes.data(), bytes.size());
 }
 
-bool ClientConn::onMessage(char type, pg::Bytes) {
-  if (type == 'X') {
-    close("client sent Terminate");
-    return false;
+bool ClientConn::onMessage(char type, pg::Bytes body) {
+  switch (type) {
+    case 'X':
+      close("client sent Terminate");
+      return false;
+    case 'P':
+      handleParse(body);
+      break;
+    case 'B':
+      handleBind(body);
+      break;
+    case 'D':
+      handleDescribe(body);
+      break;
+    case 'C':
+      handleClose(body);
+      break;
+    case 'Q':
+    {
+      std::string_view sql(reinterpret_cast<const char*>(body.data()), body.size());
+      if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
+      if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
+      break;
+    }
+    default:
+      break;
   }
   return state_ != State::Closing;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,7 @@ class ClientConn final : public Connection {
   void loginComplete(const protocol::pg::ErrorFields* error);
   void serverReady(ServerConn& server);  // a ReadyForQuery went by
   void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
+  void forgetStatement(const std::string& clientName);  // a Parse that failed on the server
   void serverFailed(std::string_view reason);  // the connect made for us failed
   void serverLost(std::string_view reason);    // the linked server went away
 
@@ -64,6 +66,21 @@ class ClientConn final : public Connection {
   std::string buildSetQuery(const ServerConn& server,
                             std::vector<std::pair<std::string, std::string>>& toApply) const;
   void releaseServer();
+
+  // Prepared statements in transaction/statement pooling (client_prepared.cpp).
+  struct ClientStatement {
+    std::string serverName;
+    std::string query;
+    std::vector<uint32_t> paramTypes;
+  };
+  void handleParse(protocol::pg::Bytes body);
+  void handleBind(protocol::pg::Bytes body);
+  void handleDescribe(protocol::pg::Bytes body);
+  void handleClose(protocol::pg::Bytes body);
+  void forwardRaw(char type, protocol::pg::Bytes body);
+  void ensurePrepared(const ClientStatement& st);
+  void evictIfFull();
+  void clearStatements();
   void addStartupOptions(std::string_view options);
 
   State state_ = State::Startup;
@@ -74,6 +91,9 @@ class ClientConn final : public Connection {
   // parameters, then everything the server reported since.
   std::vector<std::pair<std::string, std::string>> params_;
   bool loggedIn_ = false;
+  bool trackStatements_ = false;  // transaction/statement pooling with statement mapping
+  uint32_t maxPrepared_ = 0;
+  std::unordered_map<std::string, ClientStatement> statements_;
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
   std::optional<ClientAuth> auth_;
   Pool* pool_ = nullptr;

@@ -10,6 +10,7 @@
 #include "pooler/client_conn.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
+#include "pooler/protocol/pg_extended.h"
 #include "pooler/proxy.h"
 
 namespace shardpool::pooler {
@@ -140,11 +141,69 @@ void ServerConn::onData(Chunk* chunk, size_t len) {
 
 pg::Disposition ServerConn::onHeader(char type, uint32_t) {
   if (state_ == State::Active && client_) {
-    if (type == 'Z' || type == 'S') return pg::Disposition::Inspect;
+    switch (requests_.replyFate(type)) {
+      case pg::Fate::Swallow:
+      case pg::Fate::RenameError:
+        return pg::Disposition::Collect;
+      case pg::Fate::Forward:
+      case pg::Fate::Synthesize:
+        break;
+    }
+    if (type == 'S' || requests_.matters(type)) return pg::Disposition::Inspect;
     return pg::Disposition::Forward;
   }
   if (!isOpen()) return pg::Disposition::Swallow;
   return pg::Disposition::Collect;
+}
+
+bool ServerConn::onActiveReply(char type, pg::Bytes body) {
+  if (type == 'S') return true;  // a ParameterStatus alone completes nothing
+  if (type == 'E' && requests_.replyFate(type) == pg::Fate::RenameError && client_) {
+    // Our re-sent Parse collided with the client's own statement: name it as the client did.
+    const pg::Request& r = *requests_.front();
+    if (auto e = pg::decodeErrorResponse(body)) {
+      std::string msg = e->message;
+      size_t at = msg.find(r.serverName);
+      if (at != std::string::npos) msg.replace(at, r.serverName.size(), r.clientName);
+      pg::Writer w;
+      pg::putErrorResponse(w, e->severity, e->sqlstate, msg, e->detail, e->hint);
+      client_->send(w.take());
+    }
+  }
+  requests_.onReply(type, *this);
+  if (log::enabled(log::Level::Debug))
+    log::debug(who_, "reply {} queue {} tx {}", type, requests_.size(), txStatus_);
+  if (type == 'Z' && client_) client_->serverReady(*this);
+  return isOpen();
+}
+
+void ServerConn::pushRequest(pg::Request r) {
+  if (log::enabled(log::Level::Debug))
+    log::debug(who_, "request {} fate {} queue {}", r.type, int(r.fate), requests_.size());
+  requests_.push(std::move(r));
+  requests_.drainSynthetic(*this);
+}
+
+void ServerConn::completed(const pg::Request&) {}
+
+void ServerConn::dropped(const pg::Request& r) {
+  // A Parse the server failed or skipped prepared nothing.
+  if (r.type == 'P' && !r.serverName.empty() && r.fate != pg::Fate::RenameError)
+    statements_.remove(r.serverName);
+  if (r.type == 'P' && !r.clientName.empty() && r.fate == pg::Fate::Forward && client_)
+    client_->forgetStatement(r.clientName);
+}
+
+void ServerConn::synthesize(const pg::Request& r) {
+  if (!client_) return;
+  pg::Writer w;
+  if (r.type == 'P') {
+    pg::putParseComplete(w);
+  } else if (r.type == 'C') {
+    pg::putCloseComplete(w);
+    if (!r.clientName.empty()) client_->forgetStatement(r.clientName);
+  }
+  client_->send(w.take());
 }
 
 void ServerConn::onForward(pg::Bytes bytes, bool inInput) {
@@ -171,7 +230,6 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
         return false;
       }
       txStatus_ = *st;
-      if (pendingReady_ > 0) --pendingReady_;
       break;
     }
     default:
@@ -196,6 +254,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
     case State::Login:
       if (type == 'E') loginError_ = pg::decodeErrorResponse(body);
       if (type == 'Z') {
+        requests_.clear();
         state_ = State::Active;
         if (!loginError_) {
           for (auto& [k, v] : pendingApply_) {
@@ -214,9 +273,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
       }
       return isOpen();
     case State::Active:
-      // Inspected messages ('Z', 'S') were forwarded already.
-      if (type == 'Z' && client_) client_->serverReady(*this);
-      return isOpen();
+      return onActiveReply(type, body);
     case State::Resetting:
       if (type == 'E') {
         auto e = pg::decodeErrorResponse(body);
@@ -224,7 +281,9 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
         return false;
       }
       if (type == 'Z') {
+        requests_.clear();
         applied_.clear();  // the reset query (DISCARD ALL / RESET ALL) undid them
+        statements_.clear();
         markIdle();
         worker().queueGive(this, 0);
       }
@@ -340,7 +399,7 @@ const std::string* ServerConn::setting(std::string_view name) const {
 
 void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) {
   client_ = client;
-  pendingReady_ = 0;
+  requests_.clear();
   pendingApply_ = std::move(toApply);
   if (setQuery.empty()) {
     state_ = State::Active;
@@ -351,11 +410,11 @@ void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) 
   pg::Writer w;
   pg::putQuery(w, setQuery);
   send(w.take());
-  ++pendingReady_;
+  requests_.push({'Q'});
 }
 
 bool ServerConn::clean() const {
-  return isOpen() && pendingReady_ == 0 && txStatus_ == 'I' && scanner_.atBoundary();
+  return isOpen() && requests_.empty() && txStatus_ == 'I' && scanner_.atBoundary();
 }
 
 void ServerConn::unlink() {
@@ -386,7 +445,7 @@ void ServerConn::unlink() {
   pg::Writer w;
   pg::putQuery(w, pool_.settings().resetQuery);
   send(w.take());
-  ++pendingReady_;
+  requests_.push({'Q'});
 }
 
 void ServerConn::releaseToPool() {

@@ -12,7 +12,9 @@
 
 #include "pooler/auth/auth_crypto.h"
 #include "pooler/connection.h"
+#include "pooler/protocol/pg_requests.h"
 #include "pooler/protocol/pg_scanner.h"
+#include "pooler/statement_cache.h"
 #include "pooler/worker.h"
 
 namespace shardpool::pooler {
@@ -55,9 +57,11 @@ class ServerConn final : public Connection {
   // The client is done with this server: reset and return it to the pool, or close it when it
   // is not in a clean state.
   void unlink();
-  // The client forwarded a message that will be answered by a ReadyForQuery.
-  void expectReadyForQuery() { ++pendingReady_; }
-  bool awaitingReady() const { return pendingReady_ > 0; }
+  // Requests sent (or answered by shardpool) and not yet replied to; pushing drains replies
+  // that shardpool synthesizes once they are due.
+  void pushRequest(protocol::pg::Request r);
+  bool awaitingReady() const { return !requests_.empty(); }
+  StatementCache& statements() { return statements_; }
   // Idle at a message boundary with nothing outstanding, outside any transaction.
   bool clean() const;
   char transactionStatus() const { return txStatus_; }
@@ -73,6 +77,10 @@ class ServerConn final : public Connection {
   void onForward(protocol::pg::Bytes bytes, bool inInput);
   protocol::pg::Disposition onHeader(char type, uint32_t length);
   bool onMessage(char type, protocol::pg::Bytes body);
+  // Request queue callbacks.
+  void completed(const protocol::pg::Request& r);
+  void dropped(const protocol::pg::Request& r);
+  void synthesize(const protocol::pg::Request& r);
 
  protected:
   void onData(Chunk* chunk, size_t len) override;
@@ -85,6 +93,7 @@ class ServerConn final : public Connection {
   void connectResolved(const sockaddr* addr);
   void sendStartup();
   bool handleAuth(protocol::pg::Bytes body);
+  bool onActiveReply(char type, protocol::pg::Bytes body);
   void loginDone();
   void setParam(std::string_view name, std::string_view value);
 
@@ -102,7 +111,8 @@ class ServerConn final : public Connection {
   uint32_t backendKey_ = 0;
   sockaddr_storage addr_{};
   char txStatus_ = 'I';
-  int pendingReady_ = 0;
+  protocol::pg::RequestQueue requests_;
+  StatementCache statements_;
   std::optional<auth::ScramClient> scram_;
   std::optional<protocol::pg::ErrorFields> loginError_;
   uv_getaddrinfo_t* resolving_ = nullptr;

@@ -116,6 +116,7 @@ password = "scram_pass"
 EOF
 "$BIN" -c "$WORK/shardpool.toml" >"$WORK/shardpool.log" 2>&1 &
 SP_PID=$!
+SP_STATUS=""
 if ! sp_wait_port "$SP_PORT" 10 "$SP_PID"; then
   echo "bench: shardpool did not start" >&2
   cat "$WORK/shardpool.log" >&2
@@ -148,7 +149,16 @@ run_workload() {
   echo "bench: $label, $clients clients, ${SECS}s each: direct, pgbouncer, shardpool" >&2
   d=$(run_pgbench "direct-$tag" "$PGPORT" -c "$clients" -j 2 -T "$SECS" "$@")
   b=$(run_pgbench "pgbouncer-$tag" "$BOUNCER_PORT" -c "$clients" -j 2 -T "$SECS" "$@")
-  s=$(run_pgbench "shardpool-$tag" "$SP_PORT" -c "$clients" -j 2 -T "$SECS" "$@")
+  if kill -0 "$SP_PID" 2>/dev/null; then
+    s=$(run_pgbench "shardpool-$tag" "$SP_PORT" -c "$clients" -j 2 -T "$SECS" "$@")
+  else
+    s="FAIL FAIL"
+  fi
+  if ! kill -0 "$SP_PID" 2>/dev/null && [ -z "$SP_STATUS" ]; then
+    wait "$SP_PID" && SP_STATUS=0 || SP_STATUS=$?
+    echo "bench: shardpool exited with status $SP_STATUS; its log:" >&2
+    tail -n 20 "$WORK/shardpool.log" | sed 's/^/  /' >&2
+  fi
   ROWS+=("$label|$clients|$d|$b|$s")
 }
 

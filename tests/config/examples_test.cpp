@@ -32,6 +32,11 @@ TEST_CASE("config: examples/shardpool.toml loads", "[config]") {
   CHECK(config.findDatabase("unlisted")->host == "/var/run/postgresql");
   CHECK(config.users.at("reporter").password == "change-me");
   CHECK(config.authTypeFor(config.findUser("legacy")) == AuthType::Md5);
+  CHECK(config.general.reservePoolTimeout == std::chrono::seconds(3));
+  CHECK(config.general.clientIdleTimeout == std::chrono::hours(1));
+  CHECK(config.minPoolSizeFor(config.databases.at("app")) == 2);
+  CHECK(config.maxDbConnectionsFor(config.databases.at("reports")) == 10);
+  CHECK(config.maxUserConnectionsFor(config.findUser("reporter")) == 6);
 }
 
 TEST_CASE("config: examples/shardpool.toml names the variable it needs", "[config]") {

@@ -1,0 +1,149 @@
+// Transaction/statement pooling with protocol-level prepared statements: the client's statement
+// names are mapped to server-side names derived from (query, parameter types), prepared on
+// demand on whichever server the client is given, and answered in order (see pg_requests.h).
+#include <fmt/format.h>
+
+#include "pooler/client_conn.h"
+#include "pooler/protocol/pg_extended.h"
+#include "pooler/server_conn.h"
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+void ClientConn::forwardRaw(char type, pg::Bytes body) {
+  pg::Writer w;
+  w.start(type);
+  w.bytes(body);
+  w.finish();
+  server_->send(w.take());
+}
+
+void ClientConn::evictIfFull() {
+  if (auto victim = server_->statements().evictIfFull(maxPrepared_)) {
+    pg::Writer w;
+    pg::putClose(w, 'S', *victim);
+    server_->send(w.take());
+    server_->pushRequest({'C', pg::Fate::Swallow});
+  }
+}
+
+void ClientConn::ensurePrepared(const ClientStatement& st) {
+  StatementCache& cache = server_->statements();
+  if (cache.contains(st.serverName)) {
+    cache.touch(st.serverName);
+    return;
+  }
+  evictIfFull();
+  pg::Writer w;
+  pg::putParse(w, st.serverName, st.query, st.paramTypes);
+  server_->send(w.take());
+  cache.add(st.serverName);
+  server_->pushRequest({'P', pg::Fate::Swallow, false, {}, st.serverName});
+}
+
+void ClientConn::clearStatements() {
+  statements_.clear();
+  if (server_) server_->statements().clear();
+}
+
+void ClientConn::forgetStatement(const std::string& clientName) { statements_.erase(clientName); }
+
+void ClientConn::handleParse(pg::Bytes body) {
+  auto p = pg::decodeParse(body);
+  if (!p) {
+    fatal("08P01", "malformed Parse message", "protocol violation");
+    return;
+  }
+  if (pg::isDeallocateAllOrDiscardAll(p->query)) clearStatements();
+  if (p->name.empty()) {
+    forwardRaw('P', body);
+    server_->pushRequest({'P'});
+    return;
+  }
+  std::string name(p->name);
+  auto it = statements_.find(name);
+  if (it != statements_.end()) {
+    // PostgreSQL refuses a second Parse of the same name: let the server say so, about a
+    // statement it certainly has, and rename it in the error.
+    ensurePrepared(it->second);
+    pg::Writer w;
+    pg::putParse(w, it->second.serverName, p->query, p->paramTypes);
+    server_->send(w.take());
+    server_->pushRequest({'P', pg::Fate::RenameError, false, name, it->second.serverName});
+    return;
+  }
+  ClientStatement st{pg::serverStatementName(p->query, p->paramTypes), std::string(p->query),
+                     p->paramTypes};
+  const ClientStatement& ref = statements_.emplace(name, std::move(st)).first->second;
+  StatementCache& cache = server_->statements();
+  if (cache.contains(ref.serverName)) {
+    cache.touch(ref.serverName);
+    server_->pushRequest({'P', pg::Fate::Synthesize});
+    return;
+  }
+  evictIfFull();
+  pg::Writer w;
+  pg::putParse(w, ref.serverName, ref.query, ref.paramTypes);
+  server_->send(w.take());
+  cache.add(ref.serverName);
+  server_->pushRequest({'P', pg::Fate::Forward, false, name, ref.serverName});
+}
+
+void ClientConn::handleBind(pg::Bytes body) {
+  auto b = pg::decodeBind(body);
+  if (!b) {
+    fatal("08P01", "malformed Bind message", "protocol violation");
+    return;
+  }
+  auto it = b->statement.empty() ? statements_.end() : statements_.find(std::string(b->statement));
+  if (it == statements_.end()) {
+    forwardRaw('B', body);  // unnamed, or unknown: the server gives the right error
+  } else {
+    ensurePrepared(it->second);
+    pg::Writer w;
+    pg::putBindRenamed(w, *b, it->second.serverName);
+    server_->send(w.take());
+  }
+  server_->pushRequest({'B'});
+}
+
+void ClientConn::handleDescribe(pg::Bytes body) {
+  auto d = pg::decodeDescribe(body);
+  if (!d) {
+    fatal("08P01", "malformed Describe message", "protocol violation");
+    return;
+  }
+  auto it = (d->kind != 'S' || d->name.empty()) ? statements_.end()
+                                                 : statements_.find(std::string(d->name));
+  if (it == statements_.end()) {
+    forwardRaw('D', body);
+  } else {
+    ensurePrepared(it->second);
+    pg::Writer w;
+    pg::putDescribe(w, 'S', it->second.serverName);
+    server_->send(w.take());
+  }
+  server_->pushRequest({'D', pg::Fate::Forward, d->kind == 'S'});
+}
+
+void ClientConn::handleClose(pg::Bytes body) {
+  auto c = pg::decodeClose(body);
+  if (!c) {
+    fatal("08P01", "malformed Close message", "protocol violation");
+    return;
+  }
+  if (c->kind == 'S' && !c->name.empty()) {
+    auto it = statements_.find(std::string(c->name));
+    if (it != statements_.end()) {
+      // The server-side statement stays cached for other clients; answer the Close ourselves.
+      statements_.erase(it);
+      server_->pushRequest({'C', pg::Fate::Synthesize});
+      return;
+    }
+  }
+  forwardRaw('C', body);
+  server_->pushRequest({'C'});
+}
+
+}  // namespace shardpool::pooler
