@@ -88,12 +88,17 @@ void CancelRegistry::cancel(Worker& worker, uint32_t pid, uint32_t key) {
     }
     e = it->second;
   }
-  auto sender = std::make_unique<CancelSender>(worker, worker.proxyNextId(), e.backendPid,
-                                               e.backendKey);
+  send(worker, e.addr, e.backendPid, e.backendKey);
+}
+
+void CancelRegistry::send(Worker& worker, const sockaddr_storage& addr, uint32_t backendPid,
+                          uint32_t backendKey) {
+  auto sender =
+      std::make_unique<CancelSender>(worker, worker.proxyNextId(), backendPid, backendKey);
   Connection* raw = worker.adoptOther(std::move(sender));
-  if (e.addr.ss_family == AF_UNIX) {
-    raw->connectToPath(reinterpret_cast<const sockaddr_un*>(&e.addr)->sun_path);
-  } else if (raw->connectTo(reinterpret_cast<const sockaddr*>(&e.addr)) != 0) {
+  if (addr.ss_family == AF_UNIX) {
+    raw->connectToPath(reinterpret_cast<const sockaddr_un*>(&addr)->sun_path);
+  } else if (raw->connectTo(reinterpret_cast<const sockaddr*>(&addr)) != 0) {
     raw->closeHandle();
     worker.retire(raw);
   }

@@ -24,6 +24,9 @@ class CancelRegistry {
   void clearTarget(uint32_t pid);
   // Sends the cancel from `worker` when (pid, key) match a client linked to a server.
   void cancel(Worker& worker, uint32_t pid, uint32_t key);
+  // Sends a CancelRequest for backend (pid, key) at `addr` from `worker`.
+  static void send(Worker& worker, const sockaddr_storage& addr, uint32_t backendPid,
+                   uint32_t backendKey);
 
  private:
   struct Entry {

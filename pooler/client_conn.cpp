@@ -16,7 +16,6 @@ namespace pg = protocol::pg;
 
 namespace {
 constexpr size_t kMaxPendingBytes = 1 << 20;
-constexpr uint32_t kDefaultMaxPrepared = 200;
 
 std::string quoteLiteral(std::string_view s) {
   std::string out = "E'";
@@ -37,6 +36,7 @@ ClientConn::~ClientConn() = default;
 void ClientConn::start() { startReading(); }
 
 void ClientConn::onData(Chunk* chunk, size_t len) {
+  lastActivity_ = worker().now();
   switch (state_) {
     case State::Startup:
     case State::Auth:
@@ -241,7 +241,7 @@ void ClientConn::afterAuth() {
   pg::putAuthOk(w);
   send(w.take());
   pool_ = &proxy.pools().get(*cfg, *db, database_, user_);
-  maxPrepared_ = kDefaultMaxPrepared;
+  maxPrepared_ = pool_->settings().maxPrepared;
   trackStatements_ = pool_->settings().mode != config::PoolMode::Session && maxPrepared_ > 0;
   auto keys = proxy.cancels().add();
   cancelPid_ = keys.first;
@@ -469,16 +469,47 @@ void ClientConn::serverLost(std::string_view reason) {
   fatal("08006", fmt::format("server connection lost: {}", reason), "server connection lost");
 }
 
-void ClientConn::checkTimers(Clock::time_point now) {
-  if (state_ != State::WaitServer || !pool_) return;
-  auto timeout = worker().proxy().config()->general.queryWaitTimeout;
-  if (timeout.count() <= 0 || now - waitStart_ < timeout) return;
-  if (!pool_->cancelWait(worker().index(), id())) return;  // a server is on its way
-  fatal("53300",
-        fmt::format("query_wait_timeout: no server connection became free within {:.1f} s "
-                    "(pool_size {})",
-                    timeout.count() / 1000.0, pool_->settings().size),
-        "query_wait_timeout");
+void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
+  auto seconds = [](config::Duration d) { return d.count() / 1000.0; };
+  switch (state_) {
+    case State::WaitServer: {
+      auto timeout = g.queryWaitTimeout;
+      if (!pool_ || timeout.count() <= 0 || now - waitStart_ < timeout) return;
+      if (!pool_->cancelWait(worker().index(), id())) return;  // a server is on its way
+      fatal("53300",
+            fmt::format("query_wait_timeout: no server connection became free within {:.1f} s "
+                        "(pool_size {})",
+                        seconds(timeout), pool_->settings().size),
+            "query_wait_timeout");
+      return;
+    }
+    case State::Active:
+      if (server_ && server_->awaitingReady()) {
+        if (g.queryTimeout.count() > 0 && now - server_->busySince() >= g.queryTimeout)
+          server_->cancelForTimeout(g.queryTimeout);
+        return;
+      }
+      if (server_ && server_->transactionStatus() != 'I') {
+        if (g.idleTransactionTimeout.count() > 0 &&
+            now - server_->readySince() >= g.idleTransactionTimeout)
+          fatal("25P03",
+                fmt::format("idle_transaction_timeout: idle in transaction for more than {:.1f} s",
+                            seconds(g.idleTransactionTimeout)),
+                "idle_transaction_timeout");
+        return;
+      }
+      if (g.clientIdleTimeout.count() > 0 && now - lastActivity_ >= g.clientIdleTimeout)
+        fatal("57P05",
+              fmt::format("client_idle_timeout: idle for more than {:.1f} s",
+                          seconds(g.clientIdleTimeout)),
+              "client_idle_timeout");
+      return;
+    case State::Startup:
+    case State::Auth:
+    case State::Login:
+    case State::Closing:
+      return;
+  }
 }
 
 void ClientConn::closeIfIdle() {

@@ -40,7 +40,7 @@ class ClientConn final : public Connection {
   void serverFailed(std::string_view reason);  // the connect made for us failed
   void serverLost(std::string_view reason);    // the linked server went away
 
-  void checkTimers(Clock::time_point now);
+  void checkTimers(Clock::time_point now, const config::General& settings);
   // Shutdown: close now if no transaction is in progress.
   void closeIfIdle();
   void close(std::string_view reason);
@@ -101,6 +101,7 @@ class ClientConn final : public Connection {
   protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;
   Clock::time_point waitStart_;
+  Clock::time_point lastActivity_;
   uint32_t cancelPid_ = 0;
   uint32_t cancelKey_ = 0;
   bool counted_ = false;

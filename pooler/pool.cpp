@@ -2,18 +2,61 @@
 
 #include <algorithm>
 
+#include "pooler/log.h"
 #include "pooler/proxy.h"
 #include "pooler/server_conn.h"
 #include "pooler/worker.h"
 
 namespace shardpool::pooler {
 
-Pool::Pool(std::string clientDb, std::string clientUser, PoolSettings settings, unsigned workers)
-    : clientDb_(std::move(clientDb)),
-      clientUser_(std::move(clientUser)),
-      name_(clientUser_ + "@" + clientDb_),
+bool ConnectionLimit::tryTake() {
+  uint32_t cur = used_.load(std::memory_order_relaxed);
+  while (max_ == 0 || cur < max_) {
+    if (used_.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, PoolSettings settings,
+           unsigned workers, ConnectionLimit* dbLimit, ConnectionLimit* userLimit)
+    : registry_(registry),
+      clientDb_(std::move(clientDb)),
+      user_(std::move(user)),
+      name_(user_ + "@" + clientDb_),
       settings_(std::move(settings)),
+      dbLimit_(dbLimit),
+      userLimit_(userLimit),
       idle_(workers) {}
+
+bool Pool::reserveSlot(uint32_t limit) {
+  if (total_ >= limit) return false;
+  if (dbLimit_ && !dbLimit_->tryTake()) {
+    capped_ = true;
+    return false;
+  }
+  if (userLimit_ && !userLimit_->tryTake()) {
+    if (dbLimit_) dbLimit_->give();
+    capped_ = true;
+    return false;
+  }
+  capped_ = false;
+  ++total_;
+  return true;
+}
+
+void Pool::freeSlot() {
+  --total_;
+  if (dbLimit_) dbLimit_->give();
+  if (userLimit_) userLimit_->give();
+}
+
+void Pool::connectForWaiter(Worker& from, const Waiter& w) {
+  if (w.worker == from.index())
+    from.connectFor(*this, w.clientId);
+  else
+    from.proxy().worker(w.worker).post(
+        [this, id = w.clientId](Worker& target) { target.connectFor(*this, id); });
+}
 
 Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId) {
   std::unique_lock lock(mutex_);
@@ -24,18 +67,17 @@ Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId) {
     --idleTotal_;
     return {Grant::Idle, s};
   }
-  if (total_ < settings_.size && waiters_.empty()) {
-    ++total_;
-    return {Grant::Connect, nullptr};
-  }
-  waiters_.push_back({worker.index(), clientId});
+  if (waiters_.empty() && reserveSlot(settings_.size)) return {Grant::Connect, nullptr};
+  waiters_.push_back({worker.index(), clientId, worker.now()});
   int donor = -1;
   if (idleTotal_ > 0) {
     for (size_t i = 0; i < idle_.size(); ++i)
       if (!idle_[i].empty()) donor = static_cast<int>(i);
   }
+  bool capped = capped_ && idleTotal_ == 0;
   lock.unlock();
   if (donor >= 0) worker.proxy().worker(unsigned(donor)).post([this](Worker& w) { stealFor(w); });
+  if (capped) registry_.makeRoomFor(worker, *this);
   return {Grant::Queued, nullptr};
 }
 
@@ -101,17 +143,77 @@ void Pool::stealFor(Worker& worker) {
 
 void Pool::serverGone(Worker& worker) {
   std::unique_lock lock(mutex_);
-  --total_;
-  if (waiters_.empty() || total_ >= settings_.size) return;
+  freeSlot();
+  std::optional<Waiter> next;
+  if (!waiters_.empty() && reserveSlot(settings_.size)) {
+    next = waiters_.front();
+    waiters_.pop_front();
+  }
+  lock.unlock();
+  if (next) connectForWaiter(worker, *next);
+  if (dbLimit_ || userLimit_) registry_.slotFreed(worker, *this);
+}
+
+void Pool::retry(Worker& worker) {
+  std::unique_lock lock(mutex_);
+  if (waiters_.empty() || !reserveSlot(settings_.size)) return;
   Waiter w = waiters_.front();
   waiters_.pop_front();
-  ++total_;
   lock.unlock();
-  if (w.worker == worker.index())
-    worker.connectFor(*this, w.clientId);
-  else
-    worker.proxy().worker(w.worker).post(
-        [this, id = w.clientId](Worker& target) { target.connectFor(*this, id); });
+  connectForWaiter(worker, w);
+}
+
+void Pool::maintain(Worker& worker, PoolClock::time_point now) {
+  std::unique_lock lock(mutex_);
+  uint32_t warm = 0;
+  while (total_ < settings_.minSize && reserveSlot(settings_.minSize)) ++warm;
+  std::vector<Waiter> served;
+  if (!waiters_.empty() && settings_.reserveSize > 0 && settings_.reserveTimeout.count() > 0 &&
+      now - waiters_.front().since >= settings_.reserveTimeout &&
+      reserveSlot(settings_.size + settings_.reserveSize)) {
+    served.push_back(waiters_.front());
+    waiters_.pop_front();
+    log::info(name_, "reserve pool: a client waited {} ms; opening server {} of {}+{}",
+              std::chrono::duration_cast<std::chrono::milliseconds>(now - served.back().since)
+                  .count(),
+              total_, settings_.size, settings_.reserveSize);
+  }
+  while (!waiters_.empty() && reserveSlot(settings_.size)) {
+    served.push_back(waiters_.front());
+    waiters_.pop_front();
+  }
+  bool blocked = capped_ && !waiters_.empty();
+  lock.unlock();
+  for (uint32_t i = 0; i < warm; ++i) worker.connectFor(*this, 0);
+  for (const Waiter& w : served) connectForWaiter(worker, w);
+  if (blocked) registry_.makeRoomFor(worker, *this);
+}
+
+bool Pool::closeOneIdle(Worker& worker) {
+  std::unique_lock lock(mutex_);
+  auto& mine = idle_[worker.index()];
+  if (mine.empty()) return false;
+  ServerConn* s = mine.front();  // the least recently used
+  mine.erase(mine.begin());
+  --idleTotal_;
+  lock.unlock();
+  s->close("making room for another pool (max_db_connections / max_user_connections)");
+  return true;
+}
+
+bool Pool::aboveMinimum() {
+  std::lock_guard lock(mutex_);
+  return total_ > settings_.minSize;
+}
+
+bool Pool::hasWaiters() {
+  std::lock_guard lock(mutex_);
+  return !waiters_.empty();
+}
+
+bool Pool::sharesLimitWith(const Pool& other) const {
+  return &other != this && ((dbLimit_ && dbLimit_ == other.dbLimit_) ||
+                             (userLimit_ && userLimit_ == other.userLimit_));
 }
 
 bool Pool::takeIdle(Worker& worker, ServerConn* server) {
@@ -124,20 +226,24 @@ bool Pool::takeIdle(Worker& worker, ServerConn* server) {
   return true;
 }
 
-std::vector<ServerConn*> Pool::idleOn(unsigned workerIndex) {
-  std::lock_guard lock(mutex_);
-  return idle_[workerIndex];
-}
-
 Pool::Counts Pool::counts() {
   std::lock_guard lock(mutex_);
   return {total_, idleTotal_, static_cast<uint32_t>(waiters_.size())};
 }
 
+ConnectionLimit* PoolRegistry::limit(std::map<std::string, std::unique_ptr<ConnectionLimit>>& m,
+                                    const std::string& key, uint32_t max) {
+  if (max == 0) return nullptr;
+  auto& slot = m[key];
+  if (!slot) slot = std::make_unique<ConnectionLimit>(max);
+  return slot.get();
+}
+
 Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
-                        std::string_view clientDb, std::string_view user) {
+                        std::string_view clientDb, std::string_view clientUser) {
   std::lock_guard lock(mutex_);
-  auto key = std::make_pair(std::string(clientDb), std::string(user));
+  std::string user = db.user ? *db.user : std::string(clientUser);
+  auto key = std::make_pair(std::string(clientDb), user);
   auto it = pools_.find(key);
   if (it != pools_.end()) return *it->second;
 
@@ -146,22 +252,27 @@ Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
   s.host = db.host;
   s.port = db.port;
   s.dbname = db.dbname.empty() ? std::string(clientDb) : db.dbname;
-  if (db.name == "*" && db.dbname.empty()) s.dbname = std::string(clientDb);
+  s.user = user;
   if (db.user) {
-    s.user = *db.user;
     s.password = db.password;
-  } else {
-    s.user = std::string(user);
-    if (u && !u->password.empty() && u->password.rfind("SCRAM-SHA-256$", 0) != 0)
-      s.password = u->password;
+  } else if (u && !u->password.empty() && u->password.rfind("SCRAM-SHA-256$", 0) != 0) {
+    s.password = u->password;
   }
   s.size = cfg.poolSizeFor(db, u);
+  s.minSize = cfg.minPoolSizeFor(db);
+  s.reserveSize = cfg.reservePoolSizeFor(db);
+  s.reserveTimeout = cfg.general.reservePoolTimeout;
   s.mode = cfg.poolModeFor(db, u);
   s.resetQuery = cfg.general.serverResetQuery;
+  s.maxPrepared = cfg.general.maxPreparedStatements;
   s.serverIdleTimeout = cfg.general.serverIdleTimeout;
   s.serverLifetime = cfg.general.serverLifetime;
   s.serverConnectTimeout = cfg.general.serverConnectTimeout;
-  auto pool = std::make_unique<Pool>(key.first, key.second, std::move(s), workers_);
+  ConnectionLimit* dbLimit = limit(dbLimits_, db.name == "*" ? s.dbname : db.name,
+                                   cfg.maxDbConnectionsFor(db));
+  ConnectionLimit* userLimit = limit(userLimits_, user, cfg.maxUserConnectionsFor(u));
+  auto pool = std::make_unique<Pool>(*this, key.first, key.second, std::move(s), workers_,
+                                     dbLimit, userLimit);
   Pool& ref = *pool;
   pools_.emplace(std::move(key), std::move(pool));
   return ref;
@@ -172,6 +283,23 @@ std::vector<Pool*> PoolRegistry::all() {
   std::vector<Pool*> out;
   for (auto& [k, p] : pools_) out.push_back(p.get());
   return out;
+}
+
+void PoolRegistry::makeRoomFor(Worker& worker, Pool& pool) {
+  for (Pool* other : all()) {
+    if (!other->sharesLimitWith(pool)) continue;
+    Pool::Counts c = other->counts();
+    if (c.idle == 0) continue;
+    // The idle server lives on some worker; ask each to close one until one does.
+    for (unsigned i = 0; i < worker.proxy().workerCount(); ++i)
+      worker.proxy().worker(i).post([other](Worker& w) { other->closeOneIdle(w); });
+    return;
+  }
+}
+
+void PoolRegistry::slotFreed(Worker& worker, Pool& pool) {
+  for (Pool* other : all())
+    if (other->sharesLimitWith(pool) && other->hasWaiters()) other->retry(worker);
 }
 
 }  // namespace shardpool::pooler

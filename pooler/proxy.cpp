@@ -87,6 +87,10 @@ int Proxy::run() {
   uv_signal_start(&sigint_, onSignal, SIGINT);
   uv_signal_start(&sighup_, onSignal, SIGHUP);
 
+  // Databases with a forced backend user have one pool each: create those now so that
+  // min_pool_size warms them before the first client arrives.
+  for (auto& [name, db] : cfg->databases)
+    if (db.user && name != "*") pools_.get(*cfg, db, name, *db.user);
   for (auto& w : workers_) threads_.emplace_back([wp = w.get()] { wp->run(); });
   log::info("", "shardpool listening on {}:{} with {} worker thread(s), pool_mode {}",
             cfg->general.listenAddr, cfg->general.listenPort, workers_.size(),

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "pooler/cancel.h"
 #include "pooler/client_conn.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
@@ -141,6 +142,7 @@ void ServerConn::onData(Chunk* chunk, size_t len) {
 
 pg::Disposition ServerConn::onHeader(char type, uint32_t) {
   if (state_ == State::Active && client_) {
+    if (type == 'E' && rewritesError()) return pg::Disposition::Collect;
     switch (requests_.replyFate(type)) {
       case pg::Fate::Swallow:
       case pg::Fate::RenameError:
@@ -158,26 +160,48 @@ pg::Disposition ServerConn::onHeader(char type, uint32_t) {
 
 bool ServerConn::onActiveReply(char type, pg::Bytes body) {
   if (type == 'S') return true;  // a ParameterStatus alone completes nothing
-  if (type == 'E' && requests_.replyFate(type) == pg::Fate::RenameError && client_) {
-    // Our re-sent Parse collided with the client's own statement: name it as the client did.
-    const pg::Request& r = *requests_.front();
+  if (type == 'E' && client_ && rewritesError()) {
     if (auto e = pg::decodeErrorResponse(body)) {
       std::string msg = e->message;
-      size_t at = msg.find(r.serverName);
-      if (at != std::string::npos) msg.replace(at, r.serverName.size(), r.clientName);
+      if (timeoutCancel_.count() > 0 && e->sqlstate == "57014") {
+        // Our query_timeout cancel: say so instead of "due to user request".
+        msg = fmt::format("canceling statement due to query_timeout ({} ms)",
+                          timeoutCancel_.count());
+      } else if (requests_.replyFate(type) == pg::Fate::RenameError) {
+        // Our re-sent Parse collided with the client's own statement: use the client's name.
+        const pg::Request& r = *requests_.front();
+        size_t at = msg.find(r.serverName);
+        if (at != std::string::npos) msg.replace(at, r.serverName.size(), r.clientName);
+      }
       pg::Writer w;
       pg::putErrorResponse(w, e->severity, e->sqlstate, msg, e->detail, e->hint);
       client_->send(w.take());
     }
   }
   requests_.onReply(type, *this);
+  if (requests_.empty()) {
+    readySince_ = worker().now();
+    timeoutCancel_ = config::Duration{0};
+  }
   if (log::enabled(log::Level::Debug))
     log::debug(who_, "reply {} queue {} tx {}", type, requests_.size(), txStatus_);
   if (type == 'Z' && client_) client_->serverReady(*this);
   return isOpen();
 }
 
+bool ServerConn::rewritesError() const {
+  return timeoutCancel_.count() > 0 || requests_.replyFate('E') == pg::Fate::RenameError;
+}
+
+void ServerConn::cancelForTimeout(config::Duration timeout) {
+  if (timeoutCancel_.count() > 0) return;
+  timeoutCancel_ = timeout;
+  log::warn(who_, "query_timeout ({} ms) expired: cancelling the running query", timeout.count());
+  CancelRegistry::send(worker(), addr_, backendPid_, backendKey_);
+}
+
 void ServerConn::pushRequest(pg::Request r) {
+  if (requests_.empty()) busySince_ = worker().now();
   if (log::enabled(log::Level::Debug))
     log::debug(who_, "request {} fate {} queue {}", r.type, int(r.fate), requests_.size());
   requests_.push(std::move(r));
@@ -482,7 +506,8 @@ void ServerConn::checkTimers(Clock::time_point now) {
       const char* reason = nullptr;
       if (worker().shuttingDown())
         reason = "shutting down";
-      else if (s.serverIdleTimeout.count() > 0 && now - idleSince_ >= s.serverIdleTimeout)
+      else if (s.serverIdleTimeout.count() > 0 && now - idleSince_ >= s.serverIdleTimeout &&
+               pool_.aboveMinimum())
         reason = "server_idle_timeout reached";
       else if (s.serverLifetime.count() > 0 && now - createdAt_ >= s.serverLifetime)
         reason = "server_lifetime reached";

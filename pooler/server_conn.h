@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/config.h"
 #include "pooler/auth/auth_crypto.h"
 #include "pooler/connection.h"
 #include "pooler/protocol/pg_requests.h"
@@ -61,6 +62,11 @@ class ServerConn final : public Connection {
   // that shardpool synthesizes once they are due.
   void pushRequest(protocol::pg::Request r);
   bool awaitingReady() const { return !requests_.empty(); }
+  Clock::time_point busySince() const { return busySince_; }    // oldest outstanding request
+  Clock::time_point readySince() const { return readySince_; }  // last time nothing was pending
+  // query_timeout: cancel the running query; its error will name the timeout.
+  void cancelForTimeout(config::Duration timeout);
+  bool timeoutCancelSent() const { return timeoutCancel_.count() > 0; }
   StatementCache& statements() { return statements_; }
   // Idle at a message boundary with nothing outstanding, outside any transaction.
   bool clean() const;
@@ -94,6 +100,7 @@ class ServerConn final : public Connection {
   void sendStartup();
   bool handleAuth(protocol::pg::Bytes body);
   bool onActiveReply(char type, protocol::pg::Bytes body);
+  bool rewritesError() const;  // the next ErrorResponse is rewritten before the client sees it
   void loginDone();
   void setParam(std::string_view name, std::string_view value);
 
@@ -119,6 +126,9 @@ class ServerConn final : public Connection {
   Clock::time_point createdAt_;
   Clock::time_point idleSince_;
   bool goneReported_ = false;
+  Clock::time_point busySince_;
+  Clock::time_point readySince_;
+  config::Duration timeoutCancel_{0};
 };
 
 }  // namespace shardpool::pooler

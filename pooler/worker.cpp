@@ -212,6 +212,7 @@ void Worker::onTick(uv_timer_t* t) { static_cast<Worker*>(t->data)->tick(); }
 
 void Worker::tick() {
   now_ = Clock::now();
+  auto cfg = proxy_.config();
   std::vector<uint64_t> ids;
   ids.reserve(clients_.size());
   for (auto& [id, c] : clients_) ids.push_back(id);
@@ -221,7 +222,12 @@ void Worker::tick() {
     if (shuttingDown_)
       it->second->closeIfIdle();
     else
-      it->second->checkTimers(now_);
+      it->second->checkTimers(now_, cfg->general);
+  }
+  // Pool upkeep (min_pool_size, reserve pool, shared caps) runs on one worker, every second.
+  if (index_ == 0 && !shuttingDown_ && now_ - lastMaintain_ >= std::chrono::seconds(1)) {
+    lastMaintain_ = now_;
+    for (Pool* p : proxy_.pools().all()) p->maintain(*this, now_);
   }
   ids.clear();
   for (auto& [id, s] : servers_) ids.push_back(id);

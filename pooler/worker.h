@@ -91,6 +91,7 @@ class Worker {
   ChunkPool chunks_;
   WriteReqPool writeReqs_;
   Clock::time_point now_;
+  Clock::time_point lastMaintain_;
   bool shuttingDown_ = false;
   bool stopping_ = false;
 

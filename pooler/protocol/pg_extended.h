@@ -29,7 +29,7 @@ constexpr size_t kMaxCount16 = 65535;
 
 // ---- Parse ('P') ----
 struct ParseMsg {
-  std::string_view name;   // "" is the unnamed statement
+  std::string_view name;  // "" is the unnamed statement
   std::string_view query;
   std::vector<uint32_t> paramTypes;  // OIDs; 0 leaves a parameter's type unspecified
   bool operator==(const ParseMsg&) const = default;

@@ -51,8 +51,8 @@ std::string bindTail() {
   t += be16(3);                                // parameter values
   t += be32(2) + "42";
   t += be32(4) + std::string("\x00\x00\x00\x07", 4);
-  t += be32(0xffffffffu);                      // NULL: -1, no bytes
-  t += be16(2) + be16(1) + be16(0);            // result formats
+  t += be32(0xffffffffu);            // NULL: -1, no bytes
+  t += be16(2) + be16(1) + be16(0);  // result formats
   return t;
 }
 
@@ -74,7 +74,8 @@ TEST_CASE("Parse: round trips", "[extended]") {
       {"n", "INSERT INTO t VALUES ($1, $2, $3)", {25, 1043, 3802}},
   };
   for (const Case& c : cases) {
-    std::string body = buildAndFrame([&](Writer& w) { putParse(w, c.name, c.query, c.types); }, 'P');
+    std::string body =
+        buildAndFrame([&](Writer& w) { putParse(w, c.name, c.query, c.types); }, 'P');
     auto m = decodeParse(asBytes(body));
     REQUIRE(m);
     CHECK(*m == ParseMsg{c.name, c.query, c.types});
@@ -200,10 +201,10 @@ TEST_CASE("Describe/Close: round trips and strictness", "[extended]") {
     }
   }
   CHECK_FALSE(decodeDescribe(asBytes("")));
-  CHECK_FALSE(decodeDescribe(asBytes("S")));           // no terminator
+  CHECK_FALSE(decodeDescribe(asBytes("S")));                  // no terminator
   CHECK_FALSE(decodeDescribe(asBytes(cstr("Sname") + "x")));  // trailing
-  CHECK_FALSE(decodeDescribe(asBytes(cstr("Xname"))));  // unknown kind
-  CHECK_FALSE(decodeClose(asBytes(cstr("sname"))));     // kinds are case-sensitive
+  CHECK_FALSE(decodeDescribe(asBytes(cstr("Xname"))));        // unknown kind
+  CHECK_FALSE(decodeClose(asBytes(cstr("sname"))));           // kinds are case-sensitive
   CHECK_FALSE(decodeClose(asBytes(std::string(1, '\0'))));
 
   Writer w;
@@ -222,8 +223,8 @@ TEST_CASE("Sync/Flush/ParseComplete/CloseComplete: empty bodies", "[extended]") 
   putParseComplete(w);
   putCloseComplete(w);
   REQUIRE_FALSE(w.failed());
-  const std::string expect = std::string("S") + be32(4) + "H" + be32(4) + "1" + be32(4) + "3" +
-                             be32(4);
+  const std::string expect =
+      std::string("S") + be32(4) + "H" + be32(4) + "1" + be32(4) + "3" + be32(4);
   CHECK(w.data() == expect);
 }
 
@@ -302,8 +303,8 @@ TEST_CASE("Extended decoders: fuzz with random and mutated bodies", "[extended]"
 
     if (auto p = decodeParse(data)) {
       ++decoded;
-      CHECK(buildAndFrame([&](Writer& w) { putParse(w, p->name, p->query, p->paramTypes); },
-                          'P') == body);
+      CHECK(buildAndFrame([&](Writer& w) { putParse(w, p->name, p->query, p->paramTypes); }, 'P') ==
+            body);
     }
     if (auto b = decodeBind(data)) {
       ++decoded;
