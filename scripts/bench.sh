@@ -28,21 +28,26 @@ WORK=$(mktemp -d /tmp/shardpool-bench.XXXXXX)
 chmod 755 "$WORK"
 mkdir -p "$OUT"
 SP_PID=""
-BOUNCER_PIDFILE=$WORK/pgbouncer/pgbouncer.pid
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  sp_stop_pid "$SP_PID" 10
-  if [ -f "$BOUNCER_PIDFILE" ]; then
-    local bpid
-    bpid=$(cat "$BOUNCER_PIDFILE" 2>/dev/null || true)
+  local p f bpid
+  if [ -f "$WORK/shardpool.pids" ]; then
+    while read -r p; do sp_stop_pid "$p" 10; done <"$WORK/shardpool.pids"
+  fi
+  for f in "$WORK"/pgbouncer*/pgbouncer.pid; do
+    [ -f "$f" ] || continue
+    bpid=$(cat "$f" 2>/dev/null || true)
     if [ -n "$bpid" ]; then
       kill -TERM "$bpid" 2>/dev/null || true
       for _ in $(seq 50); do kill -0 "$bpid" 2>/dev/null || break; sleep 0.1; done
       kill -KILL "$bpid" 2>/dev/null || true
     fi
-  fi
-  cp -f "$WORK"/*.log "$WORK"/pgbouncer/*.log "$OUT"/ 2>/dev/null || true
+  done
+  cp -f "$WORK"/*.log "$OUT"/ 2>/dev/null || true
+  for f in "$WORK"/pgbouncer*/pgbouncer.log; do
+    [ -f "$f" ] && cp -f "$f" "$OUT/$(basename "$(dirname "$f")").log"
+  done
   "$SP_ROOT/scripts/pg-cluster.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
   rm -rf "$WORK"
   exit "$rc"
@@ -56,53 +61,60 @@ PG_CLUSTER_PGBENCH_SCALE=$SCALE "$SP_ROOT/scripts/pg-cluster.sh" start "$WORK/pg
 PGPORT=$(sp_env_get "$WORK/pg/env" PGPORT)
 
 # --- PgBouncer (refuses to run as root: run it as postgres) ----------------------------------
-BOUNCER_PORT=$(sp_free_port)
-mkdir -p "$WORK/pgbouncer"
-cat >"$WORK/pgbouncer/userlist.txt" <<EOF
-"sp_scram" "scram_pass"
-EOF
-cat >"$WORK/pgbouncer/pgbouncer.ini" <<EOF
+# start_pgbouncer NAME MODE POOL_SIZE -> prints the port
+start_pgbouncer() {
+  local name=$1 mode=$2 pool=$3 port dir
+  port=$(sp_free_port)
+  dir=$WORK/$name
+  mkdir -p "$dir"
+  echo '"sp_scram" "scram_pass"' >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<INI
 [databases]
 sp_db = host=127.0.0.1 port=$PGPORT dbname=sp_db
 
 [pgbouncer]
 listen_addr = 127.0.0.1
-listen_port = $BOUNCER_PORT
+listen_port = $port
 unix_socket_dir =
 auth_type = scram-sha-256
-auth_file = $WORK/pgbouncer/userlist.txt
-pool_mode = $POOL_MODE
-default_pool_size = $POOL_SIZE
-max_client_conn = 2000
+auth_file = $dir/userlist.txt
+pool_mode = $mode
+default_pool_size = $pool
+max_client_conn = 5000
 max_db_connections = 0
 server_reset_query = DISCARD ALL
 log_connections = 0
 log_disconnections = 0
-logfile = $WORK/pgbouncer/pgbouncer.log
-pidfile = $BOUNCER_PIDFILE
-EOF
-if [ "$(id -u)" -eq 0 ]; then
-  chown -R postgres:postgres "$WORK/pgbouncer"
-  runuser -u postgres -- bash -c 'ulimit -n 20000 2>/dev/null || true; exec pgbouncer -d "$1"' \
-    pgbouncer "$WORK/pgbouncer/pgbouncer.ini"
-else
-  pgbouncer -d "$WORK/pgbouncer/pgbouncer.ini"
-fi
-if ! sp_wait_port "$BOUNCER_PORT" 10; then
-  echo "bench: pgbouncer did not start" >&2
-  cat "$WORK/pgbouncer/pgbouncer.log" >&2 || true
-  exit 1
-fi
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres:postgres "$dir"
+    runuser -u postgres -- bash -c 'ulimit -n 20000 2>/dev/null || true; exec pgbouncer -d "$1"' \
+      pgbouncer "$dir/pgbouncer.ini"
+  else
+    pgbouncer -d "$dir/pgbouncer.ini"
+  fi
+  if ! sp_wait_port "$port" 10; then
+    echo "bench: pgbouncer ($name) did not start" >&2
+    cat "$dir/pgbouncer.log" >&2 || true
+    exit 1
+  fi
+  echo "$port"
+}
 
 # --- shardpool ---------------------------------------------------------------------------------
-SP_PORT=$(sp_free_port)
-cat >"$WORK/shardpool.toml" <<EOF
+# start_shardpool NAME MODE POOL_SIZE -> sets SP_PORT and SP_PID (and records the pid for cleanup)
+start_shardpool() {
+  local name=$1 mode=$2 pool=$3
+  SP_PORT=$(sp_free_port)
+  cat >"$WORK/$name.toml" <<TOML
 [general]
 listen_addr = "127.0.0.1"
 listen_port = $SP_PORT
-pool_mode = "$POOL_MODE"
-default_pool_size = $POOL_SIZE
-max_client_conn = 2000
+pool_mode = "$mode"
+default_pool_size = $pool
+max_client_conn = 5000
 auth_type = "scram-sha-256"
 log_level = "warn"
 
@@ -113,15 +125,19 @@ dbname = "sp_db"
 
 [users.sp_scram]
 password = "scram_pass"
-EOF
-"$BIN" -c "$WORK/shardpool.toml" >"$WORK/shardpool.log" 2>&1 &
-SP_PID=$!
-SP_STATUS=""
-if ! sp_wait_port "$SP_PORT" 10 "$SP_PID"; then
-  echo "bench: shardpool did not start" >&2
-  cat "$WORK/shardpool.log" >&2
-  exit 1
-fi
+TOML
+  "$BIN" -c "$WORK/$name.toml" >"$WORK/$name.log" 2>&1 &
+  SP_PID=$!
+  echo "$SP_PID" >>"$WORK/shardpool.pids"
+  if ! sp_wait_port "$SP_PORT" 10 "$SP_PID"; then
+    echo "bench: shardpool ($name) did not start" >&2
+    cat "$WORK/$name.log" >&2
+    exit 1
+  fi
+}
+
+BOUNCER_PORT=$(start_pgbouncer pgbouncer "$POOL_MODE" "$POOL_SIZE")
+start_shardpool shardpool "$POOL_MODE" "$POOL_SIZE"
 
 export PGPASSWORD=scram_pass PGSSLMODE=disable PGGSSENCMODE=disable PGCONNECT_TIMEOUT=30
 
@@ -142,53 +158,85 @@ run_pgbench() {
 }
 
 declare -a ROWS=()
+# run_workload LABEL CLIENTS THREADS BOUNCER_PORT SHARDPOOL_PORT SHARDPOOL_PID DIRECT(yes|no) ARGS...
 run_workload() {
-  local label=$1 clients=$2
-  shift 2
+  local label=$1 clients=$2 threads=$3 bport=$4 sport=$5 spid=$6 direct=$7
+  shift 7
   local tag="${label// /_}-c$clients" d b s
   echo "bench: $label, $clients clients, ${SECS}s each: direct, pgbouncer, shardpool" >&2
-  d=$(run_pgbench "direct-$tag" "$PGPORT" -c "$clients" -j 2 -T "$SECS" "$@")
-  b=$(run_pgbench "pgbouncer-$tag" "$BOUNCER_PORT" -c "$clients" -j 2 -T "$SECS" "$@")
-  if kill -0 "$SP_PID" 2>/dev/null; then
-    s=$(run_pgbench "shardpool-$tag" "$SP_PORT" -c "$clients" -j 2 -T "$SECS" "$@")
+  if [ "$direct" = yes ]; then
+    d=$(run_pgbench "direct-$tag" "$PGPORT" -c "$clients" -j "$threads" -T "$SECS" "$@")
   else
-    s="FAIL FAIL"
+    d="SKIP SKIP"
   fi
-  if ! kill -0 "$SP_PID" 2>/dev/null && [ -z "$SP_STATUS" ]; then
-    wait "$SP_PID" && SP_STATUS=0 || SP_STATUS=$?
-    echo "bench: shardpool exited with status $SP_STATUS; its log:" >&2
-    tail -n 20 "$WORK/shardpool.log" | sed 's/^/  /' >&2
+  b=$(run_pgbench "pgbouncer-$tag" "$bport" -c "$clients" -j "$threads" -T "$SECS" "$@")
+  if kill -0 "$spid" 2>/dev/null; then
+    s=$(run_pgbench "shardpool-$tag" "$sport" -c "$clients" -j "$threads" -T "$SECS" "$@")
+  else
+    echo "bench: shardpool (pid $spid) is not running" >&2
+    s="FAIL FAIL"
   fi
   ROWS+=("$label|$clients|$d|$b|$s")
 }
 
-run_workload "select-only" 16 -S
-run_workload "select-only" 100 -S
-run_workload "select-only connect-per-txn" 16 -S -C
+S_PORT=$SP_PORT
+S_PID=$SP_PID
+run_workload "session select-only" 16 2 "$BOUNCER_PORT" "$S_PORT" "$S_PID" yes -S
+run_workload "session select-only" 100 2 "$BOUNCER_PORT" "$S_PORT" "$S_PID" yes -S
+run_workload "session connect-per-txn" 16 2 "$BOUNCER_PORT" "$S_PORT" "$S_PID" yes -S -C
+
+# The session-mode poolers hold 100 servers each: stop them to stay under max_connections.
+sp_stop_pid "$S_PID" 10
+kill -TERM "$(cat "$WORK/pgbouncer/pgbouncer.pid")" 2>/dev/null || true
+sleep 1
+
+# Transaction pooling: 100 and 1,000 clients over 20 servers. PostgreSQL itself allows only
+# max_connections = 300, so the direct column is skipped at 1,000 clients. pgbench -M prepared
+# prepares with a blocking call per client; with the select-only script no client holds a server
+# between statements, so several clients per pgbench thread cannot deadlock the pool.
+TX_POOL=20
+TX_BOUNCER_PORT=$(start_pgbouncer pgbouncer-tx transaction "$TX_POOL")
+start_shardpool shardpool-tx transaction "$TX_POOL"
+TX_SP_PORT=$SP_PORT
+TX_SP_PID=$SP_PID
+for mode in simple prepared; do
+  run_workload "txn select-only $mode" 100 2 "$TX_BOUNCER_PORT" "$TX_SP_PORT" "$TX_SP_PID" yes -S -M "$mode"
+  run_workload "txn select-only $mode" 1000 4 "$TX_BOUNCER_PORT" "$TX_SP_PORT" "$TX_SP_PID" no -S -M "$mode"
+done
 
 cell() {  # "TPS LAT" -> "12345 / 1.23 ms"
   local tps=${1%% *} lat=${1##* }
-  if [ "$tps" = FAIL ]; then echo "FAIL"; else printf '%.0f / %s ms' "$tps" "$lat"; fi
+  case "$tps" in
+    FAIL) echo "FAIL" ;;
+    SKIP) echo "-" ;;
+    *) printf '%.0f / %s ms' "$tps" "$lat" ;;
+  esac
 }
 ratio() {
   local b=${1%% *} s=${2%% *}
-  if [ "$b" = FAIL ] || [ "$s" = FAIL ]; then echo "-"; else awk -v s="$s" -v b="$b" 'BEGIN { printf "%.2f", (b > 0 ? s / b : 0) }'; fi
+  if [ "$b" = FAIL ] || [ "$s" = FAIL ] || [ "$b" = SKIP ]; then echo "-"; else awk -v s="$s" -v b="$b" 'BEGIN { printf "%.2f", (b > 0 ? s / b : 0) }'; fi
 }
 
 echo
-echo "pgbench -S (select-only), scale $SCALE, -j 2, -T $SECS, $(nproc) cores shared by everything."
-echo "Both poolers: pool_mode $POOL_MODE, pool size $POOL_SIZE (session mode holds one server per"
-echo "client, so the pool is as large as the largest client count), SCRAM client auth."
+echo "pgbench -S (select-only), scale $SCALE, -T $SECS, $(nproc) cores shared by everything."
+echo "Session rows: both poolers in session mode with pool size $POOL_SIZE (one server per client)."
+echo "Txn rows: both poolers in transaction mode with pool size $TX_POOL. PgBouncer $(pgbouncer --version | head -n1 | awk '{print $2}')"
+echo "has no prepared-statement support (max_prepared_statements arrived in 1.21), so its prepared"
+echo "rows fail; shardpool maps prepared statements per server (max_prepared_statements)."
+echo "Direct is skipped above PostgreSQL's max_connections. SCRAM client auth everywhere."
 echo "TPS excludes initial connection time, except connect-per-txn (-C) which includes reconnects."
 echo
-fmt='%-28s | %7s | %-20s | %-20s | %-20s | %s\n'
+fmt='%-32s | %7s | %-20s | %-20s | %-20s | %s\n'
 printf "$fmt" "workload" "clients" "direct TPS/lat" "pgbouncer TPS/lat" "shardpool TPS/lat" "shardpool/pgbouncer"
-printf "$fmt" "----------------------------" "-------" "--------------------" "--------------------" "--------------------" "-------------------"
+printf "$fmt" "--------------------------------" "-------" "--------------------" "--------------------" "--------------------" "-------------------"
 status=0
 for row in "${ROWS[@]}"; do
   IFS='|' read -r label clients d b s <<<"$row"
   printf "$fmt" "$label" "$clients" "$(cell "$d")" "$(cell "$b")" "$(cell "$s")" "$(ratio "$b" "$s")"
-  case "$d $b $s" in *FAIL*) status=1 ;; esac
+  case "$label" in
+    *prepared*) case "$d $s" in *FAIL*) status=1 ;; esac ;;  # PgBouncer 1.18 cannot run these
+    *) case "$d $b $s" in *FAIL*) status=1 ;; esac ;;
+  esac
 done
 echo
 echo "Raw pgbench output and logs: $OUT"
