@@ -242,7 +242,10 @@ void ClientConn::afterAuth() {
   send(w.take());
   pool_ = &proxy.pools().get(*cfg, *db, database_, user_);
   maxPrepared_ = pool_->settings().maxPrepared;
-  trackStatements_ = pool_->settings().mode != config::PoolMode::Session && maxPrepared_ > 0;
+  txnPooling_ = pool_->settings().mode != config::PoolMode::Session;
+  trackStatements_ = txnPooling_ && maxPrepared_ > 0;
+  // Messages shardpool rewrites are collected whole: allow what PostgreSQL allows.
+  if (txnPooling_) scanner_.setMaxCollect(pg::kMaxMessageLength);
   auto keys = proxy.cancels().add();
   cancelPid_ = keys.first;
   cancelKey_ = keys.second;
@@ -373,7 +376,7 @@ pg::Disposition ClientConn::onHeader(char type, uint32_t) {
       return pg::Disposition::Forward;
     case 'Q':
       server_->pushRequest({type});
-      return trackStatements_ ? pg::Disposition::Inspect : pg::Disposition::Forward;
+      return txnPooling_ ? pg::Disposition::Collect : pg::Disposition::Forward;
     case 'E':
     case 'S':
     case 'F':
@@ -410,12 +413,8 @@ bool ClientConn::onMessage(char type, pg::Bytes body) {
       handleClose(body);
       break;
     case 'Q':
-    {
-      std::string_view sql(reinterpret_cast<const char*>(body.data()), body.size());
-      if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
-      if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
+      handleQuery(body);
       break;
-    }
     default:
       break;
   }

@@ -77,6 +77,7 @@ class ClientConn final : public Connection {
   void handleBind(protocol::pg::Bytes body);
   void handleDescribe(protocol::pg::Bytes body);
   void handleClose(protocol::pg::Bytes body);
+  void handleQuery(protocol::pg::Bytes body);
   void forwardRaw(char type, protocol::pg::Bytes body);
   void ensurePrepared(const ClientStatement& st);
   void evictIfFull();
@@ -91,7 +92,8 @@ class ClientConn final : public Connection {
   // parameters, then everything the server reported since.
   std::vector<std::pair<std::string, std::string>> params_;
   bool loggedIn_ = false;
-  bool trackStatements_ = false;  // transaction/statement pooling with statement mapping
+  bool txnPooling_ = false;       // transaction or statement pooling
+  bool trackStatements_ = false;  // ... with protocol-level prepared statements mapped
   uint32_t maxPrepared_ = 0;
   std::unordered_map<std::string, ClientStatement> statements_;
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed

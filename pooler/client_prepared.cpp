@@ -5,7 +5,9 @@
 
 #include "pooler/client_conn.h"
 #include "pooler/protocol/pg_extended.h"
+#include "pooler/log.h"
 #include "pooler/server_conn.h"
+#include "pooler/session_guard.h"
 
 namespace shardpool::pooler {
 
@@ -49,15 +51,46 @@ void ClientConn::clearStatements() {
 
 void ClientConn::forgetStatement(const std::string& clientName) { statements_.erase(clientName); }
 
+void ClientConn::handleQuery(pg::Bytes body) {
+  std::string_view sql(reinterpret_cast<const char*>(body.data()), body.size());
+  if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
+  if (auto why = sessionOnlyFeature(sql)) {
+    log::info(who(), "refusing a session-only feature: {}", *why);
+    pg::Writer w;
+    pg::putQuery(w, raiseFeatureNotSupported(*why));
+    server_->send(w.take());
+    return;
+  }
+  if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
+  forwardRaw('Q', body);
+}
+
 void ClientConn::handleParse(pg::Bytes body) {
   auto p = pg::decodeParse(body);
   if (!p) {
     fatal("08P01", "malformed Parse message", "protocol violation");
     return;
   }
-  if (pg::isDeallocateAllOrDiscardAll(p->query)) clearStatements();
+  std::string_view query = p->query;
+  std::vector<uint32_t> types = p->paramTypes;
+  std::string refusal;
+  if (auto why = sessionOnlyFeature(query)) {
+    // Prepare, under the client's name, a statement that raises the error when executed.
+    log::info(who(), "refusing a session-only feature: {}", *why);
+    refusal = raiseFeatureNotSupported(*why);
+    query = refusal;
+    types.clear();
+  } else if (pg::isDeallocateAllOrDiscardAll(query)) {
+    clearStatements();
+  }
   if (p->name.empty()) {
-    forwardRaw('P', body);
+    if (refusal.empty()) {
+      forwardRaw('P', body);
+    } else {
+      pg::Writer w;
+      pg::putParse(w, "", query, types);
+      server_->send(w.take());
+    }
     server_->pushRequest({'P'});
     return;
   }
@@ -68,13 +101,12 @@ void ClientConn::handleParse(pg::Bytes body) {
     // statement it certainly has, and rename it in the error.
     ensurePrepared(it->second);
     pg::Writer w;
-    pg::putParse(w, it->second.serverName, p->query, p->paramTypes);
+    pg::putParse(w, it->second.serverName, query, types);
     server_->send(w.take());
     server_->pushRequest({'P', pg::Fate::RenameError, false, name, it->second.serverName});
     return;
   }
-  ClientStatement st{pg::serverStatementName(p->query, p->paramTypes), std::string(p->query),
-                     p->paramTypes};
+  ClientStatement st{pg::serverStatementName(query, types), std::string(query), types};
   const ClientStatement& ref = statements_.emplace(name, std::move(st)).first->second;
   StatementCache& cache = server_->statements();
   if (cache.contains(ref.serverName)) {

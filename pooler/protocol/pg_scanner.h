@@ -87,6 +87,8 @@ class Scanner {
     return {ScanStatus::Ok, pos};
   }
 
+  void setMaxCollect(uint32_t maxCollect) { maxCollect_ = maxCollect; }
+
   // True between messages: no partial header or body pending.
   bool atBoundary() const { return hdrLen_ == 0 && !inBody_; }
   void reset() {

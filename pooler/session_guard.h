@@ -1,0 +1,21 @@
+// Transaction and statement pooling hand a server to another client after each transaction, so
+// features whose state outlives a transaction on the server (LISTEN, session advisory locks,
+// temporary tables kept past commit) would leak to, or be lost by, other clients. The guard
+// recognises them in the query text and names the problem instead. Heuristic by design: it
+// reads keywords, not a full parse, and says so in the docs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace shardpool::pooler {
+
+// The reason `sql` must not run in transaction/statement pooling, or nullopt when it may.
+std::optional<std::string> sessionOnlyFeature(std::string_view sql);
+
+// A query that makes the server raise `message` with SQLSTATE 0A000 (feature_not_supported), so
+// the error arrives in order and aborts the transaction like any other error.
+std::string raiseFeatureNotSupported(std::string_view message);
+
+}  // namespace shardpool::pooler
