@@ -435,12 +435,8 @@ void ClientConn::serverReady(ServerConn& server) {
       if (server.clean() && scanner_.atBoundary() && inbuf_.empty()) releaseServer();
       return;
     case config::PoolMode::Statement:
-      if (!server.awaitingReady() && server.transactionStatus() != 'I') {
-        flushForward();
-        fatal("25001", "transaction blocks are not allowed in statement pooling mode",
-              "statement mode");
-        return;
-      }
+      // A transaction block was refused before its ReadyForQuery reached us (see
+      // ServerConn::onActiveReply); here the server is clean or still busy.
       if (server.clean() && scanner_.atBoundary() && inbuf_.empty()) releaseServer();
       return;
   }
@@ -453,6 +449,11 @@ void ClientConn::releaseServer() {
   flushForward();  // the ReadyForQuery that ended the transaction
   worker().proxy().cancels().clearTarget(cancelPid_);
   s->releaseToPool();
+}
+
+void ClientConn::refuseTransactionBlock() {
+  fatal("25001", "transaction blocks are not allowed in statement pooling mode",
+        "statement mode");
 }
 
 void ClientConn::serverFailed(std::string_view reason) {

@@ -11,6 +11,7 @@
 
 #include "pooler/client_auth.h"
 #include "pooler/connection.h"
+#include "pooler/pool.h"
 #include "pooler/protocol/pg_scanner.h"
 #include "pooler/worker.h"
 
@@ -38,6 +39,10 @@ class ClientConn final : public Connection {
   void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
   void forgetStatement(const std::string& clientName);  // a Parse that failed on the server
   void serverFailed(std::string_view reason);  // the connect made for us failed
+  bool statementMode() const {
+    return pool_ && pool_->settings().mode == config::PoolMode::Statement;
+  }
+  void refuseTransactionBlock();  // statement mode: instead of ReadyForQuery('T')
   void serverLost(std::string_view reason);    // the linked server went away
 
   void checkTimers(Clock::time_point now, const config::General& settings);

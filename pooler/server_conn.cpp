@@ -143,6 +143,8 @@ void ServerConn::onData(Chunk* chunk, size_t len) {
 pg::Disposition ServerConn::onHeader(char type, uint32_t) {
   if (state_ == State::Active && client_) {
     if (type == 'E' && rewritesError()) return pg::Disposition::Collect;
+    // Statement mode: a ReadyForQuery inside a transaction block is replaced by an error.
+    if (type == 'Z' && client_->statementMode()) return pg::Disposition::Collect;
     switch (requests_.replyFate(type)) {
       case pg::Fate::Swallow:
       case pg::Fate::RenameError:
@@ -177,6 +179,16 @@ bool ServerConn::onActiveReply(char type, pg::Bytes body) {
       pg::putErrorResponse(w, e->severity, e->sqlstate, msg, e->detail, e->hint);
       client_->send(w.take());
     }
+  }
+  if (type == 'Z' && client_ && client_->statementMode()) {
+    if (txStatus_ != 'I' && requests_.size() <= 1) {
+      requests_.onReply(type, *this);
+      client_->refuseTransactionBlock();  // closes the client; this server is not clean
+      return isOpen();
+    }
+    pg::Writer w;
+    pg::putReadyForQuery(w, txStatus_);
+    client_->send(w.take());
   }
   requests_.onReply(type, *this);
   if (requests_.empty()) {

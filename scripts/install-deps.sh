@@ -12,6 +12,12 @@ PACKAGES=(
   mariadb-server mariadb-client sysbench
   python3-psycopg openssl procps iproute2
 )
+# node + npm for the node-postgres integration test (it installs pg@8 from the npm registry).
+# Only when npm is missing: a Node.js from another source (e.g. NodeSource's nodejs, which bundles
+# npm) must not be replaced by Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
