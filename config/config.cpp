@@ -46,6 +46,24 @@ std::string_view toString(LogLevel l) {
   return "unknown";
 }
 
+std::string_view toString(TlsMode m) {
+  switch (m) {
+    case TlsMode::Disable:
+      return "disable";
+    case TlsMode::Allow:
+      return "allow";
+    case TlsMode::Prefer:
+      return "prefer";
+    case TlsMode::Require:
+      return "require";
+    case TlsMode::VerifyCa:
+      return "verify-ca";
+    case TlsMode::VerifyFull:
+      return "verify-full";
+  }
+  return "unknown";
+}
+
 namespace {
 
 constexpr std::string_view kFallbackDatabase = "*";
@@ -95,6 +113,14 @@ uint32_t Config::maxDbConnectionsFor(const Database& db) const {
 uint32_t Config::maxUserConnectionsFor(const User* user) const {
   if (user != nullptr && user->maxUserConnections) return *user->maxUserConnections;
   return general.maxUserConnections;
+}
+
+TlsMode Config::serverTlsModeFor(const Database& db) const {
+  return db.sslmode.value_or(general.serverTlsSslmode);
+}
+
+const std::string& Config::serverTlsCaFileFor(const Database& db) const {
+  return db.sslrootcert ? *db.sslrootcert : general.serverTlsCaFile;
 }
 
 std::string ConfigError::format() const {

@@ -19,10 +19,20 @@ enum class PoolMode { Session, Transaction, Statement };
 // How clients prove who they are to shardpool.
 enum class AuthType { Trust, Password, Md5, ScramSha256 };
 enum class LogLevel { Debug, Info, Warn, Error };
+// TLS on one side of shardpool, with PgBouncer's sslmode names. Ordered from weakest to
+// strongest, so `mode >= TlsMode::Require` means "TLS is mandatory".
+//   clients: Disable answers SSLRequest with 'N'; Allow and Prefer use TLS when the client asks;
+//     Require refuses clients without TLS; VerifyCa also requires a client certificate signed by
+//     client_tls_ca_file; VerifyFull also requires its CN to equal the user name.
+//   servers: Allow and Prefer try TLS and fall back to plain when the server refuses; Require
+//     uses TLS without checking the certificate; VerifyCa checks its chain against the CA file;
+//     VerifyFull also checks the host name.
+enum class TlsMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull };
 
 std::string_view toString(PoolMode m);
 std::string_view toString(AuthType a);
 std::string_view toString(LogLevel l);
+std::string_view toString(TlsMode m);  // "disable", "allow", ..., "verify-ca", "verify-full"
 
 struct General {
   std::string listenAddr = "127.0.0.1";
@@ -52,6 +62,17 @@ struct General {
   // Named protocol-level prepared statements kept per server connection in transaction and
   // statement mode; 0 turns tracking off.
   uint32_t maxPreparedStatements = 200;
+  // TLS with clients. Paths are checked for readability when the configuration loads.
+  TlsMode clientTlsSslmode = TlsMode::Disable;
+  std::string clientTlsCertFile;  // required unless clientTlsSslmode is Disable
+  std::string clientTlsKeyFile;   // required unless clientTlsSslmode is Disable
+  std::string clientTlsCaFile;    // required for VerifyCa and VerifyFull
+  // TLS with servers: the default for databases that set no sslmode / sslrootcert.
+  TlsMode serverTlsSslmode = TlsMode::Disable;
+  std::string serverTlsCaFile;    // needed for VerifyCa and VerifyFull unless every database
+                                  // sets sslrootcert
+  std::string serverTlsCertFile;  // optional client certificate shown to servers, with its key
+  std::string serverTlsKeyFile;
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves
@@ -69,6 +90,10 @@ struct Database {
   std::optional<uint32_t> minPoolSize;
   std::optional<uint32_t> reservePoolSize;
   std::optional<uint32_t> maxDbConnections;
+  // Unset: general.server_tls_sslmode / general.server_tls_ca_file. TLS is never used to a
+  // unix-socket host.
+  std::optional<TlsMode> sslmode;
+  std::optional<std::string> sslrootcert;
 };
 
 struct User {
@@ -100,6 +125,10 @@ struct Config {
   uint32_t reservePoolSizeFor(const Database& db) const;
   uint32_t maxDbConnectionsFor(const Database& db) const;  // 0: unlimited
   uint32_t maxUserConnectionsFor(const User* user) const;  // 0: unlimited
+  // TLS towards a database's servers: the database's sslmode / sslrootcert, else general's.
+  // The CA file is empty when neither is set.
+  TlsMode serverTlsModeFor(const Database& db) const;
+  const std::string& serverTlsCaFileFor(const Database& db) const;
 };
 
 // One problem found while loading. `line`/`column` are 0 when unknown.

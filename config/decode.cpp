@@ -125,6 +125,38 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto n = count(v)) g.maxPreparedStatements = *n;
      }},
+    {"client_tls_sslmode",
+     [](General& g, const ValueReader& v) {
+       if (auto m = v.tlsMode()) g.clientTlsSslmode = *m;
+     }},
+    {"client_tls_cert_file",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.clientTlsCertFile = *s;
+     }},
+    {"client_tls_key_file",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.clientTlsKeyFile = *s;
+     }},
+    {"client_tls_ca_file",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.clientTlsCaFile = *s;
+     }},
+    {"server_tls_sslmode",
+     [](General& g, const ValueReader& v) {
+       if (auto m = v.tlsMode()) g.serverTlsSslmode = *m;
+     }},
+    {"server_tls_ca_file",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.serverTlsCaFile = *s;
+     }},
+    {"server_tls_cert_file",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.serverTlsCertFile = *s;
+     }},
+    {"server_tls_key_file",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.serverTlsKeyFile = *s;
+     }},
 };
 
 const Field<Database> kDatabaseFields[] = {
@@ -167,6 +199,14 @@ const Field<Database> kDatabaseFields[] = {
     {"max_db_connections",
      [](Database& d, const ValueReader& v) {
        if (auto n = count(v)) d.maxDbConnections = *n;
+     }},
+    {"sslmode",
+     [](Database& d, const ValueReader& v) {
+       if (auto m = v.tlsMode()) d.sslmode = *m;
+     }},
+    {"sslrootcert",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(false)) d.sslrootcert = *s;
      }},
 };
 

@@ -7,28 +7,12 @@
 
 #include "config/password_format.h"
 #include "config/text.h"
+#include "config/tree_lookup.h"
+#include "config/validate_tls.h"
 
 namespace shardpool::config {
 
 namespace {
-
-// Where `key` sits in `table` (the key itself, not its value); empty when absent.
-toml::source_region keyRegion(const toml::table* table, std::string_view key) {
-  if (table == nullptr) return {};
-  auto it = table->find(key);
-  return it == table->end() ? toml::source_region{} : it->first.source();
-}
-
-const toml::table* childTable(const toml::table* table, std::string_view key) {
-  if (table == nullptr) return nullptr;
-  const toml::node* node = table->get(key);
-  return node == nullptr ? nullptr : node->as_table();
-}
-
-toml::source_region valueRegion(const toml::table* table, std::string_view key) {
-  const toml::node* node = table == nullptr ? nullptr : table->get(key);
-  return node == nullptr ? toml::source_region{} : node->source();
-}
 
 void checkDatabases(const Config& config, const toml::table& root, Diagnostics& diag) {
   const toml::table* section = childTable(&root, "databases");
@@ -171,6 +155,7 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   // A bad general.auth_type leaves users' effective auth type unknown.
   if (!diag.hasErrorsUnder("general.auth_type")) checkUsers(config, root, diag);
   checkMinPoolSizes(config, root, diag);
+  validateTls(config, root, diag);
 }
 
 }  // namespace shardpool::config

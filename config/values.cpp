@@ -19,6 +19,8 @@ constexpr AuthType kAuthTypes[] = {AuthType::Trust, AuthType::Password, AuthType
                                    AuthType::ScramSha256};
 constexpr LogLevel kLogLevels[] = {LogLevel::Debug, LogLevel::Info, LogLevel::Warn,
                                    LogLevel::Error};
+constexpr TlsMode kTlsModes[] = {TlsMode::Disable, TlsMode::Allow,    TlsMode::Prefer,
+                                 TlsMode::Require, TlsMode::VerifyCa, TlsMode::VerifyFull};
 
 template <class Enum, size_t N>
 std::array<std::string_view, N> namesOf(const Enum (&values)[N]) {
@@ -158,6 +160,12 @@ std::optional<AuthType> ValueReader::authType() const {
 std::optional<LogLevel> ValueReader::logLevel() const {
   static const auto kNames = namesOf(kLogLevels);
   if (auto i = choice(kNames)) return kLogLevels[*i];
+  return std::nullopt;
+}
+
+std::optional<TlsMode> ValueReader::tlsMode() const {
+  static const auto kNames = namesOf(kTlsModes);
+  if (auto i = choice(kNames)) return kTlsModes[*i];
   return std::nullopt;
 }
 

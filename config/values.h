@@ -30,6 +30,7 @@ class ValueReader {
   std::optional<PoolMode> poolMode() const;
   std::optional<AuthType> authType() const;
   std::optional<LogLevel> logLevel() const;
+  std::optional<TlsMode> tlsMode() const;
 
   // Reports `message` at this value.
   void error(std::string message) const;

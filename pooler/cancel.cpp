@@ -33,6 +33,7 @@ class CancelSender final : public Connection {
   void onData(Chunk*, size_t) override {}
   void onReadEnd(int) override { finish(); }
   void onWriteError(int) override { finish(); }
+  void onTlsFailed(const std::string&) override { finish(); }
 
  private:
   void finish() {

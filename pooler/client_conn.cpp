@@ -45,16 +45,15 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       return;
     case State::WaitServer:
     case State::Login:
-      if (inbuf_.size() + len > kMaxPendingBytes) {
-        fatal("08P01", "too much data sent before the connection was ready");
-        return;
-      }
       inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
+      // Hold at most about kMaxPendingBytes while no server is ours: stop reading until one is.
+      if (inbuf_.size() > kMaxPendingBytes) stopReading();
       return;
     case State::Active: {
       if (!server_) {
         // Transaction pooling between transactions: hold the bytes and get a server.
         inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
+        if (inbuf_.size() > kMaxPendingBytes) stopReading();
         requestServer();
         return;
       }
@@ -105,7 +104,21 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   }
   const pg::StartupPacket& p = *res.packet;
   switch (p.kind) {
-    case pg::StartupKind::SslRequest:
+    case pg::StartupKind::SslRequest: {
+      const TlsContext* ctx = worker().proxy().acceptTls();
+      if (!ctx || tlsActive()) {
+        send(std::string_view("N"));
+        return true;
+      }
+      if (!inbuf_.empty()) {
+        // Anything pipelined behind SSLRequest was sent in clear text: refuse it.
+        fatal("08P01", "unencrypted data after SSL request", "protocol violation");
+        return false;
+      }
+      send(std::string_view("S"));
+      startTls(TlsSession::accept(*ctx));
+      return true;
+    }
     case pg::StartupKind::GssEncRequest:
       send(std::string_view("N"));
       return true;
@@ -150,6 +163,20 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
     params_.emplace_back(k, v);
   }
   Proxy& proxy = worker().proxy();
+  config::TlsMode tlsMode = proxy.config()->general.clientTlsSslmode;
+  if (tlsMode >= config::TlsMode::Require && !tlsActive()) {
+    fatal("28000", "SSL connection is required (client_tls_sslmode = " +
+                       std::string(config::toString(tlsMode)) + ")",
+          "client did not use TLS");
+    return false;
+  }
+  if (tlsMode == config::TlsMode::VerifyFull && tls()->peerCommonName() != user_) {
+    fatal("28000",
+          fmt::format("certificate common name \"{}\" does not match user \"{}\"",
+                      tls()->peerCommonName(), user_),
+          "client certificate rejected");
+    return false;
+  }
   if (!proxy.tryAddClient()) {
     fatal("53300",
           fmt::format("too many client connections (max_client_conn = {})",
@@ -352,6 +379,7 @@ void ClientConn::loginComplete(const pg::ErrorFields* error) {
 }
 
 void ClientConn::forwardPending() {
+  if (!reading()) startReading();  // paused while too much was pending
   if (inbuf_.empty()) return;
   std::string pending = std::move(inbuf_);
   inbuf_.clear();
@@ -561,6 +589,10 @@ void ClientConn::close(std::string_view reason) {
 void ClientConn::onReadEnd(int status) {
   close(status == UV_EOF ? "client disconnected"
                          : fmt::format("client read error: {}", uv_strerror(status)));
+}
+
+void ClientConn::onTlsFailed(const std::string& error) {
+  close(fmt::format("TLS error: {}", error));
 }
 
 void ClientConn::onWriteError(int status) {

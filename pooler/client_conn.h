@@ -59,6 +59,7 @@ class ClientConn final : public Connection {
   void onData(Chunk* chunk, size_t len) override;
   void onReadEnd(int status) override;
   void onWriteError(int status) override;
+  void onTlsFailed(const std::string& error) override;
 
  private:
   void handleStartupBytes();

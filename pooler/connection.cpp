@@ -129,8 +129,12 @@ void Connection::readCb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   Chunk* chunk = buf->base ? ChunkPool::fromData(buf->base) : nullptr;
   auto* self = static_cast<Connection*>(s->data);
   if (self && nread > 0) {
-    self->onData(chunk, static_cast<size_t>(nread));
-    if (self->isOpen()) self->flushForward();
+    if (self->tls_) {
+      self->onCiphertext(chunk, static_cast<size_t>(nread));
+    } else {
+      self->onData(chunk, static_cast<size_t>(nread));
+      if (self->isOpen()) self->flushForward();
+    }
   } else if (self && nread < 0) {
     self->onReadEnd(static_cast<int>(nread));
   }
@@ -194,7 +198,79 @@ void Connection::flushForward() {
   submit(r);
 }
 
+void Connection::startTls(std::unique_ptr<TlsSession> session) {
+  tls_ = std::move(session);
+  if (tls_->handshake() == TlsSession::Status::Error) {
+    onTlsFailed(tls_->error());
+    return;
+  }
+  flushTls();
+}
+
+void Connection::flushTls() {
+  std::string out;
+  if (!tls_ || !handle_ || !tls_->takeOutput(out)) return;
+  WriteReq* r = worker_->writeReqs().get();
+  r->owned = std::move(out);
+  r->bufs[0] = uv_buf_init(r->owned.data(), static_cast<unsigned>(r->owned.size()));
+  r->nbufs = 1;
+  submitRaw(r);
+}
+
+void Connection::onCiphertext(Chunk* chunk, size_t len) {
+  tls_->feed(chunk->data(), len);
+  if (!tls_->established()) {
+    TlsSession::Status st = tls_->handshake();
+    flushTls();
+    if (st == TlsSession::Status::Error) {
+      onTlsFailed(tls_->error());
+      return;
+    }
+    if (st != TlsSession::Status::Ok) return;
+    onTlsReady();
+    if (!isOpen()) return;
+  }
+  for (;;) {
+    Chunk* plain = worker_->chunks().get();
+    size_t n = 0;
+    TlsSession::Status st = tls_->read(plain->data(), plain->size, n);
+    if (n > 0) {
+      onData(plain, n);
+      if (isOpen()) flushForward();
+    }
+    ChunkPool::unref(plain);
+    if (!isOpen()) return;
+    if (st == TlsSession::Status::Closed) {
+      onReadEnd(UV_EOF);
+      return;
+    }
+    if (st == TlsSession::Status::Error) {
+      onTlsFailed(tls_->error());
+      return;
+    }
+    if (st == TlsSession::Status::WantMore) break;
+  }
+  flushTls();
+}
+
 void Connection::submit(WriteReq* r) {
+  if (tls_) {
+    // Encrypt what the request holds, then send the ciphertext instead.
+    bool ok = true;
+    for (int i = 0; i < r->nbufs && ok; ++i)
+      ok = tls_->write(reinterpret_cast<const uint8_t*>(r->bufs[i].base), r->bufs[i].len);
+    worker_->writeReqs().put(r);
+    if (!ok) {
+      onTlsFailed(tls_->error());
+      return;
+    }
+    flushTls();
+    return;
+  }
+  submitRaw(r);
+}
+
+void Connection::submitRaw(WriteReq* r) {
   r->req.data = worker_;
   int rc = uv_write(&r->req, handle_, r->bufs,
                     static_cast<unsigned>(r->nbufs), writeCb);

@@ -9,7 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include <memory>
+
 #include "pooler/buffers.h"
+#include "pooler/tls.h"
 
 namespace shardpool::pooler {
 
@@ -57,6 +60,12 @@ class Connection {
   void throttle(Connection& source);
   void clearThrottle();
 
+  // From now on bytes on the socket are TLS records. A connecting session starts its handshake
+  // at once; onTlsReady() follows when it is established.
+  void startTls(std::unique_ptr<TlsSession> session);
+  bool tlsActive() const { return tls_ != nullptr; }
+  const TlsSession* tls() const { return tls_.get(); }
+
   // Closes the socket now (pending writes are dropped). Safe to call twice.
   void closeHandle();
   // Half-close after pending writes are flushed, then close.
@@ -67,6 +76,8 @@ class Connection {
   virtual void onReadEnd(int status) = 0;  // UV_EOF or an error; the handle is still open
   virtual void onWriteError(int status) = 0;
   virtual void onConnected(int status) { (void)status; }
+  virtual void onTlsReady() {}
+  virtual void onTlsFailed(const std::string& error) = 0;
 
  private:
   static void allocCb(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -76,6 +87,9 @@ class Connection {
   static void closeCb(uv_handle_t* h);
   static void shutdownCb(uv_shutdown_t* req, int status);
   void submit(WriteReq* r);
+  void submitRaw(WriteReq* r);
+  void onCiphertext(Chunk* chunk, size_t len);
+  void flushTls();
   void afterWrite();
 
   Worker* worker_;
@@ -84,6 +98,7 @@ class Connection {
   WriteReq* building_ = nullptr;
   Connection* throttledSource_ = nullptr;  // a connection we paused because our queue is full
   Connection* throttledBy_ = nullptr;      // the connection whose queue paused us
+  std::unique_ptr<TlsSession> tls_;
   bool reading_ = false;
   bool wantRead_ = false;
 };

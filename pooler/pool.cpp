@@ -5,6 +5,7 @@
 #include "pooler/log.h"
 #include "pooler/proxy.h"
 #include "pooler/server_conn.h"
+#include "pooler/tls.h"
 #include "pooler/worker.h"
 
 namespace shardpool::pooler {
@@ -239,6 +240,12 @@ ConnectionLimit* PoolRegistry::limit(std::map<std::string, std::unique_ptr<Conne
   return slot.get();
 }
 
+namespace {
+std::string name(const std::pair<std::string, std::string>& key) {
+  return key.second + "@" + key.first;
+}
+}  // namespace
+
 Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
                         std::string_view clientDb, std::string_view clientUser) {
   std::lock_guard lock(mutex_);
@@ -268,6 +275,13 @@ Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
   s.serverIdleTimeout = cfg.general.serverIdleTimeout;
   s.serverLifetime = cfg.general.serverLifetime;
   s.serverConnectTimeout = cfg.general.serverConnectTimeout;
+  s.tlsMode = cfg.serverTlsModeFor(db);
+  if (s.tlsMode != config::TlsMode::Disable) {
+    s.tls = TlsContext::forConnect(s.tlsMode >= config::TlsMode::VerifyCa,
+                                   cfg.serverTlsCaFileFor(db), cfg.general.serverTlsCertFile,
+                                   cfg.general.serverTlsKeyFile, s.tlsError);
+    if (!s.tls) log::error(name(key), "server TLS unavailable: {}", s.tlsError);
+  }
   ConnectionLimit* dbLimit = limit(dbLimits_, db.name == "*" ? s.dbname : db.name,
                                    cfg.maxDbConnectionsFor(db));
   ConnectionLimit* userLimit = limit(userLimits_, user, cfg.maxUserConnectionsFor(u));

@@ -22,6 +22,7 @@ namespace shardpool::pooler {
 class Worker;
 class ServerConn;
 class PoolRegistry;
+class TlsContext;
 
 using PoolClock = std::chrono::steady_clock;
 
@@ -53,6 +54,9 @@ struct PoolSettings {
   config::PoolMode mode = config::PoolMode::Session;
   std::string resetQuery;
   uint32_t maxPrepared = 0;
+  config::TlsMode tlsMode = config::TlsMode::Disable;
+  std::shared_ptr<TlsContext> tls;  // for tlsMode != Disable; null when it could not be built
+  std::string tlsError;
   config::Duration serverIdleTimeout{};
   config::Duration serverLifetime{};
   config::Duration serverConnectTimeout{};

@@ -69,6 +69,17 @@ int Proxy::run() {
     log::error("", "cannot resolve listen_addr \"{}\": {}", cfg->general.listenAddr, error);
     return 1;
   }
+  if (cfg->general.clientTlsSslmode != config::TlsMode::Disable) {
+    acceptTls_ = TlsContext::forAccept(
+        cfg->general.clientTlsCertFile, cfg->general.clientTlsKeyFile,
+        cfg->general.clientTlsSslmode >= config::TlsMode::VerifyCa ? cfg->general.clientTlsCaFile
+                                                                   : std::string(),
+        error);
+    if (!acceptTls_) {
+      log::error("", "client TLS: {}", error);
+      return 1;
+    }
+  }
   for (auto& w : workers_) {
     if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
       log::error("", "cannot listen on {}:{}: {}", cfg->general.listenAddr,

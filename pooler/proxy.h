@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "pooler/cancel.h"
 #include "pooler/pool.h"
+#include "pooler/tls.h"
 #include "pooler/worker.h"
 
 namespace shardpool::pooler {
@@ -34,6 +35,9 @@ class Proxy {
   unsigned workerCount() const { return static_cast<unsigned>(workers_.size()); }
   uint64_t nextId() { return nextId_.fetch_add(1, std::memory_order_relaxed); }
 
+  // TLS for clients (null when client_tls_sslmode = disable).
+  const TlsContext* acceptTls() const { return acceptTls_.get(); }
+
   // max_client_conn, exact across workers.
   bool tryAddClient();
   void removeClient() { clients_.fetch_sub(1, std::memory_order_relaxed); }
@@ -49,6 +53,7 @@ class Proxy {
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<TlsContext> acceptTls_;
   PoolRegistry pools_;
   CancelRegistry cancels_;
   std::atomic<uint64_t> nextId_{1};

@@ -116,9 +116,62 @@ void ServerConn::onConnected(int status) {
       fail(fmt::format("could not connect to {}:{}: {}", s.host, s.port, uv_strerror(status)));
     return;
   }
-  state_ = State::Authenticating;
   startReading();
+  const PoolSettings& s = pool_.settings();
+  bool unixSocket = !s.host.empty() && s.host[0] == '/';
+  if (s.tlsMode != config::TlsMode::Disable && !unixSocket) {
+    if (!s.tls) {
+      fail(fmt::format("TLS to the server is not available: {}", s.tlsError));
+      return;
+    }
+    state_ = State::TlsRequest;
+    pg::Writer w;
+    pg::putSslRequest(w);
+    send(w.take());
+    return;
+  }
+  state_ = State::Authenticating;
   sendStartup();
+}
+
+// The server's one-byte answer to SSLRequest.
+void ServerConn::onTlsAnswer(Chunk* chunk, size_t len) {
+  const PoolSettings& s = pool_.settings();
+  char answer = static_cast<char>(chunk->data()[0]);
+  if (answer == 'S') {
+    if (len > 1) {
+      // Bytes after 'S' would have been sent before encryption started: never trust them.
+      fail("server sent unencrypted data after accepting TLS");
+      return;
+    }
+    state_ = State::TlsHandshake;
+    startTls(TlsSession::connect(*s.tls, s.host, s.tlsMode == config::TlsMode::VerifyFull));
+    return;
+  }
+  if (answer == 'N' && len == 1) {
+    if (s.tlsMode >= config::TlsMode::Require) {
+      fail(fmt::format("server does not support TLS, but sslmode is {}",
+                       config::toString(s.tlsMode)));
+      return;
+    }
+    state_ = State::Authenticating;
+    sendStartup();
+    return;
+  }
+  fail("unexpected answer to SSLRequest");
+}
+
+void ServerConn::onTlsReady() {
+  if (state_ != State::TlsHandshake) return;
+  state_ = State::Authenticating;
+  sendStartup();
+}
+
+void ServerConn::onTlsFailed(const std::string& error) {
+  if (state_ == State::TlsHandshake || state_ == State::TlsRequest)
+    fail(fmt::format("TLS handshake with server failed: {}", error));
+  else
+    close(fmt::format("TLS error: {}", error));
 }
 
 void ServerConn::sendStartup() {
@@ -129,6 +182,10 @@ void ServerConn::sendStartup() {
 }
 
 void ServerConn::onData(Chunk* chunk, size_t len) {
+  if (state_ == State::TlsRequest) {
+    onTlsAnswer(chunk, len);
+    return;
+  }
   currentChunk_ = chunk;
   pg::ScanResult r = scanner_.feed(pg::Bytes(chunk->data(), len), *this);
   currentChunk_ = nullptr;
@@ -333,6 +390,8 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
       return true;
     case State::Resolving:
     case State::Connecting:
+    case State::TlsRequest:
+    case State::TlsHandshake:
     case State::Closed:
       return false;
   }
@@ -510,6 +569,8 @@ void ServerConn::checkTimers(Clock::time_point now) {
   switch (state_) {
     case State::Resolving:
     case State::Connecting:
+    case State::TlsRequest:
+    case State::TlsHandshake:
     case State::Authenticating:
       if (s.serverConnectTimeout.count() > 0 && now - createdAt_ >= s.serverConnectTimeout)
         fail(fmt::format("server_connect_timeout ({} ms) expired", s.serverConnectTimeout.count()));
@@ -548,7 +609,8 @@ void ServerConn::fail(std::string_view reason) {
 void ServerConn::close(std::string_view reason) {
   if (state_ == State::Closed) return;
   bool wasIdle = state_ == State::Idle;
-  bool loggedIn = state_ != State::Resolving && state_ != State::Connecting;
+  bool loggedIn = state_ != State::Resolving && state_ != State::Connecting &&
+                  state_ != State::TlsRequest && state_ != State::TlsHandshake;
   state_ = State::Closed;
   log::info(who_, "closing server connection: {}", reason);
   if (wasIdle) pool_.takeIdle(worker(), this);

@@ -25,7 +25,18 @@ class Pool;
 
 class ServerConn final : public Connection {
  public:
-  enum class State { Resolving, Connecting, Authenticating, Idle, Login, Active, Resetting, Closed };
+  enum class State {
+    Resolving,
+    Connecting,
+    TlsRequest,    // SSLRequest sent, waiting for 'S' or 'N'
+    TlsHandshake,  // TLS handshake in progress
+    Authenticating,
+    Idle,
+    Login,
+    Active,
+    Resetting,
+    Closed
+  };
   using Params = std::vector<std::pair<std::string, std::string>>;
 
   ServerConn(Worker& worker, uint64_t id, Pool& pool);
@@ -93,11 +104,14 @@ class ServerConn final : public Connection {
   void onReadEnd(int status) override;
   void onWriteError(int status) override;
   void onConnected(int status) override;
+  void onTlsReady() override;
+  void onTlsFailed(const std::string& error) override;
 
  private:
   static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
   void connectResolved(const sockaddr* addr);
   void sendStartup();
+  void onTlsAnswer(Chunk* chunk, size_t len);
   bool handleAuth(protocol::pg::Bytes body);
   bool onActiveReply(char type, protocol::pg::Bytes body);
   bool rewritesError() const;  // the next ErrorResponse is rewritten before the client sees it

@@ -2,16 +2,21 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <string>
 
 #include "config/config.h"
 #include "config_test_support.h"
+#include "tls_test_support.h"
 
 namespace shardpool::config {
 namespace {
 
 using testing::formatAll;
 using testing::ScopedEnv;
+using testing::TempDir;
 
 std::string examplePath(std::string_view name) {
   // This file is tests/config/examples_test.cpp; the examples are in <repo>/examples.
@@ -45,6 +50,53 @@ TEST_CASE("config: examples/shardpool.toml names the variable it needs", "[confi
   REQUIRE(result.errors.size() == 1);
   CHECK(result.errors[0].keyPath == "databases.app.password");
   CHECK(result.errors[0].message == "environment variable \"APP_DB_PASSWORD\" is not set");
+}
+
+// The example's commented-out TLS lines, uncommented, with each "/etc/..." path replaced by an
+// empty file of the same name in `dir`. Counts the lines it uncommented in `uncommented`.
+std::string withTlsEnabled(const std::string& text, const TempDir& dir, int& uncommented) {
+  static const std::regex kTlsLine(R"(^# ((client_tls_|server_tls_|ssl)[a-z_]+ = .*)$)");
+  static const std::regex kPath(R"re("/etc/[^"]*/([^/"]+)")re");
+  std::istringstream in(text);
+  std::string out;
+  std::string line;
+  uncommented = 0;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_match(line, m, kTlsLine)) {
+      line = m[1].str();
+      ++uncommented;
+      std::smatch path;
+      if (std::regex_search(line, path, kPath)) {
+        line = path.prefix().str() + "\"" + dir.file(path[1].str()) + "\"" + path.suffix().str();
+      }
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+TEST_CASE("config: the commented TLS settings in examples/shardpool.toml load", "[config]") {
+  ScopedEnv password("APP_DB_PASSWORD", "example-password");
+  std::ifstream in(examplePath("shardpool.toml"));
+  std::stringstream text;
+  text << in.rdbuf();
+  TempDir dir;
+  int uncommented = 0;
+  std::string toml = withTlsEnabled(text.str(), dir, uncommented);
+  CHECK(uncommented == 8);
+  LoadResult result = loadString(toml, "shardpool.toml");
+  INFO(toml);
+  INFO(formatAll(result.errors));
+  REQUIRE(result.ok());
+  const Config& config = *result.config;
+  CHECK(config.general.clientTlsSslmode == TlsMode::Require);
+  CHECK(config.general.clientTlsCertFile == dir.path("shardpool.crt"));
+  CHECK(config.general.serverTlsSslmode == TlsMode::Prefer);
+  const Database& app = config.databases.at("app");
+  CHECK(config.serverTlsModeFor(app) == TlsMode::VerifyFull);
+  CHECK(config.serverTlsCaFileFor(app) == dir.path("backend-ca.crt"));
+  CHECK(config.serverTlsModeFor(config.databases.at("reports")) == TlsMode::Prefer);
 }
 
 TEST_CASE("config: examples/minimal.toml loads", "[config]") {

@@ -1,0 +1,173 @@
+#include "config/validate_tls.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/text.h"
+#include "config/tree_lookup.h"
+
+namespace shardpool::config {
+
+namespace {
+
+constexpr std::string_view kGeneral = "general";
+
+std::string generalPath(std::string_view key) {
+  return joinKeyPath(kGeneral, key);
+}
+
+// "a", "a and b", "a, b and c".
+std::string listOf(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += i + 1 == items.size() ? " and " : ", ";
+    out += items[i];
+  }
+  return out;
+}
+
+// Why shardpool could not read `path` now; nullopt when it can.
+std::optional<std::string> unreadableReason(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return std::strerror(EISDIR);
+  if (::access(path.c_str(), R_OK) != 0) return std::strerror(errno);
+  return std::nullopt;
+}
+
+// A file-valued key and where its value sits.
+struct FileKey {
+  const toml::table* table;  // the table holding the key, to locate errors; may be null
+  std::string keyPath;
+  std::string_view key;
+  const std::string* value;  // empty or null: not set
+};
+
+void checkReadable(const FileKey& file, Diagnostics& diag) {
+  if (file.value == nullptr || file.value->empty() || diag.hasErrorsAt(file.keyPath)) return;
+  if (auto reason = unreadableReason(*file.value)) {
+    diag.at(valueRegion(file.table, file.key), file.keyPath,
+            fmt::format("cannot read file {}: {}", quote(*file.value), *reason));
+  }
+}
+
+// A certificate without its key, or a key without its certificate, in [general].
+void checkPair(const toml::table* general, std::string_view certKey, const std::string& cert,
+               std::string_view keyKey, const std::string& key, Diagnostics& diag) {
+  std::string certPath = generalPath(certKey);
+  std::string keyPath = generalPath(keyKey);
+  if (!cert.empty() && key.empty() && !diag.hasErrorsAt(keyPath)) {
+    diag.at(
+        valueRegion(general, certKey), certPath,
+        fmt::format("a certificate needs its key: set {} as well, or remove {}", keyPath, certKey));
+  }
+  if (!key.empty() && cert.empty() && !diag.hasErrorsAt(certPath)) {
+    diag.at(
+        valueRegion(general, keyKey), keyPath,
+        fmt::format("a key needs its certificate: set {} as well, or remove {}", certPath, keyKey));
+  }
+}
+
+void checkClientTls(const General& g, const toml::table* general, Diagnostics& diag) {
+  constexpr std::string_view kMode = "client_tls_sslmode";
+  if (g.clientTlsSslmode == TlsMode::Disable || diag.hasErrorsAt(generalPath(kMode))) {
+    // Unused files, but a certificate still needs its key.
+    checkPair(general, "client_tls_cert_file", g.clientTlsCertFile, "client_tls_key_file",
+              g.clientTlsKeyFile, diag);
+    return;
+  }
+  std::vector<std::string> missing;
+  auto need = [&](std::string_view key, const std::string& value) {
+    std::string path = generalPath(key);
+    if (value.empty() && !diag.hasErrorsAt(path)) missing.push_back(std::move(path));
+  };
+  need("client_tls_cert_file", g.clientTlsCertFile);
+  need("client_tls_key_file", g.clientTlsKeyFile);
+  if (g.clientTlsSslmode >= TlsMode::VerifyCa) need("client_tls_ca_file", g.clientTlsCaFile);
+  if (missing.empty()) return;
+  diag.at(valueRegion(general, kMode), generalPath(kMode),
+          fmt::format("client_tls_sslmode {} needs {} to be set",
+                      quote(toString(g.clientTlsSslmode)), listOf(missing)));
+}
+
+bool isUnixSocket(const Database& db) {
+  return !db.host.empty() && db.host.front() == '/';
+}
+
+// verify-ca and verify-full need a CA file: the database's sslrootcert, else
+// general.server_tls_ca_file. Reported at the sslmode that asks for verification; a general one
+// once, naming the databases that inherit it. TLS is never used to unix sockets.
+void checkServerCa(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const General& g = config.general;
+  if (diag.hasErrorsAt(generalPath("server_tls_ca_file"))) return;
+  const toml::table* section = childTable(&root, "databases");
+  bool generalModeFailed = diag.hasErrorsAt(generalPath("server_tls_sslmode"));
+  std::vector<std::string> inheriting;
+  for (const auto& [name, db] : config.databases) {
+    std::string path = joinKeyPath("databases", name);
+    if (diag.hasErrorsUnder(path) || isUnixSocket(db)) continue;
+    if (!db.sslmode && generalModeFailed) continue;
+    TlsMode mode = config.serverTlsModeFor(db);
+    if (mode < TlsMode::VerifyCa || !config.serverTlsCaFileFor(db).empty()) continue;
+    if (!db.sslmode) {
+      inheriting.push_back(path);
+      continue;
+    }
+    diag.at(valueRegion(childTable(section, name), "sslmode"), joinKeyPath(path, "sslmode"),
+            fmt::format("sslmode {} needs a CA file to check the server's certificate against: "
+                        "set sslrootcert here, or general.server_tls_ca_file",
+                        quote(toString(mode))));
+  }
+  if (inheriting.empty()) return;
+  diag.at(valueRegion(childTable(&root, kGeneral), "server_tls_sslmode"),
+          generalPath("server_tls_sslmode"),
+          fmt::format("server_tls_sslmode {} needs a CA file to check servers' certificates "
+                      "against: set general.server_tls_ca_file, or sslrootcert in {}",
+                      quote(toString(g.serverTlsSslmode)), listOf(inheriting)));
+}
+
+void checkFiles(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const General& g = config.general;
+  const toml::table* general = childTable(&root, kGeneral);
+  auto inGeneral = [&](std::string_view key, const std::string& value) {
+    return FileKey{general, generalPath(key), key, &value};
+  };
+  const FileKey generalFiles[] = {
+      inGeneral("client_tls_cert_file", g.clientTlsCertFile),
+      inGeneral("client_tls_key_file", g.clientTlsKeyFile),
+      inGeneral("client_tls_ca_file", g.clientTlsCaFile),
+      inGeneral("server_tls_ca_file", g.serverTlsCaFile),
+      inGeneral("server_tls_cert_file", g.serverTlsCertFile),
+      inGeneral("server_tls_key_file", g.serverTlsKeyFile),
+  };
+  for (const FileKey& file : generalFiles) checkReadable(file, diag);
+
+  const toml::table* section = childTable(&root, "databases");
+  for (const auto& [name, db] : config.databases) {
+    if (!db.sslrootcert) continue;
+    std::string path = joinKeyPath(joinKeyPath("databases", name), "sslrootcert");
+    checkReadable(
+        FileKey{childTable(section, name), std::move(path), "sslrootcert", &*db.sslrootcert}, diag);
+  }
+}
+
+}  // namespace
+
+void validateTls(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const toml::table* general = childTable(&root, kGeneral);
+  const General& g = config.general;
+  checkClientTls(g, general, diag);
+  checkPair(general, "server_tls_cert_file", g.serverTlsCertFile, "server_tls_key_file",
+            g.serverTlsKeyFile, diag);
+  checkServerCa(config, root, diag);
+  checkFiles(config, root, diag);
+}
+
+}  // namespace shardpool::config
