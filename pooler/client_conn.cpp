@@ -410,8 +410,17 @@ pg::Disposition ClientConn::onHeader(char type, uint32_t) {
     case 'F':
       server_->pushRequest({type});
       return pg::Disposition::Forward;
-    default:
+    case 'H':  // Flush
+    case 'd':  // CopyData, CopyDone, CopyFail
+    case 'c':
+    case 'f':
       return pg::Disposition::Forward;
+    default:
+      // PostgreSQL would end the session; do it here, before the server (possibly shared in
+      // transaction pooling) sees the message.
+      fatal("08P01", fmt::format("invalid frontend message type {}", static_cast<int>(type)),
+            "protocol violation");
+      return pg::Disposition::Swallow;
   }
 }
 
@@ -484,10 +493,10 @@ void ClientConn::refuseTransactionBlock() {
         "statement mode");
 }
 
-void ClientConn::serverFailed(std::string_view reason) {
+void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate) {
   if (state_ != State::WaitServer) return;
-  fatal("08006", fmt::format("could not connect to server for database \"{}\": {}", database_,
-                             reason),
+  fatal(sqlstate, fmt::format("could not connect to server for database \"{}\": {}", database_,
+                              reason),
         "server connect failed");
 }
 

@@ -38,7 +38,8 @@ class ClientConn final : public Connection {
   void serverReady(ServerConn& server);  // a ReadyForQuery went by
   void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
   void forgetStatement(const std::string& clientName);  // a Parse that failed on the server
-  void serverFailed(std::string_view reason);  // the connect made for us failed
+  // The connect made for us failed; `sqlstate` is the server's when it refused the login.
+  void serverFailed(std::string_view reason, std::string_view sqlstate = "08006");
   bool statementMode() const {
     return pool_ && pool_->settings().mode == config::PoolMode::Statement;
   }

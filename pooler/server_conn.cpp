@@ -168,6 +168,10 @@ void ServerConn::onTlsReady() {
 }
 
 void ServerConn::onTlsFailed(const std::string& error) {
+  if (awaitingEof_) {
+    finishClose();
+    return;
+  }
   if (state_ == State::TlsHandshake || state_ == State::TlsRequest)
     fail(fmt::format("TLS handshake with server failed: {}", error));
   else
@@ -182,6 +186,7 @@ void ServerConn::sendStartup() {
 }
 
 void ServerConn::onData(Chunk* chunk, size_t len) {
+  if (state_ == State::Closed) return;  // waiting for the backend to go after Terminate
   if (state_ == State::TlsRequest) {
     onTlsAnswer(chunk, len);
     return;
@@ -338,7 +343,11 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
         }
       } else if (type == 'E') {
         auto e = pg::decodeErrorResponse(body);
-        fail(e ? fmt::format("{} ({})", e->message, e->sqlstate) : "login rejected by server");
+        if (e)
+          fail(fmt::format("{} ({})", e->message, e->sqlstate),
+               e->sqlstate.size() == 5 ? std::string_view(e->sqlstate) : "08006");
+        else
+          fail("login rejected by server");
         return false;
       } else if (type == 'Z') {
         loginDone();
@@ -588,20 +597,22 @@ void ServerConn::checkTimers(Clock::time_point now) {
       if (reason && pool_.takeIdle(worker(), this)) close(reason);
       break;
     }
+    case State::Closed:
+      if (awaitingEof_ && now - closingSince_ >= std::chrono::seconds(2)) finishClose();
+      break;
     case State::Login:
     case State::Active:
     case State::Resetting:
-    case State::Closed:
       break;
   }
 }
 
-void ServerConn::fail(std::string_view reason) {
+void ServerConn::fail(std::string_view reason, std::string_view sqlstate) {
   uint64_t target = forClient_;
   forClient_ = 0;
   log::warn(who_, "server connection failed: {}", reason);
   if (target) {
-    if (ClientConn* c = worker().findClient(target)) c->serverFailed(reason);
+    if (ClientConn* c = worker().findClient(target)) c->serverFailed(reason, sqlstate);
   }
   close(reason);
 }
@@ -614,18 +625,28 @@ void ServerConn::close(std::string_view reason) {
   state_ = State::Closed;
   log::info(who_, "closing server connection: {}", reason);
   if (wasIdle) pool_.takeIdle(worker(), this);
-  if (!loggedIn) {
-    closeHandle();
-  } else if (isOpen()) {
-    pg::Writer w;
-    pg::putTerminate(w);
-    send(w.take());
-    closeAfterFlush();
-  }
   if (ClientConn* c = client_) {
     client_ = nullptr;
     c->serverLost(reason);
   }
+  if (loggedIn && isOpen()) {
+    // Say goodbye and keep the slot until the backend has gone (its EOF), so that pool_size
+    // and max_db_connections bound real backend processes, not just our sockets.
+    pg::Writer w;
+    pg::putTerminate(w);
+    send(w.take());
+    flushForward();
+    awaitingEof_ = true;
+    closingSince_ = worker().now();
+    startReading();
+    return;
+  }
+  finishClose();
+}
+
+void ServerConn::finishClose() {
+  awaitingEof_ = false;
+  closeHandle();
   if (!goneReported_) {
     goneReported_ = true;
     pool_.serverGone(worker());
@@ -634,11 +655,19 @@ void ServerConn::close(std::string_view reason) {
 }
 
 void ServerConn::onReadEnd(int status) {
+  if (awaitingEof_) {
+    finishClose();
+    return;
+  }
   close(status == UV_EOF ? "server closed the connection"
                          : fmt::format("read error: {}", uv_strerror(status)));
 }
 
 void ServerConn::onWriteError(int status) {
+  if (awaitingEof_) {
+    finishClose();
+    return;
+  }
   close(fmt::format("write error: {}", uv_strerror(status)));
 }
 

@@ -85,7 +85,8 @@ class ServerConn final : public Connection {
 
   void markIdle();  // parked in the pool
   void close(std::string_view reason);
-  void fail(std::string_view reason);  // connect/login failure: tell the waiting client
+  // Connect/login failure: tell the waiting client (with the server's SQLSTATE when it refused).
+  void fail(std::string_view reason, std::string_view sqlstate = "08006");
 
   // Timeouts, checked by the worker's tick.
   void checkTimers(Clock::time_point now);
@@ -112,6 +113,7 @@ class ServerConn final : public Connection {
   void connectResolved(const sockaddr* addr);
   void sendStartup();
   void onTlsAnswer(Chunk* chunk, size_t len);
+  void finishClose();
   bool handleAuth(protocol::pg::Bytes body);
   bool onActiveReply(char type, protocol::pg::Bytes body);
   bool rewritesError() const;  // the next ErrorResponse is rewritten before the client sees it
@@ -140,6 +142,8 @@ class ServerConn final : public Connection {
   Clock::time_point createdAt_;
   Clock::time_point idleSince_;
   bool goneReported_ = false;
+  bool awaitingEof_ = false;  // Terminate sent; the slot is held until the backend closes
+  Clock::time_point closingSince_;
   Clock::time_point busySince_;
   Clock::time_point readySince_;
   config::Duration timeoutCancel_{0};

@@ -16,10 +16,18 @@
 #   sp_trust                no password,  hba trust
 #   sp_admin / admin_pass   SUPERUSER, stored SCRAM, hba scram-sha-256
 # Any other role (tests create their own) gets hba scram-sha-256 over TCP.
+#
+# TLS (opt-in): with PG_CLUSTER_SSL_DIR=DIR at `start` (DIR made by scripts/make-test-certs.sh),
+# DIR/server.crt and DIR/server.key are copied into the data directory (owned by postgres, key
+# 0600) and the server runs with ssl=on; DIR/env then says PG_SSL=1 and PG_SSL_DIR=DIR. One more
+# role exists then:
+#   sp_tlsonly / tls_pass   stored SCRAM, hostssl scram-sha-256, hostnossl reject (TLS only)
+# Without the variable nothing changes (no TLS, no sp_tlsonly).
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 SCALE=${PG_CLUSTER_PGBENCH_SCALE:-0}  # >0: also run `pgbench -i -s SCALE` as sp_scram
+SSL_DIR=${PG_CLUSTER_SSL_DIR:-}       # set: TLS on, certificates from here (see above)
 
 usage() {
   echo "usage: $0 start|stop|env DIR" >&2
@@ -89,10 +97,23 @@ do_stop() {
 do_start() {
   mkdir -p "$DIR"
   DIR=$(cd "$DIR" && pwd)
+  if [ -n "$SSL_DIR" ]; then
+    local f
+    for f in server.crt server.key; do
+      [ -r "$SSL_DIR/$f" ] || {
+        log "PG_CLUSTER_SSL_DIR: cannot read $SSL_DIR/$f (run scripts/make-test-certs.sh first)"
+        exit 1
+      }
+    done
+    SSL_DIR=$(cd "$SSL_DIR" && pwd)
+  fi
   if is_running; then
-    log "cluster already running in $DIR (port $(env_get PGPORT)); reusing it"
-    cat "$DIR/env"
-    return 0
+    if [ -z "$SSL_DIR" ] || [ "$(env_get PG_SSL)" = 1 ]; then
+      log "cluster already running in $DIR (port $(env_get PGPORT)); reusing it"
+      cat "$DIR/env"
+      return 0
+    fi
+    log "cluster running in $DIR has no TLS; replacing it"
   fi
   if [ -f "$DIR/env" ]; then
     log "removing stale cluster recorded in $DIR/env"
@@ -132,10 +153,27 @@ log_line_prefix = '%m [%p] %u@%d '
 log_connections = off
 EOF
 
+  # TLS: the postgres user must own the key (mode 0600), so it gets its own copy in the data dir.
+  local hba_tls=""
+  if [ -n "$SSL_DIR" ]; then
+    install -m 644 "$SSL_DIR/server.crt" "$data/server.crt"
+    install -m 600 "$SSL_DIR/server.key" "$data/server.key"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$data/server.crt" "$data/server.key"; fi
+    cat >>"$data/postgresql.conf" <<EOF
+ssl = on
+ssl_cert_file = '$data/server.crt'
+ssl_key_file = '$data/server.key'
+ssl_min_protocol_version = 'TLSv1.2'
+EOF
+    hba_tls="hostnossl all    sp_tlsonly 127.0.0.1/32  reject
+hostssl all      sp_tlsonly 127.0.0.1/32  scram-sha-256
+"
+  fi
+
   cat >"$data/pg_hba.conf" <<EOF
 # TYPE  DATABASE  USER      ADDRESS        METHOD
 local   all       all                      trust
-host    all       sp_trust  127.0.0.1/32   trust
+${hba_tls}host    all       sp_trust  127.0.0.1/32   trust
 host    all       sp_clear  127.0.0.1/32   password
 host    all       sp_md5    127.0.0.1/32   md5
 host    all       all       127.0.0.1/32   scram-sha-256
@@ -169,6 +207,12 @@ RESET password_encryption;
 CREATE DATABASE sp_db OWNER sp_scram;
 GRANT ALL ON DATABASE sp_db TO sp_md5, sp_clear, sp_trust, sp_admin, PUBLIC;
 EOF
+  if [ -n "$SSL_DIR" ]; then
+    "${psql_admin[@]}" -d postgres <<'EOF'
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE sp_tlsonly LOGIN PASSWORD 'tls_pass';
+EOF
+  fi
   "${psql_admin[@]}" -d sp_db <<'EOF'
 GRANT ALL ON SCHEMA public TO PUBLIC;
 -- Tables any role creates are usable by every other role.
@@ -192,6 +236,9 @@ SP_MD5_PASSWORD=md5_pass
 SP_CLEAR_PASSWORD=clear_pass
 SP_ADMIN_PASSWORD=admin_pass
 EOF
+  if [ -n "$SSL_DIR" ]; then
+    printf 'PG_SSL=1\nPG_SSL_DIR=%s\nSP_TLSONLY_PASSWORD=tls_pass\n' "$SSL_DIR" >>"$DIR/env"
+  fi
 
   if [ "$SCALE" -gt 0 ]; then
     log "pgbench -i -s $SCALE"
