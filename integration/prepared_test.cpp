@@ -200,3 +200,56 @@ TEST_CASE("a Parse that fails is not remembered", "[integration][prepared][trans
   REQUIRE(succeeded(exec.get()));
   CHECK(firstValue(exec.get()) == "1");
 }
+
+TEST_CASE("max_prepared_statements: servers keep at most the cap, evicted statements come back",
+          "[integration][prepared][transaction]") {
+  TempRole role("it_prepcap");
+  Proxy proxy(generalSection("pool_mode = \"transaction\"\ndefault_pool_size = 1\n"
+                             "max_prepared_statements = 2\nquery_wait_timeout = \"20s\"") +
+              clusterDatabase() + userSection(role.name(), role.password()));
+  Conn c(proxy.conninfo(role.name(), role.password()));
+  REQUIRE(c.ok());
+  constexpr int kStatements = 5;
+  for (int i = 0; i < kStatements; ++i) {
+    auto p = prepare(c, "s" + std::to_string(i), "select " + std::to_string(i) + " + $1::int");
+    INFO("prepare s" << i << ": " << describe(c, p.get()));
+    REQUIRE(succeeded(p.get()));
+  }
+  // Round-robin over more statements than the server may hold: each is re-prepared on demand.
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < kStatements; ++i) {
+      auto e = execPrepared(c, "s" + std::to_string(i), {"100"});
+      INFO("round " << round << " exec s" << i << ": " << describe(c, e.get()));
+      REQUIRE(succeeded(e.get()));
+      CHECK(firstValue(e.get()) == std::to_string(100 + i));
+    }
+  }
+  // The one server behind the pool holds no more than the cap.
+  CHECK(std::stoi(c.scalar("select count(*) from pg_prepared_statements")) <= 2);
+}
+
+TEST_CASE("transaction mode refuses session-only features with 0A000",
+          "[integration][prepared][transaction]") {
+  Proxy proxy(transactionConfig(1));
+  Conn c(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(c.ok());
+  for (const char* sql : {"LISTEN it_chan", "CREATE TEMP TABLE it_tmp (a int)",
+                          "SELECT pg_advisory_lock(4242)"}) {
+    INFO(sql);
+    auto err = c.expectError(sql);
+    CHECK(err.sqlstate == "0A000");
+    CHECK(err.message.find("transaction pooling") != std::string::npos);
+    CHECK(c.scalar("select 1") == "1");  // the session goes on
+  }
+  // The supported forms work.
+  c.query("BEGIN");
+  c.query("CREATE TEMP TABLE it_tmp_ok (a int) ON COMMIT DROP");
+  c.query("SELECT pg_advisory_xact_lock(4242)");
+  c.query("COMMIT");
+  // The same text through the extended protocol fails when executed.
+  auto p = prepare(c, "lsn", "LISTEN it_chan");
+  REQUIRE(succeeded(p.get()));
+  auto e = execPrepared(c, "lsn", {});
+  CHECK_FALSE(succeeded(e.get()));
+  CHECK(errorOf(c, e.get()).sqlstate == "0A000");
+}
