@@ -49,23 +49,9 @@ as_pg() {
   fi
 }
 
-free_port() {
-  local py
-  for py in /usr/bin/python3 python3; do
-    if command -v "$py" >/dev/null 2>&1; then
-      "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-      return
-    fi
-  done
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! ss -Htln "sport = :$p" | grep -q .; then
-      echo "$p"
-      return
-    fi
-  done
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+free_port() { sp_free_port; }
 
 # Reads KEY from DIR/env (empty when absent).
 env_get() {
