@@ -75,9 +75,19 @@ struct WriteReq {
   uint8_t scratch[16];
   size_t scratchUsed = 0;
   std::string owned;
+  // Bufs that point into `owned` hold an offset until submit (the string may still grow).
+  bool fromOwned[kMaxBufs];
+  size_t ownedOffset[kMaxBufs];
   WriteReq* nextFree = nullptr;
 
+  // Turns offsets into `owned` into pointers: call once nothing more is appended.
+  void fixOwnedPointers() {
+    for (int i = 0; i < nbufs; ++i)
+      if (fromOwned[i]) bufs[i].base = owned.data() + ownedOffset[i];
+  }
+
   void reset() {
+    for (bool& f : fromOwned) f = false;
     nbufs = 0;
     nchunks = 0;
     scratchUsed = 0;

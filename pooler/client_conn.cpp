@@ -387,6 +387,7 @@ void ClientConn::forwardPending() {
       scanner_.feed(pg::Bytes(reinterpret_cast<const uint8_t*>(pending.data()), pending.size()),
                     *this);
   if (server_) server_->flushForward();
+  flushForward();  // replies shardpool synthesized for the client
   if (r.status == pg::ScanStatus::Invalid) fatal("08P01", "invalid message length from client");
 }
 

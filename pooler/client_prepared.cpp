@@ -18,14 +18,14 @@ void ClientConn::forwardRaw(char type, pg::Bytes body) {
   w.start(type);
   w.bytes(body);
   w.finish();
-  server_->send(w.take());
+  server_->appendOwned(w.data());
 }
 
 void ClientConn::evictIfFull() {
   if (auto victim = server_->statements().evictIfFull(maxPrepared_)) {
     pg::Writer w;
     pg::putClose(w, 'S', *victim);
-    server_->send(w.take());
+    server_->appendOwned(w.data());
     server_->pushRequest({'C', pg::Fate::Swallow});
   }
 }
@@ -39,7 +39,7 @@ void ClientConn::ensurePrepared(const ClientStatement& st) {
   evictIfFull();
   pg::Writer w;
   pg::putParse(w, st.serverName, st.query, st.paramTypes);
-  server_->send(w.take());
+  server_->appendOwned(w.data());
   cache.add(st.serverName);
   server_->pushRequest({'P', pg::Fate::Swallow, false, {}, st.serverName});
 }
@@ -58,7 +58,7 @@ void ClientConn::handleQuery(pg::Bytes body) {
     log::info(who(), "refusing a session-only feature: {}", *why);
     pg::Writer w;
     pg::putQuery(w, raiseFeatureNotSupported(*why));
-    server_->send(w.take());
+    server_->appendOwned(w.data());
     return;
   }
   if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
@@ -89,7 +89,7 @@ void ClientConn::handleParse(pg::Bytes body) {
     } else {
       pg::Writer w;
       pg::putParse(w, "", query, types);
-      server_->send(w.take());
+      server_->appendOwned(w.data());
     }
     server_->pushRequest({'P'});
     return;
@@ -102,7 +102,7 @@ void ClientConn::handleParse(pg::Bytes body) {
     ensurePrepared(it->second);
     pg::Writer w;
     pg::putParse(w, it->second.serverName, query, types);
-    server_->send(w.take());
+    server_->appendOwned(w.data());
     server_->pushRequest({'P', pg::Fate::RenameError, false, name, it->second.serverName});
     return;
   }
@@ -117,7 +117,7 @@ void ClientConn::handleParse(pg::Bytes body) {
   evictIfFull();
   pg::Writer w;
   pg::putParse(w, ref.serverName, ref.query, ref.paramTypes);
-  server_->send(w.take());
+  server_->appendOwned(w.data());
   cache.add(ref.serverName);
   server_->pushRequest({'P', pg::Fate::Forward, false, name, ref.serverName});
 }
@@ -135,7 +135,7 @@ void ClientConn::handleBind(pg::Bytes body) {
     ensurePrepared(it->second);
     pg::Writer w;
     pg::putBindRenamed(w, *b, it->second.serverName);
-    server_->send(w.take());
+    server_->appendOwned(w.data());
   }
   server_->pushRequest({'B'});
 }
@@ -154,7 +154,7 @@ void ClientConn::handleDescribe(pg::Bytes body) {
     ensurePrepared(it->second);
     pg::Writer w;
     pg::putDescribe(w, 'S', it->second.serverName);
-    server_->send(w.take());
+    server_->appendOwned(w.data());
   }
   server_->pushRequest({'D', pg::Fate::Forward, d->kind == 'S'});
 }

@@ -187,10 +187,28 @@ void Connection::forwardCopy(const uint8_t* data, size_t len) {
   building_->bufs[building_->nbufs++] = uv_buf_init(reinterpret_cast<char*>(dst), unsigned(len));
 }
 
+void Connection::appendOwned(std::string_view bytes) {
+  if (!handle_ || bytes.empty()) return;
+  if (building_ && building_->nbufs == WriteReq::kMaxBufs) flushForward();
+  if (!building_) building_ = worker_->writeReqs().get();
+  WriteReq* r = building_;
+  size_t offset = r->owned.size();
+  r->owned.append(bytes);
+  int last = r->nbufs - 1;
+  if (last >= 0 && r->fromOwned[last] && r->ownedOffset[last] + r->bufs[last].len == offset) {
+    r->bufs[last].len += bytes.size();
+    return;
+  }
+  r->fromOwned[r->nbufs] = true;
+  r->ownedOffset[r->nbufs] = offset;
+  r->bufs[r->nbufs++] = uv_buf_init(nullptr, static_cast<unsigned>(bytes.size()));
+}
+
 void Connection::flushForward() {
   if (!building_) return;
   WriteReq* r = building_;
   building_ = nullptr;
+  r->fixOwnedPointers();
   if (!handle_ || r->nbufs == 0) {
     worker_->writeReqs().put(r);
     return;

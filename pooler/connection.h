@@ -53,6 +53,9 @@ class Connection {
   // Zero-copy forwarding of slices of read chunks, gathered into as few writes as possible.
   void forwardSlice(Chunk* chunk, const uint8_t* data, size_t len);
   void forwardCopy(const uint8_t* data, size_t len);
+  // Queues bytes built by shardpool (rewritten or synthesized messages) in order with forwarded
+  // slices, so that one write carries them all.
+  void appendOwned(std::string_view bytes);
   void flushForward();
 
   size_t writeQueueSize() const;

@@ -239,7 +239,7 @@ bool ServerConn::onActiveReply(char type, pg::Bytes body) {
       }
       pg::Writer w;
       pg::putErrorResponse(w, e->severity, e->sqlstate, msg, e->detail, e->hint);
-      client_->send(w.take());
+      client_->appendOwned(w.data());
     }
   }
   if (type == 'Z' && client_ && client_->statementMode()) {
@@ -250,7 +250,7 @@ bool ServerConn::onActiveReply(char type, pg::Bytes body) {
     }
     pg::Writer w;
     pg::putReadyForQuery(w, txStatus_);
-    client_->send(w.take());
+    client_->appendOwned(w.data());
   }
   requests_.onReply(type, *this);
   if (requests_.empty()) {
@@ -301,7 +301,7 @@ void ServerConn::synthesize(const pg::Request& r) {
     pg::putCloseComplete(w);
     if (!r.clientName.empty()) client_->forgetStatement(r.clientName);
   }
-  client_->send(w.take());
+  client_->appendOwned(w.data());
 }
 
 void ServerConn::onForward(pg::Bytes bytes, bool inInput) {
