@@ -1,7 +1,6 @@
 #include "pooler/client_conn.h"
 
 #include <fmt/format.h>
-#include <strings.h>
 
 #include "pooler/cancel.h"
 #include "pooler/log.h"
@@ -9,6 +8,7 @@
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/proxy.h"
 #include "pooler/server_conn.h"
+#include "pooler/settings_list.h"
 
 namespace shardpool::pooler {
 
@@ -304,7 +304,7 @@ bool readOnlySetting(std::string_view name) {
       "server_version", "server_encoding", "integer_datetimes", "is_superuser",
       "session_authorization", "in_hot_standby"};
   for (auto r : kReadOnly)
-    if (r.size() == name.size() && strncasecmp(r.data(), name.data(), r.size()) == 0) return true;
+    if (sameSettingName(r, name)) return true;
   return false;
 }
 }  // namespace
@@ -314,9 +314,7 @@ std::string ClientConn::buildSetQuery(
   std::string resets;
   // Settings another client left on this server that this client never asked for.
   for (auto& [name, value] : server.applied()) {
-    bool mine = false;
-    for (auto& [k, v] : params_) mine |= strcasecmp(k.c_str(), name.c_str()) == 0;
-    if (mine) continue;
+    if (findSetting(params_, name)) continue;
     std::string ident = "\"";
     for (char c : name) ident += c == '"' ? std::string("\"\"") : std::string(1, c);
     resets += fmt::format("RESET {}\";", ident);
@@ -336,13 +334,7 @@ std::string ClientConn::buildSetQuery(
 }
 
 void ClientConn::noteParameter(std::string_view name, std::string_view value) {
-  for (auto& [k, v] : params_) {
-    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) {
-      v = value;
-      return;
-    }
-  }
-  params_.emplace_back(name, value);
+  setSetting(params_, name, value);
 }
 
 void ClientConn::assignServer(ServerConn* server) {
@@ -463,21 +455,14 @@ void ClientConn::serverReady(ServerConn& server) {
   if (state_ != State::Active) return;
   if (worker().shuttingDown() && server.clean() && inbuf_.empty()) {
     flushForward();
-    fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
+    terminateForShutdown();
     return;
   }
-  switch (pool_->settings().mode) {
-    case config::PoolMode::Session:
-      return;
-    case config::PoolMode::Transaction:
-      if (server.clean() && scanner_.atBoundary() && inbuf_.empty()) releaseServer();
-      return;
-    case config::PoolMode::Statement:
-      // A transaction block was refused before its ReadyForQuery reached us (see
-      // ServerConn::onActiveReply); here the server is clean or still busy.
-      if (server.clean() && scanner_.atBoundary() && inbuf_.empty()) releaseServer();
-      return;
-  }
+  // Session mode keeps the server; the other modes give it back between transactions (a
+  // transaction block in statement mode was refused in ServerConn::onActiveReply).
+  if (pool_->settings().mode != config::PoolMode::Session && server.clean() &&
+      scanner_.atBoundary() && inbuf_.empty())
+    releaseServer();
 }
 
 // Transaction/statement pooling: give the server back between transactions.
@@ -550,16 +535,20 @@ void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
   }
 }
 
+void ClientConn::terminateForShutdown() {
+  fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
+}
+
 void ClientConn::closeIfIdle() {
   switch (state_) {
     case State::Startup:
     case State::Auth:
     case State::WaitServer:
-      fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
+      terminateForShutdown();
       return;
     case State::Active:
       if (!server_ || server_->clean())
-        fatal("57P01", "terminating connection because shardpool is shutting down", "shutdown");
+        terminateForShutdown();
       return;
     case State::Login:
     case State::Closing:

@@ -73,6 +73,7 @@ class ClientConn final : public Connection {
   std::string buildSetQuery(const ServerConn& server,
                             std::vector<std::pair<std::string, std::string>>& toApply) const;
   void releaseServer();
+  void terminateForShutdown();
 
   // Prepared statements in transaction/statement pooling (client_prepared.cpp).
   struct ClientStatement {

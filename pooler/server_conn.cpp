@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <strings.h>
 #include <sys/un.h>
 
 #include <cstring>
@@ -18,23 +17,6 @@ namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
 
-namespace {
-const std::string* findSetting(const ServerConn::Params& list, std::string_view name) {
-  for (auto& [k, v] : list)
-    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return &v;
-  return nullptr;
-}
-
-void setApplied(ServerConn::Params& list, std::string_view name, std::string_view value) {
-  for (auto& [k, v] : list) {
-    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) {
-      v = value;
-      return;
-    }
-  }
-  list.emplace_back(name, value);
-}
-}  // namespace
 
 ServerConn::ServerConn(Worker& worker, uint64_t id, Pool& pool)
     : Connection(worker, id),
@@ -362,9 +344,9 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
           for (auto& [k, v] : pendingApply_) {
             if (!param(k).empty()) continue;  // reported: ParameterStatus updated it
             if (v.empty())
-              std::erase_if(applied_, [&](auto& e) { return strcasecmp(e.first.c_str(), k.c_str()) == 0; });
+              eraseSetting(applied_, k);
             else
-              setApplied(applied_, k, v);
+              setSetting(applied_, k, v);
           }
         }
         pendingApply_.clear();
@@ -386,8 +368,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
         requests_.clear();
         applied_.clear();  // the reset query (DISCARD ALL / RESET ALL) undid them
         statements_.clear();
-        markIdle();
-        worker().queueGive(this, 0);
+        backToPool();
       }
       return true;
     case State::Idle:
@@ -488,7 +469,7 @@ void ServerConn::loginDone() {
 }
 
 void ServerConn::setParam(std::string_view name, std::string_view value) {
-  setApplied(params_, name, value);
+  setSetting(params_, name, value);
 }
 
 std::string_view ServerConn::param(std::string_view name) const {
@@ -531,18 +512,9 @@ void ServerConn::unlink() {
                            : "client disconnected while the server was busy");
     return;
   }
-  if (worker().shuttingDown()) {
-    close("shutting down");
-    return;
-  }
-  if (pool_.settings().serverLifetime.count() > 0 &&
-      worker().now() - createdAt_ >= pool_.settings().serverLifetime) {
-    close("server_lifetime reached");
-    return;
-  }
+  if (closedInsteadOfReuse()) return;
   if (pool_.settings().resetQuery.empty() || state_ == State::Login) {
-    markIdle();
-    worker().queueGive(this, 0);
+    backToPool();
     return;
   }
   state_ = State::Resetting;
@@ -555,15 +527,23 @@ void ServerConn::unlink() {
 void ServerConn::releaseToPool() {
   client_ = nullptr;
   clearThrottle();
+  if (!closedInsteadOfReuse()) backToPool();
+}
+
+bool ServerConn::closedInsteadOfReuse() {
   if (worker().shuttingDown()) {
     close("shutting down");
-    return;
+    return true;
   }
-  if (pool_.settings().serverLifetime.count() > 0 &&
-      worker().now() - createdAt_ >= pool_.settings().serverLifetime) {
+  const auto lifetime = pool_.settings().serverLifetime;
+  if (lifetime.count() > 0 && worker().now() - createdAt_ >= lifetime) {
     close("server_lifetime reached");
-    return;
+    return true;
   }
+  return false;
+}
+
+void ServerConn::backToPool() {
   markIdle();
   worker().queueGive(this, 0);
 }

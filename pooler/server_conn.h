@@ -15,6 +15,7 @@
 #include "pooler/connection.h"
 #include "pooler/protocol/pg_requests.h"
 #include "pooler/protocol/pg_scanner.h"
+#include "pooler/settings_list.h"
 #include "pooler/statement_cache.h"
 #include "pooler/worker.h"
 
@@ -37,7 +38,7 @@ class ServerConn final : public Connection {
     Resetting,
     Closed
   };
-  using Params = std::vector<std::pair<std::string, std::string>>;
+  using Params = SettingsList;
 
   ServerConn(Worker& worker, uint64_t id, Pool& pool);
   ~ServerConn() override;
@@ -114,6 +115,8 @@ class ServerConn final : public Connection {
   void sendStartup();
   void onTlsAnswer(Chunk* chunk, size_t len);
   void finishClose();
+  bool closedInsteadOfReuse();  // shutting down or past server_lifetime: closes, returns true
+  void backToPool();
   bool handleAuth(protocol::pg::Bytes body);
   bool onActiveReply(char type, protocol::pg::Bytes body);
   bool rewritesError() const;  // the next ErrorResponse is rewritten before the client sees it

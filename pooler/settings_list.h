@@ -1,0 +1,40 @@
+// Session settings as (name, value) pairs; names compare case-insensitively, as GUC names do.
+#pragma once
+
+#include <strings.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace shardpool::pooler {
+
+using SettingsList = std::vector<std::pair<std::string, std::string>>;
+
+inline bool sameSettingName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+inline const std::string* findSetting(const SettingsList& list, std::string_view name) {
+  for (auto& [k, v] : list)
+    if (sameSettingName(k, name)) return &v;
+  return nullptr;
+}
+
+inline void setSetting(SettingsList& list, std::string_view name, std::string_view value) {
+  for (auto& [k, v] : list) {
+    if (sameSettingName(k, name)) {
+      v = value;
+      return;
+    }
+  }
+  list.emplace_back(name, value);
+}
+
+inline void eraseSetting(SettingsList& list, std::string_view name) {
+  std::erase_if(list, [&](const auto& e) { return sameSettingName(e.first, name); });
+}
+
+}  // namespace shardpool::pooler
