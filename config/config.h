@@ -73,6 +73,14 @@ struct General {
                                   // sets sslrootcert
   std::string serverTlsCertFile;  // optional client certificate shown to servers, with its key
   std::string serverTlsKeyFile;
+  // The admin console (virtual database "shardpool", also "pgbouncer"): admin users may run
+  // every command; stats users only SHOW. Both must be configured users (they log in with
+  // their [users] password).
+  std::vector<std::string> adminUsers;
+  std::vector<std::string> statsUsers;
+  // Prometheus text endpoint at http://metrics_addr:metrics_port/metrics; port 0 turns it off.
+  std::string metricsAddr = "127.0.0.1";
+  uint16_t metricsPort = 0;
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves
@@ -107,8 +115,30 @@ struct User {
   std::optional<uint32_t> maxUserConnections;  // unset: general's; 0: unlimited for this user
 };
 
+// A `--set key.path=value` override, applied on top of the file (or of sidecar defaults).
+struct Override {
+  std::string keyPath;
+  std::string value;  // parsed as a TOML value; bare words are taken as strings
+};
+
+// Sidecar mode: one backend from a URL, no file.
+struct SidecarOptions {
+  std::string listen;      // "host:port"
+  std::string backendUrl;  // postgres://user:pass@host:port/db (password may come from PGPASSWORD)
+};
+
+// Where a Config came from, so that RELOAD and a live SET can build the next one the same way.
+struct ConfigOrigin {
+  enum class Kind { Text, File, Sidecar };
+  Kind kind = Kind::Text;
+  std::string path;                 // Kind::File
+  SidecarOptions sidecar;           // Kind::Sidecar
+  std::vector<Override> overrides;  // --set flags, then live SETs, in order
+};
+
 struct Config {
   std::string sourcePath;  // file it came from; empty for sidecar flags
+  ConfigOrigin origin;
   General general;
   std::map<std::string, Database, std::less<>> databases;
   std::map<std::string, User, std::less<>> users;
@@ -141,11 +171,6 @@ struct ConfigError {
   std::string format() const;  // "file:line:col: key: message"
 };
 
-// A `--set key.path=value` override, applied on top of the file (or of sidecar defaults).
-struct Override {
-  std::string keyPath;
-  std::string value;  // parsed as a TOML value; bare words are taken as strings
-};
 
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when errors is non-empty
@@ -159,12 +184,29 @@ LoadResult loadFile(const std::string& path, const std::vector<Override>& overri
 LoadResult loadString(std::string_view toml, std::string_view sourceName,
                       const std::vector<Override>& overrides = {});
 
-// Sidecar mode: one backend from a URL, no file.
-struct SidecarOptions {
-  std::string listen;      // "host:port"
-  std::string backendUrl;  // postgres://user:pass@host:port/db (password may come from PGPASSWORD)
-};
+// Sidecar mode: one backend from a URL, no file (see SidecarOptions).
 LoadResult fromSidecar(const SidecarOptions& opts, const std::vector<Override>& overrides = {});
+
+// Builds the next configuration the way `current` was built (re-reading its file), with `extra`
+// overrides added after its own. Text-built configurations cannot be reloaded (an error says so).
+LoadResult reloadConfig(const Config& current, const std::vector<Override>& extra = {});
+
+// Settings that only take effect at start-up (listen address, workers, metrics endpoint, client
+// TLS files). A key path such as "general.listen_port"; `keyPath` without a section is taken as
+// a [general] key.
+bool needsRestart(std::string_view keyPath);
+// The restart-only keys whose values differ between `running` and `next`.
+std::vector<std::string> restartOnlyChanges(const Config& running, const Config& next);
+// Copies the restart-only values of `running` into `next` (what a reload can apply).
+void keepRestartOnly(Config& next, const Config& running);
+// One [general] setting as text, for SHOW CONFIG: every key with its value and default.
+struct SettingView {
+  std::string key;
+  std::string value;
+  std::string defaultValue;
+  bool changeable;  // false: restart-only
+};
+std::vector<SettingView> describeGeneral(const Config& config);
 
 // Parses "key.path=value" into an Override; nullopt on a malformed string.
 std::optional<Override> parseOverride(std::string_view text);

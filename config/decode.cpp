@@ -157,6 +157,22 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto s = v.string(false)) g.serverTlsKeyFile = *s;
      }},
+    {"admin_users",
+     [](General& g, const ValueReader& v) {
+       if (auto n = v.nameList()) g.adminUsers = std::move(*n);
+     }},
+    {"stats_users",
+     [](General& g, const ValueReader& v) {
+       if (auto n = v.nameList()) g.statsUsers = std::move(*n);
+     }},
+    {"metrics_addr",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.metricsAddr = *s;
+     }},
+    {"metrics_port",
+     [](General& g, const ValueReader& v) {
+       if (auto p = v.integer(0, kMaxPort)) g.metricsPort = static_cast<uint16_t>(*p);
+     }},
 };
 
 const Field<Database> kDatabaseFields[] = {

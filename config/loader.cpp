@@ -66,7 +66,13 @@ LoadResult loadFile(const std::string& path, const std::vector<Override>& overri
       return failure(fileError(
           path, fmt::format("cannot read the configuration file: {}", std::strerror(errno))));
     }
-    return loadString(text.str(), path, overrides);
+    LoadResult r = loadString(text.str(), path, overrides);
+    if (r.ok()) {
+      auto c = std::make_shared<Config>(*r.config);
+      c->origin = {ConfigOrigin::Kind::File, path, {}, overrides};
+      r.config = std::move(c);
+    }
+    return r;
   } catch (const std::exception& e) {
     return internalError(path, e);
   }

@@ -75,7 +75,13 @@ LoadResult fromSidecar(const SidecarOptions& opts, const std::vector<Override>& 
     }
     toml::table root = sidecarTree(listen, *url.value, password);
     Diagnostics diag{std::string()};
-    return buildConfig(root, std::string(), overrides, env, ExpandEnv::OnlyOverrides, diag);
+    LoadResult r = buildConfig(root, std::string(), overrides, env, ExpandEnv::OnlyOverrides, diag);
+    if (r.ok()) {
+      auto c = std::make_shared<Config>(*r.config);
+      c->origin = {ConfigOrigin::Kind::Sidecar, {}, opts, overrides};
+      r.config = std::move(c);
+    }
+    return r;
   } catch (const std::exception& e) {
     return failure(flagError(
         {}, fmt::format("internal error while building the configuration: {}", e.what())));

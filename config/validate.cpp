@@ -148,6 +148,38 @@ void checkMinPoolSizes(const Config& config, const toml::table& root, Diagnostic
   }
 }
 
+// The admin console answers to these database names, so no [databases] entry may take them.
+constexpr std::string_view kAdminDatabases[] = {"shardpool", "pgbouncer"};
+
+void checkConsole(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const toml::table* dbs = childTable(&root, "databases");
+  for (std::string_view name : kAdminDatabases) {
+    if (config.databases.count(name) == 0) continue;
+    diag.at(keyRegion(dbs, name), joinKeyPath("databases", name),
+            fmt::format("the database name {} is reserved for the admin console; give it another "
+                        "name and set dbname = {}",
+                        quote(name), quote(name)));
+  }
+  const toml::table* general = childTable(&root, "general");
+  for (std::string_view key : {"admin_users", "stats_users"}) {
+    std::string path = joinKeyPath("general", key);
+    if (diag.hasErrorsAt(path)) continue;
+    const auto& names = key == "admin_users" ? config.general.adminUsers : config.general.statsUsers;
+    for (const auto& name : names) {
+      if (config.findUser(name) != nullptr || config.general.authType == AuthType::Trust) continue;
+      diag.at(valueRegion(general, key), path,
+              fmt::format("{} is not a configured user; add [users.{}] with a password",
+                          quote(name), name));
+    }
+  }
+  if (config.general.metricsPort != 0 && config.general.metricsPort == config.general.listenPort &&
+      config.general.metricsAddr == config.general.listenAddr) {
+    diag.at(valueRegion(general, "metrics_port"), "general.metrics_port",
+            fmt::format("metrics_port {} is the listen_port; pick another port",
+                        config.general.metricsPort));
+  }
+}
+
 }  // namespace
 
 void validateConfig(const Config& config, const toml::table& root, Diagnostics& diag) {
@@ -156,6 +188,7 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   if (!diag.hasErrorsUnder("general.auth_type")) checkUsers(config, root, diag);
   checkMinPoolSizes(config, root, diag);
   validateTls(config, root, diag);
+  checkConsole(config, root, diag);
 }
 
 }  // namespace shardpool::config

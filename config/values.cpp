@@ -107,6 +107,42 @@ std::optional<std::string> ValueReader::string(bool allowEmpty) const {
   return value->get();
 }
 
+std::optional<std::vector<std::string>> ValueReader::nameList() const {
+  std::vector<std::string> names;
+  auto add = [&](std::string_view name) -> bool {
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (name.empty()) return false;
+    names.emplace_back(name);
+    return true;
+  };
+  if (const auto* s = node_.as_string()) {
+    std::string_view rest = s->get();
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      if (!add(rest.substr(0, comma)) && comma != std::string_view::npos) {
+        error(fmt::format("expected comma-separated names, got {}", describe(node_)));
+        return std::nullopt;
+      }
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    return names;
+  }
+  if (const auto* a = node_.as_array()) {
+    for (const auto& item : *a) {
+      const auto* str = item.as_string();
+      if (str == nullptr || !add(str->get())) {
+        error(fmt::format("expected an array of non-empty strings, got {} in it", describe(item)));
+        return std::nullopt;
+      }
+    }
+    return names;
+  }
+  error(fmt::format("expected an array of names (or one comma-separated string), got {}",
+                    describe(node_)));
+  return std::nullopt;
+}
+
 std::optional<Duration> ValueReader::duration(bool allowZero) const {
   std::optional<double> millis;
   if (const auto* i = node_.as_integer()) millis = static_cast<double>(i->get()) * 1000.0;

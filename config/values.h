@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <toml++/toml.h>
 
@@ -25,6 +26,8 @@ class ValueReader {
 
   std::optional<int64_t> integer(int64_t min, int64_t max) const;
   std::optional<std::string> string(bool allowEmpty) const;
+  // An array of non-empty strings, or one string of comma-separated names (PgBouncer's form).
+  std::optional<std::vector<std::string>> nameList() const;
   // A number of seconds, or a string with a unit; zero only when allowZero.
   std::optional<Duration> duration(bool allowZero) const;
   std::optional<PoolMode> poolMode() const;

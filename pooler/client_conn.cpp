@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "pooler/admin/console.h"
 #include "pooler/cancel.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
@@ -49,7 +50,12 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       // Hold at most about kMaxPendingBytes while no server is ours: stop reading until one is.
       if (inbuf_.size() > kMaxPendingBytes) stopReading();
       return;
+    case State::Console:
+      inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
+      consoleInput();
+      return;
     case State::Active: {
+      pool_->counters(worker().index()).add(pool_->counters(worker().index()).received, len);
       if (!server_) {
         // Transaction pooling between transactions: hold the bytes and get a server.
         inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
@@ -193,7 +199,7 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   if (!w.data().empty()) send(w.take());
   if (step == ClientAuth::Step::Failure) {
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
-          auth_->failure());
+          fmt::format("authentication failed: {}", auth_->failure()));
     return false;
   }
   if (step == ClientAuth::Step::Success) {
@@ -247,7 +253,7 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
   ClientAuth::Step step = auth_->onResponse(body, w);
   if (step == ClientAuth::Step::Failure) {
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
-          auth_->failure());
+          fmt::format("authentication failed: {}", auth_->failure()));
     return false;
   }
   if (!w.data().empty()) send(w.take());
@@ -258,10 +264,20 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
 void ClientConn::afterAuth() {
   auth_.reset();
   Proxy& proxy = worker().proxy();
+  if (database_ == "shardpool" || database_ == "pgbouncer") {
+    startConsole();
+    return;
+  }
   auto cfg = proxy.config();
   const config::Database* db = cfg->findDatabase(database_);
   if (!db) {
     fatal("3D000", fmt::format("database \"{}\" does not exist", database_), "unknown database");
+    return;
+  }
+  if (proxy.isDisabled(database_)) {
+    fatal("57P03", fmt::format("database \"{}\" is disabled (DISABLE from the admin console)",
+                               database_),
+          "database disabled");
     return;
   }
   pg::Writer w;
@@ -282,7 +298,7 @@ void ClientConn::afterAuth() {
 
 void ClientConn::requestServer() {
   state_ = State::WaitServer;
-  waitStart_ = worker().now();
+  waitStart_ = Clock::now();
   Pool::Acquired a = pool_->acquire(worker(), id());
   switch (a.grant) {
     case Pool::Grant::Idle:
@@ -338,6 +354,12 @@ void ClientConn::noteParameter(std::string_view name, std::string_view value) {
 }
 
 void ClientConn::assignServer(ServerConn* server) {
+  PoolCounters& counters = pool_->counters(worker().index());
+  counters.add(counters.assignments, 1);
+  counters.add(counters.waitUs, static_cast<uint64_t>(
+                                    std::chrono::duration_cast<std::chrono::microseconds>(
+                                        Clock::now() - waitStart_)
+                                        .count()));
   server_ = server;
   state_ = State::Login;
   worker().proxy().cancels().setTarget(cancelPid_, server->address(), server->backendPid(),
@@ -527,6 +549,9 @@ void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
                           seconds(g.clientIdleTimeout)),
               "client_idle_timeout");
       return;
+    case State::Console:
+      console_->onTick();
+      return;
     case State::Startup:
     case State::Auth:
     case State::Login:
@@ -550,6 +575,9 @@ void ClientConn::closeIfIdle() {
       if (!server_ || server_->clean())
         terminateForShutdown();
       return;
+    case State::Console:
+      if (!console_->busy()) terminateForShutdown();
+      return;
     case State::Login:
     case State::Closing:
       return;
@@ -563,6 +591,9 @@ void ClientConn::fatal(std::string_view sqlstate, std::string_view message,
   pg::putErrorResponse(w, "FATAL", sqlstate, message);
   send(w.take());
   std::string why = reason.empty() ? std::string(message) : fmt::format("{}: {}", reason, message);
+  // Counted by the reason's category: the text before any ':' detail.
+  std::string_view category = reason.empty() ? message : reason;
+  worker().proxy().countError(category.substr(0, category.find(':')));
   close(why);
 }
 

@@ -3,6 +3,7 @@
 // linked server. Session pooling: one server for the whole client session.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <string>
@@ -19,10 +20,16 @@ namespace shardpool::pooler {
 
 class Pool;
 class ServerConn;
+namespace admin {
+class Console;
+struct ConnRow;
+struct Snapshot;
+}  // namespace admin
 
 class ClientConn final : public Connection {
  public:
-  enum class State { Startup, Auth, WaitServer, Login, Active, Closing };
+  // Console: logged in to the admin console instead of a database.
+  enum class State { Startup, Auth, WaitServer, Login, Active, Console, Closing };
 
   ClientConn(Worker& worker, uint64_t id);
   ~ClientConn() override;
@@ -30,6 +37,16 @@ class ClientConn final : public Connection {
   void start();
   State state() const { return state_; }
   const std::string& who() const { return who_; }
+  const std::string& database() const { return database_; }
+  bool isConsole() const { return console_ != nullptr; }
+  void describe(admin::ConnRow& row) const;  // for SHOW CLIENTS
+  // Admin console: a snapshot it asked for arrived; a waiting command finished.
+  void consoleSnapshot(const admin::Snapshot& snapshot);
+  void consoleIdle();
+  // Ends the session with an error (KILL, KILL_CLIENT).
+  void terminate(std::string_view sqlstate, std::string_view message, std::string_view reason) {
+    fatal(sqlstate, message, reason);
+  }
   bool waitingForServer() const { return state_ == State::WaitServer; }
 
   // From the pool and the linked server.
@@ -67,6 +84,8 @@ class ClientConn final : public Connection {
   bool handleStartupPacket(protocol::pg::Bytes body);
   bool handleAuthMessage(char type, protocol::pg::Bytes body);
   void afterAuth();
+  bool startConsole();  // the admin database: false when this user may not use it
+  void consoleInput();
   void requestServer();
   void forwardPending();
   void fatal(std::string_view sqlstate, std::string_view message, std::string_view reason = {});
@@ -115,6 +134,7 @@ class ClientConn final : public Connection {
   uint32_t cancelPid_ = 0;
   uint32_t cancelKey_ = 0;
   bool counted_ = false;
+  std::unique_ptr<admin::Console> console_;
 };
 
 }  // namespace shardpool::pooler

@@ -1,5 +1,7 @@
 #include "pooler/connection.h"
 
+#include <arpa/inet.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,6 +46,39 @@ uv_stream_t* newPipe(uv_loop_t* loop, void* owner) {
 
 uv_tcp_t* asTcp(uv_stream_t* s) { return reinterpret_cast<uv_tcp_t*>(s); }
 }  // namespace
+
+namespace {
+Connection::Endpoint describeAddress(const sockaddr_storage& ss) {
+  Connection::Endpoint e;
+  char host[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    e.port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    e.port = ntohs(a->sin6_port);
+  } else {
+    return {"unix", 0};
+  }
+  e.host = host;
+  return e;
+}
+}  // namespace
+
+bool Connection::endpoints(Endpoint& peer, Endpoint& local) const {
+  uv_os_fd_t fd;
+  if (!handle_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0)
+    return false;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = describeAddress(ss);
+  len = sizeof ss;
+  ss = {};
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) local = describeAddress(ss);
+  return true;
+}
 
 int Connection::acceptFrom(uv_stream_t* listener) {
   handle_ = newTcp(worker_->loop(), this);

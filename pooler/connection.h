@@ -5,6 +5,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,6 +35,14 @@ class Connection {
   // Moves a detached connection (no socket) to another worker before openFd() there.
   void rebind(Worker& worker);
   bool isOpen() const { return handle_ != nullptr; }
+  std::chrono::system_clock::time_point connectTime() const { return connectTime_; }
+
+  // Both ends of the socket, for SHOW CLIENTS / SERVERS ("unix" and port 0 for unix sockets).
+  struct Endpoint {
+    std::string host;
+    int port = 0;
+  };
+  bool endpoints(Endpoint& peer, Endpoint& local) const;
 
   [[nodiscard]] int acceptFrom(uv_stream_t* listener);
   [[nodiscard]] int openFd(int fd);  // adopt a connected socket (hand-over between workers)
@@ -97,6 +106,7 @@ class Connection {
 
   Worker* worker_;
   uint64_t id_;
+  std::chrono::system_clock::time_point connectTime_ = std::chrono::system_clock::now();
   uv_stream_t* handle_ = nullptr;  // uv_tcp_t or uv_pipe_t
   WriteReq* building_ = nullptr;
   Connection* throttledSource_ = nullptr;  // a connection we paused because our queue is full

@@ -18,16 +18,141 @@ bool ConnectionLimit::tryTake() {
   return false;
 }
 
+PoolTotals& PoolTotals::operator+=(const PoolTotals& o) {
+  xacts += o.xacts;
+  queries += o.queries;
+  received += o.received;
+  sent += o.sent;
+  xactUs += o.xactUs;
+  queryUs += o.queryUs;
+  waitUs += o.waitUs;
+  assignments += o.assignments;
+  serverConnects += o.serverConnects;
+  serverConnectFailures += o.serverConnectFailures;
+  return *this;
+}
+
+PoolTotals PoolCounters::read() const {
+  auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  PoolTotals t;
+  t.xacts = get(xacts);
+  t.queries = get(queries);
+  t.received = get(received);
+  t.sent = get(sent);
+  t.xactUs = get(xactUs);
+  t.queryUs = get(queryUs);
+  t.waitUs = get(waitUs);
+  t.assignments = get(assignments);
+  t.serverConnects = get(serverConnects);
+  t.serverConnectFailures = get(serverConnectFailures);
+  return t;
+}
+
+bool PoolSettings::sameBackend(const PoolSettings& o) const {
+  return host == o.host && port == o.port && dbname == o.dbname && user == o.user &&
+         password == o.password && tlsMode == o.tlsMode && tlsError == o.tlsError &&
+         (tls == nullptr) == (o.tls == nullptr);
+}
+
 Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, PoolSettings settings,
            unsigned workers, ConnectionLimit* dbLimit, ConnectionLimit* userLimit)
     : registry_(registry),
       clientDb_(std::move(clientDb)),
       user_(std::move(user)),
       name_(user_ + "@" + clientDb_),
-      settings_(std::move(settings)),
       dbLimit_(dbLimit),
       userLimit_(userLimit),
-      idle_(workers) {}
+      counters_(std::make_unique<PoolCounters[]>(workers)),
+      workerCount_(workers),
+      idle_(workers) {
+  settingsVersions_.push_back(std::make_unique<const PoolSettings>(std::move(settings)));
+  settings_.store(settingsVersions_.back().get(), std::memory_order_release);
+}
+
+PoolTotals Pool::totals() const {
+  PoolTotals t;
+  for (unsigned i = 0; i < workerCount_; ++i) t += counters_[i].read();
+  return t;
+}
+
+void Pool::updateSettings(PoolSettings s, bool replaceServers) {
+  {
+    std::lock_guard lock(mutex_);
+    settingsVersions_.push_back(std::make_unique<const PoolSettings>(std::move(s)));
+    settings_.store(settingsVersions_.back().get(), std::memory_order_release);
+  }
+  if (replaceServers) reconnect();
+}
+
+void Pool::reconnect() {
+  generation_.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint32_t Pool::serverOpened() {
+  std::lock_guard lock(mutex_);
+  uint32_t g = generation();
+  ++openByGeneration_[g];
+  return g;
+}
+
+uint32_t Pool::staleServers() {
+  std::lock_guard lock(mutex_);
+  uint32_t current = generation(), n = 0;
+  for (auto [g, count] : openByGeneration_)
+    if (g != current) n += count;
+  return n;
+}
+
+void Pool::setPaused(bool paused) {
+  paused_.store(paused, std::memory_order_relaxed);
+}
+
+void Pool::resume(Worker& worker) {
+  setPaused(false);
+  std::unique_lock lock(mutex_);
+  std::vector<Waiter> served;
+  while (!waiters_.empty() && reserveSlot(settings().size)) {
+    served.push_back(waiters_.front());
+    waiters_.pop_front();
+  }
+  std::vector<unsigned> donors;
+  if (!waiters_.empty())
+    for (unsigned i = 0; i < idle_.size(); ++i)
+      if (!idle_[i].empty()) donors.push_back(i);
+  lock.unlock();
+  for (const Waiter& w : served) connectForWaiter(worker, w);
+  for (unsigned d : donors) worker.proxy().worker(d).post([this](Worker& w) { stealFor(w); });
+}
+
+void Pool::closeIdle(Worker& worker, bool staleOnly, std::string_view reason) {
+  std::vector<ServerConn*> victims;
+  {
+    std::lock_guard lock(mutex_);
+    auto& mine = idle_[worker.index()];
+    uint32_t current = generation();
+    for (auto it = mine.begin(); it != mine.end();) {
+      if (!staleOnly || (*it)->generation() != current) {
+        victims.push_back(*it);
+        it = mine.erase(it);
+        --idleTotal_;
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (ServerConn* s : victims) s->close(reason);
+}
+
+void Pool::retire() {
+  retired_.store(true, std::memory_order_relaxed);
+  reconnect();
+}
+
+bool Pool::overSize() {
+  std::lock_guard lock(mutex_);
+  const PoolSettings& s = settings();
+  return total_ > s.size + s.reserveSize;
+}
 
 bool Pool::reserveSlot(uint32_t limit) {
   if (total_ >= limit) return false;
@@ -62,13 +187,17 @@ void Pool::connectForWaiter(Worker& from, const Waiter& w) {
 Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId) {
   std::unique_lock lock(mutex_);
   auto& mine = idle_[worker.index()];
+  if (paused()) {
+    waiters_.push_back({worker.index(), clientId, worker.now()});
+    return {Grant::Queued, nullptr};
+  }
   if (!mine.empty() && waiters_.empty()) {
     ServerConn* s = mine.back();
     mine.pop_back();
     --idleTotal_;
     return {Grant::Idle, s};
   }
-  if (waiters_.empty() && reserveSlot(settings_.size)) return {Grant::Connect, nullptr};
+  if (waiters_.empty() && reserveSlot(settings().size)) return {Grant::Connect, nullptr};
   waiters_.push_back({worker.index(), clientId, worker.now()});
   int donor = -1;
   if (idleTotal_ > 0) {
@@ -118,7 +247,7 @@ void dispatch(Worker& from, ServerConn* server, unsigned toWorker, uint64_t clie
 
 void Pool::release(Worker& worker, ServerConn* server) {
   std::unique_lock lock(mutex_);
-  if (!waiters_.empty()) {
+  if (!waiters_.empty() && !paused()) {
     Waiter w = waiters_.front();
     waiters_.pop_front();
     lock.unlock();
@@ -132,7 +261,7 @@ void Pool::release(Worker& worker, ServerConn* server) {
 void Pool::stealFor(Worker& worker) {
   std::unique_lock lock(mutex_);
   auto& mine = idle_[worker.index()];
-  if (mine.empty() || waiters_.empty()) return;
+  if (mine.empty() || waiters_.empty() || paused()) return;
   ServerConn* s = mine.back();
   mine.pop_back();
   --idleTotal_;
@@ -142,22 +271,24 @@ void Pool::stealFor(Worker& worker) {
   dispatch(worker, s, w.worker, w.clientId);
 }
 
-void Pool::serverGone(Worker& worker) {
+void Pool::serverGone(Worker& worker, uint32_t generation) {
   std::unique_lock lock(mutex_);
   freeSlot();
+  if (auto it = openByGeneration_.find(generation); it != openByGeneration_.end())
+    if (--it->second == 0) openByGeneration_.erase(it);
   std::optional<Waiter> next;
-  if (!waiters_.empty() && reserveSlot(settings_.size)) {
+  if (!waiters_.empty() && !paused() && reserveSlot(settings().size)) {
     next = waiters_.front();
     waiters_.pop_front();
   }
   lock.unlock();
   if (next) connectForWaiter(worker, *next);
-  if (dbLimit_ || userLimit_) registry_.slotFreed(worker, *this);
+  if (dbLimit_->max() > 0 || userLimit_->max() > 0) registry_.slotFreed(worker, *this);
 }
 
 void Pool::retry(Worker& worker) {
   std::unique_lock lock(mutex_);
-  if (waiters_.empty() || !reserveSlot(settings_.size)) return;
+  if (waiters_.empty() || paused() || !reserveSlot(settings().size)) return;
   Waiter w = waiters_.front();
   waiters_.pop_front();
   lock.unlock();
@@ -165,21 +296,23 @@ void Pool::retry(Worker& worker) {
 }
 
 void Pool::maintain(Worker& worker, PoolClock::time_point now) {
+  if (paused() || retired()) return;
   std::unique_lock lock(mutex_);
+  const PoolSettings& cur = settings();
   uint32_t warm = 0;
-  while (total_ < settings_.minSize && reserveSlot(settings_.minSize)) ++warm;
+  while (total_ < cur.minSize && reserveSlot(cur.minSize)) ++warm;
   std::vector<Waiter> served;
-  if (!waiters_.empty() && settings_.reserveSize > 0 && settings_.reserveTimeout.count() > 0 &&
-      now - waiters_.front().since >= settings_.reserveTimeout &&
-      reserveSlot(settings_.size + settings_.reserveSize)) {
+  if (!waiters_.empty() && cur.reserveSize > 0 && cur.reserveTimeout.count() > 0 &&
+      now - waiters_.front().since >= cur.reserveTimeout &&
+      reserveSlot(cur.size + cur.reserveSize)) {
     served.push_back(waiters_.front());
     waiters_.pop_front();
-    log::info(name_, "reserve pool: a client waited {} ms; opening server {} of {}+{}",
-              std::chrono::duration_cast<std::chrono::milliseconds>(now - served.back().since)
-                  .count(),
-              total_, settings_.size, settings_.reserveSize);
+    log::info(
+        name_, "reserve pool: a client waited {} ms; opening server {} of {}+{}",
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - served.back().since).count(),
+        total_, cur.size, cur.reserveSize);
   }
-  while (!waiters_.empty() && reserveSlot(settings_.size)) {
+  while (!waiters_.empty() && reserveSlot(cur.size)) {
     served.push_back(waiters_.front());
     waiters_.pop_front();
   }
@@ -204,7 +337,7 @@ bool Pool::closeOneIdle(Worker& worker) {
 
 bool Pool::aboveMinimum() {
   std::lock_guard lock(mutex_);
-  return total_ > settings_.minSize;
+  return total_ > settings().minSize;
 }
 
 bool Pool::hasWaiters() {
@@ -213,8 +346,8 @@ bool Pool::hasWaiters() {
 }
 
 bool Pool::sharesLimitWith(const Pool& other) const {
-  return &other != this && ((dbLimit_ && dbLimit_ == other.dbLimit_) ||
-                             (userLimit_ && userLimit_ == other.userLimit_));
+  return &other != this && ((dbLimit_ == other.dbLimit_ && dbLimit_->max() > 0) ||
+                            (userLimit_ == other.userLimit_ && userLimit_->max() > 0));
 }
 
 bool Pool::takeIdle(Worker& worker, ServerConn* server) {
@@ -229,12 +362,12 @@ bool Pool::takeIdle(Worker& worker, ServerConn* server) {
 
 Pool::Counts Pool::counts() {
   std::lock_guard lock(mutex_);
-  return {total_, idleTotal_, static_cast<uint32_t>(waiters_.size())};
+  return {total_, idleTotal_, static_cast<uint32_t>(waiters_.size()),
+          waiters_.empty() ? PoolClock::time_point{} : waiters_.front().since};
 }
 
 ConnectionLimit* PoolRegistry::limit(std::map<std::string, std::unique_ptr<ConnectionLimit>>& m,
-                                    const std::string& key, uint32_t max) {
-  if (max == 0) return nullptr;
+                                     const std::string& key, uint32_t max) {
   auto& slot = m[key];
   if (!slot) slot = std::make_unique<ConnectionLimit>(max);
   return slot.get();
@@ -246,14 +379,8 @@ std::string name(const std::pair<std::string, std::string>& key) {
 }
 }  // namespace
 
-Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
-                        std::string_view clientDb, std::string_view clientUser) {
-  std::lock_guard lock(mutex_);
-  std::string user = db.user ? *db.user : std::string(clientUser);
-  auto key = std::make_pair(std::string(clientDb), user);
-  auto it = pools_.find(key);
-  if (it != pools_.end()) return *it->second;
-
+PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::Database& db,
+                                       std::string_view clientDb, const std::string& user) {
   const config::User* u = cfg.findUser(user);
   PoolSettings s;
   s.host = db.host;
@@ -280,13 +407,36 @@ Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
     s.tls = TlsContext::forConnect(s.tlsMode >= config::TlsMode::VerifyCa,
                                    cfg.serverTlsCaFileFor(db), cfg.general.serverTlsCertFile,
                                    cfg.general.serverTlsKeyFile, s.tlsError);
-    if (!s.tls) log::error(name(key), "server TLS unavailable: {}", s.tlsError);
+    if (!s.tls)
+      log::error(name({std::string(clientDb), user}), "server TLS unavailable: {}", s.tlsError);
   }
-  ConnectionLimit* dbLimit = limit(dbLimits_, db.name == "*" ? s.dbname : db.name,
-                                   cfg.maxDbConnectionsFor(db));
-  ConnectionLimit* userLimit = limit(userLimits_, user, cfg.maxUserConnectionsFor(u));
-  auto pool = std::make_unique<Pool>(*this, key.first, key.second, std::move(s), workers_,
-                                     dbLimit, userLimit);
+  return s;
+}
+
+std::string PoolRegistry::dbLimitKey(const config::Database& db, std::string_view clientDb) const {
+  return db.name == "*" ? std::string(clientDb) : db.name;
+}
+
+Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
+                        std::string_view clientDb, std::string_view clientUser) {
+  std::lock_guard lock(mutex_);
+  std::string user = db.user ? *db.user : std::string(clientUser);
+  auto key = std::make_pair(std::string(clientDb), user);
+  auto it = pools_.find(key);
+  if (it != pools_.end()) {
+    if (!it->second->retired()) return *it->second;
+    retired_.push_back(std::move(it->second));  // a removed database came back
+    pools_.erase(it);
+  }
+  PoolSettings s = settingsFor(cfg, db, clientDb, user);
+  ConnectionLimit* dbLimit =
+      limit(dbLimits_, dbLimitKey(db, clientDb), cfg.maxDbConnectionsFor(db));
+  ConnectionLimit* userLimit =
+      limit(userLimits_, user, cfg.maxUserConnectionsFor(cfg.findUser(user)));
+  auto pool = std::make_unique<Pool>(*this, key.first, key.second, std::move(s), workers_, dbLimit,
+                                     userLimit);
+  for (const auto& p : pausedDbs_)
+    if (p.empty() || p == key.first) pool->setPaused(true);
   Pool& ref = *pool;
   pools_.emplace(std::move(key), std::move(pool));
   return ref;
@@ -296,7 +446,60 @@ std::vector<Pool*> PoolRegistry::all() {
   std::lock_guard lock(mutex_);
   std::vector<Pool*> out;
   for (auto& [k, p] : pools_) out.push_back(p.get());
+  for (auto& p : retired_) out.push_back(p.get());
   return out;
+}
+
+std::vector<Pool*> PoolRegistry::forDatabase(std::string_view db) {
+  std::vector<Pool*> out;
+  for (Pool* p : all())
+    if (db.empty() || p->database() == db) out.push_back(p);
+  return out;
+}
+
+void PoolRegistry::applyConfig(const config::Config& cfg) {
+  std::lock_guard lock(mutex_);
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    Pool& pool = *it->second;
+    const config::Database* db = cfg.findDatabase(pool.database());
+    if (db == nullptr || (db->user && *db->user != pool.user())) {
+      log::info(pool.name(), "removed from the configuration: draining");
+      pool.retire();
+      retired_.push_back(std::move(it->second));
+      it = pools_.erase(it);
+      continue;
+    }
+    PoolSettings s = settingsFor(cfg, *db, pool.database(), pool.user());
+    bool replace = !s.sameBackend(pool.settings());
+    if (replace) log::info(pool.name(), "backend settings changed: replacing its servers");
+    pool.updateSettings(std::move(s), replace);
+    if (auto l = dbLimits_.find(dbLimitKey(*db, pool.database())); l != dbLimits_.end())
+      l->second->setMax(cfg.maxDbConnectionsFor(*db));
+    if (auto l = userLimits_.find(pool.user()); l != userLimits_.end())
+      l->second->setMax(cfg.maxUserConnectionsFor(cfg.findUser(pool.user())));
+    ++it;
+  }
+}
+
+void PoolRegistry::setPaused(std::string_view db, bool paused) {
+  std::lock_guard lock(mutex_);
+  if (paused) {
+    if (std::find(pausedDbs_.begin(), pausedDbs_.end(), db) == pausedDbs_.end())
+      pausedDbs_.emplace_back(db);
+  } else if (db.empty()) {
+    pausedDbs_.clear();
+  } else {
+    std::erase(pausedDbs_, std::string(db));
+  }
+  for (auto& [k, p] : pools_)
+    if (db.empty() || k.first == db) p->setPaused(paused);
+}
+
+bool PoolRegistry::isPaused(std::string_view db) {
+  std::lock_guard lock(mutex_);
+  for (const auto& p : pausedDbs_)
+    if (p.empty() || p == db) return true;
+  return false;
 }
 
 void PoolRegistry::makeRoomFor(Worker& worker, Pool& pool) {

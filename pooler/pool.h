@@ -26,21 +26,47 @@ class TlsContext;
 
 using PoolClock = std::chrono::steady_clock;
 
-// A cap on server connections shared by several pools; max 0 means unlimited.
+// A cap on server connections shared by several pools; max 0 means unlimited. A reload may
+// change the cap; connections above a lowered cap close as they are released.
 class ConnectionLimit {
  public:
   explicit ConnectionLimit(uint32_t max) : max_(max) {}
   bool tryTake();
   void give() { used_.fetch_sub(1, std::memory_order_relaxed); }
-  uint32_t max() const { return max_; }
+  uint32_t max() const { return max_.load(std::memory_order_relaxed); }
+  void setMax(uint32_t max) { max_.store(max, std::memory_order_relaxed); }
   uint32_t used() const { return used_.load(std::memory_order_relaxed); }
 
  private:
-  uint32_t max_;
+  std::atomic<uint32_t> max_;
   std::atomic<uint32_t> used_{0};
 };
 
-// What a pool needs to open and manage server connections; fixed when the pool is created.
+// Traffic counters of one pool for SHOW STATS and /metrics. Each worker writes only its own
+// block (a plain load and store, no locked instruction, no shared cache line); readers sum them.
+struct PoolTotals {
+  uint64_t xacts = 0, queries = 0;   // transactions (ReadyForQuery 'I') and queries (any)
+  uint64_t received = 0, sent = 0;   // bytes from clients / to clients
+  uint64_t xactUs = 0, queryUs = 0;  // time spent in them, microseconds
+  uint64_t waitUs = 0,
+           assignments = 0;  // time clients waited for a server; servers given to clients
+  uint64_t serverConnects = 0, serverConnectFailures = 0;
+  PoolTotals& operator+=(const PoolTotals& o);
+};
+
+class alignas(64) PoolCounters {
+ public:
+  void add(std::atomic<uint64_t>& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  PoolTotals read() const;
+  std::atomic<uint64_t> xacts{0}, queries{0}, received{0}, sent{0}, xactUs{0}, queryUs{0},
+      waitUs{0}, assignments{0}, serverConnects{0}, serverConnectFailures{0};
+};
+
+// What a pool needs to open and manage server connections. A reload publishes a new copy; the
+// ones it replaces stay alive (they are small and reloads are rare), so a reference taken on the
+// data path never dangles.
 struct PoolSettings {
   std::string host;
   uint16_t port = 5432;
@@ -60,6 +86,9 @@ struct PoolSettings {
   config::Duration serverIdleTimeout{};
   config::Duration serverLifetime{};
   config::Duration serverConnectTimeout{};
+  // True when servers opened with `other` cannot serve these settings (another address,
+  // database, user, password or TLS setup): existing servers are then replaced.
+  bool sameBackend(const PoolSettings& other) const;
 };
 
 class Pool {
@@ -70,7 +99,31 @@ class Pool {
   const std::string& name() const { return name_; }  // "user@db"
   const std::string& database() const { return clientDb_; }
   const std::string& user() const { return user_; }
-  const PoolSettings& settings() const { return settings_; }
+  const PoolSettings& settings() const { return *settings_.load(std::memory_order_acquire); }
+  // Reload: later connects and checks use `s`; with replaceServers, servers already open are
+  // closed as soon as they are idle (as RECONNECT does).
+  void updateSettings(PoolSettings s, bool replaceServers);
+
+  // Servers opened before the last RECONNECT (or a backend change) are "stale": they close
+  // instead of going back to the pool.
+  uint32_t generation() const { return generation_.load(std::memory_order_relaxed); }
+  void reconnect();         // bumps the generation
+  uint32_t serverOpened();  // a server object was created: returns its generation
+  uint32_t staleServers();
+  // PAUSE / KILL: no server is handed out or opened until resume(); clients queue.
+  void setPaused(bool paused);
+  bool paused() const { return paused_.load(std::memory_order_relaxed); }
+  void resume(Worker& worker);
+  // Closes every idle server of this pool parked on `worker` (all of them with staleOnly false).
+  void closeIdle(Worker& worker, bool staleOnly, std::string_view reason);
+  // The pool was dropped from the configuration: no upkeep; servers close as they are released.
+  void retire();
+  bool retired() const { return retired_.load(std::memory_order_relaxed); }
+  // More servers open than the pool size allows (after a reload lowered it).
+  bool overSize();
+
+  PoolCounters& counters(unsigned worker) { return counters_[worker]; }
+  PoolTotals totals() const;
 
   enum class Grant { Idle, Connect, Queued };
   struct Acquired {
@@ -84,7 +137,8 @@ class Pool {
   // A clean server is free again (on its owning worker): give it to the first waiter or park it.
   void release(Worker& worker, ServerConn* server);
   // A server (connected or not) is gone: frees its slot, maybe starting a connect for a waiter.
-  void serverGone(Worker& worker);
+  // `generation` is the one it was created in (see serverOpened).
+  void serverGone(Worker& worker, uint32_t generation);
   // Removes an idle server from the idle list (to close it); false if it was not idle.
   bool takeIdle(Worker& worker, ServerConn* server);
   // True when closing one more idle server keeps min_pool_size.
@@ -100,6 +154,7 @@ class Pool {
 
   struct Counts {
     uint32_t total, idle, waiting;
+    PoolClock::time_point oldestWait;  // meaningful when waiting > 0
   };
   Counts counts();
 
@@ -118,9 +173,16 @@ class Pool {
   std::string clientDb_;
   std::string user_;
   std::string name_;
-  PoolSettings settings_;
+  std::atomic<const PoolSettings*> settings_;
+  std::vector<std::unique_ptr<const PoolSettings>> settingsVersions_;  // under mutex_
   ConnectionLimit* dbLimit_;
   ConnectionLimit* userLimit_;
+  std::atomic<uint32_t> generation_{0};
+  std::atomic<bool> paused_{false};
+  std::atomic<bool> retired_{false};
+  std::map<uint32_t, uint32_t> openByGeneration_;  // under mutex_
+  std::unique_ptr<PoolCounters[]> counters_;
+  unsigned workerCount_;
   std::mutex mutex_;
   uint32_t total_ = 0;  // open or opening
   uint32_t idleTotal_ = 0;
@@ -137,6 +199,13 @@ class PoolRegistry {
   Pool& get(const config::Config& cfg, const config::Database& db, std::string_view clientDb,
             std::string_view user);
   std::vector<Pool*> all();
+  // Pools serving client database `db` (all pools when db is empty).
+  std::vector<Pool*> forDatabase(std::string_view db);
+  // Reload: new settings for every pool; pools whose database (or forced user) is gone retire.
+  void applyConfig(const config::Config& cfg);
+  // PAUSE/KILL remembered per database ("" = all), so pools created later start paused too.
+  void setPaused(std::string_view db, bool paused);
+  bool isPaused(std::string_view db);
   // A pool is blocked by a shared cap: close an idle server of another pool sharing it.
   void makeRoomFor(Worker& worker, Pool& pool);
   // A shared slot was freed by `pool`: let other pools sharing a cap retry their waiters.
@@ -144,13 +213,18 @@ class PoolRegistry {
 
  private:
   ConnectionLimit* limit(std::map<std::string, std::unique_ptr<ConnectionLimit>>& m,
-                         const std::string& key, uint32_t max);
+                         const std::string& key, uint32_t max);  // under mutex_
+  static PoolSettings settingsFor(const config::Config& cfg, const config::Database& db,
+                                  std::string_view clientDb, const std::string& user);
+  std::string dbLimitKey(const config::Database& db, std::string_view clientDb) const;
 
   unsigned workers_;
   std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Pool>> pools_;
   std::map<std::string, std::unique_ptr<ConnectionLimit>> dbLimits_;
   std::map<std::string, std::unique_ptr<ConnectionLimit>> userLimits_;
+  std::vector<std::string> pausedDbs_;          // "" pauses all
+  std::vector<std::unique_ptr<Pool>> retired_;  // dropped by a reload; clients may still use them
 };
 
 }  // namespace shardpool::pooler

@@ -10,6 +10,9 @@
 namespace shardpool::pooler {
 
 namespace {
+// SHOW STATS averages are taken over this period, as PgBouncer's stats_period.
+constexpr uint64_t kStatsPeriodMs = 15000;
+
 unsigned workerCountFor(const config::Config& cfg) {
   if (cfg.general.workers > 0) return cfg.general.workers;
   unsigned n = std::thread::hardware_concurrency();
@@ -93,7 +96,12 @@ int Proxy::run() {
   uv_signal_init(&control_, &sigint_);
   uv_signal_init(&control_, &sighup_);
   uv_timer_init(&control_, &controlTimer_);
+  uv_timer_init(&control_, &statsTimer_);
+  uv_async_init(&control_, &controlAsync_, onControlAsync);
   sigterm_.data = sigint_.data = sighup_.data = controlTimer_.data = this;
+  statsTimer_.data = controlAsync_.data = this;
+  sampleStats();
+  uv_timer_start(&statsTimer_, onStatsTick, kStatsPeriodMs, kStatsPeriodMs);
   uv_signal_start(&sigterm_, onSignal, SIGTERM);
   uv_signal_start(&sigint_, onSignal, SIGINT);
   uv_signal_start(&sighup_, onSignal, SIGHUP);
@@ -118,35 +126,48 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
   auto* self = static_cast<Proxy*>(s->data);
   switch (signum) {
     case SIGTERM:
-      self->beginShutdown();
+      log::info("", "SIGTERM: shutting down");
+      self->beginShutdown(true);
       break;
     case SIGINT:
       log::info("", "SIGINT: exiting now");
-      self->shuttingDown_ = true;
-      uv_stop(&self->control_);
-      uv_walk(
-          &self->control_,
-          [](uv_handle_t* h, void*) {
-            if (!uv_is_closing(h)) uv_close(h, nullptr);
-          },
-          nullptr);
+      self->exitNow();
       break;
-    case SIGHUP:
-      log::warn("", "SIGHUP: live reload is not implemented yet; configuration unchanged");
+    case SIGHUP: {
+      std::vector<std::string> errors;
+      (void)self->reload("SIGHUP", errors);  // errors are logged
       break;
+    }
     default:
       break;
   }
 }
 
-void Proxy::beginShutdown() {
+void Proxy::exitNow() {
+  shuttingDown_ = true;
+  uv_stop(&control_);
+  uv_walk(
+      &control_,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+}
+
+void Proxy::beginShutdown(bool closeIdleClients) {
   if (shuttingDown_) return;
   shuttingDown_ = true;
   auto timeout = config()->general.shutdownTimeout;
   shutdownDeadline_ = Clock::now() + timeout;
-  log::info("", "SIGTERM: no longer accepting connections; waiting up to {} ms for {} client(s)",
-            timeout.count(), liveClients());
-  for (auto& w : workers_) w->post([](Worker& wk) { wk.beginShutdown(); });
+  if (closeIdleClients) {
+    log::info("", "no longer accepting connections; waiting up to {} ms for {} client(s)",
+              timeout.count(), liveClients());
+    for (auto& w : workers_) w->post([](Worker& wk) { wk.beginShutdown(); });
+  } else {
+    log::info("", "no longer accepting connections; waiting for {} client(s) to disconnect",
+              liveClients());
+    for (auto& w : workers_) w->post([](Worker& wk) { wk.stopAccepting(); });
+  }
   uv_timer_start(&controlTimer_, onControlTick, 50, 50);
 }
 
@@ -159,7 +180,7 @@ size_t Proxy::liveClients() {
 void Proxy::onControlTick(uv_timer_t* t) {
   auto* self = static_cast<Proxy*>(t->data);
   size_t live = self->liveClients();
-  bool expired = Clock::now() >= self->shutdownDeadline_;
+  bool expired = !self->waitForever_ && Clock::now() >= self->shutdownDeadline_;
   if (live > 0 && !expired) return;
   if (expired && live > 0)
     log::warn("", "shutdown_timeout expired with {} client(s) still connected; closing them", live);

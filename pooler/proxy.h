@@ -5,8 +5,12 @@
 #include <uv.h>
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -41,11 +45,42 @@ class Proxy {
   // max_client_conn, exact across workers.
   bool tryAddClient();
   void removeClient() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+  uint32_t clientCount() const { return clients_.load(std::memory_order_relaxed); }
+
+  // ---- Control plane (admin console, signals, metrics); thread-safe. ----
+  // Re-reads the configuration and applies it; on errors keeps the running one and returns
+  // them. `why` names the trigger in the log (SIGHUP, RELOAD from ...).
+  bool reload(const std::string& why, std::vector<std::string>& errors);
+  // SET key = value from the admin console: an override on top of the configuration, kept
+  // across reloads. False with `error` for restart-only keys and invalid values.
+  bool setLive(const std::string& keyPath, const std::string& value, std::string& error);
+  enum class ShutdownMode { Immediate, WaitForServers, WaitForClients };
+  void requestShutdown(ShutdownMode mode, const std::string& who);
+  // DISABLE / ENABLE: new clients of a disabled database are refused.
+  void setDisabled(const std::string& db, bool disabled);
+  bool isDisabled(std::string_view db);
+  // Client disconnects with an error, by reason (for /metrics).
+  void countError(std::string_view reason);
+  std::map<std::string, uint64_t> errorCounts();
+  uint64_t reloadCount() const { return reloads_.load(std::memory_order_relaxed); }
+  uint64_t reloadFailureCount() const { return reloadFailures_.load(std::memory_order_relaxed); }
+  std::chrono::system_clock::time_point startTime() const { return startTime_; }
+  // Pool totals per database sampled every stats period, for SHOW STATS averages.
+  struct StatsWindow {
+    Clock::time_point from, to;
+    std::map<std::string, PoolTotals> fromTotals, toTotals;
+  };
+  StatsWindow statsWindow();
 
  private:
   static void onSignal(uv_signal_t* s, int signum);
   static void onControlTick(uv_timer_t* t);
-  void beginShutdown();
+  static void onStatsTick(uv_timer_t* t);
+  static void onControlAsync(uv_async_t* a);
+  void postControl(std::function<void()> task);
+  void sampleStats();
+  void beginShutdown(bool closeIdleClients);
+  void exitNow();
   void stopWorkers();
   size_t liveClients();
 
@@ -62,8 +97,21 @@ class Proxy {
   uv_loop_t control_{};
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   uv_timer_t controlTimer_{};
+  uv_timer_t statsTimer_{};
+  uv_async_t controlAsync_{};
+  std::mutex controlTasksMutex_;
+  std::vector<std::function<void()>> controlTasks_;
   bool shuttingDown_ = false;
+  bool waitForever_ = false;  // SHUTDOWN WAIT_FOR_CLIENTS: no shutdown_timeout
   Clock::time_point shutdownDeadline_;
+
+  std::mutex reloadMutex_;  // one reload or SET at a time
+  std::mutex stateMutex_;   // disabled_, errors_, stats samples
+  std::set<std::string, std::less<>> disabled_;
+  std::map<std::string, uint64_t> errors_;
+  std::atomic<uint64_t> reloads_{0}, reloadFailures_{0};
+  std::chrono::system_clock::time_point startTime_ = std::chrono::system_clock::now();
+  StatsWindow stats_;
 };
 
 }  // namespace shardpool::pooler

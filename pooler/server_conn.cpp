@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "pooler/admin/snapshot.h"
 #include "pooler/cancel.h"
 #include "pooler/client_conn.h"
 #include "pooler/log.h"
@@ -22,6 +23,7 @@ ServerConn::ServerConn(Worker& worker, uint64_t id, Pool& pool)
     : Connection(worker, id),
       pool_(pool),
       who_(fmt::format("S-{} {}", id, pool.name())),
+      generation_(pool.serverOpened()),
       createdAt_(worker.now()),
       idleSince_(worker.now()) {}
 
@@ -173,6 +175,7 @@ void ServerConn::onData(Chunk* chunk, size_t len) {
     onTlsAnswer(chunk, len);
     return;
   }
+  if (client_) counters().add(counters().sent, len);
   currentChunk_ = chunk;
   pg::ScanResult r = scanner_.feed(pg::Bytes(chunk->data(), len), *this);
   currentChunk_ = nullptr;
@@ -235,6 +238,7 @@ bool ServerConn::onActiveReply(char type, pg::Bytes body) {
     client_->appendOwned(w.data());
   }
   requests_.onReply(type, *this);
+  if (type == 'Z') countReady();
   if (requests_.empty()) {
     readySince_ = worker().now();
     timeoutCancel_ = config::Duration{0};
@@ -256,8 +260,41 @@ void ServerConn::cancelForTimeout(config::Duration timeout) {
   CancelRegistry::send(worker(), addr_, backendPid_, backendKey_);
 }
 
+void ServerConn::countReady() {
+  auto now = Clock::now();
+  auto us = [&](Clock::time_point since) {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - since).count());
+  };
+  PoolCounters& c = counters();
+  if (queryOpen_) {
+    c.add(c.queries, 1);
+    c.add(c.queryUs, us(queryStart_));
+    queryOpen_ = false;
+  }
+  if (xactOpen_ && txStatus_ == 'I') {
+    c.add(c.xacts, 1);
+    c.add(c.xactUs, us(xactStart_));
+    xactOpen_ = false;
+  }
+  if (!requests_.empty()) {  // a pipeline: the next query is already under way
+    queryOpen_ = true;
+    queryStart_ = now;
+  }
+}
+
+PoolCounters& ServerConn::counters() { return pool_.counters(worker().index()); }
+
 void ServerConn::pushRequest(pg::Request r) {
   if (requests_.empty()) busySince_ = worker().now();
+  if (!queryOpen_) {
+    queryOpen_ = true;
+    queryStart_ = Clock::now();
+    if (!xactOpen_) {
+      xactOpen_ = true;
+      xactStart_ = queryStart_;
+    }
+  }
   if (log::enabled(log::Level::Debug))
     log::debug(who_, "request {} fate {} queue {}", r.type, int(r.fate), requests_.size());
   requests_.push(std::move(r));
@@ -464,6 +501,7 @@ void ServerConn::loginDone() {
   state_ = State::Idle;
   idleSince_ = worker().now();
   log::debug(who_, "connected to backend pid {}", backendPid_);
+  counters().add(counters().serverConnects, 1);
   worker().queueGive(this, forClient_);
   forClient_ = 0;
 }
@@ -498,6 +536,51 @@ void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) 
   requests_.push({'Q'});
 }
 
+void ServerConn::describe(admin::ConnRow& row) const {
+  using RowState = admin::ConnRow::State;
+  row.kind = admin::ConnRow::Kind::Server;
+  row.id = id();
+  row.worker = worker().index();
+  row.user = pool_.user();
+  row.database = pool_.database();
+  switch (state_) {
+    case State::Resolving:
+    case State::Connecting:
+    case State::TlsRequest:
+    case State::TlsHandshake:
+    case State::Authenticating:
+    case State::Closed:
+      row.state = RowState::Login;
+      break;
+    case State::Idle:
+      row.state = RowState::Idle;
+      break;
+    case State::Login:
+    case State::Active:
+      row.state = RowState::Active;
+      break;
+    case State::Resetting:
+      row.state = RowState::Used;
+      break;
+  }
+  Endpoint peer, local;
+  if (endpoints(peer, local)) {
+    row.addr = peer.host;
+    row.port = peer.port;
+    row.localAddr = local.host;
+    row.localPort = local.port;
+  }
+  row.connectTime = connectTime();
+  row.requestTime = admin::toWallClock(client_ ? busySince_ : idleSince_);
+  row.closeNeeded = generation_ != pool_.generation();
+  row.link = client_ ? client_->id() : 0;
+  row.remotePid = backendPid_;
+  if (tls()) row.tls = tls()->description();
+  row.applicationName = std::string(param("application_name"));
+  row.preparedStatements = static_cast<uint32_t>(statements_.size());
+  row.pool = &pool_;
+}
+
 bool ServerConn::clean() const {
   return isOpen() && requests_.empty() && txStatus_ == 'I' && scanner_.atBoundary();
 }
@@ -530,6 +613,15 @@ void ServerConn::releaseToPool() {
   if (!closedInsteadOfReuse()) backToPool();
 }
 
+const char* ServerConn::replacedBecause() {
+  if (generation_ != pool_.generation())
+    return pool_.retired() ? "database removed from the configuration"
+                           : "RECONNECT or a configuration change";
+  if (pool_.paused()) return "pool paused";
+  if (pool_.overSize()) return "pool_size lowered";
+  return nullptr;
+}
+
 bool ServerConn::closedInsteadOfReuse() {
   if (worker().shuttingDown()) {
     close("shutting down");
@@ -538,6 +630,10 @@ bool ServerConn::closedInsteadOfReuse() {
   const auto lifetime = pool_.settings().serverLifetime;
   if (lifetime.count() > 0 && worker().now() - createdAt_ >= lifetime) {
     close("server_lifetime reached");
+    return true;
+  }
+  if (const char* why = replacedBecause()) {
+    close(why);
     return true;
   }
   return false;
@@ -573,6 +669,8 @@ void ServerConn::checkTimers(Clock::time_point now) {
         reason = "server_idle_timeout reached";
       else if (s.serverLifetime.count() > 0 && now - createdAt_ >= s.serverLifetime)
         reason = "server_lifetime reached";
+      else
+        reason = replacedBecause();
       // Only a parked server is closed here; one being handed over is left alone.
       if (reason && pool_.takeIdle(worker(), this)) close(reason);
       break;
@@ -591,6 +689,7 @@ void ServerConn::fail(std::string_view reason, std::string_view sqlstate) {
   uint64_t target = forClient_;
   forClient_ = 0;
   log::warn(who_, "server connection failed: {}", reason);
+  counters().add(counters().serverConnectFailures, 1);
   if (target) {
     if (ClientConn* c = worker().findClient(target)) c->serverFailed(reason, sqlstate);
   }
@@ -629,7 +728,7 @@ void ServerConn::finishClose() {
   closeHandle();
   if (!goneReported_) {
     goneReported_ = true;
-    pool_.serverGone(worker());
+    pool_.serverGone(worker(), generation_);
   }
   worker().retire(this);
 }

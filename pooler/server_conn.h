@@ -23,6 +23,10 @@ namespace shardpool::pooler {
 
 class ClientConn;
 class Pool;
+class PoolCounters;
+namespace admin {
+struct ConnRow;
+}
 
 class ServerConn final : public Connection {
  public:
@@ -58,6 +62,8 @@ class ServerConn final : public Connection {
   uint32_t backendKey() const { return backendKey_; }
   const sockaddr_storage& address() const { return addr_; }
   Clock::time_point createdAt() const { return createdAt_; }
+  uint32_t generation() const { return generation_; }
+  void describe(admin::ConnRow& row) const;  // for SHOW SERVERS
   Clock::time_point idleSince() const { return idleSince_; }
 
   // Linking with a client. `setQuery` re-applies the client's parameters first ("" for none):
@@ -116,6 +122,10 @@ class ServerConn final : public Connection {
   void onTlsAnswer(Chunk* chunk, size_t len);
   void finishClose();
   bool closedInsteadOfReuse();  // shutting down or past server_lifetime: closes, returns true
+  // Why this server must not be reused (stale after RECONNECT/reload, pool paused, pool shrunk).
+  const char* replacedBecause();
+  void countReady();  // a ReadyForQuery: ends a query, and a transaction when idle
+  PoolCounters& counters();
   void backToPool();
   bool handleAuth(protocol::pg::Bytes body);
   bool onActiveReply(char type, protocol::pg::Bytes body);
@@ -142,6 +152,11 @@ class ServerConn final : public Connection {
   std::optional<auth::ScramClient> scram_;
   std::optional<protocol::pg::ErrorFields> loginError_;
   uv_getaddrinfo_t* resolving_ = nullptr;
+  uint32_t generation_ = 0;
+  bool queryOpen_ = false;
+  bool xactOpen_ = false;
+  Clock::time_point queryStart_;
+  Clock::time_point xactStart_;
   Clock::time_point createdAt_;
   Clock::time_point idleSince_;
   bool goneReported_ = false;

@@ -217,4 +217,14 @@ std::string TlsSession::peerCommonName() const {
   return cn;
 }
 
+std::string TlsSession::description() const {
+  if (!established_) return {};
+  std::string out = SSL_get_version(ssl_);
+  if (const char* cipher = SSL_get_cipher_name(ssl_)) {
+    out += '/';
+    out += cipher;
+  }
+  return out;
+}
+
 }  // namespace shardpool::pooler

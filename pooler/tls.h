@@ -55,6 +55,8 @@ class TlsSession {
   const std::string& error() const { return error_; }
   // The peer certificate's common name ("" without a certificate).
   std::string peerCommonName() const;
+  // "TLSv1.3/TLS_AES_256_GCM_SHA384" once established, for SHOW CLIENTS / SERVERS.
+  std::string description() const;
 
  private:
   TlsSession(SSL* ssl, BIO* in, BIO* out) : ssl_(ssl), in_(in), out_(out) {}

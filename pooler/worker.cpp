@@ -3,8 +3,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
+#include "pooler/admin/snapshot.h"
 #include "pooler/client_conn.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
@@ -237,14 +239,44 @@ void Worker::tick() {
   }
 }
 
-void Worker::beginShutdown() {
-  if (shuttingDown_) return;
-  shuttingDown_ = true;
+void Worker::stopAccepting() {
   if (listening_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     listening_ = false;
   }
+}
+
+void Worker::beginShutdown() {
+  if (shuttingDown_) return;
+  shuttingDown_ = true;
+  stopAccepting();
   tick();
+}
+
+void Worker::describeConnections(std::vector<admin::ConnRow>& clients,
+                                 std::vector<admin::ConnRow>& servers) {
+  for (auto& [id, c] : clients_) {
+    if (c->state() == ClientConn::State::Closing) continue;
+    clients.emplace_back();
+    c->describe(clients.back());
+  }
+  for (auto& [id, s] : servers_) {
+    if (s->state() == ServerConn::State::Closed) continue;
+    servers.emplace_back();
+    s->describe(servers.back());
+  }
+}
+
+void Worker::killDatabase(const std::string& db, const std::vector<Pool*>& pools) {
+  std::vector<ClientConn*> victims;
+  for (auto& [id, c] : clients_)
+    if (c->database() == db && !c->isConsole()) victims.push_back(c.get());
+  for (ClientConn* c : victims)
+    c->terminate("57P01", "terminating connection due to administrator command (KILL)", "KILL");
+  std::vector<ServerConn*> servers;
+  for (auto& [id, s] : servers_)
+    if (std::find(pools.begin(), pools.end(), &s->pool()) != pools.end()) servers.push_back(s.get());
+  for (ServerConn* s : servers) s->close("KILL from the admin console");
 }
 
 void Worker::stop() {

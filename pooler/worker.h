@@ -22,6 +22,9 @@ class ClientConn;
 class ServerConn;
 class Connection;
 class Pool;
+namespace admin {
+struct ConnRow;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -66,6 +69,12 @@ class Worker {
 
   // Shutdown steps, run on this worker's thread (via post).
   void beginShutdown();
+  void stopAccepting();  // SHUTDOWN WAIT_FOR_CLIENTS: serve connected clients until they leave
+
+  // Admin console: this worker's connections as rows, and KILL of a database's connections.
+  void describeConnections(std::vector<admin::ConnRow>& clients,
+                           std::vector<admin::ConnRow>& servers);
+  void killDatabase(const std::string& db, const std::vector<Pool*>& pools);
   void stop();
 
  private:

@@ -135,6 +135,15 @@ void putSaslInitialResponse(Writer& w, std::string_view mechanism, std::string_v
 void putSaslResponse(Writer& w, std::string_view data);
 void putQuery(Writer& w, std::string_view sql);
 void putTerminate(Writer& w);
+// Query results built by shardpool itself (the admin console): text-format columns.
+struct ColumnDesc {
+  std::string_view name;
+  uint32_t typeOid;  // 25 text, 20 int8, ...
+};
+void putRowDescription(Writer& w, std::span<const ColumnDesc> columns);
+void putDataRow(Writer& w, std::span<const std::optional<std::string>> values);
+void putCommandComplete(Writer& w, std::string_view tag);
+void putEmptyQueryResponse(Writer& w);
 
 // ---- Decoders for message bodies shardpool inspects ----
 struct ErrorFields {

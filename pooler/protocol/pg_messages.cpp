@@ -159,6 +159,46 @@ void putQuery(Writer& w, std::string_view sql) {
   w.finish();
 }
 
+void putRowDescription(Writer& w, std::span<const ColumnDesc> columns) {
+  w.start('T');
+  w.i16(static_cast<int16_t>(columns.size()));
+  for (const ColumnDesc& c : columns) {
+    w.cstring(c.name);
+    w.i32(0);  // table oid
+    w.i16(0);  // column number
+    w.i32(static_cast<int32_t>(c.typeOid));
+    w.i16(c.typeOid == 20 ? 8 : -1);  // type size
+    w.i32(-1);                         // type modifier
+    w.i16(0);                          // text format
+  }
+  w.finish();
+}
+
+void putDataRow(Writer& w, std::span<const std::optional<std::string>> values) {
+  w.start('D');
+  w.i16(static_cast<int16_t>(values.size()));
+  for (const auto& v : values) {
+    if (!v) {
+      w.i32(-1);
+      continue;
+    }
+    w.i32(static_cast<int32_t>(v->size()));
+    w.bytes(std::string_view(*v));
+  }
+  w.finish();
+}
+
+void putCommandComplete(Writer& w, std::string_view tag) {
+  w.start('C');
+  w.cstring(tag);
+  w.finish();
+}
+
+void putEmptyQueryResponse(Writer& w) {
+  w.start('I');
+  w.finish();
+}
+
 void putTerminate(Writer& w) {
   w.start('X');
   w.finish();

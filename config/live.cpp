@@ -1,0 +1,139 @@
+// What can change while shardpool runs: reloading the way a configuration was built, the keys
+// that need a restart, and [general] as text for SHOW CONFIG.
+#include <fmt/format.h>
+
+#include <functional>
+
+#include "config/config.h"
+
+namespace shardpool::config {
+
+namespace {
+
+std::string millis(Duration d) {
+  if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
+  return fmt::format("{}ms", d.count());
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+struct GeneralKey {
+  std::string_view key;
+  std::function<std::string(const General&)> show;
+  bool restartOnly = false;
+};
+
+const std::vector<GeneralKey>& generalKeys() {
+  static const std::vector<GeneralKey> keys = {
+      {"listen_addr", [](const General& g) { return g.listenAddr; }, true},
+      {"listen_port", [](const General& g) { return std::to_string(g.listenPort); }, true},
+      {"workers", [](const General& g) { return std::to_string(g.workers); }, true},
+      {"max_client_conn", [](const General& g) { return std::to_string(g.maxClientConn); }},
+      {"pool_mode", [](const General& g) { return std::string(toString(g.poolMode)); }},
+      {"default_pool_size", [](const General& g) { return std::to_string(g.defaultPoolSize); }},
+      {"min_pool_size", [](const General& g) { return std::to_string(g.minPoolSize); }},
+      {"reserve_pool_size", [](const General& g) { return std::to_string(g.reservePoolSize); }},
+      {"reserve_pool_timeout", [](const General& g) { return millis(g.reservePoolTimeout); }},
+      {"max_db_connections", [](const General& g) { return std::to_string(g.maxDbConnections); }},
+      {"max_user_connections",
+       [](const General& g) { return std::to_string(g.maxUserConnections); }},
+      {"auth_type", [](const General& g) { return std::string(toString(g.authType)); }},
+      {"server_reset_query", [](const General& g) { return g.serverResetQuery; }},
+      {"query_wait_timeout", [](const General& g) { return millis(g.queryWaitTimeout); }},
+      {"query_timeout", [](const General& g) { return millis(g.queryTimeout); }},
+      {"idle_transaction_timeout",
+       [](const General& g) { return millis(g.idleTransactionTimeout); }},
+      {"client_idle_timeout", [](const General& g) { return millis(g.clientIdleTimeout); }},
+      {"server_idle_timeout", [](const General& g) { return millis(g.serverIdleTimeout); }},
+      {"server_lifetime", [](const General& g) { return millis(g.serverLifetime); }},
+      {"server_connect_timeout", [](const General& g) { return millis(g.serverConnectTimeout); }},
+      {"shutdown_timeout", [](const General& g) { return millis(g.shutdownTimeout); }},
+      {"max_prepared_statements",
+       [](const General& g) { return std::to_string(g.maxPreparedStatements); }},
+      {"log_level", [](const General& g) { return std::string(toString(g.logLevel)); }},
+      {"client_tls_sslmode",
+       [](const General& g) { return std::string(toString(g.clientTlsSslmode)); }, true},
+      {"client_tls_cert_file", [](const General& g) { return g.clientTlsCertFile; }, true},
+      {"client_tls_key_file", [](const General& g) { return g.clientTlsKeyFile; }, true},
+      {"client_tls_ca_file", [](const General& g) { return g.clientTlsCaFile; }, true},
+      {"server_tls_sslmode",
+       [](const General& g) { return std::string(toString(g.serverTlsSslmode)); }},
+      {"server_tls_ca_file", [](const General& g) { return g.serverTlsCaFile; }},
+      {"server_tls_cert_file", [](const General& g) { return g.serverTlsCertFile; }},
+      {"server_tls_key_file", [](const General& g) { return g.serverTlsKeyFile; }},
+      {"admin_users", [](const General& g) { return joined(g.adminUsers); }},
+      {"stats_users", [](const General& g) { return joined(g.statsUsers); }},
+      {"metrics_addr", [](const General& g) { return g.metricsAddr; }, true},
+      {"metrics_port", [](const General& g) { return std::to_string(g.metricsPort); }, true},
+  };
+  return keys;
+}
+
+}  // namespace
+
+LoadResult reloadConfig(const Config& current, const std::vector<Override>& extra) {
+  std::vector<Override> overrides = current.origin.overrides;
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
+  switch (current.origin.kind) {
+    case ConfigOrigin::Kind::File:
+      return loadFile(current.origin.path, overrides);
+    case ConfigOrigin::Kind::Sidecar:
+      return fromSidecar(current.origin.sidecar, overrides);
+    case ConfigOrigin::Kind::Text:
+      break;
+  }
+  LoadResult r;
+  r.errors.push_back({current.sourcePath,
+                      0,
+                      0,
+                      {},
+                      "this configuration was not loaded from a file and cannot be reloaded"});
+  return r;
+}
+
+bool needsRestart(std::string_view keyPath) {
+  std::string_view key = keyPath;
+  if (key.rfind("general.", 0) == 0)
+    key.remove_prefix(8);
+  else if (key.find('.') != std::string_view::npos)
+    return false;  // databases.* and users.* apply live
+  for (const GeneralKey& k : generalKeys())
+    if (k.key == key) return k.restartOnly;
+  return false;
+}
+
+std::vector<std::string> restartOnlyChanges(const Config& running, const Config& next) {
+  std::vector<std::string> out;
+  for (const GeneralKey& k : generalKeys())
+    if (k.restartOnly && k.show(running.general) != k.show(next.general))
+      out.push_back("general." + std::string(k.key));
+  return out;
+}
+
+void keepRestartOnly(Config& next, const Config& running) {
+  const General& r = running.general;
+  General& n = next.general;
+  n.listenAddr = r.listenAddr;
+  n.listenPort = r.listenPort;
+  n.workers = r.workers;
+  n.clientTlsSslmode = r.clientTlsSslmode;
+  n.clientTlsCertFile = r.clientTlsCertFile;
+  n.clientTlsKeyFile = r.clientTlsKeyFile;
+  n.clientTlsCaFile = r.clientTlsCaFile;
+  n.metricsAddr = r.metricsAddr;
+  n.metricsPort = r.metricsPort;
+}
+
+std::vector<SettingView> describeGeneral(const Config& config) {
+  static const General defaults;
+  std::vector<SettingView> out;
+  for (const GeneralKey& k : generalKeys())
+    out.push_back({std::string(k.key), k.show(config.general), k.show(defaults), !k.restartOnly});
+  return out;
+}
+
+}  // namespace shardpool::config

@@ -1,0 +1,283 @@
+// The admin console: who may log in, PgBouncer's SHOW tables with values that match what the
+// clients did, and the commands that change pools (PAUSE/RESUME, RECONNECT/WAIT_CLOSE, KILL,
+// DISABLE/ENABLE, SHUTDOWN).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <thread>
+
+#include "integration/admin_util.h"
+
+using namespace shardpool::integration;
+
+namespace {
+
+bool hasColumns(const std::vector<std::string>& have, std::initializer_list<const char*> want) {
+  for (const char* w : want) {
+    if (std::find(have.begin(), have.end(), w) == have.end()) {
+      UNSCOPED_INFO("missing column " << w);
+      return false;
+    }
+  }
+  return true;
+}
+
+// True when an earlier PQsendQuery has a complete result within `wait`.
+bool finishedWithin(Conn& c, Ms wait) {
+  auto deadline = Clock::now() + wait;
+  while (Clock::now() < deadline) {
+    PQconsumeInput(c.get());
+    if (!PQisBusy(c.get())) return true;
+    c.waitReadable(50ms);
+  }
+  PQconsumeInput(c.get());
+  return !PQisBusy(c.get());
+}
+
+std::string firstError(std::vector<ResultPtr>& results) {
+  for (auto& r : results)
+    if (r && PQresultStatus(r.get()) == PGRES_FATAL_ERROR) return errorFrom(r.get()).message;
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("admin console: only admin and stats users get in, stats users may only SHOW",
+          "[integration][admin]") {
+  Proxy proxy(consoleConfig());
+  Conn other(proxy.conninfo("sp_scram", "scram_pass", "shardpool"));
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.connectError().sqlstate == "28000");
+  CHECK(contains(other.connectError().message, "admin console"));
+
+  Conn wrongPassword(proxy.conninfo("sp_admin", "nope", "pgbouncer"));
+  REQUIRE_FALSE(wrongPassword.ok());
+  CHECK(wrongPassword.connectError().sqlstate == "28P01");
+
+  Conn stats = consoleConn(proxy, "sp_md5", "md5_pass", "pgbouncer");
+  REQUIRE(stats.ok());
+  CHECK(showRows(stats, "SHOW VERSION").at(0).at("version").rfind("shardpool ", 0) == 0);
+  PgError e = stats.expectError("PAUSE");
+  CHECK(e.sqlstate == "42501");
+  // A refused or unknown command is an error, not a disconnect.
+  e = stats.expectError("FROBNICATE");
+  CHECK(e.sqlstate == "42601");
+  CHECK(contains(e.message, "SHOW HELP"));
+  CHECK(stats.expectError("SHOW NOTHING").sqlstate == "42601");
+  CHECK(!showRows(stats, "show help;").empty());
+
+  // The extended protocol is refused with an error; the session goes on.
+  ResultPtr prep(PQprepare(stats.get(), "s1", "SHOW POOLS", 0, nullptr));
+  CHECK(PQresultStatus(prep.get()) == PGRES_FATAL_ERROR);
+  CHECK(errorFrom(prep.get()).sqlstate == "0A000");
+  CHECK(!showRows(stats, "SHOW LISTS").empty());
+}
+
+TEST_CASE("admin console: SHOW tables have PgBouncer's columns and count real traffic",
+          "[integration][admin]") {
+  Proxy proxy(consoleConfig("pool_mode = \"transaction\"\ndefault_pool_size = 3"));
+  Conn console = consoleConn(proxy);
+  REQUIRE(console.ok());
+
+  CHECK(hasColumns(
+      showColumns(console, "SHOW POOLS"),
+      {"database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req",
+       "cl_waiting_cancel_req", "sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle",
+       "sv_used", "sv_tested", "sv_login", "maxwait", "maxwait_us", "pool_mode"}));
+  CHECK(hasColumns(showColumns(console, "SHOW STATS"),
+                   {"database", "total_xact_count", "total_query_count", "total_received",
+                    "total_sent", "total_xact_time", "total_query_time", "total_wait_time",
+                    "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent", "avg_xact_time",
+                    "avg_query_time", "avg_wait_time"}));
+  CHECK(hasColumns(showColumns(console, "SHOW CLIENTS"),
+                   {"type", "user", "database", "state", "addr", "port", "local_addr", "local_port",
+                    "connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr",
+                    "link", "remote_pid", "tls", "application_name"}));
+  CHECK(hasColumns(showColumns(console, "SHOW SERVERS"),
+                   {"type", "user", "database", "state", "addr", "port", "remote_pid", "link"}));
+  CHECK(hasColumns(showColumns(console, "SHOW DATABASES"),
+                   {"name", "host", "port", "database", "force_user", "pool_size", "min_pool_size",
+                    "reserve_pool", "pool_mode", "max_connections", "current_connections", "paused",
+                    "disabled"}));
+  CHECK(hasColumns(showColumns(console, "SHOW CONFIG"), {"key", "value", "default", "changeable"}));
+  CHECK(hasColumns(showColumns(console, "SHOW LISTS"), {"list", "items"}));
+  CHECK(hasColumns(showColumns(console, "SHOW USERS"), {"name", "pool_mode"}));
+
+  const int kQueries = 25;
+  Conn app(proxy.conninfo("sp_scram", "scram_pass") + " application_name=admin_it_app");
+  REQUIRE(app.ok());
+  for (int i = 0; i < kQueries; ++i)
+    CHECK(app.scalar("SELECT " + std::to_string(i)) == std::to_string(i));
+  app.query("BEGIN");
+  std::string pid = app.scalar("SELECT pg_backend_pid()");
+  app.query("SELECT 1");
+
+  // Stats are per database and count every transaction and query that went through.
+  NamedRow stats = findRow(showRows(console, "SHOW STATS"), "database", "sp_db");
+  CHECK(num(stats, "total_xact_count") >= kQueries);
+  CHECK(num(stats, "total_query_count") >= kQueries + 3);
+  CHECK(num(stats, "total_received") > 0);
+  CHECK(num(stats, "total_sent") > 0);
+  CHECK(num(stats, "total_query_time") > 0);
+
+  // The client inside a transaction holds a server: one active client, one active server whose
+  // remote_pid is the backend the client sees, linked to each other.
+  NamedRow pool = findRow(showRows(console, "SHOW POOLS"), "user", "sp_scram");
+  CHECK(pool.at("database") == "sp_db");
+  CHECK(num(pool, "cl_active") == 1);
+  CHECK(num(pool, "sv_active") == 1);
+  CHECK(pool.at("pool_mode") == "transaction");
+  NamedRow server = findRow(showRows(console, "SHOW SERVERS"), "remote_pid", pid);
+  CHECK(server.at("state") == "active");
+  NamedRow client = findRow(showRows(console, "SHOW CLIENTS"), "application_name", "admin_it_app");
+  CHECK(client.at("user") == "sp_scram");
+  CHECK(client.at("state") == "active");
+  CHECK(client.at("link") == server.at("ptr"));
+  CHECK(server.at("link") == client.at("ptr"));
+  CHECK(client.at("addr") == "127.0.0.1");
+  CHECK(std::stoi(client.at("local_port")) == proxy.port());
+
+  app.query("COMMIT");
+  pool = findRow(showRows(console, "SHOW POOLS"), "user", "sp_scram");
+  CHECK(num(pool, "sv_active") == 0);
+  CHECK(num(pool, "sv_idle") == 1);
+
+  NamedRow db = findRow(showRows(console, "SHOW DATABASES"), "name", "sp_db");
+  CHECK(num(db, "pool_size") == 3);
+  CHECK(num(db, "current_connections") == 1);
+  NamedRow poolSize = findRow(showRows(console, "SHOW CONFIG"), "key", "default_pool_size");
+  CHECK(poolSize.at("value") == "3");
+  CHECK(poolSize.at("default") == "20");
+  NamedRow lists = findRow(showRows(console, "SHOW LISTS"), "list", "pools");
+  CHECK(num(lists, "items") == 1);
+}
+
+TEST_CASE("admin console: PAUSE waits for open transactions, queues clients until RESUME",
+          "[integration][admin]") {
+  Proxy proxy(consoleConfig("pool_mode = \"transaction\""));
+  Conn console = consoleConn(proxy);
+  REQUIRE(console.ok());
+  Conn a(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(a.ok());
+  a.query("BEGIN");
+  std::string pid = a.scalar("SELECT pg_backend_pid()");
+
+  REQUIRE(PQsendQuery(console.get(), "PAUSE sp_db"));
+  CHECK_FALSE(finishedWithin(console, 700ms));  // a transaction still holds a server
+  a.query("COMMIT");
+  REQUIRE(finishedWithin(console, 5s));
+  auto results = console.collect(1s);
+  CHECK(firstError(results).empty());
+  CHECK(backendGone(pid, 1s));  // PAUSE closed the pool's servers
+
+  // While paused, a query waits (the client stays connected).
+  REQUIRE(PQsendQuery(a.get(), "SELECT 42"));
+  CHECK_FALSE(finishedWithin(a, 700ms));
+  NamedRow pool = findRow(showRows(console, "SHOW POOLS"), "user", "sp_scram");
+  CHECK(num(pool, "cl_waiting") == 1);
+  CHECK(num(pool, "paused") == 1);
+  console.query("RESUME sp_db");
+  REQUIRE(finishedWithin(a, 5s));
+  auto answer = a.collect(1s);
+  REQUIRE(!answer.empty());
+  REQUIRE(answer.front());
+  CHECK(std::string(PQgetvalue(answer.front().get(), 0, 0)) == "42");
+  CHECK(console.expectError("RESUME sp_db").sqlstate == "55000");  // not paused any more
+  CHECK(console.expectError("PAUSE nosuchdb").sqlstate == "3D000");
+}
+
+TEST_CASE("admin console: RECONNECT replaces servers, WAIT_CLOSE waits until the old ones are gone",
+          "[integration][admin]") {
+  Proxy proxy(consoleConfig());  // session pooling: a client keeps its server
+  Conn console = consoleConn(proxy);
+  Conn a(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(a.ok());
+  std::string oldPid = a.scalar("SELECT pg_backend_pid()");
+
+  console.query("RECONNECT sp_db");
+  CHECK(findRow(showRows(console, "SHOW SERVERS"), "remote_pid", oldPid).at("close_needed") == "1");
+  REQUIRE(PQsendQuery(console.get(), "WAIT_CLOSE sp_db"));
+  CHECK_FALSE(finishedWithin(console, 700ms));           // the client still uses its server
+  CHECK(a.scalar("SELECT pg_backend_pid()") == oldPid);  // and keeps working
+  a.close();
+  REQUIRE(finishedWithin(console, 5s));
+  auto results = console.collect(1s);
+  CHECK(firstError(results).empty());
+  CHECK(backendGone(oldPid, 1s));
+
+  Conn b(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(b.ok());
+  CHECK(b.scalar("SELECT pg_backend_pid()") != oldPid);
+}
+
+TEST_CASE("admin console: KILL drops a database's clients, DISABLE refuses new ones",
+          "[integration][admin]") {
+  Proxy proxy(consoleConfig("pool_mode = \"transaction\""));
+  Conn console = consoleConn(proxy);
+  Conn a(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(a.ok());
+  CHECK(a.scalar("SELECT 1") == "1");
+  a.query("BEGIN");
+  std::string pid = a.scalar("SELECT pg_backend_pid()");
+  a.query("COMMIT");
+
+  console.query("DISABLE sp_db");
+  Conn refused(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.connectError().sqlstate == "57P03");
+  CHECK(a.scalar("SELECT 2") == "2");  // connected clients are not affected
+  CHECK(num(findRow(showRows(console, "SHOW DATABASES"), "name", "sp_db"), "disabled") == 1);
+  console.query("ENABLE sp_db");
+  Conn allowed(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(allowed.ok());
+  allowed.close();
+
+  console.query("KILL sp_db");
+  bool dropped = false;
+  for (int i = 0; i < 20 && !dropped; ++i) {
+    auto r = a.exec("SELECT 3", 3s);
+    dropped = PQstatus(a.get()) == CONNECTION_BAD ||
+              (!r.empty() && r.back() && PQresultStatus(r.back().get()) == PGRES_FATAL_ERROR);
+    if (!dropped) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(dropped);
+  CHECK(backendGone(pid));
+  // KILL leaves the database paused: RESUME lets clients in again.
+  console.query("RESUME sp_db");
+  Conn again(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(again.ok());
+  CHECK(again.scalar("SELECT 4") == "4");
+}
+
+TEST_CASE("admin console: SHUTDOWN WAIT_FOR_CLIENTS serves connected clients, then exits",
+          "[integration][admin]") {
+  Proxy proxy(consoleConfig());
+  Conn a(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(a.ok());
+  a.query("BEGIN");
+  {
+    Conn console = consoleConn(proxy);
+    console.query("SHUTDOWN WAIT_FOR_CLIENTS");
+  }
+  std::this_thread::sleep_for(300ms);
+  Conn late(proxy.conninfo("sp_scram", "scram_pass"), 3s);
+  CHECK_FALSE(late.ok());
+  CHECK(proxy.running());
+  CHECK(a.scalar("SELECT 5") == "5");
+  a.query("COMMIT");
+  CHECK(a.scalar("SELECT 6") == "6");  // idle clients are not pushed out
+  CHECK_FALSE(proxy.waitExit(500ms).has_value());
+  a.close();
+  auto status = proxy.waitExit(5s);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+}
+
+TEST_CASE("admin console: SHUTDOWN exits at once", "[integration][admin]") {
+  Proxy proxy(consoleConfig());
+  Conn console = consoleConn(proxy);
+  console.exec("SHUTDOWN", 5s);
+  auto status = proxy.waitExit(5s);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+}

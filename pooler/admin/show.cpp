@@ -1,0 +1,288 @@
+#include "pooler/admin/show.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <map>
+
+#include "pooler/pool.h"
+#include "pooler/proxy.h"
+#include "pooler/version.h"
+
+namespace shardpool::pooler::admin {
+
+namespace {
+
+using Type = ResultSet::Type;
+
+std::string timestamp(std::chrono::system_clock::time_point t) {
+  if (t.time_since_epoch().count() == 0) return {};
+  return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC",
+                     std::chrono::time_point_cast<std::chrono::seconds>(t));
+}
+
+std::string modeName(config::PoolMode m) {
+  return std::string(config::toString(m));
+}
+
+struct PoolCounts {
+  uint32_t clActive = 0, clWaiting = 0, svActive = 0, svIdle = 0, svUsed = 0, svLogin = 0;
+  std::chrono::microseconds maxWait{0};
+};
+
+std::map<const Pool*, PoolCounts> countByPool(const Snapshot& snap) {
+  std::map<const Pool*, PoolCounts> out;
+  for (const ConnRow& c : snap.clients) {
+    if (!c.pool) continue;
+    PoolCounts& pc = out[c.pool];
+    if (c.state == ConnRow::State::Waiting) {
+      ++pc.clWaiting;
+      pc.maxWait = std::max(pc.maxWait, c.wait);
+    } else if (c.state == ConnRow::State::Active) {
+      ++pc.clActive;
+    }
+  }
+  for (const ConnRow& s : snap.servers) {
+    PoolCounts& pc = out[s.pool];
+    switch (s.state) {
+      case ConnRow::State::Active:
+        ++pc.svActive;
+        break;
+      case ConnRow::State::Idle:
+        ++pc.svIdle;
+        break;
+      case ConnRow::State::Used:
+        ++pc.svUsed;
+        break;
+      case ConnRow::State::Login:
+      case ConnRow::State::Waiting:
+      case ConnRow::State::Admin:
+        ++pc.svLogin;
+        break;
+    }
+  }
+  return out;
+}
+
+ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
+  ResultSet rs;
+  for (const char* c : {"database", "user"}) rs.column(c);
+  for (const char* c : {"cl_active", "cl_waiting", "cl_active_cancel_req", "cl_waiting_cancel_req",
+                        "sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle", "sv_used",
+                        "sv_tested", "sv_login", "maxwait", "maxwait_us"})
+    rs.column(c, Type::Int);
+  rs.column("pool_mode").column("paused", Type::Int).column("stale_servers", Type::Int);
+  auto counts = countByPool(snap);
+  for (Pool* p : proxy.pools().all()) {
+    auto it = counts.find(p);
+    if (p->retired() && it == counts.end()) continue;
+    PoolCounts pc = it == counts.end() ? PoolCounts{} : it->second;
+    rs.row().add(p->database()).add(p->user());
+    rs.add(pc.clActive).add(pc.clWaiting).add(0).add(0);
+    rs.add(pc.svActive).add(0).add(0).add(pc.svIdle).add(pc.svUsed).add(0).add(pc.svLogin);
+    rs.add(static_cast<int64_t>(pc.maxWait.count() / 1000000))
+        .add(static_cast<int64_t>(pc.maxWait.count() % 1000000));
+    rs.add(modeName(p->settings().mode)).add(p->paused()).add(p->staleServers());
+  }
+  return rs;
+}
+
+ResultSet showConnections(const std::vector<ConnRow>& rows, bool servers) {
+  ResultSet rs;
+  for (const char* c : {"type", "user", "database", "state", "addr"}) rs.column(c);
+  rs.column("port", Type::Int).column("local_addr").column("local_port", Type::Int);
+  rs.column("connect_time").column("request_time");
+  rs.column("wait", Type::Int).column("wait_us", Type::Int).column("close_needed", Type::Int);
+  rs.column("ptr").column("link").column("remote_pid", Type::Int).column("tls");
+  rs.column("application_name").column("prepared_statements", Type::Int).column("id", Type::Int);
+  for (const ConnRow& r : rows) {
+    rs.row()
+        .add(servers ? "S" : "C")
+        .add(r.user)
+        .add(r.database)
+        .add(std::string(stateName(r.state)));
+    rs.add(r.addr).add(r.port).add(r.localAddr).add(r.localPort);
+    rs.add(timestamp(r.connectTime)).add(timestamp(r.requestTime));
+    rs.add(static_cast<int64_t>(r.wait.count() / 1000000))
+        .add(static_cast<int64_t>(r.wait.count() % 1000000))
+        .add(r.closeNeeded);
+    rs.add(fmt::format("{:x}", r.id)).add(r.link ? fmt::format("{:x}", r.link) : std::string());
+    rs.add(r.remotePid).add(r.tls).add(r.applicationName).add(r.preparedStatements).add(r.id);
+  }
+  return rs;
+}
+
+ResultSet showStats(Proxy& proxy, bool totals, bool averages) {
+  ResultSet rs;
+  rs.column("database");
+  static constexpr const char* kNames[] = {"server_assignment_count",
+                                           "xact_count",
+                                           "query_count",
+                                           "received",
+                                           "sent",
+                                           "xact_time",
+                                           "query_time",
+                                           "wait_time"};
+  static constexpr const char* kAvgNames[] = {"server_assignment_count",
+                                              "xact_count",
+                                              "query_count",
+                                              "recv",
+                                              "sent",
+                                              "xact_time",
+                                              "query_time",
+                                              "wait_time"};
+  if (totals)
+    for (const char* n : kNames) rs.column(fmt::format("total_{}", n), Type::Int);
+  if (averages)
+    for (const char* n : kAvgNames) rs.column(fmt::format("avg_{}", n), Type::Int);
+  std::map<std::string, PoolTotals> byDb;
+  for (Pool* p : proxy.pools().all()) byDb[p->database()] += p->totals();
+  Proxy::StatsWindow window = proxy.statsWindow();
+  double secs = std::max(1.0, std::chrono::duration<double>(window.to - window.from).count());
+  for (auto& [db, t] : byDb) {
+    rs.row().add(db);
+    if (totals) {
+      rs.add(t.assignments).add(t.xacts).add(t.queries).add(t.received).add(t.sent);
+      rs.add(t.xactUs).add(t.queryUs).add(t.waitUs);
+    }
+    if (averages) {
+      PoolTotals a, b;
+      if (auto it = window.fromTotals.find(db); it != window.fromTotals.end()) a = it->second;
+      if (auto it = window.toTotals.find(db); it != window.toTotals.end()) b = it->second;
+      auto rate = [&](uint64_t later, uint64_t earlier) {
+        return static_cast<int64_t>(later >= earlier ? (later - earlier) / secs : 0);
+      };
+      auto per = [](uint64_t time1, uint64_t time0, uint64_t n1, uint64_t n0) {
+        return n1 > n0 ? static_cast<int64_t>((time1 - time0) / (n1 - n0)) : int64_t{0};
+      };
+      rs.add(rate(b.assignments, a.assignments)).add(rate(b.xacts, a.xacts));
+      rs.add(rate(b.queries, a.queries)).add(rate(b.received, a.received));
+      rs.add(rate(b.sent, a.sent));
+      rs.add(per(b.xactUs, a.xactUs, b.xacts, a.xacts));
+      rs.add(per(b.queryUs, a.queryUs, b.queries, a.queries));
+      rs.add(per(b.waitUs, a.waitUs, b.assignments, a.assignments));
+    }
+  }
+  return rs;
+}
+
+ResultSet showDatabases(Proxy& proxy, const Snapshot& snap) {
+  auto cfg = proxy.config();
+  ResultSet rs;
+  rs.column("name").column("host").column("port", Type::Int).column("database");
+  rs.column("force_user").column("pool_size", Type::Int).column("min_pool_size", Type::Int);
+  rs.column("reserve_pool", Type::Int).column("pool_mode").column("max_connections", Type::Int);
+  rs.column("current_connections", Type::Int).column("paused", Type::Int);
+  rs.column("disabled", Type::Int);
+  std::map<std::string, uint32_t> current;
+  for (const ConnRow& s : snap.servers)
+    if (s.pool) ++current[s.pool->database()];
+  for (const auto& [name, db] : cfg->databases) {
+    rs.row().add(name).add(db.host).add(db.port).add(db.dbname.empty() ? name : db.dbname);
+    rs.add(db.user ? *db.user : std::string());
+    rs.add(cfg->poolSizeFor(db, nullptr)).add(cfg->minPoolSizeFor(db));
+    rs.add(cfg->reservePoolSizeFor(db));
+    rs.add(db.poolMode ? modeName(*db.poolMode) : std::string());
+    rs.add(cfg->maxDbConnectionsFor(db)).add(current[name]);
+    rs.add(proxy.pools().isPaused(name)).add(proxy.isDisabled(name));
+  }
+  return rs;
+}
+
+ResultSet showUsers(Proxy& proxy) {
+  auto cfg = proxy.config();
+  ResultSet rs;
+  rs.column("name").column("pool_size", Type::Int).column("pool_mode");
+  rs.column("max_user_connections", Type::Int);
+  for (const auto& [name, u] : cfg->users) {
+    rs.row().add(name);
+    if (u.poolSize)
+      rs.add(*u.poolSize);
+    else
+      rs.addNull();
+    rs.add(u.poolMode ? modeName(*u.poolMode) : std::string());
+    rs.add(cfg->maxUserConnectionsFor(&u));
+  }
+  return rs;
+}
+
+ResultSet showConfig(Proxy& proxy) {
+  ResultSet rs;
+  rs.column("key").column("value").column("default").column("changeable");
+  for (const auto& s : config::describeGeneral(*proxy.config()))
+    rs.row().add(s.key).add(s.value).add(s.defaultValue).add(s.changeable ? "yes" : "no");
+  return rs;
+}
+
+ResultSet showLists(Proxy& proxy, const Snapshot& snap) {
+  auto cfg = proxy.config();
+  uint32_t usedClients = 0, loginClients = 0, usedServers = 0, freeServers = 0;
+  for (const ConnRow& c : snap.clients)
+    (c.state == ConnRow::State::Login ? loginClients : usedClients)++;
+  for (const ConnRow& s : snap.servers)
+    (s.state == ConnRow::State::Idle ? freeServers : usedServers)++;
+  ResultSet rs;
+  rs.column("list").column("items", Type::Int);
+  auto item = [&](const char* name, uint64_t n) { rs.row().add(name).add(n); };
+  item("databases", cfg->databases.size());
+  item("users", cfg->users.size());
+  item("pools", proxy.pools().all().size());
+  item("free_clients", 0);
+  item("used_clients", usedClients);
+  item("login_clients", loginClients);
+  item("free_servers", freeServers);
+  item("used_servers", usedServers);
+  item("dns_names", 0);
+  item("dns_zones", 0);
+  item("dns_queries", 0);
+  item("dns_pending", 0);
+  return rs;
+}
+
+ResultSet showVersion() {
+  ResultSet rs;
+  rs.column("version").row().add(fmt::format("shardpool {}", kVersion));
+  return rs;
+}
+
+ResultSet showHelp() {
+  ResultSet rs;
+  rs.column("command");
+  for (const char* c :
+       {"SHOW POOLS|STATS|STATS_TOTALS|STATS_AVERAGES|CLIENTS|SERVERS|DATABASES|USERS|CONFIG|"
+        "LISTS|VERSION|HELP",
+        "PAUSE [db]", "RESUME [db]", "RECONNECT [db]", "KILL db", "KILL_CLIENT id", "DISABLE db",
+        "ENABLE db", "WAIT_CLOSE [db]", "RELOAD", "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]",
+        "SET key = value"})
+    rs.row().add(c);
+  return rs;
+}
+
+}  // namespace
+
+bool showNeedsSnapshot(std::string_view what) {
+  return what == "POOLS" || what == "CLIENTS" || what == "SERVERS" || what == "LISTS" ||
+         what == "DATABASES";
+}
+
+std::optional<ResultSet> show(std::string_view what, Proxy& proxy, const Snapshot* snap,
+                              std::string& error) {
+  static const Snapshot kEmpty;
+  const Snapshot& s = snap ? *snap : kEmpty;
+  if (what == "POOLS") return showPools(proxy, s);
+  if (what == "CLIENTS") return showConnections(s.clients, false);
+  if (what == "SERVERS") return showConnections(s.servers, true);
+  if (what == "STATS") return showStats(proxy, true, true);
+  if (what == "STATS_TOTALS") return showStats(proxy, true, false);
+  if (what == "STATS_AVERAGES") return showStats(proxy, false, true);
+  if (what == "DATABASES") return showDatabases(proxy, s);
+  if (what == "USERS") return showUsers(proxy);
+  if (what == "CONFIG") return showConfig(proxy);
+  if (what == "LISTS") return showLists(proxy, s);
+  if (what == "VERSION") return showVersion();
+  if (what == "HELP") return showHelp();
+  error = fmt::format("unknown SHOW \"{}\"; SHOW HELP lists what can be shown", what);
+  return std::nullopt;
+}
+
+}  // namespace shardpool::pooler::admin

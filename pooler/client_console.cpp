@@ -1,0 +1,127 @@
+// ClientConn's admin-console side: logging in to the virtual database, feeding the console its
+// messages, and describing a client for SHOW CLIENTS.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "pooler/admin/console.h"
+#include "pooler/admin/snapshot.h"
+#include "pooler/cancel.h"
+#include "pooler/client_conn.h"
+#include "pooler/log.h"
+#include "pooler/proxy.h"
+#include "pooler/server_conn.h"
+#include "pooler/settings_list.h"
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+namespace {
+constexpr size_t kMaxConsoleInput = 1 << 20;
+}
+
+bool ClientConn::startConsole() {
+  auto cfg = worker().proxy().config();
+  auto listed = [&](const std::vector<std::string>& names) {
+    return std::find(names.begin(), names.end(), user_) != names.end();
+  };
+  bool admin = listed(cfg->general.adminUsers);
+  if (!admin && !listed(cfg->general.statsUsers)) {
+    fatal("28000",
+          fmt::format("user \"{}\" may not use the admin console (see admin_users and stats_users)",
+                      user_),
+          "admin console refused");
+    return false;
+  }
+  pg::Writer w;
+  pg::putAuthOk(w);
+  send(w.take());
+  auto keys = worker().proxy().cancels().add();
+  cancelPid_ = keys.first;
+  cancelKey_ = keys.second;
+  console_ = std::make_unique<admin::Console>(*this, admin);
+  state_ = State::Console;
+  loggedIn_ = true;
+  console_->greet(cancelPid_, cancelKey_);
+  log::info(who_, "admin console login ({})", admin ? "admin" : "stats");
+  consoleInput();
+  return true;
+}
+
+void ClientConn::consoleInput() {
+  while (state_ == State::Console && !console_->busy()) {
+    pg::Frame f =
+        pg::frameMessage(pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size()));
+    if (f.status == pg::FrameStatus::NeedMore) break;
+    if (f.status == pg::FrameStatus::Invalid) {
+      fatal("08P01", "invalid message length", "protocol violation");
+      return;
+    }
+    std::string body(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    char type = f.type;
+    inbuf_.erase(0, f.totalSize);
+    if (!console_->onMessage(type, body)) {
+      close("client sent Terminate");
+      return;
+    }
+  }
+  if (state_ != State::Console) return;
+  if (inbuf_.size() > kMaxConsoleInput)
+    stopReading();
+  else if (!reading())
+    startReading();
+}
+
+void ClientConn::consoleSnapshot(const admin::Snapshot& snapshot) {
+  if (state_ == State::Console) console_->onSnapshot(snapshot);
+}
+
+void ClientConn::consoleIdle() {
+  if (state_ == State::Console) consoleInput();
+}
+
+void ClientConn::describe(admin::ConnRow& row) const {
+  using State = admin::ConnRow::State;
+  row.kind = admin::ConnRow::Kind::Client;
+  row.id = id();
+  row.worker = worker().index();
+  row.user = user_;
+  row.database = database_;
+  switch (state_) {
+    case ClientConn::State::Startup:
+    case ClientConn::State::Auth:
+    case ClientConn::State::Closing:
+      row.state = State::Login;
+      break;
+    case ClientConn::State::WaitServer:
+      row.state = State::Waiting;
+      row.wait = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - waitStart_);
+      break;
+    case ClientConn::State::Login:
+    case ClientConn::State::Active:
+      row.state = State::Active;
+      break;
+    case ClientConn::State::Console:
+      row.state = State::Admin;
+      break;
+  }
+  Endpoint peer, local;
+  if (endpoints(peer, local)) {
+    row.addr = peer.host;
+    row.port = peer.port;
+    row.localAddr = local.host;
+    row.localPort = local.port;
+  }
+  row.connectTime = connectTime();
+  row.requestTime =
+      admin::toWallClock(lastActivity_ == Clock::time_point{} ? Clock::now() : lastActivity_);
+  row.link = server_ ? server_->id() : 0;
+  row.remotePid = cancelPid_;
+  if (tls()) row.tls = tls()->description();
+  if (const std::string* app = findSetting(params_, "application_name")) row.applicationName = *app;
+  row.preparedStatements = static_cast<uint32_t>(statements_.size());
+  row.pool = pool_;
+}
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,152 @@
+// The proxy's control plane: reload and live SET, DISABLE/ENABLE, shutdown requests from the
+// admin console, error counters and the stats samples behind SHOW STATS averages.
+#include <fmt/format.h>
+
+#include "pooler/log.h"
+#include "pooler/proxy.h"
+
+namespace shardpool::pooler {
+
+bool Proxy::reload(const std::string& why, std::vector<std::string>& errors) {
+  std::lock_guard serial(reloadMutex_);
+  auto running = config();
+  config::LoadResult next = config::reloadConfig(*running);
+  if (!next.ok()) {
+    reloadFailures_.fetch_add(1, std::memory_order_relaxed);
+    log::error("", "{}: the new configuration has {} error(s); keeping the running one", why,
+               next.errors.size());
+    for (const auto& e : next.errors) {
+      log::error("", "  {}", e.format());
+      errors.push_back(e.format());
+    }
+    return false;
+  }
+  auto applied = std::make_shared<config::Config>(*next.config);
+  for (const auto& key : config::restartOnlyChanges(*running, *applied))
+    log::warn("", "{}: {} changed; it takes effect after a restart", why, key);
+  config::keepRestartOnly(*applied, *running);
+  {
+    std::lock_guard lock(configMutex_);
+    config_ = applied;
+  }
+  log::setLevel(applied->general.logLevel);
+  pools_.applyConfig(*applied);
+  reloads_.fetch_add(1, std::memory_order_relaxed);
+  log::info("", "{}: configuration reloaded ({} database(s), {} user(s))", why,
+            applied->databases.size(), applied->users.size());
+  return true;
+}
+
+bool Proxy::setLive(const std::string& keyPath, const std::string& value, std::string& error) {
+  if (config::needsRestart(keyPath)) {
+    error = fmt::format(
+        "{} cannot change while shardpool runs; edit the configuration and "
+        "restart",
+        keyPath);
+    return false;
+  }
+  std::lock_guard serial(reloadMutex_);
+  auto running = config();
+  config::LoadResult next = config::reloadConfig(*running, {{keyPath, value}});
+  if (!next.ok()) {
+    for (const auto& e : next.errors) error += (error.empty() ? "" : "; ") + e.format();
+    return false;
+  }
+  auto applied = std::make_shared<config::Config>(*next.config);
+  config::keepRestartOnly(*applied, *running);
+  {
+    std::lock_guard lock(configMutex_);
+    config_ = applied;
+  }
+  log::setLevel(applied->general.logLevel);
+  pools_.applyConfig(*applied);
+  log::info("", "SET {} = {}", keyPath, value);
+  return true;
+}
+
+void Proxy::setDisabled(const std::string& db, bool disabled) {
+  std::lock_guard lock(stateMutex_);
+  if (disabled)
+    disabled_.insert(db);
+  else
+    disabled_.erase(db);
+  log::info("", "database {} {}", db, disabled ? "disabled" : "enabled");
+}
+
+bool Proxy::isDisabled(std::string_view db) {
+  std::lock_guard lock(stateMutex_);
+  return disabled_.find(db) != disabled_.end();
+}
+
+void Proxy::countError(std::string_view reason) {
+  std::lock_guard lock(stateMutex_);
+  auto it = errors_.find(std::string(reason));
+  if (it == errors_.end())
+    errors_.emplace(std::string(reason), 1);
+  else
+    ++it->second;
+}
+
+std::map<std::string, uint64_t> Proxy::errorCounts() {
+  std::lock_guard lock(stateMutex_);
+  return errors_;
+}
+
+void Proxy::sampleStats() {
+  std::map<std::string, PoolTotals> byDb;
+  for (Pool* p : pools_.all()) byDb[p->database()] += p->totals();
+  std::lock_guard lock(stateMutex_);
+  stats_.from = stats_.to;
+  stats_.fromTotals = std::move(stats_.toTotals);
+  stats_.to = Clock::now();
+  stats_.toTotals = std::move(byDb);
+}
+
+Proxy::StatsWindow Proxy::statsWindow() {
+  std::lock_guard lock(stateMutex_);
+  return stats_;
+}
+
+void Proxy::requestShutdown(ShutdownMode mode, const std::string& who) {
+  postControl([this, mode, who] {
+    switch (mode) {
+      case ShutdownMode::Immediate:
+        log::info("", "SHUTDOWN from {}: exiting now", who);
+        exitNow();
+        break;
+      case ShutdownMode::WaitForServers:
+        log::info("", "SHUTDOWN WAIT_FOR_SERVERS from {}", who);
+        beginShutdown(true);
+        break;
+      case ShutdownMode::WaitForClients:
+        log::info("", "SHUTDOWN WAIT_FOR_CLIENTS from {}: waiting for every client to leave", who);
+        waitForever_ = true;
+        beginShutdown(false);
+        break;
+    }
+  });
+}
+
+void Proxy::postControl(std::function<void()> task) {
+  {
+    std::lock_guard lock(controlTasksMutex_);
+    controlTasks_.push_back(std::move(task));
+  }
+  uv_async_send(&controlAsync_);
+}
+
+void Proxy::onControlAsync(uv_async_t* a) {
+  auto* self = static_cast<Proxy*>(a->data);
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(self->controlTasksMutex_);
+    tasks.swap(self->controlTasks_);
+  }
+  for (auto& t : tasks) t();
+}
+
+void Proxy::onStatsTick(uv_timer_t* t) {
+  static_cast<Proxy*>(t->data)->sampleStats();
+}
+
+}  // namespace shardpool::pooler
