@@ -1,4 +1,4 @@
-// shardpool command line: config file or sidecar flags, --check, overrides.
+// shardpool command line: config file or sidecar flags, --check, overrides; import-pgbouncer.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/pgbouncer_import.h"
 #include "pooler/log.h"
 #include "pooler/proxy.h"
 
@@ -17,6 +18,8 @@ constexpr const char* kUsage = R"(usage:
   shardpool --check -c FILE                          validate FILE and exit (non-zero on error)
   shardpool --listen HOST:PORT --backend URL [opts]  sidecar mode: serve one database, no file
       URL: postgres://user:password@host:port/dbname (password may come from PGPASSWORD)
+  shardpool import-pgbouncer pgbouncer.ini [userlist.txt] [-o out.toml]
+      convert a PgBouncer config (see docs/migrate-from-pgbouncer.md); notes on stderr
 options:
   --pool-mode session|transaction|statement   same as --set general.pool_mode=...
   --pool-size N                               same as --set general.default_pool_size=N
@@ -35,6 +38,9 @@ int usageError(const std::string& msg) {
 
 int main(int argc, char** argv) {
   using namespace shardpool;
+  if (argc >= 2 && std::strcmp(argv[1], "import-pgbouncer") == 0) {
+    return config::runImportPgbouncer(std::vector<std::string>(argv + 2, argv + argc));
+  }
   std::string configPath;
   config::SidecarOptions sidecar;
   std::vector<config::Override> overrides;

@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "pooler/admin/metrics.h"
+#include "pooler/admin/snapshot.h"
 #include "pooler/log.h"
 
 namespace shardpool::pooler {
@@ -85,8 +87,8 @@ int Proxy::run() {
   }
   for (auto& w : workers_) {
     if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
-      log::error("", "cannot listen on {}:{}: {}", cfg->general.listenAddr,
-                 cfg->general.listenPort, error);
+      log::error("", "cannot listen on {}:{}: {}", cfg->general.listenAddr, cfg->general.listenPort,
+                 error);
       return 1;
     }
   }
@@ -102,6 +104,13 @@ int Proxy::run() {
   statsTimer_.data = controlAsync_.data = this;
   sampleStats();
   uv_timer_start(&statsTimer_, onStatsTick, kStatsPeriodMs, kStatsPeriodMs);
+  if (!startMetrics(cfg->general)) {
+    closeControlHandles();
+    metrics_.reset();
+    uv_run(&control_, UV_RUN_DEFAULT);
+    uv_loop_close(&control_);
+    return 1;
+  }
   uv_signal_start(&sigterm_, onSignal, SIGTERM);
   uv_signal_start(&sigint_, onSignal, SIGINT);
   uv_signal_start(&sighup_, onSignal, SIGHUP);
@@ -116,6 +125,8 @@ int Proxy::run() {
             config::toString(cfg->general.poolMode));
 
   uv_run(&control_, UV_RUN_DEFAULT);
+  metrics_.reset();
+  uv_run(&control_, UV_RUN_DEFAULT);  // close callbacks of the metrics server's handles
   uv_loop_close(&control_);
   stopWorkers();
   log::info("", "shardpool stopped");
@@ -143,15 +154,50 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
   }
 }
 
-void Proxy::exitNow() {
-  shuttingDown_ = true;
-  uv_stop(&control_);
+void Proxy::closeControlHandles() {
+  if (metrics_) metrics_->close();
   uv_walk(
       &control_,
       [](uv_handle_t* h, void*) {
         if (!uv_is_closing(h)) uv_close(h, nullptr);
       },
       nullptr);
+}
+
+void Proxy::exitNow() {
+  shuttingDown_ = true;
+  uv_stop(&control_);
+  closeControlHandles();
+}
+
+bool Proxy::startMetrics(const config::General& g) {
+  if (g.metricsPort == 0) return true;
+  HttpServer::Options options;
+  options.reusePort = true;  // a new process may take over during an upgrade
+  metrics_ = std::make_unique<HttpServer>(
+      &control_,
+      [this](std::string_view, std::string_view path) {
+        HttpServer::Response r;
+        if (path == "/metrics") {
+          auto snapshot = admin::gatherSnapshotBlocking(*this, std::chrono::seconds(2));
+          r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+          r.body = admin::renderMetrics(*this, snapshot.get());
+        } else if (path == "/") {
+          r.body = "shardpool: metrics at /metrics\n";
+        } else {
+          r.status = 404;
+          r.body = "not found; try /metrics\n";
+        }
+        return r;
+      },
+      options);
+  std::string error = metrics_->listen(g.metricsAddr, g.metricsPort);
+  if (!error.empty()) {
+    log::error("", "cannot serve metrics: {}", error);
+    return false;
+  }
+  log::info("", "Prometheus metrics at http://{}:{}/metrics", g.metricsAddr, metrics_->port());
+  return true;
 }
 
 void Proxy::beginShutdown(bool closeIdleClients) {
@@ -184,16 +230,16 @@ void Proxy::onControlTick(uv_timer_t* t) {
   if (live > 0 && !expired) return;
   if (expired && live > 0)
     log::warn("", "shutdown_timeout expired with {} client(s) still connected; closing them", live);
-  uv_walk(
-      &self->control_,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      },
-      nullptr);
+  self->closeControlHandles();
 }
 
 void Proxy::stopWorkers() {
-  if (threads_.empty()) return;
+  if (threads_.empty()) {
+    // Start-up failed before the threads ran: close their handles here so that each worker's
+    // destructor can run its loop to the end.
+    for (auto& w : workers_) w->stop();
+    return;
+  }
   for (auto& w : workers_) w->post([](Worker& wk) { wk.stop(); });
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "pooler/cancel.h"
+#include "pooler/http_server.h"
 #include "pooler/pool.h"
 #include "pooler/tls.h"
 #include "pooler/worker.h"
@@ -81,6 +82,8 @@ class Proxy {
   void sampleStats();
   void beginShutdown(bool closeIdleClients);
   void exitNow();
+  void closeControlHandles();
+  [[nodiscard]] bool startMetrics(const config::General& g);
   void stopWorkers();
   size_t liveClients();
 
@@ -104,6 +107,7 @@ class Proxy {
   bool shuttingDown_ = false;
   bool waitForever_ = false;  // SHUTDOWN WAIT_FOR_CLIENTS: no shutdown_timeout
   Clock::time_point shutdownDeadline_;
+  std::unique_ptr<HttpServer> metrics_;  // the Prometheus endpoint, on the control loop
 
   std::mutex reloadMutex_;  // one reload or SET at a time
   std::mutex stateMutex_;   // disabled_, errors_, stats samples
