@@ -81,6 +81,9 @@ struct General {
   // Prometheus text endpoint at http://metrics_addr:metrics_port/metrics; port 0 turns it off.
   std::string metricsAddr = "127.0.0.1";
   uint16_t metricsPort = 0;
+  // Unix socket a newer shardpool started with --takeover asks for the listening sockets
+  // (zero-downtime upgrade); empty: no hand-over.
+  std::string takeoverSocket;
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves

@@ -173,6 +173,10 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto p = v.integer(0, kMaxPort)) g.metricsPort = static_cast<uint16_t>(*p);
      }},
+    {"takeover_socket",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.takeoverSocket = *s;
+     }},
 };
 
 const Field<Database> kDatabaseFields[] = {

@@ -69,6 +69,7 @@ const std::vector<GeneralKey>& generalKeys() {
       {"stats_users", [](const General& g) { return joined(g.statsUsers); }},
       {"metrics_addr", [](const General& g) { return g.metricsAddr; }, true},
       {"metrics_port", [](const General& g) { return std::to_string(g.metricsPort); }, true},
+      {"takeover_socket", [](const General& g) { return g.takeoverSocket; }, true},
   };
   return keys;
 }
@@ -126,6 +127,7 @@ void keepRestartOnly(Config& next, const Config& running) {
   n.clientTlsCaFile = r.clientTlsCaFile;
   n.metricsAddr = r.metricsAddr;
   n.metricsPort = r.metricsPort;
+  n.takeoverSocket = r.takeoverSocket;
 }
 
 std::vector<SettingView> describeGeneral(const Config& config) {

@@ -80,7 +80,10 @@ CommandResult runShell(const std::string& script,
 // $SHARDPOOL_IT_LOG_DIR when that is set.
 class Proxy {
  public:
-  explicit Proxy(std::string tomlTemplate, std::vector<std::string> extraArgs = {});
+  // `port` 0 picks a free port for @LISTEN_PORT@; another value is used as is (a second
+  // process on the same port, for upgrade tests).
+  explicit Proxy(std::string tomlTemplate, std::vector<std::string> extraArgs = {},
+                 uint16_t port = 0);
   ~Proxy();  // SIGTERM, then SIGKILL after 5 s
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;

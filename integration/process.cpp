@@ -184,8 +184,8 @@ CommandResult runShell(const std::string& script, const std::map<std::string, st
                        Ms timeout) {
   return runCommand({"/bin/sh", "-c", script}, env, timeout);
 }
-Proxy::Proxy(std::string tomlTemplate, std::vector<std::string> extraArgs) {
-  port_ = freePort();
+Proxy::Proxy(std::string tomlTemplate, std::vector<std::string> extraArgs, uint16_t port) {
+  port_ = port != 0 ? port : freePort();
   std::vector<std::string> args{shardpoolBin()};
   if (!tomlTemplate.empty()) {
     configPath_ = dir_.write("shardpool.toml", substitute(tomlTemplate, port_));

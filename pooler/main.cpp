@@ -26,6 +26,8 @@ options:
   --workers N                                 same as --set general.workers=N
   --log-level debug|info|warn|error           same as --set general.log_level=...
   --set key.path=value                        override any config key (see docs/config.md)
+  --takeover                                  take the listening sockets over from the shardpool
+                                              running on general.takeover_socket (upgrade)
   --version, --help
 )";
 
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   config::SidecarOptions sidecar;
   std::vector<config::Override> overrides;
   bool check = false;
+  bool takeover = false;
 
   auto addOverride = [&](const std::string& key, const std::string& value) {
     overrides.push_back({key, value});
@@ -65,6 +68,8 @@ int main(int argc, char** argv) {
       return 0;
     } else if (arg == "--check") {
       check = true;
+    } else if (arg == "--takeover") {
+      takeover = true;
     } else if (arg == "-c" || arg == "--config") {
       if (!value(configPath)) return usageError(arg + " needs a file");
     } else if (arg == "--listen") {
@@ -124,6 +129,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   pooler::log::setLevel(loaded.config->general.logLevel);
-  pooler::Proxy proxy(loaded.config);
+  pooler::Proxy proxy(loaded.config, takeover);
   return proxy.run();
 }

@@ -1,9 +1,11 @@
 #include "pooler/proxy.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>
 
 #include <cstring>
+#include <optional>
 
 #include "pooler/admin/metrics.h"
 #include "pooler/admin/snapshot.h"
@@ -41,8 +43,8 @@ bool resolveListen(const std::string& host, uint16_t port, sockaddr_storage& out
 }
 }  // namespace
 
-Proxy::Proxy(std::shared_ptr<const config::Config> config)
-    : config_(std::move(config)), pools_(workerCountFor(*config_)) {
+Proxy::Proxy(std::shared_ptr<const config::Config> config, bool takeover)
+    : config_(std::move(config)), pools_(workerCountFor(*config_)), takeoverRequested_(takeover) {
   unsigned n = workerCountFor(*config_);
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
 }
@@ -66,13 +68,92 @@ bool Proxy::tryAddClient() {
   return false;
 }
 
+namespace {
+uint16_t boundPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+}  // namespace
+
+// Each worker listens on its own SO_REUSEPORT socket. With a takeover grant, the sockets of the
+// old process are spread over the workers first (worker i takes sockets i, i+N, ...); workers
+// left without one bind a new socket, which joins the same SO_REUSEPORT group.
+bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
+  std::string error;
+  if (grant) {
+    for (int fd : grant->fds) {
+      if (boundPort(fd) != g.listenPort) {
+        log::error("",
+                   "takeover: the running shardpool listens on port {}, this configuration "
+                   "says {}; start without --takeover, or fix listen_port",
+                   boundPort(fd), g.listenPort);
+        for (int f : grant->fds) ::close(f);
+        return false;
+      }
+    }
+    for (size_t i = 0; i < grant->fds.size(); ++i) {
+      if (!workers_[i % workers_.size()]->adoptListener(grant->fds[i], error)) {
+        log::error("", "takeover: cannot accept on a handed-over socket: {}", error);
+        for (size_t j = i + 1; j < grant->fds.size(); ++j) ::close(grant->fds[j]);
+        return false;
+      }
+    }
+  }
+  sockaddr_storage addr{};
+  if (!resolveListen(g.listenAddr, g.listenPort, addr, error)) {
+    log::error("", "cannot resolve listen_addr \"{}\": {}", g.listenAddr, error);
+    return false;
+  }
+  for (auto& w : workers_) {
+    if (!w->listenerFds().empty()) continue;
+    if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
+      log::error("", "cannot listen on {}:{}: {}", g.listenAddr, g.listenPort, error);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Proxy::startTakeoverServer(const config::General& g) {
+  if (g.takeoverSocket.empty()) return;
+  takeover_ = std::make_unique<TakeoverServer>(
+      &control_,
+      [this] {
+        std::vector<int> fds;
+        for (auto& w : workers_)
+          for (int fd : w->listenerFds()) fds.push_back(fd);
+        return fds;
+      },
+      [this](int pid) {
+        // Connections accepted just before the switch must not fail: serve every client until
+        // it leaves (up to shutdown_timeout), as SHUTDOWN WAIT_FOR_CLIENTS does.
+        log::info("", "takeover: pid {} now accepts on our sockets; draining", pid);
+        takeover_->close();
+        beginShutdown(false);
+      });
+  std::string error = takeover_->listen(g.takeoverSocket);
+  if (!error.empty()) log::error("", "upgrades by takeover are off: {}", error);
+}
+
 int Proxy::run() {
   auto cfg = config();
-  sockaddr_storage addr{};
   std::string error;
-  if (!resolveListen(cfg->general.listenAddr, cfg->general.listenPort, addr, error)) {
-    log::error("", "cannot resolve listen_addr \"{}\": {}", cfg->general.listenAddr, error);
-    return 1;
+  std::optional<TakeoverGrant> grant;
+  if (takeoverRequested_) {
+    if (cfg->general.takeoverSocket.empty()) {
+      log::error("", "--takeover needs general.takeover_socket (the running shardpool's socket)");
+      return 1;
+    }
+    grant = requestTakeover(cfg->general.takeoverSocket, std::chrono::seconds(10));
+    if (!grant->error.empty()) {
+      log::error("", "takeover: {}", grant->error);
+      return 1;
+    }
+    log::info("", "takeover: received {} listening socket(s)", grant->fds.size());
   }
   if (cfg->general.clientTlsSslmode != config::TlsMode::Disable) {
     acceptTls_ = TlsContext::forAccept(
@@ -82,16 +163,12 @@ int Proxy::run() {
         error);
     if (!acceptTls_) {
       log::error("", "client TLS: {}", error);
+      if (grant)
+        for (int fd : grant->fds) ::close(fd);
       return 1;
     }
   }
-  for (auto& w : workers_) {
-    if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
-      log::error("", "cannot listen on {}:{}: {}", cfg->general.listenAddr, cfg->general.listenPort,
-                 error);
-      return 1;
-    }
-  }
+  if (!openListeners(cfg->general, grant ? &*grant : nullptr)) return 1;
   ::signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&control_);
   uv_signal_init(&control_, &sigterm_);
@@ -123,9 +200,15 @@ int Proxy::run() {
   log::info("", "shardpool listening on {}:{} with {} worker thread(s), pool_mode {}",
             cfg->general.listenAddr, cfg->general.listenPort, workers_.size(),
             config::toString(cfg->general.poolMode));
+  if (grant) {
+    confirmTakeover(*grant);
+    log::info("", "takeover: confirmed; the old process stops accepting");
+  }
+  startTakeoverServer(cfg->general);
 
   uv_run(&control_, UV_RUN_DEFAULT);
   metrics_.reset();
+  takeover_.reset();
   uv_run(&control_, UV_RUN_DEFAULT);  // close callbacks of the metrics server's handles
   uv_loop_close(&control_);
   stopWorkers();
@@ -156,6 +239,7 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
 
 void Proxy::closeControlHandles() {
   if (metrics_) metrics_->close();
+  if (takeover_) takeover_->close();
   uv_walk(
       &control_,
       [](uv_handle_t* h, void*) {
@@ -210,8 +294,14 @@ void Proxy::beginShutdown(bool closeIdleClients) {
               timeout.count(), liveClients());
     for (auto& w : workers_) w->post([](Worker& wk) { wk.beginShutdown(); });
   } else {
-    log::info("", "no longer accepting connections; waiting for {} client(s) to disconnect",
-              liveClients());
+    if (waitForever_)
+      log::info("", "no longer accepting connections; waiting for {} client(s) to disconnect",
+                liveClients());
+    else
+      log::info("",
+                "no longer accepting connections; waiting up to {} ms for {} client(s) to "
+                "disconnect",
+                timeout.count(), liveClients());
     for (auto& w : workers_) w->post([](Worker& wk) { wk.stopAccepting(); });
   }
   uv_timer_start(&controlTimer_, onControlTick, 50, 50);

@@ -18,6 +18,7 @@
 #include "pooler/cancel.h"
 #include "pooler/http_server.h"
 #include "pooler/pool.h"
+#include "pooler/takeover.h"
 #include "pooler/tls.h"
 #include "pooler/worker.h"
 
@@ -25,7 +26,9 @@ namespace shardpool::pooler {
 
 class Proxy {
  public:
-  explicit Proxy(std::shared_ptr<const config::Config> config);
+  // With `takeover`, the listening sockets come from the shardpool already running on
+  // general.takeover_socket (see takeover.h) instead of being bound anew.
+  explicit Proxy(std::shared_ptr<const config::Config> config, bool takeover = false);
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
   ~Proxy();
@@ -83,6 +86,8 @@ class Proxy {
   void beginShutdown(bool closeIdleClients);
   void exitNow();
   void closeControlHandles();
+  [[nodiscard]] bool openListeners(const config::General& g, TakeoverGrant* grant);
+  void startTakeoverServer(const config::General& g);
   [[nodiscard]] bool startMetrics(const config::General& g);
   void stopWorkers();
   size_t liveClients();
@@ -108,6 +113,8 @@ class Proxy {
   bool waitForever_ = false;  // SHUTDOWN WAIT_FOR_CLIENTS: no shutdown_timeout
   Clock::time_point shutdownDeadline_;
   std::unique_ptr<HttpServer> metrics_;  // the Prometheus endpoint, on the control loop
+  std::unique_ptr<TakeoverServer> takeover_;
+  bool takeoverRequested_ = false;
 
   std::mutex reloadMutex_;  // one reload or SET at a time
   std::mutex stateMutex_;   // disabled_, errors_, stats samples

@@ -29,8 +29,6 @@ Worker::Worker(Proxy& proxy, unsigned index) : proxy_(proxy), index_(index) {
   check_.data = this;
   uv_idle_init(&loop_, &idle_);
   idle_.data = this;
-  uv_tcp_init(&loop_, &listener_);
-  listener_.data = this;
   now_ = Clock::now();
 }
 
@@ -58,14 +56,33 @@ bool Worker::listen(const sockaddr* addr, std::string& error) {
     ::close(fd);
     return false;
   }
-  int rc = uv_tcp_open(&listener_, fd);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, onConnection);
+  return adoptListener(fd, error);
+}
+
+bool Worker::adoptListener(int fd, std::string& error) {
+  auto* handle = new uv_tcp_t;
+  uv_tcp_init(&loop_, handle);
+  handle->data = this;
+  int rc = uv_tcp_open(handle, fd);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 1024, onConnection);
   if (rc != 0) {
     error = uv_strerror(rc);
+    uv_close(reinterpret_cast<uv_handle_t*>(handle),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
     return false;
   }
-  listening_ = true;
+  listeners_.push_back(handle);
+  listenerFds_.push_back(fd);
   return true;
+}
+
+void Worker::closeListeners() {
+  for (uv_tcp_t* l : listeners_) {
+    auto* h = reinterpret_cast<uv_handle_t*>(l);
+    if (!uv_is_closing(h))
+      uv_close(h, [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+  }
+  listeners_.clear();
 }
 
 void Worker::run() {
@@ -99,14 +116,14 @@ void Worker::onConnection(uv_stream_t* listener, int status) {
     log::warn("", "accept failed: {}", uv_strerror(status));
     return;
   }
-  self->accept();
+  self->accept(listener);
 }
 
-void Worker::accept() {
+void Worker::accept(uv_stream_t* listener) {
   now_ = Clock::now();
   uint64_t id = proxy_.nextId();
   auto client = std::make_unique<ClientConn>(*this, id);
-  if (client->acceptFrom(reinterpret_cast<uv_stream_t*>(&listener_)) != 0) return;
+  if (client->acceptFrom(listener) != 0) return;
   ClientConn* c = client.get();
   clients_.emplace(id, std::move(client));
   clientsAlive_.store(clients_.size(), std::memory_order_relaxed);
@@ -117,7 +134,9 @@ void Worker::accept() {
   c->start();
 }
 
-uint64_t Worker::proxyNextId() { return proxy_.nextId(); }
+uint64_t Worker::proxyNextId() {
+  return proxy_.nextId();
+}
 
 ClientConn* Worker::findClient(uint64_t id) {
   auto it = clients_.find(id);
@@ -178,7 +197,9 @@ void Worker::connectFor(Pool& pool, uint64_t clientId) {
   s->start(clientId);
 }
 
-void Worker::onCheck(uv_check_t* c) { static_cast<Worker*>(c->data)->sweep(); }
+void Worker::onCheck(uv_check_t* c) {
+  static_cast<Worker*>(c->data)->sweep();
+}
 
 void Worker::sweep() {
   while (!gives_.empty()) {
@@ -210,7 +231,9 @@ void Worker::sweep() {
   }
 }
 
-void Worker::onTick(uv_timer_t* t) { static_cast<Worker*>(t->data)->tick(); }
+void Worker::onTick(uv_timer_t* t) {
+  static_cast<Worker*>(t->data)->tick();
+}
 
 void Worker::tick() {
   now_ = Clock::now();
@@ -240,10 +263,7 @@ void Worker::tick() {
 }
 
 void Worker::stopAccepting() {
-  if (listening_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-    listening_ = false;
-  }
+  closeListeners();
 }
 
 void Worker::beginShutdown() {
@@ -275,7 +295,8 @@ void Worker::killDatabase(const std::string& db, const std::vector<Pool*>& pools
     c->terminate("57P01", "terminating connection due to administrator command (KILL)", "KILL");
   std::vector<ServerConn*> servers;
   for (auto& [id, s] : servers_)
-    if (std::find(pools.begin(), pools.end(), &s->pool()) != pools.end()) servers.push_back(s.get());
+    if (std::find(pools.begin(), pools.end(), &s->pool()) != pools.end())
+      servers.push_back(s.get());
   for (ServerConn* s : servers) s->close("KILL from the admin console");
 }
 
@@ -288,7 +309,7 @@ void Worker::stop() {
   auto closeIfOpen = [](uv_handle_t* h) {
     if (!uv_is_closing(h)) uv_close(h, nullptr);
   };
-  closeIfOpen(reinterpret_cast<uv_handle_t*>(&listener_));
+  closeListeners();
   closeIfOpen(reinterpret_cast<uv_handle_t*>(&async_));
   closeIfOpen(reinterpret_cast<uv_handle_t*>(&timer_));
   closeIfOpen(reinterpret_cast<uv_handle_t*>(&check_));

@@ -37,9 +37,14 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
   ~Worker();
 
-  // Opens the listening socket (SO_REUSEPORT) on this worker's loop; call before run().
+  // Opens a listening socket (SO_REUSEPORT) on this worker's loop; call before run().
   [[nodiscard]] bool listen(const sockaddr* addr, std::string& error);
-  void run();  // thread body; returns after stop()
+  // Accepts on an already listening socket (one handed over by an older shardpool process);
+  // takes ownership of `fd`. A worker may have several. Call before run().
+  [[nodiscard]] bool adoptListener(int fd, std::string& error);
+  // The listening sockets' fds, for handing them to a newer process (fixed once running).
+  const std::vector<int>& listenerFds() const { return listenerFds_; }
+  void run();            // thread body; returns after stop()
   void post(Task task);  // thread-safe
 
   Proxy& proxy() const { return proxy_; }
@@ -79,19 +84,20 @@ class Worker {
 
  private:
   static void onConnection(uv_stream_t* listener, int status);
+  void closeListeners();
   static void onAsync(uv_async_t* a);
   static void onTick(uv_timer_t* t);
   static void onCheck(uv_check_t* c);
   void wake();
-  void accept();
+  void accept(uv_stream_t* listener);
   void tick();
   void sweep();
 
   Proxy& proxy_;
   unsigned index_;
   uv_loop_t loop_{};
-  uv_tcp_t listener_{};
-  bool listening_ = false;
+  std::vector<uv_tcp_t*> listeners_;  // heap handles, freed in their close callbacks
+  std::vector<int> listenerFds_;
   uv_async_t async_{};
   uv_timer_t timer_{};
   uv_check_t check_{};
