@@ -22,18 +22,6 @@ bool hasColumns(const std::vector<std::string>& have, std::initializer_list<cons
   return true;
 }
 
-// True when an earlier PQsendQuery has a complete result within `wait`.
-bool finishedWithin(Conn& c, Ms wait) {
-  auto deadline = Clock::now() + wait;
-  while (Clock::now() < deadline) {
-    PQconsumeInput(c.get());
-    if (!PQisBusy(c.get())) return true;
-    c.waitReadable(50ms);
-  }
-  PQconsumeInput(c.get());
-  return !PQisBusy(c.get());
-}
-
 std::string firstError(std::vector<ResultPtr>& results) {
   for (auto& r : results)
     if (r && PQresultStatus(r.get()) == PGRES_FATAL_ERROR) return errorFrom(r.get()).message;

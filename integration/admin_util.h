@@ -69,6 +69,18 @@ inline long num(const NamedRow& row, const std::string& column) {
   return std::stol(it->second);
 }
 
+// True when an earlier PQsendQuery has a complete result within `wait`.
+inline bool finishedWithin(Conn& c, Ms wait) {
+  auto deadline = Clock::now() + wait;
+  while (Clock::now() < deadline) {
+    PQconsumeInput(c.get());
+    if (!PQisBusy(c.get())) return true;
+    c.waitReadable(50ms);
+  }
+  PQconsumeInput(c.get());
+  return !PQisBusy(c.get());
+}
+
 // Waits (up to `timeout`) until backend `pid` has left pg_stat_activity.
 inline bool backendGone(const std::string& pid, Ms timeout = 5s) {
   Conn admin = adminConn();

@@ -19,17 +19,6 @@ void rewrite(const Proxy& proxy, const std::string& tomlTemplate) {
   out << substitute(tomlTemplate, proxy.port());
 }
 
-bool finishedWithin(Conn& c, Ms wait) {
-  auto deadline = Clock::now() + wait;
-  while (Clock::now() < deadline) {
-    PQconsumeInput(c.get());
-    if (!PQisBusy(c.get())) return true;
-    c.waitReadable(50ms);
-  }
-  PQconsumeInput(c.get());
-  return !PQisBusy(c.get());
-}
-
 bool logShows(const Proxy& proxy, const std::string& text, Ms timeout = 3s) {
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {

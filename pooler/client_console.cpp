@@ -106,14 +106,7 @@ void ClientConn::describe(admin::ConnRow& row) const {
       row.state = State::Admin;
       break;
   }
-  Endpoint peer, local;
-  if (endpoints(peer, local)) {
-    row.addr = peer.host;
-    row.port = peer.port;
-    row.localAddr = local.host;
-    row.localPort = local.port;
-  }
-  row.connectTime = connectTime();
+  admin::describeSocket(*this, row);
   row.requestTime =
       admin::toWallClock(lastActivity_ == Clock::time_point{} ? Clock::now() : lastActivity_);
   row.link = server_ ? server_->id() : 0;

@@ -563,14 +563,7 @@ void ServerConn::describe(admin::ConnRow& row) const {
       row.state = RowState::Used;
       break;
   }
-  Endpoint peer, local;
-  if (endpoints(peer, local)) {
-    row.addr = peer.host;
-    row.port = peer.port;
-    row.localAddr = local.host;
-    row.localPort = local.port;
-  }
-  row.connectTime = connectTime();
+  admin::describeSocket(*this, row);
   row.requestTime = admin::toWallClock(client_ ? busySince_ : idleSince_);
   row.closeNeeded = generation_ != pool_.generation();
   row.link = client_ ? client_->id() : 0;

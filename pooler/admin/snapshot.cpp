@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "pooler/connection.h"
 #include "pooler/proxy.h"
 #include "pooler/worker.h"
 
@@ -71,6 +72,17 @@ std::shared_ptr<Snapshot> gatherSnapshotBlocking(Proxy& proxy, std::chrono::mill
   std::unique_lock lock(waiter->mutex);
   waiter->cv.wait_for(lock, timeout, [&] { return waiter->result != nullptr; });
   return waiter->result;
+}
+
+void describeSocket(const Connection& conn, ConnRow& row) {
+  Connection::Endpoint peer, local;
+  if (conn.endpoints(peer, local)) {
+    row.addr = peer.host;
+    row.port = peer.port;
+    row.localAddr = local.host;
+    row.localPort = local.port;
+  }
+  row.connectTime = conn.connectTime();
 }
 
 std::chrono::system_clock::time_point toWallClock(std::chrono::steady_clock::time_point t) {

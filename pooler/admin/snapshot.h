@@ -11,6 +11,7 @@
 #include <vector>
 
 namespace shardpool::pooler {
+class Connection;
 class Pool;
 class Proxy;
 }  // namespace shardpool::pooler
@@ -55,6 +56,9 @@ void gatherSnapshot(Proxy& proxy, std::function<void(std::shared_ptr<Snapshot>)>
 
 // For the control thread (metrics): waits up to `timeout`; null when a worker did not answer.
 std::shared_ptr<Snapshot> gatherSnapshotBlocking(Proxy& proxy, std::chrono::milliseconds timeout);
+
+// Fills the row's addresses, ports and connect time from the connection's socket.
+void describeSocket(const Connection& conn, ConnRow& row);
 
 // Converts a steady-clock instant to wall-clock time, for display.
 std::chrono::system_clock::time_point toWallClock(std::chrono::steady_clock::time_point t);
