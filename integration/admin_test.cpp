@@ -269,3 +269,33 @@ TEST_CASE("admin console: SHUTDOWN exits at once", "[integration][admin]") {
   REQUIRE(status.has_value());
   CHECK(*status == 0);
 }
+
+TEST_CASE("admin console: KILL_CLIENT disconnects one client by its id", "[integration][admin]") {
+  Proxy proxy(consoleConfig());
+  Conn console = consoleConn(proxy);
+  Conn victim(proxy.conninfo("sp_scram", "scram_pass") + " application_name=kill_me");
+  Conn bystander(proxy.conninfo("sp_scram", "scram_pass") + " application_name=keep_me");
+  REQUIRE(victim.ok());
+  REQUIRE(bystander.ok());
+  std::string id = findRow(showRows(console, "SHOW CLIENTS"), "application_name", "kill_me").at("id");
+  console.query("KILL_CLIENT " + id);
+  bool dropped = false;
+  for (int i = 0; i < 20 && !dropped; ++i) {
+    auto r = victim.exec("SELECT 1", 3s);
+    dropped = PQstatus(victim.get()) == CONNECTION_BAD ||
+              (!r.empty() && r.back() && PQresultStatus(r.back().get()) == PGRES_FATAL_ERROR);
+    if (!dropped) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(dropped);
+  CHECK(bystander.scalar("SELECT 'alive'") == "alive");
+  CHECK(console.expectError("KILL_CLIENT abc").sqlstate == "22023");
+}
+
+TEST_CASE("admin console: SET on a database key resizes its pool", "[integration][admin]") {
+  Proxy proxy(consoleConfig());
+  Conn console = consoleConn(proxy);
+  console.query("SET databases.sp_db.pool_size = 7");
+  CHECK(num(findRow(showRows(console, "SHOW DATABASES"), "name", "sp_db"), "pool_size") == 7);
+  PgError e = console.expectError("SET databases.nosuch.pool_size = 7");
+  CHECK(contains(e.message, "nosuch"));
+}
