@@ -4,6 +4,13 @@
 #   scripts/pg-cluster.sh start DIR   initdb + start on a free loopback port; writes DIR/env
 #   scripts/pg-cluster.sh stop DIR    stop (immediate) and delete the data
 #   scripts/pg-cluster.sh env DIR     print DIR/env of a running cluster
+#   scripts/pg-cluster.sh standby PRIMARY_DIR DIR
+#                                     hot standby of the cluster in PRIMARY_DIR (pg_basebackup -R,
+#                                     streaming replication) on its own free port; DIR/env as for
+#                                     start, plus ROLE=standby and PRIMARY_PORT
+#   scripts/pg-cluster.sh promote DIR pg_ctl promote (the standby becomes a primary)
+#   scripts/pg-cluster.sh crash DIR   SIGKILL the postmaster (a dead primary); data is kept
+#   scripts/pg-cluster.sh restart DIR start the kept data again on the same port (after crash)
 #
 # DIR only holds the `env` file (KEY=value lines) and a pointer to the real data, which lives in a
 # mktemp directory under /tmp so that the postgres user can reach it wherever DIR is.
@@ -30,13 +37,19 @@ SCALE=${PG_CLUSTER_PGBENCH_SCALE:-0}  # >0: also run `pgbench -i -s SCALE` as sp
 SSL_DIR=${PG_CLUSTER_SSL_DIR:-}       # set: TLS on, certificates from here (see above)
 
 usage() {
-  echo "usage: $0 start|stop|env DIR" >&2
+  echo "usage: $0 start|stop|env|promote|crash|restart DIR | $0 standby PRIMARY_DIR DIR" >&2
   exit 2
 }
 
-[ $# -eq 2 ] || usage
-CMD=$1
-DIR=$2
+CMD=${1:-}
+if [ "$CMD" = standby ]; then
+  [ $# -eq 3 ] || usage
+  PRIMARY_DIR=$2
+  DIR=$3
+else
+  [ $# -eq 2 ] || usage
+  DIR=$2
+fi
 
 log() { echo "pg-cluster: $*" >&2; }
 
@@ -159,6 +172,7 @@ hostssl all      sp_tlsonly 127.0.0.1/32  scram-sha-256
   cat >"$data/pg_hba.conf" <<EOF
 # TYPE  DATABASE  USER      ADDRESS        METHOD
 local   all       all                      trust
+local   replication postgres               trust
 ${hba_tls}host    all       sp_trust  127.0.0.1/32   trust
 host    all       sp_clear  127.0.0.1/32   password
 host    all       sp_md5    127.0.0.1/32   md5
@@ -239,8 +253,88 @@ EOF
   cat "$DIR/env"
 }
 
+# A hot standby streaming from the cluster in PRIMARY_DIR.
+do_standby() {
+  mkdir -p "$DIR"
+  DIR=$(cd "$DIR" && pwd)
+  [ -f "$PRIMARY_DIR/env" ] || {
+    log "no cluster recorded in $PRIMARY_DIR"
+    exit 1
+  }
+  local psock pport tmp data sock logf port attempt started=0
+  psock=$(sed -n 's/^SOCKET_DIR=//p' "$PRIMARY_DIR/env")
+  pport=$(sed -n 's/^PGPORT=//p' "$PRIMARY_DIR/env")
+  if [ -f "$DIR/env" ]; then do_stop; fi
+  tmp=$(mktemp -d /tmp/shardpool-pg.XXXXXX)
+  chmod 755 "$tmp"
+  data=$tmp/data
+  sock=$tmp/sock
+  logf=$tmp/postgres.log
+  mkdir -p "$sock"
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$tmp"; fi
+  printf 'PG_TMP_DIR=%s\nDATA_DIR=%s\n' "$tmp" "$data" >"$DIR/env"
+  as_pg "$PG_BIN/pg_basebackup" -h "$psock" -p "$pport" -U postgres -D "$data" -R -X stream \
+    --no-sync --checkpoint=fast >"$tmp/basebackup.log" 2>&1 || {
+    cat "$tmp/basebackup.log" >&2
+    log "pg_basebackup failed"
+    exit 1
+  }
+  # The copied postgresql.conf names the primary's socket directory; the standby gets its own.
+  # Its walreceiver reports application_name = the DIR's base name (for synchronous_standby_names).
+  cat >>"$data/postgresql.conf" <<EOF
+unix_socket_directories = '$sock'
+hot_standby = on
+EOF
+  local appname
+  appname=$(basename "$DIR" | tr -c 'a-zA-Z0-9_\n' '_')
+  sed -i "s/^primary_conninfo = '/primary_conninfo = 'application_name=$appname /" \
+    "$data/postgresql.auto.conf"
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    if as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$logf" -w -t 60 -o "-p $port" start >/dev/null 2>&1; then
+      started=1
+      break
+    fi
+    log "standby start on port $port failed (attempt $attempt)"
+    tail -n 5 "$logf" >&2 || true
+  done
+  [ "$started" -eq 1 ] || {
+    log "could not start the standby; log: $logf"
+    exit 1
+  }
+  sed -e "s|^PGPORT=.*|PGPORT=$port|" -e "s|^SOCKET_DIR=.*|SOCKET_DIR=$sock|" \
+    -e "s|^DATA_DIR=.*|DATA_DIR=$data|" -e "s|^PG_TMP_DIR=.*|PG_TMP_DIR=$tmp|" \
+    -e "s|^PG_LOG=.*|PG_LOG=$logf|" "$PRIMARY_DIR/env" >"$DIR/env"
+  printf 'ROLE=standby\nPRIMARY_PORT=%s\nSTANDBY_NAME=%s\n' "$pport" "$appname" >>"$DIR/env"
+  log "hot standby of port $pport running on 127.0.0.1:$port (data $data)"
+  cat "$DIR/env"
+}
+
 case "$CMD" in
   start) do_start ;;
+  standby) do_standby ;;
+  promote)
+    DIR=$(cd "$DIR" && pwd)
+    as_pg "$PG_BIN/pg_ctl" -D "$(env_get DATA_DIR)" -w -t 60 promote >/dev/null
+    sed -i 's/^ROLE=standby$/ROLE=primary/' "$DIR/env"
+    ;;
+  crash)
+    DIR=$(cd "$DIR" && pwd)
+    # The whole server at once, as when its machine dies: the postmaster and every child.
+    pid=$(head -n1 "$(env_get DATA_DIR)/postmaster.pid" 2>/dev/null || true)
+    if [ -n "$pid" ]; then
+      kill -9 "$pid" $(pgrep -P "$pid") 2>/dev/null || true
+      for _ in $(seq 50); do
+        pgrep -P "$pid" >/dev/null || kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+    fi
+    ;;
+  restart)
+    DIR=$(cd "$DIR" && pwd)
+    as_pg "$PG_BIN/pg_ctl" -D "$(env_get DATA_DIR)" -l "$(env_get PG_LOG)" -w -t 60 \
+      -o "-p $(env_get PGPORT)" start >/dev/null
+    ;;
   stop)
     if [ -d "$DIR" ]; then DIR=$(cd "$DIR" && pwd); do_stop; fi
     ;;
