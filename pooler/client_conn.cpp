@@ -59,6 +59,8 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       if (!server_) {
         // Transaction pooling between transactions: hold the bytes and get a server.
         inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
+        if ((discardUntilSync_ || lostTransaction_) && !answerLostTransaction()) return;
+        if (inbuf_.empty()) return;
         if (inbuf_.size() > kMaxPendingBytes) stopReading();
         requestServer();
         return;
@@ -376,6 +378,7 @@ void ClientConn::loginComplete(const pg::ErrorFields* error) {
     return;
   }
   state_ = State::Active;
+  loginRetries_ = 0;
   if (!loggedIn_) {
     loggedIn_ = true;
     pg::Writer w;
@@ -506,12 +509,6 @@ void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate
   fatal(sqlstate, fmt::format("could not connect to server for database \"{}\": {}", database_,
                               reason),
         "server connect failed");
-}
-
-void ClientConn::serverLost(std::string_view reason) {
-  server_ = nullptr;
-  if (state_ == State::Closing) return;
-  fatal("08006", fmt::format("server connection lost: {}", reason), "server connection lost");
 }
 
 void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {

@@ -13,6 +13,7 @@
 #include "pooler/client_auth.h"
 #include "pooler/connection.h"
 #include "pooler/pool.h"
+#include "pooler/protocol/pg_requests.h"
 #include "pooler/protocol/pg_scanner.h"
 #include "pooler/worker.h"
 
@@ -61,7 +62,11 @@ class ClientConn final : public Connection {
     return pool_ && pool_->settings().mode == config::PoolMode::Statement;
   }
   void refuseTransactionBlock();  // statement mode: instead of ReadyForQuery('T')
-  void serverLost(std::string_view reason);    // the linked server went away
+  // The linked server went away with `pending` requests unanswered while the transaction status
+  // was `txStatus`: the client gets errors in place of the missing replies and keeps its
+  // connection (client_recovery.cpp).
+  void serverLost(std::string_view reason, protocol::pg::RequestQueue::Pending pending,
+                  char txStatus);
 
   void checkTimers(Clock::time_point now, const config::General& settings);
   // Shutdown: close now if no transaction is in progress.
@@ -110,6 +115,10 @@ class ClientConn final : public Connection {
   void evictIfFull();
   void clearStatements();
   void addStartupOptions(std::string_view options);
+  // After a lost server: answers the client's messages that belong to the lost transaction
+  // (until its Sync, or its ROLLBACK) without a server. False when the client was closed.
+  bool answerLostTransaction();
+  void answerLostExtended(char type, protocol::pg::Bytes body, protocol::pg::Writer& w);
 
   State state_ = State::Startup;
   std::string who_;
@@ -135,6 +144,11 @@ class ClientConn final : public Connection {
   uint32_t cancelKey_ = 0;
   bool counted_ = false;
   std::unique_ptr<admin::Console> console_;
+  // Recovery after a lost server (client_recovery.cpp).
+  bool discardUntilSync_ = false;  // skip the rest of an extended batch; Sync gets ReadyForQuery
+  bool lostTransaction_ = false;   // the open transaction died with its server: only ROLLBACK
+  bool rollbackInBatch_ = false;   // an extended-protocol ROLLBACK of the lost transaction
+  uint32_t loginRetries_ = 0;      // servers lost before this client's first query went out
 };
 
 }  // namespace shardpool::pooler

@@ -189,7 +189,9 @@ void ServerConn::onData(Chunk* chunk, size_t len) {
 
 pg::Disposition ServerConn::onHeader(char type, uint32_t) {
   if (state_ == State::Active && client_) {
-    if (type == 'E' && rewritesError()) return pg::Disposition::Collect;
+    // Errors are rare: all are collected, to rename statements, to name query_timeout, and to
+    // keep a FATAL from the server from ending the client's session with shardpool.
+    if (type == 'E') return pg::Disposition::Collect;
     // Statement mode: a ReadyForQuery inside a transaction block is replaced by an error.
     if (type == 'Z' && client_->statementMode()) return pg::Disposition::Collect;
     switch (requests_.replyFate(type)) {
@@ -226,6 +228,10 @@ bool ServerConn::onActiveReply(char type, pg::Bytes body) {
       pg::putErrorResponse(w, e->severity, e->sqlstate, msg, e->detail, e->hint);
       client_->appendOwned(w.data());
     }
+  } else if (type == 'E' && client_) {
+    pg::Writer w;
+    pg::putErrorDowngraded(w, body);
+    client_->appendOwned(w.data());
   }
   if (type == 'Z' && client_ && client_->statementMode()) {
     if (txStatus_ != 'I' && requests_.size() <= 1) {
@@ -699,7 +705,7 @@ void ServerConn::close(std::string_view reason) {
   if (wasIdle) pool_.takeIdle(worker(), this);
   if (ClientConn* c = client_) {
     client_ = nullptr;
-    c->serverLost(reason);
+    c->serverLost(reason, requests_.pending(), txStatus_);
   }
   if (loggedIn && isOpen()) {
     // Say goodbye and keep the slot until the backend has gone (its EOF), so that pool_size

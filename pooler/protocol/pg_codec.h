@@ -154,6 +154,10 @@ struct ErrorFields {
   std::string hint;
 };
 std::optional<ErrorFields> decodeErrorResponse(Bytes body);  // also NoticeResponse
+// Re-encodes an ErrorResponse body field by field (every field kept, in order) with a FATAL or
+// PANIC severity turned into ERROR: a server that ends its session does not end the client's
+// session with shardpool. A malformed body is copied as it is.
+void putErrorDowngraded(Writer& w, Bytes body);
 
 struct ParameterStatus {
   std::string_view name;

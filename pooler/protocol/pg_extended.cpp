@@ -342,6 +342,10 @@ void putCloseComplete(Writer& w) {
   putEmpty(w, '3');
 }
 
+void putBindComplete(Writer& w) { putEmpty(w, '2'); }
+
+void putNoData(Writer& w) { putEmpty(w, 'n'); }
+
 // ---- Server statement names ----
 
 // Hashes the query's length, the query, the type count and each type, all big-endian, so no two

@@ -73,6 +73,8 @@ void putFlush(Writer& w);  // 'H', empty body
 // ---- Backend replies the pooler synthesizes for the client ----
 void putParseComplete(Writer& w);  // '1', empty body
 void putCloseComplete(Writer& w);  // '3', empty body
+void putBindComplete(Writer& w);   // '2', empty body
+void putNoData(Writer& w);         // 'n', empty body
 
 // Stable server-side statement name for a (query, param types) pair: "sp_" + the first 16 hex
 // digits (lower case) of SHA-256 over an unambiguous encoding of the pair. Deterministic across

@@ -159,6 +159,37 @@ void putQuery(Writer& w, std::string_view sql) {
   w.finish();
 }
 
+void putErrorDowngraded(Writer& w, Bytes body) {
+  w.start('E');
+  Reader r(body);
+  std::string out;
+  bool ok = true;
+  while (ok) {
+    uint8_t field = r.u8();
+    if (!r.ok()) {
+      ok = false;
+      break;
+    }
+    if (field == 0) break;
+    std::string_view value = r.cstring();
+    if (!r.ok()) {
+      ok = false;
+      break;
+    }
+    if ((field == 'S' || field == 'V') && (value == "FATAL" || value == "PANIC")) value = "ERROR";
+    out.push_back(static_cast<char>(field));
+    out.append(value);
+    out.push_back('\0');
+  }
+  if (ok) {
+    out.push_back('\0');
+    w.bytes(std::string_view(out));
+  } else {
+    w.bytes(body);
+  }
+  w.finish();
+}
+
 void putRowDescription(Writer& w, std::span<const ColumnDesc> columns) {
   w.start('T');
   w.i16(static_cast<int16_t>(columns.size()));

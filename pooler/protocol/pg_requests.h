@@ -35,6 +35,26 @@ class RequestQueue {
   const Request* front() const { return q_.empty() ? nullptr : &q_.front(); }
   void clear() { q_.clear(); }
 
+  // What the client still waits for: ReadyForQuery count (one per Query, Sync and FunctionCall
+  // outstanding), and whether requests follow the last of those (an extended batch whose Sync
+  // has not been sent yet).
+  struct Pending {
+    size_t readies = 0;
+    bool openBatch = false;
+  };
+  Pending pending() const {
+    Pending p;
+    for (const Request& r : q_) {
+      if (r.type == 'S' || r.type == 'Q' || r.type == 'F') {
+        ++p.readies;
+        p.openBatch = false;
+      } else {
+        p.openBatch = true;
+      }
+    }
+    return p;
+  }
+
   // True when `reply` is the last message the server sends for request `r` (errors aside).
   static bool completes(const Request& r, char reply) {
     switch (r.type) {
