@@ -82,7 +82,10 @@ const User* Config::findUser(std::string_view name) const {
 }
 
 PoolMode Config::poolModeFor(const Database& db, const User* user) const {
-  if (user != nullptr && user->poolMode) return *user->poolMode;
+  // A session cannot hold a server on every shard: a multi-shard database keeps its own mode.
+  bool userApplies =
+      !(db.shards.size() > 1 && user != nullptr && user->poolMode == PoolMode::Session);
+  if (user != nullptr && user->poolMode && userApplies) return *user->poolMode;
   if (db.poolMode) return *db.poolMode;
   return general.poolMode;
 }

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-namespace shardpool::config {
+#include "config/sharding.h"
 
-using Duration = std::chrono::milliseconds;
+namespace shardpool::config {
 
 enum class PoolMode { Session, Transaction, Statement };
 // How clients prove who they are to shardpool.
@@ -84,10 +84,25 @@ struct General {
   // Unix socket a newer shardpool started with --takeover asks for the listening sockets
   // (zero-downtime upgrade); empty: no hand-over.
   std::string takeoverSocket;
+  // Health checks of databases with standbys (replicas), and failover. Probes run every
+  // interval (0: off), each bounded by the timeout; a backend is down after `failures` failed
+  // probes in a row. They log in as the database's forced user, else as health_check_user.
+  Duration healthCheckInterval = std::chrono::seconds(1);
+  Duration healthCheckTimeout = std::chrono::seconds(1);
+  uint32_t healthCheckFailures = 3;
+  std::string healthCheckUser;
+  std::string healthCheckPassword;
+  // While a database has no primary, its clients wait this long for one (0: query_wait_timeout).
+  Duration failoverWaitTimeout = std::chrono::seconds(30);
+  // Promote the most advanced healthy standby (pg_promote()) when the primary is down; off: wait
+  // for a promotion done elsewhere and follow it.
+  bool autoPromote = false;
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves
-// any database name by passing it through to the backend.
+// any database name by passing it through to the backend. host, port, dbname, sslmode and
+// sslrootcert are its server when unsharded, and the defaults for its shards when sharded;
+// Config::shardsOf gives the effective servers either way.
 struct Database {
   std::string name;
   std::string host = "127.0.0.1";  // or a unix-socket directory starting with '/'
@@ -105,6 +120,21 @@ struct Database {
   // unix-socket host.
   std::optional<TlsMode> sslmode;
   std::optional<std::string> sslrootcert;
+  // Sharding and replicas (sharding.h), backends as written. Unsharded: `shards` is empty and
+  // `replicas` are read replicas of host. Sharded: `replicas` is empty; a shard's index is its
+  // position. shardingFunction is set when there is more than one shard, and `directory`
+  // exactly when it is Directory. defaultShard serves statements on tables without a rule;
+  // allowUnkeyedWrites lets an UPDATE/DELETE on a sharded table without its key go everywhere.
+  std::vector<Backend> replicas;
+  std::vector<Shard> shards;
+  ShardingFunction shardingFunction = ShardingFunction::None;
+  std::optional<uint32_t> defaultShard;
+  ReadFrom readFrom = ReadFrom::Primary;
+  bool allowUnkeyedWrites = false;
+  TableRules tables;
+  std::optional<Directory> directory;
+
+  bool sharded() const { return !shards.empty(); }
 };
 
 struct User {
@@ -150,6 +180,7 @@ struct Config {
   const Database* findDatabase(std::string_view name) const;
   const User* findUser(std::string_view name) const;
   // Effective settings for a (database, user) pair: user overrides database overrides general.
+  // A user's "session" does not apply to a database with more than one shard (its own mode does).
   PoolMode poolModeFor(const Database& db, const User* user) const;
   uint32_t poolSizeFor(const Database& db, const User* user) const;
   AuthType authTypeFor(const User* user) const;
@@ -162,6 +193,12 @@ struct Config {
   // The CA file is empty when neither is set.
   TlsMode serverTlsModeFor(const Database& db) const;
   const std::string& serverTlsCaFileFor(const Database& db) const;
+  // The database's servers with every default filled in. Unsharded: one shard named "shard0"
+  // made of host, port, dbname, sslmode, sslrootcert and `replicas`. Sharded: its shards, each
+  // unset field taken from the database (a replica's: from its shard). dbname is the database's
+  // name when unset, and stays empty only for "*" (the client's database name). sslmode and
+  // sslrootcert stay unset when general's apply. Allocates: call it at load, not per query.
+  std::vector<Shard> shardsOf(const Database& db) const;
 };
 
 // One problem found while loading. `line`/`column` are 0 when unknown.

@@ -8,6 +8,8 @@
 #include <optional>
 #include <span>
 
+#include "config/decode_sharding.h"
+#include "config/fields.h"
 #include "config/suggest.h"
 #include "config/text.h"
 #include "config/values.h"
@@ -17,7 +19,6 @@ namespace shardpool::config {
 namespace {
 
 constexpr int64_t kMaxCount = std::numeric_limits<uint32_t>::max();
-constexpr int64_t kMaxPort = 65535;
 constexpr int64_t kMaxWorkers = 256;
 
 // A count where 0 is allowed (and usually means "off" or "unlimited").
@@ -25,12 +26,6 @@ std::optional<uint32_t> count(const ValueReader& v) {
   if (auto n = v.integer(0, kMaxCount)) return static_cast<uint32_t>(*n);
   return std::nullopt;
 }
-
-template <class T>
-struct Field {
-  std::string_view key;
-  void (*read)(T& out, const ValueReader& value);
-};
 
 const Field<General> kGeneralFields[] = {
     {"listen_addr",
@@ -177,6 +172,34 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto s = v.string(true)) g.takeoverSocket = *s;
      }},
+    {"health_check_interval",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.healthCheckInterval = *d;
+     }},
+    {"health_check_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(false)) g.healthCheckTimeout = *d;
+     }},
+    {"health_check_failures",
+     [](General& g, const ValueReader& v) {
+       if (auto n = v.integer(1, 1000)) g.healthCheckFailures = static_cast<uint32_t>(*n);
+     }},
+    {"health_check_user",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.healthCheckUser = *s;
+     }},
+    {"health_check_password",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.healthCheckPassword = *s;
+     }},
+    {"failover_wait_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.failoverWaitTimeout = *d;
+     }},
+    {"auto_promote",
+     [](General& g, const ValueReader& v) {
+       if (auto b = v.boolean()) g.autoPromote = *b;
+     }},
 };
 
 const Field<Database> kDatabaseFields[] = {
@@ -228,6 +251,31 @@ const Field<Database> kDatabaseFields[] = {
      [](Database& d, const ValueReader& v) {
        if (auto s = v.string(false)) d.sslrootcert = *s;
      }},
+    // Sharding and replicas (decode_sharding.h).
+    {"replicas",
+     [](Database& d, const ValueReader& v) {
+       if (auto r = readReplicas(v)) d.replicas = std::move(*r);
+     }},
+    {"shards",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = readShards(v)) d.shards = std::move(*s);
+     }},
+    {"sharding_function",
+     [](Database& d, const ValueReader& v) {
+       if (auto f = v.shardingFunction()) d.shardingFunction = *f;
+     }},
+    {"read_from",
+     [](Database& d, const ValueReader& v) {
+       if (auto r = v.readFrom()) d.readFrom = *r;
+     }},
+    {"allow_unkeyed_writes",
+     [](Database& d, const ValueReader& v) {
+       if (auto b = v.boolean()) d.allowUnkeyedWrites = *b;
+     }},
+    // These name shards: read by decodeShardReferences once `shards` is known.
+    {"default_shard", nullptr},
+    {"tables", nullptr},
+    {"directory", nullptr},
 };
 
 const Field<User> kUserFields[] = {
@@ -255,38 +303,13 @@ const Field<User> kUserFields[] = {
 
 constexpr std::string_view kTopLevelKeys[] = {"general", "databases", "users"};
 
-template <class T>
-std::vector<std::string_view> keysOf(std::span<const Field<T>> fields) {
-  std::vector<std::string_view> keys;
-  for (const auto& f : fields) keys.push_back(f.key);
-  return keys;
-}
-
-template <class T>
-void decodeFields(const toml::table& table, const std::string& prefix,
-                  std::span<const Field<T>> fields, T& out, Diagnostics& diag) {
-  for (auto&& [key, node] : table) {
-    std::string path = joinKeyPath(prefix, key.str());
-    auto field = std::find_if(fields.begin(), fields.end(),
-                              [&](const Field<T>& f) { return f.key == key.str(); });
-    if (field == fields.end()) {
-      diag.at(key.source(), std::move(path), unknownNameMessage("key", key.str(), keysOf(fields)));
-      continue;
-    }
-    field->read(out, ValueReader(node, std::move(path), diag));
-  }
-}
-
-const toml::table* expectTable(const toml::node& node, const std::string& path, Diagnostics& diag) {
-  if (const auto* table = node.as_table()) return table;
-  diag.at(node.source(), path, fmt::format("expected a table, got {}", describe(node)));
-  return nullptr;
-}
-
 // [databases.<name>] or [users.<name>] entries.
+// `finish`, when set, runs on each entry after its fields.
 template <class T>
 void decodeNamed(const toml::node& node, std::string_view section, std::span<const Field<T>> fields,
-                 std::map<std::string, T, std::less<>>& out, Diagnostics& diag) {
+                 std::map<std::string, T, std::less<>>& out, Diagnostics& diag,
+                 void (*finish)(const toml::table&, const std::string&, T&,
+                                Diagnostics&) = nullptr) {
   const toml::table* table = expectTable(node, std::string(section), diag);
   if (table == nullptr) return;
   for (auto&& [key, entry] : *table) {
@@ -300,11 +323,18 @@ void decodeNamed(const toml::node& node, std::string_view section, std::span<con
     T item;
     item.name = std::string(key.str());
     decodeFields(*body, path, fields, item, diag);
+    if (finish != nullptr) finish(*body, path, item, diag);
     out.emplace(item.name, std::move(item));
   }
 }
 
 }  // namespace
+
+const toml::table* expectTable(const toml::node& node, const std::string& path, Diagnostics& diag) {
+  if (const auto* table = node.as_table()) return table;
+  diag.at(node.source(), path, fmt::format("expected a table, got {}", describe(node)));
+  return nullptr;
+}
 
 std::vector<std::string_view> knownKeys(Section section) {
   switch (section) {
@@ -338,7 +368,8 @@ void decodeConfig(const toml::table& root, Config& out, Diagnostics& diag) {
         decodeFields<General>(*table, path, kGeneralFields, out.general, diag);
       }
     } else if (key.str() == "databases") {
-      decodeNamed<Database>(node, "databases", kDatabaseFields, out.databases, diag);
+      decodeNamed<Database>(node, "databases", kDatabaseFields, out.databases, diag,
+                            decodeShardReferences);
     } else if (key.str() == "users") {
       decodeNamed<User>(node, "users", kUserFields, out.users, diag);
     } else {

@@ -1,5 +1,7 @@
 #include "config/diagnostics.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 #include <tuple>
@@ -20,6 +22,12 @@ void Diagnostics::at(const toml::source_region& where, std::string keyPath, std:
   errors_.push_back(std::move(error));
 }
 
+std::string Diagnostics::where(const toml::source_region& region) const {
+  std::string out = region.path ? *region.path : sourceName_;
+  if (region.begin.line != 0) out += fmt::format(":{}:{}", region.begin.line, region.begin.column);
+  return out;
+}
+
 void Diagnostics::atOverride(std::string keyPath, std::string message) {
   errors_.push_back(
       ConfigError{std::string(kOverrideSource), 0, 0, std::move(keyPath), std::move(message)});
@@ -34,7 +42,7 @@ bool Diagnostics::hasErrorsUnder(std::string_view keyPath) const {
   return std::any_of(errors_.begin(), errors_.end(), [&](const ConfigError& e) {
     std::string_view path = e.keyPath;
     return path == keyPath || (path.starts_with(keyPath) && path.size() > keyPath.size() &&
-                               path[keyPath.size()] == '.');
+                               (path[keyPath.size()] == '.' || path[keyPath.size()] == '['));
   });
 }
 

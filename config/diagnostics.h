@@ -29,10 +29,13 @@ class Diagnostics {
   void atOverride(std::string keyPath, std::string message);
   void add(ConfigError error) { errors_.push_back(std::move(error)); }
 
+  // "file:line:col" of a region, to name a second place in a message; "file" when unknown.
+  std::string where(const toml::source_region& region) const;
+
   bool hasErrors() const { return !errors_.empty(); }
   // Whether any error so far is exactly at `keyPath`.
   bool hasErrorsAt(std::string_view keyPath) const;
-  // Whether any error so far is at `keyPath` or below it.
+  // Whether any error so far is at `keyPath` or below it (`keyPath.x` or `keyPath[i]`).
   bool hasErrorsUnder(std::string_view keyPath) const;
   // All errors, ordered by line and column; those without a line keep their order, last.
   std::vector<ConfigError> take();

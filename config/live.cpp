@@ -70,6 +70,13 @@ const std::vector<GeneralKey>& generalKeys() {
       {"metrics_addr", [](const General& g) { return g.metricsAddr; }, true},
       {"metrics_port", [](const General& g) { return std::to_string(g.metricsPort); }, true},
       {"takeover_socket", [](const General& g) { return g.takeoverSocket; }, true},
+      {"health_check_interval", [](const General& g) { return millis(g.healthCheckInterval); }},
+      {"health_check_timeout", [](const General& g) { return millis(g.healthCheckTimeout); }},
+      {"health_check_failures",
+       [](const General& g) { return std::to_string(g.healthCheckFailures); }},
+      {"health_check_user", [](const General& g) { return g.healthCheckUser; }},
+      {"failover_wait_timeout", [](const General& g) { return millis(g.failoverWaitTimeout); }},
+      {"auto_promote", [](const General& g) { return std::string(g.autoPromote ? "on" : "off"); }},
   };
   return keys;
 }

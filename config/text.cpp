@@ -51,6 +51,10 @@ std::string joinKeyPath(std::string_view prefix, std::string_view key) {
   return fmt::format("{}.{}", prefix, segment);
 }
 
+std::string elementPath(std::string_view path, size_t index) {
+  return fmt::format("{}[{}]", path, index);
+}
+
 namespace {
 
 bool isSpace(char c) {

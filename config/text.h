@@ -17,6 +17,9 @@ bool isBareKey(std::string_view key);
 // Appends `key` to a dotted path, quoting it when it is not a bare key.
 std::string joinKeyPath(std::string_view prefix, std::string_view key);
 
+// "path[index]", the key path of an array element (e.g. databases.app.shards[0]).
+std::string elementPath(std::string_view path, size_t index);
+
 struct SplitKeyPath {
   std::vector<std::string> segments;
   std::string error;  // empty on success

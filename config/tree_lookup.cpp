@@ -8,6 +8,13 @@ const toml::table* childTable(const toml::table* table, std::string_view key) {
   return node == nullptr ? nullptr : node->as_table();
 }
 
+const toml::table* elementTable(const toml::table* table, std::string_view key, size_t index) {
+  const toml::node* node = table == nullptr ? nullptr : table->get(key);
+  const toml::array* array = node == nullptr ? nullptr : node->as_array();
+  if (array == nullptr || index >= array->size()) return nullptr;
+  return array->get(index)->as_table();
+}
+
 toml::source_region keyRegion(const toml::table* table, std::string_view key) {
   if (table == nullptr) return {};
   auto it = table->find(key);

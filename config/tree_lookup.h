@@ -11,6 +11,10 @@ namespace shardpool::config {
 // The table at `key` in `table`; nullptr when `table` is null, or the key is absent or no table.
 const toml::table* childTable(const toml::table* table, std::string_view key);
 
+// The table at position `index` of the array at `key` in `table` (e.g. one [[shards]]); nullptr
+// when there is none.
+const toml::table* elementTable(const toml::table* table, std::string_view key, size_t index);
+
 // Where `key` sits in `table` (the key itself, not its value); empty when absent.
 toml::source_region keyRegion(const toml::table* table, std::string_view key);
 

@@ -8,6 +8,7 @@
 #include "config/password_format.h"
 #include "config/text.h"
 #include "config/tree_lookup.h"
+#include "config/validate_sharding.h"
 #include "config/validate_tls.h"
 
 namespace shardpool::config {
@@ -187,6 +188,7 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   // A bad general.auth_type leaves users' effective auth type unknown.
   if (!diag.hasErrorsUnder("general.auth_type")) checkUsers(config, root, diag);
   checkMinPoolSizes(config, root, diag);
+  validateSharding(config, root, diag);
   validateTls(config, root, diag);
   checkConsole(config, root, diag);
 }

@@ -1,5 +1,6 @@
 // Rules that span keys: at least one database, passwords that fit their auth types,
-// min_pool_size within the pool size, and TLS settings (validate_tls.h).
+// min_pool_size within the pool size, sharding (validate_sharding.h) and TLS settings
+// (validate_tls.h).
 // Internal to config/ (includes toml++).
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,33 +98,95 @@ void checkClientTls(const General& g, const toml::table* general, Diagnostics& d
                       quote(toString(g.clientTlsSslmode)), listOf(missing)));
 }
 
-bool isUnixSocket(const Database& db) {
-  return !db.host.empty() && db.host.front() == '/';
+bool isUnixSocket(const std::string& host) {
+  return !host.empty() && host.front() == '/';
 }
 
-// verify-ca and verify-full need a CA file: the database's sslrootcert, else
-// general.server_tls_ca_file. Reported at the sslmode that asks for verification; a general one
-// once, naming the databases that inherit it. TLS is never used to unix sockets.
+// A table whose TLS settings a server inherits: the database, a shard or a replica.
+struct TlsLevel {
+  std::string path;
+  const toml::table* table;  // may be null
+  const std::optional<TlsMode>* sslmode;
+  const std::optional<std::string>* sslrootcert;
+};
+
+// One server of a database: its effective host and the tables it takes TLS settings from,
+// nearest first, the database last.
+struct TlsServer {
+  std::string host;
+  std::vector<TlsLevel> levels;
+};
+
+TlsLevel levelOf(std::string path, const toml::table* table, const Backend& b) {
+  return {std::move(path), table, &b.sslmode, &b.sslrootcert};
+}
+
+std::vector<TlsServer> tlsServers(const Config& config, const Database& db,
+                                  const toml::table* section) {
+  std::string dbPath = joinKeyPath("databases", db.name);
+  const toml::table* dbTable = childTable(section, db.name);
+  TlsLevel dbLevel{dbPath, dbTable, &db.sslmode, &db.sslrootcert};
+  std::vector<Shard> effective = config.shardsOf(db);
+  std::vector<TlsServer> out;
+  auto addReplicas = [&](const std::vector<Backend>& replicas, const Shard& filled,
+                         const std::string& parent, const toml::table* parentTable,
+                         std::vector<TlsLevel> inherited) {
+    for (size_t j = 0; j < replicas.size() && j < filled.replicas.size(); ++j) {
+      std::vector<TlsLevel> levels{levelOf(elementPath(joinKeyPath(parent, "replicas"), j),
+                                           elementTable(parentTable, "replicas", j), replicas[j])};
+      levels.insert(levels.end(), inherited.begin(), inherited.end());
+      out.push_back({filled.replicas[j].host, std::move(levels)});
+    }
+  };
+  if (!db.sharded()) {
+    out.push_back({db.host, {dbLevel}});
+    addReplicas(db.replicas, effective.front(), dbPath, dbTable, {dbLevel});
+    return out;
+  }
+  for (size_t i = 0; i < db.shards.size() && i < effective.size(); ++i) {
+    std::string shardPath = elementPath(joinKeyPath(dbPath, "shards"), i);
+    const toml::table* shardTable = elementTable(dbTable, "shards", i);
+    TlsLevel shardLevel = levelOf(shardPath, shardTable, db.shards[i].primary);
+    out.push_back({effective[i].primary.host, {shardLevel, dbLevel}});
+    addReplicas(db.shards[i].replicas, effective[i], shardPath, shardTable, {shardLevel, dbLevel});
+  }
+  return out;
+}
+
+// verify-ca and verify-full need a CA file: the nearest sslrootcert (replica, shard, database),
+// else general.server_tls_ca_file. Reported at the sslmode that asks for verification; a general
+// one once, naming the databases that inherit it. TLS is never used to unix sockets.
 void checkServerCa(const Config& config, const toml::table& root, Diagnostics& diag) {
   const General& g = config.general;
   if (diag.hasErrorsAt(generalPath("server_tls_ca_file"))) return;
   const toml::table* section = childTable(&root, "databases");
   bool generalModeFailed = diag.hasErrorsAt(generalPath("server_tls_sslmode"));
   std::vector<std::string> inheriting;
+  std::set<std::string> reported;
   for (const auto& [name, db] : config.databases) {
     std::string path = joinKeyPath("databases", name);
-    if (diag.hasErrorsUnder(path) || isUnixSocket(db)) continue;
-    if (!db.sslmode && generalModeFailed) continue;
-    TlsMode mode = config.serverTlsModeFor(db);
-    if (mode < TlsMode::VerifyCa || !config.serverTlsCaFileFor(db).empty()) continue;
-    if (!db.sslmode) {
-      inheriting.push_back(path);
-      continue;
+    if (diag.hasErrorsUnder(path)) continue;
+    for (const TlsServer& server : tlsServers(config, db, section)) {
+      if (isUnixSocket(server.host)) continue;
+      const TlsLevel* modeAt = nullptr;
+      const std::string* ca = &g.serverTlsCaFile;
+      for (const TlsLevel& level : server.levels) {
+        if (modeAt == nullptr && level.sslmode->has_value()) modeAt = &level;
+        if (ca == &g.serverTlsCaFile && level.sslrootcert->has_value()) ca = &**level.sslrootcert;
+      }
+      if (modeAt == nullptr && generalModeFailed) continue;
+      TlsMode mode = modeAt != nullptr ? **modeAt->sslmode : g.serverTlsSslmode;
+      if (mode < TlsMode::VerifyCa || !ca->empty()) continue;
+      if (modeAt == nullptr) {
+        if (inheriting.empty() || inheriting.back() != path) inheriting.push_back(path);
+        continue;
+      }
+      if (!reported.insert(modeAt->path).second) continue;
+      diag.at(valueRegion(modeAt->table, "sslmode"), joinKeyPath(modeAt->path, "sslmode"),
+              fmt::format("sslmode {} needs a CA file to check the server's certificate against: "
+                          "set sslrootcert here, or general.server_tls_ca_file",
+                          quote(toString(mode))));
     }
-    diag.at(valueRegion(childTable(section, name), "sslmode"), joinKeyPath(path, "sslmode"),
-            fmt::format("sslmode {} needs a CA file to check the server's certificate against: "
-                        "set sslrootcert here, or general.server_tls_ca_file",
-                        quote(toString(mode))));
   }
   if (inheriting.empty()) return;
   diag.at(valueRegion(childTable(&root, kGeneral), "server_tls_sslmode"),
@@ -151,10 +214,16 @@ void checkFiles(const Config& config, const toml::table& root, Diagnostics& diag
 
   const toml::table* section = childTable(&root, "databases");
   for (const auto& [name, db] : config.databases) {
-    if (!db.sslrootcert) continue;
-    std::string path = joinKeyPath(joinKeyPath("databases", name), "sslrootcert");
-    checkReadable(
-        FileKey{childTable(section, name), std::move(path), "sslrootcert", &*db.sslrootcert}, diag);
+    // Each sslrootcert once, where it is written (databases, shards and replicas).
+    std::set<std::string> seen;
+    for (const TlsServer& server : tlsServers(config, db, section)) {
+      for (const TlsLevel& level : server.levels) {
+        if (!level.sslrootcert->has_value() || !seen.insert(level.path).second) continue;
+        checkReadable(FileKey{level.table, joinKeyPath(level.path, "sslrootcert"), "sslrootcert",
+                              &**level.sslrootcert},
+                      diag);
+      }
+    }
   }
 }
 

@@ -21,6 +21,10 @@ constexpr LogLevel kLogLevels[] = {LogLevel::Debug, LogLevel::Info, LogLevel::Wa
                                    LogLevel::Error};
 constexpr TlsMode kTlsModes[] = {TlsMode::Disable, TlsMode::Allow,    TlsMode::Prefer,
                                  TlsMode::Require, TlsMode::VerifyCa, TlsMode::VerifyFull};
+constexpr ShardingFunction kShardingFunctions[] = {ShardingFunction::Modulo, ShardingFunction::Hash,
+                                                   ShardingFunction::Directory};
+constexpr KeyType kKeyTypes[] = {KeyType::Integer, KeyType::Text};
+constexpr ReadFrom kReadFroms[] = {ReadFrom::Primary, ReadFrom::Replicas, ReadFrom::Any};
 
 template <class Enum, size_t N>
 std::array<std::string_view, N> namesOf(const Enum (&values)[N]) {
@@ -202,6 +206,30 @@ std::optional<LogLevel> ValueReader::logLevel() const {
 std::optional<TlsMode> ValueReader::tlsMode() const {
   static const auto kNames = namesOf(kTlsModes);
   if (auto i = choice(kNames)) return kTlsModes[*i];
+  return std::nullopt;
+}
+
+std::optional<bool> ValueReader::boolean() const {
+  if (const auto* value = node_.as_boolean()) return value->get();
+  error(fmt::format("expected true or false, got {}", describe(node_)));
+  return std::nullopt;
+}
+
+std::optional<ShardingFunction> ValueReader::shardingFunction() const {
+  static const auto kNames = namesOf(kShardingFunctions);
+  if (auto i = choice(kNames)) return kShardingFunctions[*i];
+  return std::nullopt;
+}
+
+std::optional<KeyType> ValueReader::keyType() const {
+  static const auto kNames = namesOf(kKeyTypes);
+  if (auto i = choice(kNames)) return kKeyTypes[*i];
+  return std::nullopt;
+}
+
+std::optional<ReadFrom> ValueReader::readFrom() const {
+  static const auto kNames = namesOf(kReadFroms);
+  if (auto i = choice(kNames)) return kReadFroms[*i];
   return std::nullopt;
 }
 

@@ -34,10 +34,17 @@ class ValueReader {
   std::optional<AuthType> authType() const;
   std::optional<LogLevel> logLevel() const;
   std::optional<TlsMode> tlsMode() const;
+  std::optional<bool> boolean() const;
+  std::optional<ShardingFunction> shardingFunction() const;  // not "none"
+  std::optional<KeyType> keyType() const;
+  std::optional<ReadFrom> readFrom() const;
 
   // Reports `message` at this value.
   void error(std::string message) const;
   const std::string& keyPath() const { return keyPath_; }
+  // For values made of tables and arrays, read key by key.
+  const toml::node& node() const { return node_; }
+  Diagnostics& diagnostics() const { return diag_; }
 
  private:
   // Index of the string value in `names`, or nullopt after reporting.

@@ -506,6 +506,19 @@ void ClientConn::refuseTransactionBlock() {
 
 void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate) {
   if (state_ != State::WaitServer) return;
+  Proxy& proxy = worker().proxy();
+  health::FailoverManager* failover = proxy.failover();
+  // A database with standbys: a failed connect may be its primary dying. Hold its clients (this
+  // one included) while the health checks decide, instead of failing them.
+  if (sqlstate.substr(0, 2) == "08" && failover && failover->covers(database_)) {
+    log::warn(who_, "connect failed ({}); holding for a failover decision", reason);
+    proxy.pools().holdDatabase(database_, true, nullptr);
+    failover->suspect(database_);
+    Clock::time_point since = waitStart_;
+    requestServer();
+    waitStart_ = since;  // failover_wait_timeout counts from the first attempt
+    return;
+  }
   fatal(sqlstate, fmt::format("could not connect to server for database \"{}\": {}", database_,
                               reason),
         "server connect failed");
@@ -515,6 +528,16 @@ void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
   auto seconds = [](config::Duration d) { return d.count() / 1000.0; };
   switch (state_) {
     case State::WaitServer: {
+      if (pool_ && pool_->held() && g.failoverWaitTimeout.count() > 0 &&
+          now - waitStart_ >= g.failoverWaitTimeout) {
+        if (!pool_->cancelWait(worker().index(), id())) return;
+        fatal("08006",
+              fmt::format("no primary for database \"{}\": failover_wait_timeout ({:.1f} s) "
+                          "expired",
+                          database_, seconds(g.failoverWaitTimeout)),
+              "failover_wait_timeout");
+        return;
+      }
       auto timeout = g.queryWaitTimeout;
       if (!pool_ || timeout.count() <= 0 || now - waitStart_ < timeout) return;
       if (!pool_->cancelWait(worker().index(), id())) return;  // a server is on its way

@@ -109,6 +109,16 @@ void Pool::setPaused(bool paused) {
 
 void Pool::resume(Worker& worker) {
   setPaused(false);
+  serveWaiters(worker);
+}
+
+void Pool::unhold(Worker& worker) {
+  setHeld(false);
+  serveWaiters(worker);
+}
+
+void Pool::serveWaiters(Worker& worker) {
+  if (paused()) return;
   std::unique_lock lock(mutex_);
   std::vector<Waiter> served;
   while (!waiters_.empty() && reserveSlot(settings().size)) {
@@ -429,6 +439,10 @@ Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
     pools_.erase(it);
   }
   PoolSettings s = settingsFor(cfg, db, clientDb, user);
+  if (auto t = writeTargets_.find(key.first); t != writeTargets_.end()) {
+    s.host = t->second.first;
+    s.port = t->second.second;
+  }
   ConnectionLimit* dbLimit =
       limit(dbLimits_, dbLimitKey(db, clientDb), cfg.maxDbConnectionsFor(db));
   ConnectionLimit* userLimit =
@@ -437,6 +451,7 @@ Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
                                      userLimit);
   for (const auto& p : pausedDbs_)
     if (p.empty() || p == key.first) pool->setPaused(true);
+  if (heldDbs_.count(key.first)) pool->setHeld(true);
   Pool& ref = *pool;
   pools_.emplace(std::move(key), std::move(pool));
   return ref;
@@ -470,6 +485,10 @@ void PoolRegistry::applyConfig(const config::Config& cfg) {
       continue;
     }
     PoolSettings s = settingsFor(cfg, *db, pool.database(), pool.user());
+    if (auto t = writeTargets_.find(pool.database()); t != writeTargets_.end()) {
+      s.host = t->second.first;
+      s.port = t->second.second;
+    }
     bool replace = !s.sameBackend(pool.settings());
     if (replace) log::info(pool.name(), "backend settings changed: replacing its servers");
     pool.updateSettings(std::move(s), replace);
@@ -479,6 +498,53 @@ void PoolRegistry::applyConfig(const config::Config& cfg) {
       l->second->setMax(cfg.maxUserConnectionsFor(cfg.findUser(pool.user())));
     ++it;
   }
+}
+
+void PoolRegistry::setWriteTarget(Worker& worker, const std::string& db, const std::string& host,
+                                  uint16_t port) {
+  std::vector<Pool*> affected;
+  {
+    std::lock_guard lock(mutex_);
+    writeTargets_[db] = {host, port};
+    heldDbs_.erase(db);
+    for (auto& [k, p] : pools_)
+      if (k.first == db) affected.push_back(p.get());
+  }
+  for (Pool* p : affected) {
+    PoolSettings s = p->settings();
+    if (s.host != host || s.port != port) {
+      s.host = host;
+      s.port = port;
+      p->updateSettings(std::move(s), true);
+    }
+    p->unhold(worker);
+  }
+}
+
+void PoolRegistry::holdDatabase(const std::string& db, bool held, Worker* worker) {
+  std::vector<Pool*> affected;
+  {
+    std::lock_guard lock(mutex_);
+    if (held)
+      heldDbs_.insert(db);
+    else
+      heldDbs_.erase(db);
+    for (auto& [k, p] : pools_)
+      if (k.first == db) affected.push_back(p.get());
+  }
+  for (Pool* p : affected) {
+    if (held)
+      p->setHeld(true);
+    else if (worker)
+      p->unhold(*worker);
+    else
+      p->setHeld(false);
+  }
+}
+
+bool PoolRegistry::isHeld(std::string_view db) {
+  std::lock_guard lock(mutex_);
+  return heldDbs_.find(db) != heldDbs_.end();
 }
 
 void PoolRegistry::setPaused(std::string_view db, bool paused) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -112,8 +113,14 @@ class Pool {
   uint32_t staleServers();
   // PAUSE / KILL: no server is handed out or opened until resume(); clients queue.
   void setPaused(bool paused);
-  bool paused() const { return paused_.load(std::memory_order_relaxed); }
+  bool adminPaused() const { return paused_.load(std::memory_order_relaxed); }
   void resume(Worker& worker);
+  // Failover: while the database has no write target, clients queue as when paused.
+  void setHeld(bool held) { held_.store(held, std::memory_order_relaxed); }
+  bool held() const { return held_.load(std::memory_order_relaxed); }
+  void unhold(Worker& worker);
+  // Gate for handing out and opening servers: PAUSE, KILL or a failover in progress.
+  bool paused() const { return adminPaused() || held(); }
   // Closes every idle server of this pool parked on `worker` (all of them with staleOnly false).
   void closeIdle(Worker& worker, bool staleOnly, std::string_view reason);
   // The pool was dropped from the configuration: no upkeep; servers close as they are released.
@@ -168,6 +175,7 @@ class Pool {
   void freeSlot();                   // under mutex_
   void connectForWaiter(Worker& from, const Waiter& w);
   void stealFor(Worker& worker);
+  void serveWaiters(Worker& worker);  // after the gate opens
 
   PoolRegistry& registry_;
   std::string clientDb_;
@@ -179,6 +187,7 @@ class Pool {
   ConnectionLimit* userLimit_;
   std::atomic<uint32_t> generation_{0};
   std::atomic<bool> paused_{false};
+  std::atomic<bool> held_{false};
   std::atomic<bool> retired_{false};
   std::map<uint32_t, uint32_t> openByGeneration_;  // under mutex_
   std::unique_ptr<PoolCounters[]> counters_;
@@ -203,6 +212,13 @@ class PoolRegistry {
   std::vector<Pool*> forDatabase(std::string_view db);
   // Reload: new settings for every pool; pools whose database (or forced user) is gone retire.
   void applyConfig(const config::Config& cfg);
+  // Failover: the database's write target (its pools connect there from now on; servers to the
+  // old one are replaced), or none (its pools hold their clients). Remembered for pools created
+  // later and applied over the configured address on reload.
+  void setWriteTarget(Worker& worker, const std::string& db, const std::string& host,
+                      uint16_t port);
+  void holdDatabase(const std::string& db, bool held, Worker* worker);
+  bool isHeld(std::string_view db);
   // PAUSE/KILL remembered per database ("" = all), so pools created later start paused too.
   void setPaused(std::string_view db, bool paused);
   bool isPaused(std::string_view db);
@@ -224,6 +240,8 @@ class PoolRegistry {
   std::map<std::string, std::unique_ptr<ConnectionLimit>> dbLimits_;
   std::map<std::string, std::unique_ptr<ConnectionLimit>> userLimits_;
   std::vector<std::string> pausedDbs_;          // "" pauses all
+  std::map<std::string, std::pair<std::string, uint16_t>, std::less<>> writeTargets_;
+  std::set<std::string, std::less<>> heldDbs_;
   std::vector<std::unique_ptr<Pool>> retired_;  // dropped by a reload; clients may still use them
 };
 

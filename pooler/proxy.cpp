@@ -205,10 +205,13 @@ int Proxy::run() {
     log::info("", "takeover: confirmed; the old process stops accepting");
   }
   startTakeoverServer(cfg->general);
+  failover_ = std::make_unique<health::FailoverManager>(*this, &control_);
+  failover_->configure(*cfg);
 
   uv_run(&control_, UV_RUN_DEFAULT);
   metrics_.reset();
   takeover_.reset();
+  failover_.reset();
   uv_run(&control_, UV_RUN_DEFAULT);  // close callbacks of the metrics server's handles
   uv_loop_close(&control_);
   stopWorkers();
@@ -239,6 +242,7 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
 
 void Proxy::closeControlHandles() {
   if (metrics_) metrics_->close();
+  if (failover_) failover_->stop();
   if (takeover_) takeover_->close();
   uv_walk(
       &control_,

@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "pooler/cancel.h"
+#include "pooler/health/failover_manager.h"
 #include "pooler/http_server.h"
 #include "pooler/pool.h"
 #include "pooler/takeover.h"
@@ -75,14 +76,18 @@ class Proxy {
     std::map<std::string, PoolTotals> fromTotals, toTotals;
   };
   StatsWindow statsWindow();
+  // Health checks and failover (null before run()).
+  health::FailoverManager* failover() { return failover_.get(); }
+  // Runs `task` on the control loop (thread-safe).
+  void postControl(std::function<void()> task);
 
  private:
   static void onSignal(uv_signal_t* s, int signum);
   static void onControlTick(uv_timer_t* t);
   static void onStatsTick(uv_timer_t* t);
   static void onControlAsync(uv_async_t* a);
-  void postControl(std::function<void()> task);
   void sampleStats();
+  void reconfigureFailover(std::shared_ptr<const config::Config> cfg);
   void beginShutdown(bool closeIdleClients);
   void exitNow();
   void closeControlHandles();
@@ -114,6 +119,7 @@ class Proxy {
   Clock::time_point shutdownDeadline_;
   std::unique_ptr<HttpServer> metrics_;  // the Prometheus endpoint, on the control loop
   std::unique_ptr<TakeoverServer> takeover_;
+  std::unique_ptr<health::FailoverManager> failover_;
   bool takeoverRequested_ = false;
 
   std::mutex reloadMutex_;  // one reload or SET at a time

@@ -31,6 +31,7 @@ bool Proxy::reload(const std::string& why, std::vector<std::string>& errors) {
   }
   log::setLevel(applied->general.logLevel);
   pools_.applyConfig(*applied);
+  reconfigureFailover(applied);
   reloads_.fetch_add(1, std::memory_order_relaxed);
   log::info("", "{}: configuration reloaded ({} database(s), {} user(s))", why,
             applied->databases.size(), applied->users.size());
@@ -60,8 +61,16 @@ bool Proxy::setLive(const std::string& keyPath, const std::string& value, std::s
   }
   log::setLevel(applied->general.logLevel);
   pools_.applyConfig(*applied);
+  reconfigureFailover(applied);
   log::info("", "SET {} = {}", keyPath, value);
   return true;
+}
+
+void Proxy::reconfigureFailover(std::shared_ptr<const config::Config> cfg) {
+  // The failover manager lives on the control loop.
+  postControl([this, cfg] {
+    if (failover_) failover_->configure(*cfg);
+  });
 }
 
 void Proxy::setDisabled(const std::string& db, bool disabled) {

@@ -616,7 +616,7 @@ const char* ServerConn::replacedBecause() {
   if (generation_ != pool_.generation())
     return pool_.retired() ? "database removed from the configuration"
                            : "RECONNECT or a configuration change";
-  if (pool_.paused()) return "pool paused";
+  if (pool_.adminPaused()) return "pool paused";
   if (pool_.overSize()) return "pool_size lowered";
   return nullptr;
 }

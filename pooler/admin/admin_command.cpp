@@ -84,6 +84,7 @@ constexpr VerbName kVerbs[] = {
     {"WAIT_CLOSE", Verb::WaitClose, VerbName::Optional},
     {"RELOAD", Verb::Reload, VerbName::None},
     {"SHUTDOWN", Verb::Shutdown, VerbName::Optional},
+    {"UNFENCE", Verb::Unfence, VerbName::Required},
 };
 
 }  // namespace
@@ -143,6 +144,7 @@ bool changesState(Verb verb) {
     case Verb::Reload:
     case Verb::Shutdown:
     case Verb::Set:
+    case Verb::Unfence:
       return true;
   }
   return true;

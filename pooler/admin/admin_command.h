@@ -22,6 +22,7 @@ enum class Verb {
   Reload,
   Shutdown,
   Set,
+  Unfence,  // UNFENCE host:port: a fenced backend may take writes again
 };
 
 struct Command {

@@ -7,6 +7,7 @@
 #include "pooler/admin/result_set.h"
 #include "pooler/admin/show.h"
 #include "pooler/client_conn.h"
+#include "pooler/health/failover_manager.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
 #include "pooler/protocol/pg_codec.h"
@@ -206,6 +207,15 @@ void Console::run(const Command& c) {
       }
       complete("SHUTDOWN");
       proxy.requestShutdown(mode, client_.who());
+      return;
+    }
+    case Verb::Unfence: {
+      std::string problem;
+      if (!proxy.failover() || !proxy.failover()->unfence(c.arg, problem)) {
+        error("22023", problem.empty() ? "no health checks are running" : problem);
+        return;
+      }
+      complete("UNFENCE");
       return;
     }
     case Verb::Set: {

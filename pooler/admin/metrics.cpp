@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "pooler/health/failover_manager.h"
 #include "pooler/pool.h"
 #include "pooler/proxy.h"
 #include "pooler/version.h"
@@ -85,6 +86,31 @@ std::string renderMetrics(Proxy& proxy, const Snapshot* snapshot) {
     e.sample("shardpool_client_errors_total", fmt::format("reason=\"{}\"", escapeLabel(reason)),
              static_cast<double>(n));
 
+  if (health::FailoverManager* f = proxy.failover()) {
+    auto backends = f->backends();
+    auto labels = [](const health::BackendView& b) {
+      return fmt::format("database=\"{}\",shard=\"{}\",backend=\"{}\"", escapeLabel(b.database),
+                         escapeLabel(b.shard), escapeLabel(b.address));
+    };
+    e.family("shardpool_backend_up", "gauge", "1 while a health-checked backend answers.");
+    for (const auto& b : backends) e.sample("shardpool_backend_up", labels(b), b.up ? 1 : 0);
+    e.family("shardpool_backend_write_target", "gauge", "1 for the backend taking writes.");
+    for (const auto& b : backends)
+      e.sample("shardpool_backend_write_target", labels(b), b.writeTarget ? 1 : 0);
+    e.family("shardpool_backend_in_recovery", "gauge", "1 for a standby (pg_is_in_recovery).");
+    for (const auto& b : backends)
+      e.sample("shardpool_backend_in_recovery", labels(b), b.inRecovery ? 1 : 0);
+    e.family("shardpool_backend_fenced", "gauge",
+             "1 for a backend fenced off writes (a second primary).");
+    for (const auto& b : backends) e.sample("shardpool_backend_fenced", labels(b), b.fenced ? 1 : 0);
+    e.family("shardpool_backend_replay_lag_bytes", "gauge",
+             "How far a standby's replay is behind the write target's WAL position.");
+    for (const auto& b : backends)
+      e.sample("shardpool_backend_replay_lag_bytes", labels(b), static_cast<double>(b.lagBytes));
+    e.family("shardpool_failovers_total", "counter", "Write-target changes after a failure.");
+    e.sample("shardpool_failovers_total", "", static_cast<double>(f->failovers()));
+  }
+
   std::vector<Pool*> pools = proxy.pools().all();
   std::map<const Pool*, StateCounts> states;
   if (snapshot) {
@@ -114,7 +140,7 @@ std::string renderMetrics(Proxy& proxy, const Snapshot* snapshot) {
   e.family("shardpool_pool_size", "gauge", "The pool size in effect.");
   for (Pool* p : pools) e.sample("shardpool_pool_size", poolLabels(*p), p->settings().size);
   e.family("shardpool_pool_paused", "gauge", "1 while a pool is paused (PAUSE or KILL).");
-  for (Pool* p : pools) e.sample("shardpool_pool_paused", poolLabels(*p), p->paused() ? 1 : 0);
+  for (Pool* p : pools) e.sample("shardpool_pool_paused", poolLabels(*p), p->adminPaused() ? 1 : 0);
 
   std::map<const Pool*, PoolTotals> totals;
   for (Pool* p : pools) totals[p] = p->totals();

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "pooler/pool.h"
+#include "pooler/health/failover_manager.h"
 #include "pooler/proxy.h"
 #include "pooler/version.h"
 
@@ -82,7 +83,7 @@ ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
     rs.add(pc.svActive).add(0).add(0).add(pc.svIdle).add(pc.svUsed).add(0).add(pc.svLogin);
     rs.add(static_cast<int64_t>(pc.maxWait.count() / 1000000))
         .add(static_cast<int64_t>(pc.maxWait.count() % 1000000));
-    rs.add(modeName(p->settings().mode)).add(p->paused()).add(p->staleServers());
+    rs.add(modeName(p->settings().mode)).add(p->adminPaused()).add(p->staleServers());
   }
   return rs;
 }
@@ -239,6 +240,31 @@ ResultSet showLists(Proxy& proxy, const Snapshot& snap) {
   return rs;
 }
 
+// Health-checked backends (databases with standbys) and their roles.
+ResultSet showBackends(Proxy& proxy) {
+  ResultSet rs;
+  rs.column("database").column("shard").column("backend").column("role").column("state");
+  rs.column("write_target", Type::Int).column("configured_primary", Type::Int);
+  rs.column("lag_bytes", Type::Int).column("failures", Type::Int).column("last_error");
+  if (!proxy.failover()) return rs;
+  for (const auto& b : proxy.failover()->backends()) {
+    std::string role = !b.probed ? "unknown" : b.inRecovery ? "standby" : "primary";
+    std::string state = b.fenced ? "fenced" : b.up ? "up" : "down";
+    rs.row().add(b.database).add(b.shard).add(b.address).add(role).add(state);
+    rs.add(b.writeTarget).add(b.configuredPrimary).add(b.lagBytes).add(b.failures);
+    rs.add(b.lastError);
+  }
+  return rs;
+}
+
+ResultSet showEvents(Proxy& proxy) {
+  ResultSet rs;
+  rs.column("event");
+  if (proxy.failover())
+    for (const auto& e : proxy.failover()->events()) rs.row().add(e);
+  return rs;
+}
+
 ResultSet showVersion() {
   ResultSet rs;
   rs.column("version").row().add(fmt::format("shardpool {}", kVersion));
@@ -250,7 +276,8 @@ ResultSet showHelp() {
   rs.column("command");
   for (const char* c :
        {"SHOW POOLS|STATS|STATS_TOTALS|STATS_AVERAGES|CLIENTS|SERVERS|DATABASES|USERS|CONFIG|"
-        "LISTS|VERSION|HELP",
+        "LISTS|BACKENDS|EVENTS|VERSION|HELP",
+        "UNFENCE host:port",
         "PAUSE [db]", "RESUME [db]", "RECONNECT [db]", "KILL db", "KILL_CLIENT id", "DISABLE db",
         "ENABLE db", "WAIT_CLOSE [db]", "RELOAD", "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]",
         "SET key = value"})
@@ -280,6 +307,8 @@ std::optional<ResultSet> show(std::string_view what, Proxy& proxy, const Snapsho
   if (what == "CONFIG") return showConfig(proxy);
   if (what == "LISTS") return showLists(proxy, s);
   if (what == "VERSION") return showVersion();
+  if (what == "BACKENDS") return showBackends(proxy);
+  if (what == "EVENTS") return showEvents(proxy);
   if (what == "HELP") return showHelp();
   error = fmt::format("unknown SHOW \"{}\"; SHOW HELP lists what can be shown", what);
   return std::nullopt;

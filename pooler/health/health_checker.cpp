@@ -121,6 +121,11 @@ class HealthChecker::Probe {
     auto* self = static_cast<Probe*>(p->data);
     if (!self) return;
     if (status < 0) {
+      // libpq knows best what went wrong with its socket (a refused connect, say).
+      if (self->state_ == State::Connecting) {
+        self->step(UV_READABLE | UV_WRITABLE);
+        return;
+      }
       self->fail(fmt::format("socket error: {}", uv_strerror(status)));
       return;
     }
@@ -275,6 +280,11 @@ void HealthChecker::setTargets(const std::vector<ProbeTarget>& targets) {
   for (auto& [key, probe] : probes_)
     if (probe) retired_.push_back(std::move(probe));
   probes_ = std::move(next);
+}
+
+void HealthChecker::setOptions(Options options) {
+  options_ = options;
+  if (timer_) uv_timer_set_repeat(timer_, static_cast<uint64_t>(options_.interval.count()));
 }
 
 void HealthChecker::start() {

@@ -50,7 +50,7 @@ class HealthChecker {
 
   // Replaces the set of backends (kept ones keep their connection).
   void setTargets(const std::vector<ProbeTarget>& targets);
-  void setOptions(Options options) { options_ = options; }
+  void setOptions(Options options);
   void start();
   void stop();  // closes every connection; the loop must run once more for the handles
   // Probes `key` now instead of at its next turn (after a failure elsewhere, say).

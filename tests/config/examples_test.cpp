@@ -99,6 +99,41 @@ TEST_CASE("config: the commented TLS settings in examples/shardpool.toml load", 
   CHECK(config.serverTlsModeFor(config.databases.at("reports")) == TlsMode::Prefer);
 }
 
+TEST_CASE("config: examples/sharded.toml loads", "[config]") {
+  ScopedEnv password("APP_DB_PASSWORD", std::nullopt);
+  ScopedEnv mapPassword("MAP_PW", "map-secret");
+  LoadResult result = loadFile(examplePath("sharded.toml"));
+  INFO(formatAll(result.errors));
+  REQUIRE(result.ok());
+  const Config& config = *result.config;
+
+  const Database& app = config.databases.at("app");
+  CHECK(app.shardingFunction == ShardingFunction::Hash);
+  CHECK(app.defaultShard == 0u);
+  CHECK(app.tables.size() == 5);
+  std::vector<Shard> shards = config.shardsOf(app);
+  REQUIRE(shards.size() == 3);
+  CHECK(shards[0].replicas.size() == 2);
+  CHECK(shards[0].replicas[1].port == 5433);
+  CHECK(shards[0].replicas[1].dbname == "app_s0");
+  CHECK(shards[2].name == "shard2");
+  CHECK(shards[2].primary.dbname == "app_s2");
+
+  const Database& tenants = config.databases.at("tenants");
+  CHECK(tenants.shardingFunction == ShardingFunction::Directory);
+  REQUIRE(tenants.directory);
+  CHECK(tenants.directory->entries.size() == 2);
+  CHECK(tenants.directory->defaultShard == 0u);
+  REQUIRE(tenants.directory->source);
+  CHECK(tenants.directory->source->conninfo.find("password=map-secret") != std::string::npos);
+  CHECK(config.shardsOf(tenants)[1].primary.dbname == "tenants");
+
+  const Database& reports = config.databases.at("reports");
+  CHECK_FALSE(reports.sharded());
+  CHECK(reports.readFrom == ReadFrom::Replicas);
+  CHECK(config.shardsOf(reports)[0].replicas.size() == 2);
+}
+
 TEST_CASE("config: examples/minimal.toml loads", "[config]") {
   LoadResult result = loadFile(examplePath("minimal.toml"));
   INFO(formatAll(result.errors));

@@ -1,0 +1,244 @@
+#include "pooler/health/failover_manager.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "pooler/log.h"
+#include "pooler/pool.h"
+#include "pooler/proxy.h"
+
+namespace shardpool::pooler::health {
+
+namespace {
+
+constexpr size_t kMaxEvents = 200;
+
+std::string address(const config::Backend& b) { return fmt::format("{}:{}", b.host, b.port); }
+
+std::string probeKey(const std::string& db, const std::string& shard, const config::Backend& b) {
+  return fmt::format("{}/{}/{}", db, shard, address(b));
+}
+
+// A libpq conninfo value, quoted.
+std::string quoted(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+FailoverManager::FailoverManager(Proxy& proxy, uv_loop_t* loop) : proxy_(proxy), loop_(loop) {}
+
+FailoverManager::~FailoverManager() { stop(); }
+
+void FailoverManager::stop() {
+  if (checker_) checker_->stop();
+}
+
+std::string FailoverManager::conninfo(const Cluster& c, size_t member) const {
+  const config::Backend& b = c.members[member];
+  return fmt::format("host={} port={} {}", quoted(b.host), b.port, c.conninfoBase);
+}
+
+void FailoverManager::configure(const config::Config& cfg) {
+  const config::General& g = cfg.general;
+  settings_.failuresToDown = g.healthCheckFailures;
+  settings_.autoPromote = g.autoPromote;
+  HealthChecker::Options options{g.healthCheckInterval, g.healthCheckTimeout};
+  if (!checker_)
+    checker_ = std::make_unique<HealthChecker>(
+        loop_, options, [this](const std::string& key, const ProbeResult& r) { onResult(key, r); });
+  checker_->setOptions(options);
+
+  std::vector<ProbeTarget> targets;
+  std::lock_guard lock(mutex_);
+  std::vector<Cluster> next;
+  for (const auto& [name, db] : cfg.databases) {
+    if (name == "*" || g.healthCheckInterval.count() == 0) continue;
+    std::vector<config::Shard> shards = cfg.shardsOf(db);
+    for (const config::Shard& shard : shards) {
+      if (shard.replicas.empty()) continue;  // nothing to fail over to
+      std::optional<std::string> user = db.user;
+      std::optional<std::string> password = db.password;
+      if (!user && !g.healthCheckUser.empty()) {
+        user = g.healthCheckUser;
+        password = g.healthCheckPassword;
+      }
+      if (!user) {
+        record(fmt::format("database {}: no health checks (set user/password on the database, "
+                           "or general.health_check_user)",
+                           name));
+        continue;
+      }
+      Cluster c;
+      c.database = name;
+      c.shardName = shard.name;
+      c.members.push_back(shard.primary);
+      for (const auto& r : shard.replicas) c.members.push_back(r);
+      c.conninfoBase = fmt::format(
+          "dbname={} user={} password={} application_name=shardpool_health connect_timeout={}",
+          quoted(shard.primary.dbname.empty() ? name : shard.primary.dbname), quoted(*user),
+          quoted(password.value_or("")),
+          std::max<int64_t>(1, (g.healthCheckTimeout.count() + 999) / 1000));
+      // Keep what is known of a cluster that did not change.
+      bool kept = false;
+      for (Cluster& old : clusters_) {
+        if (old.database != c.database || old.shardName != c.shardName ||
+            old.members.size() != c.members.size())
+          continue;
+        bool same = true;
+        for (size_t i = 0; i < c.members.size(); ++i)
+          same = same && address(old.members[i]) == address(c.members[i]);
+        if (same) {
+          c.state = old.state;
+          kept = true;
+        }
+      }
+      if (!kept) {
+        std::vector<std::string> names;
+        for (const auto& m : c.members) names.push_back(address(m));
+        c.state = initialCluster(names, 0);
+      }
+      for (size_t i = 0; i < c.members.size(); ++i)
+        targets.push_back({probeKey(c.database, c.shardName, c.members[i]), conninfo(c, i)});
+      next.push_back(std::move(c));
+    }
+  }
+  clusters_ = std::move(next);
+  checker_->setTargets(targets);
+  if (!targets.empty()) checker_->start();
+}
+
+void FailoverManager::onResult(const std::string& key, const ProbeResult& r) {
+  std::lock_guard lock(mutex_);
+  for (Cluster& c : clusters_) {
+    for (size_t i = 0; i < c.members.size(); ++i) {
+      if (probeKey(c.database, c.shardName, c.members[i]) != key) continue;
+      FailoverEvents ev = onProbe(c.state, i, r.ok, r.inRecovery, r.walPosition, r.error, settings_);
+      apply(c, i, ev);
+      // A worker that failed to connect held the database: a healthy write target lifts it.
+      if (r.ok && c.state.writeTarget == i && proxy_.pools().isHeld(c.database)) {
+        std::string db = c.database;
+        config::Backend b = c.members[i];
+        proxy_.worker(0).post([db, b](Worker& w) {
+          w.proxy().pools().setWriteTarget(w, db, b.host, b.port);
+        });
+      }
+      return;
+    }
+  }
+}
+
+void FailoverManager::apply(Cluster& c, size_t, const FailoverEvents& ev) {
+  for (const auto& line : ev.log) {
+    log::warn("", "failover: {}/{}: {}", c.database, c.shardName, line);
+    record(fmt::format("{}/{}: {}", c.database, c.shardName, line));
+  }
+  if (ev.writeTargetChanged) {
+    std::string db = c.database;
+    if (c.state.writeTarget) {
+      config::Backend b = c.members[*c.state.writeTarget];
+      if (!c.state.members[*c.state.writeTarget].configuredPrimary ||
+          proxy_.pools().isHeld(db))
+        failovers_.fetch_add(1, std::memory_order_relaxed);
+      proxy_.worker(0).post([db, b](Worker& w) {
+        w.proxy().pools().setWriteTarget(w, db, b.host, b.port);
+      });
+    } else {
+      proxy_.pools().holdDatabase(db, true, nullptr);
+    }
+  }
+  if (ev.promote) {
+    size_t m = *ev.promote;
+    std::string db = c.database, shard = c.shardName;
+    std::string key = probeKey(db, shard, c.members[m]);
+    checker_->execute(conninfo(c, m), "SELECT pg_catalog.pg_promote(true, 30)", promoteTimeout_,
+                      [this, db, shard, m, key](std::string error) {
+                        std::lock_guard lock(mutex_);
+                        for (Cluster& cl : clusters_) {
+                          if (cl.database != db || cl.shardName != shard) continue;
+                          if (!error.empty()) apply(cl, m, onPromoteFailed(cl.state, m, error));
+                        }
+                        if (error.empty()) checker_->probeNow(key);
+                      });
+  }
+}
+
+void FailoverManager::record(std::string event) {
+  auto now = std::chrono::system_clock::now();
+  events_.push_back(fmt::format("{:%Y-%m-%d %H:%M:%S} {}",
+                                std::chrono::time_point_cast<std::chrono::seconds>(now), event));
+  while (events_.size() > kMaxEvents) events_.pop_front();
+}
+
+void FailoverManager::suspect(const std::string& db) {
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(mutex_);
+    for (Cluster& c : clusters_)
+      if (c.database == db)
+        for (const auto& m : c.members) keys.push_back(probeKey(c.database, c.shardName, m));
+  }
+  proxy_.postControl([this, keys] {
+    for (const auto& k : keys) checker_->probeNow(k);
+  });
+}
+
+bool FailoverManager::covers(const std::string& db) {
+  std::lock_guard lock(mutex_);
+  for (const Cluster& c : clusters_)
+    if (c.database == db) return true;
+  return false;
+}
+
+std::vector<BackendView> FailoverManager::backends() {
+  std::lock_guard lock(mutex_);
+  std::vector<BackendView> out;
+  for (const Cluster& c : clusters_) {
+    uint64_t primaryPos = c.state.writeTarget ? c.state.members[*c.state.writeTarget].walPosition : 0;
+    for (size_t i = 0; i < c.members.size(); ++i) {
+      const MemberState& m = c.state.members[i];
+      BackendView v;
+      v.database = c.database;
+      v.shard = c.shardName;
+      v.address = m.name;
+      v.configuredPrimary = m.configuredPrimary;
+      v.up = m.up;
+      v.probed = m.probed;
+      v.inRecovery = m.inRecovery;
+      v.fenced = m.fenced;
+      v.writeTarget = c.state.writeTarget == i;
+      v.walPosition = m.walPosition;
+      v.lagBytes = m.inRecovery && primaryPos > m.walPosition ? primaryPos - m.walPosition : 0;
+      v.failures = m.failures;
+      v.lastError = m.lastError;
+      out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> FailoverManager::events() {
+  std::lock_guard lock(mutex_);
+  return {events_.begin(), events_.end()};
+}
+
+bool FailoverManager::unfence(const std::string& addr, std::string& error) {
+  std::lock_guard lock(mutex_);
+  bool found = false;
+  for (Cluster& c : clusters_) {
+    for (size_t i = 0; i < c.members.size(); ++i) {
+      if (c.state.members[i].name != addr) continue;
+      found = true;
+      apply(c, i, clearFence(c.state, i, settings_));
+    }
+  }
+  if (!found) error = fmt::format("no backend {} is health-checked", addr);
+  return found;
+}
+
+}  // namespace shardpool::pooler::health

@@ -1,0 +1,213 @@
+// What a PostgreSQL statement means for routing: its kind, the tables it touches, the sharding-key
+// values it constrains, and the shardpool hints it carries. Pure: text and table rules in, facts
+// out; no I/O. Parsing is libpg_query's (the PostgreSQL 15 grammar), read through its JSON output
+// (pg_query_parse): the protobuf path measured 10-25 times slower here (pg_json.h).
+//
+// Decisions (see docs in each field too):
+//  - Names. Tables and columns are compared as PostgreSQL resolves them: unquoted identifiers are
+//    folded to lower case by the parser, quoted ones keep their case ("Orders" is not orders). The
+//    TableRules keys are therefore lower-case names. A schema-qualified name (s.orders) matches
+//    on its last part only; `tables` lists that last part.
+//  - Key constraints are read per table reference (FROM item, UPDATE/DELETE target, INSERT
+//    target). WHERE and INNER JOIN ... ON conditions count; AND keeps the smaller of two
+//    constraints on one table; OR keeps a table's constraint only when every branch constrains
+//    it (the alternatives are concatenated); NOT and anything else constrain nothing.
+//    `a.key = b.key` between two sharded references passes a constraint from one to the other
+//    (both ways for WHERE / INNER JOIN / JOIN ... USING (key); from the preserved side to the
+//    nullable side for LEFT/RIGHT JOIN; not at all for FULL JOIN or NATURAL JOIN).
+//  - Values: integer literals, string literals ('5' for an integer key converts as PostgreSQL's
+//    int8 input does: spaces and a sign allowed), casts of either ('7'::bigint, $1::bigint),
+//    bind parameters ($n), IN (...) lists and = ANY(ARRAY[...]) / = ANY('{...}'). A value that
+//    does not convert (1.5 or 'abc' for an integer key, NULL, an expression, = ANY($1))
+//    constrains nothing. An integer literal for a text key is its decimal text.
+//  - A column is resolved through its qualifier (alias, else table name; `s.t.col` uses `t`);
+//    an unqualified column names the key of the first sharded reference of its own query level
+//    whose key column has that name.
+//  - Subqueries (WHERE/SELECT-list sublinks, FROM subqueries, CTEs) are query levels of their
+//    own: their tables get their own key sets. A subquery may take a key from an enclosing level
+//    (EXISTS (SELECT ... FROM items i WHERE i.cid = o.cid) with o.cid = 5 outside gives items
+//    {5}). Conditions written outside a FROM subquery are not pushed into it, and `key IN
+//    (SELECT ...)` constrains nothing.
+//  - INSERT: the key comes from the VALUES rows through the column list. No column list, the
+//    key column not listed, a row whose key is an expression (DEFAULT, now(), ...), DEFAULT
+//    VALUES, and INSERT ... SELECT all leave the key unknown (keyMissing).
+//  - Relations named by utility and DDL statements (LOCK, VACUUM, COPY, CREATE INDEX, ...)
+//    count as touched without a key (keyMissing when sharded), so they go to every shard.
+//    TRUNCATE is Ddl (it is not MVCC-safe and takes an ACCESS EXCLUSIVE lock, like DDL): a
+//    write to every shard that holds the table. MERGE is Utility, a write, keyMissing when its
+//    target is sharded.
+//  - Several statements in one string: kind and SELECT-shape flags are the first statement's;
+//    tables, keys, isWrite and hints cover all of them (a later SET hint overrides an earlier
+//    one, as it would when the string runs).
+//  - Not detected: writes hidden in functions (SELECT my_func()), sequences (nextval): route
+//    those with a hint or inside an explicit transaction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "router/shard_hash.h"
+
+namespace shardpool::router {
+
+using KeyKind = KeyValue::Kind;  // Integer or Text
+
+struct ShardedTable {
+  std::string keyColumn;  // lower case (as PostgreSQL folds an unquoted identifier)
+  KeyKind keyType = KeyKind::Integer;
+};
+
+// The sharded, replicated and pinned tables of one database, keyed by table name as PostgreSQL
+// resolves it (lower case unless the table was created with a quoted mixed-case name). A
+// schema-qualified reference matches on its last part. A table should be in one map only.
+struct TableRules {
+  std::map<std::string, ShardedTable, std::less<>> sharded;
+  std::set<std::string, std::less<>> replicated;        // a full copy on every shard
+  std::map<std::string, uint32_t, std::less<>> pinned;  // only on that shard
+};
+
+enum class StatementKind : uint8_t {
+  Select,  // also SELECT INTO, VALUES, TABLE t
+  Insert,
+  Update,
+  Delete,
+  Ddl,                 // CREATE/ALTER/DROP ..., TRUNCATE, GRANT, COMMENT, CREATE INDEX, ...
+  TransactionControl,  // BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, PREPARE TRANSACTION
+  Set,                 // SET, RESET, SHOW (also SET TRANSACTION ...)
+  Utility,             // everything else: COPY, EXPLAIN, VACUUM, LOCK, CALL, DO, MERGE, ...
+  Empty,               // no statement: "", ";", only comments
+};
+
+std::string_view statementKindName(StatementKind kind);  // "select", "insert", ...
+
+// One possible value of a sharding key: a literal from the text, or bind parameter $n whose value
+// arrives in the Bind message.
+struct KeyRef {
+  enum class Source : uint8_t { Literal, Param };
+
+  static KeyRef ofInteger(int64_t value) { return {Source::Literal, value, {}, false, -1}; }
+  static KeyRef ofText(std::string value) {
+    return {Source::Literal, 0, std::move(value), true, -1};
+  }
+  // `index` is 0-based ($1 is 0); `isText` is the key column's type.
+  static KeyRef ofParam(int index, bool isText) { return {Source::Param, 0, {}, isText, index}; }
+
+  // The literal as a KeyValue for shardFor(); views `text`, so this KeyRef must outlive it.
+  KeyValue value() const { return isText ? KeyValue::ofText(text) : KeyValue::ofInteger(integer); }
+
+  friend bool operator==(const KeyRef&, const KeyRef&) = default;
+
+  Source source = Source::Literal;
+  int64_t integer = 0;  // Literal, integer key: the value
+  std::string text;     // Literal, text key: the value
+  bool isText = false;  // the key column's type (for a literal: which of integer/text is set)
+  int paramIndex = -1;  // Param: 0-based parameter number
+};
+
+struct StatementFacts {
+  StatementKind kind = StatementKind::Empty;
+  size_t statementCount = 0;
+  // false when libpg_query rejected the text (or it nests deeper than the analyzer follows):
+  // then kind is a guess from the first keyword, isWrite is true, no tables or keys are known,
+  // and only comment hints are read. Route by hints or the default.
+  bool parsed = true;
+  std::string parseError;  // "syntax error at or near \"FROM\" (position 12)"
+
+  // Every table read or written, each once, in parse-tree order (mostly text order; CREATE
+  // TABLE ... AS lists the query's tables first). See the top of this file for how names are
+  // spelled. CTE names are not tables.
+  std::vector<std::string> tables;
+  bool touchesSharded = false;
+  bool touchesReplicated = false;
+  std::optional<uint32_t> pinnedShard;  // pinned tables are involved and all on this shard
+  bool conflictingPins = false;         // pinned tables on different shards (pinnedShard unset)
+
+  // Key values found for sharded table references: one entry per constrained reference (equal
+  // entries once), each the set of alternatives (IN list, OR branches, multi-row INSERT rows in
+  // row order). The statement needs every shard any alternative of any entry maps to.
+  std::vector<std::vector<KeyRef>> keySets;
+  // A sharded table is read or written with no usable key constraint (SELECT * FROM orders,
+  // UPDATE orders ... WHERE other = 1, INSERT ... SELECT, DDL, TRUNCATE): it needs every shard.
+  bool keyMissing = false;
+  bool multiRowInsert = false;  // INSERT ... VALUES with more than one row
+  bool updatesKey = false;      // UPDATE (or ON CONFLICT DO UPDATE) assigns a sharded key column
+
+  // Shape of the first statement when it is a SELECT (for merging cross-shard results). Set
+  // operations (UNION ...) report their own ORDER BY/LIMIT, aggregates and GROUP BY of any
+  // branch, and hasDistinct for DISTINCT in any branch or a set operation without ALL.
+  // hasAggregate: a known aggregate function (count, sum, ...), or any call with *, DISTINCT,
+  // ORDER BY, FILTER or WITHIN GROUP, outside a window (OVER), or a HAVING clause.
+  bool hasOrderBy = false, hasLimit = false, hasAggregate = false, hasGroupBy = false,
+       hasDistinct = false;
+  // INSERT/UPDATE/DELETE/DDL, SELECT ... FOR UPDATE/SHARE, SELECT INTO, a data-modifying CTE,
+  // COPY FROM, and utility statements not known to be read-only (CALL, DO, EXECUTE, LOCK, ...).
+  bool isWrite = false;
+
+  // Hints, highest precedence first. SET [SESSION|LOCAL] shardpool.shard = N /
+  // shardpool.sharding_key = 'K' (TO works too); RESET, SET ... TO DEFAULT and RESET ALL clear.
+  std::optional<uint32_t> setShard;
+  std::optional<std::string> setShardingKey;
+  bool setIsLocal = false;  // the SET was SET LOCAL
+  bool resetHint = false;   // resetShard || resetShardingKey
+  bool resetShard = false, resetShardingKey = false;
+  // Comment hints anywhere in the text (block or -- comments, not inside string literals):
+  // shard: 3 / shard=3 and sharding_key: 42 / sharding_key: 'acme' (first of each wins).
+  std::optional<uint32_t> commentShard;
+  std::optional<std::string> commentShardingKey;
+  // A shardpool hint that could not be used: a non-numeric shard, an unknown shardpool.* setting.
+  std::string hintError;
+};
+
+// Analyzes `sql` (one Query message's text, or one Parse message's statement). Thread-safe:
+// libpg_query keeps its state per thread.
+StatementFacts analyze(std::string_view sql, const TableRules& rules);
+
+// Least-recently-used cache of analyze() results keyed by the exact SQL text, so the hot path
+// parses each distinct statement once. Not thread-safe and takes no locks: keep one per worker
+// thread. Entries hold the facts for one rulesVersion; a get() with another version empties the
+// cache first. Texts longer than maxSqlBytes are analyzed but not kept.
+class StatementCache {
+ public:
+  static constexpr size_t kDefaultMaxSqlBytes = 16 * 1024;
+
+  explicit StatementCache(size_t capacity, size_t maxSqlBytes = kDefaultMaxSqlBytes);
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  // The facts for `sql`; the reference is valid until the next get() or clear(). A hit does not
+  // allocate.
+  const StatementFacts& get(std::string_view sql, const TableRules& rules, uint64_t rulesVersion);
+  void clear();
+
+  size_t size() const { return lru_.size(); }
+  size_t capacity() const { return capacity_; }
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+ private:
+  struct Entry {
+    std::string sql;
+    StatementFacts facts;
+  };
+  using List = std::list<Entry>;  // most recently used first
+
+  size_t capacity_;
+  size_t maxSqlBytes_;
+  uint64_t rulesVersion_ = 0;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+  List lru_;
+  std::unordered_map<std::string_view, List::iterator> index_;  // views Entry::sql
+  StatementFacts uncached_;                                     // the last result too long to keep
+};
+
+}  // namespace shardpool::router
