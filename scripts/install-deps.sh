@@ -7,7 +7,6 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config clang-format
   libuv1-dev libtomlplusplus-dev libfmt-dev libpq-dev catch2 libssl-dev libpg-query-dev
-  libprotobuf-c-dev  # only the header: libpg_query carries the protobuf-c code for its parse trees
   # real servers and clients for tests, demo and benchmarks
   postgresql postgresql-contrib postgresql-client pgbouncer
   mariadb-server mariadb-client sysbench
