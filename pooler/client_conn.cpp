@@ -276,6 +276,14 @@ void ClientConn::afterAuth() {
     fatal("3D000", fmt::format("database \"{}\" does not exist", database_), "unknown database");
     return;
   }
+  if (db->shards.size() > 1) {
+    fatal("0A000",
+          fmt::format("database \"{}\" has {} shards: routing queries between shards is not "
+                      "available in this version of shardpool",
+                      database_, db->shards.size()),
+          "sharded database");
+    return;
+  }
   if (proxy.isDisabled(database_)) {
     fatal("57P03", fmt::format("database \"{}\" is disabled (DISABLE from the admin console)",
                                database_),

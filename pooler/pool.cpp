@@ -396,6 +396,13 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
   s.host = db.host;
   s.port = db.port;
   s.dbname = db.dbname.empty() ? std::string(clientDb) : db.dbname;
+  if (db.sharded()) {
+    // One shard (more are refused at login until shard routing lands): its primary.
+    const config::Backend primary = cfg.shardsOf(db).front().primary;
+    s.host = primary.host;
+    s.port = primary.port;
+    if (!primary.dbname.empty()) s.dbname = primary.dbname;
+  }
   s.user = user;
   if (db.user) {
     s.password = db.password;
