@@ -512,6 +512,14 @@ void ClientConn::refuseTransactionBlock() {
         "statement mode");
 }
 
+void ClientConn::serverWithdrawn() {
+  if (state_ != State::WaitServer) return;
+  log::info(who_, "the server meant for this client closed first; asking the pool again");
+  Clock::time_point since = waitStart_;
+  requestServer();
+  waitStart_ = since;
+}
+
 void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate) {
   if (state_ != State::WaitServer) return;
   Proxy& proxy = worker().proxy();

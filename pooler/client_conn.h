@@ -62,6 +62,9 @@ class ClientConn final : public Connection {
     return pool_ && pool_->settings().mode == config::PoolMode::Statement;
   }
   void refuseTransactionBlock();  // statement mode: instead of ReadyForQuery('T')
+  // A server that was on its way to this waiting client is gone (it closed during a hand-over
+  // between workers, or before it could be given): ask the pool again.
+  void serverWithdrawn();
   // The linked server went away with `pending` requests unanswered while the transaction status
   // was `txStatus`: the client gets errors in place of the missing replies and keeps its
   // connection (client_recovery.cpp).

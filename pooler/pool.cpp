@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "pooler/client_conn.h"
 #include "pooler/log.h"
 #include "pooler/proxy.h"
 #include "pooler/server_conn.h"
@@ -112,10 +113,7 @@ void Pool::resume(Worker& worker) {
   serveWaiters(worker);
 }
 
-void Pool::unhold(Worker& worker) {
-  setHeld(false);
-  serveWaiters(worker);
-}
+void Pool::unhold(Worker& worker) { serveWaiters(worker); }
 
 void Pool::serveWaiters(Worker& worker) {
   if (paused()) return;
@@ -247,6 +245,7 @@ void dispatch(Worker& from, ServerConn* server, unsigned toWorker, uint64_t clie
     ServerConn* s = w.adoptServer(std::unique_ptr<ServerConn>(raw));
     if (fd < 0 || s->openFd(fd) != 0) {
       s->fail("hand-over between workers failed");
+      if (ClientConn* c = w.findClient(clientId)) c->serverWithdrawn();
       return;
     }
     s->startReading();
@@ -269,16 +268,19 @@ void Pool::release(Worker& worker, ServerConn* server) {
 }
 
 void Pool::stealFor(Worker& worker) {
-  std::unique_lock lock(mutex_);
-  auto& mine = idle_[worker.index()];
-  if (mine.empty() || waiters_.empty() || paused()) return;
-  ServerConn* s = mine.back();
-  mine.pop_back();
-  --idleTotal_;
-  Waiter w = waiters_.front();
-  waiters_.pop_front();
-  lock.unlock();
-  dispatch(worker, s, w.worker, w.clientId);
+  // Every idle server of this worker goes to a waiter, as long as both last.
+  for (;;) {
+    std::unique_lock lock(mutex_);
+    auto& mine = idle_[worker.index()];
+    if (mine.empty() || waiters_.empty() || paused()) return;
+    ServerConn* s = mine.back();
+    mine.pop_back();
+    --idleTotal_;
+    Waiter w = waiters_.front();
+    waiters_.pop_front();
+    lock.unlock();
+    dispatch(worker, s, w.worker, w.clientId);
+  }
 }
 
 void Pool::serverGone(Worker& worker, uint32_t generation) {
@@ -511,42 +513,42 @@ void PoolRegistry::setWriteTarget(Worker& worker, const std::string& db, const s
                                   uint16_t port) {
   std::vector<Pool*> affected;
   {
+    // The held flags change under the registry lock, with heldDbs_, so that a concurrent
+    // holdDatabase() cannot leave a pool held that the registry believes free.
     std::lock_guard lock(mutex_);
     writeTargets_[db] = {host, port};
     heldDbs_.erase(db);
-    for (auto& [k, p] : pools_)
-      if (k.first == db) affected.push_back(p.get());
-  }
-  for (Pool* p : affected) {
-    PoolSettings s = p->settings();
-    if (s.host != host || s.port != port) {
-      s.host = host;
-      s.port = port;
-      p->updateSettings(std::move(s), true);
+    for (auto& [k, p] : pools_) {
+      if (k.first != db) continue;
+      PoolSettings s = p->settings();
+      if (s.host != host || s.port != port) {
+        s.host = host;
+        s.port = port;
+        p->updateSettings(std::move(s), true);
+      }
+      p->setHeld(false);
+      affected.push_back(p.get());
     }
-    p->unhold(worker);
   }
+  for (Pool* p : affected) p->unhold(worker);
 }
 
 void PoolRegistry::holdDatabase(const std::string& db, bool held, Worker* worker) {
   std::vector<Pool*> affected;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(mutex_);  // see setWriteTarget
     if (held)
       heldDbs_.insert(db);
     else
       heldDbs_.erase(db);
-    for (auto& [k, p] : pools_)
-      if (k.first == db) affected.push_back(p.get());
+    for (auto& [k, p] : pools_) {
+      if (k.first != db) continue;
+      p->setHeld(held);
+      affected.push_back(p.get());
+    }
   }
-  for (Pool* p : affected) {
-    if (held)
-      p->setHeld(true);
-    else if (worker)
-      p->unhold(*worker);
-    else
-      p->setHeld(false);
-  }
+  if (!held && worker)
+    for (Pool* p : affected) p->unhold(*worker);
 }
 
 bool PoolRegistry::isHeld(std::string_view db) {

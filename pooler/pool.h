@@ -118,6 +118,7 @@ class Pool {
   // Failover: while the database has no write target, clients queue as when paused.
   void setHeld(bool held) { held_.store(held, std::memory_order_relaxed); }
   bool held() const { return held_.load(std::memory_order_relaxed); }
+  // The registry cleared the hold (under its lock): serve the clients that queued meanwhile.
   void unhold(Worker& worker);
   // Gate for handing out and opening servers: PAUSE, KILL or a failover in progress.
   bool paused() const { return adminPaused() || held(); }

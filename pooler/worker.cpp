@@ -207,9 +207,12 @@ void Worker::sweep() {
     gives.swap(gives_);
     for (auto [serverId, clientId] : gives) {
       auto it = servers_.find(serverId);
-      if (it == servers_.end()) continue;
-      ServerConn* s = it->second.get();
-      if (s->state() != ServerConn::State::Idle || !s->isOpen()) continue;
+      ServerConn* s = it == servers_.end() ? nullptr : it->second.get();
+      if (!s || s->state() != ServerConn::State::Idle || !s->isOpen()) {
+        // Closed before it could be given: the client it was meant for asks again.
+        if (ClientConn* c = clientId ? findClient(clientId) : nullptr) c->serverWithdrawn();
+        continue;
+      }
       if (shuttingDown_) {
         s->close("shutting down");
         continue;

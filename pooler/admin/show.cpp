@@ -73,6 +73,8 @@ ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
                         "sv_tested", "sv_login", "maxwait", "maxwait_us"})
     rs.column(c, Type::Int);
   rs.column("pool_mode").column("paused", Type::Int).column("stale_servers", Type::Int);
+  // The pool's own books: server slots in use (open or opening), clients queued, failover hold.
+  rs.column("slots", Type::Int).column("queued", Type::Int).column("held", Type::Int);
   auto counts = countByPool(snap);
   for (Pool* p : proxy.pools().all()) {
     auto it = counts.find(p);
@@ -84,6 +86,8 @@ ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
     rs.add(static_cast<int64_t>(pc.maxWait.count() / 1000000))
         .add(static_cast<int64_t>(pc.maxWait.count() % 1000000));
     rs.add(modeName(p->settings().mode)).add(p->adminPaused()).add(p->staleServers());
+    Pool::Counts books = p->counts();
+    rs.add(books.total).add(books.waiting).add(p->held());
   }
   return rs;
 }
