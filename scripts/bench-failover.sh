@@ -31,6 +31,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Stops shardpool and both servers of one run.
+end_run() {
+  sp_stop_pid "$SP_PID" 10
+  SP_PID=""
+  rm -f "$WORK/started"
+  "$SP_ROOT/scripts/pg-cluster.sh" stop "$WORK/standby" >/dev/null
+  "$SP_ROOT/scripts/pg-cluster.sh" stop "$WORK/primary" >/dev/null
+}
+
 results=()
 for run in $(seq "$RUNS"); do
   "$SP_ROOT/scripts/pg-cluster.sh" start "$WORK/primary" >/dev/null
@@ -76,11 +85,7 @@ EOF
   if ! wait "$WPID" || [ ! -s "$WORK/result.json" ]; then
     echo "run $run: the writers did not finish within 60 s (a client stalled after the failover)"
     results+=("stalled")
-    sp_stop_pid "$SP_PID" 10
-    SP_PID=""
-    rm -f "$WORK/started"
-    "$SP_ROOT/scripts/pg-cluster.sh" stop "$WORK/standby" >/dev/null
-    "$SP_ROOT/scripts/pg-cluster.sh" stop "$WORK/primary" >/dev/null
+    end_run
     continue
   fi
   line=$("$PY" - "$WORK/result.json" "$KILL_AT" "$DEAD_AT" <<'EOF'
@@ -95,11 +100,7 @@ EOF
   read -r ms errs closed acks <<<"$line"
   echo "run $run: first write after the kill in $ms ms; $errs client-visible error(s); $closed client connection(s) closed; $acks writes acknowledged"
   results+=("$ms")
-  sp_stop_pid "$SP_PID" 10
-  SP_PID=""
-  rm -f "$WORK/started"
-  "$SP_ROOT/scripts/pg-cluster.sh" stop "$WORK/standby" >/dev/null
-  "$SP_ROOT/scripts/pg-cluster.sh" stop "$WORK/primary" >/dev/null
+  end_run
 done
 median=$(printf '%s\n' "${results[@]}" | grep -v stalled | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
 echo "failover: median time from SIGKILL of the primary to the first acknowledged write: $median ms ($RUNS runs, $CLIENTS writers)"

@@ -78,6 +78,22 @@ is_running() {
   [ -n "$data" ] && [ -d "$data" ] && as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1
 }
 
+# Starts the server in DATA on a free loopback port (a few tries: another process may take the
+# port first) and prints the port; fails after the last try.
+start_on_free_port() {
+  local data=$1 logf=$2 port attempt
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    if as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$logf" -w -t 60 -o "-p $port" start >/dev/null 2>&1; then
+      echo "$port"
+      return 0
+    fi
+    log "start on port $port failed (attempt $attempt)"
+    tail -n 5 "$logf" >&2 || true
+  done
+  return 1
+}
+
 do_stop() {
   local data tmp
   data=$(env_get DATA_DIR)
@@ -119,7 +135,7 @@ do_start() {
     do_stop
   fi
 
-  local tmp data sock logf port attempt started=0
+  local tmp data sock logf port
   tmp=$(mktemp -d /tmp/shardpool-pg.XXXXXX)
   chmod 755 "$tmp"
   data=$tmp/data
@@ -180,19 +196,10 @@ host    all       all       127.0.0.1/32   scram-sha-256
 EOF
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$data/pg_hba.conf"; fi
 
-  for attempt in 1 2 3 4 5; do
-    port=$(free_port)
-    if as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$logf" -w -t 60 -o "-p $port" start >/dev/null 2>&1; then
-      started=1
-      break
-    fi
-    log "start on port $port failed (attempt $attempt)"
-    tail -n 5 "$logf" >&2 || true
-  done
-  if [ "$started" -ne 1 ]; then
+  port=$(start_on_free_port "$data" "$logf") || {
     log "could not start PostgreSQL; log: $logf"
     exit 1
-  fi
+  }
 
   local psql_admin=(as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres)
   "${psql_admin[@]}" -d postgres <<'EOF'
@@ -261,7 +268,7 @@ do_standby() {
     log "no cluster recorded in $PRIMARY_DIR"
     exit 1
   }
-  local psock pport tmp data sock logf port attempt started=0
+  local psock pport tmp data sock logf port
   psock=$(sed -n 's/^SOCKET_DIR=//p' "$PRIMARY_DIR/env")
   pport=$(sed -n 's/^PGPORT=//p' "$PRIMARY_DIR/env")
   if [ -f "$DIR/env" ]; then do_stop; fi
@@ -289,16 +296,7 @@ EOF
   appname=$(basename "$DIR" | tr -c 'a-zA-Z0-9_\n' '_')
   sed -i "s/^primary_conninfo = '/primary_conninfo = 'application_name=$appname /" \
     "$data/postgresql.auto.conf"
-  for attempt in 1 2 3 4 5; do
-    port=$(free_port)
-    if as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$logf" -w -t 60 -o "-p $port" start >/dev/null 2>&1; then
-      started=1
-      break
-    fi
-    log "standby start on port $port failed (attempt $attempt)"
-    tail -n 5 "$logf" >&2 || true
-  done
-  [ "$started" -eq 1 ] || {
+  port=$(start_on_free_port "$data" "$logf") || {
     log "could not start the standby; log: $logf"
     exit 1
   }
