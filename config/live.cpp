@@ -21,17 +21,23 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
+// One [general] key as text. Restart-only keys carry `keep`, which copies the running value into
+// a reloaded configuration (what a reload cannot apply).
 struct GeneralKey {
   std::string_view key;
   std::function<std::string(const General&)> show;
-  bool restartOnly = false;
+  void (*keep)(General& next, const General& running) = nullptr;
+  bool restartOnly() const { return keep != nullptr; }
 };
 
 const std::vector<GeneralKey>& generalKeys() {
   static const std::vector<GeneralKey> keys = {
-      {"listen_addr", [](const General& g) { return g.listenAddr; }, true},
-      {"listen_port", [](const General& g) { return std::to_string(g.listenPort); }, true},
-      {"workers", [](const General& g) { return std::to_string(g.workers); }, true},
+      {"listen_addr", [](const General& g) { return g.listenAddr; },
+       [](General& n, const General& r) { n.listenAddr = r.listenAddr; }},
+      {"listen_port", [](const General& g) { return std::to_string(g.listenPort); },
+       [](General& n, const General& r) { n.listenPort = r.listenPort; }},
+      {"workers", [](const General& g) { return std::to_string(g.workers); },
+       [](General& n, const General& r) { n.workers = r.workers; }},
       {"max_client_conn", [](const General& g) { return std::to_string(g.maxClientConn); }},
       {"pool_mode", [](const General& g) { return std::string(toString(g.poolMode)); }},
       {"default_pool_size", [](const General& g) { return std::to_string(g.defaultPoolSize); }},
@@ -56,10 +62,14 @@ const std::vector<GeneralKey>& generalKeys() {
        [](const General& g) { return std::to_string(g.maxPreparedStatements); }},
       {"log_level", [](const General& g) { return std::string(toString(g.logLevel)); }},
       {"client_tls_sslmode",
-       [](const General& g) { return std::string(toString(g.clientTlsSslmode)); }, true},
-      {"client_tls_cert_file", [](const General& g) { return g.clientTlsCertFile; }, true},
-      {"client_tls_key_file", [](const General& g) { return g.clientTlsKeyFile; }, true},
-      {"client_tls_ca_file", [](const General& g) { return g.clientTlsCaFile; }, true},
+       [](const General& g) { return std::string(toString(g.clientTlsSslmode)); },
+       [](General& n, const General& r) { n.clientTlsSslmode = r.clientTlsSslmode; }},
+      {"client_tls_cert_file", [](const General& g) { return g.clientTlsCertFile; },
+       [](General& n, const General& r) { n.clientTlsCertFile = r.clientTlsCertFile; }},
+      {"client_tls_key_file", [](const General& g) { return g.clientTlsKeyFile; },
+       [](General& n, const General& r) { n.clientTlsKeyFile = r.clientTlsKeyFile; }},
+      {"client_tls_ca_file", [](const General& g) { return g.clientTlsCaFile; },
+       [](General& n, const General& r) { n.clientTlsCaFile = r.clientTlsCaFile; }},
       {"server_tls_sslmode",
        [](const General& g) { return std::string(toString(g.serverTlsSslmode)); }},
       {"server_tls_ca_file", [](const General& g) { return g.serverTlsCaFile; }},
@@ -67,9 +77,12 @@ const std::vector<GeneralKey>& generalKeys() {
       {"server_tls_key_file", [](const General& g) { return g.serverTlsKeyFile; }},
       {"admin_users", [](const General& g) { return joined(g.adminUsers); }},
       {"stats_users", [](const General& g) { return joined(g.statsUsers); }},
-      {"metrics_addr", [](const General& g) { return g.metricsAddr; }, true},
-      {"metrics_port", [](const General& g) { return std::to_string(g.metricsPort); }, true},
-      {"takeover_socket", [](const General& g) { return g.takeoverSocket; }, true},
+      {"metrics_addr", [](const General& g) { return g.metricsAddr; },
+       [](General& n, const General& r) { n.metricsAddr = r.metricsAddr; }},
+      {"metrics_port", [](const General& g) { return std::to_string(g.metricsPort); },
+       [](General& n, const General& r) { n.metricsPort = r.metricsPort; }},
+      {"takeover_socket", [](const General& g) { return g.takeoverSocket; },
+       [](General& n, const General& r) { n.takeoverSocket = r.takeoverSocket; }},
       {"health_check_interval", [](const General& g) { return millis(g.healthCheckInterval); }},
       {"health_check_timeout", [](const General& g) { return millis(g.healthCheckTimeout); }},
       {"health_check_failures",
@@ -110,38 +123,28 @@ bool needsRestart(std::string_view keyPath) {
   else if (key.find('.') != std::string_view::npos)
     return false;  // databases.* and users.* apply live
   for (const GeneralKey& k : generalKeys())
-    if (k.key == key) return k.restartOnly;
+    if (k.key == key) return k.restartOnly();
   return false;
 }
 
 std::vector<std::string> restartOnlyChanges(const Config& running, const Config& next) {
   std::vector<std::string> out;
   for (const GeneralKey& k : generalKeys())
-    if (k.restartOnly && k.show(running.general) != k.show(next.general))
+    if (k.restartOnly() && k.show(running.general) != k.show(next.general))
       out.push_back("general." + std::string(k.key));
   return out;
 }
 
 void keepRestartOnly(Config& next, const Config& running) {
-  const General& r = running.general;
-  General& n = next.general;
-  n.listenAddr = r.listenAddr;
-  n.listenPort = r.listenPort;
-  n.workers = r.workers;
-  n.clientTlsSslmode = r.clientTlsSslmode;
-  n.clientTlsCertFile = r.clientTlsCertFile;
-  n.clientTlsKeyFile = r.clientTlsKeyFile;
-  n.clientTlsCaFile = r.clientTlsCaFile;
-  n.metricsAddr = r.metricsAddr;
-  n.metricsPort = r.metricsPort;
-  n.takeoverSocket = r.takeoverSocket;
+  for (const GeneralKey& k : generalKeys())
+    if (k.keep) k.keep(next.general, running.general);
 }
 
 std::vector<SettingView> describeGeneral(const Config& config) {
   static const General defaults;
   std::vector<SettingView> out;
   for (const GeneralKey& k : generalKeys())
-    out.push_back({std::string(k.key), k.show(config.general), k.show(defaults), !k.restartOnly});
+    out.push_back({std::string(k.key), k.show(config.general), k.show(defaults), !k.restartOnly()});
   return out;
 }
 

@@ -221,14 +221,7 @@ TEST_CASE("admin console: KILL drops a database's clients, DISABLE refuses new o
   allowed.close();
 
   console.query("KILL sp_db");
-  bool dropped = false;
-  for (int i = 0; i < 20 && !dropped; ++i) {
-    auto r = a.exec("SELECT 3", 3s);
-    dropped = PQstatus(a.get()) == CONNECTION_BAD ||
-              (!r.empty() && r.back() && PQresultStatus(r.back().get()) == PGRES_FATAL_ERROR);
-    if (!dropped) std::this_thread::sleep_for(100ms);
-  }
-  CHECK(dropped);
+  CHECK(droppedWithin(a, "SELECT 3"));
   CHECK(backendGone(pid));
   // KILL leaves the database paused: RESUME lets clients in again.
   console.query("RESUME sp_db");
@@ -277,16 +270,10 @@ TEST_CASE("admin console: KILL_CLIENT disconnects one client by its id", "[integ
   Conn bystander(proxy.conninfo("sp_scram", "scram_pass") + " application_name=keep_me");
   REQUIRE(victim.ok());
   REQUIRE(bystander.ok());
-  std::string id = findRow(showRows(console, "SHOW CLIENTS"), "application_name", "kill_me").at("id");
+  std::string id =
+      findRow(showRows(console, "SHOW CLIENTS"), "application_name", "kill_me").at("id");
   console.query("KILL_CLIENT " + id);
-  bool dropped = false;
-  for (int i = 0; i < 20 && !dropped; ++i) {
-    auto r = victim.exec("SELECT 1", 3s);
-    dropped = PQstatus(victim.get()) == CONNECTION_BAD ||
-              (!r.empty() && r.back() && PQresultStatus(r.back().get()) == PGRES_FATAL_ERROR);
-    if (!dropped) std::this_thread::sleep_for(100ms);
-  }
-  CHECK(dropped);
+  CHECK(droppedWithin(victim, "SELECT 1"));
   CHECK(bystander.scalar("SELECT 'alive'") == "alive");
   CHECK(console.expectError("KILL_CLIENT abc").sqlstate == "22023");
 }

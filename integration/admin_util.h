@@ -81,6 +81,19 @@ inline bool finishedWithin(Conn& c, Ms wait) {
   return !PQisBusy(c.get());
 }
 
+// Runs `sql` on `c` until the connection is dropped or the query fails (a KILL arriving), up to
+// about 20 tries 100 ms apart; true when it was dropped.
+inline bool droppedWithin(Conn& c, const std::string& sql) {
+  for (int i = 0; i < 20; ++i) {
+    auto r = c.exec(sql, 3s);
+    if (PQstatus(c.get()) == CONNECTION_BAD ||
+        (!r.empty() && r.back() && PQresultStatus(r.back().get()) == PGRES_FATAL_ERROR))
+      return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
 // Waits (up to `timeout`) until backend `pid` has left pg_stat_activity.
 inline bool backendGone(const std::string& pid, Ms timeout = 5s) {
   Conn admin = adminConn();

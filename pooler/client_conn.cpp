@@ -55,7 +55,8 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       consoleInput();
       return;
     case State::Active: {
-      pool_->counters(worker().index()).add(pool_->counters(worker().index()).received, len);
+      PoolCounters& counters = pool_->counters(worker().index());
+      counters.add(counters.received, len);
       if (!server_) {
         // Transaction pooling between transactions: hold the bytes and get a server.
         inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
