@@ -475,6 +475,12 @@ void ServerConn::fail(std::string_view reason, std::string_view sqlstate) {
 
 void ServerConn::close(std::string_view reason) {
   if (state_ == State::Closed) return;
+  // Still logging in for a waiting client (the backend hung up, a read or TLS error): that
+  // client must hear of it, or it waits for a server that never comes.
+  if (forClient_ != 0) {
+    fail(reason);
+    return;
+  }
   bool wasIdle = state_ == State::Idle;
   bool loggedIn = state_ != State::Resolving && state_ != State::Connecting &&
                   state_ != State::TlsRequest && state_ != State::TlsHandshake;
