@@ -77,71 +77,7 @@ bool utilityWrites(std::string_view tag, const Value& body) {
   return std::find(kReadOnly.begin(), kReadOnly.end(), tag) == kReadOnly.end();
 }
 
-// Aggregate functions of PostgreSQL 15 that a plain call (no *, DISTINCT, ORDER BY, FILTER,
-// WITHIN GROUP) can name. Sorted, for binary_search.
-// clang-format off
-constexpr std::array<std::string_view, 37> kAggregates = {
-    "array_agg", "avg", "bit_and", "bit_or", "bit_xor", "bool_and", "bool_or", "corr", "count",
-    "covar_pop", "covar_samp", "every", "json_agg", "json_object_agg", "jsonb_agg",
-    "jsonb_object_agg", "max", "min", "range_agg", "range_intersect_agg", "regr_avgx",
-    "regr_avgy", "regr_count", "regr_intercept", "regr_r2", "regr_slope", "regr_sxx", "regr_sxy",
-    "regr_syy", "stddev", "stddev_pop", "stddev_samp", "string_agg", "sum", "var_pop", "var_samp",
-    "variance"};
-// clang-format on
-static_assert(std::is_sorted(kAggregates.begin(), kAggregates.end()));
-
-bool isAggregateCall(const Value& call) {
-  if (call.get("over") != nullptr) return false;  // a window function
-  for (std::string_view f : {"agg_star", "agg_distinct", "agg_within_group"}) {
-    if (const Value* v = call.get(f); v != nullptr && v->isTrue()) return true;
-  }
-  if (call.get("agg_order") != nullptr || call.get("agg_filter") != nullptr) return true;
-  const Value* name = call.get("funcname");
-  if (name == nullptr || name->count == 0 || name->items().back().nodeTag() != "String") {
-    return false;
-  }
-  std::string_view fn = name->items().back().nodeBody().textOf("sval");
-  return std::binary_search(kAggregates.begin(), kAggregates.end(), fn);
-}
-
-// An aggregate call in `v`, not looking inside subqueries.
-bool containsAggregate(const Value& v) {
-  if (v.isArray()) {
-    return std::any_of(v.items().begin(), v.items().end(), containsAggregate);
-  }
-  if (!v.isObject()) return false;
-  std::string_view tag = v.nodeTag();
-  if (tag == "SubLink" || tag == "SelectStmt") return false;
-  if (tag == "FuncCall" && isAggregateCall(v.nodeBody())) return true;
-  const Value& body = tag.empty() ? v : v.nodeBody();
-  return std::any_of(body.items().begin(), body.items().end(), containsAggregate);
-}
-
 }  // namespace
-
-void Analyzer::selectShape(const Value& s) {
-  auto present = [&](std::string_view f) {
-    const Value* v = s.get(f);
-    return v != nullptr && (!v->isArray() || v->count > 0);
-  };
-  if (present("sortClause")) facts_.hasOrderBy = true;
-  if (present("limitCount") || present("limitOffset")) facts_.hasLimit = true;
-  if (present("groupClause")) facts_.hasGroupBy = true;
-  if (present("distinctClause")) facts_.hasDistinct = true;
-  if (present("havingClause")) facts_.hasAggregate = true;
-  if (const Value* targets = s.get("targetList");
-      targets != nullptr && containsAggregate(*targets)) {
-    facts_.hasAggregate = true;
-  }
-  const Value* larg = s.get("larg");
-  const Value* rarg = s.get("rarg");
-  if (larg != nullptr || rarg != nullptr) {
-    const Value* all = s.get("all");
-    if (all == nullptr || !all->isTrue()) facts_.hasDistinct = true;  // UNION removes duplicates
-    if (larg != nullptr) selectShape(*larg);
-    if (rarg != nullptr) selectShape(*rarg);
-  }
-}
 
 void Analyzer::setHint(const Value& s) {
   std::string_view kind = s.textOf("kind");
@@ -226,7 +162,12 @@ void Analyzer::topStatement(const Value& node, bool first) {
   if (first) facts_.kind = kind;
   switch (kind) {
     case StatementKind::Select:
-      if (first) selectShape(body);
+      if (first) {
+        selectFlags(body);
+        facts_.selectShape = shapeOf(body);
+      } else if (shapeNeedsMerge(shapeOf(body))) {
+        facts_.laterSelectNeedsMerge = true;
+      }
       statement(node, nullptr);
       return;
     case StatementKind::Insert:

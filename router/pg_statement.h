@@ -55,6 +55,7 @@
 #include <utility>
 #include <vector>
 
+#include "router/pg_statement_shape.h"
 #include "router/shard_hash.h"
 
 namespace shardpool::router {
@@ -148,6 +149,12 @@ struct StatementFacts {
   // ORDER BY, FILTER or WITHIN GROUP, outside a window (OVER), or a HAVING clause.
   bool hasOrderBy = false, hasLimit = false, hasAggregate = false, hasGroupBy = false,
        hasDistinct = false;
+  // The first statement's select list, ORDER BY, LIMIT, GROUP BY, ... when it is a SELECT
+  // (pg_statement_shape.h); unset for any other statement and when the text did not parse.
+  std::optional<SelectShape> selectShape;
+  // A SELECT after the first statement has an ORDER BY, LIMIT/OFFSET, aggregate, GROUP BY,
+  // DISTINCT, window or set operation: its result, too, would need merging across shards.
+  bool laterSelectNeedsMerge = false;
   // INSERT/UPDATE/DELETE/DDL, SELECT ... FOR UPDATE/SHARE, SELECT INTO, a data-modifying CTE,
   // COPY FROM, and utility statements not known to be read-only (CALL, DO, EXECUTE, LOCK, ...).
   bool isWrite = false;

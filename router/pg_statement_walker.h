@@ -67,6 +67,9 @@ class Analyzer {
   // text that is not an integer (constInteger).
   std::optional<int64_t> constInteger(const Value& aConst) const;
   std::optional<std::string> constText(const Value& aConst) const;
+  // Two expressions written the same way: equal parse trees, locations ignored (constants by
+  // value: libpg_query's JSON drops zero and negative integers, read back from the text).
+  bool sameExpression(const Value& a, const Value& b) const;
 
  private:
   struct Join {
@@ -94,7 +97,18 @@ class Analyzer {
   bool isCteName(std::string_view name, const Level* level) const;
   void addKeySet(std::vector<KeyRef> keys);
   void setHint(const Value& s);
-  void selectShape(const Value& s);
+  // ---- SELECT shape (pg_statement_shape.cpp) ----
+  void selectFlags(const Value& s);  // facts_.hasOrderBy, ... for the first statement
+  SelectShape shapeOf(const Value& s) const;
+  void shapeLevel(const Value& s, SelectShape& shape) const;  // list, ORDER BY, LIMIT, GROUP BY
+  void resolveOrderItem(const Value& sortBy, const std::vector<const Value*>& targets,
+                        const SelectShape& shape, OrderItem& item) const;
+  int resolveGroupItem(const Value& item, const std::vector<const Value*>& targets,
+                       const SelectShape& shape) const;
+  void readLimit(const Value* node, std::optional<int64_t>& value, bool& notConstant) const;
+  bool levelNeedsMerge(const Value& s) const;  // this SELECT alone, not its subqueries
+  bool subqueryNeedsMerge(const Value& v, bool nested) const;
+  bool readsSharded(const Value& v) const;
   void dropStatement(const Value& s);
 
   // ---- key constraints (pg_statement_keys.cpp) ----
@@ -119,6 +133,11 @@ class Analyzer {
 Conditions andConditions(Conditions a, Conditions b);
 Conditions orConditions(Conditions a, Conditions b);
 void propagate(Conditions& c);
+
+// A SELECT (shapeOf) whose result needs more than concatenation across shards: ORDER BY,
+// LIMIT/OFFSET, an aggregate, GROUP BY, DISTINCT, HAVING, a window, a set operation other than
+// UNION ALL, or such a subquery.
+bool shapeNeedsMerge(const SelectShape& shape);
 
 // Integer text as PostgreSQL's int8 input accepts it: surrounding spaces, an optional sign.
 std::optional<int64_t> parseInt64(std::string_view text);
