@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "pooler/admin/console.h"
+#include "pooler/client_routing.h"
 #include "pooler/cancel.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
@@ -57,6 +58,17 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
     case State::Active: {
       PoolCounters& counters = pool_->counters(worker().index());
       counters.add(counters.received, len);
+      if (routing_) {
+        inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
+        if (!server_ && (discardUntilSync_ || lostTransaction_) && !answerLostTransaction())
+          return;
+        if (!server_)
+          routeNext();
+        else
+          pumpRouted();
+        if (inbuf_.size() > kMaxPendingBytes) stopReading();
+        return;
+      }
       if (!server_) {
         // Transaction pooling between transactions: hold the bytes and get a server.
         inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
@@ -277,14 +289,6 @@ void ClientConn::afterAuth() {
     fatal("3D000", fmt::format("database \"{}\" does not exist", database_), "unknown database");
     return;
   }
-  if (db->shards.size() > 1) {
-    fatal("0A000",
-          fmt::format("database \"{}\" has {} shards: routing queries between shards is not "
-                      "available in this version of shardpool",
-                      database_, db->shards.size()),
-          "sharded database");
-    return;
-  }
   if (proxy.isDisabled(database_)) {
     fatal("57P03", fmt::format("database \"{}\" is disabled (DISABLE from the admin console)",
                                database_),
@@ -294,10 +298,19 @@ void ClientConn::afterAuth() {
   pg::Writer w;
   pg::putAuthOk(w);
   send(w.take());
-  pool_ = &proxy.pools().get(*cfg, *db, database_, user_);
-  maxPrepared_ = pool_->settings().maxPrepared;
-  txnPooling_ = pool_->settings().mode != config::PoolMode::Session;
-  trackStatements_ = txnPooling_ && maxPrepared_ > 0;
+  if (startRouting(*db)) {
+    // Sharded: every transaction may go to another shard, so the pooling is per transaction
+    // and prepared statements are tracked to be prepared again on each shard's servers.
+    pool_ = &shardPool(db->defaultShard.value_or(0));
+    maxPrepared_ = std::max<uint32_t>(pool_->settings().maxPrepared, 1);
+    txnPooling_ = true;
+    trackStatements_ = true;
+  } else {
+    pool_ = &proxy.pools().get(*cfg, *db, database_, user_);
+    maxPrepared_ = pool_->settings().maxPrepared;
+    txnPooling_ = pool_->settings().mode != config::PoolMode::Session;
+    trackStatements_ = txnPooling_ && maxPrepared_ > 0;
+  }
   // Messages shardpool rewrites are collected whole: allow what PostgreSQL allows.
   if (txnPooling_) scanner_.setMaxCollect(pg::kMaxMessageLength);
   auto keys = proxy.cancels().add();
@@ -406,6 +419,11 @@ void ClientConn::loginComplete(const pg::ErrorFields* error) {
 
 void ClientConn::forwardPending() {
   if (!reading()) startReading();  // paused while too much was pending
+  if (routing_) {
+    injectDeferredBegin();
+    pumpRouted();
+    return;
+  }
   if (inbuf_.empty()) return;
   std::string pending = std::move(inbuf_);
   inbuf_.clear();
@@ -419,6 +437,20 @@ void ClientConn::forwardPending() {
 
 pg::Disposition ClientConn::onHeader(char type, uint32_t) {
   if (state_ != State::Active || !server_) return pg::Disposition::Swallow;
+  if (routing_) {
+    // Sharded: stop after each sync point (onMessage), until its ReadyForQuery.
+    switch (type) {
+      case 'S':
+      case 'F':
+        server_->pushRequest({type});
+        return pg::Disposition::Inspect;
+      case 'c':
+      case 'f':
+        return pg::Disposition::Inspect;
+      default:
+        break;
+    }
+  }
   switch (type) {
     case 'X':
       return pg::Disposition::Collect;
@@ -482,6 +514,11 @@ bool ClientConn::onMessage(char type, pg::Bytes body) {
     default:
       break;
   }
+  if (routing_ && state_ != State::Closing) {
+    if (type == 'Q' || type == 'S' || type == 'F') routing_->awaitingReady = true;
+    // After a sync point (or the end of a COPY) the rest waits for pumpRouted.
+    if (type == 'Q' || type == 'S' || type == 'F' || type == 'c' || type == 'f') return false;
+  }
   return state_ != State::Closing;
 }
 
@@ -490,6 +527,10 @@ void ClientConn::serverReady(ServerConn& server) {
   if (worker().shuttingDown() && server.clean() && inbuf_.empty()) {
     flushForward();
     terminateForShutdown();
+    return;
+  }
+  if (routing_) {
+    routedReady();
     return;
   }
   // Session mode keeps the server; the other modes give it back between transactions (a
@@ -529,7 +570,7 @@ void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate
   // one included) while the health checks decide, instead of failing them.
   if (sqlstate.substr(0, 2) == "08" && failover && failover->covers(database_)) {
     log::warn(who_, "connect failed ({}); holding for a failover decision", reason);
-    proxy.pools().holdDatabase(database_, true, nullptr);
+    proxy.pools().holdDatabase(database_, true, nullptr, pool_->shard());
     failover->suspect(database_);
     Clock::time_point since = waitStart_;
     requestServer();

@@ -13,6 +13,7 @@
 #include "pooler/client_auth.h"
 #include "pooler/connection.h"
 #include "pooler/pool.h"
+#include "pooler/protocol/pg_extended.h"
 #include "pooler/protocol/pg_requests.h"
 #include "pooler/protocol/pg_scanner.h"
 #include "pooler/worker.h"
@@ -118,6 +119,23 @@ class ClientConn final : public Connection {
   void evictIfFull();
   void clearStatements();
   void addStartupOptions(std::string_view options);
+  // Sharded databases (client_routing.cpp): each transaction goes to the shard its first
+  // statement routes to; statements in it that belong elsewhere are refused.
+  struct Routing;
+  bool startRouting(const config::Database& db);  // at login; false: not sharded
+  Pool& shardPool(uint32_t shard);
+  void routeNext();    // no server: decide where the waiting messages go
+  void pumpRouted();   // linked: forward the next unit (up to a sync point) when due
+  void routedReady();  // a ReadyForQuery went by
+  // The route of one statement in the linked transaction: nullopt when it may run there, else
+  // the error it gets.
+  struct Refusal {
+    std::string sqlstate, message, hint;
+  };
+  std::optional<Refusal> checkRouted(std::string_view sql, const protocol::pg::BindValues* bind,
+                                     const std::vector<uint32_t>* types);
+  void replyLocally(protocol::pg::Writer& w, char status);
+  void injectDeferredBegin();
   // After a lost server: answers the client's messages that belong to the lost transaction
   // (until its Sync, or its ROLLBACK) without a server. False when the client was closed.
   bool answerLostTransaction();
@@ -152,6 +170,7 @@ class ClientConn final : public Connection {
   bool lostTransaction_ = false;   // the open transaction died with its server: only ROLLBACK
   bool rollbackInBatch_ = false;   // an extended-protocol ROLLBACK of the lost transaction
   uint32_t loginRetries_ = 0;      // servers lost before this client's first query went out
+  std::unique_ptr<Routing> routing_;  // sharded databases only
 };
 
 }  // namespace shardpool::pooler

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "pooler/client_conn.h"
+#include "pooler/client_routing.h"
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/log.h"
 #include "pooler/server_conn.h"
@@ -61,6 +62,15 @@ void ClientConn::handleQuery(pg::Bytes body) {
     server_->appendOwned(w.data());
     return;
   }
+  if (routing_) {
+    if (auto no = checkRouted(sql, nullptr, nullptr)) {
+      log::info(who(), "refusing a statement: {}", no->message);
+      pg::Writer w;
+      pg::putQuery(w, raiseError(no->sqlstate, no->message, no->hint));
+      server_->appendOwned(w.data());
+      return;
+    }
+  }
   if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
   forwardRaw('Q', body);
 }
@@ -84,6 +94,10 @@ void ClientConn::handleParse(pg::Bytes body) {
     clearStatements();
   }
   if (p->name.empty()) {
+    if (routing_) {
+      routing_->unnamedQuery = std::string(query);
+      routing_->unnamedTypes = types;
+    }
     if (refusal.empty()) {
       forwardRaw('P', body);
     } else {
@@ -129,6 +143,26 @@ void ClientConn::handleBind(pg::Bytes body) {
     return;
   }
   auto it = b->statement.empty() ? statements_.end() : statements_.find(std::string(b->statement));
+  if (routing_) {
+    const ClientStatement* named = it == statements_.end() ? nullptr : &it->second;
+    if (named || b->statement.empty()) {
+      auto values = pg::decodeBindValues(b->rest);
+      auto no = checkRouted(named ? named->query : routing_->unnamedQuery,
+                            values ? &*values : nullptr,
+                            named ? &named->paramTypes : &routing_->unnamedTypes);
+      if (no) {
+        // The client's portal gets a statement that raises the error when it is executed.
+        log::info(who(), "refusing a statement: {}", no->message);
+        pg::Writer w;
+        pg::putParse(w, "", raiseError(no->sqlstate, no->message, no->hint), {});
+        pg::putBindEmpty(w, b->portal, "");
+        server_->appendOwned(w.data());
+        server_->pushRequest({'P', pg::Fate::Swallow});
+        server_->pushRequest({'B'});
+        return;
+      }
+    }
+  }
   if (it == statements_.end()) {
     forwardRaw('B', body);  // unnamed, or unknown: the server gives the right error
   } else {

@@ -9,6 +9,7 @@
 #include <cctype>
 
 #include "pooler/client_conn.h"
+#include "pooler/client_routing.h"
 #include "pooler/log.h"
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/proxy.h"
@@ -68,6 +69,11 @@ void ClientConn::serverLost(std::string_view reason, pg::RequestQueue::Pending p
     return;
   }
   if (state_ != State::Active) return;
+  if (routing_) {
+    routing_->awaitingReady = false;
+    routing_->shard.reset();
+    routing_->local = {};
+  }
   if (!scanner_.atBoundary()) {
     // Part of a message is still on its way from the client: no way to resynchronize.
     fatal("08006", fmt::format("server connection lost: {}", reason), "server connection lost");
@@ -97,6 +103,11 @@ void ClientConn::serverLost(std::string_view reason, pg::RequestQueue::Pending p
   }
   appendOwned(w.data());
   flushForward();
+  // Sharded: what the client sent after the lost statements is routed afresh.
+  if (routing_ && !inbuf_.empty()) {
+    if ((discardUntilSync_ || lostTransaction_) && !answerLostTransaction()) return;
+    routeNext();
+  }
 }
 
 bool ClientConn::answerLostTransaction() {

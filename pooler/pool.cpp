@@ -55,12 +55,15 @@ bool PoolSettings::sameBackend(const PoolSettings& o) const {
          (tls == nullptr) == (o.tls == nullptr);
 }
 
-Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, PoolSettings settings,
-           unsigned workers, ConnectionLimit* dbLimit, ConnectionLimit* userLimit)
+Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,
+           std::string shardName, PoolSettings settings, unsigned workers,
+           ConnectionLimit* dbLimit, ConnectionLimit* userLimit)
     : registry_(registry),
       clientDb_(std::move(clientDb)),
       user_(std::move(user)),
-      name_(user_ + "@" + clientDb_),
+      shard_(shard),
+      shardName_(std::move(shardName)),
+      name_(user_ + "@" + clientDb_ + (shardName_.empty() ? "" : "/" + shardName_)),
       dbLimit_(dbLimit),
       userLimit_(userLimit),
       counters_(std::make_unique<PoolCounters[]>(workers)),
@@ -385,22 +388,17 @@ ConnectionLimit* PoolRegistry::limit(std::map<std::string, std::unique_ptr<Conne
   return slot.get();
 }
 
-namespace {
-std::string name(const std::pair<std::string, std::string>& key) {
-  return key.second + "@" + key.first;
-}
-}  // namespace
-
 PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::Database& db,
-                                       std::string_view clientDb, const std::string& user) {
+                                       std::string_view clientDb, const std::string& user,
+                                       uint32_t shard) {
   const config::User* u = cfg.findUser(user);
   PoolSettings s;
   s.host = db.host;
   s.port = db.port;
   s.dbname = db.dbname.empty() ? std::string(clientDb) : db.dbname;
   if (db.sharded()) {
-    // One shard (more are refused at login until shard routing lands): its primary.
-    const config::Backend primary = cfg.shardsOf(db).front().primary;
+    std::vector<config::Shard> shards = cfg.shardsOf(db);
+    const config::Backend& primary = shards.at(std::min<size_t>(shard, shards.size() - 1)).primary;
     s.host = primary.host;
     s.port = primary.port;
     if (!primary.dbname.empty()) s.dbname = primary.dbname;
@@ -427,7 +425,7 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
                                    cfg.serverTlsCaFileFor(db), cfg.general.serverTlsCertFile,
                                    cfg.general.serverTlsKeyFile, s.tlsError);
     if (!s.tls)
-      log::error(name({std::string(clientDb), user}), "server TLS unavailable: {}", s.tlsError);
+      log::error(user + "@" + std::string(clientDb), "server TLS unavailable: {}", s.tlsError);
   }
   return s;
 }
@@ -437,18 +435,19 @@ std::string PoolRegistry::dbLimitKey(const config::Database& db, std::string_vie
 }
 
 Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
-                        std::string_view clientDb, std::string_view clientUser) {
+                        std::string_view clientDb, std::string_view clientUser, uint32_t shard) {
   std::lock_guard lock(mutex_);
   std::string user = db.user ? *db.user : std::string(clientUser);
-  auto key = std::make_pair(std::string(clientDb), user);
+  Key key{std::string(clientDb), user, shard};
   auto it = pools_.find(key);
   if (it != pools_.end()) {
     if (!it->second->retired()) return *it->second;
     retired_.push_back(std::move(it->second));  // a removed database came back
     pools_.erase(it);
   }
-  PoolSettings s = settingsFor(cfg, db, clientDb, user);
-  if (auto t = writeTargets_.find(key.first); t != writeTargets_.end()) {
+  PoolSettings s = settingsFor(cfg, db, clientDb, user, shard);
+  ShardKey target{std::string(clientDb), shard};
+  if (auto t = writeTargets_.find(target); t != writeTargets_.end()) {
     s.host = t->second.first;
     s.port = t->second.second;
   }
@@ -456,11 +455,13 @@ Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
       limit(dbLimits_, dbLimitKey(db, clientDb), cfg.maxDbConnectionsFor(db));
   ConnectionLimit* userLimit =
       limit(userLimits_, user, cfg.maxUserConnectionsFor(cfg.findUser(user)));
-  auto pool = std::make_unique<Pool>(*this, key.first, key.second, std::move(s), workers_, dbLimit,
-                                     userLimit);
+  std::string shardName = db.sharded() && shard < db.shards.size() ? cfg.shardsOf(db)[shard].name
+                                                                    : std::string();
+  auto pool = std::make_unique<Pool>(*this, std::get<0>(key), user, shard, std::move(shardName),
+                                     std::move(s), workers_, dbLimit, userLimit);
   for (const auto& p : pausedDbs_)
-    if (p.empty() || p == key.first) pool->setPaused(true);
-  if (heldDbs_.count(key.first)) pool->setHeld(true);
+    if (p.empty() || p == std::get<0>(key)) pool->setPaused(true);
+  if (heldDbs_.count(target)) pool->setHeld(true);
   Pool& ref = *pool;
   pools_.emplace(std::move(key), std::move(pool));
   return ref;
@@ -493,8 +494,15 @@ void PoolRegistry::applyConfig(const config::Config& cfg) {
       it = pools_.erase(it);
       continue;
     }
-    PoolSettings s = settingsFor(cfg, *db, pool.database(), pool.user());
-    if (auto t = writeTargets_.find(pool.database()); t != writeTargets_.end()) {
+    if (db->sharded() ? pool.shard() >= db->shards.size() : pool.shard() != 0) {
+      log::info(pool.name(), "its shard was removed from the configuration: draining");
+      pool.retire();
+      retired_.push_back(std::move(it->second));
+      it = pools_.erase(it);
+      continue;
+    }
+    PoolSettings s = settingsFor(cfg, *db, pool.database(), pool.user(), pool.shard());
+    if (auto t = writeTargets_.find({pool.database(), pool.shard()}); t != writeTargets_.end()) {
       s.host = t->second.first;
       s.port = t->second.second;
     }
@@ -510,16 +518,16 @@ void PoolRegistry::applyConfig(const config::Config& cfg) {
 }
 
 void PoolRegistry::setWriteTarget(Worker& worker, const std::string& db, const std::string& host,
-                                  uint16_t port) {
+                                  uint16_t port, uint32_t shard) {
   std::vector<Pool*> affected;
   {
     // The held flags change under the registry lock, with heldDbs_, so that a concurrent
     // holdDatabase() cannot leave a pool held that the registry believes free.
     std::lock_guard lock(mutex_);
-    writeTargets_[db] = {host, port};
-    heldDbs_.erase(db);
+    writeTargets_[{db, shard}] = {host, port};
+    heldDbs_.erase({db, shard});
     for (auto& [k, p] : pools_) {
-      if (k.first != db) continue;
+      if (std::get<0>(k) != db || std::get<2>(k) != shard) continue;
       PoolSettings s = p->settings();
       if (s.host != host || s.port != port) {
         s.host = host;
@@ -533,16 +541,17 @@ void PoolRegistry::setWriteTarget(Worker& worker, const std::string& db, const s
   for (Pool* p : affected) p->unhold(worker);
 }
 
-void PoolRegistry::holdDatabase(const std::string& db, bool held, Worker* worker) {
+void PoolRegistry::holdDatabase(const std::string& db, bool held, Worker* worker,
+                                uint32_t shard) {
   std::vector<Pool*> affected;
   {
     std::lock_guard lock(mutex_);  // see setWriteTarget
     if (held)
-      heldDbs_.insert(db);
+      heldDbs_.insert({db, shard});
     else
-      heldDbs_.erase(db);
+      heldDbs_.erase({db, shard});
     for (auto& [k, p] : pools_) {
-      if (k.first != db) continue;
+      if (std::get<0>(k) != db || std::get<2>(k) != shard) continue;
       p->setHeld(held);
       affected.push_back(p.get());
     }
@@ -551,9 +560,9 @@ void PoolRegistry::holdDatabase(const std::string& db, bool held, Worker* worker
     for (Pool* p : affected) p->unhold(*worker);
 }
 
-bool PoolRegistry::isHeld(std::string_view db) {
+bool PoolRegistry::isHeld(std::string_view db, uint32_t shard) {
   std::lock_guard lock(mutex_);
-  return heldDbs_.find(db) != heldDbs_.end();
+  return heldDbs_.count({std::string(db), shard}) != 0;
 }
 
 void PoolRegistry::setPaused(std::string_view db, bool paused) {
@@ -567,7 +576,7 @@ void PoolRegistry::setPaused(std::string_view db, bool paused) {
     std::erase(pausedDbs_, std::string(db));
   }
   for (auto& [k, p] : pools_)
-    if (db.empty() || k.first == db) p->setPaused(paused);
+    if (db.empty() || std::get<0>(k) == db) p->setPaused(paused);
 }
 
 bool PoolRegistry::isPaused(std::string_view db) {

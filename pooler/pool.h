@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "config/config.h"
@@ -94,12 +95,17 @@ struct PoolSettings {
 
 class Pool {
  public:
-  Pool(PoolRegistry& registry, std::string clientDb, std::string user, PoolSettings settings,
-       unsigned workers, ConnectionLimit* dbLimit, ConnectionLimit* userLimit);
+  Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,
+       std::string shardName, PoolSettings settings, unsigned workers, ConnectionLimit* dbLimit,
+       ConnectionLimit* userLimit);
 
-  const std::string& name() const { return name_; }  // "user@db"
+  const std::string& name() const { return name_; }  // "user@db", sharded "user@db/shard"
   const std::string& database() const { return clientDb_; }
   const std::string& user() const { return user_; }
+  // Sharded databases have a pool per shard (its primary, or the write target after a
+  // failover); others have shard 0 and an empty shard name.
+  uint32_t shard() const { return shard_; }
+  const std::string& shardName() const { return shardName_; }
   const PoolSettings& settings() const { return *settings_.load(std::memory_order_acquire); }
   // Reload: later connects and checks use `s`; with replaceServers, servers already open are
   // closed as soon as they are idle (as RECONNECT does).
@@ -181,6 +187,8 @@ class Pool {
   PoolRegistry& registry_;
   std::string clientDb_;
   std::string user_;
+  uint32_t shard_;
+  std::string shardName_;
   std::string name_;
   std::atomic<const PoolSettings*> settings_;
   std::vector<std::unique_ptr<const PoolSettings>> settingsVersions_;  // under mutex_
@@ -204,22 +212,24 @@ class Pool {
 class PoolRegistry {
  public:
   explicit PoolRegistry(unsigned workers) : workers_(workers) {}
-  // The pool serving client database `clientDb` for `user` (created on first use). With a
-  // forced backend user, all clients of that database share the forced user's pool.
+  // The pool serving client database `clientDb` for `user` (created on first use), on shard
+  // `shard` of a sharded database. With a forced backend user, all clients of that database
+  // share the forced user's pool.
   Pool& get(const config::Config& cfg, const config::Database& db, std::string_view clientDb,
-            std::string_view user);
+            std::string_view user, uint32_t shard = 0);
   std::vector<Pool*> all();
   // Pools serving client database `db` (all pools when db is empty).
   std::vector<Pool*> forDatabase(std::string_view db);
   // Reload: new settings for every pool; pools whose database (or forced user) is gone retire.
   void applyConfig(const config::Config& cfg);
-  // Failover: the database's write target (its pools connect there from now on; servers to the
-  // old one are replaced), or none (its pools hold their clients). Remembered for pools created
-  // later and applied over the configured address on reload.
+  // Failover: the write target of a database's shard (its pools connect there from now on;
+  // servers to the old one are replaced), or none (its pools hold their clients). Remembered
+  // for pools created later and applied over the configured address on reload. Unsharded
+  // databases have shard 0.
   void setWriteTarget(Worker& worker, const std::string& db, const std::string& host,
-                      uint16_t port);
-  void holdDatabase(const std::string& db, bool held, Worker* worker);
-  bool isHeld(std::string_view db);
+                      uint16_t port, uint32_t shard = 0);
+  void holdDatabase(const std::string& db, bool held, Worker* worker, uint32_t shard = 0);
+  bool isHeld(std::string_view db, uint32_t shard = 0);
   // PAUSE/KILL remembered per database ("" = all), so pools created later start paused too.
   void setPaused(std::string_view db, bool paused);
   bool isPaused(std::string_view db);
@@ -232,17 +242,21 @@ class PoolRegistry {
   ConnectionLimit* limit(std::map<std::string, std::unique_ptr<ConnectionLimit>>& m,
                          const std::string& key, uint32_t max);  // under mutex_
   static PoolSettings settingsFor(const config::Config& cfg, const config::Database& db,
-                                  std::string_view clientDb, const std::string& user);
+                                  std::string_view clientDb, const std::string& user,
+                                  uint32_t shard);
+  // A pool's identity: client database, backend user, shard.
+  using Key = std::tuple<std::string, std::string, uint32_t>;
+  using ShardKey = std::pair<std::string, uint32_t>;  // database, shard
   std::string dbLimitKey(const config::Database& db, std::string_view clientDb) const;
 
   unsigned workers_;
   std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<Pool>> pools_;
+  std::map<Key, std::unique_ptr<Pool>> pools_;
   std::map<std::string, std::unique_ptr<ConnectionLimit>> dbLimits_;
   std::map<std::string, std::unique_ptr<ConnectionLimit>> userLimits_;
   std::vector<std::string> pausedDbs_;          // "" pauses all
-  std::map<std::string, std::pair<std::string, uint16_t>, std::less<>> writeTargets_;
-  std::set<std::string, std::less<>> heldDbs_;
+  std::map<ShardKey, std::pair<std::string, uint16_t>> writeTargets_;
+  std::set<ShardKey> heldDbs_;
   std::vector<std::unique_ptr<Pool>> retired_;  // dropped by a reload; clients may still use them
 };
 

@@ -85,13 +85,29 @@ std::optional<std::string> sessionOnlyFeature(std::string_view sql) {
 }
 
 std::string raiseFeatureNotSupported(std::string_view message) {
-  std::string quoted;
-  for (char c : message) {
-    if (c == '\'') quoted.push_back('\'');
-    quoted.push_back(c);
-  }
-  return "DO $shardpool$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '" + quoted +
-         "'; END $shardpool$";
+  return raiseError("0A000", message);
+}
+
+std::string raiseError(std::string_view sqlstate, std::string_view message,
+                       std::string_view hint) {
+  // E'...' reads the same whatever standard_conforming_strings says; the dollar-quote tag
+  // cannot occur in it.
+  auto literal = [](std::string_view text) {
+    std::string quoted = "E'";
+    for (char c : text) {
+      if (c == '\'' || c == '\\') quoted.push_back(c);
+      quoted.push_back(c);
+    }
+    for (size_t at; (at = quoted.find("$shardpool$")) != std::string::npos;) quoted[at] = '?';
+    return quoted + "'";
+  };
+  bool validState = sqlstate.size() == 5;
+  for (char c : sqlstate) validState = validState && (std::isdigit(static_cast<unsigned char>(c)) ||
+                                                      (c >= 'A' && c <= 'Z'));
+  std::string q = "DO $shardpool$ BEGIN RAISE EXCEPTION USING ERRCODE = " +
+                  literal(validState ? sqlstate : "XX000") + ", MESSAGE = " + literal(message);
+  if (!hint.empty()) q += ", HINT = " + literal(hint);
+  return q + "; END $shardpool$";
 }
 
 }  // namespace shardpool::pooler

@@ -17,5 +17,8 @@ std::optional<std::string> sessionOnlyFeature(std::string_view sql);
 // A query that makes the server raise `message` with SQLSTATE 0A000 (feature_not_supported), so
 // the error arrives in order and aborts the transaction like any other error.
 std::string raiseFeatureNotSupported(std::string_view message);
+// The same with any SQLSTATE (five characters [0-9A-Z]) and an optional hint.
+std::string raiseError(std::string_view sqlstate, std::string_view message,
+                       std::string_view hint = {});
 
 }  // namespace shardpool::pooler

@@ -12,6 +12,7 @@
 #include "pooler/pool.h"
 #include "pooler/proxy.h"
 #include "pooler/server_conn.h"
+#include "pooler/shard_router.h"
 
 namespace shardpool::pooler {
 
@@ -19,7 +20,8 @@ namespace {
 constexpr uint64_t kTickMs = 100;
 }
 
-Worker::Worker(Proxy& proxy, unsigned index) : proxy_(proxy), index_(index) {
+Worker::Worker(Proxy& proxy, unsigned index)
+    : proxy_(proxy), index_(index), shardRouter_(std::make_unique<ShardRouter>(*this)) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, onAsync);
   async_.data = this;

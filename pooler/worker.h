@@ -22,6 +22,7 @@ class ClientConn;
 class ServerConn;
 class Connection;
 class Pool;
+class ShardRouter;
 namespace admin {
 struct ConnRow;
 }
@@ -51,6 +52,7 @@ class Worker {
   unsigned index() const { return index_; }
   uv_loop_t* loop() { return &loop_; }
   ChunkPool& chunks() { return chunks_; }
+  ShardRouter& shardRouter() { return *shardRouter_; }  // sharded databases' routing state
   WriteReqPool& writeReqs() { return writeReqs_; }
   Clock::time_point now() const { return now_; }
   bool shuttingDown() const { return shuttingDown_; }
@@ -103,6 +105,7 @@ class Worker {
   uv_check_t check_{};
   uv_idle_t idle_{};
   bool idleActive_ = false;
+  std::unique_ptr<ShardRouter> shardRouter_;
   ChunkPool chunks_;
   WriteReqPool writeReqs_;
   Clock::time_point now_;

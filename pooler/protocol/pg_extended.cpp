@@ -308,6 +308,43 @@ void putBindRenamed(Writer& w, const BindMsg& orig, std::string_view newStatemen
   w.finish();
 }
 
+std::optional<BindValues> decodeBindValues(Bytes rest) {
+  Reader r(rest);
+  BindValues out;
+  size_t formats = count16(r);
+  for (size_t i = 0; i < formats && r.ok(); ++i) out.formats.push_back(r.i16());
+  size_t params = count16(r);
+  for (size_t i = 0; i < params && r.ok(); ++i) {
+    int32_t len = r.i32();
+    if (len == -1) {
+      out.values.emplace_back(std::nullopt);
+      continue;
+    }
+    if (len < 0) return std::nullopt;
+    Bytes b = r.bytes(size_t(len));
+    out.values.emplace_back(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  }
+  if (!r.ok()) return std::nullopt;
+  return out;
+}
+
+void putBindEmpty(Writer& w, std::string_view portal, std::string_view statement) {
+  w.start('B');
+  w.cstring(portal);
+  w.cstring(statement);
+  w.i16(0);  // parameter formats
+  w.i16(0);  // parameters
+  w.i16(0);  // result formats: all text
+  w.finish();
+}
+
+void putExecute(Writer& w, std::string_view portal) {
+  w.start('E');
+  w.cstring(portal);
+  w.i32(0);
+  w.finish();
+}
+
 // ---- Describe / Close / Sync / Flush ----
 
 std::optional<TargetMsg> decodeDescribe(Bytes body) {

@@ -53,6 +53,17 @@ std::optional<BindMsg> decodeBind(Bytes body);
 // Writes a Bind identical to `orig` but with the statement name replaced; `rest` is copied
 // byte for byte.
 void putBindRenamed(Writer& w, const BindMsg& orig, std::string_view newStatement);
+// The parameter values of a Bind (its `rest`): formats as sent (none: all text; one: all that
+// one; else one per parameter) and the values, nullopt for NULL. Views into `rest`.
+struct BindValues {
+  std::vector<int16_t> formats;
+  std::vector<std::optional<std::string_view>> values;
+};
+std::optional<BindValues> decodeBindValues(Bytes rest);
+// A Bind of `statement` into `portal` with no parameters and text results.
+void putBindEmpty(Writer& w, std::string_view portal, std::string_view statement);
+// Execute of `portal`, all rows.
+void putExecute(Writer& w, std::string_view portal);
 
 // ---- Describe ('D') / Close ('C') ----
 // kind 'S' (prepared statement) or 'P' (portal); any other kind is rejected by the decoders and

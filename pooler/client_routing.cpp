@@ -1,0 +1,325 @@
+// Sharded databases: every transaction runs on one shard, the one its first statement routes to
+// (router/route.h). Between transactions the client has no server; the messages it sends wait in
+// inbuf_ until routeNext() has decided where they go. While linked, statements are forwarded
+// one sync point at a time, each checked against the transaction's shard: one that belongs
+// elsewhere gets an error from the server itself (a DO block that raises it), so the
+// transaction fails exactly as PostgreSQL would fail it.
+#include <fmt/format.h>
+
+#include <cctype>
+
+#include "pooler/client_routing.h"
+#include "pooler/log.h"
+#include "pooler/proxy.h"
+#include "pooler/server_conn.h"
+#include "pooler/session_guard.h"
+#include "pooler/shard_router.h"
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+namespace {
+
+// The first keyword of `sql`, upper case ("BEGIN", "START", "COMMIT", ...).
+std::string firstWord(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  std::string w;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])))
+    w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++]))));
+  return w;
+}
+
+bool startsTransaction(const router::StatementFacts& f, std::string_view sql) {
+  if (f.kind != router::StatementKind::TransactionControl || f.statementCount != 1) return false;
+  std::string w = firstWord(sql);
+  return w == "BEGIN" || w == "START";
+}
+
+// COMMIT / END / ROLLBACK / ABORT (not ROLLBACK TO SAVEPOINT, not PREPARE TRANSACTION).
+std::optional<std::string_view> endsTransaction(const router::StatementFacts& f,
+                                                std::string_view sql) {
+  if (f.kind != router::StatementKind::TransactionControl || f.statementCount != 1)
+    return std::nullopt;
+  std::string w = firstWord(sql);
+  if (w == "COMMIT" || w == "END") return "COMMIT";
+  if ((w == "ROLLBACK" || w == "ABORT") && sql.find_first_of("Tt", w.size()) == std::string::npos)
+    return "ROLLBACK";
+  return std::nullopt;
+}
+
+std::string_view bodyText(pg::Bytes body) {
+  std::string_view s(reinterpret_cast<const char*>(body.data()), body.size());
+  if (!s.empty() && s.back() == '\0') s.remove_suffix(1);
+  return s;
+}
+
+// SET / RESET of shardpool.* applied to the session's (or the transaction's) hints.
+void applyHints(router::SessionHints& session, router::SessionHints& local,
+                const router::StatementFacts& f) {
+  router::SessionHints& h = f.setIsLocal ? local : session;
+  if (f.setShard) {
+    h.shard = f.setShard;
+    h.shardingKey.reset();
+  }
+  if (f.setShardingKey) {
+    h.shardingKey = f.setShardingKey;
+    h.shard.reset();
+  }
+  if (f.resetShard) h.shard.reset();
+  if (f.resetShardingKey) h.shardingKey.reset();
+}
+
+uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.value_or(0); }
+
+}  // namespace
+
+bool ClientConn::startRouting(const config::Database& db) {
+  if (db.shards.size() < 2) return false;
+  routing_ = std::make_unique<Routing>();
+  routing_->pools.assign(db.shards.size(), nullptr);
+  return true;
+}
+
+Pool& ClientConn::shardPool(uint32_t shard) {
+  Routing& r = *routing_;
+  if (shard >= r.pools.size()) shard = 0;
+  if (!r.pools[shard]) {
+    auto cfg = worker().proxy().config();
+    const config::Database* db = cfg->findDatabase(database_);
+    r.pools[shard] = &worker().proxy().pools().get(*cfg, *db, database_, user_, shard);
+  }
+  return *r.pools[shard];
+}
+
+void ClientConn::replyLocally(pg::Writer& w, char status) {
+  pg::putReadyForQuery(w, status);
+  appendOwned(w.data());
+  w.clear();
+}
+
+void ClientConn::routeNext() {
+  Routing& r = *routing_;
+  pg::Writer w;
+  while (state_ == State::Active && !server_ && !inbuf_.empty()) {
+    ShardRouter::Database* d = worker().shardRouter().find(database_);
+    if (!d) {
+      fatal("08006",
+            fmt::format("database \"{}\" is no longer sharded in the configuration: reconnect",
+                        database_),
+            "shard map changed");
+      return;
+    }
+    pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
+    pg::Frame first = pg::frameMessage(buf);
+    if (first.status == pg::FrameStatus::NeedMore) break;
+    if (first.status == pg::FrameStatus::Invalid) {
+      fatal("08P01", "invalid message length from client", "protocol violation");
+      return;
+    }
+    char status = r.deferredBegin.empty() ? 'I' : 'T';
+    std::optional<uint32_t> target;
+    if (first.type == 'X') {
+      close("client sent Terminate");
+      return;
+    }
+    if (first.type == 'Q') {
+      std::string_view sql = bodyText(first.body);
+      const router::StatementFacts& f = worker().shardRouter().analyze(*d, sql);
+      if (r.deferredBegin.empty() && startsTransaction(f, sql)) {
+        // Answered here: the shard is not known before the transaction's first statement.
+        r.deferredBegin = std::string(sql);
+        if (f.commentShard) r.local.shard = f.commentShard;
+        if (f.commentShardingKey) r.local.shardingKey = f.commentShardingKey;
+        inbuf_.erase(0, first.totalSize);
+        pg::putCommandComplete(w, "BEGIN");
+        replyLocally(w, 'T');
+        continue;
+      }
+      if (!r.deferredBegin.empty()) {
+        if (auto verb = endsTransaction(f, sql)) {
+          // An empty transaction: nothing ran anywhere.
+          r.deferredBegin.clear();
+          r.local = {};
+          inbuf_.erase(0, first.totalSize);
+          pg::putCommandComplete(w, *verb);
+          replyLocally(w, 'I');
+          continue;
+        }
+      }
+      router::Route route = router::route(f, d->map, r.hints(), nullptr);
+      if (route.kind == router::RouteKind::Local) {
+        if (!f.setIsLocal || !r.deferredBegin.empty()) applyHints(r.session, r.local, f);
+        inbuf_.erase(0, first.totalSize);
+        pg::putCommandComplete(w, f.resetHint ? "RESET" : "SET");
+        replyLocally(w, status);
+        continue;
+      }
+      // A refused statement runs on some shard as an error the server raises (checkRouted), so
+      // that a transaction it belongs to fails there as PostgreSQL would fail it.
+      target = route.kind == router::RouteKind::One && !route.anyShard ? route.shard
+                                                                         : anyShard(d->map);
+    } else {
+      // Extended protocol (or a COPY, a function call): the first Bind that routes decides,
+      // looking as far as the batch's Sync. Statements named in this batch or earlier.
+      std::vector<std::pair<std::string, std::pair<std::string, std::vector<uint32_t>>>> parsed;
+      size_t off = 0;
+      bool complete = false;
+      while (!target && off < buf.size()) {
+        pg::Frame f = pg::frameMessage(buf.subspan(off));
+        if (f.status != pg::FrameStatus::Ok) break;
+        off += f.totalSize;
+        if (f.type == 'P') {
+          if (auto p = pg::decodeParse(f.body))
+            parsed.push_back({std::string(p->name), {std::string(p->query), p->paramTypes}});
+        } else if (f.type == 'B') {
+          auto b = pg::decodeBind(f.body);
+          if (!b) break;
+          const std::string* query = nullptr;
+          const std::vector<uint32_t>* types = nullptr;
+          for (auto it = parsed.rbegin(); it != parsed.rend() && !query; ++it)
+            if (it->first == b->statement) {
+              query = &it->second.first;
+              types = &it->second.second;
+            }
+          if (!query && !b->statement.empty()) {
+            auto st = statements_.find(std::string(b->statement));
+            if (st != statements_.end()) {
+              query = &st->second.query;
+              types = &st->second.paramTypes;
+            }
+          }
+          if (!query) continue;
+          const router::StatementFacts& facts = worker().shardRouter().analyze(*d, *query);
+          if (facts.kind == router::StatementKind::TransactionControl) continue;
+          auto values = pg::decodeBindValues(b->rest);
+          router::BindParams params;
+          if (values) {
+            params.values = values->values;
+            params.formats = values->formats;
+            params.types = *types;
+          }
+          router::Route route = router::route(facts, d->map, r.hints(), values ? &params : nullptr);
+          if (route.kind == router::RouteKind::Local) {
+            applyHints(r.session, r.local, facts);  // the SET itself runs on the server (a harmless placeholder)
+            continue;
+          }
+          target = route.kind == router::RouteKind::One && !route.anyShard ? route.shard
+                                                                             : anyShard(d->map);
+        } else if (f.type == 'S' || f.type == 'H' || f.type == 'F' || f.type == 'd') {
+          complete = true;
+          break;
+        }
+      }
+      if (!target) {
+        // Not enough of the batch yet: wait for more, unless it is already large.
+        if (!complete && inbuf_.size() < (1u << 20)) break;
+        target = anyShard(d->map);
+      }
+    }
+    r.shard = *target;
+    pool_ = &shardPool(*target);
+    requestServer();
+    return;
+  }
+  flushForward();
+}
+
+void ClientConn::injectDeferredBegin() {
+  Routing& r = *routing_;
+  if (r.deferredBegin.empty() || !server_) return;
+  // Parse/Bind/Execute of the client's BEGIN, all replies dropped: it opens the transaction
+  // block, and the client's own statement follows in the same round trip.
+  pg::Writer w;
+  pg::putParse(w, "", r.deferredBegin, {});
+  pg::putBindEmpty(w, "", "");
+  pg::putExecute(w, "");
+  server_->appendOwned(w.data());
+  server_->pushRequest({'P', pg::Fate::Swallow});
+  server_->pushRequest({'B', pg::Fate::Swallow});
+  server_->pushRequest({'E', pg::Fate::Swallow});
+  r.deferredBegin.clear();
+}
+
+void ClientConn::pumpRouted() {
+  Routing& r = *routing_;
+  if (!server_ || state_ != State::Active || inbuf_.empty()) return;
+  if (r.awaitingReady && scanner_.atBoundary()) {
+    char t = inbuf_[0];
+    if (t != 'd' && t != 'c' && t != 'f') return;  // COPY data flows; statements wait
+  }
+  std::string pending = std::move(inbuf_);
+  inbuf_.clear();
+  pg::ScanResult res = scanner_.feed(
+      pg::Bytes(reinterpret_cast<const uint8_t*>(pending.data()), pending.size()), *this);
+  if (res.status == pg::ScanStatus::Invalid) {
+    fatal("08P01", "invalid message length from client", "protocol violation");
+    return;
+  }
+  if (state_ == State::Closing) return;
+  pending.erase(0, res.consumed);
+  pending.append(inbuf_);
+  inbuf_ = std::move(pending);
+  if (server_) server_->flushForward();
+  flushForward();
+  if (inbuf_.size() > (1u << 20))
+    stopReading();
+  else if (!reading())
+    startReading();
+}
+
+void ClientConn::routedReady() {
+  Routing& r = *routing_;
+  r.awaitingReady = false;
+  ServerConn* s = server_;
+  if (s && s->clean() && scanner_.atBoundary()) {
+    releaseServer();
+    r.shard.reset();
+    r.local = {};
+    routeNext();
+    return;
+  }
+  pumpRouted();
+}
+
+std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
+                                                           const pg::BindValues* bind,
+                                                           const std::vector<uint32_t>* types) {
+  Routing& r = *routing_;
+  ShardRouter::Database* d = worker().shardRouter().find(database_);
+  if (!d || !r.shard || !server_) return std::nullopt;
+  const router::StatementFacts& f = worker().shardRouter().analyze(*d, sql);
+  router::BindParams params;
+  if (bind) {
+    params.values = bind->values;
+    params.formats = bind->formats;
+    if (types) params.types = *types;
+  }
+  router::Route route = router::route(f, d->map, r.hints(), bind ? &params : nullptr);
+  const auto& names = d->map.shardNames;
+  auto nameOf = [&](uint32_t s) { return s < names.size() ? names[s] : std::to_string(s); };
+  switch (route.kind) {
+    case router::RouteKind::Local:
+      if (!f.setIsLocal || server_->transactionStatus() != 'I') applyHints(r.session, r.local, f);
+      return std::nullopt;
+    case router::RouteKind::Refuse:
+      return Refusal{route.sqlstate, route.message, route.hint};
+    case router::RouteKind::All:
+      return Refusal{"0A000", fmt::format(
+          "this statement needs {} shards, but a transaction runs on one shard (\"{}\"): run it "
+          "outside the transaction",
+          route.shards.size(), nameOf(*r.shard)), {}};
+    case router::RouteKind::One:
+      if (route.anyShard || route.shard == *r.shard) return std::nullopt;
+      return Refusal{"0A000", fmt::format(
+          "this statement belongs to shard \"{}\", but the transaction runs on shard \"{}\": "
+          "cross-shard transactions are not supported",
+          nameOf(route.shard), nameOf(*r.shard)),
+          "start the transaction with a statement of the shard it works on, or SET LOCAL "
+          "shardpool.shard = N after BEGIN"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace shardpool::pooler

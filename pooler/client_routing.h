@@ -1,0 +1,34 @@
+// ClientConn's routing state for sharded databases (client_routing.cpp). Private to the client
+// session's files.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pooler/client_conn.h"
+#include "router/route.h"
+
+namespace shardpool::pooler {
+
+struct ClientConn::Routing {
+  std::vector<Pool*> pools;      // per shard, created on first use
+  router::SessionHints session;  // SET shardpool.*
+  router::SessionHints local;    // SET LOCAL shardpool.*, or a hint on BEGIN: this transaction
+  std::optional<uint32_t> shard;  // the shard of the linked server (its transaction's)
+  // A BEGIN shardpool answered itself: sent, its replies dropped, ahead of the transaction's
+  // first statement, once that statement has picked the shard.
+  std::string deferredBegin;
+  // A sync point (Query, Sync, FunctionCall, the end of a COPY) went to the server: what the
+  // client sent after it waits for its ReadyForQuery, as it may belong to another shard.
+  bool awaitingReady = false;
+  // The unnamed statement last parsed on the linked server, for the Binds that follow.
+  std::string unnamedQuery;
+  std::vector<uint32_t> unnamedTypes;
+
+  const router::SessionHints& hints() const {
+    return local.shard || local.shardingKey ? local : session;
+  }
+};
+
+}  // namespace shardpool::pooler
