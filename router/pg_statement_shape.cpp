@@ -143,6 +143,7 @@ TargetColumn targetColumn(const Value& val, std::string_view alias) {
   if (tag == "FuncCall" && isAggregateCall(body)) {
     t.kind = TargetColumn::Kind::Aggregate;
     t.aggregate = aggregateKind(body);
+    t.function = lastName(body.get("funcname"));
     t.aggregateDistinct = isTrue(body, "agg_distinct");
     const Value* args = body.get("args");
     if (args != nullptr && args->count == 1 && args->items()[0].nodeTag() == "CollateClause") {

@@ -50,6 +50,7 @@ struct TargetColumn {
   // column; "" otherwise (PostgreSQL's other naming rules are not reproduced: use RowDescription).
   std::string name;
   AggregateKind aggregate = AggregateKind::None;  // Aggregate
+  std::string function;                           // Aggregate: the function's name ("avg")
   bool aggregateDistinct = false;                 // Aggregate: count(DISTINCT x), sum(DISTINCT x)
   bool containsAggregate = false;                 // Expression: an aggregate inside (count(*) + 1)
   // COLLATE written at the top of the entry (name COLLATE "C"), or on an aggregate's argument
