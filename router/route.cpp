@@ -1,0 +1,701 @@
+// route(): hints first, then the statement's tables and keys. See route.h for the decisions.
+#include "router/route.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace shardpool::router {
+namespace {
+
+// SQLSTATEs of the refusals.
+constexpr std::string_view kInvalidParameterValue = "22023";
+constexpr std::string_view kInvalidTextRepresentation = "22P02";
+constexpr std::string_view kNumericValueOutOfRange = "22003";
+constexpr std::string_view kInvalidBinaryRepresentation = "22P03";
+constexpr std::string_view kFeatureNotSupported = "0A000";
+constexpr std::string_view kNotInPrerequisiteState = "55000";
+
+// Parameter type OIDs (pg_type.dat).
+constexpr uint32_t kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kTextOid = 25, kVarcharOid = 1043;
+
+Route refuse(std::string_view sqlstate, std::string message, std::string hint) {
+  Route r;
+  r.kind = RouteKind::Refuse;
+  r.sqlstate = sqlstate;
+  r.message = std::move(message);
+  r.hint = std::move(hint);
+  return r;
+}
+
+Route one(uint32_t shard, RouteSource source, bool write, bool anyShard = false) {
+  Route r;
+  r.kind = RouteKind::One;
+  r.source = source;
+  r.shard = shard;
+  r.write = write;
+  r.anyShard = anyShard;
+  return r;
+}
+
+// All of `shards` (sorted, distinct); a single shard is a One route.
+Route all(std::vector<uint32_t> shards, RouteSource source, bool write) {
+  if (shards.size() == 1) return one(shards.front(), source, write);
+  Route r;
+  r.kind = RouteKind::All;
+  r.source = source;
+  r.write = write;
+  r.shards = std::move(shards);
+  return r;
+}
+
+Route everyShard(const ShardMap& map, RouteSource source, bool write) {
+  std::vector<uint32_t> shards(map.shardCount);
+  for (uint32_t i = 0; i < map.shardCount; ++i) shards[i] = i;
+  return all(std::move(shards), source, write);
+}
+
+// ---- words for messages --------------------------------------------------------------------
+
+std::string shardLabel(const ShardMap& map, uint32_t shard) {
+  if (shard < map.shardNames.size())
+    return fmt::format("shard {} (\"{}\")", shard, map.shardNames[shard]);
+  return fmt::format("shard {}", shard);
+}
+
+// "shard 0 (\"s0\") and shard 1 (\"s1\")"
+std::string shardLabels(const ShardMap& map, const std::vector<uint32_t>& shards) {
+  std::string out;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (i > 0) out += i + 1 == shards.size() ? " and " : ", ";
+    out += shardLabel(map, shards[i]);
+  }
+  return out;
+}
+
+// "database \"app\" has 2 shards: 0 \"s0\", 1 \"s1\""
+std::string shardsOfDatabase(const ShardMap& map) {
+  std::string out = fmt::format("database \"{}\" has {} shard{}", map.database, map.shardCount,
+                                map.shardCount == 1 ? "" : "s");
+  for (uint32_t i = 0; i < map.shardCount && i < map.shardNames.size(); ++i) {
+    out += fmt::format("{} {} \"{}\"", i == 0 ? ":" : ",", i, map.shardNames[i]);
+  }
+  return out;
+}
+
+std::string quoted(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+std::string keyText(const KeyValue& key) {
+  return key.kind == KeyKind::Text ? quoted(key.text) : std::to_string(key.integer);
+}
+
+// The sharded tables among the statement's: "table \"orders\" (sharding key customer_id)".
+std::string shardedTables(const StatementFacts& facts, const ShardMap& map) {
+  std::vector<std::string> parts;
+  for (const std::string& t : facts.tables) {
+    auto it = map.tables.sharded.find(t);
+    if (it != map.tables.sharded.end()) {
+      parts.push_back(fmt::format("\"{}\" (sharding key {})", t, it->second.keyColumn));
+    }
+  }
+  if (parts.empty()) return "a sharded table";
+  std::string out = parts.size() == 1 ? "table " : "tables ";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += i + 1 == parts.size() ? " and " : ", ";
+    out += parts[i];
+  }
+  return out;
+}
+
+// The pinned tables among the statement's: "\"audit\" on shard 2 (\"s2\")".
+std::string pinnedTables(const StatementFacts& facts, const ShardMap& map) {
+  std::string out;
+  for (const std::string& t : facts.tables) {
+    auto it = map.tables.pinned.find(t);
+    if (it == map.tables.pinned.end()) continue;
+    if (!out.empty()) out += ", ";
+    out += fmt::format("\"{}\" on {}", t, shardLabel(map, it->second));
+  }
+  return out;
+}
+
+std::string hintUsage(const ShardMap& map) {
+  return fmt::format(
+      "shardpool.shard (or /* shard: N */) takes a shard number from 0 to {}: {}; "
+      "shardpool.sharding_key (or /* sharding_key: K */) takes a value of the sharding key",
+      map.shardCount - 1, shardsOfDatabase(map));
+}
+
+// "shardpool.shard =" / "comment hint shard:", to be followed by the value.
+std::string_view hintName(RouteSource source, bool key) {
+  if (source == RouteSource::SessionHint) {
+    return key ? "shardpool.sharding_key =" : "shardpool.shard =";
+  }
+  return key ? "comment hint sharding_key:" : "comment hint shard:";
+}
+
+// The key column of the statement's first sharded table, for hints.
+std::string_view keyColumn(const StatementFacts& facts, const ShardMap& map) {
+  for (const std::string& t : facts.tables) {
+    auto it = map.tables.sharded.find(t);
+    if (it != map.tables.sharded.end()) return it->second.keyColumn;
+  }
+  return "the key column";
+}
+
+// ---- key values ----------------------------------------------------------------------------
+
+enum class Int8Status { Ok, Syntax, Range };
+
+bool isPgSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// As PostgreSQL 15's int8 input: spaces around, one optional sign, decimal digits.
+Int8Status parseInt8(std::string_view s, int64_t& out) {
+  size_t i = 0, n = s.size();
+  while (i < n && isPgSpace(s[i])) ++i;
+  bool negative = false;
+  if (i < n && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  if (i == n || std::isdigit(static_cast<unsigned char>(s[i])) == 0) return Int8Status::Syntax;
+  const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+  uint64_t value = 0;
+  bool overflow = false;
+  for (; i < n && std::isdigit(static_cast<unsigned char>(s[i])) != 0; ++i) {
+    auto digit = static_cast<uint64_t>(s[i] - '0');
+    if (value > (limit - digit) / 10) overflow = true;
+    if (!overflow) value = value * 10 + digit;
+  }
+  while (i < n && isPgSpace(s[i])) ++i;
+  if (i != n) return Int8Status::Syntax;
+  if (overflow) return Int8Status::Range;
+  out = negative ? static_cast<int64_t>(0 - value) : static_cast<int64_t>(value);
+  return Int8Status::Ok;
+}
+
+Route int8Refusal(Int8Status status, std::string_view text, std::string_view what,
+                  std::string hint) {
+  if (status == Int8Status::Range) {
+    return refuse(kNumericValueOutOfRange,
+                  fmt::format("{}: value \"{}\" is out of range for type bigint", what, text),
+                  std::move(hint));
+  }
+  return refuse(kInvalidTextRepresentation,
+                fmt::format("{}: invalid input syntax for type bigint: \"{}\"", what, text),
+                std::move(hint));
+}
+
+enum class KeyStatus { Ok, Unknown, Refused };
+
+// The shard of one key value; on Refused, `refusal` says why. `what` names the key for messages.
+KeyStatus shardOfKey(const KeyValue& key, const ShardMap& map, uint32_t& shard, Route& refusal,
+                     const auto& what) {
+  switch (map.function) {
+    case config::ShardingFunction::None:
+      shard = 0;  // one shard
+      return KeyStatus::Ok;
+    case config::ShardingFunction::Modulo:
+    case config::ShardingFunction::Hash: {
+      ShardFunction f = map.function == config::ShardingFunction::Modulo ? ShardFunction::Modulo
+                                                                         : ShardFunction::Hash;
+      ShardResult r = shardFor(f, key, map.shardCount);
+      if (r.status == ShardStatus::Ok) {
+        shard = r.shard;
+        return KeyStatus::Ok;
+      }
+      refusal = refuse(kInvalidParameterValue,
+                       fmt::format("{}: the text key {} cannot pick a shard: database \"{}\" "
+                                   "shards by modulo, which takes integer keys only",
+                                   what(), keyText(key), map.database),
+                       "use an integer key value, or sharding_function = \"hash\"");
+      return KeyStatus::Refused;
+    }
+    case config::ShardingFunction::Directory: {
+      if (map.directory == nullptr) {
+        refusal = refuse(kNotInPrerequisiteState,
+                         fmt::format("{}: the shard directory of database \"{}\" is not loaded "
+                                     "yet",
+                                     what(), map.database),
+                         "try again once shardpool has read the directory");
+        return KeyStatus::Refused;
+      }
+      std::optional<uint32_t> found = map.directory->shardOf(key);
+      if (!found) found = map.defaultShard;
+      if (!found) {
+        refusal = refuse(
+            kInvalidParameterValue,
+            fmt::format("{}: the key {} is not in the shard directory of database \"{}\", "
+                        "and neither the directory nor the database has a default_shard",
+                        what(), keyText(key), map.database),
+            fmt::format("add the key to databases.{}.directory (its entries or its table), or "
+                        "set directory.default_shard",
+                        map.database));
+        return KeyStatus::Refused;
+      }
+      if (*found >= map.shardCount) {
+        refusal = refuse(kNotInPrerequisiteState,
+                         fmt::format("{}: the shard directory maps the key {} to shard {}, but {}",
+                                     what(), keyText(key), *found, shardsOfDatabase(map)),
+                         "fix the directory");
+        return KeyStatus::Refused;
+      }
+      shard = *found;
+      return KeyStatus::Ok;
+    }
+  }
+  return KeyStatus::Unknown;  // not reached
+}
+
+int64_t bigEndian(std::string_view bytes) {
+  uint64_t v = 0;
+  for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
+  size_t bits = bytes.size() * 8;
+  if (bits < 64 && (v >> (bits - 1)) != 0) v |= ~uint64_t{0} << bits;  // sign-extend
+  return static_cast<int64_t>(v);
+}
+
+// The value of a key written as $n, from the Bind message: Ok with `key` set (it may view the
+// message), Unknown (no Bind, NULL, a type that says nothing about the key), or Refused.
+KeyStatus paramKey(const KeyRef& ref, const BindParams* bind, KeyValue& key, Route& refusal,
+                   const auto& what) {
+  auto index = static_cast<size_t>(ref.paramIndex);
+  if (bind == nullptr || ref.paramIndex < 0 || index >= bind->values.size()) {
+    return KeyStatus::Unknown;
+  }
+  const std::optional<std::string_view>& value = bind->values[index];
+  if (!value) return KeyStatus::Unknown;  // NULL matches no row and names no shard
+  int16_t format = 0;
+  if (bind->formats.size() == 1) {
+    format = bind->formats[0];
+  } else if (index < bind->formats.size()) {
+    format = bind->formats[index];
+  }
+  uint32_t type = index < bind->types.size() ? bind->types[index] : 0;
+  auto describe = [&] { return fmt::format("bind parameter ${} for {}", index + 1, what()); };
+
+  if (ref.isText) {
+    if (format == 0 || type == 0 || type == kTextOid || type == kVarcharOid) {
+      key = KeyValue::ofText(*value);  // text format, or text/varchar binary: the bytes
+      return KeyStatus::Ok;
+    }
+    return KeyStatus::Unknown;
+  }
+  bool integerType = type == 0 || type == kInt2Oid || type == kInt4Oid || type == kInt8Oid;
+  if (format != 0 && integerType) {
+    size_t expected = type == kInt2Oid ? 2 : type == kInt4Oid ? 4 : type == kInt8Oid ? 8 : 0;
+    size_t n = value->size();
+    if (expected != 0 ? n != expected : (n != 2 && n != 4 && n != 8)) {
+      refusal = refuse(
+          kInvalidBinaryRepresentation,
+          fmt::format("{}: incorrect binary data format ({} bytes for an integer)", describe(), n),
+          "send int2, int4 or int8 values in binary, or the value as text");
+      return KeyStatus::Refused;
+    }
+    key = KeyValue::ofInteger(bigEndian(*value));
+    return KeyStatus::Ok;
+  }
+  if (format != 0 && type != kTextOid && type != kVarcharOid) return KeyStatus::Unknown;
+  int64_t v = 0;
+  Int8Status status = parseInt8(*value, v);
+  if (status != Int8Status::Ok) {
+    if (!integerType) return KeyStatus::Unknown;  // PostgreSQL decides what it means
+    refusal = int8Refusal(status, *value, describe(),
+                          "the sharding key is an integer column: send an integer");
+    return KeyStatus::Refused;
+  }
+  key = KeyValue::ofInteger(v);
+  return KeyStatus::Ok;
+}
+
+// ---- the shards a statement's keys name ------------------------------------------------------
+
+// Distinct shards, allocating only once a second one appears.
+class ShardSet {
+ public:
+  void add(uint32_t shard) {
+    if (!first_) {
+      first_ = shard;
+    } else if (*first_ != shard) {
+      if (more_.empty()) more_.push_back(*first_);
+      if (std::find(more_.begin(), more_.end(), shard) == more_.end()) more_.push_back(shard);
+    }
+  }
+  size_t size() const { return !more_.empty() ? more_.size() : first_ ? 1 : 0; }
+  uint32_t first() const { return *first_; }
+  std::vector<uint32_t> sorted() && {
+    if (more_.empty() && first_) more_.push_back(*first_);
+    std::sort(more_.begin(), more_.end());
+    return std::move(more_);
+  }
+
+ private:
+  std::optional<uint32_t> first_;
+  std::vector<uint32_t> more_;
+};
+
+// ---- hints ---------------------------------------------------------------------------------
+
+// The shard a shardpool.sharding_key hint names, read as map.hintKeyType.
+KeyStatus hintKeyShard(const std::string& text, RouteSource source, const ShardMap& map,
+                       uint32_t& shard, Route& refusal) {
+  auto what = [&] { return fmt::format("{} {}", hintName(source, true), quoted(text)); };
+  KeyValue key = KeyValue::ofText(text);
+  if (map.hintKeyType == KeyKind::Integer) {
+    int64_t v = 0;
+    Int8Status status = parseInt8(text, v);
+    if (status != Int8Status::Ok) {
+      refusal = int8Refusal(
+          status, text, what(),
+          fmt::format("the sharded tables of database \"{}\" have integer keys: give an integer, "
+                      "e.g. SET shardpool.sharding_key = 42",
+                      map.database));
+      return KeyStatus::Refused;
+    }
+    key = KeyValue::ofInteger(v);
+  }
+  return shardOfKey(key, map, shard, refusal, what);
+}
+
+Route shardHintRoute(uint32_t shard, RouteSource source, const ShardMap& map, bool write) {
+  if (shard >= map.shardCount) {
+    return refuse(kInvalidParameterValue,
+                  fmt::format("{} {} is out of range: {}", hintName(source, false), shard,
+                              shardsOfDatabase(map)),
+                  source == RouteSource::SessionHint
+                      ? fmt::format("SET shardpool.shard to a number from 0 to {}, or RESET "
+                                    "shardpool.shard",
+                                    map.shardCount - 1)
+                      : fmt::format("use a shard number from 0 to {}", map.shardCount - 1));
+  }
+  return one(shard, source, write);
+}
+
+Route keyHintRoute(const std::string& text, RouteSource source, const ShardMap& map, bool write) {
+  uint32_t shard = 0;
+  Route refusal;
+  if (hintKeyShard(text, source, map, shard, refusal) != KeyStatus::Ok) return refusal;
+  return one(shard, source, write);
+}
+
+// A lone SET/RESET shardpool.* (not RESET ALL, which the server must see too).
+bool isHintStatement(const StatementFacts& facts) {
+  return facts.parsed && facts.kind == StatementKind::Set && facts.statementCount == 1 &&
+         (facts.setShard || facts.setShardingKey ||
+          (facts.resetHint && !(facts.resetShard && facts.resetShardingKey)));
+}
+
+Route localRoute(const StatementFacts& facts, const ShardMap& map) {
+  Route r;
+  if (facts.setShard) {
+    r = shardHintRoute(*facts.setShard, RouteSource::SessionHint, map, false);
+  } else if (facts.setShardingKey) {
+    r = keyHintRoute(*facts.setShardingKey, RouteSource::SessionHint, map, false);
+  } else {
+    r = one(0, RouteSource::SessionHint, false);
+  }
+  if (r.kind != RouteKind::Refuse) r.kind = RouteKind::Local;
+  return r;
+}
+
+// ---- the statement's own tables and keys ----------------------------------------------------
+
+Route unkeyedWrite(const StatementFacts& facts, const ShardMap& map, bool write) {
+  std::string tables = shardedTables(facts, map);
+  switch (facts.kind) {
+    case StatementKind::Insert:
+      return refuse(kFeatureNotSupported,
+                    fmt::format("INSERT into sharded {} without a usable value for the sharding "
+                                "key: shardpool cannot tell which shard the row belongs to",
+                                tables),
+                    fmt::format("list {} in the column list with a literal or a $n parameter "
+                                "that is not NULL (not DEFAULT, an expression or INSERT ... "
+                                "SELECT), or route the statement with /* shard: N */ or SET "
+                                "shardpool.sharding_key",
+                                keyColumn(facts, map)));
+    case StatementKind::Update:
+    case StatementKind::Delete:
+    case StatementKind::Select:
+      if (map.allowUnkeyedWrites && !facts.pinnedShard) {
+        return everyShard(map, RouteSource::Broadcast, write);
+      }
+      return refuse(kFeatureNotSupported,
+                    fmt::format("{} on sharded {} does not constrain the sharding key to known "
+                                "values, so it would have to run on every shard",
+                                facts.kind == StatementKind::Select
+                                    ? "SELECT ... FOR UPDATE/SHARE (or with a writing WITH)"
+                                : facts.kind == StatementKind::Update ? "UPDATE"
+                                                                      : "DELETE",
+                                tables),
+                    facts.pinnedShard
+                        ? std::string("it also names a table pinned to one shard: split the "
+                                      "statement")
+                        : fmt::format("add `{0} = value` (or `{0} IN (...)`) to the WHERE "
+                                      "clause, route it with /* shard: N */, or set "
+                                      "allow_unkeyed_writes = true in [databases.{1}] to send "
+                                      "it to every shard",
+                                      keyColumn(facts, map), map.database));
+    case StatementKind::Ddl:
+    case StatementKind::TransactionControl:
+    case StatementKind::Set:
+    case StatementKind::Utility:
+    case StatementKind::Empty:
+      break;
+  }
+  return refuse(kFeatureNotSupported,
+                fmt::format("this statement writes to sharded {} without its sharding key: COPY "
+                            "FROM, MERGE and other writing utility statements are not split "
+                            "into rows per shard",
+                            tables),
+                "send it to each shard in turn with SET shardpool.shard = N (COPY: only the "
+                "rows of that shard), or use INSERT/UPDATE with the key");
+}
+
+Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindParams* bind,
+                   bool write) {
+  if (facts.kind == StatementKind::Ddl) {
+    if (facts.pinnedShard) {
+      return refuse(kFeatureNotSupported,
+                    fmt::format("this statement changes sharded {}, which runs on every shard, "
+                                "together with {}, which exists only there",
+                                shardedTables(facts, map), pinnedTables(facts, map)),
+                    "split it into one statement for the sharded tables and one for the "
+                    "pinned ones");
+    }
+    return everyShard(map, RouteSource::Broadcast, write);
+  }
+  if (facts.updatesKey) {
+    return refuse(kFeatureNotSupported,
+                  fmt::format("this statement assigns the sharding key of {}: moving a row to "
+                              "another shard is not supported",
+                              shardedTables(facts, map)),
+                  "DELETE the row and INSERT it again with the new key");
+  }
+
+  ShardSet shards;
+  bool unknown = false;
+  Route refusal;
+  auto what = [&] { return fmt::format("the sharding key of {}", shardedTables(facts, map)); };
+  for (const std::vector<KeyRef>& alternatives : facts.keySets) {
+    for (const KeyRef& ref : alternatives) {
+      KeyValue key = ref.value();
+      KeyStatus status = KeyStatus::Ok;
+      if (ref.source == KeyRef::Source::Param) status = paramKey(ref, bind, key, refusal, what);
+      uint32_t shard = 0;
+      if (status == KeyStatus::Ok) status = shardOfKey(key, map, shard, refusal, what);
+      if (status == KeyStatus::Refused) return refusal;
+      if (status == KeyStatus::Unknown) {
+        unknown = true;
+      } else {
+        shards.add(shard);
+      }
+    }
+  }
+
+  if (facts.keyMissing || unknown || shards.size() == 0) {
+    if (facts.isWrite) return unkeyedWrite(facts, map, write);
+    if (facts.pinnedShard) {
+      return refuse(kFeatureNotSupported,
+                    fmt::format("this statement reads sharded {} on every shard (no usable key) "
+                                "together with {}",
+                                shardedTables(facts, map), pinnedTables(facts, map)),
+                    "constrain the sharding key to values on the pinned table's shard, or "
+                    "split the statement");
+    }
+    return everyShard(map, RouteSource::Scatter, write);
+  }
+  if (facts.pinnedShard && (shards.size() != 1 || shards.first() != *facts.pinnedShard)) {
+    return refuse(kFeatureNotSupported,
+                  fmt::format("this statement joins {} with sharded {} whose keys are on {}: the "
+                              "tables are on different shards",
+                              pinnedTables(facts, map), shardedTables(facts, map),
+                              shardLabels(map, std::move(shards).sorted())),
+                  "split the statement, or use keys on the pinned table's shard");
+  }
+  if (shards.size() == 1) return one(shards.first(), RouteSource::Key, write);
+  std::vector<uint32_t> sorted = std::move(shards).sorted();
+  if (facts.kind == StatementKind::Insert) {
+    return refuse(kFeatureNotSupported,
+                  fmt::format("this INSERT into sharded {} has {} that belong to {}: an INSERT "
+                              "must go to a single shard",
+                              shardedTables(facts, map), facts.multiRowInsert ? "rows" : "keys",
+                              shardLabels(map, sorted)),
+                  "send one INSERT per shard, or route each one with "
+                  "SET shardpool.sharding_key / /* sharding_key: K */");
+  }
+  return all(std::move(sorted), RouteSource::Key, write);
+}
+
+// No hint: the tables and keys of a parsed statement decide.
+Route automaticRoute(const StatementFacts& facts, const ShardMap& map, const BindParams* bind,
+                     bool write) {
+  if (facts.conflictingPins) {
+    return refuse(kFeatureNotSupported,
+                  fmt::format("this statement names tables pinned to different shards: {}",
+                              pinnedTables(facts, map)),
+                  "split it into one statement per shard");
+  }
+  if (facts.touchesSharded) return shardedRoute(facts, map, bind, write);
+  if (facts.pinnedShard) return one(*facts.pinnedShard, RouteSource::Pinned, write);
+  if (facts.touchesReplicated) {
+    if (write) {
+      return everyShard(
+          map, facts.kind == StatementKind::Ddl ? RouteSource::Broadcast : RouteSource::Replicated,
+          write);
+    }
+    return one(map.defaultShard.value_or(0), RouteSource::Replicated, write, true);
+  }
+  // No table with a rule.
+  if (facts.kind == StatementKind::Ddl) return everyShard(map, RouteSource::Broadcast, write);
+  if (map.defaultShard) return one(*map.defaultShard, RouteSource::Default, write);
+  if (facts.tables.empty() || map.shardCount <= 1) return one(0, RouteSource::Any, write, true);
+  return refuse(kFeatureNotSupported,
+                fmt::format("table \"{}\" has no rule in databases.{}.tables and the database "
+                            "has no default_shard: shardpool cannot tell which shard holds it",
+                            facts.tables.front(), map.database),
+                fmt::format("add a rule for the table (sharded, replicated or pinned), set "
+                            "default_shard in [databases.{}], or route the statement with "
+                            "/* shard: N */",
+                            map.database));
+}
+
+}  // namespace
+
+ShardMap buildShardMap(const config::Database& db) {
+  ShardMap map;
+  map.database = db.name;
+  if (db.shards.empty()) {
+    map.shardCount = 1;
+    map.shardNames = {db.name};
+  } else {
+    map.shardCount = static_cast<uint32_t>(db.shards.size());
+    for (const config::Shard& s : db.shards) map.shardNames.push_back(s.name);
+  }
+  map.function = db.shardingFunction;
+  map.defaultShard = db.defaultShard;
+  map.allowUnkeyedWrites = db.allowUnkeyedWrites;
+  // Names: the config's spelling is already the router's (a name without an upper-case letter
+  // is the lower-case form of an unquoted identifier; one with an upper-case letter is a quoted
+  // identifier, compared exactly), so keys are copied as they are.
+  std::optional<KeyKind> keyType;
+  bool disagree = false;
+  for (const auto& [name, rule] : db.tables) {
+    switch (rule.kind) {
+      case config::TableRule::Kind::Sharded: {
+        KeyKind kind = rule.keyType == config::KeyType::Text ? KeyKind::Text : KeyKind::Integer;
+        map.tables.sharded.emplace(name, ShardedTable{rule.keyColumn, kind});
+        if (keyType && *keyType != kind) disagree = true;
+        keyType = kind;
+        break;
+      }
+      case config::TableRule::Kind::Replicated:
+        map.tables.replicated.insert(name);
+        break;
+      case config::TableRule::Kind::Pinned:
+        map.tables.pinned.emplace(name, rule.shard);
+        break;
+    }
+  }
+  map.hintKeyType = keyType && !disagree ? *keyType : KeyKind::Integer;
+  return map;
+}
+
+Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints& session,
+            const BindParams* bind) {
+  const bool write = facts.isWrite || facts.kind == StatementKind::Ddl;
+  if (!facts.hintError.empty()) {
+    return refuse(kInvalidParameterValue,
+                  fmt::format("invalid shardpool hint: {}", facts.hintError), hintUsage(map));
+  }
+  if (isHintStatement(facts)) return localRoute(facts, map);
+  if (facts.kind == StatementKind::Empty) {
+    return one(map.defaultShard.value_or(0), RouteSource::Any, false, true);
+  }
+
+  // The session's hints as this string leaves them (setting one hint clears the other, as the
+  // pooler's SessionHints do), then the comment's.
+  std::optional<uint32_t> sessionShard = session.shard;
+  const std::string* sessionKey = session.shardingKey ? &*session.shardingKey : nullptr;
+  if (facts.resetShard) sessionShard.reset();
+  if (facts.resetShardingKey) sessionKey = nullptr;
+  if (facts.setShard) {
+    sessionShard = facts.setShard;
+    sessionKey = nullptr;
+  }
+  if (facts.setShardingKey) {
+    sessionKey = &*facts.setShardingKey;
+    sessionShard.reset();
+  }
+  if (sessionShard) return shardHintRoute(*sessionShard, RouteSource::SessionHint, map, write);
+  if (sessionKey) return keyHintRoute(*sessionKey, RouteSource::SessionHint, map, write);
+  if (facts.commentShard) {
+    return shardHintRoute(*facts.commentShard, RouteSource::CommentHint, map, write);
+  }
+  if (facts.commentShardingKey) {
+    return keyHintRoute(*facts.commentShardingKey, RouteSource::CommentHint, map, write);
+  }
+
+  if (!facts.parsed) {
+    // Maybe valid PostgreSQL that libpg_query's grammar lacks: route it like a statement
+    // without a table, unless that means guessing where a write goes.
+    if (map.defaultShard) return one(*map.defaultShard, RouteSource::Default, write);
+    if (!write || map.shardCount <= 1) return one(0, RouteSource::Any, write, true);
+    return refuse(kFeatureNotSupported,
+                  fmt::format("shardpool could not parse this statement ({}), so it cannot tell "
+                              "which shard it belongs to, and database \"{}\" has no "
+                              "default_shard",
+                              facts.parseError, map.database),
+                  fmt::format("if it is valid PostgreSQL, add /* shard: N */ to it (N from 0 to "
+                              "{}), or SET shardpool.shard = N before it",
+                              map.shardCount - 1));
+  }
+  return automaticRoute(facts, map, bind, write);
+}
+
+std::string_view routeSourceName(RouteSource source) {
+  switch (source) {
+    case RouteSource::SessionHint:
+      return "session hint";
+    case RouteSource::CommentHint:
+      return "comment hint";
+    case RouteSource::Key:
+      return "key";
+    case RouteSource::Pinned:
+      return "pinned";
+    case RouteSource::Replicated:
+      return "replicated";
+    case RouteSource::Broadcast:
+      return "broadcast";
+    case RouteSource::Scatter:
+      return "scatter";
+    case RouteSource::Default:
+      return "default shard";
+    case RouteSource::Any:
+      return "any shard";
+  }
+  return "?";
+}
+
+std::string_view routeKindName(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::One:
+      return "one";
+    case RouteKind::All:
+      return "all";
+    case RouteKind::Local:
+      return "local";
+    case RouteKind::Refuse:
+      return "refuse";
+  }
+  return "?";
+}
+
+}  // namespace shardpool::router
