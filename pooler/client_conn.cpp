@@ -47,6 +47,7 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       return;
     case State::WaitServer:
     case State::Login:
+    case State::Scatter:
       inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
       // Hold at most about kMaxPendingBytes while no server is ours: stop reading until one is.
       if (inbuf_.size() > kMaxPendingBytes) stopReading();
@@ -377,7 +378,16 @@ void ClientConn::noteParameter(std::string_view name, std::string_view value) {
   setSetting(params_, name, value);
 }
 
+bool ClientConn::waitingForServer() const {
+  return state_ == State::WaitServer ||
+         (state_ == State::Scatter && routing_->scatter && routing_->scatter->waiting());
+}
+
 void ClientConn::assignServer(ServerConn* server) {
+  if (state_ == State::Scatter) {
+    routing_->scatter->serverArrived(server);
+    return;
+  }
   PoolCounters& counters = pool_->counters(worker().index());
   counters.add(counters.assignments, 1);
   counters.add(counters.waitUs, static_cast<uint64_t>(
@@ -555,6 +565,10 @@ void ClientConn::refuseTransactionBlock() {
 }
 
 void ClientConn::serverWithdrawn() {
+  if (state_ == State::Scatter) {
+    routing_->scatter->serverWithdrawn();
+    return;
+  }
   if (state_ != State::WaitServer) return;
   log::info(who_, "the server meant for this client closed first; asking the pool again");
   Clock::time_point since = waitStart_;
@@ -563,6 +577,10 @@ void ClientConn::serverWithdrawn() {
 }
 
 void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate) {
+  if (state_ == State::Scatter) {
+    routing_->scatter->serverFailed(reason);
+    return;
+  }
   if (state_ != State::WaitServer) return;
   Proxy& proxy = worker().proxy();
   health::FailoverManager* failover = proxy.failover();
@@ -630,6 +648,14 @@ void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
     case State::Console:
       console_->onTick();
       return;
+    case State::Scatter:
+      // Waiting for the shards' servers: query_wait_timeout as for one server.
+      if (routing_->scatter && routing_->scatter->waiting() && g.queryWaitTimeout.count() > 0 &&
+          now - waitStart_ >= g.queryWaitTimeout)
+        routing_->scatter->serverFailed(fmt::format(
+            "query_wait_timeout: no server connection of every shard became free within {:.1f} s",
+            seconds(g.queryWaitTimeout)));
+      return;
     case State::Startup:
     case State::Auth:
     case State::Login:
@@ -657,6 +683,7 @@ void ClientConn::closeIfIdle() {
       if (!console_->busy()) terminateForShutdown();
       return;
     case State::Login:
+    case State::Scatter:
     case State::Closing:
       return;
   }
@@ -681,6 +708,7 @@ void ClientConn::close(std::string_view reason) {
   state_ = State::Closing;
   log::info(who_, "closing client connection: {}", reason);
   if (was == State::WaitServer && pool_) pool_->cancelWait(worker().index(), id());
+  if (routing_) routing_->scatter.reset();  // its servers: back to the pool, or closed
   if (ServerConn* s = server_) {
     server_ = nullptr;
     s->unlink();

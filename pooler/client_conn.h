@@ -15,7 +15,9 @@
 #include "pooler/pool.h"
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/protocol/pg_requests.h"
+#include "pooler/protocol/pg_merge.h"
 #include "pooler/protocol/pg_scanner.h"
+#include "pooler/shard_router.h"
 #include "pooler/worker.h"
 
 namespace shardpool::pooler {
@@ -30,8 +32,9 @@ struct Snapshot;
 
 class ClientConn final : public Connection {
  public:
-  // Console: logged in to the admin console instead of a database.
-  enum class State { Startup, Auth, WaitServer, Login, Active, Console, Closing };
+  // Console: logged in to the admin console instead of a database. Scatter: a statement runs on
+  // several shards at once (pooler/scatter.h).
+  enum class State { Startup, Auth, WaitServer, Login, Active, Scatter, Console, Closing };
 
   ClientConn(Worker& worker, uint64_t id);
   ~ClientConn() override;
@@ -49,7 +52,7 @@ class ClientConn final : public Connection {
   void terminate(std::string_view sqlstate, std::string_view message, std::string_view reason) {
     fatal(sqlstate, message, reason);
   }
-  bool waitingForServer() const { return state_ == State::WaitServer; }
+  bool waitingForServer() const;
 
   // From the pool and the linked server.
   void assignServer(ServerConn* server);
@@ -136,6 +139,15 @@ class ClientConn final : public Connection {
                                      const std::vector<uint32_t>* types);
   void replyLocally(protocol::pg::Writer& w, char status);
   void injectDeferredBegin();
+  // Scatter/gather of one unit (the messages in inbuf_[0, end)) over `shards`.
+  friend class ScatterRun;
+  void startScatter(const std::vector<uint32_t>& shards, size_t end,
+                    std::vector<protocol::pg::SegmentPlans> plans);
+  void scatterFinished(std::string reply);  // from ScatterRun: the client's merged reply
+  // An extended batch whose first routed statement needs `shards`: scatter it when it is
+  // whole (false: wait for its Sync), or refuse it.
+  bool scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards);
+  static constexpr size_t kMaxScatterBytes = 64u << 20;
   // After a lost server: answers the client's messages that belong to the lost transaction
   // (until its Sync, or its ROLLBACK) without a server. False when the client was closed.
   bool answerLostTransaction();

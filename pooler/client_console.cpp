@@ -100,6 +100,7 @@ void ClientConn::describe(admin::ConnRow& row) const {
       break;
     case ClientConn::State::Login:
     case ClientConn::State::Active:
+    case ClientConn::State::Scatter:
       row.state = State::Active;
       break;
     case ClientConn::State::Console:

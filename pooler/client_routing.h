@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pooler/client_conn.h"
+#include "pooler/scatter.h"
 #include "router/route.h"
 
 namespace shardpool::pooler {
@@ -25,6 +26,8 @@ struct ClientConn::Routing {
   // The unnamed statement last parsed on the linked server, for the Binds that follow.
   std::string unnamedQuery;
   std::vector<uint32_t> unnamedTypes;
+  std::unique_ptr<ScatterRun> scatter;  // State::Scatter
+  std::unique_ptr<ScatterRun> ended;    // the last one, destroyed when the next starts
 
   const router::SessionHints& hints() const {
     return local.shard || local.shardingKey ? local : session;

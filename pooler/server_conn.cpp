@@ -32,6 +32,10 @@ void ServerConn::onData(Chunk* chunk, size_t len) {
     onTlsAnswer(chunk, len);
     return;
   }
+  if (sink_) {
+    sink_->shardData(sinkIndex_, pg::Bytes(chunk->data(), len));
+    return;
+  }
   if (client_) counters().add(counters().sent, len);
   currentChunk_ = chunk;
   pg::ScanResult r = scanner_.feed(pg::Bytes(chunk->data(), len), *this);
@@ -242,15 +246,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
       if (type == 'Z') {
         requests_.clear();
         state_ = State::Active;
-        if (!loginError_) {
-          for (auto& [k, v] : pendingApply_) {
-            if (!param(k).empty()) continue;  // reported: ParameterStatus updated it
-            if (v.empty())
-              eraseSetting(applied_, k);
-            else
-              setSetting(applied_, k, v);
-          }
-        }
+        if (!loginError_) noteApplied(pendingApply_);
         pendingApply_.clear();
         ClientConn* c = client_;
         std::optional<pg::ErrorFields> err = std::move(loginError_);
@@ -384,6 +380,34 @@ void ServerConn::unlink() {
   requests_.push({'Q'});
 }
 
+void ServerConn::noteApplied(const Params& applied) {
+  for (auto& [k, v] : applied) {
+    if (!param(k).empty()) continue;  // reported: ParameterStatus updated it
+    if (v.empty())
+      eraseSetting(applied_, k);
+    else
+      setSetting(applied_, k, v);
+  }
+}
+
+void ServerConn::linkSink(ScatterSink* sink, size_t index) {
+  sink_ = sink;
+  sinkIndex_ = index;
+  requests_.clear();
+  state_ = State::Active;
+  busySince_ = worker().now();
+}
+
+void ServerConn::unlinkSink() {
+  sink_ = nullptr;
+  if (state_ == State::Closed) return;
+  if (txStatus_ != 'I' || !isOpen()) {
+    close("a statement sent to every shard left its transaction open");
+    return;
+  }
+  if (!closedInsteadOfReuse()) backToPool();
+}
+
 void ServerConn::releaseToPool() {
   client_ = nullptr;
   clearThrottle();
@@ -487,6 +511,10 @@ void ServerConn::close(std::string_view reason) {
   state_ = State::Closed;
   log::info(who_, "closing server connection: {}", reason);
   if (wasIdle) pool_.takeIdle(worker(), this);
+  if (ScatterSink* sink = sink_) {
+    sink_ = nullptr;
+    sink->shardLost(sinkIndex_, reason);
+  }
   if (ClientConn* c = client_) {
     client_ = nullptr;
     c->serverLost(reason, requests_.pending(), txStatus_);

@@ -23,6 +23,15 @@ namespace shardpool::pooler {
 
 class ClientConn;
 class Pool;
+// Receives a server's replies during a scatter/gather run (pooler/scatter.h).
+class ScatterSink {
+ public:
+  virtual void shardData(size_t index, protocol::pg::Bytes bytes) = 0;
+  virtual void shardLost(size_t index, std::string_view reason) = 0;
+
+ protected:
+  ~ScatterSink() = default;
+};
 class PoolCounters;
 namespace admin {
 struct ConnRow;
@@ -73,6 +82,16 @@ class ServerConn final : public Connection {
   ClientConn* client() const { return client_; }
   // Transaction/statement pooling: the client's transaction is over; back to the pool as is.
   void releaseToPool();
+  // Scatter/gather (pooler/scatter.h): while linked to a sink, every reply byte goes to it
+  // untouched, and the sink drives the exchange. unlinkSink(): back to the pool when clean,
+  // else closed.
+  void linkSink(ScatterSink* sink, size_t index);
+  void unlinkSink();
+  // What the sink learnt from the replies: a ParameterStatus, the transaction status, and
+  // that the session settings sent with setQuery (see link) are applied.
+  void noteServerParam(std::string_view name, std::string_view value) { setParam(name, value); }
+  void setTransactionStatus(char status) { txStatus_ = status; }
+  void noteApplied(const Params& applied);
   // The client is done with this server: reset and return it to the pool, or close it when it
   // is not in a clean state.
   void unlink();
@@ -138,6 +157,8 @@ class ServerConn final : public Connection {
   State state_ = State::Resolving;
   uint64_t forClient_ = 0;
   ClientConn* client_ = nullptr;
+  ScatterSink* sink_ = nullptr;
+  size_t sinkIndex_ = 0;
   protocol::pg::Scanner scanner_;
   Chunk* currentChunk_ = nullptr;
   Params params_;
