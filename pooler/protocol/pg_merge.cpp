@@ -6,186 +6,18 @@
 
 #include <algorithm>
 
+#include "pooler/protocol/pg_merge_messages.h"
 #include "pooler/protocol/pg_merge_rows.h"
 #include "pooler/protocol/pg_merge_values.h"
 
 namespace shardpool::protocol::pg {
 
-std::string_view mergeStatusName(MergeStatus status) {
-  switch (status) {
-    case MergeStatus::Ok:
-      return "ok";
-    case MergeStatus::ShardError:
-      return "shard error";
-    case MergeStatus::Refused:
-      return "refused";
-    case MergeStatus::Mismatch:
-      return "mismatch";
-    case MergeStatus::Malformed:
-      return "malformed";
-  }
-  return "?";
-}
-
-void MergeOptions::noteParameter(std::string_view name, std::string_view value) {
-  if (name == "DateStyle") {
-    dateStyle = value;
-  } else if (name == "client_encoding") {
-    clientEncoding = value;
-  } else if (name == "server_encoding") {
-    serverEncoding = value;
-  }
-}
-
 namespace {
+
+using merge::Msg;
 
 constexpr std::string_view kProtocolViolation = "08P01";
 constexpr std::string_view kInternalError = "XX000";
-
-struct Msg {
-  char type = 0;
-  Bytes body;
-  std::string_view raw;  // the whole message
-};
-
-bool isAsync(char t) {
-  return t == 'N' || t == 'A' || t == 'S';
-}
-
-std::string_view messageName(char t) {
-  switch (t) {
-    case 'T':
-      return "RowDescription";
-    case 'D':
-      return "DataRow";
-    case 'C':
-      return "CommandComplete";
-    case 'I':
-      return "EmptyQueryResponse";
-    case 'E':
-      return "ErrorResponse";
-    case 'Z':
-      return "ReadyForQuery";
-    case '1':
-      return "ParseComplete";
-    case '2':
-      return "BindComplete";
-    case '3':
-      return "CloseComplete";
-    case 't':
-      return "ParameterDescription";
-    case 'n':
-      return "NoData";
-    case 's':
-      return "PortalSuspended";
-    case 'V':
-      return "FunctionCallResponse";
-    case 'G':
-      return "CopyInResponse";
-    case 'H':
-      return "CopyOutResponse";
-    case 'W':
-      return "CopyBothResponse";
-    default:
-      return "an unknown message";
-  }
-}
-
-// Frames a whole reply; false on a bad length or a message cut short.
-bool frameAll(Bytes bytes, std::vector<Msg>& out) {
-  size_t pos = 0;
-  while (pos < bytes.size()) {
-    Frame f = frameMessage(bytes.subspan(pos));
-    if (f.status != FrameStatus::Ok) return false;
-    out.push_back(
-        Msg{f.type, f.body,
-            std::string_view(reinterpret_cast<const char*>(bytes.data() + pos), f.totalSize)});
-    pos += f.totalSize;
-  }
-  return true;
-}
-
-std::optional<std::vector<merge::Column>> decodeRowDescription(Bytes body) {
-  Reader r(body);
-  int16_t n = r.i16();
-  if (!r.ok() || n < 0) return std::nullopt;
-  std::vector<merge::Column> out(static_cast<size_t>(n));
-  for (merge::Column& c : out) {
-    c.name = r.cstring();
-    r.i32();  // table
-    r.i16();  // column number
-    c.typeOid = static_cast<uint32_t>(r.i32());
-    r.i16();  // size
-    r.i32();  // modifier
-    c.format = r.i16();
-  }
-  if (!r.ok() || r.remaining() != 0) return std::nullopt;
-  return out;
-}
-
-std::optional<std::string_view> decodeTag(Bytes body) {
-  Reader r(body);
-  std::string_view tag = r.cstring();
-  if (!r.ok() || r.remaining() != 0) return std::nullopt;
-  return tag;
-}
-
-// A CommandComplete tag: "UPDATE 7" is command "UPDATE", count 7; "INSERT 0 5" is "INSERT 0", 5;
-// "CREATE TABLE" has no count.
-struct Tag {
-  std::string_view command;
-  std::optional<uint64_t> count;
-};
-
-Tag parseTag(std::string_view tag) {
-  size_t sp = tag.rfind(' ');
-  if (sp == std::string_view::npos) return {tag, std::nullopt};
-  std::string_view command = tag.substr(0, sp);
-  std::string_view number = tag.substr(sp + 1);
-  static constexpr std::string_view kCounted[] = {"SELECT", "UPDATE", "DELETE", "MERGE",
-                                                  "FETCH",  "MOVE",   "COPY"};
-  bool counted =
-      std::find(std::begin(kCounted), std::end(kCounted), command) != std::end(kCounted) ||
-      command.substr(0, 7) == "INSERT ";
-  auto n = merge::parseInt(number);
-  if (!counted || !n || *n < 0 || number[0] == '+' || number[0] == '-') return {tag, std::nullopt};
-  return {command, static_cast<uint64_t>(*n)};
-}
-
-// The shard's ErrorResponse with `shard "name": ` before its message, every other field kept;
-// FATAL and PANIC become ERROR (a shard's session ending does not end the client's).
-void putShardError(Writer& w, Bytes body, std::string_view shard) {
-  Reader r(body);
-  std::string out;
-  bool ok = true;
-  for (;;) {
-    uint8_t field = r.u8();
-    if (!r.ok()) {
-      ok = false;
-      break;
-    }
-    if (field == 0) break;
-    std::string_view value = r.cstring();
-    if (!r.ok()) {
-      ok = false;
-      break;
-    }
-    out.push_back(static_cast<char>(field));
-    if ((field == 'S' || field == 'V') && (value == "FATAL" || value == "PANIC")) value = "ERROR";
-    if (field == 'M') out.append(fmt::format("shard \"{}\": ", shard));
-    out.append(value);
-    out.push_back('\0');
-  }
-  if (!ok || r.remaining() != 0) {
-    putErrorResponse(w, "ERROR", kInternalError,
-                     fmt::format("shard \"{}\": an error the shard sent could not be read", shard));
-    return;
-  }
-  out.push_back('\0');
-  w.start('E');
-  w.bytes(std::string_view(out));
-  w.finish();
-}
 
 class Walker {
  public:
@@ -282,7 +114,7 @@ MergeResult Walker::run() {
   }
   for (size_t s = 0; s < shards_.size(); ++s) {
     Shard& sh = shards_[s];
-    if (!frameAll(sh.bytes, sh.msgs) || sh.msgs.empty() || sh.msgs.back().type != 'Z') {
+    if (!merge::frameAll(sh.bytes, sh.msgs) || sh.msgs.empty() || sh.msgs.back().type != 'Z') {
       malformedReplies(s);
       return std::move(result_);
     }
@@ -302,7 +134,7 @@ void Walker::malformedReplies(size_t firstBad) {
   char status = 'I';
   for (size_t s = 0; s < shards_.size(); ++s) {
     std::vector<Msg> msgs;
-    if (s == firstBad || !frameAll(shards_[s].bytes, msgs)) continue;
+    if (s == firstBad || !merge::frameAll(shards_[s].bytes, msgs)) continue;
     size_t n = 0;
     for (const Msg& m : msgs) {
       if (m.type != 'Z') continue;
@@ -321,7 +153,7 @@ void Walker::malformedReplies(size_t firstBad) {
 
 void Walker::passAsync(size_t s) {
   Shard& sh = shards_[s];
-  while (sh.pos < sh.msgs.size() && isAsync(sh.msgs[sh.pos].type)) {
+  while (sh.pos < sh.msgs.size() && merge::isAsync(sh.msgs[sh.pos].type)) {
     const Msg& m = sh.msgs[sh.pos++];
     if (m.type != 'S') {
       emit(m.raw);  // every shard's notices and notifications
@@ -353,7 +185,8 @@ bool Walker::step() {
     note(MergeStatus::Mismatch, -1,
          fmt::format("shards returned different results: shard \"{}\" sent {} after shard \"{}\" "
                      "had finished",
-                     shards_[more].name, messageName(current(more)->type), shards_[done].name));
+                     shards_[more].name, merge::messageName(current(more)->type),
+                     shards_[done].name));
     // The client has had its ReadyForQuery messages; what is left cannot be placed.
     return false;
   }
@@ -374,7 +207,7 @@ bool Walker::step() {
     char t = current(s)->type;
     if (t != t0 && !(isEnd(t) && isEnd(t0))) {
       mismatch(fmt::format("shard \"{}\" sent {} where shard \"{}\" sent {}", shards_[s].name,
-                           messageName(t), shards_[0].name, messageName(t0)));
+                           merge::messageName(t), shards_[0].name, merge::messageName(t0)));
       return true;
     }
   }
@@ -392,7 +225,7 @@ bool Walker::step() {
       for (size_t s = 1; s < n; ++s) {
         if (current(s)->raw != current(0)->raw) {
           mismatch(fmt::format("shards \"{}\" and \"{}\" sent different {}", shards_[0].name,
-                               shards_[s].name, messageName(t0)));
+                               shards_[s].name, merge::messageName(t0)));
           return true;
         }
       }
@@ -445,7 +278,7 @@ void Walker::shardError() {
     for (size_t i = sh.pos; i < sh.msgs.size() && sh.msgs[i].type != 'Z'; ++i) {
       if (sh.msgs[i].type != 'E') continue;
       Writer w;
-      putShardError(w, sh.msgs[i].body, sh.name);
+      merge::putShardError(w, sh.msgs[i].body, sh.name);
       emit(w);
       auto fields = decodeErrorResponse(sh.msgs[i].body);
       note(MergeStatus::ShardError, static_cast<int>(s),
@@ -518,7 +351,7 @@ void Walker::collectRows() {
 void Walker::rowDescription() {
   std::vector<merge::Column> first;
   for (size_t s = 0; s < shards_.size(); ++s) {
-    auto cols = decodeRowDescription(current(s)->body);
+    auto cols = merge::decodeRowDescription(current(s)->body);
     if (!cols) {
       fail(MergeStatus::Malformed, static_cast<int>(s), kProtocolViolation,
            fmt::format("shard \"{}\" sent a malformed RowDescription", shards_[s].name));
@@ -566,7 +399,7 @@ void Walker::terminator() {
   }
   bool suspended = false;
   const Msg* suspend = nullptr;
-  std::optional<Tag> tag;
+  std::optional<merge::Tag> tag;
   uint64_t sum = 0;
   for (size_t s = 0; s < n; ++s) {
     const Msg* m = current(s);
@@ -575,13 +408,13 @@ void Walker::terminator() {
       if (suspend == nullptr) suspend = m;
       continue;
     }
-    auto text = decodeTag(m->body);
+    auto text = merge::decodeCommandTag(m->body);
     if (!text) {
       fail(MergeStatus::Malformed, static_cast<int>(s), kProtocolViolation,
            fmt::format("shard \"{}\" sent a malformed CommandComplete", shards_[s].name));
       return;
     }
-    Tag t = parseTag(*text);
+    merge::Tag t = merge::parseTag(*text);
     if (tag && (t.command != tag->command || t.count.has_value() != tag->count.has_value())) {
       mismatch(fmt::format("shard \"{}\" completed \"{}\" where another completed \"{}\"",
                            shards_[s].name, *text, tag->command));
@@ -616,8 +449,12 @@ void Walker::terminator() {
   } else {
     Writer w;
     if (tag->count) {
-      bool rowCount = tag->command == "SELECT" || tag->command == "FETCH";
-      uint64_t count = rowCount && !concatenates ? rows.rows : sum;
+      // A merged result counts the rows it sends; SELECT INTO and the like (no RowDescription,
+      // no rows) count what the shards did.
+      bool rowCount = (tag->command == "SELECT" || tag->command == "FETCH") && !concatenates &&
+                      (haveDesc_ || std::any_of(rows_.begin(), rows_.end(),
+                                                [](const auto& r) { return !r.empty(); }));
+      uint64_t count = rowCount ? rows.rows : sum;
       putCommandComplete(w, fmt::format("{} {}", tag->command, count));
     } else {
       putCommandComplete(w, tag->command);
@@ -634,52 +471,6 @@ void Walker::terminator() {
 MergeResult mergeReplies(std::span<const ShardReply> shards, std::span<const SegmentPlans> segments,
                          const MergeOptions& options) {
   return Walker(shards, segments, options).run();
-}
-
-// ---- ReplyMerger -------------------------------------------------------------------------------
-
-ReplyMerger::ReplyMerger(std::vector<std::string> shardNames, std::vector<SegmentPlans> segments,
-                         MergeOptions options)
-    : segments_(std::move(segments)), options_(std::move(options)) {
-  shards_.resize(shardNames.size());
-  for (size_t i = 0; i < shardNames.size(); ++i) shards_[i].name = std::move(shardNames[i]);
-}
-
-void ReplyMerger::feed(size_t shard, Bytes data) {
-  if (shard >= shards_.size() || shards_[shard].bad) return;
-  Shard& s = shards_[shard];
-  s.bytes.append(reinterpret_cast<const char*>(data.data()), data.size());
-  buffered_ += data.size();
-  for (;;) {
-    Bytes rest(reinterpret_cast<const uint8_t*>(s.bytes.data()) + s.framed,
-               s.bytes.size() - s.framed);
-    Frame f = frameMessage(rest);
-    if (f.status == FrameStatus::Invalid) {
-      s.bad = true;
-      return;
-    }
-    if (f.status != FrameStatus::Ok) return;
-    if (f.type == 'Z') ++s.readies;
-    s.framed += f.totalSize;
-  }
-}
-
-size_t ReplyMerger::readyCount(size_t shard) const {
-  return shard < shards_.size() ? shards_[shard].readies : 0;
-}
-
-bool ReplyMerger::malformed(size_t shard) const {
-  return shard < shards_.size() && shards_[shard].bad;
-}
-
-MergeResult ReplyMerger::finish() const {
-  std::vector<ShardReply> replies;
-  replies.reserve(shards_.size());
-  for (const Shard& s : shards_) {
-    replies.push_back(ShardReply{
-        s.name, Bytes(reinterpret_cast<const uint8_t*>(s.bytes.data()), s.bytes.size())});
-  }
-  return mergeReplies(replies, segments_, options_);
 }
 
 }  // namespace shardpool::protocol::pg

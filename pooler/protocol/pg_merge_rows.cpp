@@ -374,7 +374,7 @@ bool RowMerger::aggregate() {
       }
     }
   }
-  if (bad) return malformed(-1);
+  if (bad) return refuse("min() or max() of values shardpool could not read");
 
   // The merged rows as values, then ordered and cut.
   std::vector<std::vector<std::optional<std::string>>> rows;
@@ -423,7 +423,7 @@ bool RowMerger::aggregate() {
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
       return compareCells(views[a].data(), views[b].data(), bad) < 0;
     });
-    if (bad) return malformed(-1);
+    if (bad) return refuse("ORDER BY on values shardpool could not read");
     std::vector<std::vector<std::optional<std::string>>> sorted;
     sorted.reserve(rows.size());
     for (size_t i : order) sorted.push_back(std::move(rows[i]));

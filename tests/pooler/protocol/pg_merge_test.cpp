@@ -78,6 +78,17 @@ TEST_CASE("merge: CommandComplete tags", "[protocol][merge]") {
   }
 }
 
+TEST_CASE("merge: SELECT INTO under a sort plan counts what the shards stored",
+          "[protocol][merge]") {
+  MergePlan plan = planFor("SELECT a INTO TEMP t2 FROM orders ORDER BY a");
+  REQUIRE(plan.kind == MergeKind::Sort);
+  auto msgs = messages(
+      mergeWith({{plan}}, {Reply().C("SELECT 5").Z().bytes(), Reply().C("SELECT 2").Z().bytes()})
+          .bytes);
+  CHECK(types(msgs) == "CZ");
+  CHECK(first(msgs, 'C').tag() == "SELECT 7");
+}
+
 TEST_CASE("merge: RETURNING rows of a broadcast write are concatenated", "[protocol][merge]") {
   std::vector<Col> cols = {{"id", 20}};
   std::string s0 = Reply().T(cols).rows({{"1"}, {"2"}}).C("UPDATE 2").Z().bytes();
