@@ -97,6 +97,9 @@ struct General {
   // Promote the most advanced healthy standby (pg_promote()) when the primary is down; off: wait
   // for a promotion done elsewhere and follow it.
   bool autoPromote = false;
+  // A standby marked down is not used for reads until this long has passed AND a probe has
+  // succeeded after it (0: it rejoins at its first successful probe). PgCat's ban_time.
+  Duration replicaBanTime = std::chrono::seconds(60);
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves

@@ -200,6 +200,10 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto b = v.boolean()) g.autoPromote = *b;
      }},
+    {"replica_ban_time",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.replicaBanTime = *d;
+     }},
 };
 
 const Field<Database> kDatabaseFields[] = {

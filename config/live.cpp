@@ -90,6 +90,7 @@ const std::vector<GeneralKey>& generalKeys() {
       {"health_check_user", [](const General& g) { return g.healthCheckUser; }},
       {"failover_wait_timeout", [](const General& g) { return millis(g.failoverWaitTimeout); }},
       {"auto_promote", [](const General& g) { return std::string(g.autoPromote ? "on" : "off"); }},
+      {"replica_ban_time", [](const General& g) { return millis(g.replicaBanTime); }},
   };
   return keys;
 }

@@ -46,8 +46,6 @@ std::string FailoverManager::conninfo(const Cluster& c, size_t member) const {
 
 void FailoverManager::configure(const config::Config& cfg) {
   const config::General& g = cfg.general;
-  settings_.failuresToDown = g.healthCheckFailures;
-  settings_.autoPromote = g.autoPromote;
   HealthChecker::Options options{g.healthCheckInterval, g.healthCheckTimeout};
   if (!checker_)
     checker_ = std::make_unique<HealthChecker>(
@@ -56,36 +54,47 @@ void FailoverManager::configure(const config::Config& cfg) {
 
   std::vector<ProbeTarget> targets;
   std::lock_guard lock(mutex_);
+  settings_.failuresToDown = g.healthCheckFailures;
+  settings_.autoPromote = g.autoPromote;
+  settings_.replicaBanTime = g.replicaBanTime;
+  const bool checks = g.healthCheckInterval.count() > 0;
   std::vector<Cluster> next;
+  // Every database's shards are known (for read routing); those with standbys are health-checked
+  // when checks are on and the probes have a user.
   for (const auto& [name, db] : cfg.databases) {
-    if (name == "*" || g.healthCheckInterval.count() == 0) continue;
+    if (name == "*") continue;
     std::vector<config::Shard> shards = cfg.shardsOf(db);
-    for (const config::Shard& shard : shards) {
-      if (shard.replicas.empty()) continue;  // nothing to fail over to
+    for (size_t s = 0; s < shards.size(); ++s) {
+      const config::Shard& shard = shards[s];
+      Cluster c;
+      c.database = name;
+      c.shardName = shard.name;
+      c.shardIndex = s;
+      c.members.push_back(shard.primary);
+      for (const auto& r : shard.replicas) c.members.push_back(r);
       std::optional<std::string> user = db.user;
       std::optional<std::string> password = db.password;
       if (!user && !g.healthCheckUser.empty()) {
         user = g.healthCheckUser;
         password = g.healthCheckPassword;
       }
-      if (!user) {
+      // Without replicas there is nothing to fail over to.
+      c.checked = checks && !shard.replicas.empty() && user;
+      if (checks && !shard.replicas.empty() && !user)
         record(fmt::format("database {}: no health checks (set user/password on the database, "
                            "or general.health_check_user)",
                            name));
-        continue;
-      }
-      Cluster c;
-      c.database = name;
-      c.shardName = shard.name;
-      c.members.push_back(shard.primary);
-      for (const auto& r : shard.replicas) c.members.push_back(r);
-      c.conninfoBase = fmt::format(
-          "dbname={} user={} password={} application_name=shardpool_health connect_timeout={}",
-          quoted(shard.primary.dbname.empty() ? name : shard.primary.dbname), quoted(*user),
-          quoted(password.value_or("")),
-          std::max<int64_t>(1, (g.healthCheckTimeout.count() + 999) / 1000));
-      // Keep what is known of a cluster that did not change.
-      bool kept = false;
+      if (c.checked)
+        c.conninfoBase = fmt::format(
+            "dbname={} user={} password={} application_name=shardpool_health connect_timeout={}",
+            quoted(shard.primary.dbname.empty() ? name : shard.primary.dbname), quoted(*user),
+            quoted(password.value_or("")),
+            std::max<int64_t>(1, (g.healthCheckTimeout.count() + 999) / 1000));
+      std::vector<std::string> names;
+      for (const auto& m : c.members) names.push_back(address(m));
+      c.state = initialCluster(names, 0);
+      // Keep what is known of a cluster that did not change; one no longer checked keeps only
+      // its write target (where its pools write), its members count as configured.
       for (Cluster& old : clusters_) {
         if (old.database != c.database || old.shardName != c.shardName ||
             old.members.size() != c.members.size())
@@ -93,22 +102,20 @@ void FailoverManager::configure(const config::Config& cfg) {
         bool same = true;
         for (size_t i = 0; i < c.members.size(); ++i)
           same = same && address(old.members[i]) == address(c.members[i]);
-        if (same) {
+        if (!same) continue;
+        if (c.checked && old.checked)
           c.state = old.state;
-          kept = true;
-        }
+        else
+          c.state.writeTarget = old.state.writeTarget;
       }
-      if (!kept) {
-        std::vector<std::string> names;
-        for (const auto& m : c.members) names.push_back(address(m));
-        c.state = initialCluster(names, 0);
-      }
-      for (size_t i = 0; i < c.members.size(); ++i)
-        targets.push_back({probeKey(c.database, c.shardName, c.members[i]), conninfo(c, i)});
+      if (c.checked)
+        for (size_t i = 0; i < c.members.size(); ++i)
+          targets.push_back({probeKey(c.database, c.shardName, c.members[i]), conninfo(c, i)});
       next.push_back(std::move(c));
     }
   }
   clusters_ = std::move(next);
+  bumpReadVersion();
   checker_->setTargets(targets);
   if (!targets.empty()) checker_->start();
 }
@@ -116,10 +123,14 @@ void FailoverManager::configure(const config::Config& cfg) {
 void FailoverManager::onResult(const std::string& key, const ProbeResult& r) {
   std::lock_guard lock(mutex_);
   for (Cluster& c : clusters_) {
+    if (!c.checked) continue;
     for (size_t i = 0; i < c.members.size(); ++i) {
       if (probeKey(c.database, c.shardName, c.members[i]) != key) continue;
-      FailoverEvents ev = onProbe(c.state, i, r.ok, r.inRecovery, r.walPosition, r.error, settings_);
+      std::vector<ReadTarget> before = targetsOf(c);
+      FailoverEvents ev =
+          onProbe(c.state, i, r.ok, r.inRecovery, r.walPosition, r.error, settings_, Clock::now());
       apply(c, i, ev);
+      if (targetsOf(c) != before) bumpReadVersion();
       // A worker that failed to connect held the database: a healthy write target lifts it.
       if (r.ok && c.state.writeTarget == i && proxy_.pools().isHeld(c.database)) {
         std::string db = c.database;
@@ -180,7 +191,7 @@ void FailoverManager::suspect(const std::string& db) {
   {
     std::lock_guard lock(mutex_);
     for (Cluster& c : clusters_)
-      if (c.database == db)
+      if (c.database == db && c.checked)
         for (const auto& m : c.members) keys.push_back(probeKey(c.database, c.shardName, m));
   }
   proxy_.postControl([this, keys] {
@@ -191,15 +202,16 @@ void FailoverManager::suspect(const std::string& db) {
 bool FailoverManager::covers(const std::string& db) {
   std::lock_guard lock(mutex_);
   for (const Cluster& c : clusters_)
-    if (c.database == db) return true;
+    if (c.database == db && c.checked) return true;
   return false;
 }
 
 std::vector<BackendView> FailoverManager::backends() {
   std::lock_guard lock(mutex_);
   std::vector<BackendView> out;
+  const TimePoint now = Clock::now();
   for (const Cluster& c : clusters_) {
-    uint64_t primaryPos = c.state.writeTarget ? c.state.members[*c.state.writeTarget].walPosition : 0;
+    if (!c.checked) continue;
     for (size_t i = 0; i < c.members.size(); ++i) {
       const MemberState& m = c.state.members[i];
       BackendView v;
@@ -213,13 +225,34 @@ std::vector<BackendView> FailoverManager::backends() {
       v.fenced = m.fenced;
       v.writeTarget = c.state.writeTarget == i;
       v.walPosition = m.walPosition;
-      v.lagBytes = m.inRecovery && primaryPos > m.walPosition ? primaryPos - m.walPosition : 0;
+      v.lagBytes = lagBytes(c.state, i);
       v.failures = m.failures;
+      v.banned = m.bannedAt.has_value();
+      v.banLeftMs = banLeft(c.state, i, settings_, now).count();
       v.lastError = m.lastError;
       out.push_back(std::move(v));
     }
   }
   return out;
+}
+
+std::vector<ReadTarget> FailoverManager::targetsOf(const Cluster& c) const {
+  std::vector<ReadTarget> out;
+  auto add = [&](size_t i, bool writeTarget) {
+    const config::Backend& b = c.members[i];
+    out.push_back({b.host, b.port, writeTarget, writeTarget ? 0 : lagBytes(c.state, i)});
+  };
+  if (c.state.writeTarget) add(*c.state.writeTarget, true);
+  for (size_t i = 0; i < c.members.size(); ++i)
+    if (readable(c.state, i)) add(i, false);
+  return out;
+}
+
+std::vector<ReadTarget> FailoverManager::readTargets(std::string_view db, size_t shardIndex) {
+  std::lock_guard lock(mutex_);
+  for (const Cluster& c : clusters_)
+    if (c.database == db && c.shardIndex == shardIndex) return targetsOf(c);
+  return {};
 }
 
 std::vector<std::string> FailoverManager::events() {
@@ -231,12 +264,14 @@ bool FailoverManager::unfence(const std::string& addr, std::string& error) {
   std::lock_guard lock(mutex_);
   bool found = false;
   for (Cluster& c : clusters_) {
+    if (!c.checked) continue;
     for (size_t i = 0; i < c.members.size(); ++i) {
       if (c.state.members[i].name != addr) continue;
       found = true;
       apply(c, i, clearFence(c.state, i, settings_));
     }
   }
+  if (found) bumpReadVersion();
   if (!found) error = fmt::format("no backend {} is health-checked", addr);
   return found;
 }

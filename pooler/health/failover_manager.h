@@ -2,7 +2,8 @@
 // the control loop and applies the failover policy: it points the database's pools at the write
 // target, holds their clients while there is none (up to failover_wait_timeout each), promotes a
 // standby with pg_promote() when auto_promote is on, and keeps the events for the admin console
-// and the metrics. Never on the data path: workers only read the pools it updates.
+// and the metrics. Never on the data path: workers only read the pools it updates, and ask it
+// which members of a shard may serve reads (readTargets) when readTargetsVersion() moved.
 #pragma once
 
 #include <uv.h>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -32,7 +34,18 @@ struct BackendView {
   uint64_t walPosition = 0;
   uint64_t lagBytes = 0;  // standbys: behind the write target's position at its last probe
   uint32_t failures = 0;
+  bool banned = false;    // down while a standby: no reads until the ban ends and it is healthy
+  int64_t banLeftMs = 0;  // of replica_ban_time; 0 once over (then waiting for a good probe)
   std::string lastError;
+};
+
+// A member of a shard that may serve reads now: the write target, or a healthy standby.
+struct ReadTarget {
+  std::string host;  // as configured (or a unix-socket directory)
+  uint16_t port = 0;
+  bool writeTarget = false;  // the primary taking writes; otherwise a standby
+  uint64_t lagBytes = 0;     // standbys: replay behind the write target (0: none or unknown)
+  bool operator==(const ReadTarget&) const = default;
 };
 
 class FailoverManager {
@@ -51,6 +64,16 @@ class FailoverManager {
   std::vector<BackendView> backends();
   std::vector<std::string> events();
   uint64_t failovers() const { return failovers_.load(std::memory_order_relaxed); }
+  // Read routing (thread-safe). The members of shard `shardIndex` (its position in
+  // Config::shardsOf) of database `db` that may serve reads now: the write target first when
+  // there is one, then the standbys that are up, not banned and not fenced, in configured order.
+  // Without health checks (health_check_interval = 0, no replicas, no probe user) every
+  // configured member counts; a member not probed yet counts as healthy. Empty for an unknown
+  // database or shard. Workers cache the answer and ask again when readTargetsVersion() differs
+  // from the version they read before asking: it changes whenever an answer would (members,
+  // write target, bans, lag) and at every configure().
+  std::vector<ReadTarget> readTargets(std::string_view db, size_t shardIndex);
+  uint64_t readTargetsVersion() const { return readVersion_.load(std::memory_order_acquire); }
   // Clears the fence of backend "host:port" (of any database); false with `error` if none.
   bool unfence(const std::string& address, std::string& error);
 
@@ -58,6 +81,8 @@ class FailoverManager {
   struct Cluster {
     std::string database;
     std::string shardName;
+    size_t shardIndex = 0;
+    bool checked = false;  // health-checked (else its members are as configured, all usable)
     std::vector<config::Backend> members;  // [0] the configured primary
     ClusterState state;
     std::string conninfoBase;  // user, password, dbname for probes
@@ -66,16 +91,19 @@ class FailoverManager {
   void apply(Cluster& c, size_t index, const FailoverEvents& ev);  // under mutex_
   void record(std::string event);                                  // under mutex_
   std::string conninfo(const Cluster& c, size_t member) const;
+  std::vector<ReadTarget> targetsOf(const Cluster& c) const;  // under mutex_
+  void bumpReadVersion() { readVersion_.fetch_add(1, std::memory_order_acq_rel); }
 
   Proxy& proxy_;
   uv_loop_t* loop_;
   std::unique_ptr<HealthChecker> checker_;
-  FailoverSettings settings_;
   std::chrono::milliseconds promoteTimeout_{10000};
-  std::mutex mutex_;  // clusters_ and events_, read by the console from workers
+  std::mutex mutex_;  // clusters_, settings_ and events_, read by the console and workers
+  FailoverSettings settings_;
   std::vector<Cluster> clusters_;
   std::deque<std::string> events_;
   std::atomic<uint64_t> failovers_{0};
+  std::atomic<uint64_t> readVersion_{1};
 };
 
 }  // namespace shardpool::pooler::health

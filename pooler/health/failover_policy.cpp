@@ -10,6 +10,11 @@ bool usable(const MemberState& m) {
   return m.up && !m.fenced;
 }
 
+std::string text(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
+  return fmt::format("{:.1f}s", static_cast<double>(d.count()) / 1000.0);
+}
+
 void decide(ClusterState& c, FailoverEvents& ev, const FailoverSettings& settings) {
   auto name = [&](size_t i) { return c.members[i].name; };
   // The current write target keeps its role while it is up and still a primary.
@@ -86,12 +91,20 @@ ClusterState initialCluster(const std::vector<std::string>& names, size_t config
 
 FailoverEvents onProbe(ClusterState& c, size_t index, bool ok, bool inRecovery,
                        uint64_t walPosition, const std::string& error,
-                       const FailoverSettings& settings) {
+                       const FailoverSettings& settings, TimePoint now) {
   FailoverEvents ev;
   if (index >= c.members.size()) return ev;
   MemberState& m = c.members[index];
   if (ok) {
-    if (!m.up) ev.log.push_back(fmt::format("{} is up again", m.name));
+    if (m.bannedAt && now - *m.bannedAt >= settings.replicaBanTime) {
+      m.bannedAt.reset();
+      ev.log.push_back(fmt::format("{} rejoins the read rotation: its ban is over and it is {}",
+                                   m.name, m.up ? "healthy" : "up again"));
+    } else if (!m.up) {
+      ev.log.push_back(m.bannedAt ? fmt::format("{} is up again, still banned from reads for {}",
+                                                m.name, text(banLeft(c, index, settings, now)))
+                                  : fmt::format("{} is up again", m.name));
+    }
     if (m.probed && m.inRecovery != inRecovery)
       ev.log.push_back(
           fmt::format("{} {}", m.name, inRecovery ? "is now a standby" : "is now a primary"));
@@ -107,6 +120,11 @@ FailoverEvents onProbe(ClusterState& c, size_t index, bool ok, bool inRecovery,
       m.up = false;
       ev.log.push_back(
           fmt::format("{} is down after {} failed health checks: {}", m.name, m.failures, error));
+      if (c.writeTarget != index && settings.replicaBanTime.count() > 0) {
+        m.bannedAt = now;
+        ev.log.push_back(fmt::format("{} is banned from reads for {} (replica_ban_time)", m.name,
+                                     text(settings.replicaBanTime)));
+      }
     }
   }
   decide(c, ev, settings);
@@ -128,6 +146,28 @@ FailoverEvents clearFence(ClusterState& c, size_t index, const FailoverSettings&
   ev.log.push_back(fmt::format("{}: fence cleared by an operator", c.members[index].name));
   decide(c, ev, settings);
   return ev;
+}
+
+bool readable(const ClusterState& c, size_t index) {
+  if (index >= c.members.size() || c.writeTarget == index) return false;
+  const MemberState& m = c.members[index];
+  return m.up && !m.fenced && !m.bannedAt && m.inRecovery;
+}
+
+uint64_t lagBytes(const ClusterState& c, size_t index) {
+  if (index >= c.members.size() || !c.writeTarget || *c.writeTarget == index) return 0;
+  const MemberState& m = c.members[index];
+  uint64_t primary = c.members[*c.writeTarget].walPosition;
+  return m.inRecovery && primary > m.walPosition ? primary - m.walPosition : 0;
+}
+
+std::chrono::milliseconds banLeft(const ClusterState& c, size_t index,
+                                  const FailoverSettings& settings, TimePoint now) {
+  using std::chrono::milliseconds;
+  if (index >= c.members.size() || !c.members[index].bannedAt) return milliseconds(0);
+  TimePoint end = *c.members[index].bannedAt + settings.replicaBanTime;
+  if (now >= end) return milliseconds(0);
+  return std::chrono::ceil<milliseconds>(end - now);
 }
 
 }  // namespace shardpool::pooler::health
