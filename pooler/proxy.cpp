@@ -196,6 +196,9 @@ int Proxy::run() {
   // min_pool_size warms them before the first client arrives.
   for (auto& [name, db] : cfg->databases)
     if (db.user && name != "*") pools_.get(*cfg, db, name, *db.user);
+  // Directory maps: file-only ones are published before the first client; tables load async.
+  directoryLoader_ = std::make_unique<DirectoryLoader>(&control_, directories_);
+  directoryLoader_->configure(*cfg);
   for (auto& w : workers_) threads_.emplace_back([wp = w.get()] { wp->run(); });
   log::info("", "shardpool listening on {}:{} with {} worker thread(s), pool_mode {}",
             cfg->general.listenAddr, cfg->general.listenPort, workers_.size(),
@@ -212,6 +215,7 @@ int Proxy::run() {
   metrics_.reset();
   takeover_.reset();
   failover_.reset();
+  directoryLoader_.reset();
   uv_run(&control_, UV_RUN_DEFAULT);  // close callbacks of the metrics server's handles
   uv_loop_close(&control_);
   stopWorkers();
@@ -243,6 +247,7 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
 void Proxy::closeControlHandles() {
   if (metrics_) metrics_->close();
   if (failover_) failover_->stop();
+  if (directoryLoader_) directoryLoader_->stop();
   if (takeover_) takeover_->close();
   uv_walk(
       &control_,

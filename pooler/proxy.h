@@ -16,6 +16,8 @@
 
 #include "config/config.h"
 #include "pooler/cancel.h"
+#include "pooler/directory_loader.h"
+#include "pooler/directory_registry.h"
 #include "pooler/health/failover_manager.h"
 #include "pooler/http_server.h"
 #include "pooler/pool.h"
@@ -78,6 +80,8 @@ class Proxy {
   StatsWindow statsWindow();
   // Health checks and failover (null before run()).
   health::FailoverManager* failover() { return failover_.get(); }
+  // The directory maps of directory-sharded databases (thread-safe; see directory_registry.h).
+  DirectoryRegistry& directories() { return directories_; }
   // Runs `task` on the control loop (thread-safe).
   void postControl(std::function<void()> task);
 
@@ -120,6 +124,8 @@ class Proxy {
   std::unique_ptr<HttpServer> metrics_;  // the Prometheus endpoint, on the control loop
   std::unique_ptr<TakeoverServer> takeover_;
   std::unique_ptr<health::FailoverManager> failover_;
+  DirectoryRegistry directories_;
+  std::unique_ptr<DirectoryLoader> directoryLoader_;  // on the control loop; fills directories_
   bool takeoverRequested_ = false;
 
   std::mutex reloadMutex_;  // one reload or SET at a time

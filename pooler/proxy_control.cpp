@@ -67,9 +67,10 @@ bool Proxy::setLive(const std::string& keyPath, const std::string& value, std::s
 }
 
 void Proxy::reconfigureFailover(std::shared_ptr<const config::Config> cfg) {
-  // The failover manager lives on the control loop.
+  // The failover manager and the directory loader live on the control loop.
   postControl([this, cfg] {
     if (failover_) failover_->configure(*cfg);
+    if (directoryLoader_) directoryLoader_->configure(*cfg);
   });
 }
 

@@ -261,6 +261,20 @@ ResultSet showBackends(Proxy& proxy) {
   return rs;
 }
 
+// Directory-sharded databases: where each map comes from and what it holds.
+ResultSet showDirectory(Proxy& proxy) {
+  ResultSet rs;
+  rs.column("database").column("source").column("entries", Type::Int).column("ranges", Type::Int);
+  rs.column("text_keys", Type::Int).column("version", Type::Int).column("loaded_at");
+  rs.column("last_error");
+  for (const auto& d : proxy.directories().status()) {
+    rs.row().add(d.database).add(d.source).add(static_cast<uint64_t>(d.entries));
+    rs.add(static_cast<uint64_t>(d.ranges)).add(static_cast<uint64_t>(d.textKeys)).add(d.version);
+    rs.add(timestamp(d.loadedAt)).add(d.lastError);
+  }
+  return rs;
+}
+
 ResultSet showEvents(Proxy& proxy) {
   ResultSet rs;
   rs.column("event");
@@ -280,7 +294,7 @@ ResultSet showHelp() {
   rs.column("command");
   for (const char* c :
        {"SHOW POOLS|STATS|STATS_TOTALS|STATS_AVERAGES|CLIENTS|SERVERS|DATABASES|USERS|CONFIG|"
-        "LISTS|BACKENDS|EVENTS|VERSION|HELP",
+        "LISTS|BACKENDS|EVENTS|DIRECTORY|VERSION|HELP",
         "UNFENCE host:port",
         "PAUSE [db]", "RESUME [db]", "RECONNECT [db]", "KILL db", "KILL_CLIENT id", "DISABLE db",
         "ENABLE db", "WAIT_CLOSE [db]", "RELOAD", "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]",
@@ -313,6 +327,7 @@ std::optional<ResultSet> show(std::string_view what, Proxy& proxy, const Snapsho
   if (what == "VERSION") return showVersion();
   if (what == "BACKENDS") return showBackends(proxy);
   if (what == "EVENTS") return showEvents(proxy);
+  if (what == "DIRECTORY") return showDirectory(proxy);
   if (what == "HELP") return showHelp();
   error = fmt::format("unknown SHOW \"{}\"; SHOW HELP lists what can be shown", what);
   return std::nullopt;
