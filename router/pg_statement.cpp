@@ -165,10 +165,12 @@ void Analyzer::topStatement(const Value& node, bool first) {
       if (first) {
         selectFlags(body);
         facts_.selectShape = shapeOf(body);
-      } else if (shapeNeedsMerge(shapeOf(body))) {
-        facts_.laterSelectNeedsMerge = true;
+        facts_.selectShape->subqueryNeedsMerge = walkSelect(node);
+      } else {
+        SelectShape shape = shapeOf(body);
+        shape.subqueryNeedsMerge = walkSelect(node);
+        if (shapeNeedsMerge(shape)) facts_.laterSelectNeedsMerge = true;
       }
-      statement(node, nullptr);
       return;
     case StatementKind::Insert:
     case StatementKind::Update:

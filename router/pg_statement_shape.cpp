@@ -59,7 +59,10 @@ bool containsCall(const Value& v, bool window) {
   }
   if (!v.isObject()) return false;
   std::string_view tag = v.nodeTag();
-  if (tag == "SubLink" || tag == "SelectStmt") return false;
+  if (tag == "SubLink" || tag == "SelectStmt" || tag == "ColumnRef" || tag == "A_Const" ||
+      tag == "ParamRef" || tag == "TypeName") {
+    return false;
+  }
   if (tag == "FuncCall") {
     const Value& call = v.nodeBody();
     if (window ? call.get("over") != nullptr : isAggregateCall(call)) return true;
@@ -299,7 +302,6 @@ SelectShape Analyzer::shapeOf(const Value& s) const {
       shape.window = true;
     }
   }
-  shape.subqueryNeedsMerge = subqueryNeedsMerge(s, false);
   return shape;
 }
 
@@ -451,55 +453,55 @@ bool Analyzer::levelNeedsMerge(const Value& s) const {
   return false;
 }
 
-// `v` is a SelectStmt body when `nested` is false (the statement itself), any subtree otherwise.
-bool Analyzer::subqueryNeedsMerge(const Value& v, bool nested) const {
-  if (v.isArray()) {
-    return std::any_of(v.items().begin(), v.items().end(),
-                       [&](const Value& item) { return subqueryNeedsMerge(item, true); });
-  }
-  if (!v.isObject()) return false;
-  std::string_view tag = v.nodeTag();
-  if (tag == "SelectStmt" && nested) {
-    const Value& s = v.nodeBody();
-    if (levelNeedsMerge(s) && readsSharded(s)) return true;
-  }
-  if (tag == "ColumnRef" || tag == "A_Const" || tag == "String" || tag == "ParamRef") return false;
-  if (!nested) {
-    // The statement's own set-operation branches were judged by shapeOf; look below them.
-    if (const Value* l = v.get("larg")) {
-      if (subqueryNeedsMerge(*l, false)) return true;
-    }
-    if (const Value* r = v.get("rarg")) {
-      if (subqueryNeedsMerge(*r, false)) return true;
-    }
-    for (const Value& member : v.items()) {
-      if (member.key != "larg" && member.key != "rarg" && subqueryNeedsMerge(member, true)) {
-        return true;
-      }
-    }
-    return false;
-  }
-  const Value& body = tag.empty() ? v : v.nodeBody();
-  return std::any_of(body.items().begin(), body.items().end(),
-                     [&](const Value& member) { return subqueryNeedsMerge(member, true); });
+bool Analyzer::walkSelect(const Value& node) {
+  collectNested_ = true;
+  nestedMerges_.clear();
+  statement(node, nullptr);
+  collectNested_ = false;
+  if (nestedMerges_.empty()) return false;
+  CteNames ctes;
+  shardedCtes(node, ctes);
+  return std::any_of(nestedMerges_.begin(), nestedMerges_.end(),
+                     [&](const Value* s) { return readsSharded(*s, ctes); });
 }
 
-bool Analyzer::readsSharded(const Value& v) const {
+// The CTEs anywhere in `v` whose query reads a sharded table (directly or through an earlier
+// CTE), in the order they are written.
+void Analyzer::shardedCtes(const Value& v, CteNames& out) const {
+  if (v.isArray()) {
+    for (const Value& item : v.items()) shardedCtes(item, out);
+    return;
+  }
+  if (!v.isObject()) return;
+  std::string_view tag = v.nodeTag();
+  const Value& body = tag.empty() ? v : v.nodeBody();
+  if (tag == "CommonTableExpr") {
+    const Value* query = body.get("ctequery");
+    if (query != nullptr && readsSharded(*query, out)) out.push_back(body.textOf("ctename"));
+  }
+  for (const Value& member : body.items()) shardedCtes(member, out);
+}
+
+bool Analyzer::readsSharded(const Value& v, const CteNames& ctes) const {
   if (v.isArray()) {
     return std::any_of(v.items().begin(), v.items().end(),
-                       [&](const Value& item) { return readsSharded(item); });
+                       [&](const Value& item) { return readsSharded(item, ctes); });
   }
   if (!v.isObject()) return false;
   std::string_view tag = v.nodeTag();
-  if (tag == "RangeVar") {
-    return rules_.sharded.find(v.nodeBody().textOf("relname")) != rules_.sharded.end();
-  }
+  const Value* rangeVar = tag == "RangeVar" ? &v.nodeBody() : nullptr;
   if (tag.empty() && v.get("relname") != nullptr && v.get("relpersistence") != nullptr) {
-    return rules_.sharded.find(v.textOf("relname")) != rules_.sharded.end();
+    rangeVar = &v;
+  }
+  if (rangeVar != nullptr) {
+    std::string_view name = rangeVar->textOf("relname");
+    if (rules_.sharded.find(name) != rules_.sharded.end()) return true;
+    return rangeVar->get("schemaname") == nullptr &&
+           std::find(ctes.begin(), ctes.end(), name) != ctes.end();
   }
   const Value& body = tag.empty() ? v : v.nodeBody();
   return std::any_of(body.items().begin(), body.items().end(),
-                     [&](const Value& member) { return readsSharded(member); });
+                     [&](const Value& member) { return readsSharded(member, ctes); });
 }
 
 bool shapeNeedsMerge(const SelectShape& s) {

@@ -138,7 +138,10 @@ void Analyzer::withClause(const Value* with, Level& level) {
   }
 }
 
-void Analyzer::select(const Value& s, const Level* parent) {
+void Analyzer::select(const Value& s, const Level* parent, bool branch) {
+  if (collectNested_ && parent != nullptr && !branch && levelNeedsMerge(s)) {
+    nestedMerges_.push_back(&s);
+  }
   Level level{parent};
   withClause(s.get("withClause"), level);
   if (nonEmpty(s.get("lockingClause")) || s.get("intoClause") != nullptr) facts_.isWrite = true;
@@ -147,8 +150,8 @@ void Analyzer::select(const Value& s, const Level* parent) {
   const Value* larg = s.get("larg");
   const Value* rarg = s.get("rarg");
   if (larg != nullptr || rarg != nullptr) {  // UNION / INTERSECT / EXCEPT
-    if (larg != nullptr) select(*larg, &level);
-    if (rarg != nullptr) select(*rarg, &level);
+    if (larg != nullptr) select(*larg, &level, true);
+    if (rarg != nullptr) select(*rarg, &level, true);
     for (std::string_view f : {"sortClause", "limitOffset", "limitCount"}) {
       if (const Value* v = s.get(f)) scan(*v, &level);
     }

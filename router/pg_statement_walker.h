@@ -83,7 +83,8 @@ class Analyzer {
 
   // ---- statements and levels (pg_statement_walker.cpp) ----
   void statement(const Value& node, const Level* parent);
-  void select(const Value& s, const Level* parent);
+  // `branch`: an operand of a set operation, judged with the set operation itself.
+  void select(const Value& s, const Level* parent, bool branch = false);
   void insert(const Value& s, const Level* parent);
   void updateOrDelete(const Value& s, const Level* parent, bool isUpdate);
   void withClause(const Value* with, Level& level);
@@ -107,8 +108,12 @@ class Analyzer {
                        const SelectShape& shape) const;
   void readLimit(const Value* node, std::optional<int64_t>& value, bool& notConstant) const;
   bool levelNeedsMerge(const Value& s) const;  // this SELECT alone, not its subqueries
-  bool subqueryNeedsMerge(const Value& v, bool nested) const;
-  bool readsSharded(const Value& v) const;
+  // Runs the walk of a SELECT statement (statement()) and reports whether one of its subqueries
+  // or CTEs needs merging: one that levelNeedsMerge() and reads a sharded table.
+  bool walkSelect(const Value& node);
+  using CteNames = std::vector<std::string_view>;
+  void shardedCtes(const Value& v, CteNames& out) const;
+  bool readsSharded(const Value& v, const CteNames& ctes) const;
   void dropStatement(const Value& s);
 
   // ---- key constraints (pg_statement_keys.cpp) ----
@@ -127,6 +132,10 @@ class Analyzer {
   const TableRules& rules_;
   StatementFacts& facts_;
   std::vector<Relation> relations_;
+  // While walkSelect() runs: the nested SELECTs that aggregate, limit, ... (set-operation
+  // branches of the walked statement's own levels excepted).
+  bool collectNested_ = false;
+  std::vector<const Value*> nestedMerges_;
 };
 
 // Conditions helpers (pg_statement_keys.cpp).

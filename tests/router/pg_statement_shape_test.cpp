@@ -259,6 +259,12 @@ TEST_CASE("SelectShape: set operations and subqueries", "[router][pg_statement][
       {"SELECT * FROM orders WHERE total > (SELECT avg(total) FROM orders)", Op::None, false, true},
       {"SELECT a FROM orders UNION ALL SELECT a FROM (SELECT DISTINCT a FROM items) s",
        Op::UnionAll, false, true},
+      // Through a CTE that reads a sharded table.
+      {"WITH c AS (SELECT * FROM orders) SELECT * FROM (SELECT count(*) FROM c) s", Op::None, false,
+       true},
+      {"WITH c AS (SELECT * FROM countries) SELECT * FROM orders WHERE x IN (SELECT max(a) "
+       "FROM c)",
+       Op::None, false, false},
       // Subqueries that only read unsharded tables answer the same on every shard.
       {"SELECT * FROM orders WHERE country IN (SELECT code FROM countries LIMIT 5)", Op::None,
        false, false},
