@@ -35,12 +35,21 @@
 //  - Refused with 0A000 after the shards answered, when only RowDescription tells: an ORDER BY
 //    or min/max column of a type above not listed, text without COLLATE "C", a non-ISO DateStyle,
 //    sum over float/money/interval, an Execute with a row limit (PortalSuspended) under a
-//    non-concatenating plan, COPY.
+//    non-concatenating plan, rows without a portal RowDescription in the batch, a shard whose
+//    rows are not in the order shardpool reads their type in, COPY. An int8 sum that overflows
+//    is 22003 (bigint out of range), as PostgreSQL says it.
+//  - Several statements in one Query: the plan covers the first; planMerge refuses a text whose
+//    first statement needs more than concatenation or whose later SELECTs need merging.
 //  - DDL and writes: one CommandComplete ("UPDATE 7" summed, "CREATE TABLE" once).
 //  - A shard's ErrorResponse: what all shards agree on up to it, then that error (the first
 //    shard's in shard order) with `shard "name": ` before its message, then ReadyForQuery with
 //    'E' if any shard is in a failed transaction.
 //  - Shards answering with different message sequences or RowDescriptions: XX000 naming them.
+//  - Not this codec's to see: a scatter is only right when each shard's part of the answer is its
+//    own (no join or subquery that needs another shard's rows), which is the router's decision.
+//
+// Layering: planMerge reads router::StatementFacts (a header-only dependency on router/: plain
+// structs, no router function is called); everything else here is the PostgreSQL wire format.
 #pragma once
 
 #include <cstddef>

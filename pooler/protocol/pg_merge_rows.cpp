@@ -217,6 +217,14 @@ bool RowMerger::sortMerge() {
     }
     emitRaw(shardRows_[s][next[s]]);
     if (++next[s] < shardRows_[s].size()) {
+      // A shard whose rows are out of order by these comparisons sorts differently than
+      // shardpool reads its type: merging would be silently wrong.
+      if (compareCells(row, cellsOf(s), bad) > 0) {
+        return refuse(
+            fmt::format("ORDER BY on column {} (\"{}\") whose order on a shard differs "
+                        "from shardpool's reading of its type",
+                        keys_[0].column + 1, columns_[keys_[0].column].name));
+      }
       std::push_heap(heap.begin(), heap.end(), after);
     } else {
       heap.pop_back();

@@ -236,6 +236,12 @@ TEST_CASE("merge: ORDER BY refusals that only RowDescription shows", "[protocol]
     CHECK_THAT(e.message, Catch::Contains(std::string(c.message)));
     if (!c.hint.empty()) CHECK_THAT(e.hint, Catch::Contains(std::string(c.hint)));
   }
+  // A shard whose rows are not in the order shardpool reads them in is not merged.
+  std::string sorted = Reply().T({{"x", 23}}).rows({{"1"}, {"5"}}).C("SELECT 2").Z().bytes();
+  std::string unsorted = Reply().T({{"x", 23}}).rows({{"9"}, {"2"}}).C("SELECT 2").Z().bytes();
+  MergeResult disorder = mergeSql("SELECT x FROM orders ORDER BY x", {sorted, unsorted});
+  CHECK(disorder.status == MergeStatus::Refused);
+  CHECK_THAT(disorder.error, Catch::Contains("whose order on a shard differs"));
   // The DateStyle a shard reports in the same reply counts.
   std::string reply = Reply()
                           .S("DateStyle", "ISO, DMY")
