@@ -1,6 +1,6 @@
 // Failover to a hot standby: a primary and a streaming standby started by the test
 // (scripts/pg-cluster.sh start / standby), shardpool in front with health checks. The primary is
-// killed (SIGKILL of the whole server) under a write load.
+// killed (SIGKILL of the whole server) under a write load; or the standby is, and comes back.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "integration/admin_util.h"
+#include "integration/raw_socket.h"
 
 using namespace shardpool::integration;
 
@@ -57,11 +58,13 @@ class Cluster {
   std::map<std::string, std::string> env_;
 };
 
-std::string failoverConfig(const Cluster& primary, const Cluster& standby, bool autoPromote) {
-  return generalSection("pool_mode = \"transaction\"\nadmin_users = [\"sp_scram\"]\n"
-                        "health_check_interval = \"200ms\"\nhealth_check_failures = 2\n"
-                        "failover_wait_timeout = \"20s\"\nauto_promote = " +
-                        std::string(autoPromote ? "true" : "false")) +
+std::string failoverConfig(const Cluster& primary, const Cluster& standby, bool autoPromote,
+                           const std::string& generalExtra = "") {
+  return generalSection(
+             "pool_mode = \"transaction\"\nadmin_users = [\"sp_scram\"]\n"
+             "health_check_interval = \"200ms\"\nhealth_check_failures = 2\n"
+             "failover_wait_timeout = \"20s\"\nauto_promote = " +
+             std::string(autoPromote ? "true" : "false") + "\n" + generalExtra) +
          "[databases.sp_db]\nhost = \"127.0.0.1\"\nport = " + std::to_string(primary.port()) +
          "\nuser = \"sp_admin\"\npassword = \"admin_pass\"\n"
          "replicas = [ { host = \"127.0.0.1\", port = " +
@@ -133,6 +136,39 @@ std::string writeTarget(Conn& console) {
   for (const auto& row : showRows(console, "SHOW BACKENDS"))
     if (row.at("write_target") == "1") return row.at("backend");
   return {};
+}
+
+// Polls `done` every 50 ms for up to `timeout`.
+template <class Pred>
+bool eventually(Pred done, Ms timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+// SHOW EVENTS lines that contain all of `parts`.
+int countEvents(Conn& console, const std::vector<std::string>& parts) {
+  int n = 0;
+  for (const auto& e : showRows(console, "SHOW EVENTS")) {
+    bool all = true;
+    for (const auto& p : parts) all = all && contains(e.at("event"), p);
+    n += all ? 1 : 0;
+  }
+  return n;
+}
+
+// shardpool_failovers_total from the metrics endpoint on `port`.
+long failoversTotal(uint16_t port) {
+  RawSocket s(port);
+  REQUIRE(s.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
+  s.readToClose(5s);
+  const std::string key = "\nshardpool_failovers_total ";
+  size_t at = s.received().find(key);
+  if (at == std::string::npos) throw std::runtime_error("no " + key.substr(1) + "in /metrics");
+  return std::stol(s.received().substr(at + key.size()));
 }
 
 }  // namespace
@@ -228,4 +264,93 @@ TEST_CASE("failover: an external promotion is followed and the old primary is fe
   CHECK(app.scalar("SELECT inet_server_port()") == std::to_string(standby.port()));
   // An operator can lift the fence; with the standby still primary it stays fenced.
   CHECK(console.expectError("UNFENCE 10.9.9.9:1").sqlstate == "22023");
+}
+
+TEST_CASE(
+    "failover: a standby down and back is banned, rejoins after replica_ban_time, writes go on",
+    "[integration][failover][standby]") {
+  Cluster primary;
+  Cluster standby(&primary);  // asynchronous: the primary never waits for it
+  {
+    Conn p = primary.admin();
+    REQUIRE(p.ok());
+    p.query("CREATE TABLE acks (id bigint PRIMARY KEY)");
+  }
+  const Ms kBan = 6s;
+  uint16_t metricsPort = freePort();
+  Proxy proxy(
+      failoverConfig(primary, standby, false,
+                     "replica_ban_time = \"6s\"\nmetrics_port = " + std::to_string(metricsPort)));
+  Conn console(proxy.conninfo("sp_scram", "scram_pass", "shardpool"));
+  REQUIRE(console.ok());
+  const std::string primaryAddr = "127.0.0.1:" + std::to_string(primary.port());
+  const std::string standbyAddr = "127.0.0.1:" + std::to_string(standby.port());
+  auto standbyRow = [&] {
+    return findRow(showRows(console, "SHOW BACKENDS"), "backend", standbyAddr);
+  };
+  // SHOW BACKENDS may have a banned column (1 while banned): checked where it exists.
+  auto bannedIs = [](const NamedRow& row, const char* value) {
+    return row.count("banned") == 0 || row.at("banned") == value;
+  };
+  auto rejoinEvents = [&] {
+    return countEvents(console, {standbyAddr, "rejoins the read rotation"});
+  };
+  REQUIRE(eventually(
+      [&] {
+        NamedRow r = standbyRow();
+        return r.at("role") == "standby" && r.at("state") == "up";
+      },
+      5s));
+  CHECK(writeTarget(console) == primaryAddr);
+
+  WriteLoad load(proxy, 2);
+  std::this_thread::sleep_for(500ms);
+  // The ban starts when the probes find the standby down: after this.
+  auto crashAt = Clock::now();
+  size_t ackedBeforeCrash = load.acked().size();
+  standby.run("crash");
+  REQUIRE(eventually([&] { return standbyRow().at("state") == "down"; }, 5s));
+  CHECK(bannedIs(standbyRow(), "1"));
+  CHECK(countEvents(console, {standbyAddr, "is down"}) == 1);
+  CHECK(countEvents(console, {standbyAddr, "banned from reads for 6s"}) == 1);
+  // Writes on the primary went on while the standby died.
+  CHECK(load.acked().size() > ackedBeforeCrash + 10);
+
+  standby.run("restart");
+  REQUIRE(eventually([&] { return standbyRow().at("state") == "up"; }, 10s));
+  auto upSeen = Clock::now();
+  size_t ackedAtUp = load.acked().size();
+  if (upSeen - crashAt < kBan - 300ms) {
+    // Healthy again within the ban: still out of the read rotation until it ends.
+    CHECK(rejoinEvents() == 0);
+    CHECK(bannedIs(standbyRow(), "1"));
+    CHECK(countEvents(console, {standbyAddr, "is up again, still banned from reads"}) == 1);
+  }
+  REQUIRE(eventually([&] { return rejoinEvents() == 1; }, 10s));
+  auto rejoinSeen = Clock::now();
+  INFO("crash -> up seen " << std::chrono::duration_cast<Ms>(upSeen - crashAt).count()
+                           << " ms, -> rejoin seen "
+                           << std::chrono::duration_cast<Ms>(rejoinSeen - crashAt).count()
+                           << " ms");
+  CHECK(rejoinSeen - crashAt >= kBan);  // the ban ran its time
+  CHECK(load.acked().size() > ackedAtUp + 10);
+  NamedRow back = standbyRow();
+  CHECK(back.at("role") == "standby");
+  CHECK(bannedIs(back, "0"));
+  std::this_thread::sleep_for(300ms);
+  load.stop();
+
+  // No failover: the primary kept writes throughout, and no write failed.
+  INFO("errors " << load.errors() << "; last error: " << load.lastError());
+  CHECK(load.errors() == 0);
+  CHECK(load.closed() == 0);
+  CHECK(writeTarget(console) == primaryAddr);
+  CHECK(failoversTotal(metricsPort) == 0);
+  CHECK(countEvents(console, {"write target"}) == 0);
+  CHECK(countEvents(console, {"promoting"}) == 0);
+  // The standby catches up with every acknowledged write.
+  std::string acked = std::to_string(load.acked().size());
+  Conn s = standby.admin();
+  REQUIRE(s.ok());
+  CHECK(eventually([&] { return s.scalar("SELECT count(*) FROM acks") == acked; }, 10s));
 }
