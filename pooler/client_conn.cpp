@@ -582,6 +582,15 @@ void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate
     return;
   }
   if (state_ != State::WaitServer) return;
+  if (routing_ && pool_->member() != 0) {
+    // A replica could not serve this read: its shard's primary will.
+    log::warn(who_, "connect to a replica failed ({}); reading from the primary", reason);
+    pool_ = &shardPool(pool_->shard(), 0);
+    Clock::time_point since = waitStart_;
+    requestServer();
+    waitStart_ = since;
+    return;
+  }
   Proxy& proxy = worker().proxy();
   health::FailoverManager* failover = proxy.failover();
   // A database with standbys: a failed connect may be its primary dying. Hold its clients (this

@@ -126,7 +126,9 @@ class ClientConn final : public Connection {
   // statement routes to; statements in it that belong elsewhere are refused.
   struct Routing;
   bool startRouting(const config::Database& db);  // at login; false: not sharded
-  Pool& shardPool(uint32_t shard);
+  Pool& shardPool(uint32_t shard, uint32_t member = 0);
+  // read_from: the member of `shard` a read outside a transaction goes to (least outstanding).
+  uint32_t readMember(uint32_t shard);
   void routeNext();    // no server: decide where the waiting messages go
   void pumpRouted();   // linked: forward the next unit (up to a sync point) when due
   void routedReady();  // a ReadyForQuery went by

@@ -9,6 +9,7 @@
 #include <cctype>
 
 #include "pooler/client_routing.h"
+#include "pooler/health/failover_manager.h"
 #include "pooler/log.h"
 #include "pooler/proxy.h"
 #include "pooler/server_conn.h"
@@ -76,21 +77,72 @@ uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.value_o
 }  // namespace
 
 bool ClientConn::startRouting(const config::Database& db) {
-  if (db.shards.size() < 2) return false;
+  auto cfg = worker().proxy().config();
+  if (!routedDatabase(*cfg, db)) return false;
   routing_ = std::make_unique<Routing>();
-  routing_->pools.assign(db.shards.size(), nullptr);
+  for (const config::Shard& s : cfg->shardsOf(db))
+    routing_->pools.emplace_back(s.replicas.size() + 1, nullptr);
+  routing_->readFrom = db.readFrom;
+  routing_->nextRead = static_cast<uint32_t>(id());
   return true;
 }
 
-Pool& ClientConn::shardPool(uint32_t shard) {
+Pool& ClientConn::shardPool(uint32_t shard, uint32_t member) {
   Routing& r = *routing_;
   if (shard >= r.pools.size()) shard = 0;
-  if (!r.pools[shard]) {
+  if (member >= r.pools[shard].size()) member = 0;
+  Pool*& slot = r.pools[shard][member];
+  if (!slot) {
     auto cfg = worker().proxy().config();
     const config::Database* db = cfg->findDatabase(database_);
-    r.pools[shard] = &worker().proxy().pools().get(*cfg, *db, database_, user_, shard);
+    slot = &worker().proxy().pools().get(*cfg, *db, database_, user_, shard, member);
   }
-  return *r.pools[shard];
+  return *slot;
+}
+
+uint32_t ClientConn::readMember(uint32_t shard) {
+  Routing& r = *routing_;
+  if (r.readFrom == config::ReadFrom::Primary || shard >= r.pools.size()) return 0;
+  uint32_t members = static_cast<uint32_t>(r.pools[shard].size());
+  if (members < 2) return 0;
+  health::FailoverManager* fm = worker().proxy().failover();
+  if (fm && fm->readTargetsVersion() != r.readVersion) {
+    r.readVersion = fm->readTargetsVersion();
+    auto cfg = worker().proxy().config();
+    const config::Database* db = cfg->findDatabase(database_);
+    std::vector<config::Shard> shards = db ? cfg->shardsOf(*db) : std::vector<config::Shard>{};
+    r.readable.assign(r.pools.size(), {});
+    for (size_t i = 0; i < r.pools.size() && i < shards.size(); ++i) {
+      std::vector<health::ReadTarget> targets = fm->readTargets(database_, i);
+      r.readable[i].assign(r.pools[i].size(), targets.empty());
+      for (size_t m = 0; m < r.pools[i].size() && m <= shards[i].replicas.size(); ++m) {
+        const config::Backend& b = m == 0 ? shards[i].primary : shards[i].replicas[m - 1];
+        for (const auto& t : targets)
+          if (t.host == b.host && t.port == b.port) r.readable[i][m] = true;
+      }
+    }
+  }
+  auto readable = [&](uint32_t m) {
+    return shard >= r.readable.size() || m >= r.readable[shard].size() || r.readable[shard][m];
+  };
+  // Candidates: the replicas, and the primary too with read_from = any. Least outstanding
+  // (servers in use plus clients waiting) wins; ties go round the candidates.
+  uint32_t first = r.readFrom == config::ReadFrom::Any ? 0 : 1;
+  uint32_t count = members - first;
+  uint32_t best = 0;
+  uint64_t bestLoad = UINT64_MAX;
+  ++r.nextRead;
+  for (uint32_t k = 0; k < count; ++k) {
+    uint32_t m = first + (r.nextRead + k) % count;
+    if (m != 0 && !readable(m)) continue;
+    Pool::Counts c = shardPool(shard, m).counts();
+    uint64_t load = uint64_t(c.total - c.idle) + c.waiting;
+    if (load < bestLoad) {
+      bestLoad = load;
+      best = m;
+    }
+  }
+  return best;
 }
 
 void ClientConn::replyLocally(pg::Writer& w, char status) {
@@ -120,6 +172,7 @@ void ClientConn::routeNext() {
     }
     char status = r.deferredBegin.empty() ? 'I' : 'T';
     std::optional<uint32_t> target;
+    bool read = false;  // a lone read outside a transaction: read_from may send it to a replica
     if (first.type == 'X') {
       close("client sent Terminate");
       return;
@@ -182,6 +235,8 @@ void ClientConn::routeNext() {
       // that a transaction it belongs to fails there as PostgreSQL would fail it.
       target = route.kind == router::RouteKind::One && !route.anyShard ? route.shard
                                                                          : anyShard(d->map);
+      read = route.kind == router::RouteKind::One && !route.write && f.statementCount == 1 &&
+             r.deferredBegin.empty();
     } else {
       // Extended protocol (or a COPY, a function call): the first Bind that routes decides,
       // looking as far as the batch's Sync. Statements named in this batch or earlier.
@@ -234,6 +289,14 @@ void ClientConn::routeNext() {
           }
           target = route.kind == router::RouteKind::One && !route.anyShard ? route.shard
                                                                              : anyShard(d->map);
+          read = route.kind == router::RouteKind::One && !route.write && r.deferredBegin.empty();
+          // ... when it is the batch's only statement.
+          for (size_t at = off; read;) {
+            pg::Frame g = pg::frameMessage(buf.subspan(at));
+            if (g.status != pg::FrameStatus::Ok || g.type == 'B') read = false;
+            if (!read || g.type == 'S') break;
+            at += g.totalSize;
+          }
         } else if (f.type == 'S' || f.type == 'H' || f.type == 'F' || f.type == 'd') {
           complete = true;
           break;
@@ -250,7 +313,7 @@ void ClientConn::routeNext() {
       }
     }
     r.shard = *target;
-    pool_ = &shardPool(*target);
+    pool_ = &shardPool(*target, read ? readMember(*target) : 0);
     requestServer();
     return;
   }

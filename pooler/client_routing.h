@@ -13,7 +13,13 @@
 namespace shardpool::pooler {
 
 struct ClientConn::Routing {
-  std::vector<Pool*> pools;      // per shard, created on first use
+  std::vector<std::vector<Pool*>> pools;  // [shard][member], created on first use
+  config::ReadFrom readFrom = config::ReadFrom::Primary;
+  uint32_t nextRead = 0;  // rotates the first candidate among equally loaded members
+  // Members that may serve reads ([shard][member]), from the health checks' read targets as of
+  // readVersion (down, banned and fenced standbys are left out).
+  std::vector<std::vector<bool>> readable;
+  uint64_t readVersion = UINT64_MAX;
   router::SessionHints session;  // SET shardpool.*
   router::SessionHints local;    // SET LOCAL shardpool.*, or a hint on BEGIN: this transaction
   std::optional<uint32_t> shard;  // the shard of the linked server (its transaction's)

@@ -56,14 +56,16 @@ bool PoolSettings::sameBackend(const PoolSettings& o) const {
 }
 
 Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,
-           std::string shardName, PoolSettings settings, unsigned workers,
+           uint32_t member, std::string shardName, PoolSettings settings, unsigned workers,
            ConnectionLimit* dbLimit, ConnectionLimit* userLimit)
     : registry_(registry),
       clientDb_(std::move(clientDb)),
       user_(std::move(user)),
       shard_(shard),
+      member_(member),
       shardName_(std::move(shardName)),
-      name_(user_ + "@" + clientDb_ + (shardName_.empty() ? "" : "/" + shardName_)),
+      name_(user_ + "@" + clientDb_ + (shardName_.empty() ? "" : "/" + shardName_) +
+            (member == 0 ? "" : "/replica" + std::to_string(member))),
       dbLimit_(dbLimit),
       userLimit_(userLimit),
       counters_(std::make_unique<PoolCounters[]>(workers)),
@@ -390,18 +392,20 @@ ConnectionLimit* PoolRegistry::limit(std::map<std::string, std::unique_ptr<Conne
 
 PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::Database& db,
                                        std::string_view clientDb, const std::string& user,
-                                       uint32_t shard) {
+                                       uint32_t shard, uint32_t member) {
   const config::User* u = cfg.findUser(user);
   PoolSettings s;
   s.host = db.host;
   s.port = db.port;
   s.dbname = db.dbname.empty() ? std::string(clientDb) : db.dbname;
-  if (db.sharded()) {
+  if (db.sharded() || member > 0) {
     std::vector<config::Shard> shards = cfg.shardsOf(db);
-    const config::Backend& primary = shards.at(std::min<size_t>(shard, shards.size() - 1)).primary;
-    s.host = primary.host;
-    s.port = primary.port;
-    if (!primary.dbname.empty()) s.dbname = primary.dbname;
+    const config::Shard& sh = shards.at(std::min<size_t>(shard, shards.size() - 1));
+    const config::Backend& b =
+        member > 0 && member <= sh.replicas.size() ? sh.replicas[member - 1] : sh.primary;
+    s.host = b.host;
+    s.port = b.port;
+    if (!b.dbname.empty()) s.dbname = b.dbname;
   }
   s.user = user;
   if (db.user) {
@@ -435,19 +439,20 @@ std::string PoolRegistry::dbLimitKey(const config::Database& db, std::string_vie
 }
 
 Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
-                        std::string_view clientDb, std::string_view clientUser, uint32_t shard) {
+                        std::string_view clientDb, std::string_view clientUser, uint32_t shard,
+                        uint32_t member) {
   std::lock_guard lock(mutex_);
   std::string user = db.user ? *db.user : std::string(clientUser);
-  Key key{std::string(clientDb), user, shard};
+  Key key{std::string(clientDb), user, shard, member};
   auto it = pools_.find(key);
   if (it != pools_.end()) {
     if (!it->second->retired()) return *it->second;
     retired_.push_back(std::move(it->second));  // a removed database came back
     pools_.erase(it);
   }
-  PoolSettings s = settingsFor(cfg, db, clientDb, user, shard);
+  PoolSettings s = settingsFor(cfg, db, clientDb, user, shard, member);
   ShardKey target{std::string(clientDb), shard};
-  if (auto t = writeTargets_.find(target); t != writeTargets_.end()) {
+  if (auto t = writeTargets_.find(target); member == 0 && t != writeTargets_.end()) {
     s.host = t->second.first;
     s.port = t->second.second;
   }
@@ -457,11 +462,12 @@ Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
       limit(userLimits_, user, cfg.maxUserConnectionsFor(cfg.findUser(user)));
   std::string shardName = db.sharded() && shard < db.shards.size() ? cfg.shardsOf(db)[shard].name
                                                                     : std::string();
-  auto pool = std::make_unique<Pool>(*this, std::get<0>(key), user, shard, std::move(shardName),
-                                     std::move(s), workers_, dbLimit, userLimit);
+  auto pool = std::make_unique<Pool>(*this, std::get<0>(key), user, shard, member,
+                                     std::move(shardName), std::move(s), workers_, dbLimit,
+                                     userLimit);
   for (const auto& p : pausedDbs_)
     if (p.empty() || p == std::get<0>(key)) pool->setPaused(true);
-  if (heldDbs_.count(target)) pool->setHeld(true);
+  if (member == 0 && heldDbs_.count(target)) pool->setHeld(true);
   Pool& ref = *pool;
   pools_.emplace(std::move(key), std::move(pool));
   return ref;
@@ -494,15 +500,19 @@ void PoolRegistry::applyConfig(const config::Config& cfg) {
       it = pools_.erase(it);
       continue;
     }
-    if (db->sharded() ? pool.shard() >= db->shards.size() : pool.shard() != 0) {
+    std::vector<config::Shard> shards = cfg.shardsOf(*db);
+    if (pool.shard() >= shards.size() ||
+        pool.member() > shards[pool.shard()].replicas.size()) {
       log::info(pool.name(), "its shard was removed from the configuration: draining");
       pool.retire();
       retired_.push_back(std::move(it->second));
       it = pools_.erase(it);
       continue;
     }
-    PoolSettings s = settingsFor(cfg, *db, pool.database(), pool.user(), pool.shard());
-    if (auto t = writeTargets_.find({pool.database(), pool.shard()}); t != writeTargets_.end()) {
+    PoolSettings s =
+        settingsFor(cfg, *db, pool.database(), pool.user(), pool.shard(), pool.member());
+    if (auto t = writeTargets_.find({pool.database(), pool.shard()});
+        pool.member() == 0 && t != writeTargets_.end()) {
       s.host = t->second.first;
       s.port = t->second.second;
     }
@@ -527,7 +537,7 @@ void PoolRegistry::setWriteTarget(Worker& worker, const std::string& db, const s
     writeTargets_[{db, shard}] = {host, port};
     heldDbs_.erase({db, shard});
     for (auto& [k, p] : pools_) {
-      if (std::get<0>(k) != db || std::get<2>(k) != shard) continue;
+      if (std::get<0>(k) != db || std::get<2>(k) != shard || std::get<3>(k) != 0) continue;
       PoolSettings s = p->settings();
       if (s.host != host || s.port != port) {
         s.host = host;
@@ -551,7 +561,7 @@ void PoolRegistry::holdDatabase(const std::string& db, bool held, Worker* worker
     else
       heldDbs_.erase({db, shard});
     for (auto& [k, p] : pools_) {
-      if (std::get<0>(k) != db || std::get<2>(k) != shard) continue;
+      if (std::get<0>(k) != db || std::get<2>(k) != shard || std::get<3>(k) != 0) continue;
       p->setHeld(held);
       affected.push_back(p.get());
     }

@@ -96,8 +96,8 @@ struct PoolSettings {
 class Pool {
  public:
   Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,
-       std::string shardName, PoolSettings settings, unsigned workers, ConnectionLimit* dbLimit,
-       ConnectionLimit* userLimit);
+       uint32_t member, std::string shardName, PoolSettings settings, unsigned workers,
+       ConnectionLimit* dbLimit, ConnectionLimit* userLimit);
 
   const std::string& name() const { return name_; }  // "user@db", sharded "user@db/shard"
   const std::string& database() const { return clientDb_; }
@@ -105,6 +105,8 @@ class Pool {
   // Sharded databases have a pool per shard (its primary, or the write target after a
   // failover); others have shard 0 and an empty shard name.
   uint32_t shard() const { return shard_; }
+  // 0: the shard's primary (its write target); k > 0: its k-th replica, for reads (read_from).
+  uint32_t member() const { return member_; }
   const std::string& shardName() const { return shardName_; }
   const PoolSettings& settings() const { return *settings_.load(std::memory_order_acquire); }
   // Reload: later connects and checks use `s`; with replaceServers, servers already open are
@@ -188,6 +190,7 @@ class Pool {
   std::string clientDb_;
   std::string user_;
   uint32_t shard_;
+  uint32_t member_;
   std::string shardName_;
   std::string name_;
   std::atomic<const PoolSettings*> settings_;
@@ -216,7 +219,7 @@ class PoolRegistry {
   // `shard` of a sharded database. With a forced backend user, all clients of that database
   // share the forced user's pool.
   Pool& get(const config::Config& cfg, const config::Database& db, std::string_view clientDb,
-            std::string_view user, uint32_t shard = 0);
+            std::string_view user, uint32_t shard = 0, uint32_t member = 0);
   std::vector<Pool*> all();
   // Pools serving client database `db` (all pools when db is empty).
   std::vector<Pool*> forDatabase(std::string_view db);
@@ -243,9 +246,9 @@ class PoolRegistry {
                          const std::string& key, uint32_t max);  // under mutex_
   static PoolSettings settingsFor(const config::Config& cfg, const config::Database& db,
                                   std::string_view clientDb, const std::string& user,
-                                  uint32_t shard);
-  // A pool's identity: client database, backend user, shard.
-  using Key = std::tuple<std::string, std::string, uint32_t>;
+                                  uint32_t shard, uint32_t member);
+  // A pool's identity: client database, backend user, shard, member (0 primary, k replica k).
+  using Key = std::tuple<std::string, std::string, uint32_t, uint32_t>;
   using ShardKey = std::pair<std::string, uint32_t>;  // database, shard
   std::string dbLimitKey(const config::Database& db, std::string_view clientDb) const;
 

@@ -12,11 +12,16 @@
 
 #include "config/config.h"
 #include "router/pg_statement.h"
+#include "router/directory.h"
 #include "router/route.h"
 
 namespace shardpool::pooler {
 
 class Worker;
+
+// Whether clients of `db` are routed statement by statement: several shards, or replicas to
+// send reads to (read_from) in a transaction-pooled database.
+bool routedDatabase(const config::Config& cfg, const config::Database& db);
 
 class ShardRouter {
  public:
@@ -29,6 +34,7 @@ class ShardRouter {
     std::shared_ptr<const config::Config> cfg;  // keeps `db` alive
     const config::Database* db = nullptr;
     router::ShardMap map;
+    std::shared_ptr<const router::DirectoryMap> directory;  // directory sharding: the map used
     router::StatementCache statements{4096};
     uint64_t rulesVersion = 0;
   };
@@ -45,6 +51,7 @@ class ShardRouter {
   Worker& worker_;
   std::shared_ptr<const config::Config> cfg_;
   std::chrono::steady_clock::time_point checked_{};
+  uint64_t directoryVersion_ = 0;  // of the Proxy's DirectoryRegistry when maps were taken
   uint64_t versions_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Database>> dbs_;
 };

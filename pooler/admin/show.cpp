@@ -26,6 +26,10 @@ std::string modeName(config::PoolMode m) {
   return std::string(config::toString(m));
 }
 
+std::string roleName(const Pool& p) {
+  return p.member() == 0 ? std::string("primary") : fmt::format("replica{}", p.member());
+}
+
 struct PoolCounts {
   uint32_t clActive = 0, clWaiting = 0, svActive = 0, svIdle = 0, svUsed = 0, svLogin = 0;
   std::chrono::microseconds maxWait{0};
@@ -75,6 +79,8 @@ ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
   rs.column("pool_mode").column("paused", Type::Int).column("stale_servers", Type::Int);
   // The pool's own books: server slots in use (open or opening), clients queued, failover hold.
   rs.column("slots", Type::Int).column("queued", Type::Int).column("held", Type::Int);
+  // Sharded databases and read_from: a pool per shard and member.
+  rs.column("shard").column("role");
   auto counts = countByPool(snap);
   for (Pool* p : proxy.pools().all()) {
     auto it = counts.find(p);
@@ -88,6 +94,55 @@ ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
     rs.add(modeName(p->settings().mode)).add(p->adminPaused()).add(p->staleServers());
     Pool::Counts books = p->counts();
     rs.add(books.total).add(books.waiting).add(p->held());
+    rs.add(p->shardName()).add(roleName(*p));
+  }
+  return rs;
+}
+
+// Where the shards of each routed database are, and the traffic each member of each shard had
+// (all users' pools summed).
+ResultSet showShards(Proxy& proxy, const Snapshot& snap) {
+  ResultSet rs;
+  rs.column("database").column("shard").column("index", Type::Int).column("role");
+  rs.column("host").column("port", Type::Int).column("dbname").column("sharding_function");
+  for (const char* c : {"cl_active", "cl_waiting", "sv_active", "sv_idle", "xact_count",
+                        "query_count"})
+    rs.column(c, Type::Int);
+  auto cfg = proxy.config();
+  auto counts = countByPool(snap);
+  std::vector<Pool*> pools = proxy.pools().all();
+  for (const auto& [name, db] : cfg->databases) {
+    if (name == "*" || (db.shards.size() < 2 && db.readFrom == config::ReadFrom::Primary))
+      continue;
+    std::vector<config::Shard> shards = cfg->shardsOf(db);
+    for (uint32_t i = 0; i < shards.size(); ++i) {
+      for (uint32_t m = 0; m <= shards[i].replicas.size(); ++m) {
+        const config::Backend& b = m == 0 ? shards[i].primary : shards[i].replicas[m - 1];
+        PoolCounts pc;
+        PoolTotals t;
+        std::string host = b.host;
+        uint16_t port = b.port;
+        for (Pool* p : pools) {
+          if (p->database() != name || p->shard() != i || p->member() != m || p->retired())
+            continue;
+          host = p->settings().host;  // after a failover: the write target
+          port = p->settings().port;
+          if (auto it = counts.find(p); it != counts.end()) {
+            pc.clActive += it->second.clActive;
+            pc.clWaiting += it->second.clWaiting;
+            pc.svActive += it->second.svActive;
+            pc.svIdle += it->second.svIdle;
+          }
+          t += p->totals();
+        }
+        rs.row().add(name).add(shards[i].name).add(i);
+        rs.add(m == 0 ? std::string("primary") : fmt::format("replica{}", m));
+        rs.add(host).add(static_cast<uint64_t>(port)).add(b.dbname.empty() ? name : b.dbname);
+        rs.add(std::string(config::toString(db.shardingFunction)));
+        rs.add(pc.clActive).add(pc.clWaiting).add(pc.svActive).add(pc.svIdle);
+        rs.add(t.xacts).add(t.queries);
+      }
+    }
   }
   return rs;
 }
@@ -250,13 +305,14 @@ ResultSet showBackends(Proxy& proxy) {
   rs.column("database").column("shard").column("backend").column("role").column("state");
   rs.column("write_target", Type::Int).column("configured_primary", Type::Int);
   rs.column("lag_bytes", Type::Int).column("failures", Type::Int).column("last_error");
+  rs.column("banned", Type::Int).column("ban_left_ms", Type::Int);
   if (!proxy.failover()) return rs;
   for (const auto& b : proxy.failover()->backends()) {
     std::string role = !b.probed ? "unknown" : b.inRecovery ? "standby" : "primary";
     std::string state = b.fenced ? "fenced" : b.up ? "up" : "down";
     rs.row().add(b.database).add(b.shard).add(b.address).add(role).add(state);
     rs.add(b.writeTarget).add(b.configuredPrimary).add(b.lagBytes).add(b.failures);
-    rs.add(b.lastError);
+    rs.add(b.lastError).add(b.banned).add(b.banLeftMs);
   }
   return rs;
 }
@@ -294,7 +350,7 @@ ResultSet showHelp() {
   rs.column("command");
   for (const char* c :
        {"SHOW POOLS|STATS|STATS_TOTALS|STATS_AVERAGES|CLIENTS|SERVERS|DATABASES|USERS|CONFIG|"
-        "LISTS|BACKENDS|EVENTS|DIRECTORY|VERSION|HELP",
+        "LISTS|BACKENDS|EVENTS|DIRECTORY|SHARDS|VERSION|HELP",
         "UNFENCE host:port",
         "PAUSE [db]", "RESUME [db]", "RECONNECT [db]", "KILL db", "KILL_CLIENT id", "DISABLE db",
         "ENABLE db", "WAIT_CLOSE [db]", "RELOAD", "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]",
@@ -307,7 +363,7 @@ ResultSet showHelp() {
 
 bool showNeedsSnapshot(std::string_view what) {
   return what == "POOLS" || what == "CLIENTS" || what == "SERVERS" || what == "LISTS" ||
-         what == "DATABASES";
+         what == "DATABASES" || what == "SHARDS";
 }
 
 std::optional<ResultSet> show(std::string_view what, Proxy& proxy, const Snapshot* snap,
@@ -328,6 +384,7 @@ std::optional<ResultSet> show(std::string_view what, Proxy& proxy, const Snapsho
   if (what == "BACKENDS") return showBackends(proxy);
   if (what == "EVENTS") return showEvents(proxy);
   if (what == "DIRECTORY") return showDirectory(proxy);
+  if (what == "SHARDS") return showShards(proxy, s);
   if (what == "HELP") return showHelp();
   error = fmt::format("unknown SHOW \"{}\"; SHOW HELP lists what can be shown", what);
   return std::nullopt;

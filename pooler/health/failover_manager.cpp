@@ -132,11 +132,12 @@ void FailoverManager::onResult(const std::string& key, const ProbeResult& r) {
       apply(c, i, ev);
       if (targetsOf(c) != before) bumpReadVersion();
       // A worker that failed to connect held the database: a healthy write target lifts it.
-      if (r.ok && c.state.writeTarget == i && proxy_.pools().isHeld(c.database)) {
+      auto shard = static_cast<uint32_t>(c.shardIndex);
+      if (r.ok && c.state.writeTarget == i && proxy_.pools().isHeld(c.database, shard)) {
         std::string db = c.database;
         config::Backend b = c.members[i];
-        proxy_.worker(0).post([db, b](Worker& w) {
-          w.proxy().pools().setWriteTarget(w, db, b.host, b.port);
+        proxy_.worker(0).post([db, b, shard](Worker& w) {
+          w.proxy().pools().setWriteTarget(w, db, b.host, b.port, shard);
         });
       }
       return;
@@ -150,17 +151,19 @@ void FailoverManager::apply(Cluster& c, size_t, const FailoverEvents& ev) {
     record(fmt::format("{}/{}: {}", c.database, c.shardName, line));
   }
   if (ev.writeTargetChanged) {
+    // Each shard fails over on its own: only its pools move or hold.
     std::string db = c.database;
+    auto shard = static_cast<uint32_t>(c.shardIndex);
     if (c.state.writeTarget) {
       config::Backend b = c.members[*c.state.writeTarget];
       if (!c.state.members[*c.state.writeTarget].configuredPrimary ||
-          proxy_.pools().isHeld(db))
+          proxy_.pools().isHeld(db, shard))
         failovers_.fetch_add(1, std::memory_order_relaxed);
-      proxy_.worker(0).post([db, b](Worker& w) {
-        w.proxy().pools().setWriteTarget(w, db, b.host, b.port);
+      proxy_.worker(0).post([db, b, shard](Worker& w) {
+        w.proxy().pools().setWriteTarget(w, db, b.host, b.port, shard);
       });
     } else {
-      proxy_.pools().holdDatabase(db, true, nullptr);
+      proxy_.pools().holdDatabase(db, true, nullptr, shard);
     }
   }
   if (ev.promote) {

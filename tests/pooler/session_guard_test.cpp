@@ -35,6 +35,21 @@ TEST_CASE("session guard: features that outlive a transaction are named", "[pool
 
 TEST_CASE("session guard: the refusal query quotes its message", "[pooler][guard]") {
   std::string q = shardpool::pooler::raiseFeatureNotSupported("it's not ok");
-  CHECK(q.find("'it''s not ok'") != std::string::npos);
-  CHECK(q.find("ERRCODE = '0A000'") != std::string::npos);
+  CHECK(q.find("E'it''s not ok'") != std::string::npos);
+  CHECK(q.find("ERRCODE = E'0A000'") != std::string::npos);
+}
+
+TEST_CASE("session guard: a raised error keeps its SQLSTATE and hint, and cannot end the DO block",
+          "[pooler][guard]") {
+  using shardpool::pooler::raiseError;
+  std::string q = raiseError("22023", "shard 9 of 2 \\ $shardpool$ x", "use 0 or 1");
+  CHECK(q.find("ERRCODE = E'22023'") != std::string::npos);
+  CHECK(q.find("HINT = E'use 0 or 1'") != std::string::npos);
+  CHECK(q.find("\\\\") != std::string::npos);  // the backslash doubled inside E'...'
+  // Only the two tags that open and close the block remain.
+  size_t tags = 0;
+  for (size_t at = q.find("$shardpool$"); at != std::string::npos; at = q.find("$shardpool$", at + 1))
+    ++tags;
+  CHECK(tags == 2);
+  CHECK(raiseError("bad", "m").find("ERRCODE = E'XX000'") != std::string::npos);
 }
