@@ -2,8 +2,8 @@
 // NOTIFY or, with polling only, when its change check sees the table changed; a bad row or an
 // overlap keeps the previous map (SHOW DIRECTORY's last_error says why); a source that cannot be
 // reached does not keep shardpool from serving its other databases. The directory tables live
-// in the fixture's sp_db. Routing by the map is not wired yet, so no client uses these
-// databases: the console is where the map shows.
+// in the fixture's sp_db; the console is where the map shows. The last case routes statements
+// by the map.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -374,4 +374,69 @@ TEST_CASE("directory: loading a million rows", "[.bench]") {
   std::string log = proxy.log();
   auto at = log.find("loaded 1000001 entries");
   if (at != std::string::npos) std::printf("%s\n", log.substr(at, log.find('\n', at) - at).c_str());
+}
+
+// Routing by the map: two shards (two databases on the fixture server) holding `items`; a key's
+// rows go where the map says, a key the map lacks goes to the default shard, and a moved key's
+// next rows follow the new map as soon as it is published (NOTIFY), without reconnecting.
+TEST_CASE("directory: statements are routed by the map, and a moved key follows it live",
+          "[integration][directory][sharding]") {
+  std::string suffix = uniqueSuffix();
+  std::string db0 = "dirroute0_" + suffix, db1 = "dirroute1_" + suffix;
+  Conn admin = adminConn();
+  for (const auto& d : {db0, db1}) admin.query("CREATE DATABASE " + d);
+  struct Drop {
+    std::vector<std::string> dbs;
+    ~Drop() {
+      try {
+        Conn a = adminConn();
+        for (const auto& d : dbs) a.query("DROP DATABASE IF EXISTS " + d + " WITH (FORCE)");
+      } catch (...) {
+      }
+    }
+  } drop{{db0, db1}};
+  for (const auto& d : {db0, db1})
+    Conn(directConninfo("sp_admin", "admin_pass", d)).query("CREATE TABLE items (k bigint, v text)");
+
+  DirectoryTable table;
+  table.sql("INSERT INTO " + table.name() + " VALUES (5, NULL, 's0'), (100, 199, 's1')");
+  std::string channel = "chan_" + uniqueSuffix();
+  std::string port = std::to_string(pgPort());
+  std::string database =
+      "[databases.dirapp]\nhost = \"127.0.0.1\"\nport = " + port +
+      "\nuser = \"sp_admin\"\npassword = \"admin_pass\"\nsharding_function = \"directory\"\n\n"
+      "[[databases.dirapp.shards]]\nname = \"s0\"\ndbname = \"" + db0 + "\"\n\n"
+      "[[databases.dirapp.shards]]\nname = \"s1\"\ndbname = \"" + db1 + "\"\n\n"
+      "[databases.dirapp.tables]\nitems = { key = \"k\" }\n\n"
+      "[databases.dirapp.directory]\ndefault_shard = \"s0\"\nconninfo = \"" +
+      directoryConninfo(pgPort()) + "\"\ntable = \"" + table.name() +
+      "\"\nrefresh_interval = 0\nnotify_channel = \"" + channel + "\"\n\n";
+  Proxy proxy(configWith(database));
+  Conn console = consoleConn(proxy);
+  REQUIRE(console.ok());
+  REQUIRE(num(waitForRow(console, "dirapp", entriesAre(2)), "version") == 1);
+
+  Conn app(proxy.conninfo("sp_admin", "admin_pass", "dirapp"));
+  REQUIRE(app.ok());
+  app.query("INSERT INTO items (k, v) VALUES (5, 'before')");
+  app.query("INSERT INTO items (k, v) VALUES (150, 'range')");
+  app.query("INSERT INTO items (k, v) VALUES (7, 'default')");
+  Conn s0(directConninfo("sp_admin", "admin_pass", db0));
+  Conn s1(directConninfo("sp_admin", "admin_pass", db1));
+  CHECK(s0.scalar("SELECT string_agg(v, ',' ORDER BY v) FROM items") == "before,default");
+  CHECK(s1.scalar("SELECT string_agg(v, ',' ORDER BY v) FROM items") == "range");
+  // A read by key finds its row through the map.
+  CHECK(app.scalar("SELECT v FROM items WHERE k = 150") == "range");
+
+  // Key 5 moves to s1: the DBA's copy first, then the map, then NOTIFY.
+  table.sql("UPDATE " + table.name() + " SET shard = 's1' WHERE key_from = 5");
+  table.sql("NOTIFY " + channel);
+  REQUIRE(num(waitForRow(console, "dirapp",
+                         [](const NamedRow& r) { return num(r, "version") == 2; }, 5s),
+              "version") == 2);
+  // Workers take the new map at their next statement.
+  app.query("INSERT INTO items (k, v) VALUES (5, 'after')");
+  CHECK(s1.scalar("SELECT string_agg(v, ',' ORDER BY v) FROM items WHERE k = 5") == "after");
+  CHECK(s0.scalar("SELECT count(*) FROM items WHERE v = 'after'") == "0");
+  CHECK(app.scalar("SELECT v FROM items WHERE k = 5") == "after");
 }
