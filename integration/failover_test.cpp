@@ -354,3 +354,102 @@ TEST_CASE(
   REQUIRE(s.ok());
   CHECK(eventually([&] { return s.scalar("SELECT count(*) FROM acks") == acked; }, 10s));
 }
+
+// Sharded: each shard fails over on its own. Shard "a" is a primary with a synchronous standby,
+// shard "b" a lone primary; a writer per shard inserts keys of its shard (modulo 2). Killing a's
+// primary holds and then moves only a's writes; b's writer never sees an error.
+TEST_CASE("failover: in a sharded database only the dead shard fails over",
+          "[integration][failover][sharding]") {
+  Cluster primaryA;
+  Cluster standbyA(&primaryA);
+  Cluster primaryB;
+  {
+    Conn p = primaryA.admin();
+    REQUIRE(p.ok());
+    p.query("ALTER SYSTEM SET synchronous_standby_names = '" + standbyA.value("STANDBY_NAME") +
+            "'");
+    p.query("ALTER SYSTEM SET synchronous_commit = 'on'");
+    p.query("SELECT pg_reload_conf()");
+    p.query("CREATE TABLE acks (id bigint PRIMARY KEY)");
+    Conn b = primaryB.admin();
+    REQUIRE(b.ok());
+    b.query("CREATE TABLE acks (id bigint PRIMARY KEY)");
+  }
+  std::string config =
+      generalSection("pool_mode = \"transaction\"\nadmin_users = [\"sp_scram\"]\n"
+                     "health_check_interval = \"200ms\"\nhealth_check_failures = 2\n"
+                     "failover_wait_timeout = \"20s\"\nauto_promote = true\n") +
+      "[databases.sp_db]\nhost = \"127.0.0.1\"\nuser = \"sp_admin\"\npassword = "
+      "\"admin_pass\"\nsharding_function = \"modulo\"\n\n"
+      "[[databases.sp_db.shards]]\nname = \"a\"\nport = " +
+      std::to_string(primaryA.port()) + "\nreplicas = [ { host = \"127.0.0.1\", port = " +
+      std::to_string(standbyA.port()) + " } ]\n\n[[databases.sp_db.shards]]\nname = \"b\"\nport = " +
+      std::to_string(primaryB.port()) + "\n\n[databases.sp_db.tables]\nacks = { key = \"id\" }\n\n" +
+      userSection("sp_scram", "scram_pass");
+  Proxy proxy(config);
+  Conn console(proxy.conninfo("sp_scram", "scram_pass", "shardpool"));
+  REQUIRE(console.ok());
+
+  // One writer per shard: even ids live on a (shard 0), odd ones on b.
+  std::atomic<bool> stop{false}, crashed{false};
+  std::atomic<int> errors[2] = {0, 0}, afterCrash[2] = {0, 0}, closed{0};
+  std::mutex mutex;
+  std::set<int64_t> ackedA;
+  std::vector<std::thread> writers;
+  for (int shard = 0; shard < 2; ++shard)
+    writers.emplace_back([&, shard] {
+      Conn c(proxy.conninfo("sp_scram", "scram_pass"));
+      if (!c.ok()) {
+        ++closed;
+        return;
+      }
+      for (int64_t n = 0; !stop; ++n) {
+        int64_t id = 2 * n + shard;
+        auto r = c.exec("INSERT INTO acks (id) VALUES (" + std::to_string(id) + ")", 30s);
+        bool ok = !r.empty() && r.back() && PQresultStatus(r.back().get()) == PGRES_COMMAND_OK;
+        if (!ok) {
+          ++errors[shard];
+        } else {
+          if (crashed) ++afterCrash[shard];
+          if (shard == 0) {
+            std::lock_guard lock(mutex);
+            ackedA.insert(id);
+          }
+        }
+        if (PQstatus(c.get()) != CONNECTION_OK) {
+          ++closed;
+          return;
+        }
+      }
+    });
+  std::this_thread::sleep_for(1s);
+  crashed = true;
+  primaryA.run("crash");
+  auto deadline = Clock::now() + 20s;
+  while (afterCrash[0] < 50 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(300ms);
+  stop = true;
+  for (auto& t : writers) t.join();
+
+  INFO("shard a: errors " << errors[0] << ", after crash " << afterCrash[0] << "; shard b: errors "
+                          << errors[1] << ", after crash " << afterCrash[1]);
+  CHECK(closed == 0);
+  CHECK(afterCrash[0] >= 50);  // a's writes resumed on its promoted standby
+  CHECK(errors[0] <= 2);       // at most the statement in flight
+  CHECK(errors[1] == 0);       // b never noticed
+  CHECK(afterCrash[1] > afterCrash[0]);  // and kept writing while a was held
+  // SHOW SHARDS: a's primary is now reached at the standby's address; b's is unchanged.
+  NamedRow a = findRow(showRows(console, "SHOW SHARDS"), "shard", "a");
+  CHECK(a.at("port") == std::to_string(standbyA.port()));
+  NamedRow b = findRow(showRows(console, "SHOW SHARDS"), "shard", "b");
+  CHECK(b.at("port") == std::to_string(primaryB.port()));
+  // Every acknowledged write of shard a is on its new primary.
+  Conn s = standbyA.admin();
+  REQUIRE(s.ok());
+  std::string ids;
+  for (int64_t id : ackedA) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  REQUIRE_FALSE(ids.empty());
+  CHECK(s.scalar("SELECT count(*) FROM unnest(ARRAY[" + ids +
+                 "]::bigint[]) AS x(id) WHERE NOT EXISTS (SELECT 1 FROM acks WHERE acks.id = x.id)") ==
+        "0");
+}
