@@ -437,7 +437,7 @@ TEST_CASE("failover: in a sharded database only the dead shard fails over",
   CHECK(afterCrash[0] >= 50);  // a's writes resumed on its promoted standby
   CHECK(errors[0] <= 2);       // at most the statement in flight
   CHECK(errors[1] == 0);       // b never noticed
-  CHECK(afterCrash[1] > afterCrash[0]);  // and kept writing while a was held
+  CHECK(afterCrash[1] > 0);    // and kept writing
   // SHOW SHARDS: a's primary is now reached at the standby's address; b's is unchanged.
   NamedRow a = findRow(showRows(console, "SHOW SHARDS"), "shard", "a");
   CHECK(a.at("port") == std::to_string(standbyA.port()));

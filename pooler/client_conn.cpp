@@ -430,6 +430,9 @@ void ClientConn::loginComplete(const pg::ErrorFields* error) {
 void ClientConn::forwardPending() {
   if (!reading()) startReading();  // paused while too much was pending
   if (routing_) {
+    // The server of the client's login: released at once (loginComplete), and what the client
+    // sent meanwhile is routed then.
+    if (!routing_->shard) return;
     injectDeferredBegin();
     pumpRouted();
     return;

@@ -149,6 +149,9 @@ class ClientConn final : public Connection {
   // An extended batch whose first routed statement needs `shards`: scatter it when it is
   // whole (false: wait for its Sync), or refuse it.
   bool scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards);
+  // An extended batch that is only BEGIN (or the COMMIT/ROLLBACK of a transaction that has not
+  // run anywhere yet): answered by shardpool, as a simple-protocol BEGIN is; false otherwise.
+  bool answerTransactionBatch(ShardRouter::Database& d);
   static constexpr size_t kMaxScatterBytes = 64u << 20;
   // After a lost server: answers the client's messages that belong to the lost transaction
   // (until its Sync, or its ROLLBACK) without a server. False when the client was closed.

@@ -6,6 +6,7 @@
 // transaction fails exactly as PostgreSQL would fail it.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "pooler/client_routing.h"
@@ -22,10 +23,23 @@ namespace pg = protocol::pg;
 
 namespace {
 
-// The first keyword of `sql`, upper case ("BEGIN", "START", "COMMIT", ...).
+// The first keyword of `sql`, upper case ("BEGIN", "START", "COMMIT", ...), after any
+// comments (/* shard: 1 */ BEGIN).
 std::string firstWord(std::string_view sql) {
   size_t i = 0;
-  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  for (;;) {
+    while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+    if (sql.substr(i, 2) == "--") {
+      i = sql.find('\n', i);
+      if (i == std::string_view::npos) return {};
+    } else if (sql.substr(i, 2) == "/*") {
+      size_t end = sql.find("*/", i + 2);
+      if (end == std::string_view::npos) return {};
+      i = end + 2;
+    } else {
+      break;
+    }
+  }
   std::string w;
   while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])))
     w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++]))));
@@ -186,7 +200,7 @@ void ClientConn::routeNext() {
         if (f.commentShard) r.local.shard = f.commentShard;
         if (f.commentShardingKey) r.local.shardingKey = f.commentShardingKey;
         inbuf_.erase(0, first.totalSize);
-        pg::putCommandComplete(w, "BEGIN");
+        pg::putCommandComplete(w, firstWord(sql) == "START" ? "START TRANSACTION" : "BEGIN");
         replyLocally(w, 'T');
         continue;
       }
@@ -237,6 +251,8 @@ void ClientConn::routeNext() {
                                                                          : anyShard(d->map);
       read = route.kind == router::RouteKind::One && !route.write && f.statementCount == 1 &&
              r.deferredBegin.empty();
+    } else if (answerTransactionBatch(*d)) {
+      continue;
     } else {
       // Extended protocol (or a COPY, a function call): the first Bind that routes decides,
       // looking as far as the batch's Sync. Statements named in this batch or earlier.
@@ -405,7 +421,11 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
           "outside the transaction",
           route.shards.size(), nameOf(*r.shard)), {}};
     case router::RouteKind::One:
-      if (route.anyShard || route.shard == *r.shard) return std::nullopt;
+      // A statement that names no table at all (COMMIT, SELECT now(), SET) runs wherever the
+      // transaction is, even where default_shard would send it on its own.
+      if (route.anyShard || route.shard == *r.shard ||
+          (route.source == router::RouteSource::Default && f.tables.empty()))
+        return std::nullopt;
       return Refusal{"0A000", fmt::format(
           "this statement belongs to shard \"{}\", but the transaction runs on shard \"{}\": "
           "cross-shard transactions are not supported",
@@ -589,6 +609,133 @@ void ClientConn::scatterFinished(std::string reply) {
   flushForward();
   if (!reading()) startReading();
   routeNext();
+}
+
+}  // namespace shardpool::pooler
+
+namespace shardpool::pooler {
+
+bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
+  // An extended batch that only begins a transaction (or ends one that never ran anywhere), as
+  // pgbench -M extended/prepared and many drivers send them: answered here, like a simple BEGIN.
+  Routing& r = *routing_;
+  pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
+  struct Msg {
+    char type;
+    pg::Bytes body;
+  };
+  std::vector<Msg> msgs;
+  size_t off = 0;
+  bool synced = false;
+  while (off < buf.size() && !synced) {
+    pg::Frame f = pg::frameMessage(buf.subspan(off));
+    if (f.status != pg::FrameStatus::Ok) return false;
+    off += f.totalSize;
+    if (f.type != 'P' && f.type != 'B' && f.type != 'D' && f.type != 'E' && f.type != 'S')
+      return false;
+    msgs.push_back({f.type, f.body});
+    synced = f.type == 'S';
+  }
+  if (!synced) return false;
+  // Named statements only prepared (Parse, Sync: pgbench -M prepared, many drivers) while a
+  // BEGIN waits for its shard: they are recorded and prepared on demand on whichever server
+  // the client gets (as client_prepared.cpp does), so they pin nothing.
+  if (!r.deferredBegin.empty() &&
+      std::all_of(msgs.begin(), msgs.end(), [](const Msg& m) {
+        if (m.type == 'S') return true;
+        auto p = m.type == 'P' ? pg::decodeParse(m.body) : std::nullopt;
+        return p && !p->name.empty();
+      })) {
+    pg::Writer w;
+    for (const Msg& m : msgs) {
+      if (m.type != 'P') continue;
+      auto p = pg::decodeParse(m.body);
+      statements_[std::string(p->name)] = ClientStatement{
+          pg::serverStatementName(p->query, p->paramTypes), std::string(p->query), p->paramTypes};
+      pg::putParseComplete(w);
+    }
+    inbuf_.erase(0, off);
+    replyLocally(w, 'T');
+    return true;
+  }
+  // Exactly one Bind, of a statement parsed in the batch or known by name.
+  std::optional<pg::ParseMsg> parse;
+  std::string query;
+  std::vector<uint32_t> types;
+  size_t binds = 0;
+  for (const Msg& m : msgs) {
+    if (m.type == 'P') {
+      if (parse) return false;
+      parse = pg::decodeParse(m.body);
+      if (!parse) return false;
+    } else if (m.type == 'B') {
+      auto b = pg::decodeBind(m.body);
+      if (!b || ++binds > 1) return false;
+      if (parse && parse->name == b->statement) {
+        query = std::string(parse->query);
+        types = parse->paramTypes;
+      } else if (auto it = statements_.find(std::string(b->statement));
+                 !b->statement.empty() && it != statements_.end()) {
+        query = it->second.query;
+        types = it->second.paramTypes;
+      } else {
+        return false;
+      }
+    }
+  }
+  if (binds != 1) return false;
+  const router::StatementFacts& f = worker().shardRouter().analyze(d, query);
+  std::optional<std::string_view> tag;
+  bool begins = r.deferredBegin.empty() && startsTransaction(f, query);
+  std::optional<std::string_view> ends =
+      r.deferredBegin.empty() ? std::nullopt : endsTransaction(f, query);
+  if (begins)
+    tag = firstWord(query) == "START" ? "START TRANSACTION" : "BEGIN";
+  else if (ends)
+    tag = *ends;
+  else
+    return false;
+  pg::Writer w;
+  for (const Msg& m : msgs) {
+    switch (m.type) {
+      case 'P':
+        if (!parse->name.empty())
+          statements_[std::string(parse->name)] = ClientStatement{
+              pg::serverStatementName(parse->query, parse->paramTypes),
+              std::string(parse->query), parse->paramTypes};
+        pg::putParseComplete(w);
+        break;
+      case 'B':
+        pg::putBindComplete(w);
+        break;
+      case 'D': {
+        auto t = pg::decodeDescribe(m.body);
+        if (t && t->kind == 'S') {
+          w.start('t');  // ParameterDescription: no parameters
+          w.i16(0);
+          w.finish();
+        }
+        pg::putNoData(w);
+        break;
+      }
+      case 'E':
+        pg::putCommandComplete(w, *tag);
+        break;
+      default:
+        break;
+    }
+  }
+  if (begins) {
+    r.deferredBegin = query;
+    if (f.commentShard) r.local.shard = f.commentShard;
+    if (f.commentShardingKey) r.local.shardingKey = f.commentShardingKey;
+  } else {
+    r.deferredBegin.clear();
+    r.local = {};
+  }
+  inbuf_.erase(0, off);
+  replyLocally(w, begins ? 'T' : 'I');
+  return true;
 }
 
 }  // namespace shardpool::pooler
