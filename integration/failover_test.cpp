@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "integration/admin_util.h"
+#include "integration/extended_query.h"
 #include "integration/raw_socket.h"
 
 using namespace shardpool::integration;
@@ -500,4 +501,47 @@ TEST_CASE("failover: a pgbench write load resumes on the promoted standby",
                                   std::to_string(killedAt) + ")"));
   CHECK(after > 100);
   CHECK(std::stol(s.scalar("SELECT count(*) FROM pgb_acks")) > 300);
+}
+
+// read_from = "replicas": lone reads outside transactions go to the standby, writes and whole
+// transactions to the primary; with the standby down (banned) reads go to the primary, and they
+// come back to the standby once it has rejoined.
+TEST_CASE("read_from replicas: reads on the standby, writes and transactions on the primary",
+          "[integration][failover][read_from]") {
+  Cluster primary;
+  Cluster standby(&primary);
+  primary.admin().query("CREATE TABLE rf (id bigint PRIMARY KEY)");
+  std::string config = failoverConfig(primary, standby, false, "replica_ban_time = \"1s\"\n");
+  size_t at = config.find("replicas = [");
+  REQUIRE(at != std::string::npos);
+  config.insert(at, "read_from = \"replicas\"\n");
+  Proxy proxy(config);
+  Conn app(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(app.ok());
+  const std::string p = std::to_string(primary.port()), s = std::to_string(standby.port());
+  auto port = [&](const std::string& sql) { return app.scalar(sql); };
+
+  for (int i = 0; i < 5; ++i) CHECK(port("SELECT inet_server_port()") == s);
+  app.query("INSERT INTO rf VALUES (1)");  // a write: the primary (the standby would refuse it)
+  CHECK(port("SELECT inet_server_port() FROM rf FOR UPDATE") == p);  // locks rows: a write
+  app.query("BEGIN");
+  CHECK(port("SELECT inet_server_port()") == p);  // inside a transaction: the primary
+  app.query("COMMIT");
+  // Extended protocol too.
+  auto r = execParams(app, "SELECT inet_server_port()::text WHERE $1 = 1", {"1"});
+  CHECK(firstValue(r.get()) == s);
+
+  // The standby goes down: its ban sends reads to the primary, with no error for the client.
+  standby.run("crash");
+  Conn console(proxy.conninfo("sp_scram", "scram_pass", "shardpool"));
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& row : showRows(console, "SHOW BACKENDS"))
+          if (row.at("backend") == "127.0.0.1:" + s && row.at("state") == "down") return true;
+        return false;
+      },
+      10s));
+  for (int i = 0; i < 5; ++i) CHECK(port("SELECT inet_server_port()") == p);
+  standby.run("restart");
+  CHECK(eventually([&] { return port("SELECT inet_server_port()") == s; }, 20s));
 }
