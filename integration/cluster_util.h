@@ -1,8 +1,5 @@
 // A throwaway PostgreSQL server of a test's own (scripts/pg-cluster.sh), next to the shared "pg"
 // fixture: for tests that need several servers (shards) or kill one (failover).
-//
-// The same class as the one in failover_test.cpp (copied, not moved: both files are edited in
-// parallel); failover_test.cpp can include this header and drop its copy.
 #pragma once
 
 #include <cstdint>

@@ -9,55 +9,13 @@
 #include <thread>
 
 #include "integration/admin_util.h"
+#include "integration/cluster_util.h"
 #include "integration/extended_query.h"
 #include "integration/raw_socket.h"
 
 using namespace shardpool::integration;
 
 namespace {
-
-// A throwaway cluster of this test's own (not the shared fixture).
-class Cluster {
- public:
-  // Primary: `scripts/pg-cluster.sh start`; standby: `standby PRIMARY DIR`.
-  explicit Cluster(const Cluster* primary = nullptr) {
-    std::string script = sourceDir() + "/scripts/pg-cluster.sh";
-    auto r = primary ? runCommand({script, "standby", primary->dir(), dir()}, {}, 120s)
-                     : runCommand({script, "start", dir()}, {}, 120s);
-    if (r.exitCode != 0) throw std::runtime_error("pg-cluster.sh failed:\n" + r.all());
-    for (const auto& line : split(readFile(dir() + "/env"))) {
-      auto eq = line.find('=');
-      if (eq != std::string::npos) env_[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-  }
-  ~Cluster() { runCommand({sourceDir() + "/scripts/pg-cluster.sh", "stop", dir()}, {}, 60s); }
-  std::string dir() const { return tmp_.path() + "/cluster"; }
-  uint16_t port() const { return static_cast<uint16_t>(std::stoi(env_.at("PGPORT"))); }
-  std::string value(const std::string& k) const { return env_.at(k); }
-  Conn admin() const {
-    return Conn("host=127.0.0.1 port=" + std::to_string(port()) +
-                " dbname=sp_db user=sp_admin password=admin_pass");
-  }
-  void run(const std::string& command) const {
-    auto r = runCommand({sourceDir() + "/scripts/pg-cluster.sh", command, dir()}, {}, 60s);
-    if (r.exitCode != 0) throw std::runtime_error("pg-cluster.sh " + command + ":\n" + r.all());
-  }
-
- private:
-  static std::vector<std::string> split(const std::string& text) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t nl = text.find('\n', start);
-      out.push_back(text.substr(start, nl - start));
-      if (nl == std::string::npos) break;
-      start = nl + 1;
-    }
-    return out;
-  }
-  TempDir tmp_;
-  std::map<std::string, std::string> env_;
-};
 
 std::string failoverConfig(const Cluster& primary, const Cluster& standby, bool autoPromote,
                            const std::string& generalExtra = "") {
