@@ -154,9 +154,12 @@ struct ErrorFields {
   std::string hint;
 };
 std::optional<ErrorFields> decodeErrorResponse(Bytes body);  // also NoticeResponse
-// Re-encodes an ErrorResponse body field by field (every field kept, in order) with a FATAL or
-// PANIC severity turned into ERROR: a server that ends its session does not end the client's
-// session with shardpool. A malformed body is copied as it is.
+// The fields of an ErrorResponse body, every one kept in order, with a FATAL or PANIC severity
+// turned into ERROR and `messagePrefix` put before the message; nullopt when the body is
+// malformed.
+std::optional<std::string> downgradedErrorFields(Bytes body, std::string_view messagePrefix = {});
+// An ErrorResponse re-encoded that way, so that a server that ends its session does not end the
+// client's session with shardpool. A malformed body is copied as it is.
 void putErrorDowngraded(Writer& w, Bytes body);
 
 struct ParameterStatus {

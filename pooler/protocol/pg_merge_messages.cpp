@@ -103,35 +103,14 @@ Tag parseTag(std::string_view tag) {
 }
 
 void putShardError(Writer& w, Bytes body, std::string_view shard) {
-  Reader r(body);
-  std::string out;
-  bool ok = true;
-  for (;;) {
-    uint8_t field = r.u8();
-    if (!r.ok()) {
-      ok = false;
-      break;
-    }
-    if (field == 0) break;
-    std::string_view value = r.cstring();
-    if (!r.ok()) {
-      ok = false;
-      break;
-    }
-    out.push_back(static_cast<char>(field));
-    if ((field == 'S' || field == 'V') && (value == "FATAL" || value == "PANIC")) value = "ERROR";
-    if (field == 'M') out.append(fmt::format("shard \"{}\": ", shard));
-    out.append(value);
-    out.push_back('\0');
-  }
-  if (!ok || r.remaining() != 0) {
+  auto fields = downgradedErrorFields(body, fmt::format("shard \"{}\": ", shard));
+  if (!fields) {
     putErrorResponse(w, "ERROR", "XX000",
                      fmt::format("shard \"{}\": an error the shard sent could not be read", shard));
     return;
   }
-  out.push_back('\0');
   w.start('E');
-  w.bytes(std::string_view(out));
+  w.bytes(std::string_view(*fields));
   w.finish();
 }
 

@@ -159,34 +159,32 @@ void putQuery(Writer& w, std::string_view sql) {
   w.finish();
 }
 
-void putErrorDowngraded(Writer& w, Bytes body) {
-  w.start('E');
+std::optional<std::string> downgradedErrorFields(Bytes body, std::string_view messagePrefix) {
   Reader r(body);
   std::string out;
-  bool ok = true;
-  while (ok) {
+  for (;;) {
     uint8_t field = r.u8();
-    if (!r.ok()) {
-      ok = false;
-      break;
-    }
+    if (!r.ok()) return std::nullopt;
     if (field == 0) break;
     std::string_view value = r.cstring();
-    if (!r.ok()) {
-      ok = false;
-      break;
-    }
+    if (!r.ok()) return std::nullopt;
     if ((field == 'S' || field == 'V') && (value == "FATAL" || value == "PANIC")) value = "ERROR";
     out.push_back(static_cast<char>(field));
+    if (field == 'M') out.append(messagePrefix);
     out.append(value);
     out.push_back('\0');
   }
-  if (ok) {
-    out.push_back('\0');
-    w.bytes(std::string_view(out));
-  } else {
+  if (r.remaining() != 0) return std::nullopt;
+  out.push_back('\0');
+  return out;
+}
+
+void putErrorDowngraded(Writer& w, Bytes body) {
+  w.start('E');
+  if (auto fields = downgradedErrorFields(body))
+    w.bytes(std::string_view(*fields));
+  else
     w.bytes(body);
-  }
   w.finish();
 }
 
