@@ -194,11 +194,13 @@ void ScatterRun::serverFailed(std::string_view reason) {
 }
 
 void ScatterRun::serverWithdrawn() {
-  for (size_t i = 0; i < legs_.size() && !finished_; ++i)
-    if (!legs_[i].server && !legs_[i].pool->cancelWait(client_.worker().index(), client_.id()))
-      continue;  // a server is on its way
-    else if (!legs_[i].server)
-      acquire(i);
+  // Which leg lost its server is not known: every leg still without one asks again (a second
+  // server that then arrives for a leg already served goes back to its pool).
+  for (size_t i = 0; i < legs_.size() && !finished_; ++i) {
+    if (legs_[i].server) continue;
+    legs_[i].pool->cancelWait(client_.worker().index(), client_.id());
+    acquire(i);
+  }
 }
 
 void ScatterRun::checkDone() {
