@@ -12,6 +12,7 @@
 #include "pooler/client_routing.h"
 #include "pooler/health/failover_manager.h"
 #include "pooler/log.h"
+#include "pooler/merge_planner.h"
 #include "pooler/proxy.h"
 #include "pooler/server_conn.h"
 #include "pooler/session_guard.h"
@@ -225,7 +226,7 @@ void ClientConn::routeNext() {
       }
       if (route.kind == router::RouteKind::All && r.deferredBegin.empty()) {
         // Outside a transaction: on every shard it needs, the replies merged.
-        pg::MergePlan plan = pg::planMerge(f);
+        pg::MergePlan plan = planMerge(f);
         if (f.statementCount > 1) {
           plan.kind = pg::MergeKind::Refuse;
           plan.sqlstate = "0A000";
@@ -493,7 +494,7 @@ bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_
       }
       case 'E': {
         const router::StatementFacts& facts = worker().shardRouter().analyze(d, portalQuery);
-        pg::MergePlan plan = pg::planMerge(facts);
+        pg::MergePlan plan = planMerge(facts);
         if (!refusal && plan.kind == pg::MergeKind::Refuse) refusal = plan;
         plans.push_back(std::move(plan));
         break;

@@ -48,8 +48,8 @@
 //  - Not this codec's to see: a scatter is only right when each shard's part of the answer is its
 //    own (no join or subquery that needs another shard's rows), which is the router's decision.
 //
-// Layering: planMerge reads router::StatementFacts (a header-only dependency on router/: plain
-// structs, no router function is called); everything else here is the PostgreSQL wire format.
+// The plans come from the router's analysis (pooler/merge_planner.h: planMerge); everything
+// here is the PostgreSQL wire format.
 #pragma once
 
 #include <cstddef>
@@ -61,7 +61,6 @@
 #include <vector>
 
 #include "pooler/protocol/pg_codec.h"
-#include "router/pg_statement.h"
 
 namespace shardpool::protocol::pg {
 
@@ -108,8 +107,6 @@ struct MergePlan {
   std::string hint;
 };
 
-// Decides from the analysis alone. `keyColumn`, when given, names the sharding key in messages.
-MergePlan planMerge(const router::StatementFacts& facts, std::string_view keyColumn = {});
 // The ErrorResponse for a Refuse plan (the caller adds ReadyForQuery).
 void putMergeRefusal(Writer& w, const MergePlan& plan);
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "pooler/protocol/pg_merge.h"
+#include "pooler/protocol/pg_merge_rows.h"
 #include "pooler/protocol/pg_merge_values.h"
 
 namespace shardpool::protocol::pg::merge {
@@ -114,4 +116,36 @@ void putShardError(Writer& w, Bytes body, std::string_view shard) {
   w.finish();
 }
 
+std::string refusalMessage(std::string_view what, std::string_view keyColumn) {
+  return fmt::format(
+      "SELECT with {} across shards is not supported: add a sharding key (WHERE {} = ...) or "
+      "/* shard: N */",
+      what, keyColumn.empty() ? "<sharding key>" : keyColumn);
+}
+
 }  // namespace shardpool::protocol::pg::merge
+
+namespace shardpool::protocol::pg {
+
+std::string_view mergeKindName(MergeKind kind) {
+  switch (kind) {
+    case MergeKind::Concat:
+      return "concat";
+    case MergeKind::Limit:
+      return "limit";
+    case MergeKind::Sort:
+      return "sort";
+    case MergeKind::Aggregate:
+      return "aggregate";
+    case MergeKind::Refuse:
+      return "refuse";
+  }
+  return "?";
+}
+
+void putMergeRefusal(Writer& w, const MergePlan& plan) {
+  putErrorResponse(w, "ERROR", plan.sqlstate.empty() ? "0A000" : plan.sqlstate, plan.message,
+                   {}, plan.hint);
+}
+
+}  // namespace shardpool::protocol::pg

@@ -12,6 +12,7 @@
 
 #include "pooler/protocol/pg_codec.h"
 #include "pooler/protocol/pg_extended.h"
+#include "pooler/merge_planner.h"
 #include "pooler/protocol/pg_merge.h"
 #include "router/pg_statement.h"
 
@@ -212,7 +213,7 @@ inline const router::TableRules& rules() {
 }
 
 inline MergePlan planFor(std::string_view sql) {
-  return planMerge(router::analyze(sql, rules()));
+  return pooler::planMerge(router::analyze(sql, rules()));
 }
 
 inline MergeOptions isoUtf8() {

@@ -1,4 +1,5 @@
-// planMerge: what can be merged across shards, decided from the statement's analysis.
+// planMerge (pooler/merge_planner.h): what can be merged across shards, decided from the
+// statement's analysis.
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
@@ -135,7 +136,7 @@ TEST_CASE("planMerge: refusals say what and how to avoid it", "[protocol][merge]
     if (!c.hint.empty()) CHECK_THAT(p.hint, Catch::Contains(std::string(c.hint)));
   }
   MergePlan named =
-      planMerge(router::analyze("SELECT avg(total) FROM orders", rules()), "customer_id");
+      pooler::planMerge(router::analyze("SELECT avg(total) FROM orders", rules()), "customer_id");
   CHECK(named.message ==
         "SELECT with avg() across shards is not supported: add a sharding key (WHERE "
         "customer_id = ...) or /* shard: N */");

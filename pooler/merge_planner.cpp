@@ -1,29 +1,16 @@
 // planMerge(): whether, and how, the results of one statement on several shards can be merged,
 // decided from the statement's analysis alone (router/pg_statement_shape.h).
+#include "pooler/merge_planner.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "pooler/protocol/pg_merge.h"
 #include "pooler/protocol/pg_merge_rows.h"
 
-namespace shardpool::protocol::pg {
+namespace shardpool::pooler {
 
-std::string_view mergeKindName(MergeKind kind) {
-  switch (kind) {
-    case MergeKind::Concat:
-      return "concat";
-    case MergeKind::Limit:
-      return "limit";
-    case MergeKind::Sort:
-      return "sort";
-    case MergeKind::Aggregate:
-      return "aggregate";
-    case MergeKind::Refuse:
-      return "refuse";
-  }
-  return "?";
-}
+using namespace protocol::pg;
 
 namespace {
 
@@ -174,13 +161,6 @@ MergePlan planSelect(const SelectShape& s, std::string_view key) {
 
 }  // namespace
 
-std::string merge::refusalMessage(std::string_view what, std::string_view keyColumn) {
-  return fmt::format(
-      "SELECT with {} across shards is not supported: add a sharding key (WHERE {} = ...) or "
-      "/* shard: N */",
-      what, keyColumn.empty() ? "<sharding key>" : keyColumn);
-}
-
 MergePlan planMerge(const router::StatementFacts& facts, std::string_view keyColumn) {
   if (!facts.parsed && facts.kind == router::StatementKind::Select) {
     return refuse(fmt::format("a statement shardpool cannot analyze ({})", facts.parseError),
@@ -202,9 +182,4 @@ MergePlan planMerge(const router::StatementFacts& facts, std::string_view keyCol
   return plan;
 }
 
-void putMergeRefusal(Writer& w, const MergePlan& plan) {
-  putErrorResponse(w, "ERROR", plan.sqlstate.empty() ? kNotSupported : plan.sqlstate, plan.message,
-                   {}, plan.hint);
-}
-
-}  // namespace shardpool::protocol::pg
+}  // namespace shardpool::pooler
