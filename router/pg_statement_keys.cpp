@@ -4,6 +4,7 @@
 #include <charconv>
 #include <string>
 
+#include "router/pg_int8.h"
 #include "router/pg_statement_walker.h"
 
 namespace shardpool::router::detail {
@@ -86,17 +87,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 std::optional<int64_t> parseInt64(std::string_view text) {
-  size_t b = text.find_first_not_of(" \t\n\r\f\v");
-  if (b == std::string_view::npos) return std::nullopt;
-  size_t e = text.find_last_not_of(" \t\n\r\f\v");
-  std::string_view t = text.substr(b, e - b + 1);
-  if (!t.empty() && t[0] == '+') {
-    t.remove_prefix(1);
-    if (!t.empty() && t[0] == '-') return std::nullopt;
-  }
   int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
-  if (ec != std::errc{} || ptr != t.data() + t.size()) return std::nullopt;
+  if (parseInt8(text, value) != Int8Status::Ok) return std::nullopt;
   return value;
 }
 
