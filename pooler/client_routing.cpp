@@ -89,6 +89,7 @@ void applyHints(router::SessionHints& session, router::SessionHints& local,
 
 uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.value_or(0); }
 
+
 }  // namespace
 
 bool ClientConn::startRouting(const config::Database& db) {
@@ -197,9 +198,7 @@ void ClientConn::routeNext() {
       const router::StatementFacts& f = worker().shardRouter().analyze(*d, sql);
       if (r.deferredBegin.empty() && startsTransaction(f, sql)) {
         // Answered here: the shard is not known before the transaction's first statement.
-        r.deferredBegin = std::string(sql);
-        if (f.commentShard) r.local.shard = f.commentShard;
-        if (f.commentShardingKey) r.local.shardingKey = f.commentShardingKey;
+        r.deferBegin(sql, f);
         inbuf_.erase(0, first.totalSize);
         pg::putCommandComplete(w, firstWord(sql) == "START" ? "START TRANSACTION" : "BEGIN");
         replyLocally(w, 'T');
@@ -207,9 +206,7 @@ void ClientConn::routeNext() {
       }
       if (!r.deferredBegin.empty()) {
         if (auto verb = endsTransaction(f, sql)) {
-          // An empty transaction: nothing ran anywhere.
-          r.deferredBegin.clear();
-          r.local = {};
+          r.endTransaction();  // an empty transaction: nothing ran anywhere
           inbuf_.erase(0, first.totalSize);
           pg::putCommandComplete(w, *verb);
           replyLocally(w, 'I');
@@ -289,13 +286,8 @@ void ClientConn::routeNext() {
           const router::StatementFacts& facts = worker().shardRouter().analyze(*d, *query);
           if (facts.kind == router::StatementKind::TransactionControl) continue;
           auto values = pg::decodeBindValues(b->rest);
-          router::BindParams params;
-          if (values) {
-            params.values = values->values;
-            params.formats = values->formats;
-            params.types = *types;
-          }
-          router::Route route = router::route(facts, d->map, r.hints(), values ? &params : nullptr);
+          router::Route route =
+              routeWith(facts, d->map, r.hints(), values ? &*values : nullptr, types);
           if (route.kind == router::RouteKind::Local) {
             applyHints(r.session, r.local, facts);  // the SET itself runs on the server (a harmless placeholder)
             continue;
@@ -401,13 +393,7 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
   ShardRouter::Database* d = worker().shardRouter().find(database_);
   if (!d || !r.shard || !server_) return std::nullopt;
   const router::StatementFacts& f = worker().shardRouter().analyze(*d, sql);
-  router::BindParams params;
-  if (bind) {
-    params.values = bind->values;
-    params.formats = bind->formats;
-    if (types) params.types = *types;
-  }
-  router::Route route = router::route(f, d->map, r.hints(), bind ? &params : nullptr);
+  router::Route route = routeWith(f, d->map, r.hints(), bind, types);
   const auto& names = d->map.shardNames;
   auto nameOf = [&](uint32_t s) { return s < names.size() ? names[s] : std::to_string(s); };
   switch (route.kind) {
@@ -435,181 +421,6 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
           "shardpool.shard = N after BEGIN"};
   }
   return std::nullopt;
-}
-
-}  // namespace shardpool::pooler
-
-namespace shardpool::pooler {
-
-bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards) {
-  // The batch through its Sync: every statement executed in it must need the same shards (an
-  // INSERT by key beside an unkeyed SELECT would otherwise run everywhere).
-  pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
-  std::vector<std::pair<std::string, std::string>> parsed;  // name, query
-  std::string portalQuery;
-  pg::SegmentPlans plans;
-  std::optional<pg::MergePlan> refusal;
-  size_t off = 0;
-  bool synced = false;
-  while (off < buf.size() && !synced) {
-    pg::Frame f = pg::frameMessage(buf.subspan(off));
-    if (f.status != pg::FrameStatus::Ok) return false;
-    off += f.totalSize;
-    switch (f.type) {
-      case 'P':
-        if (auto p = pg::decodeParse(f.body))
-          parsed.emplace_back(std::string(p->name), std::string(p->query));
-        break;
-      case 'B': {
-        auto b = pg::decodeBind(f.body);
-        if (!b) break;
-        portalQuery.clear();
-        for (auto it = parsed.rbegin(); it != parsed.rend(); ++it)
-          if (it->first == b->statement) {
-            portalQuery = it->second;
-            break;
-          }
-        if (portalQuery.empty() && !b->statement.empty())
-          if (auto st = statements_.find(std::string(b->statement)); st != statements_.end())
-            portalQuery = st->second.query;
-        const router::StatementFacts& facts = worker().shardRouter().analyze(d, portalQuery);
-        auto values = pg::decodeBindValues(b->rest);
-        router::BindParams params;
-        if (values) {
-          params.values = values->values;
-          params.formats = values->formats;
-        }
-        router::Route route =
-            router::route(facts, d.map, routing_->hints(), values ? &params : nullptr);
-        if (!refusal && (route.kind != router::RouteKind::All || route.shards != shards)) {
-          refusal = pg::MergePlan{};
-          refusal->kind = pg::MergeKind::Refuse;
-          refusal->sqlstate = "0A000";
-          refusal->message =
-              "an extended-protocol batch mixes a statement for every shard with statements "
-              "for one shard";
-          refusal->hint = "send the statement that needs every shard in a batch of its own";
-        }
-        break;
-      }
-      case 'E': {
-        const router::StatementFacts& facts = worker().shardRouter().analyze(d, portalQuery);
-        pg::MergePlan plan = planMerge(facts);
-        if (!refusal && plan.kind == pg::MergeKind::Refuse) refusal = plan;
-        plans.push_back(std::move(plan));
-        break;
-      }
-      case 'S':
-        synced = true;
-        break;
-      default:
-        break;
-    }
-  }
-  if (!synced) return false;
-  if (refusal) {
-    inbuf_.erase(0, off);
-    pg::Writer w;
-    pg::putMergeRefusal(w, *refusal);
-    replyLocally(w, 'I');
-    flushForward();
-    routeNext();
-    return true;
-  }
-  startScatter(shards, off, {std::move(plans)});
-  return true;
-}
-
-void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
-                              std::vector<pg::SegmentPlans> plans) {
-  Routing& r = *routing_;
-  ShardRouter::Database* d = worker().shardRouter().find(database_);
-  // The unit, with the client's statement names mapped to the servers' (as client_prepared.cpp
-  // does for one server).
-  std::string unit;
-  std::vector<ScatterStatement> statements;
-  auto need = [&](const ClientStatement& st, bool parsedInUnit) {
-    for (auto& s : statements)
-      if (s.serverName == st.serverName) return;
-    statements.push_back({st.serverName, st.query, st.paramTypes, parsedInUnit});
-  };
-  pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), end);
-  for (size_t off = 0; off < buf.size();) {
-    pg::Frame f = pg::frameMessage(buf.subspan(off));
-    if (f.status != pg::FrameStatus::Ok) break;
-    pg::Bytes whole = buf.subspan(off, f.totalSize);
-    off += f.totalSize;
-    pg::Writer w;
-    if (f.type == 'P') {
-      auto p = pg::decodeParse(f.body);
-      if (p && !p->name.empty()) {
-        ClientStatement st{pg::serverStatementName(p->query, p->paramTypes),
-                           std::string(p->query), p->paramTypes};
-        need(st, true);
-        pg::putParse(w, st.serverName, st.query, st.paramTypes);
-        statements_[std::string(p->name)] = std::move(st);
-        unit += w.data();
-        continue;
-      }
-      if (p) {
-        r.unnamedQuery = std::string(p->query);
-        r.unnamedTypes = p->paramTypes;
-      }
-    } else if (f.type == 'B') {
-      auto b = pg::decodeBind(f.body);
-      auto it = b && !b->statement.empty() ? statements_.find(std::string(b->statement))
-                                           : statements_.end();
-      if (it != statements_.end()) {
-        need(it->second, false);
-        pg::putBindRenamed(w, *b, it->second.serverName);
-        unit += w.data();
-        continue;
-      }
-    } else if (f.type == 'D') {
-      auto t = pg::decodeDescribe(f.body);
-      auto it = t && t->kind == 'S' && !t->name.empty() ? statements_.find(std::string(t->name))
-                                                         : statements_.end();
-      if (it != statements_.end()) {
-        need(it->second, false);
-        pg::putDescribe(w, 'S', it->second.serverName);
-        unit += w.data();
-        continue;
-      }
-    }
-    unit.append(reinterpret_cast<const char*>(whole.data()), whole.size());
-  }
-  inbuf_.erase(0, end);
-  std::vector<ScatterRun::Leg> legs;
-  std::vector<std::string> names;
-  for (uint32_t s : shards) {
-    ScatterRun::Leg leg;
-    leg.shard = s;
-    leg.pool = &shardPool(s);
-    legs.push_back(std::move(leg));
-    names.push_back(d && s < d->map.shardNames.size() ? d->map.shardNames[s]
-                                                       : std::to_string(s));
-  }
-  pg::MergeOptions options;
-  for (auto& [k, v] : params_) options.noteParameter(k, v);
-  state_ = State::Scatter;
-  waitStart_ = Clock::now();
-  r.ended.reset();
-  r.scatter = std::make_unique<ScatterRun>(*this, std::move(legs), std::move(names),
-                                           std::move(unit), std::move(statements),
-                                           std::move(plans), std::move(options), kMaxScatterBytes);
-  log::debug(who_, "statement sent to {} shards", shards.size());
-  r.scatter->start();
-}
-
-void ClientConn::scatterFinished(std::string reply) {
-  Routing& r = *routing_;
-  r.ended = std::move(r.scatter);  // destroyed at the next run: we are inside its callback
-  if (state_ != State::Scatter) return;
-  state_ = State::Active;
-  appendOwned(reply);
-  flushForward();
-  if (!reading()) startReading();
-  routeNext();
 }
 
 }  // namespace shardpool::pooler
@@ -726,14 +537,10 @@ bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
         break;
     }
   }
-  if (begins) {
-    r.deferredBegin = query;
-    if (f.commentShard) r.local.shard = f.commentShard;
-    if (f.commentShardingKey) r.local.shardingKey = f.commentShardingKey;
-  } else {
-    r.deferredBegin.clear();
-    r.local = {};
-  }
+  if (begins)
+    r.deferBegin(query, f);
+  else
+    r.endTransaction();
   inbuf_.erase(0, off);
   replyLocally(w, begins ? 'T' : 'I');
   return true;

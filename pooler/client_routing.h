@@ -38,6 +38,29 @@ struct ClientConn::Routing {
   const router::SessionHints& hints() const {
     return local.shard || local.shardingKey ? local : session;
   }
+  // A BEGIN answered by shardpool; a comment hint on it (/* shard: 1 */ BEGIN) holds for the
+  // transaction.
+  void deferBegin(std::string_view sql, const router::StatementFacts& f) {
+    deferredBegin = std::string(sql);
+    if (f.commentShard) local.shard = f.commentShard;
+    if (f.commentShardingKey) local.shardingKey = f.commentShardingKey;
+  }
+  void endTransaction() {
+    deferredBegin.clear();
+    local = {};
+  }
 };
+
+// router::route() with the values of a Bind (null: none, as for a simple Query).
+inline router::Route routeWith(const router::StatementFacts& f, const router::ShardMap& map,
+                        const router::SessionHints& hints, const protocol::pg::BindValues* bind,
+                        const std::vector<uint32_t>* types) {
+  if (!bind) return router::route(f, map, hints, nullptr);
+  router::BindParams params;
+  params.values = bind->values;
+  params.formats = bind->formats;
+  if (types) params.types = *types;
+  return router::route(f, map, hints, &params);
+}
 
 }  // namespace shardpool::pooler
