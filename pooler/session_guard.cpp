@@ -84,22 +84,27 @@ std::optional<std::string> sessionOnlyFeature(std::string_view sql) {
   return std::nullopt;
 }
 
+std::string quoteLiteral(std::string_view text) {
+  std::string out = "E'";
+  for (char c : text) {
+    if (c == '\'' || c == '\\') out.push_back(c);
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
 std::string raiseFeatureNotSupported(std::string_view message) {
   return raiseError("0A000", message);
 }
 
 std::string raiseError(std::string_view sqlstate, std::string_view message,
                        std::string_view hint) {
-  // E'...' reads the same whatever standard_conforming_strings says; the dollar-quote tag
-  // cannot occur in it.
+  // The dollar-quote tag cannot occur in the literals.
   auto literal = [](std::string_view text) {
-    std::string quoted = "E'";
-    for (char c : text) {
-      if (c == '\'' || c == '\\') quoted.push_back(c);
-      quoted.push_back(c);
-    }
+    std::string quoted = quoteLiteral(text);
     for (size_t at; (at = quoted.find("$shardpool$")) != std::string::npos;) quoted[at] = '?';
-    return quoted + "'";
+    return quoted;
   };
   bool validState = sqlstate.size() == 5;
   for (char c : sqlstate) validState = validState && (std::isdigit(static_cast<unsigned char>(c)) ||

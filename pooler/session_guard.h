@@ -17,6 +17,9 @@ std::optional<std::string> sessionOnlyFeature(std::string_view sql);
 // A query that makes the server raise `message` with SQLSTATE 0A000 (feature_not_supported), so
 // the error arrives in order and aborts the transaction like any other error.
 std::string raiseFeatureNotSupported(std::string_view message);
+// `text` as an SQL string literal, E'...', which reads the same whatever
+// standard_conforming_strings says.
+std::string quoteLiteral(std::string_view text);
 // The same with any SQLSTATE (five characters [0-9A-Z]) and an optional hint.
 std::string raiseError(std::string_view sqlstate, std::string_view message,
                        std::string_view hint = {});
