@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "pooler/http_server.h"
+#include "pooler/http/http_server.h"
 
 using shardpool::pooler::HttpServer;
 

@@ -18,6 +18,8 @@
 #include <fstream>
 #include <thread>
 
+#include <catch2/catch.hpp>
+
 #include "integration/harness.h"
 #include "integration/harness_util.h"
 
@@ -240,6 +242,13 @@ Proxy::~Proxy() {
   stop();
   // ctest shows a test's output only when it fails: the proxy's last words help most then.
   std::string text = log();
+  // shardpool logs "BUG:" when one of its own invariants broke (an impossible state change):
+  // whatever the test asserted, that fails it.
+  if (size_t bug = text.find("BUG:"); bug != std::string::npos) {
+    size_t start = text.rfind('\n', bug);
+    start = start == std::string::npos ? 0 : start + 1;
+    FAIL_CHECK("shardpool logged a broken invariant: " << text.substr(start, text.find('\n', bug) - start));
+  }
   if (const char* keep = std::getenv("SHARDPOOL_IT_LOG_DIR"); keep && *keep) {
     std::error_code ec;
     std::filesystem::create_directories(keep, ec);

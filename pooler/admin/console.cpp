@@ -6,15 +6,15 @@
 
 #include "pooler/admin/result_set.h"
 #include "pooler/admin/show.h"
-#include "pooler/client_conn.h"
+#include "pooler/session/client_conn.h"
 #include "pooler/health/failover_manager.h"
-#include "pooler/log.h"
-#include "pooler/pool.h"
+#include "pooler/net/log.h"
+#include "pooler/session/pool.h"
 #include "pooler/protocol/pg_codec.h"
-#include "pooler/proxy.h"
-#include "pooler/server_conn.h"
-#include "pooler/version.h"
-#include "pooler/worker.h"
+#include "pooler/session/runtime.h"
+#include "pooler/session/server_conn.h"
+#include "pooler/net/version.h"
+#include "pooler/session/worker.h"
 
 namespace shardpool::pooler::admin {
 
@@ -102,15 +102,15 @@ void Console::error(std::string_view sqlstate, std::string_view message) {
 
 bool Console::knownDatabase(const std::string& db, bool allowAll) {
   if (db.empty() && allowAll) return true;
-  Proxy& proxy = client_.worker().proxy();
-  if (proxy.config()->databases.count(db) > 0 || !proxy.pools().forDatabase(db).empty())
+  Runtime& runtime = control_.runtime();
+  if (runtime.config()->databases.count(db) > 0 || !runtime.pools().forDatabase(db).empty())
     return true;
   error("3D000", fmt::format("no such database: {}", db));
   return false;
 }
 
 void Console::run(const Command& c) {
-  Proxy& proxy = client_.worker().proxy();
+  ControlPlane& control = control_;
   Worker& worker = client_.worker();
   switch (c.verb) {
     case Verb::Empty: {
@@ -125,7 +125,7 @@ void Console::run(const Command& c) {
       return;
     case Verb::Pause:
       if (!knownDatabase(c.arg, true)) return;
-      proxy.pools().setPaused(c.arg, true);
+      control.runtime().pools().setPaused(c.arg, true);
       log::warn(client_.who(), "PAUSE {}: waiting for server connections to be released",
                 c.arg.empty() ? "(all)" : c.arg);
       waiting_ = Waiting::Pause;
@@ -134,19 +134,19 @@ void Console::run(const Command& c) {
       return;
     case Verb::Resume: {
       if (!knownDatabase(c.arg, true)) return;
-      if (!proxy.pools().isPaused(c.arg) && !c.arg.empty()) {
+      if (!control.runtime().pools().isPaused(c.arg) && !c.arg.empty()) {
         error("55000", fmt::format("database {} is not paused", c.arg));
         return;
       }
-      proxy.pools().setPaused(c.arg, false);
-      for (Pool* p : proxy.pools().forDatabase(c.arg))
-        if (!proxy.pools().isPaused(p->database())) p->resume(worker);
+      control.runtime().pools().setPaused(c.arg, false);
+      for (Pool* p : control.runtime().pools().forDatabase(c.arg))
+        if (!control.runtime().pools().isPaused(p->database())) p->resume(worker);
       complete("RESUME");
       return;
     }
     case Verb::Reconnect:
       if (!knownDatabase(c.arg, true)) return;
-      for (Pool* p : proxy.pools().forDatabase(c.arg)) p->reconnect();
+      for (Pool* p : control.runtime().pools().forDatabase(c.arg)) p->reconnect();
       complete("RECONNECT");
       return;
     case Verb::Kill:
@@ -161,8 +161,8 @@ void Console::run(const Command& c) {
         error("22023", "KILL_CLIENT needs a client id (the id column of SHOW CLIENTS)");
         return;
       }
-      for (unsigned i = 0; i < proxy.workerCount(); ++i)
-        proxy.worker(i).post([id](Worker& w) {
+      for (unsigned i = 0; i < control.runtime().workerCount(); ++i)
+        control.runtime().worker(i).post([id](Worker& w) {
           if (ClientConn* target = w.findClient(id))
             target->terminate("57P01", "terminating connection due to administrator command",
                               "KILL_CLIENT");
@@ -173,7 +173,7 @@ void Console::run(const Command& c) {
     case Verb::Disable:
     case Verb::Enable:
       if (!knownDatabase(c.arg, false)) return;
-      proxy.setDisabled(c.arg, c.verb == Verb::Disable);
+      control.runtime().setDisabled(c.arg, c.verb == Verb::Disable);
       complete(c.verb == Verb::Disable ? "DISABLE" : "ENABLE");
       return;
     case Verb::WaitClose:
@@ -184,7 +184,7 @@ void Console::run(const Command& c) {
       return;
     case Verb::Reload: {
       std::vector<std::string> errors;
-      if (!proxy.reload("RELOAD from " + client_.who(), errors)) {
+      if (!control.reload("RELOAD from " + client_.who(), errors)) {
         std::string msg = "configuration not reloaded:";
         for (const auto& e : errors) msg += "\n" + e;
         error("F0000", msg);
@@ -194,24 +194,24 @@ void Console::run(const Command& c) {
       return;
     }
     case Verb::Shutdown: {
-      Proxy::ShutdownMode mode;
+      ControlPlane::ShutdownMode mode;
       if (c.arg.empty())
-        mode = Proxy::ShutdownMode::Immediate;
+        mode = ControlPlane::ShutdownMode::Immediate;
       else if (c.arg == "WAIT_FOR_SERVERS")
-        mode = Proxy::ShutdownMode::WaitForServers;
+        mode = ControlPlane::ShutdownMode::WaitForServers;
       else if (c.arg == "WAIT_FOR_CLIENTS")
-        mode = Proxy::ShutdownMode::WaitForClients;
+        mode = ControlPlane::ShutdownMode::WaitForClients;
       else {
         error("42601", "syntax: SHUTDOWN [WAIT_FOR_SERVERS | WAIT_FOR_CLIENTS]");
         return;
       }
       complete("SHUTDOWN");
-      proxy.requestShutdown(mode, client_.who());
+      control.requestShutdown(mode, client_.who());
       return;
     }
     case Verb::Unfence: {
       std::string problem;
-      if (!proxy.failover() || !proxy.failover()->unfence(c.arg, problem)) {
+      if (!control.failover() || !control.failover()->unfence(c.arg, problem)) {
         error("22023", problem.empty() ? "no health checks are running" : problem);
         return;
       }
@@ -221,7 +221,7 @@ void Console::run(const Command& c) {
     case Verb::Set: {
       std::string key = c.arg.find('.') == std::string::npos ? "general." + c.arg : c.arg;
       std::string problem;
-      if (!proxy.setLive(key, c.value, problem)) {
+      if (!control.setLive(key, c.value, problem)) {
         error("22023", problem);
         return;
       }
@@ -234,7 +234,7 @@ void Console::run(const Command& c) {
 void Console::runShow(const std::string& what) {
   if (!showNeedsSnapshot(what)) {
     std::string problem;
-    if (auto rs = show(what, client_.worker().proxy(), nullptr, problem))
+    if (auto rs = show(what, control_, nullptr, problem))
       reply(*rs);
     else
       error("42601", problem);
@@ -242,11 +242,11 @@ void Console::runShow(const std::string& what) {
   }
   waiting_ = Waiting::Snapshot;
   waitArg_ = what;
-  Proxy& proxy = client_.worker().proxy();
+  ControlPlane& control = control_;
   unsigned home = client_.worker().index();
   uint64_t id = client_.id();
-  gatherSnapshot(proxy, [&proxy, home, id](std::shared_ptr<Snapshot> snap) {
-    proxy.worker(home).post([id, snap](Worker& w) {
+  gatherSnapshot(control.runtime(), [&control, home, id](std::shared_ptr<Snapshot> snap) {
+    control.runtime().worker(home).post([id, snap](Worker& w) {
       if (ClientConn* c = w.findClient(id)) c->consoleSnapshot(*snap);
     });
   });
@@ -256,7 +256,7 @@ void Console::onSnapshot(const Snapshot& snapshot) {
   if (waiting_ != Waiting::Snapshot) return;
   waiting_ = Waiting::None;
   std::string problem;
-  if (auto rs = show(waitArg_, client_.worker().proxy(), &snapshot, problem))
+  if (auto rs = show(waitArg_, control_, &snapshot, problem))
     reply(*rs);
   else
     error("42601", problem);
@@ -265,14 +265,14 @@ void Console::onSnapshot(const Snapshot& snapshot) {
 
 void Console::onTick() {
   if (waiting_ != Waiting::Pause && waiting_ != Waiting::WaitClose) return;
-  Proxy& proxy = client_.worker().proxy();
-  if (waiting_ == Waiting::Pause && !proxy.pools().isPaused(waitArg_)) {
+  ControlPlane& control = control_;
+  if (waiting_ == Waiting::Pause && !control.runtime().pools().isPaused(waitArg_)) {
     waiting_ = Waiting::None;
     error("57014", "PAUSE ended by a RESUME before all servers were released");
     client_.consoleIdle();
     return;
   }
-  for (Pool* p : proxy.pools().forDatabase(waitArg_)) {
+  for (Pool* p : control.runtime().pools().forDatabase(waitArg_)) {
     if (waiting_ == Waiting::Pause && p->counts().total > 0) return;
     if (waiting_ == Waiting::WaitClose && p->staleServers() > 0) return;
   }
@@ -283,11 +283,11 @@ void Console::onTick() {
 }
 
 void Console::killDatabase(const std::string& db) {
-  Proxy& proxy = client_.worker().proxy();
-  proxy.pools().setPaused(db, true);
-  std::vector<Pool*> pools = proxy.pools().forDatabase(db);
-  for (unsigned i = 0; i < proxy.workerCount(); ++i)
-    proxy.worker(i).post([db, pools](Worker& w) { w.killDatabase(db, pools); });
+  ControlPlane& control = control_;
+  control.runtime().pools().setPaused(db, true);
+  std::vector<Pool*> pools = control.runtime().pools().forDatabase(db);
+  for (unsigned i = 0; i < control.runtime().workerCount(); ++i)
+    control.runtime().worker(i).post([db, pools](Worker& w) { w.killDatabase(db, pools); });
 }
 
 }  // namespace shardpool::pooler::admin

@@ -8,7 +8,9 @@
 #include <string_view>
 
 #include "pooler/admin/admin_command.h"
+#include "pooler/admin/control_plane.h"
 #include "pooler/admin/snapshot.h"
+#include "pooler/session/console_session.h"
 
 namespace shardpool::pooler {
 class ClientConn;
@@ -18,21 +20,22 @@ namespace shardpool::pooler::admin {
 
 class ResultSet;
 
-class Console {
+class Console final : public ConsoleSession {
  public:
   // `fullAccess`: an admin user; otherwise a stats user, limited to SHOW.
-  Console(ClientConn& client, bool fullAccess) : client_(client), fullAccess_(fullAccess) {}
+  Console(ClientConn& client, bool fullAccess, ControlPlane& control)
+      : client_(client), fullAccess_(fullAccess), control_(control) {}
 
   // The login reply after AuthenticationOk: parameters, key data, ReadyForQuery.
-  void greet(uint32_t cancelPid, uint32_t cancelKey);
+  void greet(uint32_t cancelPid, uint32_t cancelKey) override;
   // One message from the client: Query runs a command; the extended protocol is refused.
   // Returns false when the session must end (Terminate).
-  bool onMessage(char type, std::string_view body);
-  bool busy() const { return waiting_ != Waiting::None; }
+  bool onMessage(char type, std::string_view body) override;
+  bool busy() const override { return waiting_ != Waiting::None; }
   // Periodic check of a command that waits (PAUSE, WAIT_CLOSE); from the worker's tick.
-  void onTick();
+  void onTick() override;
   // The snapshot a SHOW asked for has arrived (on this client's worker).
-  void onSnapshot(const Snapshot& snapshot);
+  void onSnapshot(const Snapshot& snapshot) override;
 
  private:
   enum class Waiting { None, Snapshot, Pause, WaitClose };
@@ -47,6 +50,7 @@ class Console {
 
   ClientConn& client_;
   bool fullAccess_;
+  ControlPlane& control_;
   Waiting waiting_ = Waiting::None;
   std::string waitArg_;         // the SHOW name, or the database PAUSE/WAIT_CLOSE waits for
   bool extendedError_ = false;  // an extended-protocol message was refused; Sync ends it

@@ -5,9 +5,9 @@
 #include <map>
 
 #include "pooler/health/failover_manager.h"
-#include "pooler/pool.h"
-#include "pooler/proxy.h"
-#include "pooler/version.h"
+#include "pooler/session/pool.h"
+#include "pooler/session/runtime.h"
+#include "pooler/net/version.h"
 
 namespace shardpool::pooler::admin {
 
@@ -60,33 +60,33 @@ std::string poolLabels(const Pool& p) {
 
 }  // namespace
 
-std::string renderMetrics(Proxy& proxy, const Snapshot* snapshot) {
+std::string renderMetrics(ControlPlane& control, const Snapshot* snapshot) {
   Exposition e;
   e.family("shardpool_info", "gauge", "shardpool build information.");
   e.sample("shardpool_info", fmt::format("version=\"{}\"", kVersion), 1);
   e.family("shardpool_start_time_seconds", "gauge", "Start time, seconds since the Unix epoch.");
   e.sample("shardpool_start_time_seconds", "",
-           std::chrono::duration<double>(proxy.startTime().time_since_epoch()).count());
+           std::chrono::duration<double>(control.startTime().time_since_epoch()).count());
   e.family("shardpool_scrape_complete", "gauge",
            "1 when every worker answered for the per-state gauges of this scrape.");
   e.sample("shardpool_scrape_complete", "", snapshot ? 1 : 0);
   e.family("shardpool_clients_connected", "gauge",
            "Client connections counted against max_client_conn.");
-  e.sample("shardpool_clients_connected", "", proxy.clientCount());
+  e.sample("shardpool_clients_connected", "", control.runtime().clientCount());
   e.family("shardpool_max_client_conn", "gauge", "The max_client_conn setting.");
-  e.sample("shardpool_max_client_conn", "", proxy.config()->general.maxClientConn);
+  e.sample("shardpool_max_client_conn", "", control.runtime().config()->general.maxClientConn);
   e.family("shardpool_reloads_total", "counter", "Configuration reloads applied.");
-  e.sample("shardpool_reloads_total", "", static_cast<double>(proxy.reloadCount()));
+  e.sample("shardpool_reloads_total", "", static_cast<double>(control.reloadCount()));
   e.family("shardpool_reload_failures_total", "counter",
            "Reloads refused because the new configuration had errors.");
-  e.sample("shardpool_reload_failures_total", "", static_cast<double>(proxy.reloadFailureCount()));
+  e.sample("shardpool_reload_failures_total", "", static_cast<double>(control.reloadFailureCount()));
   e.family("shardpool_client_errors_total", "counter",
            "Client connections ended with an error, by reason.");
-  for (const auto& [reason, n] : proxy.errorCounts())
+  for (const auto& [reason, n] : control.runtime().errorCounts())
     e.sample("shardpool_client_errors_total", fmt::format("reason=\"{}\"", escapeLabel(reason)),
              static_cast<double>(n));
 
-  if (health::FailoverManager* f = proxy.failover()) {
+  if (health::FailoverManager* f = control.failover()) {
     auto backends = f->backends();
     auto labels = [](const health::BackendView& b) {
       return fmt::format("database=\"{}\",shard=\"{}\",backend=\"{}\"", escapeLabel(b.database),
@@ -111,7 +111,7 @@ std::string renderMetrics(Proxy& proxy, const Snapshot* snapshot) {
     e.sample("shardpool_failovers_total", "", static_cast<double>(f->failovers()));
   }
 
-  std::vector<Pool*> pools = proxy.pools().all();
+  std::vector<Pool*> pools = control.runtime().pools().all();
   std::map<const Pool*, StateCounts> states;
   if (snapshot) {
     for (const ConnRow& c : snapshot->clients) {

@@ -3,19 +3,17 @@
 // connects, client errors by reason, reloads.
 #pragma once
 
+#include "pooler/admin/control_plane.h"
+
 #include <string>
 
 #include "pooler/admin/snapshot.h"
-
-namespace shardpool::pooler {
-class Proxy;
-}
 
 namespace shardpool::pooler::admin {
 
 // `snapshot` may be null (a worker did not answer in time): the per-state gauges are left out
 // and shardpool_scrape_complete says 0.
-std::string renderMetrics(Proxy& proxy, const Snapshot* snapshot);
+std::string renderMetrics(ControlPlane& control, const Snapshot* snapshot);
 
 // A label value with \, " and newline escaped.
 std::string escapeLabel(std::string_view value);

@@ -5,10 +5,10 @@
 
 #include <map>
 
-#include "pooler/pool.h"
+#include "pooler/session/pool.h"
 #include "pooler/health/failover_manager.h"
-#include "pooler/proxy.h"
-#include "pooler/version.h"
+#include "pooler/session/runtime.h"
+#include "pooler/net/version.h"
 
 namespace shardpool::pooler::admin {
 
@@ -69,7 +69,7 @@ std::map<const Pool*, PoolCounts> countByPool(const Snapshot& snap) {
   return out;
 }
 
-ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
+ResultSet showPools(ControlPlane& control, const Snapshot& snap) {
   ResultSet rs;
   for (const char* c : {"database", "user"}) rs.column(c);
   for (const char* c : {"cl_active", "cl_waiting", "cl_active_cancel_req", "cl_waiting_cancel_req",
@@ -82,7 +82,7 @@ ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
   // Sharded databases and read_from: a pool per shard and member.
   rs.column("shard").column("role");
   auto counts = countByPool(snap);
-  for (Pool* p : proxy.pools().all()) {
+  for (Pool* p : control.runtime().pools().all()) {
     auto it = counts.find(p);
     if (p->retired() && it == counts.end()) continue;
     PoolCounts pc = it == counts.end() ? PoolCounts{} : it->second;
@@ -101,16 +101,16 @@ ResultSet showPools(Proxy& proxy, const Snapshot& snap) {
 
 // Where the shards of each routed database are, and the traffic each member of each shard had
 // (all users' pools summed).
-ResultSet showShards(Proxy& proxy, const Snapshot& snap) {
+ResultSet showShards(ControlPlane& control, const Snapshot& snap) {
   ResultSet rs;
   rs.column("database").column("shard").column("index", Type::Int).column("role");
   rs.column("host").column("port", Type::Int).column("dbname").column("sharding_function");
   for (const char* c : {"cl_active", "cl_waiting", "sv_active", "sv_idle", "xact_count",
                         "query_count"})
     rs.column(c, Type::Int);
-  auto cfg = proxy.config();
+  auto cfg = control.runtime().config();
   auto counts = countByPool(snap);
-  std::vector<Pool*> pools = proxy.pools().all();
+  std::vector<Pool*> pools = control.runtime().pools().all();
   for (const auto& [name, db] : cfg->databases) {
     if (name == "*" || (db.shards.size() < 2 && db.readFrom == config::ReadFrom::Primary))
       continue;
@@ -172,7 +172,7 @@ ResultSet showConnections(const std::vector<ConnRow>& rows, bool servers) {
   return rs;
 }
 
-ResultSet showStats(Proxy& proxy, bool totals, bool averages) {
+ResultSet showStats(ControlPlane& control, bool totals, bool averages) {
   ResultSet rs;
   rs.column("database");
   static constexpr const char* kNames[] = {"server_assignment_count",
@@ -196,8 +196,8 @@ ResultSet showStats(Proxy& proxy, bool totals, bool averages) {
   if (averages)
     for (const char* n : kAvgNames) rs.column(fmt::format("avg_{}", n), Type::Int);
   std::map<std::string, PoolTotals> byDb;
-  for (Pool* p : proxy.pools().all()) byDb[p->database()] += p->totals();
-  Proxy::StatsWindow window = proxy.statsWindow();
+  for (Pool* p : control.runtime().pools().all()) byDb[p->database()] += p->totals();
+  ControlPlane::StatsWindow window = control.statsWindow();
   double secs = std::max(1.0, std::chrono::duration<double>(window.to - window.from).count());
   for (auto& [db, t] : byDb) {
     rs.row().add(db);
@@ -226,8 +226,8 @@ ResultSet showStats(Proxy& proxy, bool totals, bool averages) {
   return rs;
 }
 
-ResultSet showDatabases(Proxy& proxy, const Snapshot& snap) {
-  auto cfg = proxy.config();
+ResultSet showDatabases(ControlPlane& control, const Snapshot& snap) {
+  auto cfg = control.runtime().config();
   ResultSet rs;
   rs.column("name").column("host").column("port", Type::Int).column("database");
   rs.column("force_user").column("pool_size", Type::Int).column("min_pool_size", Type::Int);
@@ -244,13 +244,13 @@ ResultSet showDatabases(Proxy& proxy, const Snapshot& snap) {
     rs.add(cfg->reservePoolSizeFor(db));
     rs.add(db.poolMode ? modeName(*db.poolMode) : std::string());
     rs.add(cfg->maxDbConnectionsFor(db)).add(current[name]);
-    rs.add(proxy.pools().isPaused(name)).add(proxy.isDisabled(name));
+    rs.add(control.runtime().pools().isPaused(name)).add(control.runtime().isDisabled(name));
   }
   return rs;
 }
 
-ResultSet showUsers(Proxy& proxy) {
-  auto cfg = proxy.config();
+ResultSet showUsers(ControlPlane& control) {
+  auto cfg = control.runtime().config();
   ResultSet rs;
   rs.column("name").column("pool_size", Type::Int).column("pool_mode");
   rs.column("max_user_connections", Type::Int);
@@ -266,16 +266,16 @@ ResultSet showUsers(Proxy& proxy) {
   return rs;
 }
 
-ResultSet showConfig(Proxy& proxy) {
+ResultSet showConfig(ControlPlane& control) {
   ResultSet rs;
   rs.column("key").column("value").column("default").column("changeable");
-  for (const auto& s : config::describeGeneral(*proxy.config()))
+  for (const auto& s : config::describeGeneral(*control.runtime().config()))
     rs.row().add(s.key).add(s.value).add(s.defaultValue).add(s.changeable ? "yes" : "no");
   return rs;
 }
 
-ResultSet showLists(Proxy& proxy, const Snapshot& snap) {
-  auto cfg = proxy.config();
+ResultSet showLists(ControlPlane& control, const Snapshot& snap) {
+  auto cfg = control.runtime().config();
   uint32_t usedClients = 0, loginClients = 0, usedServers = 0, freeServers = 0;
   for (const ConnRow& c : snap.clients)
     (c.state == ConnRow::State::Login ? loginClients : usedClients)++;
@@ -286,7 +286,7 @@ ResultSet showLists(Proxy& proxy, const Snapshot& snap) {
   auto item = [&](const char* name, uint64_t n) { rs.row().add(name).add(n); };
   item("databases", cfg->databases.size());
   item("users", cfg->users.size());
-  item("pools", proxy.pools().all().size());
+  item("pools", control.runtime().pools().all().size());
   item("free_clients", 0);
   item("used_clients", usedClients);
   item("login_clients", loginClients);
@@ -300,14 +300,14 @@ ResultSet showLists(Proxy& proxy, const Snapshot& snap) {
 }
 
 // Health-checked backends (databases with standbys) and their roles.
-ResultSet showBackends(Proxy& proxy) {
+ResultSet showBackends(ControlPlane& control) {
   ResultSet rs;
   rs.column("database").column("shard").column("backend").column("role").column("state");
   rs.column("write_target", Type::Int).column("configured_primary", Type::Int);
   rs.column("lag_bytes", Type::Int).column("failures", Type::Int).column("last_error");
   rs.column("banned", Type::Int).column("ban_left_ms", Type::Int);
-  if (!proxy.failover()) return rs;
-  for (const auto& b : proxy.failover()->backends()) {
+  if (!control.failover()) return rs;
+  for (const auto& b : control.failover()->backends()) {
     std::string role = !b.probed ? "unknown" : b.inRecovery ? "standby" : "primary";
     std::string state = b.fenced ? "fenced" : b.up ? "up" : "down";
     rs.row().add(b.database).add(b.shard).add(b.address).add(role).add(state);
@@ -318,12 +318,12 @@ ResultSet showBackends(Proxy& proxy) {
 }
 
 // Directory-sharded databases: where each map comes from and what it holds.
-ResultSet showDirectory(Proxy& proxy) {
+ResultSet showDirectory(ControlPlane& control) {
   ResultSet rs;
   rs.column("database").column("source").column("entries", Type::Int).column("ranges", Type::Int);
   rs.column("text_keys", Type::Int).column("version", Type::Int).column("loaded_at");
   rs.column("last_error");
-  for (const auto& d : proxy.directories().status()) {
+  for (const auto& d : control.runtime().directories().status()) {
     rs.row().add(d.database).add(d.source).add(static_cast<uint64_t>(d.entries));
     rs.add(static_cast<uint64_t>(d.ranges)).add(static_cast<uint64_t>(d.textKeys)).add(d.version);
     rs.add(timestamp(d.loadedAt)).add(d.lastError);
@@ -331,11 +331,11 @@ ResultSet showDirectory(Proxy& proxy) {
   return rs;
 }
 
-ResultSet showEvents(Proxy& proxy) {
+ResultSet showEvents(ControlPlane& control) {
   ResultSet rs;
   rs.column("event");
-  if (proxy.failover())
-    for (const auto& e : proxy.failover()->events()) rs.row().add(e);
+  if (control.failover())
+    for (const auto& e : control.failover()->events()) rs.row().add(e);
   return rs;
 }
 
@@ -366,25 +366,25 @@ bool showNeedsSnapshot(std::string_view what) {
          what == "DATABASES" || what == "SHARDS";
 }
 
-std::optional<ResultSet> show(std::string_view what, Proxy& proxy, const Snapshot* snap,
+std::optional<ResultSet> show(std::string_view what, ControlPlane& control, const Snapshot* snap,
                               std::string& error) {
   static const Snapshot kEmpty;
   const Snapshot& s = snap ? *snap : kEmpty;
-  if (what == "POOLS") return showPools(proxy, s);
+  if (what == "POOLS") return showPools(control, s);
   if (what == "CLIENTS") return showConnections(s.clients, false);
   if (what == "SERVERS") return showConnections(s.servers, true);
-  if (what == "STATS") return showStats(proxy, true, true);
-  if (what == "STATS_TOTALS") return showStats(proxy, true, false);
-  if (what == "STATS_AVERAGES") return showStats(proxy, false, true);
-  if (what == "DATABASES") return showDatabases(proxy, s);
-  if (what == "USERS") return showUsers(proxy);
-  if (what == "CONFIG") return showConfig(proxy);
-  if (what == "LISTS") return showLists(proxy, s);
+  if (what == "STATS") return showStats(control, true, true);
+  if (what == "STATS_TOTALS") return showStats(control, true, false);
+  if (what == "STATS_AVERAGES") return showStats(control, false, true);
+  if (what == "DATABASES") return showDatabases(control, s);
+  if (what == "USERS") return showUsers(control);
+  if (what == "CONFIG") return showConfig(control);
+  if (what == "LISTS") return showLists(control, s);
   if (what == "VERSION") return showVersion();
-  if (what == "BACKENDS") return showBackends(proxy);
-  if (what == "EVENTS") return showEvents(proxy);
-  if (what == "DIRECTORY") return showDirectory(proxy);
-  if (what == "SHARDS") return showShards(proxy, s);
+  if (what == "BACKENDS") return showBackends(control);
+  if (what == "EVENTS") return showEvents(control);
+  if (what == "DIRECTORY") return showDirectory(control);
+  if (what == "SHARDS") return showShards(control, s);
   if (what == "HELP") return showHelp();
   error = fmt::format("unknown SHOW \"{}\"; SHOW HELP lists what can be shown", what);
   return std::nullopt;

@@ -3,22 +3,20 @@
 // PgBouncer does not have come after its own.
 #pragma once
 
+#include "pooler/admin/control_plane.h"
+
 #include <optional>
 #include <string_view>
 
 #include "pooler/admin/result_set.h"
 #include "pooler/admin/snapshot.h"
 
-namespace shardpool::pooler {
-class Proxy;
-}
-
 namespace shardpool::pooler::admin {
 
 // Whether SHOW `what` (upper case) needs a connection snapshot first.
 bool showNeedsSnapshot(std::string_view what);
 // The table for SHOW `what`; nullopt for an unknown name (`error` says which exist).
-std::optional<ResultSet> show(std::string_view what, Proxy& proxy, const Snapshot* snapshot,
+std::optional<ResultSet> show(std::string_view what, ControlPlane& control, const Snapshot* snapshot,
                               std::string& error);
 
 }  // namespace shardpool::pooler::admin

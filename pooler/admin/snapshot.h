@@ -1,6 +1,6 @@
-// A point-in-time list of every client and server connection, collected from all workers for
-// SHOW CLIENTS / SERVERS / POOLS and /metrics. Each worker describes its own connections on its
-// own thread; the last one to answer hands the merged snapshot on.
+// Collects a Snapshot (pooler/session/conn_rows.h) of every client and server connection from
+// all workers, for SHOW CLIENTS / SERVERS / POOLS and /metrics. Each worker describes its own
+// connections on its own thread; the last one to answer hands the merged snapshot on.
 #pragma once
 
 #include <chrono>
@@ -10,57 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "pooler/session/conn_rows.h"
+
 namespace shardpool::pooler {
-class Connection;
-class Pool;
-class Proxy;
-}  // namespace shardpool::pooler
+class Runtime;
+}
 
 namespace shardpool::pooler::admin {
 
-// One connection, in PgBouncer's SHOW CLIENTS / SHOW SERVERS vocabulary.
-struct ConnRow {
-  enum class Kind { Client, Server };
-  // Client: login (startup/auth), waiting (for a server), active (logged in), admin (console).
-  // Server: login (connecting), active (linked to a client), idle (parked), used (resetting).
-  enum class State { Login, Waiting, Active, Idle, Used, Admin };
-
-  Kind kind = Kind::Client;
-  State state = State::Login;
-  uint64_t id = 0;
-  unsigned worker = 0;
-  std::string user, database;
-  std::string addr, localAddr;
-  int port = 0, localPort = 0;
-  std::chrono::system_clock::time_point connectTime, requestTime;
-  std::chrono::microseconds wait{0};  // clients: how long it has been waiting for a server
-  bool closeNeeded = false;           // servers: stale after RECONNECT or a reload
-  uint64_t link = 0;                  // the paired connection's id, 0 when none
-  uint32_t remotePid = 0;             // clients: the cancel pid we gave it; servers: backend pid
-  std::string tls;
-  std::string applicationName;
-  uint32_t preparedStatements = 0;
-  const Pool* pool = nullptr;
-};
-
-std::string_view stateName(ConnRow::State s);
-
-struct Snapshot {
-  std::vector<ConnRow> clients;
-  std::vector<ConnRow> servers;
-  std::chrono::system_clock::time_point taken = std::chrono::system_clock::now();
-};
-
 // Asks every worker for its rows; `done` runs once, on the thread of the last worker to answer.
-void gatherSnapshot(Proxy& proxy, std::function<void(std::shared_ptr<Snapshot>)> done);
+void gatherSnapshot(Runtime& runtime, std::function<void(std::shared_ptr<Snapshot>)> done);
 
 // For the control thread (metrics): waits up to `timeout`; null when a worker did not answer.
-std::shared_ptr<Snapshot> gatherSnapshotBlocking(Proxy& proxy, std::chrono::milliseconds timeout);
-
-// Fills the row's addresses, ports and connect time from the connection's socket.
-void describeSocket(const Connection& conn, ConnRow& row);
-
-// Converts a steady-clock instant to wall-clock time, for display.
-std::chrono::system_clock::time_point toWallClock(std::chrono::steady_clock::time_point t);
+std::shared_ptr<Snapshot> gatherSnapshotBlocking(Runtime& runtime, std::chrono::milliseconds timeout);
 
 }  // namespace shardpool::pooler::admin

@@ -3,9 +3,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include "pooler/log.h"
-#include "pooler/pool.h"
-#include "pooler/proxy.h"
+#include "pooler/net/log.h"
+#include "pooler/session/pool.h"
+#include "pooler/session/runtime.h"
 
 namespace shardpool::pooler::health {
 
@@ -31,7 +31,8 @@ std::string quoted(std::string_view v) {
 
 }  // namespace
 
-FailoverManager::FailoverManager(Proxy& proxy, uv_loop_t* loop) : proxy_(proxy), loop_(loop) {}
+FailoverManager::FailoverManager(Runtime& runtime, uv_loop_t* loop)
+    : runtime_(runtime), loop_(loop) {}
 
 FailoverManager::~FailoverManager() { stop(); }
 
@@ -133,11 +134,11 @@ void FailoverManager::onResult(const std::string& key, const ProbeResult& r) {
       if (targetsOf(c) != before) bumpReadVersion();
       // A worker that failed to connect held the database: a healthy write target lifts it.
       auto shard = static_cast<uint32_t>(c.shardIndex);
-      if (r.ok && c.state.writeTarget == i && proxy_.pools().isHeld(c.database, shard)) {
+      if (r.ok && c.state.writeTarget == i && runtime_.pools().isHeld(c.database, shard)) {
         std::string db = c.database;
         config::Backend b = c.members[i];
-        proxy_.worker(0).post([db, b, shard](Worker& w) {
-          w.proxy().pools().setWriteTarget(w, db, b.host, b.port, shard);
+        runtime_.worker(0).post([db, b, shard](Worker& w) {
+          w.runtime().pools().setWriteTarget(w, db, b.host, b.port, shard);
         });
       }
       return;
@@ -157,13 +158,13 @@ void FailoverManager::apply(Cluster& c, size_t, const FailoverEvents& ev) {
     if (c.state.writeTarget) {
       config::Backend b = c.members[*c.state.writeTarget];
       if (!c.state.members[*c.state.writeTarget].configuredPrimary ||
-          proxy_.pools().isHeld(db, shard))
+          runtime_.pools().isHeld(db, shard))
         failovers_.fetch_add(1, std::memory_order_relaxed);
-      proxy_.worker(0).post([db, b, shard](Worker& w) {
-        w.proxy().pools().setWriteTarget(w, db, b.host, b.port, shard);
+      runtime_.worker(0).post([db, b, shard](Worker& w) {
+        w.runtime().pools().setWriteTarget(w, db, b.host, b.port, shard);
       });
     } else {
-      proxy_.pools().holdDatabase(db, true, nullptr, shard);
+      runtime_.pools().holdDatabase(db, true, nullptr, shard);
     }
   }
   if (ev.promote) {
@@ -197,7 +198,7 @@ void FailoverManager::suspect(const std::string& db) {
       if (c.database == db && c.checked)
         for (const auto& m : c.members) keys.push_back(probeKey(c.database, c.shardName, m));
   }
-  proxy_.postControl([this, keys] {
+  runtime_.postControl([this, keys] {
     for (const auto& k : keys) checker_->probeNow(k);
   });
 }

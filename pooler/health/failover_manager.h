@@ -21,8 +21,10 @@
 #include "pooler/health/failover_policy.h"
 #include "pooler/health/health_checker.h"
 
+#include "pooler/session/health_view.h"
+
 namespace shardpool::pooler {
-class Proxy;
+class Runtime;
 }
 
 namespace shardpool::pooler::health {
@@ -39,27 +41,20 @@ struct BackendView {
   std::string lastError;
 };
 
-// A member of a shard that may serve reads now: the write target, or a healthy standby.
-struct ReadTarget {
-  std::string host;  // as configured (or a unix-socket directory)
-  uint16_t port = 0;
-  bool writeTarget = false;  // the primary taking writes; otherwise a standby
-  uint64_t lagBytes = 0;     // standbys: replay behind the write target (0: none or unknown)
-  bool operator==(const ReadTarget&) const = default;
-};
+using ReadTarget = pooler::ReadTarget;
 
-class FailoverManager {
+class FailoverManager final : public HealthView {
  public:
-  FailoverManager(Proxy& proxy, uv_loop_t* loop);
+  FailoverManager(Runtime& runtime, uv_loop_t* loop);
   ~FailoverManager();
 
   // At start and after each reload (control loop).
   void configure(const config::Config& cfg);
   void stop();
   // A worker could not connect to `db`'s write target: probe it now (thread-safe).
-  void suspect(const std::string& db);
+  void suspect(const std::string& db) override;
   // Whether `db` has health-checked backends to fail over to (thread-safe).
-  bool covers(const std::string& db);
+  bool covers(const std::string& db) override;
   // Admin console (thread-safe): the backends with their state; recent events, newest last.
   std::vector<BackendView> backends();
   std::vector<std::string> events();
@@ -72,8 +67,10 @@ class FailoverManager {
   // database or shard. Workers cache the answer and ask again when readTargetsVersion() differs
   // from the version they read before asking: it changes whenever an answer would (members,
   // write target, bans, lag) and at every configure().
-  std::vector<ReadTarget> readTargets(std::string_view db, size_t shardIndex);
-  uint64_t readTargetsVersion() const { return readVersion_.load(std::memory_order_acquire); }
+  std::vector<ReadTarget> readTargets(std::string_view db, size_t shardIndex) override;
+  uint64_t readTargetsVersion() const override {
+    return readVersion_.load(std::memory_order_acquire);
+  }
   // Clears the fence of backend "host:port" (of any database); false with `error` if none.
   bool unfence(const std::string& address, std::string& error);
 
@@ -94,7 +91,7 @@ class FailoverManager {
   std::vector<ReadTarget> targetsOf(const Cluster& c) const;  // under mutex_
   void bumpReadVersion() { readVersion_.fetch_add(1, std::memory_order_acq_rel); }
 
-  Proxy& proxy_;
+  Runtime& runtime_;
   uv_loop_t* loop_;
   std::unique_ptr<HealthChecker> checker_;
   std::chrono::milliseconds promoteTimeout_{10000};

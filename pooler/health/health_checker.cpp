@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "pooler/log.h"
+#include "pooler/net/log.h"
 
 namespace shardpool::pooler::health {
 

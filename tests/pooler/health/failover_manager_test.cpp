@@ -10,7 +10,7 @@
 
 #include "config/config.h"
 #include "pooler/health/failover_manager.h"
-#include "pooler/proxy.h"
+#include "pooler/app/proxy.h"
 
 using namespace shardpool;
 using namespace shardpool::pooler::health;

@@ -1,0 +1,331 @@
+#include "pooler/app/proxy.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <signal.h>
+
+#include <cstring>
+#include <optional>
+
+#include "pooler/admin/console.h"
+#include "pooler/admin/metrics.h"
+#include "pooler/admin/snapshot.h"
+#include "pooler/net/log.h"
+
+namespace shardpool::pooler {
+
+namespace {
+// SHOW STATS averages are taken over this period, as PgBouncer's stats_period.
+constexpr uint64_t kStatsPeriodMs = 15000;
+
+bool resolveListen(const std::string& host, uint16_t port, sockaddr_storage& out,
+                   std::string& error) {
+  std::string h = (host == "*" || host.empty()) ? "0.0.0.0" : host;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  std::string portStr = std::to_string(port);
+  int rc = getaddrinfo(h.c_str(), portStr.c_str(), &hints, &res);
+  if (rc != 0 || !res) {
+    error = gai_strerror(rc);
+    return false;
+  }
+  std::memcpy(&out, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return true;
+}
+}  // namespace
+
+Proxy::Proxy(std::shared_ptr<const config::Config> config, bool takeover)
+    : Runtime(std::move(config)), takeoverRequested_(takeover) {}
+
+Proxy::~Proxy() {
+  stopWorkers();
+  workers_.clear();
+}
+
+std::unique_ptr<ConsoleSession> Proxy::openConsole(ClientConn& client, bool fullAccess) {
+  return std::make_unique<admin::Console>(client, fullAccess, *this);
+}
+
+namespace {
+uint16_t boundPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+}  // namespace
+
+// Each worker listens on its own SO_REUSEPORT socket. With a takeover grant, the sockets of the
+// old process are spread over the workers first (worker i takes sockets i, i+N, ...); workers
+// left without one bind a new socket, which joins the same SO_REUSEPORT group.
+bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
+  std::string error;
+  if (grant) {
+    for (int fd : grant->fds) {
+      if (boundPort(fd) != g.listenPort) {
+        log::error("",
+                   "takeover: the running shardpool listens on port {}, this configuration "
+                   "says {}; start without --takeover, or fix listen_port",
+                   boundPort(fd), g.listenPort);
+        for (int f : grant->fds) ::close(f);
+        return false;
+      }
+    }
+    for (size_t i = 0; i < grant->fds.size(); ++i) {
+      if (!workers_[i % workers_.size()]->adoptListener(grant->fds[i], error)) {
+        log::error("", "takeover: cannot accept on a handed-over socket: {}", error);
+        for (size_t j = i + 1; j < grant->fds.size(); ++j) ::close(grant->fds[j]);
+        return false;
+      }
+    }
+  }
+  sockaddr_storage addr{};
+  if (!resolveListen(g.listenAddr, g.listenPort, addr, error)) {
+    log::error("", "cannot resolve listen_addr \"{}\": {}", g.listenAddr, error);
+    return false;
+  }
+  for (auto& w : workers_) {
+    if (!w->listenerFds().empty()) continue;
+    if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
+      log::error("", "cannot listen on {}:{}: {}", g.listenAddr, g.listenPort, error);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Proxy::startTakeoverServer(const config::General& g) {
+  if (g.takeoverSocket.empty()) return;
+  takeover_ = std::make_unique<TakeoverServer>(
+      &control_,
+      [this] {
+        std::vector<int> fds;
+        for (auto& w : workers_)
+          for (int fd : w->listenerFds()) fds.push_back(fd);
+        return fds;
+      },
+      [this](int pid) {
+        // Connections accepted just before the switch must not fail: serve every client until
+        // it leaves (up to shutdown_timeout), as SHUTDOWN WAIT_FOR_CLIENTS does.
+        log::info("", "takeover: pid {} now accepts on our sockets; draining", pid);
+        takeover_->close();
+        beginShutdown(false);
+      });
+  std::string error = takeover_->listen(g.takeoverSocket);
+  if (!error.empty()) log::error("", "upgrades by takeover are off: {}", error);
+}
+
+int Proxy::run() {
+  auto cfg = config();
+  std::string error;
+  std::optional<TakeoverGrant> grant;
+  if (takeoverRequested_) {
+    if (cfg->general.takeoverSocket.empty()) {
+      log::error("", "--takeover needs general.takeover_socket (the running shardpool's socket)");
+      return 1;
+    }
+    grant = requestTakeover(cfg->general.takeoverSocket, std::chrono::seconds(10));
+    if (!grant->error.empty()) {
+      log::error("", "takeover: {}", grant->error);
+      return 1;
+    }
+    log::info("", "takeover: received {} listening socket(s)", grant->fds.size());
+  }
+  if (cfg->general.clientTlsSslmode != config::TlsMode::Disable) {
+    setAcceptTls(TlsContext::forAccept(
+        cfg->general.clientTlsCertFile, cfg->general.clientTlsKeyFile,
+        cfg->general.clientTlsSslmode >= config::TlsMode::VerifyCa ? cfg->general.clientTlsCaFile
+                                                                   : std::string(),
+        error));
+    if (!acceptTls()) {
+      log::error("", "client TLS: {}", error);
+      if (grant)
+        for (int fd : grant->fds) ::close(fd);
+      return 1;
+    }
+  }
+  if (!openListeners(cfg->general, grant ? &*grant : nullptr)) return 1;
+  ::signal(SIGPIPE, SIG_IGN);
+  uv_loop_init(&control_);
+  uv_signal_init(&control_, &sigterm_);
+  uv_signal_init(&control_, &sigint_);
+  uv_signal_init(&control_, &sighup_);
+  uv_timer_init(&control_, &controlTimer_);
+  uv_timer_init(&control_, &statsTimer_);
+  uv_async_init(&control_, &controlAsync_, onControlAsync);
+  sigterm_.data = sigint_.data = sighup_.data = controlTimer_.data = this;
+  statsTimer_.data = controlAsync_.data = this;
+  sampleStats();
+  uv_timer_start(&statsTimer_, onStatsTick, kStatsPeriodMs, kStatsPeriodMs);
+  if (!startMetrics(cfg->general)) {
+    closeControlHandles();
+    metrics_.reset();
+    uv_run(&control_, UV_RUN_DEFAULT);
+    uv_loop_close(&control_);
+    return 1;
+  }
+  uv_signal_start(&sigterm_, onSignal, SIGTERM);
+  uv_signal_start(&sigint_, onSignal, SIGINT);
+  uv_signal_start(&sighup_, onSignal, SIGHUP);
+
+  // Databases with a forced backend user have one pool each: create those now so that
+  // min_pool_size warms them before the first client arrives.
+  for (auto& [name, db] : cfg->databases)
+    if (db.user && name != "*") pools().get(*cfg, db, name, *db.user);
+  // Directory maps: file-only ones are published before the first client; tables load async.
+  directoryLoader_ = std::make_unique<DirectoryLoader>(&control_, directories());
+  directoryLoader_->configure(*cfg);
+  for (auto& w : workers_) threads_.emplace_back([wp = w.get()] { wp->run(); });
+  log::info("", "shardpool listening on {}:{} with {} worker thread(s), pool_mode {}",
+            cfg->general.listenAddr, cfg->general.listenPort, workers_.size(),
+            config::toString(cfg->general.poolMode));
+  if (grant) {
+    confirmTakeover(*grant);
+    log::info("", "takeover: confirmed; the old process stops accepting");
+  }
+  startTakeoverServer(cfg->general);
+  failover_ = std::make_unique<health::FailoverManager>(*this, &control_);
+  failover_->configure(*cfg);
+  setHealth(failover_.get());
+
+  uv_run(&control_, UV_RUN_DEFAULT);
+  metrics_.reset();
+  takeover_.reset();
+  setHealth(nullptr);
+  failover_.reset();
+  directoryLoader_.reset();
+  uv_run(&control_, UV_RUN_DEFAULT);  // close callbacks of the metrics server's handles
+  uv_loop_close(&control_);
+  stopWorkers();
+  log::info("", "shardpool stopped");
+  return 0;
+}
+
+void Proxy::onSignal(uv_signal_t* s, int signum) {
+  auto* self = static_cast<Proxy*>(s->data);
+  switch (signum) {
+    case SIGTERM:
+      log::info("", "SIGTERM: shutting down");
+      self->beginShutdown(true);
+      break;
+    case SIGINT:
+      log::info("", "SIGINT: exiting now");
+      self->exitNow();
+      break;
+    case SIGHUP: {
+      std::vector<std::string> errors;
+      (void)self->reload("SIGHUP", errors);  // errors are logged
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void Proxy::closeControlHandles() {
+  if (metrics_) metrics_->close();
+  if (failover_) failover_->stop();
+  if (directoryLoader_) directoryLoader_->stop();
+  if (takeover_) takeover_->close();
+  uv_walk(
+      &control_,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+}
+
+void Proxy::exitNow() {
+  shuttingDown_ = true;
+  uv_stop(&control_);
+  closeControlHandles();
+}
+
+bool Proxy::startMetrics(const config::General& g) {
+  if (g.metricsPort == 0) return true;
+  HttpServer::Options options;
+  options.reusePort = true;  // a new process may take over during an upgrade
+  metrics_ = std::make_unique<HttpServer>(
+      &control_,
+      [this](std::string_view, std::string_view path) {
+        HttpServer::Response r;
+        if (path == "/metrics") {
+          auto snapshot = admin::gatherSnapshotBlocking(runtime(), std::chrono::seconds(2));
+          r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+          r.body = admin::renderMetrics(*this, snapshot.get());
+        } else if (path == "/") {
+          r.body = "shardpool: metrics at /metrics\n";
+        } else {
+          r.status = 404;
+          r.body = "not found; try /metrics\n";
+        }
+        return r;
+      },
+      options);
+  std::string error = metrics_->listen(g.metricsAddr, g.metricsPort);
+  if (!error.empty()) {
+    log::error("", "cannot serve metrics: {}", error);
+    return false;
+  }
+  log::info("", "Prometheus metrics at http://{}:{}/metrics", g.metricsAddr, metrics_->port());
+  return true;
+}
+
+void Proxy::beginShutdown(bool closeIdleClients) {
+  if (shuttingDown_) return;
+  shuttingDown_ = true;
+  auto timeout = config()->general.shutdownTimeout;
+  shutdownDeadline_ = Clock::now() + timeout;
+  if (closeIdleClients) {
+    log::info("", "no longer accepting connections; waiting up to {} ms for {} client(s)",
+              timeout.count(), liveClients());
+    for (auto& w : workers_) w->post([](Worker& wk) { wk.beginShutdown(); });
+  } else {
+    if (waitForever_)
+      log::info("", "no longer accepting connections; waiting for {} client(s) to disconnect",
+                liveClients());
+    else
+      log::info("",
+                "no longer accepting connections; waiting up to {} ms for {} client(s) to "
+                "disconnect",
+                timeout.count(), liveClients());
+    for (auto& w : workers_) w->post([](Worker& wk) { wk.stopAccepting(); });
+  }
+  uv_timer_start(&controlTimer_, onControlTick, 50, 50);
+}
+
+size_t Proxy::liveClients() {
+  size_t n = 0;
+  for (auto& w : workers_) n += w->clientCount();
+  return n;
+}
+
+void Proxy::onControlTick(uv_timer_t* t) {
+  auto* self = static_cast<Proxy*>(t->data);
+  size_t live = self->liveClients();
+  bool expired = !self->waitForever_ && Clock::now() >= self->shutdownDeadline_;
+  if (live > 0 && !expired) return;
+  if (expired && live > 0)
+    log::warn("", "shutdown_timeout expired with {} client(s) still connected; closing them", live);
+  self->closeControlHandles();
+}
+
+void Proxy::stopWorkers() {
+  if (threads_.empty()) {
+    // Start-up failed before the threads ran: close their handles here so that each worker's
+    // destructor can run its loop to the end.
+    for (auto& w : workers_) w->stop();
+    return;
+  }
+  for (auto& w : workers_) w->post([](Worker& wk) { wk.stop(); });
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace shardpool::pooler

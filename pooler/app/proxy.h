@@ -1,0 +1,96 @@
+// The running process: the runtime the workers share (pooler/session/runtime.h) plus the
+// control loop on the main thread: signals, reload, shutdown, health checks, directory loading,
+// metrics and takeover. It opens admin console sessions for the workers.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "pooler/admin/control_plane.h"
+#include "pooler/directory/directory_loader.h"
+#include "pooler/health/failover_manager.h"
+#include "pooler/http/http_server.h"
+#include "pooler/session/runtime.h"
+#include "pooler/takeover/takeover.h"
+
+namespace shardpool::pooler {
+
+class Proxy final : public Runtime, public admin::ControlPlane {
+ public:
+  // With `takeover`, the listening sockets come from the shardpool already running on
+  // general.takeover_socket (see takeover.h) instead of being bound anew.
+  explicit Proxy(std::shared_ptr<const config::Config> config, bool takeover = false);
+  ~Proxy() override;
+
+  // Listens, serves until SIGTERM (graceful) or SIGINT (immediate); returns the exit code.
+  int run();
+
+  // ---- Runtime hooks ----
+  std::unique_ptr<ConsoleSession> openConsole(ClientConn& client, bool fullAccess) override;
+  void postControl(std::function<void()> task) override;
+
+  // ---- Control plane (admin console, signals, metrics); thread-safe. ----
+  Runtime& runtime() override { return *this; }
+  bool reload(const std::string& why, std::vector<std::string>& errors) override;
+  bool setLive(const std::string& keyPath, const std::string& value, std::string& error) override;
+  void requestShutdown(ShutdownMode mode, const std::string& who) override;
+  uint64_t reloadCount() const override { return reloads_.load(std::memory_order_relaxed); }
+  uint64_t reloadFailureCount() const override {
+    return reloadFailures_.load(std::memory_order_relaxed);
+  }
+  std::chrono::system_clock::time_point startTime() const override { return startTime_; }
+  StatsWindow statsWindow() override;
+  health::FailoverManager* failover() override { return failover_.get(); }
+
+ private:
+  static void onSignal(uv_signal_t* s, int signum);
+  static void onControlTick(uv_timer_t* t);
+  static void onStatsTick(uv_timer_t* t);
+  static void onControlAsync(uv_async_t* a);
+  void sampleStats();
+  void reconfigureFailover(std::shared_ptr<const config::Config> cfg);
+  void beginShutdown(bool closeIdleClients);
+  void exitNow();
+  void closeControlHandles();
+  [[nodiscard]] bool openListeners(const config::General& g, TakeoverGrant* grant);
+  void startTakeoverServer(const config::General& g);
+  [[nodiscard]] bool startMetrics(const config::General& g);
+  void stopWorkers();
+  size_t liveClients();
+
+  std::vector<std::thread> threads_;
+
+  uv_loop_t control_{};
+  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  uv_timer_t controlTimer_{};
+  uv_timer_t statsTimer_{};
+  uv_async_t controlAsync_{};
+  std::mutex controlTasksMutex_;
+  std::vector<std::function<void()>> controlTasks_;
+  bool shuttingDown_ = false;
+  bool waitForever_ = false;  // SHUTDOWN WAIT_FOR_CLIENTS: no shutdown_timeout
+  Clock::time_point shutdownDeadline_;
+  std::unique_ptr<HttpServer> metrics_;  // the Prometheus endpoint, on the control loop
+  std::unique_ptr<TakeoverServer> takeover_;
+  std::unique_ptr<health::FailoverManager> failover_;
+  std::unique_ptr<DirectoryLoader> directoryLoader_;  // on the control loop; fills directories()
+  bool takeoverRequested_ = false;
+
+  std::mutex reloadMutex_;  // one reload or SET at a time
+  std::mutex statsMutex_;   // stats_
+  std::atomic<uint64_t> reloads_{0}, reloadFailures_{0};
+  std::chrono::system_clock::time_point startTime_ = std::chrono::system_clock::now();
+  StatsWindow stats_;
+};
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,128 @@
+// The proxy's control plane: reload and live SET, DISABLE/ENABLE, shutdown requests from the
+// admin console, error counters and the stats samples behind SHOW STATS averages.
+#include <fmt/format.h>
+
+#include "pooler/net/log.h"
+#include "pooler/app/proxy.h"
+
+namespace shardpool::pooler {
+
+bool Proxy::reload(const std::string& why, std::vector<std::string>& errors) {
+  std::lock_guard serial(reloadMutex_);
+  auto running = config();
+  config::LoadResult next = config::reloadConfig(*running);
+  if (!next.ok()) {
+    reloadFailures_.fetch_add(1, std::memory_order_relaxed);
+    log::error("", "{}: the new configuration has {} error(s); keeping the running one", why,
+               next.errors.size());
+    for (const auto& e : next.errors) {
+      log::error("", "  {}", e.format());
+      errors.push_back(e.format());
+    }
+    return false;
+  }
+  auto applied = std::make_shared<config::Config>(*next.config);
+  for (const auto& key : config::restartOnlyChanges(*running, *applied))
+    log::warn("", "{}: {} changed; it takes effect after a restart", why, key);
+  config::keepRestartOnly(*applied, *running);
+  publishConfig(applied);
+  log::setLevel(applied->general.logLevel);
+  pools().applyConfig(*applied);
+  reconfigureFailover(applied);
+  reloads_.fetch_add(1, std::memory_order_relaxed);
+  log::info("", "{}: configuration reloaded ({} database(s), {} user(s))", why,
+            applied->databases.size(), applied->users.size());
+  return true;
+}
+
+bool Proxy::setLive(const std::string& keyPath, const std::string& value, std::string& error) {
+  if (config::needsRestart(keyPath)) {
+    error = fmt::format(
+        "{} cannot change while shardpool runs; edit the configuration and "
+        "restart",
+        keyPath);
+    return false;
+  }
+  std::lock_guard serial(reloadMutex_);
+  auto running = config();
+  config::LoadResult next = config::reloadConfig(*running, {{keyPath, value}});
+  if (!next.ok()) {
+    for (const auto& e : next.errors) error += (error.empty() ? "" : "; ") + e.format();
+    return false;
+  }
+  auto applied = std::make_shared<config::Config>(*next.config);
+  config::keepRestartOnly(*applied, *running);
+  publishConfig(applied);
+  log::setLevel(applied->general.logLevel);
+  pools().applyConfig(*applied);
+  reconfigureFailover(applied);
+  log::info("", "SET {} = {}", keyPath, value);
+  return true;
+}
+
+void Proxy::reconfigureFailover(std::shared_ptr<const config::Config> cfg) {
+  // The failover manager and the directory loader live on the control loop.
+  postControl([this, cfg] {
+    if (failover_) failover_->configure(*cfg);
+    if (directoryLoader_) directoryLoader_->configure(*cfg);
+  });
+}
+
+void Proxy::sampleStats() {
+  std::map<std::string, PoolTotals> byDb;
+  for (Pool* p : pools().all()) byDb[p->database()] += p->totals();
+  std::lock_guard lock(statsMutex_);
+  stats_.from = stats_.to;
+  stats_.fromTotals = std::move(stats_.toTotals);
+  stats_.to = Clock::now();
+  stats_.toTotals = std::move(byDb);
+}
+
+Proxy::StatsWindow Proxy::statsWindow() {
+  std::lock_guard lock(statsMutex_);
+  return stats_;
+}
+
+void Proxy::requestShutdown(ShutdownMode mode, const std::string& who) {
+  postControl([this, mode, who] {
+    switch (mode) {
+      case ShutdownMode::Immediate:
+        log::info("", "SHUTDOWN from {}: exiting now", who);
+        exitNow();
+        break;
+      case ShutdownMode::WaitForServers:
+        log::info("", "SHUTDOWN WAIT_FOR_SERVERS from {}", who);
+        beginShutdown(true);
+        break;
+      case ShutdownMode::WaitForClients:
+        log::info("", "SHUTDOWN WAIT_FOR_CLIENTS from {}: waiting for every client to leave", who);
+        waitForever_ = true;
+        beginShutdown(false);
+        break;
+    }
+  });
+}
+
+void Proxy::postControl(std::function<void()> task) {
+  {
+    std::lock_guard lock(controlTasksMutex_);
+    controlTasks_.push_back(std::move(task));
+  }
+  uv_async_send(&controlAsync_);
+}
+
+void Proxy::onControlAsync(uv_async_t* a) {
+  auto* self = static_cast<Proxy*>(a->data);
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(self->controlTasksMutex_);
+    tasks.swap(self->controlTasks_);
+  }
+  for (auto& t : tasks) t();
+}
+
+void Proxy::onStatsTick(uv_timer_t* t) {
+  static_cast<Proxy*>(t->data)->sampleStats();
+}
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,143 @@
+#include "pooler/session/client_auth.h"
+
+#include <openssl/crypto.h>
+
+#include <map>
+#include <mutex>
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+namespace {
+
+bool isScramSecret(std::string_view s) { return s.rfind("SCRAM-SHA-256$", 0) == 0; }
+
+bool equalConstTime(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Deriving a SCRAM secret from a plaintext password costs thousands of HMACs; do it once per
+// (user, password) and process.
+auth::ScramSecret secretFor(const config::User& user) {
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, std::string>, auth::ScramSecret> cache;
+  if (isScramSecret(user.password)) {
+    if (auto s = auth::parseScramSecret(user.password)) return *s;
+  }
+  std::lock_guard lock(mutex);
+  auto key = std::make_pair(user.name, user.password);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, auth::makeScramSecret(user.password)).first;
+  return it->second;
+}
+
+auth::ScramSecret unknownUserSecret() {
+  static const auth::ScramSecret secret = [] {
+    uint8_t random[24];
+    auth::randomBytes(random, sizeof random);
+    return auth::makeScramSecret(std::string_view(reinterpret_cast<char*>(random), sizeof random));
+  }();
+  return secret;
+}
+
+std::string_view asView(pg::Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+}  // namespace
+
+ClientAuth::ClientAuth(config::AuthType type, const config::User* user, std::string userName)
+    : type_(type), user_(user), userName_(std::move(userName)) {}
+
+ClientAuth::Step ClientAuth::fail(std::string reason) {
+  failure_ = std::move(reason);
+  return Step::Failure;
+}
+
+ClientAuth::Step ClientAuth::begin(pg::Writer& out) {
+  switch (type_) {
+    case config::AuthType::Trust:
+      return user_ ? Step::Success : fail("user is not configured");
+    case config::AuthType::Password:
+      pg::putAuthCleartext(out);
+      return Step::Continue;
+    case config::AuthType::Md5:
+      auth::randomBytes(salt_, sizeof salt_);
+      pg::putAuthMd5(out, salt_);
+      return Step::Continue;
+    case config::AuthType::ScramSha256:
+      scram_.emplace(user_ ? secretFor(*user_) : unknownUserSecret());
+      pg::putAuthSasl(out, {"SCRAM-SHA-256"});
+      return Step::Continue;
+  }
+  return fail("unsupported auth type");
+}
+
+ClientAuth::Step ClientAuth::verifyCleartext(std::string_view password) {
+  if (!user_) return fail("user is not configured");
+  const std::string& stored = user_->password;
+  if (auth::isMd5Stored(stored))
+    return equalConstTime(auth::md5Stored(password, userName_), stored) ? Step::Success
+                                                                         : fail("wrong password");
+  if (isScramSecret(stored)) {
+    auto secret = auth::parseScramSecret(stored);
+    if (!secret) return fail("stored SCRAM secret is malformed");
+    // Run a full exchange locally to check the plaintext against the secret.
+    auth::ScramClient client{std::string(password)};
+    auth::ScramServer server(*secret);
+    std::string serverFirst, clientFinal, serverFinal;
+    if (server.clientFirst(client.clientFirst(), serverFirst) != auth::ScramStatus::Ok ||
+        client.serverFirst(serverFirst, clientFinal) != auth::ScramStatus::Ok ||
+        server.clientFinal(clientFinal, serverFinal) != auth::ScramStatus::Ok)
+      return fail("wrong password");
+    return Step::Success;
+  }
+  return equalConstTime(password, stored) ? Step::Success : fail("wrong password");
+}
+
+ClientAuth::Step ClientAuth::onResponse(pg::Bytes body, pg::Writer& out) {
+  ++round_;
+  switch (type_) {
+    case config::AuthType::Trust:
+      return fail("unexpected password message");
+    case config::AuthType::Password: {
+      auto pw = pg::decodePasswordMessage(body);
+      if (!pw) return fail("malformed password message");
+      return verifyCleartext(*pw);
+    }
+    case config::AuthType::Md5: {
+      auto pw = pg::decodePasswordMessage(body);
+      if (!pw) return fail("malformed password message");
+      if (!user_) return fail("user is not configured");
+      std::string stored = auth::isMd5Stored(user_->password)
+                               ? user_->password
+                               : auth::md5Stored(user_->password, userName_);
+      return equalConstTime(*pw, auth::md5Response(stored, salt_)) ? Step::Success
+                                                                   : fail("wrong password");
+    }
+    case config::AuthType::ScramSha256: {
+      if (round_ == 1) {
+        auto init = pg::decodeSaslInitialResponse(body);
+        if (!init) return fail("malformed SASLInitialResponse");
+        if (init->mechanism != "SCRAM-SHA-256")
+          return fail("client chose an unsupported SASL mechanism");
+        std::string serverFirst;
+        if (scram_->clientFirst(init->data, serverFirst) != auth::ScramStatus::Ok)
+          return fail("malformed SCRAM client-first-message");
+        pg::putAuthSaslContinue(out, serverFirst);
+        return Step::Continue;
+      }
+      if (round_ == 2) {
+        std::string serverFinal;
+        auth::ScramStatus st = scram_->clientFinal(asView(body), serverFinal);
+        if (st == auth::ScramStatus::BadMessage) return fail("malformed SCRAM client-final-message");
+        if (st == auth::ScramStatus::BadProof || !user_) return fail("wrong password");
+        pg::putAuthSaslFinal(out, serverFinal);
+        return Step::Success;
+      }
+      return fail("unexpected SASL message");
+    }
+  }
+  return fail("unsupported auth type");
+}
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,195 @@
+// A PostgreSQL client connected to shardpool: startup (SSLRequest, CancelRequest, StartupMessage),
+// authentication, waiting for a pooled server, then framing its messages on their way to the
+// linked server. Session pooling: one server for the whole client session.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pooler/session/client_auth.h"
+#include "pooler/net/connection.h"
+#include "pooler/session/pool.h"
+#include "pooler/session/session_states.h"
+#include "pooler/protocol/pg_extended.h"
+#include "pooler/protocol/pg_requests.h"
+#include "pooler/merge/pg_merge.h"
+#include "pooler/protocol/pg_scanner.h"
+#include "pooler/session/shard_router.h"
+#include "pooler/session/worker.h"
+
+namespace shardpool::pooler {
+
+class Pool;
+class ServerConn;
+struct ConnRow;
+struct Snapshot;
+class ConsoleSession;
+
+class ClientConn final : public Connection {
+ public:
+  // Console: logged in to the admin console instead of a database. Scatter: a statement runs on
+  // several shards at once (pooler/scatter.h).
+  using State = ClientState;  // pooler/session/session_states.h
+
+  ClientConn(Worker& worker, uint64_t id);
+  ~ClientConn() override;
+
+  Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
+  void start();
+  State state() const { return state_; }
+  const std::string& who() const { return who_; }
+  const std::string& database() const { return database_; }
+  bool isConsole() const { return console_ != nullptr; }
+  void describe(ConnRow& row) const;  // for SHOW CLIENTS
+  // Admin console: a snapshot it asked for arrived; a waiting command finished.
+  void consoleSnapshot(const Snapshot& snapshot);
+  void consoleIdle();
+  // Ends the session with an error (KILL, KILL_CLIENT).
+  void terminate(std::string_view sqlstate, std::string_view message, std::string_view reason) {
+    fatal(sqlstate, message, reason);
+  }
+  bool waitingForServer() const;
+
+  // From the pool and the linked server.
+  void assignServer(ServerConn* server);
+  void loginComplete(const protocol::pg::ErrorFields* error);
+  void serverReady(ServerConn& server);  // a ReadyForQuery went by
+  void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
+  void forgetStatement(const std::string& clientName);  // a Parse that failed on the server
+  // The connect made for us failed; `sqlstate` is the server's when it refused the login.
+  void serverFailed(std::string_view reason, std::string_view sqlstate = "08006");
+  bool statementMode() const {
+    return pool_ && pool_->settings().mode == config::PoolMode::Statement;
+  }
+  void refuseTransactionBlock();  // statement mode: instead of ReadyForQuery('T')
+  // A server that was on its way to this waiting client is gone (it closed during a hand-over
+  // between workers, or before it could be given): ask the pool again.
+  void serverWithdrawn();
+  // The linked server went away with `pending` requests unanswered while the transaction status
+  // was `txStatus`: the client gets errors in place of the missing replies and keeps its
+  // connection (client_recovery.cpp).
+  void serverLost(std::string_view reason, protocol::pg::RequestQueue::Pending pending,
+                  char txStatus);
+
+  void checkTimers(Clock::time_point now, const config::General& settings);
+  // Shutdown: close now if no transaction is in progress.
+  void closeIfIdle();
+  void close(std::string_view reason);
+
+  // Scanner callbacks (data path).
+  protocol::pg::Disposition onHeader(char type, uint32_t length);
+  void onForward(protocol::pg::Bytes bytes, bool inInput);
+  bool onMessage(char type, protocol::pg::Bytes body);
+
+ protected:
+  void onData(Chunk* chunk, size_t len) override;
+  void onReadEnd(int status) override;
+  void onWriteError(int status) override;
+  void onTlsFailed(const std::string& error) override;
+
+ private:
+  // The one place where state_ changes (session_states.h has the transitions).
+  void setState(State next);
+  void handleStartupBytes();
+  bool handleStartupPacket(protocol::pg::Bytes body);
+  bool handleAuthMessage(char type, protocol::pg::Bytes body);
+  void afterAuth();
+  bool startConsole();  // the admin database: false when this user may not use it
+  void consoleInput();
+  void requestServer();
+  void forwardPending();
+  void fatal(std::string_view sqlstate, std::string_view message, std::string_view reason = {});
+  std::string buildSetQuery(const ServerConn& server,
+                            std::vector<std::pair<std::string, std::string>>& toApply) const;
+  void releaseServer();
+  void terminateForShutdown();
+
+  // Prepared statements in transaction/statement pooling (client_prepared.cpp).
+  struct ClientStatement {
+    std::string serverName;
+    std::string query;
+    std::vector<uint32_t> paramTypes;
+  };
+  void handleParse(protocol::pg::Bytes body);
+  void handleBind(protocol::pg::Bytes body);
+  void handleDescribe(protocol::pg::Bytes body);
+  void handleClose(protocol::pg::Bytes body);
+  void handleQuery(protocol::pg::Bytes body);
+  void forwardRaw(char type, protocol::pg::Bytes body);
+  void ensurePrepared(const ClientStatement& st);
+  void evictIfFull();
+  void clearStatements();
+  void addStartupOptions(std::string_view options);
+  // Sharded databases (client_routing.cpp): each transaction goes to the shard its first
+  // statement routes to; statements in it that belong elsewhere are refused.
+  struct Routing;
+  bool startRouting(const config::Database& db);  // at login; false: not sharded
+  Pool& shardPool(uint32_t shard, uint32_t member = 0);
+  // read_from: the member of `shard` a read outside a transaction goes to (least outstanding).
+  uint32_t readMember(uint32_t shard);
+  void routeNext();    // no server: decide where the waiting messages go
+  void pumpRouted();   // linked: forward the next unit (up to a sync point) when due
+  void routedReady();  // a ReadyForQuery went by
+  // The route of one statement in the linked transaction: nullopt when it may run there, else
+  // the error it gets.
+  struct Refusal {
+    std::string sqlstate, message, hint;
+  };
+  std::optional<Refusal> checkRouted(std::string_view sql, const protocol::pg::BindValues* bind,
+                                     const std::vector<uint32_t>* types);
+  void replyLocally(protocol::pg::Writer& w, char status);
+  void injectDeferredBegin();
+  // Scatter/gather of one unit (the messages in inbuf_[0, end)) over `shards`.
+  friend class ScatterRun;
+  void startScatter(const std::vector<uint32_t>& shards, size_t end,
+                    std::vector<protocol::pg::SegmentPlans> plans);
+  void scatterFinished(std::string reply);  // from ScatterRun: the client's merged reply
+  // An extended batch whose first routed statement needs `shards`: scatter it when it is
+  // whole (false: wait for its Sync), or refuse it.
+  bool scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards);
+  // An extended batch that is only BEGIN (or the COMMIT/ROLLBACK of a transaction that has not
+  // run anywhere yet): answered by shardpool, as a simple-protocol BEGIN is; false otherwise.
+  bool answerTransactionBatch(ShardRouter::Database& d);
+  static constexpr size_t kMaxScatterBytes = 64u << 20;
+  // After a lost server: answers the client's messages that belong to the lost transaction
+  // (until its Sync, or its ROLLBACK) without a server. False when the client was closed.
+  bool answerLostTransaction();
+  void answerLostExtended(char type, protocol::pg::Bytes body, protocol::pg::Writer& w);
+
+  State state_ = State::Startup;
+  std::string who_;
+  std::string user_;
+  std::string database_;
+  // The session settings this client expects on any server it is given: its startup
+  // parameters, then everything the server reported since.
+  std::vector<std::pair<std::string, std::string>> params_;
+  bool loggedIn_ = false;
+  bool txnPooling_ = false;       // transaction or statement pooling
+  bool trackStatements_ = false;  // ... with protocol-level prepared statements mapped
+  uint32_t maxPrepared_ = 0;
+  std::unordered_map<std::string, ClientStatement> statements_;
+  std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
+  std::optional<ClientAuth> auth_;
+  Pool* pool_ = nullptr;
+  ServerConn* server_ = nullptr;
+  protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
+  Chunk* currentChunk_ = nullptr;
+  Clock::time_point waitStart_;
+  Clock::time_point lastActivity_;
+  uint32_t cancelPid_ = 0;
+  uint32_t cancelKey_ = 0;
+  bool counted_ = false;
+  std::unique_ptr<ConsoleSession> console_;
+  // Recovery after a lost server (client_recovery.cpp).
+  bool discardUntilSync_ = false;  // skip the rest of an extended batch; Sync gets ReadyForQuery
+  bool lostTransaction_ = false;   // the open transaction died with its server: only ROLLBACK
+  bool rollbackInBatch_ = false;   // an extended-protocol ROLLBACK of the lost transaction
+  uint32_t loginRetries_ = 0;      // servers lost before this client's first query went out
+  std::unique_ptr<Routing> routing_;  // sharded databases only
+};
+
+}  // namespace shardpool::pooler

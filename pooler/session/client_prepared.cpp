@@ -1,0 +1,215 @@
+// Transaction/statement pooling with protocol-level prepared statements: the client's statement
+// names are mapped to server-side names derived from (query, parameter types), prepared on
+// demand on whichever server the client is given, and answered in order (see pg_requests.h).
+#include <fmt/format.h>
+
+#include "pooler/session/client_conn.h"
+#include "pooler/session/client_routing.h"
+#include "pooler/protocol/pg_extended.h"
+#include "pooler/net/log.h"
+#include "pooler/session/server_conn.h"
+#include "pooler/session/session_guard.h"
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+void ClientConn::forwardRaw(char type, pg::Bytes body) {
+  pg::Writer w;
+  w.start(type);
+  w.bytes(body);
+  w.finish();
+  server_->appendOwned(w.data());
+}
+
+void ClientConn::evictIfFull() {
+  if (auto victim = server_->statements().evictIfFull(maxPrepared_)) {
+    pg::Writer w;
+    pg::putClose(w, 'S', *victim);
+    server_->appendOwned(w.data());
+    server_->pushRequest({'C', pg::Fate::Swallow});
+  }
+}
+
+void ClientConn::ensurePrepared(const ClientStatement& st) {
+  StatementCache& cache = server_->statements();
+  if (cache.contains(st.serverName)) {
+    cache.touch(st.serverName);
+    return;
+  }
+  evictIfFull();
+  pg::Writer w;
+  pg::putParse(w, st.serverName, st.query, st.paramTypes);
+  server_->appendOwned(w.data());
+  cache.add(st.serverName);
+  server_->pushRequest({'P', pg::Fate::Swallow, false, {}, st.serverName});
+}
+
+void ClientConn::clearStatements() {
+  statements_.clear();
+  if (server_) server_->statements().clear();
+}
+
+void ClientConn::forgetStatement(const std::string& clientName) { statements_.erase(clientName); }
+
+void ClientConn::handleQuery(pg::Bytes body) {
+  std::string_view sql(reinterpret_cast<const char*>(body.data()), body.size());
+  if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
+  if (auto why = sessionOnlyFeature(sql)) {
+    log::info(who(), "refusing a session-only feature: {}", *why);
+    pg::Writer w;
+    pg::putQuery(w, raiseFeatureNotSupported(*why));
+    server_->appendOwned(w.data());
+    return;
+  }
+  if (routing_) {
+    if (auto no = checkRouted(sql, nullptr, nullptr)) {
+      log::info(who(), "refusing a statement: {}", no->message);
+      pg::Writer w;
+      pg::putQuery(w, raiseError(no->sqlstate, no->message, no->hint));
+      server_->appendOwned(w.data());
+      return;
+    }
+  }
+  if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
+  forwardRaw('Q', body);
+}
+
+void ClientConn::handleParse(pg::Bytes body) {
+  auto p = pg::decodeParse(body);
+  if (!p) {
+    fatal("08P01", "malformed Parse message", "protocol violation");
+    return;
+  }
+  std::string_view query = p->query;
+  std::vector<uint32_t> types = p->paramTypes;
+  std::string refusal;
+  if (auto why = sessionOnlyFeature(query)) {
+    // Prepare, under the client's name, a statement that raises the error when executed.
+    log::info(who(), "refusing a session-only feature: {}", *why);
+    refusal = raiseFeatureNotSupported(*why);
+    query = refusal;
+    types.clear();
+  } else if (pg::isDeallocateAllOrDiscardAll(query)) {
+    clearStatements();
+  }
+  if (p->name.empty()) {
+    if (routing_) {
+      routing_->unnamedQuery = std::string(query);
+      routing_->unnamedTypes = types;
+    }
+    if (refusal.empty()) {
+      forwardRaw('P', body);
+    } else {
+      pg::Writer w;
+      pg::putParse(w, "", query, types);
+      server_->appendOwned(w.data());
+    }
+    server_->pushRequest({'P'});
+    return;
+  }
+  std::string name(p->name);
+  auto it = statements_.find(name);
+  if (it != statements_.end()) {
+    // PostgreSQL refuses a second Parse of the same name: let the server say so, about a
+    // statement it certainly has, and rename it in the error.
+    ensurePrepared(it->second);
+    pg::Writer w;
+    pg::putParse(w, it->second.serverName, query, types);
+    server_->appendOwned(w.data());
+    server_->pushRequest({'P', pg::Fate::RenameError, false, name, it->second.serverName});
+    return;
+  }
+  ClientStatement st{pg::serverStatementName(query, types), std::string(query), types};
+  const ClientStatement& ref = statements_.emplace(name, std::move(st)).first->second;
+  StatementCache& cache = server_->statements();
+  if (cache.contains(ref.serverName)) {
+    cache.touch(ref.serverName);
+    server_->pushRequest({'P', pg::Fate::Synthesize});
+    return;
+  }
+  evictIfFull();
+  pg::Writer w;
+  pg::putParse(w, ref.serverName, ref.query, ref.paramTypes);
+  server_->appendOwned(w.data());
+  cache.add(ref.serverName);
+  server_->pushRequest({'P', pg::Fate::Forward, false, name, ref.serverName});
+}
+
+void ClientConn::handleBind(pg::Bytes body) {
+  auto b = pg::decodeBind(body);
+  if (!b) {
+    fatal("08P01", "malformed Bind message", "protocol violation");
+    return;
+  }
+  auto it = b->statement.empty() ? statements_.end() : statements_.find(std::string(b->statement));
+  if (routing_) {
+    const ClientStatement* named = it == statements_.end() ? nullptr : &it->second;
+    if (named || b->statement.empty()) {
+      auto values = pg::decodeBindValues(b->rest);
+      auto no = checkRouted(named ? named->query : routing_->unnamedQuery,
+                            values ? &*values : nullptr,
+                            named ? &named->paramTypes : &routing_->unnamedTypes);
+      if (no) {
+        // The client's portal gets a statement that raises the error when it is executed.
+        log::info(who(), "refusing a statement: {}", no->message);
+        pg::Writer w;
+        pg::putParse(w, "", raiseError(no->sqlstate, no->message, no->hint), {});
+        pg::putBindEmpty(w, b->portal, "");
+        server_->appendOwned(w.data());
+        server_->pushRequest({'P', pg::Fate::Swallow});
+        server_->pushRequest({'B'});
+        return;
+      }
+    }
+  }
+  if (it == statements_.end()) {
+    forwardRaw('B', body);  // unnamed, or unknown: the server gives the right error
+  } else {
+    ensurePrepared(it->second);
+    pg::Writer w;
+    pg::putBindRenamed(w, *b, it->second.serverName);
+    server_->appendOwned(w.data());
+  }
+  server_->pushRequest({'B'});
+}
+
+void ClientConn::handleDescribe(pg::Bytes body) {
+  auto d = pg::decodeDescribe(body);
+  if (!d) {
+    fatal("08P01", "malformed Describe message", "protocol violation");
+    return;
+  }
+  auto it = (d->kind != 'S' || d->name.empty()) ? statements_.end()
+                                                 : statements_.find(std::string(d->name));
+  if (it == statements_.end()) {
+    forwardRaw('D', body);
+  } else {
+    ensurePrepared(it->second);
+    pg::Writer w;
+    pg::putDescribe(w, 'S', it->second.serverName);
+    server_->appendOwned(w.data());
+  }
+  server_->pushRequest({'D', pg::Fate::Forward, d->kind == 'S'});
+}
+
+void ClientConn::handleClose(pg::Bytes body) {
+  auto c = pg::decodeClose(body);
+  if (!c) {
+    fatal("08P01", "malformed Close message", "protocol violation");
+    return;
+  }
+  if (c->kind == 'S' && !c->name.empty()) {
+    auto it = statements_.find(std::string(c->name));
+    if (it != statements_.end()) {
+      // The server-side statement stays cached for other clients; answer the Close ourselves.
+      statements_.erase(it);
+      server_->pushRequest({'C', pg::Fate::Synthesize});
+      return;
+    }
+  }
+  forwardRaw('C', body);
+  server_->pushRequest({'C'});
+}
+
+}  // namespace shardpool::pooler

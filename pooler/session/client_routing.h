@@ -1,0 +1,66 @@
+// ClientConn's routing state for sharded databases (client_routing.cpp). Private to the client
+// session's files.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pooler/session/client_conn.h"
+#include "pooler/session/scatter.h"
+#include "router/route.h"
+
+namespace shardpool::pooler {
+
+struct ClientConn::Routing {
+  std::vector<std::vector<Pool*>> pools;  // [shard][member], created on first use
+  config::ReadFrom readFrom = config::ReadFrom::Primary;
+  uint32_t nextRead = 0;  // rotates the first candidate among equally loaded members
+  // Members that may serve reads ([shard][member]), from the health checks' read targets as of
+  // readVersion (down, banned and fenced standbys are left out).
+  std::vector<std::vector<bool>> readable;
+  uint64_t readVersion = UINT64_MAX;
+  router::SessionHints session;  // SET shardpool.*
+  router::SessionHints local;    // SET LOCAL shardpool.*, or a hint on BEGIN: this transaction
+  std::optional<uint32_t> shard;  // the shard of the linked server (its transaction's)
+  // A BEGIN shardpool answered itself: sent, its replies dropped, ahead of the transaction's
+  // first statement, once that statement has picked the shard.
+  std::string deferredBegin;
+  // A sync point (Query, Sync, FunctionCall, the end of a COPY) went to the server: what the
+  // client sent after it waits for its ReadyForQuery, as it may belong to another shard.
+  bool awaitingReady = false;
+  // The unnamed statement last parsed on the linked server, for the Binds that follow.
+  std::string unnamedQuery;
+  std::vector<uint32_t> unnamedTypes;
+  std::unique_ptr<ScatterRun> scatter;  // State::Scatter
+  std::unique_ptr<ScatterRun> ended;    // the last one, destroyed when the next starts
+
+  const router::SessionHints& hints() const {
+    return local.shard || local.shardingKey ? local : session;
+  }
+  // A BEGIN answered by shardpool; a comment hint on it (/* shard: 1 */ BEGIN) holds for the
+  // transaction.
+  void deferBegin(std::string_view sql, const router::StatementFacts& f) {
+    deferredBegin = std::string(sql);
+    if (f.commentShard) local.shard = f.commentShard;
+    if (f.commentShardingKey) local.shardingKey = f.commentShardingKey;
+  }
+  void endTransaction() {
+    deferredBegin.clear();
+    local = {};
+  }
+};
+
+// router::route() with the values of a Bind (null: none, as for a simple Query).
+inline router::Route routeWith(const router::StatementFacts& f, const router::ShardMap& map,
+                        const router::SessionHints& hints, const protocol::pg::BindValues* bind,
+                        const std::vector<uint32_t>* types) {
+  if (!bind) return router::route(f, map, hints, nullptr);
+  router::BindParams params;
+  params.values = bind->values;
+  params.formats = bind->formats;
+  if (types) params.types = *types;
+  return router::route(f, map, hints, &params);
+}
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,616 @@
+#include "pooler/session/pool.h"
+
+#include <algorithm>
+
+#include "pooler/session/client_conn.h"
+#include "pooler/net/log.h"
+#include "pooler/session/runtime.h"
+#include "pooler/session/server_conn.h"
+#include "pooler/net/tls.h"
+#include "pooler/session/worker.h"
+
+namespace shardpool::pooler {
+
+bool ConnectionLimit::tryTake() {
+  uint32_t cur = used_.load(std::memory_order_relaxed);
+  while (max_ == 0 || cur < max_) {
+    if (used_.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+PoolTotals& PoolTotals::operator+=(const PoolTotals& o) {
+  xacts += o.xacts;
+  queries += o.queries;
+  received += o.received;
+  sent += o.sent;
+  xactUs += o.xactUs;
+  queryUs += o.queryUs;
+  waitUs += o.waitUs;
+  assignments += o.assignments;
+  serverConnects += o.serverConnects;
+  serverConnectFailures += o.serverConnectFailures;
+  return *this;
+}
+
+PoolTotals PoolCounters::read() const {
+  auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  PoolTotals t;
+  t.xacts = get(xacts);
+  t.queries = get(queries);
+  t.received = get(received);
+  t.sent = get(sent);
+  t.xactUs = get(xactUs);
+  t.queryUs = get(queryUs);
+  t.waitUs = get(waitUs);
+  t.assignments = get(assignments);
+  t.serverConnects = get(serverConnects);
+  t.serverConnectFailures = get(serverConnectFailures);
+  return t;
+}
+
+bool PoolSettings::sameBackend(const PoolSettings& o) const {
+  return host == o.host && port == o.port && dbname == o.dbname && user == o.user &&
+         password == o.password && tlsMode == o.tlsMode && tlsError == o.tlsError &&
+         (tls == nullptr) == (o.tls == nullptr);
+}
+
+Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,
+           uint32_t member, std::string shardName, PoolSettings settings, unsigned workers,
+           ConnectionLimit* dbLimit, ConnectionLimit* userLimit)
+    : registry_(registry),
+      clientDb_(std::move(clientDb)),
+      user_(std::move(user)),
+      shard_(shard),
+      member_(member),
+      shardName_(std::move(shardName)),
+      name_(user_ + "@" + clientDb_ + (shardName_.empty() ? "" : "/" + shardName_) +
+            (member == 0 ? "" : "/replica" + std::to_string(member))),
+      dbLimit_(dbLimit),
+      userLimit_(userLimit),
+      counters_(std::make_unique<PoolCounters[]>(workers)),
+      workerCount_(workers),
+      idle_(workers) {
+  settingsVersions_.push_back(std::make_unique<const PoolSettings>(std::move(settings)));
+  settings_.store(settingsVersions_.back().get(), std::memory_order_release);
+}
+
+PoolTotals Pool::totals() const {
+  PoolTotals t;
+  for (unsigned i = 0; i < workerCount_; ++i) t += counters_[i].read();
+  return t;
+}
+
+void Pool::updateSettings(PoolSettings s, bool replaceServers) {
+  {
+    std::lock_guard lock(mutex_);
+    settingsVersions_.push_back(std::make_unique<const PoolSettings>(std::move(s)));
+    settings_.store(settingsVersions_.back().get(), std::memory_order_release);
+  }
+  if (replaceServers) reconnect();
+}
+
+void Pool::reconnect() {
+  generation_.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint32_t Pool::serverOpened() {
+  std::lock_guard lock(mutex_);
+  uint32_t g = generation();
+  ++openByGeneration_[g];
+  return g;
+}
+
+uint32_t Pool::staleServers() {
+  std::lock_guard lock(mutex_);
+  uint32_t current = generation(), n = 0;
+  for (auto [g, count] : openByGeneration_)
+    if (g != current) n += count;
+  return n;
+}
+
+void Pool::setPaused(bool paused) {
+  paused_.store(paused, std::memory_order_relaxed);
+}
+
+void Pool::resume(Worker& worker) {
+  setPaused(false);
+  serveWaiters(worker);
+}
+
+void Pool::unhold(Worker& worker) { serveWaiters(worker); }
+
+void Pool::serveWaiters(Worker& worker) {
+  if (paused()) return;
+  std::unique_lock lock(mutex_);
+  std::vector<Waiter> served;
+  while (!waiters_.empty() && reserveSlot(settings().size)) {
+    served.push_back(waiters_.front());
+    waiters_.pop_front();
+  }
+  std::vector<unsigned> donors;
+  if (!waiters_.empty())
+    for (unsigned i = 0; i < idle_.size(); ++i)
+      if (!idle_[i].empty()) donors.push_back(i);
+  lock.unlock();
+  for (const Waiter& w : served) connectForWaiter(worker, w);
+  for (unsigned d : donors) worker.runtime().worker(d).post([this](Worker& w) { stealFor(w); });
+}
+
+void Pool::closeIdle(Worker& worker, bool staleOnly, std::string_view reason) {
+  std::vector<ServerConn*> victims;
+  {
+    std::lock_guard lock(mutex_);
+    auto& mine = idle_[worker.index()];
+    uint32_t current = generation();
+    for (auto it = mine.begin(); it != mine.end();) {
+      if (!staleOnly || (*it)->generation() != current) {
+        victims.push_back(*it);
+        it = mine.erase(it);
+        --idleTotal_;
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (ServerConn* s : victims) s->close(reason);
+}
+
+void Pool::retire() {
+  retired_.store(true, std::memory_order_relaxed);
+  reconnect();
+}
+
+bool Pool::overSize() {
+  std::lock_guard lock(mutex_);
+  const PoolSettings& s = settings();
+  return total_ > s.size + s.reserveSize;
+}
+
+bool Pool::reserveSlot(uint32_t limit) {
+  if (total_ >= limit) return false;
+  if (dbLimit_ && !dbLimit_->tryTake()) {
+    capped_ = true;
+    return false;
+  }
+  if (userLimit_ && !userLimit_->tryTake()) {
+    if (dbLimit_) dbLimit_->give();
+    capped_ = true;
+    return false;
+  }
+  capped_ = false;
+  ++total_;
+  return true;
+}
+
+void Pool::freeSlot() {
+  --total_;
+  if (dbLimit_) dbLimit_->give();
+  if (userLimit_) userLimit_->give();
+}
+
+void Pool::connectForWaiter(Worker& from, const Waiter& w) {
+  if (w.worker == from.index())
+    from.connectFor(*this, w.clientId);
+  else
+    from.runtime().worker(w.worker).post(
+        [this, id = w.clientId](Worker& target) { target.connectFor(*this, id); });
+}
+
+Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId) {
+  std::unique_lock lock(mutex_);
+  auto& mine = idle_[worker.index()];
+  if (paused()) {
+    waiters_.push_back({worker.index(), clientId, worker.now()});
+    return {Grant::Queued, nullptr};
+  }
+  if (!mine.empty() && waiters_.empty()) {
+    ServerConn* s = mine.back();
+    mine.pop_back();
+    --idleTotal_;
+    return {Grant::Idle, s};
+  }
+  if (waiters_.empty() && reserveSlot(settings().size)) return {Grant::Connect, nullptr};
+  waiters_.push_back({worker.index(), clientId, worker.now()});
+  int donor = -1;
+  if (idleTotal_ > 0) {
+    for (size_t i = 0; i < idle_.size(); ++i)
+      if (!idle_[i].empty()) donor = static_cast<int>(i);
+  }
+  bool capped = capped_ && idleTotal_ == 0;
+  lock.unlock();
+  if (donor >= 0) worker.runtime().worker(unsigned(donor)).post([this](Worker& w) { stealFor(w); });
+  if (capped) registry_.makeRoomFor(worker, *this);
+  return {Grant::Queued, nullptr};
+}
+
+bool Pool::cancelWait(unsigned workerIndex, uint64_t clientId) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter& w) {
+    return w.worker == workerIndex && w.clientId == clientId;
+  });
+  if (it == waiters_.end()) return false;
+  waiters_.erase(it);
+  return true;
+}
+
+namespace {
+// Gives `server` (owned by `from`) to a waiting client, moving it between workers if needed.
+void dispatch(Worker& from, ServerConn* server, unsigned toWorker, uint64_t clientId) {
+  if (toWorker == from.index()) {
+    from.giveServer(server, clientId);
+    return;
+  }
+  std::unique_ptr<ServerConn> owned = from.releaseServer(server);
+  int fd = owned->detachFd();
+  Worker& to = from.runtime().worker(toWorker);
+  owned->rebind(to);
+  ServerConn* raw = owned.release();
+  to.post([raw, fd, clientId](Worker& w) {
+    ServerConn* s = w.adoptServer(std::unique_ptr<ServerConn>(raw));
+    if (fd < 0 || s->openFd(fd) != 0) {
+      s->fail("hand-over between workers failed");
+      if (ClientConn* c = w.findClient(clientId)) c->serverWithdrawn();
+      return;
+    }
+    s->startReading();
+    w.giveServer(s, clientId);
+  });
+}
+}  // namespace
+
+void Pool::release(Worker& worker, ServerConn* server) {
+  std::unique_lock lock(mutex_);
+  if (!waiters_.empty() && !paused()) {
+    Waiter w = waiters_.front();
+    waiters_.pop_front();
+    lock.unlock();
+    dispatch(worker, server, w.worker, w.clientId);
+    return;
+  }
+  idle_[worker.index()].push_back(server);
+  ++idleTotal_;
+}
+
+void Pool::stealFor(Worker& worker) {
+  // Every idle server of this worker goes to a waiter, as long as both last.
+  for (;;) {
+    std::unique_lock lock(mutex_);
+    auto& mine = idle_[worker.index()];
+    if (mine.empty() || waiters_.empty() || paused()) return;
+    ServerConn* s = mine.back();
+    mine.pop_back();
+    --idleTotal_;
+    Waiter w = waiters_.front();
+    waiters_.pop_front();
+    lock.unlock();
+    dispatch(worker, s, w.worker, w.clientId);
+  }
+}
+
+void Pool::serverGone(Worker& worker, uint32_t generation) {
+  std::unique_lock lock(mutex_);
+  freeSlot();
+  if (auto it = openByGeneration_.find(generation); it != openByGeneration_.end())
+    if (--it->second == 0) openByGeneration_.erase(it);
+  std::optional<Waiter> next;
+  if (!waiters_.empty() && !paused() && reserveSlot(settings().size)) {
+    next = waiters_.front();
+    waiters_.pop_front();
+  }
+  lock.unlock();
+  if (next) connectForWaiter(worker, *next);
+  if (dbLimit_->max() > 0 || userLimit_->max() > 0) registry_.slotFreed(worker, *this);
+}
+
+void Pool::retry(Worker& worker) {
+  std::unique_lock lock(mutex_);
+  if (waiters_.empty() || paused() || !reserveSlot(settings().size)) return;
+  Waiter w = waiters_.front();
+  waiters_.pop_front();
+  lock.unlock();
+  connectForWaiter(worker, w);
+}
+
+void Pool::maintain(Worker& worker, PoolClock::time_point now) {
+  if (paused() || retired()) return;
+  std::unique_lock lock(mutex_);
+  const PoolSettings& cur = settings();
+  uint32_t warm = 0;
+  while (total_ < cur.minSize && reserveSlot(cur.minSize)) ++warm;
+  std::vector<Waiter> served;
+  if (!waiters_.empty() && cur.reserveSize > 0 && cur.reserveTimeout.count() > 0 &&
+      now - waiters_.front().since >= cur.reserveTimeout &&
+      reserveSlot(cur.size + cur.reserveSize)) {
+    served.push_back(waiters_.front());
+    waiters_.pop_front();
+    log::info(
+        name_, "reserve pool: a client waited {} ms; opening server {} of {}+{}",
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - served.back().since).count(),
+        total_, cur.size, cur.reserveSize);
+  }
+  while (!waiters_.empty() && reserveSlot(cur.size)) {
+    served.push_back(waiters_.front());
+    waiters_.pop_front();
+  }
+  bool blocked = capped_ && !waiters_.empty();
+  lock.unlock();
+  for (uint32_t i = 0; i < warm; ++i) worker.connectFor(*this, 0);
+  for (const Waiter& w : served) connectForWaiter(worker, w);
+  if (blocked) registry_.makeRoomFor(worker, *this);
+}
+
+bool Pool::closeOneIdle(Worker& worker) {
+  std::unique_lock lock(mutex_);
+  auto& mine = idle_[worker.index()];
+  if (mine.empty()) return false;
+  ServerConn* s = mine.front();  // the least recently used
+  mine.erase(mine.begin());
+  --idleTotal_;
+  lock.unlock();
+  s->close("making room for another pool (max_db_connections / max_user_connections)");
+  return true;
+}
+
+bool Pool::aboveMinimum() {
+  std::lock_guard lock(mutex_);
+  return total_ > settings().minSize;
+}
+
+bool Pool::hasWaiters() {
+  std::lock_guard lock(mutex_);
+  return !waiters_.empty();
+}
+
+bool Pool::sharesLimitWith(const Pool& other) const {
+  return &other != this && ((dbLimit_ == other.dbLimit_ && dbLimit_->max() > 0) ||
+                            (userLimit_ == other.userLimit_ && userLimit_->max() > 0));
+}
+
+bool Pool::takeIdle(Worker& worker, ServerConn* server) {
+  std::lock_guard lock(mutex_);
+  auto& mine = idle_[worker.index()];
+  auto it = std::find(mine.begin(), mine.end(), server);
+  if (it == mine.end()) return false;
+  mine.erase(it);
+  --idleTotal_;
+  return true;
+}
+
+Pool::Counts Pool::counts() {
+  std::lock_guard lock(mutex_);
+  return {total_, idleTotal_, static_cast<uint32_t>(waiters_.size()),
+          waiters_.empty() ? PoolClock::time_point{} : waiters_.front().since};
+}
+
+ConnectionLimit* PoolRegistry::limit(std::map<std::string, std::unique_ptr<ConnectionLimit>>& m,
+                                     const std::string& key, uint32_t max) {
+  auto& slot = m[key];
+  if (!slot) slot = std::make_unique<ConnectionLimit>(max);
+  return slot.get();
+}
+
+PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::Database& db,
+                                       std::string_view clientDb, const std::string& user,
+                                       uint32_t shard, uint32_t member) {
+  const config::User* u = cfg.findUser(user);
+  PoolSettings s;
+  s.host = db.host;
+  s.port = db.port;
+  s.dbname = db.dbname.empty() ? std::string(clientDb) : db.dbname;
+  if (db.sharded() || member > 0) {
+    std::vector<config::Shard> shards = cfg.shardsOf(db);
+    const config::Shard& sh = shards.at(std::min<size_t>(shard, shards.size() - 1));
+    const config::Backend& b =
+        member > 0 && member <= sh.replicas.size() ? sh.replicas[member - 1] : sh.primary;
+    s.host = b.host;
+    s.port = b.port;
+    if (!b.dbname.empty()) s.dbname = b.dbname;
+  }
+  s.user = user;
+  if (db.user) {
+    s.password = db.password;
+  } else if (u && !u->password.empty() && u->password.rfind("SCRAM-SHA-256$", 0) != 0) {
+    s.password = u->password;
+  }
+  s.size = cfg.poolSizeFor(db, u);
+  s.minSize = cfg.minPoolSizeFor(db);
+  s.reserveSize = cfg.reservePoolSizeFor(db);
+  s.reserveTimeout = cfg.general.reservePoolTimeout;
+  s.mode = cfg.poolModeFor(db, u);
+  s.resetQuery = cfg.general.serverResetQuery;
+  s.maxPrepared = cfg.general.maxPreparedStatements;
+  s.serverIdleTimeout = cfg.general.serverIdleTimeout;
+  s.serverLifetime = cfg.general.serverLifetime;
+  s.serverConnectTimeout = cfg.general.serverConnectTimeout;
+  s.tlsMode = cfg.serverTlsModeFor(db);
+  if (s.tlsMode != config::TlsMode::Disable) {
+    s.tls = TlsContext::forConnect(s.tlsMode >= config::TlsMode::VerifyCa,
+                                   cfg.serverTlsCaFileFor(db), cfg.general.serverTlsCertFile,
+                                   cfg.general.serverTlsKeyFile, s.tlsError);
+    if (!s.tls)
+      log::error(user + "@" + std::string(clientDb), "server TLS unavailable: {}", s.tlsError);
+  }
+  return s;
+}
+
+std::string PoolRegistry::dbLimitKey(const config::Database& db, std::string_view clientDb) const {
+  return db.name == "*" ? std::string(clientDb) : db.name;
+}
+
+Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
+                        std::string_view clientDb, std::string_view clientUser, uint32_t shard,
+                        uint32_t member) {
+  std::lock_guard lock(mutex_);
+  std::string user = db.user ? *db.user : std::string(clientUser);
+  Key key{std::string(clientDb), user, shard, member};
+  auto it = pools_.find(key);
+  if (it != pools_.end()) {
+    if (!it->second->retired()) return *it->second;
+    retired_.push_back(std::move(it->second));  // a removed database came back
+    pools_.erase(it);
+  }
+  PoolSettings s = settingsFor(cfg, db, clientDb, user, shard, member);
+  ShardKey target{std::string(clientDb), shard};
+  if (auto t = writeTargets_.find(target); member == 0 && t != writeTargets_.end()) {
+    s.host = t->second.first;
+    s.port = t->second.second;
+  }
+  ConnectionLimit* dbLimit =
+      limit(dbLimits_, dbLimitKey(db, clientDb), cfg.maxDbConnectionsFor(db));
+  ConnectionLimit* userLimit =
+      limit(userLimits_, user, cfg.maxUserConnectionsFor(cfg.findUser(user)));
+  std::string shardName = db.sharded() && shard < db.shards.size() ? cfg.shardsOf(db)[shard].name
+                                                                    : std::string();
+  auto pool = std::make_unique<Pool>(*this, std::get<0>(key), user, shard, member,
+                                     std::move(shardName), std::move(s), workers_, dbLimit,
+                                     userLimit);
+  for (const auto& p : pausedDbs_)
+    if (p.empty() || p == std::get<0>(key)) pool->setPaused(true);
+  if (member == 0 && heldDbs_.count(target)) pool->setHeld(true);
+  Pool& ref = *pool;
+  pools_.emplace(std::move(key), std::move(pool));
+  return ref;
+}
+
+std::vector<Pool*> PoolRegistry::all() {
+  std::lock_guard lock(mutex_);
+  std::vector<Pool*> out;
+  for (auto& [k, p] : pools_) out.push_back(p.get());
+  for (auto& p : retired_) out.push_back(p.get());
+  return out;
+}
+
+std::vector<Pool*> PoolRegistry::forDatabase(std::string_view db) {
+  std::vector<Pool*> out;
+  for (Pool* p : all())
+    if (db.empty() || p->database() == db) out.push_back(p);
+  return out;
+}
+
+void PoolRegistry::applyConfig(const config::Config& cfg) {
+  std::lock_guard lock(mutex_);
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    Pool& pool = *it->second;
+    const config::Database* db = cfg.findDatabase(pool.database());
+    if (db == nullptr || (db->user && *db->user != pool.user())) {
+      log::info(pool.name(), "removed from the configuration: draining");
+      pool.retire();
+      retired_.push_back(std::move(it->second));
+      it = pools_.erase(it);
+      continue;
+    }
+    std::vector<config::Shard> shards = cfg.shardsOf(*db);
+    if (pool.shard() >= shards.size() ||
+        pool.member() > shards[pool.shard()].replicas.size()) {
+      log::info(pool.name(), "its shard was removed from the configuration: draining");
+      pool.retire();
+      retired_.push_back(std::move(it->second));
+      it = pools_.erase(it);
+      continue;
+    }
+    PoolSettings s =
+        settingsFor(cfg, *db, pool.database(), pool.user(), pool.shard(), pool.member());
+    if (auto t = writeTargets_.find({pool.database(), pool.shard()});
+        pool.member() == 0 && t != writeTargets_.end()) {
+      s.host = t->second.first;
+      s.port = t->second.second;
+    }
+    bool replace = !s.sameBackend(pool.settings());
+    if (replace) log::info(pool.name(), "backend settings changed: replacing its servers");
+    pool.updateSettings(std::move(s), replace);
+    if (auto l = dbLimits_.find(dbLimitKey(*db, pool.database())); l != dbLimits_.end())
+      l->second->setMax(cfg.maxDbConnectionsFor(*db));
+    if (auto l = userLimits_.find(pool.user()); l != userLimits_.end())
+      l->second->setMax(cfg.maxUserConnectionsFor(cfg.findUser(pool.user())));
+    ++it;
+  }
+}
+
+void PoolRegistry::setWriteTarget(Worker& worker, const std::string& db, const std::string& host,
+                                  uint16_t port, uint32_t shard) {
+  std::vector<Pool*> affected;
+  {
+    // The held flags change under the registry lock, with heldDbs_, so that a concurrent
+    // holdDatabase() cannot leave a pool held that the registry believes free.
+    std::lock_guard lock(mutex_);
+    writeTargets_[{db, shard}] = {host, port};
+    heldDbs_.erase({db, shard});
+    for (auto& [k, p] : pools_) {
+      if (std::get<0>(k) != db || std::get<2>(k) != shard || std::get<3>(k) != 0) continue;
+      PoolSettings s = p->settings();
+      if (s.host != host || s.port != port) {
+        s.host = host;
+        s.port = port;
+        p->updateSettings(std::move(s), true);
+      }
+      p->setHeld(false);
+      affected.push_back(p.get());
+    }
+  }
+  for (Pool* p : affected) p->unhold(worker);
+}
+
+void PoolRegistry::holdDatabase(const std::string& db, bool held, Worker* worker,
+                                uint32_t shard) {
+  std::vector<Pool*> affected;
+  {
+    std::lock_guard lock(mutex_);  // see setWriteTarget
+    if (held)
+      heldDbs_.insert({db, shard});
+    else
+      heldDbs_.erase({db, shard});
+    for (auto& [k, p] : pools_) {
+      if (std::get<0>(k) != db || std::get<2>(k) != shard || std::get<3>(k) != 0) continue;
+      p->setHeld(held);
+      affected.push_back(p.get());
+    }
+  }
+  if (!held && worker)
+    for (Pool* p : affected) p->unhold(*worker);
+}
+
+bool PoolRegistry::isHeld(std::string_view db, uint32_t shard) {
+  std::lock_guard lock(mutex_);
+  return heldDbs_.count({std::string(db), shard}) != 0;
+}
+
+void PoolRegistry::setPaused(std::string_view db, bool paused) {
+  std::lock_guard lock(mutex_);
+  if (paused) {
+    if (std::find(pausedDbs_.begin(), pausedDbs_.end(), db) == pausedDbs_.end())
+      pausedDbs_.emplace_back(db);
+  } else if (db.empty()) {
+    pausedDbs_.clear();
+  } else {
+    std::erase(pausedDbs_, std::string(db));
+  }
+  for (auto& [k, p] : pools_)
+    if (db.empty() || std::get<0>(k) == db) p->setPaused(paused);
+}
+
+bool PoolRegistry::isPaused(std::string_view db) {
+  std::lock_guard lock(mutex_);
+  for (const auto& p : pausedDbs_)
+    if (p.empty() || p == db) return true;
+  return false;
+}
+
+void PoolRegistry::makeRoomFor(Worker& worker, Pool& pool) {
+  for (Pool* other : all()) {
+    if (!other->sharesLimitWith(pool)) continue;
+    Pool::Counts c = other->counts();
+    if (c.idle == 0) continue;
+    // The idle server lives on some worker; ask each to close one until one does.
+    for (unsigned i = 0; i < worker.runtime().workerCount(); ++i)
+      worker.runtime().worker(i).post([other](Worker& w) { other->closeOneIdle(w); });
+    return;
+  }
+}
+
+void PoolRegistry::slotFreed(Worker& worker, Pool& pool) {
+  for (Pool* other : all())
+    if (other->sharesLimitWith(pool) && other->hasWaiters()) other->retry(worker);
+}
+
+}  // namespace shardpool::pooler

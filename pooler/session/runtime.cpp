@@ -1,0 +1,72 @@
+#include "pooler/session/runtime.h"
+
+#include <thread>
+
+#include "pooler/net/log.h"
+
+namespace shardpool::pooler {
+
+namespace {
+unsigned workerCountFor(const config::Config& cfg) {
+  if (cfg.general.workers > 0) return cfg.general.workers;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+}  // namespace
+
+Runtime::Runtime(std::shared_ptr<const config::Config> config)
+    : config_(std::move(config)), pools_(workerCountFor(*config_)) {
+  unsigned n = workerCountFor(*config_);
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+}
+
+Runtime::~Runtime() { workers_.clear(); }
+
+std::shared_ptr<const config::Config> Runtime::config() const {
+  std::lock_guard lock(configMutex_);
+  return config_;
+}
+
+void Runtime::publishConfig(std::shared_ptr<const config::Config> config) {
+  std::lock_guard lock(configMutex_);
+  config_ = std::move(config);
+}
+
+bool Runtime::tryAddClient() {
+  uint32_t max = config()->general.maxClientConn;
+  uint32_t cur = clients_.load(std::memory_order_relaxed);
+  while (cur < max) {
+    if (clients_.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+void Runtime::setDisabled(const std::string& db, bool disabled) {
+  std::lock_guard lock(stateMutex_);
+  if (disabled)
+    disabled_.insert(db);
+  else
+    disabled_.erase(db);
+  log::info("", "database {} {}", db, disabled ? "disabled" : "enabled");
+}
+
+bool Runtime::isDisabled(std::string_view db) {
+  std::lock_guard lock(stateMutex_);
+  return disabled_.find(db) != disabled_.end();
+}
+
+void Runtime::countError(std::string_view reason) {
+  std::lock_guard lock(stateMutex_);
+  auto it = errors_.find(std::string(reason));
+  if (it == errors_.end())
+    errors_.emplace(std::string(reason), 1);
+  else
+    ++it->second;
+}
+
+std::map<std::string, uint64_t> Runtime::errorCounts() {
+  std::lock_guard lock(stateMutex_);
+  return errors_;
+}
+
+}  // namespace shardpool::pooler

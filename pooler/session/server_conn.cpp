@@ -1,0 +1,574 @@
+#include "pooler/session/server_conn.h"
+
+#include <fmt/format.h>
+
+#include <cassert>
+
+#include "pooler/session/conn_rows.h"
+#include "pooler/session/cancel.h"
+#include "pooler/session/client_conn.h"
+#include "pooler/net/log.h"
+#include "pooler/session/pool.h"
+#include "pooler/protocol/pg_extended.h"
+#include "pooler/session/runtime.h"
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+ServerConn::ServerConn(Worker& worker, uint64_t id, Pool& pool)
+    : Connection(worker, id),
+      pool_(pool),
+      who_(fmt::format("S-{} {}", id, pool.name())),
+      generation_(pool.serverOpened()),
+      createdAt_(worker.now()),
+      idleSince_(worker.now()) {}
+
+ServerConn::~ServerConn() {
+  if (resolving_) resolving_->data = nullptr;
+}
+
+void ServerConn::setState(State next) {
+  if (!allowed(state_, next)) {
+    log::error(who_, "BUG: impossible server state change {} -> {}", name(state_), name(next));
+    assert(false && "impossible server state change");
+  }
+  state_ = next;
+}
+
+void ServerConn::onData(Chunk* chunk, size_t len) {
+  if (state_ == State::Closed) return;  // waiting for the backend to go after Terminate
+  if (state_ == State::TlsRequest) {
+    onTlsAnswer(chunk, len);
+    return;
+  }
+  if (sink_) {
+    sink_->shardData(sinkIndex_, pg::Bytes(chunk->data(), len));
+    return;
+  }
+  if (client_) counters().add(counters().sent, len);
+  currentChunk_ = chunk;
+  pg::ScanResult r = scanner_.feed(pg::Bytes(chunk->data(), len), *this);
+  currentChunk_ = nullptr;
+  if (client_) client_->flushForward();
+  if (r.status == pg::ScanStatus::Invalid) {
+    close("invalid message from server");
+    return;
+  }
+  if (client_ && client_->writeQueueSize() > kHighWater) client_->throttle(*this);
+}
+
+pg::Disposition ServerConn::onHeader(char type, uint32_t) {
+  if (state_ == State::Active && client_) {
+    // Errors are rare: all are collected, to rename statements, to name query_timeout, and to
+    // keep a FATAL from the server from ending the client's session with shardpool.
+    if (type == 'E') return pg::Disposition::Collect;
+    // Statement mode: a ReadyForQuery inside a transaction block is replaced by an error.
+    if (type == 'Z' && client_->statementMode()) return pg::Disposition::Collect;
+    switch (requests_.replyFate(type)) {
+      case pg::Fate::Swallow:
+      case pg::Fate::RenameError:
+        return pg::Disposition::Collect;
+      case pg::Fate::Forward:
+      case pg::Fate::Synthesize:
+        break;
+    }
+    if (type == 'S' || requests_.matters(type)) return pg::Disposition::Inspect;
+    return pg::Disposition::Forward;
+  }
+  if (!isOpen()) return pg::Disposition::Swallow;
+  return pg::Disposition::Collect;
+}
+
+bool ServerConn::onActiveReply(char type, pg::Bytes body) {
+  if (type == 'S') return true;  // a ParameterStatus alone completes nothing
+  if (type == 'E' && client_ && rewritesError()) {
+    if (auto e = pg::decodeErrorResponse(body)) {
+      std::string msg = e->message;
+      if (timeoutCancel_.count() > 0 && e->sqlstate == "57014") {
+        // Our query_timeout cancel: say so instead of "due to user request".
+        msg =
+            fmt::format("canceling statement due to query_timeout ({} ms)", timeoutCancel_.count());
+      } else if (requests_.replyFate(type) == pg::Fate::RenameError) {
+        // Our re-sent Parse collided with the client's own statement: use the client's name.
+        const pg::Request& r = *requests_.front();
+        size_t at = msg.find(r.serverName);
+        if (at != std::string::npos) msg.replace(at, r.serverName.size(), r.clientName);
+      }
+      pg::Writer w;
+      pg::putErrorResponse(w, e->severity, e->sqlstate, msg, e->detail, e->hint);
+      client_->appendOwned(w.data());
+    }
+  } else if (type == 'E' && client_) {
+    pg::Writer w;
+    pg::putErrorDowngraded(w, body);
+    client_->appendOwned(w.data());
+  }
+  if (type == 'Z' && client_ && client_->statementMode()) {
+    if (txStatus_ != 'I' && requests_.size() <= 1) {
+      requests_.onReply(type, *this);
+      client_->refuseTransactionBlock();  // closes the client; this server is not clean
+      return isOpen();
+    }
+    pg::Writer w;
+    pg::putReadyForQuery(w, txStatus_);
+    client_->appendOwned(w.data());
+  }
+  requests_.onReply(type, *this);
+  if (type == 'Z') countReady();
+  if (requests_.empty()) {
+    readySince_ = worker().now();
+    timeoutCancel_ = config::Duration{0};
+  }
+  if (log::enabled(log::Level::Debug))
+    log::debug(who_, "reply {} queue {} tx {}", type, requests_.size(), txStatus_);
+  if (type == 'Z' && client_) client_->serverReady(*this);
+  return isOpen();
+}
+
+bool ServerConn::rewritesError() const {
+  return timeoutCancel_.count() > 0 || requests_.replyFate('E') == pg::Fate::RenameError;
+}
+
+void ServerConn::cancelForTimeout(config::Duration timeout) {
+  if (timeoutCancel_.count() > 0) return;
+  timeoutCancel_ = timeout;
+  log::warn(who_, "query_timeout ({} ms) expired: cancelling the running query", timeout.count());
+  CancelRegistry::send(worker(), addr_, backendPid_, backendKey_);
+}
+
+void ServerConn::countReady() {
+  auto now = Clock::now();
+  auto us = [&](Clock::time_point since) {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - since).count());
+  };
+  PoolCounters& c = counters();
+  if (queryOpen_) {
+    c.add(c.queries, 1);
+    c.add(c.queryUs, us(queryStart_));
+    queryOpen_ = false;
+  }
+  if (xactOpen_ && txStatus_ == 'I') {
+    c.add(c.xacts, 1);
+    c.add(c.xactUs, us(xactStart_));
+    xactOpen_ = false;
+  }
+  if (!requests_.empty()) {  // a pipeline: the next query is already under way
+    queryOpen_ = true;
+    queryStart_ = now;
+  }
+}
+
+PoolCounters& ServerConn::counters() {
+  return pool_.counters(worker().index());
+}
+
+void ServerConn::pushRequest(pg::Request r) {
+  if (requests_.empty()) busySince_ = worker().now();
+  if (!queryOpen_) {
+    queryOpen_ = true;
+    queryStart_ = Clock::now();
+    if (!xactOpen_) {
+      xactOpen_ = true;
+      xactStart_ = queryStart_;
+    }
+  }
+  if (log::enabled(log::Level::Debug))
+    log::debug(who_, "request {} fate {} queue {}", r.type, int(r.fate), requests_.size());
+  requests_.push(std::move(r));
+  requests_.drainSynthetic(*this);
+}
+
+void ServerConn::completed(const pg::Request&) {}
+
+void ServerConn::dropped(const pg::Request& r) {
+  // A Parse the server failed or skipped prepared nothing.
+  if (r.type == 'P' && !r.serverName.empty() && r.fate != pg::Fate::RenameError)
+    statements_.remove(r.serverName);
+  if (r.type == 'P' && !r.clientName.empty() && r.fate == pg::Fate::Forward && client_)
+    client_->forgetStatement(r.clientName);
+}
+
+void ServerConn::synthesize(const pg::Request& r) {
+  if (!client_) return;
+  pg::Writer w;
+  if (r.type == 'P') {
+    pg::putParseComplete(w);
+  } else if (r.type == 'C') {
+    pg::putCloseComplete(w);
+    if (!r.clientName.empty()) client_->forgetStatement(r.clientName);
+  }
+  client_->appendOwned(w.data());
+}
+
+void ServerConn::onForward(pg::Bytes bytes, bool inInput) {
+  if (!client_) return;
+  if (inInput)
+    client_->forwardSlice(currentChunk_, bytes.data(), bytes.size());
+  else
+    client_->forwardCopy(bytes.data(), bytes.size());
+}
+
+bool ServerConn::onMessage(char type, pg::Bytes body) {
+  if (!isOpen()) return false;
+  switch (type) {
+    case 'S':
+      if (auto ps = pg::decodeParameterStatus(body)) {
+        setParam(ps->name, ps->value);
+        if (state_ == State::Active && client_) client_->noteParameter(ps->name, ps->value);
+      }
+      return true;
+    case 'Z': {
+      auto st = pg::decodeReadyForQuery(body);
+      if (!st) {
+        close("malformed ReadyForQuery");
+        return false;
+      }
+      txStatus_ = *st;
+      break;
+    }
+    default:
+      break;
+  }
+  switch (state_) {
+    case State::Authenticating:
+      if (type == 'R') return handleAuth(body);
+      if (type == 'K') {
+        if (auto k = pg::decodeBackendKeyData(body)) {
+          backendPid_ = k->pid;
+          backendKey_ = k->key;
+        }
+      } else if (type == 'E') {
+        auto e = pg::decodeErrorResponse(body);
+        if (e)
+          fail(fmt::format("{} ({})", e->message, e->sqlstate),
+               e->sqlstate.size() == 5 ? std::string_view(e->sqlstate) : "08006");
+        else
+          fail("login rejected by server");
+        return false;
+      } else if (type == 'Z') {
+        loginDone();
+      }
+      return true;
+    case State::Login:
+      if (type == 'E') loginError_ = pg::decodeErrorResponse(body);
+      if (type == 'Z') {
+        requests_.clear();
+        setState(State::Active);
+        if (!loginError_) noteApplied(pendingApply_);
+        pendingApply_.clear();
+        ClientConn* c = client_;
+        std::optional<pg::ErrorFields> err = std::move(loginError_);
+        loginError_.reset();
+        if (c) c->loginComplete(err ? &*err : nullptr);
+      }
+      return isOpen();
+    case State::Active:
+      return onActiveReply(type, body);
+    case State::Resetting:
+      if (type == 'E') {
+        auto e = pg::decodeErrorResponse(body);
+        close(fmt::format("reset query failed: {}", e ? e->message : "error"));
+        return false;
+      }
+      if (type == 'Z') {
+        requests_.clear();
+        applied_.clear();  // the reset query (DISCARD ALL / RESET ALL) undid them
+        statements_.clear();
+        backToPool();
+      }
+      return true;
+    case State::Idle:
+      if (type == 'E') {
+        auto e = pg::decodeErrorResponse(body);
+        close(fmt::format("server error while idle: {}", e ? e->message : "?"));
+        return false;
+      }
+      return true;
+    case State::Resolving:
+    case State::Connecting:
+    case State::TlsRequest:
+    case State::TlsHandshake:
+    case State::Closed:
+      return false;
+  }
+  return true;
+}
+
+void ServerConn::setParam(std::string_view name, std::string_view value) {
+  setSetting(params_, name, value);
+}
+
+std::string_view ServerConn::param(std::string_view name) const {
+  const std::string* v = findSetting(params_, name);
+  return v ? std::string_view(*v) : std::string_view();
+}
+
+const std::string* ServerConn::setting(std::string_view name) const {
+  const std::string* v = findSetting(params_, name);
+  return v ? v : findSetting(applied_, name);
+}
+
+void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) {
+  client_ = client;
+  requests_.clear();
+  pendingApply_ = std::move(toApply);
+  if (setQuery.empty()) {
+    setState(State::Active);
+    client->loginComplete(nullptr);
+    return;
+  }
+  setState(State::Login);
+  pg::Writer w;
+  pg::putQuery(w, setQuery);
+  send(w.take());
+  requests_.push({'Q'});
+}
+
+void ServerConn::describe(ConnRow& row) const {
+  using RowState = ConnRow::State;
+  row.kind = ConnRow::Kind::Server;
+  row.id = id();
+  row.worker = worker().index();
+  row.user = pool_.user();
+  row.database = pool_.database();
+  switch (state_) {
+    case State::Resolving:
+    case State::Connecting:
+    case State::TlsRequest:
+    case State::TlsHandshake:
+    case State::Authenticating:
+    case State::Closed:
+      row.state = RowState::Login;
+      break;
+    case State::Idle:
+      row.state = RowState::Idle;
+      break;
+    case State::Login:
+    case State::Active:
+      row.state = RowState::Active;
+      break;
+    case State::Resetting:
+      row.state = RowState::Used;
+      break;
+  }
+  describeSocket(*this, row);
+  row.requestTime = toWallClock(client_ ? busySince_ : idleSince_);
+  row.closeNeeded = generation_ != pool_.generation();
+  row.link = client_ ? client_->id() : 0;
+  row.remotePid = backendPid_;
+  if (tls()) row.tls = tls()->description();
+  row.applicationName = std::string(param("application_name"));
+  row.preparedStatements = static_cast<uint32_t>(statements_.size());
+  row.pool = &pool_;
+}
+
+bool ServerConn::clean() const {
+  return isOpen() && requests_.empty() && txStatus_ == 'I' && scanner_.atBoundary();
+}
+
+void ServerConn::unlink() {
+  ClientConn* c = client_;
+  client_ = nullptr;
+  if (c) clearThrottle();
+  if (state_ == State::Closed) return;
+  if (!clean() || (state_ != State::Active && state_ != State::Login)) {
+    close(txStatus_ != 'I' ? "client disconnected inside a transaction"
+                           : "client disconnected while the server was busy");
+    return;
+  }
+  if (closedInsteadOfReuse()) return;
+  if (pool_.settings().resetQuery.empty() || state_ == State::Login) {
+    backToPool();
+    return;
+  }
+  setState(State::Resetting);
+  pg::Writer w;
+  pg::putQuery(w, pool_.settings().resetQuery);
+  send(w.take());
+  requests_.push({'Q'});
+}
+
+void ServerConn::noteApplied(const Params& applied) {
+  for (auto& [k, v] : applied) {
+    if (!param(k).empty()) continue;  // reported: ParameterStatus updated it
+    if (v.empty())
+      eraseSetting(applied_, k);
+    else
+      setSetting(applied_, k, v);
+  }
+}
+
+void ServerConn::linkSink(ScatterSink* sink, size_t index) {
+  sink_ = sink;
+  sinkIndex_ = index;
+  requests_.clear();
+  setState(State::Active);
+  busySince_ = worker().now();
+}
+
+void ServerConn::unlinkSink() {
+  sink_ = nullptr;
+  if (state_ == State::Closed) return;
+  if (txStatus_ != 'I' || !isOpen()) {
+    close("a statement sent to every shard left its transaction open");
+    return;
+  }
+  if (!closedInsteadOfReuse()) backToPool();
+}
+
+void ServerConn::releaseToPool() {
+  client_ = nullptr;
+  clearThrottle();
+  if (!closedInsteadOfReuse()) backToPool();
+}
+
+const char* ServerConn::replacedBecause() {
+  if (generation_ != pool_.generation())
+    return pool_.retired() ? "database removed from the configuration"
+                           : "RECONNECT or a configuration change";
+  if (pool_.adminPaused()) return "pool paused";
+  if (pool_.overSize()) return "pool_size lowered";
+  return nullptr;
+}
+
+bool ServerConn::closedInsteadOfReuse() {
+  if (worker().shuttingDown()) {
+    close("shutting down");
+    return true;
+  }
+  const auto lifetime = pool_.settings().serverLifetime;
+  if (lifetime.count() > 0 && worker().now() - createdAt_ >= lifetime) {
+    close("server_lifetime reached");
+    return true;
+  }
+  if (const char* why = replacedBecause()) {
+    close(why);
+    return true;
+  }
+  return false;
+}
+
+void ServerConn::backToPool() {
+  markIdle();
+  worker().queueGive(this, 0);
+}
+
+void ServerConn::markIdle() {
+  setState(State::Idle);
+  idleSince_ = worker().now();
+}
+
+void ServerConn::checkTimers(Clock::time_point now) {
+  const PoolSettings& s = pool_.settings();
+  switch (state_) {
+    case State::Resolving:
+    case State::Connecting:
+    case State::TlsRequest:
+    case State::TlsHandshake:
+    case State::Authenticating:
+      if (s.serverConnectTimeout.count() > 0 && now - createdAt_ >= s.serverConnectTimeout)
+        fail(fmt::format("server_connect_timeout ({} ms) expired", s.serverConnectTimeout.count()));
+      break;
+    case State::Idle: {
+      const char* reason = nullptr;
+      if (worker().shuttingDown())
+        reason = "shutting down";
+      else if (s.serverIdleTimeout.count() > 0 && now - idleSince_ >= s.serverIdleTimeout &&
+               pool_.aboveMinimum())
+        reason = "server_idle_timeout reached";
+      else if (s.serverLifetime.count() > 0 && now - createdAt_ >= s.serverLifetime)
+        reason = "server_lifetime reached";
+      else
+        reason = replacedBecause();
+      // Only a parked server is closed here; one being handed over is left alone.
+      if (reason && pool_.takeIdle(worker(), this)) close(reason);
+      break;
+    }
+    case State::Closed:
+      if (awaitingEof_ && now - closingSince_ >= std::chrono::seconds(2)) finishClose();
+      break;
+    case State::Login:
+    case State::Active:
+    case State::Resetting:
+      break;
+  }
+}
+
+void ServerConn::fail(std::string_view reason, std::string_view sqlstate) {
+  uint64_t target = forClient_;
+  forClient_ = 0;
+  log::warn(who_, "server connection failed: {}", reason);
+  counters().add(counters().serverConnectFailures, 1);
+  if (target) {
+    if (ClientConn* c = worker().findClient(target)) c->serverFailed(reason, sqlstate);
+  }
+  close(reason);
+}
+
+void ServerConn::close(std::string_view reason) {
+  if (state_ == State::Closed) return;
+  // Still logging in for a waiting client (the backend hung up, a read or TLS error): that
+  // client must hear of it, or it waits for a server that never comes.
+  if (forClient_ != 0) {
+    fail(reason);
+    return;
+  }
+  bool wasIdle = state_ == State::Idle;
+  bool loggedIn = state_ != State::Resolving && state_ != State::Connecting &&
+                  state_ != State::TlsRequest && state_ != State::TlsHandshake;
+  setState(State::Closed);
+  log::info(who_, "closing server connection: {}", reason);
+  if (wasIdle) pool_.takeIdle(worker(), this);
+  if (ScatterSink* sink = sink_) {
+    sink_ = nullptr;
+    sink->shardLost(sinkIndex_, reason);
+  }
+  if (ClientConn* c = client_) {
+    client_ = nullptr;
+    c->serverLost(reason, requests_.pending(), txStatus_);
+  }
+  if (loggedIn && isOpen()) {
+    // Say goodbye and keep the slot until the backend has gone (its EOF), so that pool_size
+    // and max_db_connections bound real backend processes, not just our sockets.
+    pg::Writer w;
+    pg::putTerminate(w);
+    send(w.take());
+    flushForward();
+    awaitingEof_ = true;
+    closingSince_ = worker().now();
+    startReading();
+    return;
+  }
+  finishClose();
+}
+
+void ServerConn::finishClose() {
+  awaitingEof_ = false;
+  closeHandle();
+  if (!goneReported_) {
+    goneReported_ = true;
+    pool_.serverGone(worker(), generation_);
+  }
+  worker().retire(this);
+}
+
+void ServerConn::onReadEnd(int status) {
+  if (awaitingEof_) {
+    finishClose();
+    return;
+  }
+  close(status == UV_EOF ? "server closed the connection"
+                         : fmt::format("read error: {}", uv_strerror(status)));
+}
+
+void ServerConn::onWriteError(int status) {
+  if (awaitingEof_) {
+    finishClose();
+    return;
+  }
+  close(fmt::format("write error: {}", uv_strerror(status)));
+}
+
+}  // namespace shardpool::pooler

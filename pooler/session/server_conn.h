@@ -1,0 +1,182 @@
+// A connection from shardpool to a PostgreSQL backend: connects and logs in (trust, cleartext,
+// md5, SCRAM), runs the reset query between clients, and while linked to a client frames the
+// backend's replies on their way to it (tracking ReadyForQuery and ParameterStatus).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "pooler/auth/auth_crypto.h"
+#include "pooler/net/connection.h"
+#include "pooler/protocol/pg_requests.h"
+#include "pooler/protocol/pg_scanner.h"
+#include "pooler/session/session_states.h"
+#include "pooler/session/settings_list.h"
+#include "pooler/session/statement_cache.h"
+#include "pooler/session/worker.h"
+
+namespace shardpool::pooler {
+
+class ClientConn;
+class Pool;
+// Receives a server's replies during a scatter/gather run (pooler/scatter.h).
+class ScatterSink {
+ public:
+  virtual void shardData(size_t index, protocol::pg::Bytes bytes) = 0;
+  virtual void shardLost(size_t index, std::string_view reason) = 0;
+
+ protected:
+  ~ScatterSink() = default;
+};
+class PoolCounters;
+struct ConnRow;
+
+class ServerConn final : public Connection {
+ public:
+  using State = ServerState;  // pooler/session/session_states.h
+  using Params = SettingsList;
+
+  ServerConn(Worker& worker, uint64_t id, Pool& pool);
+  ~ServerConn() override;
+
+  // Starts connecting; when logged in, the server is offered to client `forClient` (0: the pool).
+  void start(uint64_t forClient);
+
+  Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
+  Pool& pool() const { return pool_; }
+  State state() const { return state_; }
+  const std::string& who() const { return who_; }
+  const Params& params() const { return params_; }  // as reported by ParameterStatus
+  std::string_view param(std::string_view name) const;
+  // A setting's current value: reported, or applied by shardpool (nullptr when unknown).
+  const std::string* setting(std::string_view name) const;
+  const Params& applied() const { return applied_; }
+  uint32_t backendPid() const { return backendPid_; }
+  uint32_t backendKey() const { return backendKey_; }
+  const sockaddr_storage& address() const { return addr_; }
+  Clock::time_point createdAt() const { return createdAt_; }
+  uint32_t generation() const { return generation_; }
+  void describe(ConnRow& row) const;  // for SHOW SERVERS
+  Clock::time_point idleSince() const { return idleSince_; }
+
+  // Linking with a client. `setQuery` re-applies the client's parameters first ("" for none):
+  // `toApply` are the settings it sets (an empty value in `toApply` means RESET). The client
+  // hears loginComplete() when the server is ready for it.
+  void link(ClientConn* client, std::string setQuery, Params toApply);
+  ClientConn* client() const { return client_; }
+  // Transaction/statement pooling: the client's transaction is over; back to the pool as is.
+  void releaseToPool();
+  // Scatter/gather (pooler/scatter.h): while linked to a sink, every reply byte goes to it
+  // untouched, and the sink drives the exchange. unlinkSink(): back to the pool when clean,
+  // else closed.
+  void linkSink(ScatterSink* sink, size_t index);
+  void unlinkSink();
+  // What the sink learnt from the replies: a ParameterStatus, the transaction status, and
+  // that the session settings sent with setQuery (see link) are applied.
+  void noteServerParam(std::string_view name, std::string_view value) { setParam(name, value); }
+  void setTransactionStatus(char status) { txStatus_ = status; }
+  void noteApplied(const Params& applied);
+  // The client is done with this server: reset and return it to the pool, or close it when it
+  // is not in a clean state.
+  void unlink();
+  // Requests sent (or answered by shardpool) and not yet replied to; pushing drains replies
+  // that shardpool synthesizes once they are due.
+  void pushRequest(protocol::pg::Request r);
+  bool awaitingReady() const { return !requests_.empty(); }
+  Clock::time_point busySince() const { return busySince_; }    // oldest outstanding request
+  Clock::time_point readySince() const { return readySince_; }  // last time nothing was pending
+  // query_timeout: cancel the running query; its error will name the timeout.
+  void cancelForTimeout(config::Duration timeout);
+  bool timeoutCancelSent() const { return timeoutCancel_.count() > 0; }
+  StatementCache& statements() { return statements_; }
+  // Idle at a message boundary with nothing outstanding, outside any transaction.
+  bool clean() const;
+  char transactionStatus() const { return txStatus_; }
+
+  void markIdle();  // parked in the pool
+  void close(std::string_view reason);
+  // Connect/login failure: tell the waiting client (with the server's SQLSTATE when it refused).
+  void fail(std::string_view reason, std::string_view sqlstate = "08006");
+
+  // Timeouts, checked by the worker's tick.
+  void checkTimers(Clock::time_point now);
+
+  // Scanner callbacks.
+  void onForward(protocol::pg::Bytes bytes, bool inInput);
+  protocol::pg::Disposition onHeader(char type, uint32_t length);
+  bool onMessage(char type, protocol::pg::Bytes body);
+  // Request queue callbacks.
+  void completed(const protocol::pg::Request& r);
+  void dropped(const protocol::pg::Request& r);
+  void synthesize(const protocol::pg::Request& r);
+
+ protected:
+  void onData(Chunk* chunk, size_t len) override;
+  void onReadEnd(int status) override;
+  void onWriteError(int status) override;
+  void onConnected(int status) override;
+  void onTlsReady() override;
+  void onTlsFailed(const std::string& error) override;
+
+ private:
+  // The one place where state_ changes (session_states.h has the transitions).
+  void setState(State next);
+  static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
+  void connectResolved(const sockaddr* addr);
+  void sendStartup();
+  void onTlsAnswer(Chunk* chunk, size_t len);
+  void finishClose();
+  bool closedInsteadOfReuse();  // shutting down or past server_lifetime: closes, returns true
+  // Why this server must not be reused (stale after RECONNECT/reload, pool paused, pool shrunk).
+  const char* replacedBecause();
+  void countReady();  // a ReadyForQuery: ends a query, and a transaction when idle
+  PoolCounters& counters();
+  void backToPool();
+  bool handleAuth(protocol::pg::Bytes body);
+  bool onActiveReply(char type, protocol::pg::Bytes body);
+  bool rewritesError() const;  // the next ErrorResponse is rewritten before the client sees it
+  void loginDone();
+  void setParam(std::string_view name, std::string_view value);
+
+  Pool& pool_;
+  std::string who_;
+  State state_ = State::Resolving;
+  uint64_t forClient_ = 0;
+  ClientConn* client_ = nullptr;
+  ScatterSink* sink_ = nullptr;
+  size_t sinkIndex_ = 0;
+  protocol::pg::Scanner scanner_;
+  Chunk* currentChunk_ = nullptr;
+  Params params_;
+  Params applied_;       // settings shardpool applied that the server does not report
+  Params pendingApply_;  // being applied by the Login query
+  uint32_t backendPid_ = 0;
+  uint32_t backendKey_ = 0;
+  sockaddr_storage addr_{};
+  char txStatus_ = 'I';
+  protocol::pg::RequestQueue requests_;
+  StatementCache statements_;
+  std::optional<auth::ScramClient> scram_;
+  std::optional<protocol::pg::ErrorFields> loginError_;
+  uv_getaddrinfo_t* resolving_ = nullptr;
+  uint32_t generation_ = 0;
+  bool queryOpen_ = false;
+  bool xactOpen_ = false;
+  Clock::time_point queryStart_;
+  Clock::time_point xactStart_;
+  Clock::time_point createdAt_;
+  Clock::time_point idleSince_;
+  bool goneReported_ = false;
+  bool awaitingEof_ = false;  // Terminate sent; the slot is held until the backend closes
+  Clock::time_point closingSince_;
+  Clock::time_point busySince_;
+  Clock::time_point readySince_;
+  config::Duration timeoutCancel_{0};
+};
+
+}  // namespace shardpool::pooler

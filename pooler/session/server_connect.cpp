@@ -1,0 +1,238 @@
+// ServerConn's way in: resolving and connecting, the TLS request, the startup packet and the
+// backend's authentication exchange, up to the server being ready for clients.
+#include <fmt/format.h>
+
+#include <sys/un.h>
+
+#include <cstring>
+
+#include "pooler/session/client_conn.h"
+#include "pooler/net/log.h"
+#include "pooler/session/pool.h"
+#include "pooler/session/server_conn.h"
+
+namespace shardpool::pooler {
+
+namespace pg = protocol::pg;
+
+void ServerConn::start(uint64_t forClient) {
+  forClient_ = forClient;
+  const PoolSettings& s = pool_.settings();
+  if (!s.host.empty() && s.host[0] == '/') {
+    std::string path = fmt::format("{}/.s.PGSQL.{}", s.host, s.port);
+    auto* un = reinterpret_cast<sockaddr_un*>(&addr_);
+    if (path.size() >= sizeof un->sun_path) {
+      fail(fmt::format("unix socket path too long: {}", path));
+      return;
+    }
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, path.c_str(), path.size() + 1);
+    setState(State::Connecting);
+    connectToPath(path);
+    return;
+  }
+  sockaddr_storage ss{};
+  if (uv_ip4_addr(s.host.c_str(), s.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
+      uv_ip6_addr(s.host.c_str(), s.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+    connectResolved(reinterpret_cast<sockaddr*>(&ss));
+    return;
+  }
+  resolving_ = new uv_getaddrinfo_t;
+  resolving_->data = this;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  std::string port = std::to_string(s.port);
+  int rc =
+      uv_getaddrinfo(worker().loop(), resolving_, onResolved, s.host.c_str(), port.c_str(), &hints);
+  if (rc != 0) {
+    delete resolving_;
+    resolving_ = nullptr;
+    fail(fmt::format("could not resolve host \"{}\": {}", s.host, uv_strerror(rc)));
+  }
+}
+
+void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
+  auto* self = static_cast<ServerConn*>(req->data);
+  delete req;
+  if (self) {
+    self->resolving_ = nullptr;
+    if (status != 0 || !res)
+      self->fail(fmt::format("could not resolve host \"{}\": {}", self->pool_.settings().host,
+                             uv_strerror(status)));
+    else
+      self->connectResolved(res->ai_addr);
+  }
+  uv_freeaddrinfo(res);
+}
+
+void ServerConn::connectResolved(const sockaddr* addr) {
+  size_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::memcpy(&addr_, addr, len);
+  setState(State::Connecting);
+  int rc = connectTo(addr);
+  if (rc != 0) fail(fmt::format("connect failed: {}", uv_strerror(rc)));
+}
+
+void ServerConn::onConnected(int status) {
+  if (status != 0) {
+    const PoolSettings& s = pool_.settings();
+    if (!s.host.empty() && s.host[0] == '/')
+      fail(fmt::format("could not connect to socket {}/.s.PGSQL.{}: {}", s.host, s.port,
+                       uv_strerror(status)));
+    else
+      fail(fmt::format("could not connect to {}:{}: {}", s.host, s.port, uv_strerror(status)));
+    return;
+  }
+  startReading();
+  const PoolSettings& s = pool_.settings();
+  bool unixSocket = !s.host.empty() && s.host[0] == '/';
+  if (s.tlsMode != config::TlsMode::Disable && !unixSocket) {
+    if (!s.tls) {
+      fail(fmt::format("TLS to the server is not available: {}", s.tlsError));
+      return;
+    }
+    setState(State::TlsRequest);
+    pg::Writer w;
+    pg::putSslRequest(w);
+    send(w.take());
+    return;
+  }
+  setState(State::Authenticating);
+  sendStartup();
+}
+
+// The server's one-byte answer to SSLRequest.
+void ServerConn::onTlsAnswer(Chunk* chunk, size_t len) {
+  const PoolSettings& s = pool_.settings();
+  char answer = static_cast<char>(chunk->data()[0]);
+  if (answer == 'S') {
+    if (len > 1) {
+      // Bytes after 'S' would have been sent before encryption started: never trust them.
+      fail("server sent unencrypted data after accepting TLS");
+      return;
+    }
+    setState(State::TlsHandshake);
+    startTls(TlsSession::connect(*s.tls, s.host, s.tlsMode == config::TlsMode::VerifyFull));
+    return;
+  }
+  if (answer == 'N' && len == 1) {
+    if (s.tlsMode >= config::TlsMode::Require) {
+      fail(fmt::format("server does not support TLS, but sslmode is {}",
+                       config::toString(s.tlsMode)));
+      return;
+    }
+    setState(State::Authenticating);
+    sendStartup();
+    return;
+  }
+  fail("unexpected answer to SSLRequest");
+}
+
+void ServerConn::onTlsReady() {
+  if (state_ != State::TlsHandshake) return;
+  setState(State::Authenticating);
+  sendStartup();
+}
+
+void ServerConn::onTlsFailed(const std::string& error) {
+  if (awaitingEof_) {
+    finishClose();
+    return;
+  }
+  if (state_ == State::TlsHandshake || state_ == State::TlsRequest)
+    fail(fmt::format("TLS handshake with server failed: {}", error));
+  else
+    close(fmt::format("TLS error: {}", error));
+}
+
+void ServerConn::sendStartup() {
+  const PoolSettings& s = pool_.settings();
+  pg::Writer w;
+  pg::putStartup(w, {{"user", s.user}, {"database", s.dbname}});
+  send(w.take());
+}
+
+bool ServerConn::handleAuth(pg::Bytes body) {
+  auto req = pg::decodeAuthentication(body);
+  if (!req) {
+    fail("malformed authentication request from server");
+    return false;
+  }
+  const PoolSettings& s = pool_.settings();
+  auto needPassword = [&]() -> bool {
+    if (s.password) return true;
+    fail(fmt::format("server asks for a password for user \"{}\" but none is configured", s.user));
+    return false;
+  };
+  pg::Writer w;
+  switch (req->code) {
+    case pg::AuthCode::Ok:
+      return true;
+    case pg::AuthCode::CleartextPassword:
+      if (!needPassword()) return false;
+      if (auth::isMd5Stored(*s.password)) {
+        fail("server asks for a cleartext password but only an md5 hash is configured");
+        return false;
+      }
+      pg::putPasswordMessage(w, *s.password);
+      break;
+    case pg::AuthCode::Md5Password: {
+      if (!needPassword() || req->data.size() != 4) return false;
+      std::string stored =
+          auth::isMd5Stored(*s.password) ? *s.password : auth::md5Stored(*s.password, s.user);
+      pg::putPasswordMessage(w, auth::md5Response(stored, req->data.data()));
+      break;
+    }
+    case pg::AuthCode::Sasl: {
+      if (!needPassword()) return false;
+      bool offered = false;
+      for (auto m : pg::decodeSaslMechanisms(req->data)) offered |= (m == "SCRAM-SHA-256");
+      if (!offered || auth::isMd5Stored(*s.password)) {
+        fail(
+            "server requires a SASL mechanism shardpool cannot use (need SCRAM-SHA-256 and a "
+            "plaintext password)");
+        return false;
+      }
+      scram_.emplace(*s.password);
+      pg::putSaslInitialResponse(w, "SCRAM-SHA-256", scram_->clientFirst());
+      break;
+    }
+    case pg::AuthCode::SaslContinue: {
+      std::string final;
+      std::string_view data(reinterpret_cast<const char*>(req->data.data()), req->data.size());
+      if (!scram_ || scram_->serverFirst(data, final) != auth::ScramStatus::Ok) {
+        fail("SCRAM exchange with server failed");
+        return false;
+      }
+      pg::putSaslResponse(w, final);
+      break;
+    }
+    case pg::AuthCode::SaslFinal: {
+      std::string_view data(reinterpret_cast<const char*>(req->data.data()), req->data.size());
+      if (!scram_ || scram_->serverFinal(data) != auth::ScramStatus::Ok) {
+        fail("server's SCRAM signature is invalid");
+        return false;
+      }
+      return true;
+    }
+    default:
+      fail(fmt::format("unsupported authentication method {} requested by server",
+                       static_cast<int>(req->code)));
+      return false;
+  }
+  send(w.take());
+  return true;
+}
+
+void ServerConn::loginDone() {
+  scram_.reset();
+  setState(State::Idle);
+  idleSince_ = worker().now();
+  log::debug(who_, "connected to backend pid {}", backendPid_);
+  counters().add(counters().serverConnects, 1);
+  worker().queueGive(this, forClient_);
+  forClient_ = 0;
+}
+
+}  // namespace shardpool::pooler

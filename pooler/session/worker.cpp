@@ -1,0 +1,324 @@
+#include "pooler/session/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "pooler/session/conn_rows.h"
+#include "pooler/session/client_conn.h"
+#include "pooler/net/log.h"
+#include "pooler/session/pool.h"
+#include "pooler/session/runtime.h"
+#include "pooler/session/server_conn.h"
+#include "pooler/session/shard_router.h"
+
+namespace shardpool::pooler {
+
+namespace {
+constexpr uint64_t kTickMs = 100;
+}
+
+Worker::Worker(Runtime& runtime, unsigned index)
+    : runtime_(runtime), index_(index), shardRouter_(std::make_unique<ShardRouter>(*this)) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, onAsync);
+  async_.data = this;
+  uv_timer_init(&loop_, &timer_);
+  timer_.data = this;
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_idle_init(&loop_, &idle_);
+  idle_.data = this;
+  now_ = Clock::now();
+}
+
+Worker::~Worker() {
+  // stop() closed the handles; run the loop until their close callbacks are done.
+  clients_.clear();
+  servers_.clear();
+  others_.clear();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+bool Worker::listen(const sockaddr* addr, std::string& error) {
+  int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return false;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  socklen_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::bind(fd, addr, len) != 0) {
+    error = std::strerror(errno);
+    ::close(fd);
+    return false;
+  }
+  return adoptListener(fd, error);
+}
+
+bool Worker::adoptListener(int fd, std::string& error) {
+  auto* handle = new uv_tcp_t;
+  uv_tcp_init(&loop_, handle);
+  handle->data = this;
+  int rc = uv_tcp_open(handle, fd);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 1024, onConnection);
+  if (rc != 0) {
+    error = uv_strerror(rc);
+    uv_close(reinterpret_cast<uv_handle_t*>(handle),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    return false;
+  }
+  listeners_.push_back(handle);
+  listenerFds_.push_back(fd);
+  return true;
+}
+
+void Worker::closeListeners() {
+  for (uv_tcp_t* l : listeners_) {
+    auto* h = reinterpret_cast<uv_handle_t*>(l);
+    if (!uv_is_closing(h))
+      uv_close(h, [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+  }
+  listeners_.clear();
+}
+
+void Worker::run() {
+  uv_timer_start(&timer_, onTick, kTickMs, kTickMs);
+  uv_check_start(&check_, onCheck);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Worker::post(Task task) {
+  {
+    std::lock_guard lock(tasksMutex_);
+    tasks_.push_back(std::move(task));
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::onAsync(uv_async_t* a) {
+  auto* self = static_cast<Worker*>(a->data);
+  std::vector<Task> tasks;
+  {
+    std::lock_guard lock(self->tasksMutex_);
+    tasks.swap(self->tasks_);
+  }
+  self->now_ = Clock::now();
+  for (auto& t : tasks) t(*self);
+}
+
+void Worker::onConnection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Worker*>(listener->data);
+  if (status != 0) {
+    log::warn("", "accept failed: {}", uv_strerror(status));
+    return;
+  }
+  self->accept(listener);
+}
+
+void Worker::accept(uv_stream_t* listener) {
+  now_ = Clock::now();
+  uint64_t id = runtime_.nextId();
+  auto client = std::make_unique<ClientConn>(*this, id);
+  if (client->acceptFrom(listener) != 0) return;
+  ClientConn* c = client.get();
+  clients_.emplace(id, std::move(client));
+  clientsAlive_.store(clients_.size(), std::memory_order_relaxed);
+  if (shuttingDown_) {
+    c->closeIfIdle();
+    return;
+  }
+  c->start();
+}
+
+uint64_t Worker::nextId() {
+  return runtime_.nextId();
+}
+
+ClientConn* Worker::findClient(uint64_t id) {
+  auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : it->second.get();
+}
+
+ServerConn* Worker::adoptServer(std::unique_ptr<ServerConn> server) {
+  ServerConn* raw = server.get();
+  servers_[raw->id()] = std::move(server);
+  return raw;
+}
+
+Connection* Worker::adoptOther(std::unique_ptr<Connection> conn) {
+  Connection* raw = conn.get();
+  others_[raw->id()] = std::move(conn);
+  return raw;
+}
+
+std::unique_ptr<ServerConn> Worker::releaseServer(ServerConn* server) {
+  auto it = servers_.find(server->id());
+  if (it == servers_.end()) return nullptr;
+  std::unique_ptr<ServerConn> out = std::move(it->second);
+  servers_.erase(it);
+  return out;
+}
+
+void Worker::wake() {
+  if (!idleActive_) {
+    uv_idle_start(&idle_, [](uv_idle_t*) {});
+    idleActive_ = true;
+  }
+}
+
+void Worker::retire(Connection* conn) {
+  retired_.push_back(conn->id());
+  wake();
+}
+
+void Worker::queueGive(ServerConn* server, uint64_t clientId) {
+  gives_.emplace_back(server->id(), clientId);
+  wake();
+}
+
+void Worker::giveServer(ServerConn* server, uint64_t clientId) {
+  if (clientId != 0) {
+    ClientConn* c = findClient(clientId);
+    if (c && c->waitingForServer()) {
+      c->assignServer(server);
+      return;
+    }
+  }
+  server->pool().release(*this, server);
+}
+
+void Worker::connectFor(Pool& pool, uint64_t clientId) {
+  auto server = std::make_unique<ServerConn>(*this, runtime_.nextId(), pool);
+  ServerConn* s = adoptServer(std::move(server));
+  s->start(clientId);
+}
+
+void Worker::onCheck(uv_check_t* c) {
+  static_cast<Worker*>(c->data)->sweep();
+}
+
+void Worker::sweep() {
+  while (!gives_.empty()) {
+    std::vector<std::pair<uint64_t, uint64_t>> gives;
+    gives.swap(gives_);
+    for (auto [serverId, clientId] : gives) {
+      auto it = servers_.find(serverId);
+      ServerConn* s = it == servers_.end() ? nullptr : it->second.get();
+      if (!s || s->state() != ServerConn::State::Idle || !s->isOpen()) {
+        // Closed before it could be given: the client it was meant for asks again.
+        if (ClientConn* c = clientId ? findClient(clientId) : nullptr) c->serverWithdrawn();
+        continue;
+      }
+      if (shuttingDown_) {
+        s->close("shutting down");
+        continue;
+      }
+      giveServer(s, clientId);
+    }
+  }
+  if (!retired_.empty()) {
+    std::vector<uint64_t> ids;
+    ids.swap(retired_);
+    for (uint64_t id : ids) {
+      if (clients_.erase(id) == 0 && servers_.erase(id) == 0) others_.erase(id);
+    }
+    clientsAlive_.store(clients_.size(), std::memory_order_relaxed);
+  }
+  if (idleActive_ && gives_.empty() && retired_.empty()) {
+    uv_idle_stop(&idle_);
+    idleActive_ = false;
+  }
+}
+
+void Worker::onTick(uv_timer_t* t) {
+  static_cast<Worker*>(t->data)->tick();
+}
+
+void Worker::tick() {
+  now_ = Clock::now();
+  auto cfg = runtime_.config();
+  std::vector<uint64_t> ids;
+  ids.reserve(clients_.size());
+  for (auto& [id, c] : clients_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) continue;
+    if (shuttingDown_)
+      it->second->closeIfIdle();
+    else
+      it->second->checkTimers(now_, cfg->general);
+  }
+  // Pool upkeep (min_pool_size, reserve pool, shared caps) runs on one worker, every second.
+  if (index_ == 0 && !shuttingDown_ && now_ - lastMaintain_ >= std::chrono::seconds(1)) {
+    lastMaintain_ = now_;
+    for (Pool* p : runtime_.pools().all()) p->maintain(*this, now_);
+  }
+  ids.clear();
+  for (auto& [id, s] : servers_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    auto it = servers_.find(id);
+    if (it != servers_.end()) it->second->checkTimers(now_);
+  }
+}
+
+void Worker::stopAccepting() {
+  closeListeners();
+}
+
+void Worker::beginShutdown() {
+  if (shuttingDown_) return;
+  shuttingDown_ = true;
+  stopAccepting();
+  tick();
+}
+
+void Worker::describeConnections(std::vector<ConnRow>& clients,
+                                 std::vector<ConnRow>& servers) {
+  for (auto& [id, c] : clients_) {
+    if (c->state() == ClientConn::State::Closing) continue;
+    clients.emplace_back();
+    c->describe(clients.back());
+  }
+  for (auto& [id, s] : servers_) {
+    if (s->state() == ServerConn::State::Closed) continue;
+    servers.emplace_back();
+    s->describe(servers.back());
+  }
+}
+
+void Worker::killDatabase(const std::string& db, const std::vector<Pool*>& pools) {
+  std::vector<ClientConn*> victims;
+  for (auto& [id, c] : clients_)
+    if (c->database() == db && !c->isConsole()) victims.push_back(c.get());
+  for (ClientConn* c : victims)
+    c->terminate("57P01", "terminating connection due to administrator command (KILL)", "KILL");
+  std::vector<ServerConn*> servers;
+  for (auto& [id, s] : servers_)
+    if (std::find(pools.begin(), pools.end(), &s->pool()) != pools.end())
+      servers.push_back(s.get());
+  for (ServerConn* s : servers) s->close("KILL from the admin console");
+}
+
+void Worker::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  for (auto& [id, c] : clients_) c->closeHandle();
+  for (auto& [id, s] : servers_) s->closeHandle();
+  for (auto& [id, o] : others_) o->closeHandle();
+  auto closeIfOpen = [](uv_handle_t* h) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  };
+  closeListeners();
+  closeIfOpen(reinterpret_cast<uv_handle_t*>(&async_));
+  closeIfOpen(reinterpret_cast<uv_handle_t*>(&timer_));
+  closeIfOpen(reinterpret_cast<uv_handle_t*>(&check_));
+  closeIfOpen(reinterpret_cast<uv_handle_t*>(&idle_));
+}
+
+}  // namespace shardpool::pooler

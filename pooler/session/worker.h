@@ -1,0 +1,120 @@
+// One event loop on one thread: its own SO_REUSEPORT listener on the shared port, the client and
+// server connections it owns, a tick timer for timeouts, and a task queue other threads post to.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "pooler/net/buffers.h"
+#include "pooler/net/event_loop.h"
+
+namespace shardpool::pooler {
+
+class Runtime;
+class ClientConn;
+class ServerConn;
+class Connection;
+class Pool;
+class ShardRouter;
+struct ConnRow;
+
+using Clock = std::chrono::steady_clock;
+
+class Worker final : public EventLoop {
+ public:
+  using Task = std::function<void(Worker&)>;
+
+  Worker(Runtime& runtime, unsigned index);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();
+
+  // Opens a listening socket (SO_REUSEPORT) on this worker's loop; call before run().
+  [[nodiscard]] bool listen(const sockaddr* addr, std::string& error);
+  // Accepts on an already listening socket (one handed over by an older shardpool process);
+  // takes ownership of `fd`. A worker may have several. Call before run().
+  [[nodiscard]] bool adoptListener(int fd, std::string& error);
+  // The listening sockets' fds, for handing them to a newer process (fixed once running).
+  const std::vector<int>& listenerFds() const { return listenerFds_; }
+  void run();            // thread body; returns after stop()
+  void post(Task task);  // thread-safe
+
+  Runtime& runtime() const { return runtime_; }
+  unsigned index() const { return index_; }
+  ShardRouter& shardRouter() { return *shardRouter_; }  // sharded databases' routing state
+  Clock::time_point now() const { return now_; }
+  bool shuttingDown() const { return shuttingDown_; }
+  size_t clientCount() const { return clientsAlive_.load(std::memory_order_relaxed); }
+
+  uint64_t nextId();
+  ClientConn* findClient(uint64_t id);
+  ServerConn* adoptServer(std::unique_ptr<ServerConn> server);
+  Connection* adoptOther(std::unique_ptr<Connection> conn);
+  std::unique_ptr<ServerConn> releaseServer(ServerConn* server);  // hand-over out of this worker
+  // Deferred deletion: the object is destroyed at the end of this loop iteration.
+  void retire(Connection* conn);
+
+  // Pool hand-offs. Deferred to the end of the loop iteration so that no connection callback is
+  // on the stack when a server changes hands (or threads). clientId 0: back to the pool.
+  void queueGive(ServerConn* server, uint64_t clientId);
+  // Immediate: offer `server` to client `clientId` on this worker, or back to the pool.
+  void giveServer(ServerConn* server, uint64_t clientId);
+  // Opens a new server connection in `pool` for client `clientId` of this worker.
+  void connectFor(Pool& pool, uint64_t clientId);
+
+  // Shutdown steps, run on this worker's thread (via post).
+  void beginShutdown();
+  void stopAccepting();  // SHUTDOWN WAIT_FOR_CLIENTS: serve connected clients until they leave
+
+  // Admin console: this worker's connections as rows, and KILL of a database's connections.
+  void describeConnections(std::vector<ConnRow>& clients,
+                           std::vector<ConnRow>& servers);
+  void killDatabase(const std::string& db, const std::vector<Pool*>& pools);
+  void stop();
+
+ private:
+  static void onConnection(uv_stream_t* listener, int status);
+  void closeListeners();
+  static void onAsync(uv_async_t* a);
+  static void onTick(uv_timer_t* t);
+  static void onCheck(uv_check_t* c);
+  void wake();
+  void accept(uv_stream_t* listener);
+  void tick();
+  void sweep();
+
+  Runtime& runtime_;
+  unsigned index_;
+  std::vector<uv_tcp_t*> listeners_;  // heap handles, freed in their close callbacks
+  std::vector<int> listenerFds_;
+  uv_async_t async_{};
+  uv_timer_t timer_{};
+  uv_check_t check_{};
+  uv_idle_t idle_{};
+  bool idleActive_ = false;
+  std::unique_ptr<ShardRouter> shardRouter_;
+  Clock::time_point now_;
+  Clock::time_point lastMaintain_;
+  bool shuttingDown_ = false;
+  bool stopping_ = false;
+
+  std::mutex tasksMutex_;
+  std::vector<Task> tasks_;
+
+  std::unordered_map<uint64_t, std::unique_ptr<ClientConn>> clients_;
+  std::unordered_map<uint64_t, std::unique_ptr<ServerConn>> servers_;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> others_;
+  std::vector<uint64_t> retired_;
+  std::vector<std::pair<uint64_t, uint64_t>> gives_;  // (server id, client id)
+  std::atomic<size_t> clientsAlive_{0};
+};
+
+}  // namespace shardpool::pooler
