@@ -13,20 +13,14 @@ namespace shardpool::router {
 namespace {
 
 // SQLSTATEs of the refusals.
-constexpr std::string_view kInvalidParameterValue = "22023";
-constexpr std::string_view kInvalidTextRepresentation = "22P02";
-constexpr std::string_view kNumericValueOutOfRange = "22003";
-constexpr std::string_view kInvalidBinaryRepresentation = "22P03";
-constexpr std::string_view kFeatureNotSupported = "0A000";
-constexpr std::string_view kNotInPrerequisiteState = "55000";
 
 // Parameter type OIDs (pg_type.dat).
 constexpr uint32_t kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kTextOid = 25, kVarcharOid = 1043;
 
-Route refuse(std::string_view sqlstate, std::string message, std::string hint) {
+Route refuse(RefusalReason reason, std::string message, std::string hint) {
   Route r;
   r.kind = RouteKind::Refuse;
-  r.sqlstate = sqlstate;
+  r.reason = reason;
   r.message = std::move(message);
   r.hint = std::move(hint);
   return r;
@@ -159,11 +153,11 @@ std::string_view keyColumn(const StatementFacts& facts, const ShardMap& map) {
 Route int8Refusal(Int8Status status, std::string_view text, std::string_view what,
                   std::string hint) {
   if (status == Int8Status::Range) {
-    return refuse(kNumericValueOutOfRange,
+    return refuse(RefusalReason::OutOfRange,
                   fmt::format("{}: value \"{}\" is out of range for type bigint", what, text),
                   std::move(hint));
   }
-  return refuse(kInvalidTextRepresentation,
+  return refuse(RefusalReason::NotAnInteger,
                 fmt::format("{}: invalid input syntax for type bigint: \"{}\"", what, text),
                 std::move(hint));
 }
@@ -186,7 +180,7 @@ KeyStatus shardOfKey(const KeyValue& key, const ShardMap& map, uint32_t& shard, 
         shard = r.shard;
         return KeyStatus::Ok;
       }
-      refusal = refuse(kInvalidParameterValue,
+      refusal = refuse(RefusalReason::InvalidKey,
                        fmt::format("{}: the text key {} cannot pick a shard: database \"{}\" "
                                    "shards by modulo, which takes integer keys only",
                                    what(), keyText(key), map.database),
@@ -195,7 +189,7 @@ KeyStatus shardOfKey(const KeyValue& key, const ShardMap& map, uint32_t& shard, 
     }
     case config::ShardingFunction::Directory: {
       if (map.directory == nullptr) {
-        refusal = refuse(kNotInPrerequisiteState,
+        refusal = refuse(RefusalReason::NotReady,
                          fmt::format("{}: the shard directory of database \"{}\" is not loaded "
                                      "yet",
                                      what(), map.database),
@@ -206,7 +200,7 @@ KeyStatus shardOfKey(const KeyValue& key, const ShardMap& map, uint32_t& shard, 
       if (!found) found = map.defaultShard;
       if (!found) {
         refusal = refuse(
-            kInvalidParameterValue,
+            RefusalReason::InvalidKey,
             fmt::format("{}: the key {} is not in the shard directory of database \"{}\", "
                         "and neither the directory nor the database has a default_shard",
                         what(), keyText(key), map.database),
@@ -216,7 +210,7 @@ KeyStatus shardOfKey(const KeyValue& key, const ShardMap& map, uint32_t& shard, 
         return KeyStatus::Refused;
       }
       if (*found >= map.shardCount) {
-        refusal = refuse(kNotInPrerequisiteState,
+        refusal = refuse(RefusalReason::NotReady,
                          fmt::format("{}: the shard directory maps the key {} to shard {}, but {}",
                                      what(), keyText(key), *found, shardsOfDatabase(map)),
                          "fix the directory");
@@ -269,7 +263,7 @@ KeyStatus paramKey(const KeyRef& ref, const BindParams* bind, KeyValue& key, Rou
     size_t n = value->size();
     if (expected != 0 ? n != expected : (n != 2 && n != 4 && n != 8)) {
       refusal = refuse(
-          kInvalidBinaryRepresentation,
+          RefusalReason::MalformedBinary,
           fmt::format("{}: incorrect binary data format ({} bytes for an integer)", describe(), n),
           "send int2, int4 or int8 values in binary, or the value as text");
       return KeyStatus::Refused;
@@ -341,7 +335,7 @@ KeyStatus hintKeyShard(const std::string& text, RouteSource source, const ShardM
 
 Route shardHintRoute(uint32_t shard, RouteSource source, const ShardMap& map, bool write) {
   if (shard >= map.shardCount) {
-    return refuse(kInvalidParameterValue,
+    return refuse(RefusalReason::InvalidKey,
                   fmt::format("{} {} is out of range: {}", hintName(source, false), shard,
                               shardsOfDatabase(map)),
                   source == RouteSource::SessionHint
@@ -386,7 +380,7 @@ Route unkeyedWrite(const StatementFacts& facts, const ShardMap& map, bool write)
   std::string tables = shardedTables(facts, map);
   switch (facts.kind) {
     case StatementKind::Insert:
-      return refuse(kFeatureNotSupported,
+      return refuse(RefusalReason::NotSupported,
                     fmt::format("INSERT into sharded {} without a usable value for the sharding "
                                 "key: shardpool cannot tell which shard the row belongs to",
                                 tables),
@@ -401,7 +395,7 @@ Route unkeyedWrite(const StatementFacts& facts, const ShardMap& map, bool write)
       if (map.allowUnkeyedWrites && !facts.pinnedShard) {
         return everyShard(map, RouteSource::Broadcast, write);
       }
-      return refuse(kFeatureNotSupported,
+      return refuse(RefusalReason::NotSupported,
                     fmt::format("{} on sharded {} does not constrain the sharding key to known "
                                 "values, so it would have to run on every shard",
                                 facts.kind == StatementKind::Select
@@ -424,7 +418,7 @@ Route unkeyedWrite(const StatementFacts& facts, const ShardMap& map, bool write)
     case StatementKind::Empty:
       break;
   }
-  return refuse(kFeatureNotSupported,
+  return refuse(RefusalReason::NotSupported,
                 fmt::format("this statement writes to sharded {} without its sharding key: COPY "
                             "FROM, MERGE and other writing utility statements are not split "
                             "into rows per shard",
@@ -437,7 +431,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindP
                    bool write) {
   if (facts.kind == StatementKind::Ddl) {
     if (facts.pinnedShard) {
-      return refuse(kFeatureNotSupported,
+      return refuse(RefusalReason::NotSupported,
                     fmt::format("this statement changes sharded {}, which runs on every shard, "
                                 "together with {}, which exists only there",
                                 shardedTables(facts, map), pinnedTables(facts, map)),
@@ -447,7 +441,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindP
     return everyShard(map, RouteSource::Broadcast, write);
   }
   if (facts.updatesKey) {
-    return refuse(kFeatureNotSupported,
+    return refuse(RefusalReason::NotSupported,
                   fmt::format("this statement assigns the sharding key of {}: moving a row to "
                               "another shard is not supported",
                               shardedTables(facts, map)),
@@ -477,7 +471,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindP
   if (facts.keyMissing || unknown || shards.size() == 0) {
     if (facts.isWrite) return unkeyedWrite(facts, map, write);
     if (facts.pinnedShard) {
-      return refuse(kFeatureNotSupported,
+      return refuse(RefusalReason::NotSupported,
                     fmt::format("this statement reads sharded {} on every shard (no usable key) "
                                 "together with {}",
                                 shardedTables(facts, map), pinnedTables(facts, map)),
@@ -487,7 +481,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindP
     return everyShard(map, RouteSource::Scatter, write);
   }
   if (facts.pinnedShard && (shards.size() != 1 || shards.first() != *facts.pinnedShard)) {
-    return refuse(kFeatureNotSupported,
+    return refuse(RefusalReason::NotSupported,
                   fmt::format("this statement joins {} with sharded {} whose keys are on {}: the "
                               "tables are on different shards",
                               pinnedTables(facts, map), shardedTables(facts, map),
@@ -497,7 +491,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindP
   if (shards.size() == 1) return one(shards.first(), RouteSource::Key, write);
   std::vector<uint32_t> sorted = std::move(shards).sorted();
   if (facts.kind == StatementKind::Insert) {
-    return refuse(kFeatureNotSupported,
+    return refuse(RefusalReason::NotSupported,
                   fmt::format("this INSERT into sharded {} has {} that belong to {}: an INSERT "
                               "must go to a single shard",
                               shardedTables(facts, map), facts.multiRowInsert ? "rows" : "keys",
@@ -512,7 +506,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindP
 Route automaticRoute(const StatementFacts& facts, const ShardMap& map, const BindParams* bind,
                      bool write) {
   if (facts.conflictingPins) {
-    return refuse(kFeatureNotSupported,
+    return refuse(RefusalReason::NotSupported,
                   fmt::format("this statement names tables pinned to different shards: {}",
                               pinnedTables(facts, map)),
                   "split it into one statement per shard");
@@ -531,7 +525,7 @@ Route automaticRoute(const StatementFacts& facts, const ShardMap& map, const Bin
   if (facts.kind == StatementKind::Ddl) return everyShard(map, RouteSource::Broadcast, write);
   if (map.defaultShard) return one(*map.defaultShard, RouteSource::Default, write);
   if (facts.tables.empty() || map.shardCount <= 1) return one(0, RouteSource::Any, write, true);
-  return refuse(kFeatureNotSupported,
+  return refuse(RefusalReason::NotSupported,
                 fmt::format("table \"{}\" has no rule in databases.{}.tables and the database "
                             "has no default_shard: shardpool cannot tell which shard holds it",
                             facts.tables.front(), map.database),
@@ -586,7 +580,7 @@ Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints
             const BindParams* bind) {
   const bool write = facts.isWrite || facts.kind == StatementKind::Ddl;
   if (!facts.hintError.empty()) {
-    return refuse(kInvalidParameterValue,
+    return refuse(RefusalReason::InvalidKey,
                   fmt::format("invalid shardpool hint: {}", facts.hintError), hintUsage(map));
   }
   if (isHintStatement(facts)) return localRoute(facts, map);
@@ -622,7 +616,7 @@ Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints
     // without a table, unless that means guessing where a write goes.
     if (map.defaultShard) return one(*map.defaultShard, RouteSource::Default, write);
     if (!write || map.shardCount <= 1) return one(0, RouteSource::Any, write, true);
-    return refuse(kFeatureNotSupported,
+    return refuse(RefusalReason::NotSupported,
                   fmt::format("shardpool could not parse this statement ({}), so it cannot tell "
                               "which shard it belongs to, and database \"{}\" has no "
                               "default_shard",

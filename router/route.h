@@ -95,11 +95,22 @@ struct BindParams {
   std::vector<uint32_t> types;   // parameter type OIDs from Parse; 0 or absent: unspecified
 };
 
+// Why a statement is refused, in dialect-neutral terms; each protocol names it with its own error
+// codes (PostgreSQL's SQLSTATEs: router/pg_refusal.h).
+enum class RefusalReason : uint8_t {
+  InvalidKey,       // a hint or key value names no shard (out of range, not in the directory, ...)
+  NotAnInteger,     // the key of an integer column is not a number
+  OutOfRange,       // ... or does not fit in 64 bits
+  MalformedBinary,  // a binary key value has the wrong size for its type
+  NotSupported,     // the statement needs what shardpool does not do (several shards at once, ...)
+  NotReady,         // the routing state cannot answer yet (directory not loaded, or inconsistent)
+};
+
 enum class RouteKind : uint8_t {
   One,     // to `shard`
   All,     // to every shard in `shards`: reads are merged (scatter/gather), writes broadcast
   Local,   // answered by shardpool itself (SET/RESET shardpool.*): see `facts` for the values
-  Refuse,  // an error for the client: sqlstate, message, hint
+  Refuse,  // an error for the client: reason, message, hint
 };
 
 enum class RouteSource : uint8_t {
@@ -125,7 +136,8 @@ struct Route {
   bool anyShard = false;
   std::vector<uint32_t> shards;         // All: sorted, distinct, at least two
   bool write = false;                   // needs a primary (facts.isWrite, or DDL)
-  std::string sqlstate, message, hint;  // Refuse
+  RefusalReason reason = RefusalReason::NotSupported;  // Refuse
+  std::string message, hint;                           // Refuse
 };
 
 // The decision for one statement. `bind` is null for a simple Query (or a Parse not yet bound):

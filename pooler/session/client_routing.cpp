@@ -17,6 +17,7 @@
 #include "pooler/session/server_conn.h"
 #include "pooler/session/session_guard.h"
 #include "pooler/session/shard_router.h"
+#include "router/pg_refusal.h"
 
 namespace shardpool::pooler {
 
@@ -401,7 +402,7 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
       if (!f.setIsLocal || server_->transactionStatus() != 'I') applyHints(r.session, r.local, f);
       return std::nullopt;
     case router::RouteKind::Refuse:
-      return Refusal{route.sqlstate, route.message, route.hint};
+      return Refusal{std::string(router::pgSqlstate(route.reason)), route.message, route.hint};
     case router::RouteKind::All:
       return Refusal{"0A000", fmt::format(
           "this statement needs {} shards, but a transaction runs on one shard (\"{}\"): run it "

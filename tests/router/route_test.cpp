@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "router/pg_refusal.h"
 #include "router/route.h"
 
 namespace shardpool::router {
@@ -175,7 +176,7 @@ constexpr auto Comment = RouteSource::CommentHint;
 
 void check(const Route& r, const Expect& e) {
   INFO("route: " << routeKindName(r.kind) << " " << routeSourceName(r.source) << " shard "
-                 << r.shard << " | " << r.sqlstate << " " << r.message << " | hint: " << r.hint);
+                 << r.shard << " | " << pgSqlstate(r.reason) << " " << r.message << " | hint: " << r.hint);
   REQUIRE(r.kind == e.kind);
   switch (r.kind) {
     case RouteKind::One:
@@ -190,7 +191,7 @@ void check(const Route& r, const Expect& e) {
       CHECK(r.shards == e.shards);
       break;
     case RouteKind::Refuse:
-      CHECK(r.sqlstate == e.sqlstate);
+      CHECK(pgSqlstate(r.reason) == e.sqlstate);
       CHECK_FALSE(r.message.empty());
       CHECK_FALSE(r.hint.empty());
       break;
@@ -427,7 +428,7 @@ TEST_CASE("route: refusals explain themselves", "[router][route]") {
   CHECK_THAT(r.hint, Catch::Contains("default_shard"));
 
   r = routeSql("SELECT * FROM orders WHERE customer_id = 1", m2(), {7u, {}});
-  CHECK(r.sqlstate == "22023");
+  CHECK(pgSqlstate(r.reason) == "22023");
   CHECK_THAT(r.message, Catch::Contains("shardpool.shard = 7 is out of range: database \"app\" has "
                                         "2 shards: 0 \"s0\", 1 \"s1\""));
   CHECK_THAT(r.hint, Catch::Contains("RESET shardpool.shard"));
