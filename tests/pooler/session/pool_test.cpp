@@ -1,0 +1,176 @@
+// The pool without sockets: slots, the FIFO of waiters, pause and failover holds, caps shared
+// between pools, and what a reload or RECONNECT changes. Two workers whose loops never run: a
+// server handed to a waiter of the other worker is a task posted there, which these tests count
+// instead of running.
+#include "pooler/session/pool.h"
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string_view>
+
+#include "pooler/session/runtime.h"
+#include "tests/config/config_test_support.h"
+
+namespace shardpool::pooler {
+namespace {
+
+class TestRuntime final : public Runtime {
+ public:
+  explicit TestRuntime(std::string_view toml) : Runtime(config::testing::loadOk(toml)) {}
+  ~TestRuntime() override {
+    for (auto& w : workers_) w->stop();  // close the loops' handles; nothing ever ran
+  }
+  std::unique_ptr<ConsoleSession> openConsole(ClientConn&, bool) override { return nullptr; }
+  void postControl(std::function<void()>) override {}
+
+  Pool& pool(std::string_view user) {
+    auto cfg = config();
+    return pools().get(*cfg, *cfg->findDatabase("appdb"), "appdb", user);
+  }
+};
+
+constexpr std::string_view kTwoWorkers = R"(
+[general]
+workers = 2
+default_pool_size = 2
+max_db_connections = 3
+
+[databases.appdb]
+host = "127.0.0.1"
+
+[users.alice]
+auth_type = "trust"
+
+[users.bob]
+auth_type = "trust"
+)";
+
+}  // namespace
+
+TEST_CASE("a pool grants pool_size connects, then queues clients in order", "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Pool& p = rt.pool("alice");
+  CHECK(p.settings().size == 2);
+  CHECK(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  CHECK(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  CHECK(p.acquire(w0, 3).grant == Pool::Grant::Queued);
+  CHECK(p.acquire(w0, 4).grant == Pool::Grant::Queued);
+  Pool::Counts c = p.counts();
+  CHECK(c.total == 2);
+  CHECK(c.idle == 0);
+  CHECK(c.waiting == 2);
+  CHECK(p.hasWaiters());
+
+  // A client that gives up leaves the queue once; a server on its way cannot be cancelled.
+  CHECK(p.cancelWait(0, 3));
+  CHECK_FALSE(p.cancelWait(0, 3));
+  CHECK_FALSE(p.cancelWait(1, 4));  // the waiter is on worker 0, not 1
+  CHECK(p.counts().waiting == 1);
+}
+
+TEST_CASE("a server gone gives its slot to the first waiter", "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Worker& w1 = rt.worker(1);
+  Pool& p = rt.pool("alice");
+  uint32_t g0 = p.serverOpened();
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  uint32_t g1 = p.serverOpened();
+  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  REQUIRE(p.acquire(w1, 10).grant == Pool::Grant::Queued);  // waits on worker 1
+  REQUIRE(p.acquire(w1, 11).grant == Pool::Grant::Queued);
+
+  // Worker 0 loses a server: the slot goes to worker 1's first waiter at once (a connect is
+  // posted there), so the count stays at pool_size and one client still waits.
+  p.serverGone(w0, g0);
+  Pool::Counts c = p.counts();
+  CHECK(c.total == 2);
+  CHECK(c.waiting == 1);
+  CHECK_FALSE(p.cancelWait(1, 10));  // already served
+  CHECK(p.cancelWait(1, 11));
+
+  // With nobody waiting a server gone frees its slot.
+  p.serverGone(w0, g1);
+  CHECK(p.counts().total == 1);
+  CHECK(p.acquire(w0, 3).grant == Pool::Grant::Connect);
+}
+
+TEST_CASE("PAUSE and a failover hold queue every client until they end", "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Worker& w1 = rt.worker(1);
+  Pool& p = rt.pool("alice");
+  p.setPaused(true);
+  CHECK(p.paused());
+  CHECK(p.acquire(w1, 1).grant == Pool::Grant::Queued);  // slots are free, but paused
+  CHECK(p.counts().total == 0);
+  p.resume(w0);  // serves worker 1's waiter from worker 0: a slot is taken for it
+  CHECK_FALSE(p.paused());
+  CHECK(p.counts().total == 1);
+  CHECK(p.counts().waiting == 0);
+
+  p.setHeld(true);
+  CHECK(p.paused());
+  CHECK_FALSE(p.adminPaused());
+  CHECK(p.acquire(w1, 2).grant == Pool::Grant::Queued);
+  p.setHeld(false);
+  p.unhold(w0);
+  CHECK(p.counts().total == 2);
+  CHECK(p.counts().waiting == 0);
+}
+
+TEST_CASE("max_db_connections is shared by the pools of one database", "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Pool& alice = rt.pool("alice");
+  Pool& bob = rt.pool("bob");
+  CHECK(alice.sharesLimitWith(bob));
+  CHECK_FALSE(alice.sharesLimitWith(alice));
+  CHECK(alice.acquire(w0, 1).grant == Pool::Grant::Connect);
+  CHECK(alice.acquire(w0, 2).grant == Pool::Grant::Connect);
+  CHECK(bob.acquire(w0, 3).grant == Pool::Grant::Connect);  // the third of 3
+  CHECK(bob.acquire(w0, 4).grant == Pool::Grant::Queued);   // bob's pool_size allows it; the cap does not
+  CHECK(bob.counts().total == 1);
+  CHECK(bob.counts().waiting == 1);
+
+  // Alice's pool frees a slot: bob's waiter may now connect (retry, as the registry asks).
+  uint32_t g = alice.serverOpened();
+  alice.serverGone(w0, g);
+  CHECK(alice.counts().total == 1);
+  bob.retry(w0);
+  CHECK(bob.counts().total == 2);
+  CHECK(bob.counts().waiting == 0);
+}
+
+TEST_CASE("a reload that shrinks the pool, and RECONNECT, mark servers to replace",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Pool& p = rt.pool("alice");
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  p.serverOpened();
+  p.serverOpened();
+  CHECK_FALSE(p.overSize());
+  PoolSettings smaller = p.settings();
+  smaller.size = 1;
+  p.updateSettings(smaller, false);
+  CHECK(p.settings().size == 1);
+  CHECK(p.overSize());
+  CHECK(p.staleServers() == 0);
+
+  uint32_t before = p.generation();
+  p.reconnect();
+  CHECK(p.generation() == before + 1);
+  CHECK(p.staleServers() == 2);
+  // A reload to another backend replaces the servers too.
+  PoolSettings moved = p.settings();
+  moved.port = 6543;
+  CHECK_FALSE(moved.sameBackend(p.settings()));
+  p.updateSettings(moved, true);
+  CHECK(p.generation() == before + 2);
+}
+
+}  // namespace shardpool::pooler
