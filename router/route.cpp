@@ -14,8 +14,6 @@ namespace {
 
 // SQLSTATEs of the refusals.
 
-// Parameter type OIDs (pg_type.dat).
-constexpr uint32_t kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kTextOid = 25, kVarcharOid = 1043;
 
 Route refuse(RefusalReason reason, std::string message, std::string hint) {
   Route r;
@@ -223,60 +221,51 @@ KeyStatus shardOfKey(const KeyValue& key, const ShardMap& map, uint32_t& shard, 
   return KeyStatus::Unknown;  // not reached
 }
 
-int64_t bigEndian(std::string_view bytes) {
-  uint64_t v = 0;
-  for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
-  size_t bits = bytes.size() * 8;
-  if (bits < 64 && (v >> (bits - 1)) != 0) v |= ~uint64_t{0} << bits;  // sign-extend
-  return static_cast<int64_t>(v);
-}
-
-// The value of a key written as $n, from the Bind message: Ok with `key` set (it may view the
-// message), Unknown (no Bind, NULL, a type that says nothing about the key), or Refused.
-KeyStatus paramKey(const KeyRef& ref, const BindParams* bind, KeyValue& key, Route& refusal,
-                   const auto& what) {
+// The value of a key written as $n, from the statement's parameters: Ok with `key` set (it may
+// view the message), Unknown (no parameters, NULL, a form that says nothing about the key), or
+// Refused.
+KeyStatus paramKey(const KeyRef& ref, const StatementParams* params, KeyValue& key,
+                   Route& refusal, const auto& what) {
   auto index = static_cast<size_t>(ref.paramIndex);
-  if (bind == nullptr || ref.paramIndex < 0 || index >= bind->values.size()) {
+  if (params == nullptr || ref.paramIndex < 0 || index >= params->values.size()) {
     return KeyStatus::Unknown;
   }
-  const std::optional<std::string_view>& value = bind->values[index];
-  if (!value) return KeyStatus::Unknown;  // NULL matches no row and names no shard
-  int16_t format = 0;
-  if (bind->formats.size() == 1) {
-    format = bind->formats[0];
-  } else if (index < bind->formats.size()) {
-    format = bind->formats[index];
-  }
-  uint32_t type = index < bind->types.size() ? bind->types[index] : 0;
+  const ParamValue& p = params->values[index];
   auto describe = [&] { return fmt::format("bind parameter ${} for {}", index + 1, what()); };
-
+  using Form = ParamValue::Form;
   if (ref.isText) {
-    if (format == 0 || type == 0 || type == kTextOid || type == kVarcharOid) {
-      key = KeyValue::ofText(*value);  // text format, or text/varchar binary: the bytes
+    if (p.form == Form::Text || p.form == Form::Untyped) {
+      key = KeyValue::ofText(p.bytes);
       return KeyStatus::Ok;
     }
     return KeyStatus::Unknown;
   }
-  bool integerType = type == 0 || type == kInt2Oid || type == kInt4Oid || type == kInt8Oid;
-  if (format != 0 && integerType) {
-    size_t expected = type == kInt2Oid ? 2 : type == kInt4Oid ? 4 : type == kInt8Oid ? 8 : 0;
-    size_t n = value->size();
-    if (expected != 0 ? n != expected : (n != 2 && n != 4 && n != 8)) {
-      refusal = refuse(
-          RefusalReason::MalformedBinary,
-          fmt::format("{}: incorrect binary data format ({} bytes for an integer)", describe(), n),
-          "send int2, int4 or int8 values in binary, or the value as text");
+  switch (p.form) {
+    case Form::Null:
+    case Form::Opaque:
+      return KeyStatus::Unknown;  // NULL matches no row; another type is the server's to judge
+    case Form::Integer:
+      key = KeyValue::ofInteger(p.integer);
+      return KeyStatus::Ok;
+    case Form::Untyped:
+    case Form::BadInteger:
+      if (p.form == Form::Untyped && p.integerOk) {
+        key = KeyValue::ofInteger(p.integer);
+        return KeyStatus::Ok;
+      }
+      refusal = refuse(RefusalReason::MalformedBinary,
+                       fmt::format("{}: incorrect binary data format ({} bytes for an integer)",
+                                   describe(), p.bytes.size()),
+                       "send int2, int4 or int8 values in binary, or the value as text");
       return KeyStatus::Refused;
-    }
-    key = KeyValue::ofInteger(bigEndian(*value));
-    return KeyStatus::Ok;
+    case Form::Text:
+      break;
   }
-  if (format != 0 && type != kTextOid && type != kVarcharOid) return KeyStatus::Unknown;
   int64_t v = 0;
-  Int8Status status = parseInt8(*value, v);
+  Int8Status status = parseInt8(p.bytes, v);
   if (status != Int8Status::Ok) {
-    if (!integerType) return KeyStatus::Unknown;  // PostgreSQL decides what it means
-    refusal = int8Refusal(status, *value, describe(),
+    if (!p.declaredInteger) return KeyStatus::Unknown;  // the server decides what it means
+    refusal = int8Refusal(status, p.bytes, describe(),
                           "the sharding key is an integer column: send an integer");
     return KeyStatus::Refused;
   }
@@ -427,7 +416,7 @@ Route unkeyedWrite(const StatementFacts& facts, const ShardMap& map, bool write)
                 "rows of that shard), or use INSERT/UPDATE with the key");
 }
 
-Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindParams* bind,
+Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const StatementParams* params,
                    bool write) {
   if (facts.kind == StatementKind::Ddl) {
     if (facts.pinnedShard) {
@@ -456,7 +445,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindP
     for (const KeyRef& ref : alternatives) {
       KeyValue key = ref.value();
       KeyStatus status = KeyStatus::Ok;
-      if (ref.source == KeyRef::Source::Param) status = paramKey(ref, bind, key, refusal, what);
+      if (ref.source == KeyRef::Source::Param) status = paramKey(ref, params, key, refusal, what);
       uint32_t shard = 0;
       if (status == KeyStatus::Ok) status = shardOfKey(key, map, shard, refusal, what);
       if (status == KeyStatus::Refused) return refusal;
@@ -503,7 +492,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const BindP
 }
 
 // No hint: the tables and keys of a parsed statement decide.
-Route automaticRoute(const StatementFacts& facts, const ShardMap& map, const BindParams* bind,
+Route automaticRoute(const StatementFacts& facts, const ShardMap& map, const StatementParams* params,
                      bool write) {
   if (facts.conflictingPins) {
     return refuse(RefusalReason::NotSupported,
@@ -511,7 +500,7 @@ Route automaticRoute(const StatementFacts& facts, const ShardMap& map, const Bin
                               pinnedTables(facts, map)),
                   "split it into one statement per shard");
   }
-  if (facts.touchesSharded) return shardedRoute(facts, map, bind, write);
+  if (facts.touchesSharded) return shardedRoute(facts, map, params, write);
   if (facts.pinnedShard) return one(*facts.pinnedShard, RouteSource::Pinned, write);
   if (facts.touchesReplicated) {
     if (write) {
@@ -577,7 +566,7 @@ ShardMap buildShardMap(const config::Database& db) {
 }
 
 Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints& session,
-            const BindParams* bind) {
+            const StatementParams* params) {
   const bool write = facts.isWrite || facts.kind == StatementKind::Ddl;
   if (!facts.hintError.empty()) {
     return refuse(RefusalReason::InvalidKey,
@@ -625,7 +614,7 @@ Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints
                               "{}), or SET shardpool.shard = N before it",
                               map.shardCount - 1));
   }
-  return automaticRoute(facts, map, bind, write);
+  return automaticRoute(facts, map, params, write);
 }
 
 std::string_view routeSourceName(RouteSource source) {

@@ -87,12 +87,30 @@ struct SessionHints {
   std::optional<std::string> shardingKey;
 };
 
-// The values of a Bind message, for keys written as $n. Views into the message: valid for the
-// call only.
-struct BindParams {
-  std::vector<std::optional<std::string_view>> values;  // nullopt: SQL NULL
-  std::vector<int16_t> formats;  // as sent: none = all text, one = all that one, else each
-  std::vector<uint32_t> types;   // parameter type OIDs from Parse; 0 or absent: unspecified
+// One statement parameter ($n) as the protocol decoded it, for keys written as $n. Views into
+// the protocol's message: valid for the call only. Each protocol fills these from its own wire
+// forms (PostgreSQL: router/pg_params.h).
+struct ParamValue {
+  enum class Form : uint8_t {
+    Null,        // SQL NULL: matches no row, names no shard
+    Text,        // the value's text: `bytes` (text format, or a binary string type)
+    Integer,     // a binary integer of a declared integer type: `integer`
+    Untyped,     // a binary value of no declared type: `bytes` as a string; `integer` too when
+                 // `integerOk` (the bytes are a valid binary integer)
+    BadInteger,  // a binary value of a declared integer type, malformed: `bytes`
+    Opaque,      // a binary value of another type: says nothing about a key
+  };
+  Form form = Form::Null;
+  // The statement declared an integer type, or none: a Text that is not a number is then
+  // refused, instead of being left for the server to interpret.
+  bool declaredInteger = true;
+  bool integerOk = false;
+  std::string_view bytes;
+  int64_t integer = 0;
+};
+
+struct StatementParams {
+  std::vector<ParamValue> values;  // $1, $2, ...
 };
 
 // Why a statement is refused, in dialect-neutral terms; each protocol names it with its own error
@@ -140,10 +158,10 @@ struct Route {
   std::string message, hint;                           // Refuse
 };
 
-// The decision for one statement. `bind` is null for a simple Query (or a Parse not yet bound):
-// then a key written as $n is unknown. A One route allocates nothing.
+// The decision for one statement. `params` is null for a simple Query (or a Parse not yet
+// bound): then a key written as $n is unknown. A One route allocates nothing.
 Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints& session,
-            const BindParams* bind);
+            const StatementParams* params);
 
 std::string_view routeSourceName(RouteSource source);  // "session hint", "comment hint", ...
 std::string_view routeKindName(RouteKind kind);        // "one", "all", "local", "refuse"

@@ -8,6 +8,7 @@
 
 #include "pooler/session/client_conn.h"
 #include "pooler/session/scatter.h"
+#include "router/pg_params.h"
 #include "router/route.h"
 
 namespace shardpool::pooler {
@@ -60,7 +61,7 @@ inline router::Route routeWith(const router::StatementFacts& f, const router::Sh
   params.values = bind->values;
   params.formats = bind->formats;
   if (types) params.types = *types;
-  return router::route(f, map, hints, &params);
+  return router::routeBound(f, map, hints, &params);
 }
 
 }  // namespace shardpool::pooler

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "router/pg_params.h"
 #include "router/pg_refusal.h"
 #include "router/route.h"
 
@@ -200,7 +201,7 @@ void check(const Route& r, const Expect& e) {
 
 Route routeSql(std::string_view sql, const ShardMap& map, const SessionHints& session = {},
                const BindParams* bind = nullptr) {
-  return route(analyze(sql, map.tables), map, session, bind);
+  return routeBound(analyze(sql, map.tables), map, session, bind);
 }
 
 struct Case {
@@ -639,14 +640,14 @@ TEST_CASE("route: Bind values in text format", "[router][route]") {
   for (const ParamCase& c : cases) {
     INFO("value " << c.value.value_or("NULL") << " type " << c.type);
     BindParams b = oneParam(c);
-    check(route(f, m, {}, &b), c.expect);
+    check(routeBound(f, m, {}, &b), c.expect);
   }
   BindParams none;
-  check(route(f, m, {}, &none), All({0, 1}, Scatter));  // fewer values than parameters
-  check(route(f, m, {}, nullptr), All({0, 1}, Scatter));
+  check(routeBound(f, m, {}, &none), All({0, 1}, Scatter));  // fewer values than parameters
+  check(routeBound(f, m, {}, nullptr), All({0, 1}, Scatter));
   const ParamCase badCase{"x1", 0, 0, {}};  // named: the BindParams views its value
   BindParams bad = oneParam(badCase);
-  Route r = route(f, m, {}, &bad);
+  Route r = routeBound(f, m, {}, &bad);
   CHECK_THAT(r.message, Catch::Contains("bind parameter $1 for the sharding key of table "
                                         "\"orders\" (sharding key customer_id)"));
 }
@@ -679,7 +680,7 @@ TEST_CASE("route: Bind values in binary format", "[router][route]") {
   for (const ParamCase& c : cases) {
     INFO("type " << c.type << " bytes " << (c.value ? c.value->size() : 0));
     BindParams b = oneParam(c);
-    check(route(f, m, {}, &b), c.expect);
+    check(routeBound(f, m, {}, &b), c.expect);
   }
 }
 
@@ -698,7 +699,7 @@ TEST_CASE("route: Bind values of text keys", "[router][route]") {
   for (const ParamCase& c : cases) {
     INFO("value " << c.value.value_or("NULL") << " type " << c.type);
     BindParams b = oneParam(c);
-    check(route(f, m, {}, &b), c.expect);
+    check(routeBound(f, m, {}, &b), c.expect);
   }
 }
 
@@ -712,39 +713,39 @@ TEST_CASE("route: several Bind values and per-parameter formats", "[router][rout
               std::string_view(three)};
   b.formats = {0, 1, 0, 1};
   b.types = {0, kInt8, 0, kInt4};
-  check(route(f, m, {}, &b), One(1, Key));
-  CHECK(route(f, m, {}, &b).write);
+  check(routeBound(f, m, {}, &b), One(1, Key));
+  CHECK(routeBound(f, m, {}, &b).write);
 
   b.values[3] = std::string_view(two);
   b.types[3] = kInt8;
-  Route r = route(f, m, {}, &b);
+  Route r = routeBound(f, m, {}, &b);
   check(r, Refused("0A000"));
   CHECK_THAT(r.message, Catch::Contains("shard 0 (\"s0\") and shard 1 (\"s1\")"));
 
   b.values[3] = std::nullopt;  // a NULL key: the row's shard is unknown
-  check(route(f, m, {}, &b), Refused("0A000"));
+  check(routeBound(f, m, {}, &b), Refused("0A000"));
 
   // One format for every parameter.
   BindParams all1;
   all1.values = {std::string_view(one), std::string_view(one), std::string_view(one),
                  std::string_view(one)};
   all1.formats = {1};
-  check(route(f, m, {}, &all1), One(1, Key));
+  check(routeBound(f, m, {}, &all1), One(1, Key));
 
   // No formats: all text.
   const std::string five = "5", seven = "7";
   BindParams text;
   text.values = {std::string_view(total), std::string_view(five), std::string_view(total),
                  std::string_view(seven)};
-  check(route(f, m, {}, &text), One(1, Key));
+  check(routeBound(f, m, {}, &text), One(1, Key));
 
   // A literal and a parameter in one IN list.
   const StatementFacts g = analyze("SELECT * FROM orders WHERE customer_id IN (2, $1)", m.tables);
   BindParams p;
   p.values = {std::string_view(seven)};
-  check(route(g, m, {}, &p), All({0, 1}, Key));
+  check(routeBound(g, m, {}, &p), All({0, 1}, Key));
   p.values = {std::string_view(total)};
-  check(route(g, m, {}, &p), One(0, Key));
+  check(routeBound(g, m, {}, &p), One(0, Key));
 }
 
 TEST_CASE("route: directory sharding", "[router][route]") {
