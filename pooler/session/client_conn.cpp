@@ -685,7 +685,7 @@ void ClientConn::close(std::string_view reason) {
   if (routing_) routing_->scatter.reset();  // its servers: back to the pool, or closed
   if (ServerConn* s = server_) {
     server_ = nullptr;
-    s->unlink();
+    s->unlink(!scanner_.atBoundary());
   }
   if (cancelPid_) worker().runtime().cancels().remove(cancelPid_);
   if (counted_) {

@@ -16,6 +16,18 @@ namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
 
+namespace {
+// How long a closed server's backend may take to go after Terminate before its slot is freed.
+constexpr auto kTerminateWait = std::chrono::seconds(30);
+
+// The bound on shardpool's own queries on a server (session settings, the reset query):
+// server_connect_timeout when set, else 15 s.
+std::chrono::milliseconds ownQueryBound(const PoolSettings& s) {
+  return s.serverConnectTimeout.count() > 0 ? s.serverConnectTimeout
+                                            : std::chrono::milliseconds(15000);
+}
+}  // namespace
+
 ServerConn::ServerConn(Worker& worker, uint64_t id, Pool& pool)
     : Connection(worker, id),
       pool_(pool),
@@ -324,6 +336,7 @@ void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) 
   pg::putQuery(w, setQuery);
   send(w.take());
   requests_.push({'Q'});
+  busySince_ = worker().now();
 }
 
 void ServerConn::describe(ConnRow& row) const {
@@ -368,12 +381,23 @@ bool ServerConn::clean() const {
   return isOpen() && requests_.empty() && txStatus_ == 'I' && scanner_.atBoundary();
 }
 
-void ServerConn::unlink() {
+void ServerConn::unlink(bool clientMidMessage) {
   ClientConn* c = client_;
   client_ = nullptr;
   if (c) clearThrottle();
   if (state_ == State::Closed) return;
+  if (clientMidMessage) {
+    // Part of a message went through (Flush or CopyData are passed on as they arrive): anything
+    // sent now, Terminate included, would be read as the rest of it. The socket is closed at
+    // once (the backend ends on its EOF), and the server never reused.
+    close("client disconnected in the middle of a message", true);
+    return;
+  }
   if (!clean() || (state_ != State::Active && state_ != State::Login)) {
+    // A query still running would keep its locks until it ends: cancel it before saying
+    // goodbye (the slot is held until the backend has gone).
+    if (!requests_.empty() && backendPid_ != 0)
+      CancelRegistry::send(worker(), addr_, backendPid_, backendKey_);
     close(txStatus_ != 'I' ? "client disconnected inside a transaction"
                            : "client disconnected while the server was busy");
     return;
@@ -388,6 +412,7 @@ void ServerConn::unlink() {
   pg::putQuery(w, pool_.settings().resetQuery);
   send(w.take());
   requests_.push({'Q'});
+  busySince_ = worker().now();
 }
 
 void ServerConn::noteApplied(const Params& applied) {
@@ -487,11 +512,21 @@ void ServerConn::checkTimers(Clock::time_point now) {
       break;
     }
     case State::Closed:
-      if (awaitingEof_ && now - closingSince_ >= std::chrono::seconds(2)) finishClose();
+      // Terminate was sent: the backend normally goes at once. One that does not (stuck in a
+      // query its cancel did not reach) is given up on after kTerminateWait.
+      if (awaitingEof_ && now - closingSince_ >= kTerminateWait) finishClose();
       break;
     case State::Login:
-    case State::Active:
     case State::Resetting:
+      // shardpool's own queries (the client's settings, the reset query) are short: a backend
+      // that does not answer them within the bound is closed, never left holding its slot.
+      if (now - busySince_ >= ownQueryBound(s)) {
+        close(fmt::format("the backend did not answer {} within {} ms",
+                          state_ == State::Login ? "the session settings" : "the reset query",
+                          ownQueryBound(s).count()));
+      }
+      break;
+    case State::Active:
       break;
   }
 }
@@ -507,7 +542,7 @@ void ServerConn::fail(std::string_view reason, std::string_view sqlstate) {
   close(reason);
 }
 
-void ServerConn::close(std::string_view reason) {
+void ServerConn::close(std::string_view reason, bool socketDead) {
   if (state_ == State::Closed) return;
   // Still logging in for a waiting client (the backend hung up, a read or TLS error): that
   // client must hear of it, or it waits for a server that never comes.
@@ -529,7 +564,7 @@ void ServerConn::close(std::string_view reason) {
     client_ = nullptr;
     c->serverLost(reason, requests_.pending(), txStatus_);
   }
-  if (loggedIn && isOpen()) {
+  if (loggedIn && isOpen() && !socketDead) {
     // Say goodbye and keep the slot until the backend has gone (its EOF), so that pool_size
     // and max_db_connections bound real backend processes, not just our sockets.
     pg::Writer w;
@@ -559,8 +594,10 @@ void ServerConn::onReadEnd(int status) {
     finishClose();
     return;
   }
+  // The backend is gone already: its slot is free at once.
   close(status == UV_EOF ? "server closed the connection"
-                         : fmt::format("read error: {}", uv_strerror(status)));
+                         : fmt::format("read error: {}", uv_strerror(status)),
+        true);
 }
 
 void ServerConn::onWriteError(int status) {
@@ -568,7 +605,7 @@ void ServerConn::onWriteError(int status) {
     finishClose();
     return;
   }
-  close(fmt::format("write error: {}", uv_strerror(status)));
+  close(fmt::format("write error: {}", uv_strerror(status)), true);
 }
 
 }  // namespace shardpool::pooler

@@ -83,7 +83,8 @@ class ServerConn final : public Connection {
   void noteApplied(const Params& applied);
   // The client is done with this server: reset and return it to the pool, or close it when it
   // is not in a clean state.
-  void unlink();
+  // `clientMidMessage`: the client left with a message partly forwarded; the server closes.
+  void unlink(bool clientMidMessage = false);
   // Requests sent (or answered by shardpool) and not yet replied to; pushing drains replies
   // that shardpool synthesizes once they are due.
   void pushRequest(protocol::pg::Request r);
@@ -99,7 +100,10 @@ class ServerConn final : public Connection {
   char transactionStatus() const { return txStatus_; }
 
   void markIdle();  // parked in the pool
-  void close(std::string_view reason);
+  // `socketDead`: the backend already hung up (EOF, read or write error), or nothing more may be
+  // sent to it (a client's message is half through): no Terminate, the socket closes and the
+  // slot is free at once.
+  void close(std::string_view reason, bool socketDead = false);
   // Connect/login failure: tell the waiting client (with the server's SQLSTATE when it refused).
   void fail(std::string_view reason, std::string_view sqlstate = "08006");
 
