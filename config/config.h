@@ -58,6 +58,7 @@ struct General {
   // Client timeouts; 0 is off.
   Duration queryTimeout{0};            // cancel a query running longer; the client gets an error
   Duration idleTransactionTimeout{0};  // disconnect a client idle inside a transaction this long
+  Duration clientLoginTimeout = std::chrono::seconds(60);  // startup + authentication
   Duration clientIdleTimeout{0};       // disconnect a client idle outside a transaction this long
   // Named protocol-level prepared statements kept per server connection in transaction and
   // statement mode; 0 turns tracking off.

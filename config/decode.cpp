@@ -112,6 +112,10 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto d = v.duration(true)) g.idleTransactionTimeout = *d;
      }},
+    {"client_login_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.clientLoginTimeout = *d;
+     }},
     {"client_idle_timeout",
      [](General& g, const ValueReader& v) {
        if (auto d = v.duration(true)) g.clientIdleTimeout = *d;

@@ -53,6 +53,7 @@ const std::vector<GeneralKey>& generalKeys() {
       {"query_timeout", [](const General& g) { return millis(g.queryTimeout); }},
       {"idle_transaction_timeout",
        [](const General& g) { return millis(g.idleTransactionTimeout); }},
+      {"client_login_timeout", [](const General& g) { return millis(g.clientLoginTimeout); }},
       {"client_idle_timeout", [](const General& g) { return millis(g.clientIdleTimeout); }},
       {"server_idle_timeout", [](const General& g) { return millis(g.serverIdleTimeout); }},
       {"server_lifetime", [](const General& g) { return millis(g.serverLifetime); }},

@@ -20,6 +20,10 @@ namespace pg = protocol::pg;
 
 namespace {
 constexpr size_t kMaxPendingBytes = 1 << 20;
+// Before authentication a client may send only what logging in needs: PostgreSQL reads a
+// password or SASL message of at most 65535 bytes (PG_MAX_AUTH_TOKEN_LENGTH), and startup
+// packets are held to pg::kMaxStartupLength.
+constexpr uint32_t kMaxAuthMessageLength = 65535 + 4;
 }  // namespace
 
 ClientConn::ClientConn(Worker& worker, uint64_t id)
@@ -27,7 +31,10 @@ ClientConn::ClientConn(Worker& worker, uint64_t id)
 
 ClientConn::~ClientConn() = default;
 
-void ClientConn::start() { startReading(); }
+void ClientConn::start() {
+  startedAt_ = worker().now();
+  startReading();
+}
 
 void ClientConn::setState(State next) {
   if (!allowed(state_, next)) {
@@ -101,6 +108,15 @@ void ClientConn::handleStartupBytes() {
   while (state_ == State::Startup || state_ == State::Auth) {
     pg::Bytes data(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
     pg::Frame f = state_ == State::Startup ? pg::frameStartup(data) : pg::frameMessage(data);
+    if (state_ == State::Auth && f.status != pg::FrameStatus::Invalid &&
+        f.length > kMaxAuthMessageLength) {
+      // Refused on its header: an unauthenticated client never makes shardpool buffer more.
+      fatal("08P01",
+            fmt::format("authentication message too long ({} bytes; at most {})", f.length,
+                        kMaxAuthMessageLength),
+            "protocol violation during authentication");
+      return;
+    }
     if (f.status == pg::FrameStatus::NeedMore) return;
     if (f.status == pg::FrameStatus::Invalid) {
       fatal("08P01", state_ == State::Startup ? "invalid startup packet length"
@@ -632,6 +648,12 @@ void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
       return;
     case State::Startup:
     case State::Auth:
+      if (g.clientLoginTimeout.count() > 0 && now - startedAt_ >= g.clientLoginTimeout)
+        fatal("08P01",
+              fmt::format("client_login_timeout: login not completed within {:.1f} s",
+                          seconds(g.clientLoginTimeout)),
+              "client_login_timeout");
+      return;
     case State::Login:
     case State::Closing:
       return;

@@ -178,6 +178,7 @@ class ClientConn final : public Connection {
   ServerConn* server_ = nullptr;
   protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;
+  Clock::time_point startedAt_;  // accepted: client_login_timeout counts from here
   Clock::time_point waitStart_;
   Clock::time_point lastActivity_;
   uint32_t cancelPid_ = 0;

@@ -37,6 +37,7 @@ TEST_CASE("config: pool limits and client timeouts default to off", "[config]") 
   CHECK(g.queryTimeout == 0ms);
   CHECK(g.idleTransactionTimeout == 0ms);
   CHECK(g.clientIdleTimeout == 0ms);
+  CHECK(g.clientLoginTimeout == 60s);  // PgBouncer's default
   CHECK(g.maxPreparedStatements == 200);
 
   const Database& db = config->databases.at("appdb");
@@ -63,6 +64,7 @@ max_user_connections = 50
 query_timeout = "30s"
 idle_transaction_timeout = 60
 client_idle_timeout = "15m"
+client_login_timeout = "10s"
 max_prepared_statements = 0
 
 [databases.appdb]
@@ -85,6 +87,7 @@ max_user_connections = 7
   CHECK(g.queryTimeout == 30s);
   CHECK(g.idleTransactionTimeout == 60s);
   CHECK(g.clientIdleTimeout == 15min);
+  CHECK(g.clientLoginTimeout == 10s);
   CHECK(g.maxPreparedStatements == 0);
 
   const Database& app = config->databases.at("appdb");

@@ -1,0 +1,73 @@
+// Before a client is authenticated it may cost shardpool only what logging in needs: its
+// messages are bounded by what PostgreSQL itself accepts at that stage, and a login that stalls
+// is closed after client_login_timeout, giving its max_client_conn slot back.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "integration/harness.h"
+#include "integration/raw_socket.h"
+
+using namespace shardpool::integration;
+
+namespace {
+
+// The first ErrorResponse's SQLSTATE and message in what a raw client received.
+std::pair<std::string, std::string> firstError(const std::string& received) {
+  for (const auto& m : wire::parseMessages(received))
+    if (m.type == 'E') return {wire::errorField(m.body, 'C'), wire::errorField(m.body, 'M')};
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("login limits: an oversized authentication message is refused on its header",
+          "[integration][login-limits]") {
+  Proxy proxy(standardConfig());
+  RawSocket s(proxy.port());
+  REQUIRE(s.send(wire::startup({{"user", "sp_scram"}, {"database", "sp_db"}})));
+  // AuthenticationSASL ('R') comes first; then a SASLInitialResponse that claims 128 MiB.
+  REQUIRE(s.readUntilMessage('R', 5s) == RawSocket::End::Matched);
+  REQUIRE(s.send(wire::messageWithLength('p', 128u << 20, std::string(1024, 'a'))));
+  auto end = s.readToClose(5s);
+  INFO("received " << s.received().size() << " bytes");
+  CHECK((end == RawSocket::End::Closed || end == RawSocket::End::Reset));
+  auto [sqlstate, message] = firstError(s.received());
+  CHECK(sqlstate == "08P01");
+  CHECK_THAT(message, Catch::Contains("authentication message too long"));
+  Conn c(proxy.conninfo("sp_scram", "scram_pass"), 10s);
+  REQUIRE(c.ok());
+  CHECK(c.scalar("select 1") == "1");
+}
+
+TEST_CASE("login limits: stalled logins are closed after client_login_timeout",
+          "[integration][login-limits]") {
+  Proxy proxy(standardConfig("max_client_conn = 2\nclient_login_timeout = \"1s\""));
+  // Two clients that start to log in and never answer the password request hold both slots.
+  RawSocket a(proxy.port()), b(proxy.port());
+  for (RawSocket* s : {&a, &b}) {
+    REQUIRE(s->send(wire::startup({{"user", "sp_scram"}, {"database", "sp_db"}})));
+    REQUIRE(s->readUntilMessage('R', 5s) == RawSocket::End::Matched);
+  }
+  {
+    Conn refused(proxy.conninfo("sp_scram", "scram_pass"), 10s);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.connectError().sqlstate == "53300");
+  }
+  // Within the timeout (plus the worker's tick) both are closed with an error that says why.
+  for (RawSocket* s : {&a, &b}) {
+    auto end = s->readToClose(5s);
+    CHECK((end == RawSocket::End::Closed || end == RawSocket::End::Reset));
+    auto [sqlstate, message] = firstError(s->received());
+    CHECK(sqlstate == "08P01");
+    CHECK_THAT(message, Catch::Contains("client_login_timeout"));
+  }
+  Conn c(proxy.conninfo("sp_scram", "scram_pass"), 10s);
+  REQUIRE(c.ok());
+  CHECK(c.scalar("select 1") == "1");
+  // A client that logged in is not subject to it.
+  std::this_thread::sleep_for(1500ms);
+  CHECK(c.scalar("select 2") == "2");
+}
