@@ -71,3 +71,66 @@ TEST_CASE("login limits: stalled logins are closed after client_login_timeout",
   std::this_thread::sleep_for(1500ms);
   CHECK(c.scalar("select 2") == "2");
 }
+
+namespace {
+
+// The SCRAM salt shardpool shows `user` (its server-first-message's s= attribute), or the
+// SQLSTATE of the error it answered instead, prefixed with "error:".
+std::string scramSalt(Proxy& proxy, const std::string& user, const std::string& clientFirst) {
+  RawSocket s(proxy.port());
+  REQUIRE(s.send(wire::startup({{"user", user}, {"database", "sp_db"}})));
+  REQUIRE(s.readUntilMessage('R', 5s) == RawSocket::End::Matched);
+  size_t seen = s.received().size();
+  std::string body = std::string("SCRAM-SHA-256") + '\0' + wire::be32(uint32_t(clientFirst.size())) +
+                     clientFirst;
+  REQUIRE(s.send(wire::message('p', body)));
+  auto end = s.readUntil(
+      [&](std::string_view in) {
+        for (const auto& m : wire::parseMessages(in.substr(seen)))
+          if (m.type == 'R' || m.type == 'E') return true;
+        return false;
+      },
+      5s);
+  REQUIRE(end == RawSocket::End::Matched);
+  for (const auto& m : wire::parseMessages(std::string_view(s.received()).substr(seen))) {
+    if (m.type == 'E') return "error:" + wire::errorField(m.body, 'C');
+    if (m.type == 'R' && m.body.size() > 4) {
+      std::string data = m.body.substr(4);  // after the AuthenticationSASLContinue code
+      size_t at = data.find(",s=");
+      if (at == std::string::npos) return "no salt in " + data;
+      return data.substr(at + 3, data.find(',', at + 3) - at - 3);
+    }
+  }
+  return "no answer";
+}
+
+}  // namespace
+
+TEST_CASE("login limits: unknown user names cannot be told from real ones by their SCRAM salt",
+          "[integration][login-limits]") {
+  Proxy proxy(standardConfig());
+  const std::string first = "n,,n=,r=fyko+d2lbbFgONRv9qkxdawL";
+  std::string realA = scramSalt(proxy, "sp_scram", first);
+  std::string realB = scramSalt(proxy, "sp_scram", first);
+  std::string unknownA1 = scramSalt(proxy, "sp_nobody_a", first);
+  std::string unknownA2 = scramSalt(proxy, "sp_nobody_a", first);
+  std::string unknownB = scramSalt(proxy, "sp_nobody_b", first);
+  INFO(realA << " " << realB << " " << unknownA1 << " " << unknownA2 << " " << unknownB);
+  REQUIRE(realA.rfind("error:", 0) != 0);
+  // Like a real user, an unknown name keeps its salt from one login to the next, and two unknown
+  // names have different salts: nothing sets them apart from real users.
+  CHECK(realA == realB);
+  CHECK(unknownA1 == unknownA2);
+  CHECK(unknownA1 != unknownB);
+  CHECK(unknownA1 != realA);
+  CHECK(unknownA1.size() == realA.size());
+}
+
+TEST_CASE("login limits: a malformed SASL message is a protocol violation (08P01)",
+          "[integration][login-limits]") {
+  Proxy proxy(standardConfig());
+  CHECK(scramSalt(proxy, "sp_scram", "this is not SCRAM") == "error:08P01");
+  CHECK(scramSalt(proxy, "sp_nobody", "this is not SCRAM") == "error:08P01");
+  Conn c(proxy.conninfo("sp_scram", "scram_pass"), 10s);
+  REQUIRE(c.ok());
+}

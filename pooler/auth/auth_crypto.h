@@ -32,6 +32,11 @@ std::optional<ScramSecret> parseScramSecret(std::string_view text);
 std::string formatScramSecret(const ScramSecret& s);
 // Derives a secret from a plaintext password with a fresh random salt.
 ScramSecret makeScramSecret(std::string_view password, int iterations = 4096);
+// The secret shown for a user that does not exist, as PostgreSQL's mock authentication does: its
+// salt and keys derive from the name and a random key of this process, so one name always gets
+// the same salt and two names get different ones, exactly as real users do; the default
+// iteration count. No password matches it.
+ScramSecret mockScramSecret(std::string_view userName);
 
 std::string base64Encode(std::string_view raw);
 std::optional<std::string> base64Decode(std::string_view text);

@@ -187,6 +187,21 @@ ScramSecret makeScramSecret(std::string_view password, int iterations) {
   return s;
 }
 
+ScramSecret mockScramSecret(std::string_view userName) {
+  static const Key processKey = [] {
+    Key k{};
+    randomBytes(k.data(), k.size());
+    return k;
+  }();
+  ScramSecret s;
+  s.iterations = 4096;
+  Key salt = hmacSha256(processKey, std::string("salt:").append(userName));
+  s.salt.assign(reinterpret_cast<const char*>(salt.data()), kSaltLen);
+  s.storedKey = hmacSha256(processKey, std::string("stored:").append(userName));
+  s.serverKey = hmacSha256(processKey, std::string("server:").append(userName));
+  return s;
+}
+
 // ---- Server side ----
 
 ScramStatus ScramServer::clientFirst(std::string_view msg, std::string& serverFirst) {

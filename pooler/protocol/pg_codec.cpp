@@ -83,8 +83,9 @@ Frame frameMessage(Bytes data) {
 // ---- Startup packets ----
 
 std::string_view StartupPacket::param(std::string_view name) const {
-  for (const auto& [key, value] : params)
-    if (key == name) return value;
+  // A name given twice: the last one counts, as PostgreSQL reads it.
+  for (auto it = params.rbegin(); it != params.rend(); ++it)
+    if (it->first == name) return it->second;
   return {};
 }
 

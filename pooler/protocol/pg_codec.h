@@ -47,7 +47,7 @@ struct StartupPacket {
   std::vector<std::pair<std::string, std::string>> params;  // in order; "user", "database", ...
   uint32_t cancelPid = 0;
   uint32_t cancelKey = 0;
-  std::string_view param(std::string_view name) const;  // "" when absent
+  std::string_view param(std::string_view name) const;  // the last one; "" when absent
 };
 
 // Decodes the body of a framed startup packet (Frame::body). nullopt with a reason on bad input

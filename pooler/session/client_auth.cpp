@@ -32,15 +32,6 @@ auth::ScramSecret secretFor(const config::User& user) {
   return it->second;
 }
 
-auth::ScramSecret unknownUserSecret() {
-  static const auth::ScramSecret secret = [] {
-    uint8_t random[24];
-    auth::randomBytes(random, sizeof random);
-    return auth::makeScramSecret(std::string_view(reinterpret_cast<char*>(random), sizeof random));
-  }();
-  return secret;
-}
-
 std::string_view asView(pg::Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 }  // namespace
@@ -51,6 +42,11 @@ ClientAuth::ClientAuth(config::AuthType type, const config::User* user, std::str
 ClientAuth::Step ClientAuth::fail(std::string reason) {
   failure_ = std::move(reason);
   return Step::Failure;
+}
+
+ClientAuth::Step ClientAuth::violation(std::string reason) {
+  protocolViolation_ = true;
+  return fail(std::move(reason));
 }
 
 ClientAuth::Step ClientAuth::begin(pg::Writer& out) {
@@ -65,15 +61,31 @@ ClientAuth::Step ClientAuth::begin(pg::Writer& out) {
       pg::putAuthMd5(out, salt_);
       return Step::Continue;
     case config::AuthType::ScramSha256:
-      scram_.emplace(user_ ? secretFor(*user_) : unknownUserSecret());
+      scram_.emplace(user_ ? secretFor(*user_) : auth::mockScramSecret(userName_));
       pg::putAuthSasl(out, {"SCRAM-SHA-256"});
       return Step::Continue;
   }
   return fail("unsupported auth type");
 }
 
+// A cleartext password checked against a SCRAM secret: a local exchange, which costs what the
+// secret's iterations cost.
+static bool matchesScramSecret(std::string_view password, const auth::ScramSecret& secret) {
+  auth::ScramClient client{std::string(password)};
+  auth::ScramServer server(secret);
+  std::string serverFirst, clientFinal, serverFinal;
+  return server.clientFirst(client.clientFirst(), serverFirst) == auth::ScramStatus::Ok &&
+         client.serverFirst(serverFirst, clientFinal) == auth::ScramStatus::Ok &&
+         server.clientFinal(clientFinal, serverFinal) == auth::ScramStatus::Ok;
+}
+
 ClientAuth::Step ClientAuth::verifyCleartext(std::string_view password) {
-  if (!user_) return fail("user is not configured");
+  if (!user_) {
+    // Spend what checking against a stored SCRAM secret spends, so that the answer's timing
+    // does not tell an unknown name from a real one.
+    (void)matchesScramSecret(password, auth::mockScramSecret(userName_));
+    return fail("user is not configured");
+  }
   const std::string& stored = user_->password;
   if (auth::isMd5Stored(stored))
     return equalConstTime(auth::md5Stored(password, userName_), stored) ? Step::Success
@@ -81,15 +93,7 @@ ClientAuth::Step ClientAuth::verifyCleartext(std::string_view password) {
   if (isScramSecret(stored)) {
     auto secret = auth::parseScramSecret(stored);
     if (!secret) return fail("stored SCRAM secret is malformed");
-    // Run a full exchange locally to check the plaintext against the secret.
-    auth::ScramClient client{std::string(password)};
-    auth::ScramServer server(*secret);
-    std::string serverFirst, clientFinal, serverFinal;
-    if (server.clientFirst(client.clientFirst(), serverFirst) != auth::ScramStatus::Ok ||
-        client.serverFirst(serverFirst, clientFinal) != auth::ScramStatus::Ok ||
-        server.clientFinal(clientFinal, serverFinal) != auth::ScramStatus::Ok)
-      return fail("wrong password");
-    return Step::Success;
+    return matchesScramSecret(password, *secret) ? Step::Success : fail("wrong password");
   }
   return equalConstTime(password, stored) ? Step::Success : fail("wrong password");
 }
@@ -101,12 +105,12 @@ ClientAuth::Step ClientAuth::onResponse(pg::Bytes body, pg::Writer& out) {
       return fail("unexpected password message");
     case config::AuthType::Password: {
       auto pw = pg::decodePasswordMessage(body);
-      if (!pw) return fail("malformed password message");
+      if (!pw) return violation("malformed password message");
       return verifyCleartext(*pw);
     }
     case config::AuthType::Md5: {
       auto pw = pg::decodePasswordMessage(body);
-      if (!pw) return fail("malformed password message");
+      if (!pw) return violation("malformed password message");
       if (!user_) return fail("user is not configured");
       std::string stored = auth::isMd5Stored(user_->password)
                                ? user_->password
@@ -117,19 +121,20 @@ ClientAuth::Step ClientAuth::onResponse(pg::Bytes body, pg::Writer& out) {
     case config::AuthType::ScramSha256: {
       if (round_ == 1) {
         auto init = pg::decodeSaslInitialResponse(body);
-        if (!init) return fail("malformed SASLInitialResponse");
+        if (!init) return violation("malformed SASLInitialResponse");
         if (init->mechanism != "SCRAM-SHA-256")
-          return fail("client chose an unsupported SASL mechanism");
+          return violation("client chose an unsupported SASL mechanism");
         std::string serverFirst;
         if (scram_->clientFirst(init->data, serverFirst) != auth::ScramStatus::Ok)
-          return fail("malformed SCRAM client-first-message");
+          return violation("malformed SCRAM client-first-message");
         pg::putAuthSaslContinue(out, serverFirst);
         return Step::Continue;
       }
       if (round_ == 2) {
         std::string serverFinal;
         auth::ScramStatus st = scram_->clientFinal(asView(body), serverFinal);
-        if (st == auth::ScramStatus::BadMessage) return fail("malformed SCRAM client-final-message");
+        if (st == auth::ScramStatus::BadMessage)
+          return violation("malformed SCRAM client-final-message");
         if (st == auth::ScramStatus::BadProof || !user_) return fail("wrong password");
         pg::putAuthSaslFinal(out, serverFinal);
         return Step::Success;

@@ -1,6 +1,7 @@
 // Verifies a client's password for one login: trust, cleartext, md5 or SCRAM-SHA-256, against a
-// configured plaintext password, md5 hash or SCRAM secret. Unknown users get a convincing
-// challenge that always fails, so user names cannot be probed.
+// configured plaintext password, md5 hash or SCRAM secret. Unknown users get the challenge a
+// real user would (a salt stable per name, the same work), which always fails, so user names
+// cannot be probed.
 #pragma once
 
 #include <optional>
@@ -25,10 +26,13 @@ class ClientAuth {
   // Handles a 'p' message body; writes the next request when the exchange continues.
   Step onResponse(protocol::pg::Bytes body, protocol::pg::Writer& out);
   const std::string& failure() const { return failure_; }  // reason for the log
+  // The failure was a malformed message (08P01 for the client), not a wrong password (28P01).
+  bool protocolViolation() const { return protocolViolation_; }
 
  private:
   Step verifyCleartext(std::string_view password);
   Step fail(std::string reason);
+  Step violation(std::string reason);
 
   config::AuthType type_;
   const config::User* user_;
@@ -37,6 +41,7 @@ class ClientAuth {
   int round_ = 0;
   std::optional<auth::ScramServer> scram_;
   std::string failure_;
+  bool protocolViolation_ = false;
 };
 
 }  // namespace shardpool::pooler

@@ -285,6 +285,11 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
   }
   pg::Writer w;
   ClientAuth::Step step = auth_->onResponse(body, w);
+  if (step == ClientAuth::Step::Failure && auth_->protocolViolation()) {
+    // As PostgreSQL: a malformed authentication message is a protocol violation.
+    fatal("08P01", auth_->failure(), "protocol violation during authentication");
+    return false;
+  }
   if (step == ClientAuth::Step::Failure) {
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
           fmt::format("authentication failed: {}", auth_->failure()));
