@@ -4,8 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "integration/harness.h"
 #include "integration/raw_socket.h"
@@ -133,4 +135,33 @@ TEST_CASE("login limits: a malformed SASL message is a protocol violation (08P01
   CHECK(scramSalt(proxy, "sp_nobody", "this is not SCRAM") == "error:08P01");
   Conn c(proxy.conninfo("sp_scram", "scram_pass"), 10s);
   REQUIRE(c.ok());
+}
+
+TEST_CASE("login limits: running out of file descriptors is logged, and serving resumes",
+          "[integration][login-limits]") {
+  Proxy proxy(standardConfig("max_client_conn = 500"));
+  CHECK(proxy.log().find("open files limit: ") != std::string::npos);  // said at start
+  // Lower the running proxy's limit so that a few dozen sockets exhaust it.
+  auto r = runShell("prlimit --pid " + std::to_string(proxy.pid()) + " --nofile=48:48");
+  REQUIRE(r.exitCode == 0);
+  std::this_thread::sleep_for(1200ms);  // the workers re-read the limit every second
+  {
+    std::vector<std::unique_ptr<RawSocket>> hogs;
+    for (int i = 0; i < 80; ++i) {
+      try {
+        hogs.push_back(std::make_unique<RawSocket>(proxy.port(), 2s));
+      } catch (const std::exception&) {
+        break;
+      }
+    }
+    std::this_thread::sleep_for(500ms);
+    // Said before libuv starts dropping connections silently (or when accept itself fails).
+    std::string log = proxy.log();
+    CHECK((log.find("open files nearly exhausted") != std::string::npos ||
+           log.find("accept failed: too many open files") != std::string::npos));
+  }  // the sockets close, freeing the descriptors
+  std::this_thread::sleep_for(500ms);
+  Conn c(proxy.conninfo("sp_scram", "scram_pass"), 10s);
+  REQUIRE(c.ok());
+  CHECK(c.scalar("select 1") == "1");
 }

@@ -1,5 +1,6 @@
 // shardpool command line: config file or sidecar flags, --check, overrides; import-pgbouncer.
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstring>
@@ -129,6 +130,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   pooler::log::setLevel(loaded.config->general.logLevel);
+  // Every client and server is a file descriptor: take all the hard limit allows, and say what
+  // it is, since a full table makes new clients fail at accept.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      rlim_t was = files.rlim_cur;
+      files.rlim_cur = files.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &files) != 0) files.rlim_cur = was;
+    }
+    pooler::log::info("", "open files limit: {} (each client and each server takes one)",
+                      static_cast<unsigned long long>(files.rlim_cur));
+  }
   pooler::Proxy proxy(loaded.config, takeover);
   return proxy.run();
 }

@@ -86,6 +86,12 @@ int Connection::acceptFrom(uv_stream_t* listener) {
   return rc;
 }
 
+int Connection::fd() const {
+  uv_os_fd_t fd = -1;
+  if (!handle_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0) return -1;
+  return fd;
+}
+
 int Connection::openFd(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -44,6 +44,7 @@ class Connection {
   bool endpoints(Endpoint& peer, Endpoint& local) const;
 
   [[nodiscard]] int acceptFrom(uv_stream_t* listener);
+  int fd() const;  // the socket's descriptor, -1 when none
   [[nodiscard]] int openFd(int fd);  // adopt a connected socket (hand-over between workers)
   [[nodiscard]] int connectTo(const sockaddr* addr);  // completes in onConnected()
   void connectToPath(const std::string& path);        // unix socket; completes in onConnected()

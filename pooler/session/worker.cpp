@@ -1,5 +1,6 @@
 #include "pooler/session/worker.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +19,9 @@ namespace shardpool::pooler {
 
 namespace {
 constexpr uint64_t kTickMs = 100;
+// Descriptors kept in hand for servers, health checks and the like before the table counts as
+// nearly full.
+constexpr uint64_t kFileHeadroom = 16;
 }
 
 Worker::Worker(Runtime& runtime, unsigned index)
@@ -32,6 +36,7 @@ Worker::Worker(Runtime& runtime, unsigned index)
   uv_idle_init(&loop_, &idle_);
   idle_.data = this;
   now_ = Clock::now();
+  readFileLimit();
 }
 
 Worker::~Worker() {
@@ -115,7 +120,17 @@ void Worker::onAsync(uv_async_t* a) {
 void Worker::onConnection(uv_stream_t* listener, int status) {
   auto* self = static_cast<Worker*>(listener->data);
   if (status != 0) {
-    log::warn("", "accept failed: {}", uv_strerror(status));
+    // Out of file descriptors, libuv accepts and drops the connection: say so, once a second.
+    bool noFiles = status == UV_EMFILE || status == UV_ENFILE;
+    Clock::time_point now = Clock::now();
+    if (!noFiles || now - self->lastAcceptError_ >= std::chrono::seconds(1)) {
+      self->lastAcceptError_ = now;
+      if (noFiles)
+        log::error("", "accept failed: {}: a new client was refused (raise the open files limit "
+                   "or lower max_client_conn)", uv_strerror(status));
+      else
+        log::warn("", "accept failed: {}", uv_strerror(status));
+    }
     return;
   }
   self->accept(listener);
@@ -126,6 +141,16 @@ void Worker::accept(uv_stream_t* listener) {
   uint64_t id = runtime_.nextId();
   auto client = std::make_unique<ClientConn>(*this, id);
   if (client->acceptFrom(listener) != 0) return;
+  // Descriptors are handed out lowest first, so a new socket's number tells how full the table
+  // is. Once it is nearly full libuv drops new connections without a word: say it first.
+  if (client->fd() >= 0 && fileLimit_ > 0 &&
+      static_cast<uint64_t>(client->fd()) + kFileHeadroom >= fileLimit_ &&
+      now_ - lastAcceptError_ >= std::chrono::seconds(1)) {
+    lastAcceptError_ = now_;
+    log::error("", "open files nearly exhausted (descriptor {} of limit {}): new clients will be "
+               "dropped; raise the open files limit or lower max_client_conn",
+               client->fd(), fileLimit_);
+  }
   ClientConn* c = client.get();
   clients_.emplace(id, std::move(client));
   clientsAlive_.store(clients_.size(), std::memory_order_relaxed);
@@ -240,8 +265,18 @@ void Worker::onTick(uv_timer_t* t) {
   static_cast<Worker*>(t->data)->tick();
 }
 
+void Worker::readFileLimit() {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0)
+    fileLimit_ = files.rlim_cur == RLIM_INFINITY ? 0 : static_cast<uint64_t>(files.rlim_cur);
+}
+
 void Worker::tick() {
   now_ = Clock::now();
+  if (now_ - lastLimitCheck_ >= std::chrono::seconds(1)) {  // prlimit may change it
+    lastLimitCheck_ = now_;
+    readFileLimit();
+  }
   auto cfg = runtime_.config();
   std::vector<uint64_t> ids;
   ids.reserve(clients_.size());

@@ -89,6 +89,7 @@ class Worker final : public EventLoop {
   void wake();
   void accept(uv_stream_t* listener);
   void tick();
+  void readFileLimit();
   void sweep();
 
   Runtime& runtime_;
@@ -103,6 +104,9 @@ class Worker final : public EventLoop {
   std::unique_ptr<ShardRouter> shardRouter_;
   Clock::time_point now_;
   Clock::time_point lastMaintain_;
+  Clock::time_point lastAcceptError_;
+  Clock::time_point lastLimitCheck_;
+  uint64_t fileLimit_ = 0;  // RLIMIT_NOFILE (soft), re-read every second; 0: none
   bool shuttingDown_ = false;
   bool stopping_ = false;
 
