@@ -82,8 +82,7 @@ std::optional<Handshake> decodeHandshake(Bytes payload) {
     size_t part2Len = kMinScramblePart2;
     if ((caps & kClientPluginAuth) && authDataLen > kScramblePart1)
       part2Len = std::max(part2Len, size_t(authDataLen) - kScramblePart1);
-    // Some servers end the greeting without the part-2 padding; take what is there.
-    Bytes part2 = r.bytes(std::min(part2Len, r.remaining()));
+    Bytes part2 = r.bytes(part2Len);
     if (!r.ok()) return std::nullopt;
     size_t keep;
     if ((caps & kClientPluginAuth) && authDataLen > kScramblePart1) {
