@@ -259,10 +259,14 @@ TrackResult ResultTracker::handle(uint32_t length, Bytes payload) {
         state_ = State::ResultStart;
         return {TrackStatus::WaitClient, PacketKind::LocalInfile};
       }
-      std::optional<uint64_t> count = decodeColumnCount(payload);
-      if (!count || *count > kMaxColumns) return {TrackStatus::Invalid, PacketKind::ColumnCount};
-      state_ = State::Columns;
-      remaining_ = uint32_t(*count);
+      std::optional<ColumnCount> count = decodeColumnCount(payload, caps_);
+      if (!count || count->count > kMaxColumns)
+        return {TrackStatus::Invalid, PacketKind::ColumnCount};
+      remaining_ = uint32_t(count->count);
+      if (count->metadataFollows)
+        state_ = State::Columns;
+      else  // MariaDB's metadata cache: the client already has the definitions
+        state_ = deprecateEof ? State::Rows : State::ColumnsEof;
       return {TrackStatus::More, PacketKind::ColumnCount};
     }
 

@@ -52,7 +52,9 @@ struct TrackResult {
 class ResultTracker {
  public:
   // caps: the capabilities negotiated with the server (DEPRECATE_EOF, SESSION_TRACK,
-  // PROTOCOL_41 and MariaDB's PROGRESS change what it sends).
+  // PROTOCOL_41 and MariaDB's PROGRESS and CACHE_METADATA change what it sends). MySQL's
+  // OPTIONAL_RESULTSET_METADATA and QUERY_ATTRIBUTES are not followed: shardpool never
+  // negotiates them.
   explicit ResultTracker(Capabilities caps = 0) : caps_(caps) {}
   void setCapabilities(Capabilities caps) { caps_ = caps; }
   Capabilities capabilities() const { return caps_; }

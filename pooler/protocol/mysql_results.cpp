@@ -91,8 +91,10 @@ bool SessionStateReader::next(SessionStateChange& out) {
       out.name = d.lenencString();
       out.value = d.lenencString();
       break;
-    case SessionTrackType::Schema:
     case SessionTrackType::StateChange:
+      out.value = d.restString();  // "1" itself, without a length of its own
+      break;
+    case SessionTrackType::Schema:
     case SessionTrackType::TransactionCharacteristics:
     case SessionTrackType::TransactionState:
       out.value = d.lenencString();
@@ -130,8 +132,10 @@ std::string encodeSessionState(std::span<const SessionStateChange> changes) {
         appendLenencString(data, c.name);
         appendLenencString(data, c.value);
         break;
-      case SessionTrackType::Schema:
       case SessionTrackType::StateChange:
+        data.assign(c.value);
+        break;
+      case SessionTrackType::Schema:
       case SessionTrackType::TransactionCharacteristics:
       case SessionTrackType::TransactionState:
         appendLenencString(data, c.value);
@@ -223,20 +227,28 @@ void putResultSetEnd(Writer& w, uint8_t sequenceId, uint16_t statusFlags, uint16
 
 // ---- Metadata and rows ----
 
-std::optional<uint64_t> decodeColumnCount(Bytes payload) {
+std::optional<ColumnCount> decodeColumnCount(Bytes payload, Capabilities caps) {
   Reader r(payload);
-  uint64_t n = r.lenenc();
-  if (!r.atEnd() || n == 0) return std::nullopt;
-  return n;
+  ColumnCount out;
+  out.count = r.lenenc();
+  if (caps & kMariaDbClientCacheMetadata) {
+    uint8_t follows = r.u8();
+    if (follows > 1) return std::nullopt;
+    out.metadataFollows = follows == 1;
+  }
+  if (!r.atEnd() || out.count == 0) return std::nullopt;
+  return out;
 }
 
-void putColumnCount(Writer& w, uint8_t sequenceId, uint64_t count) {
+void putColumnCount(Writer& w, uint8_t sequenceId, uint64_t count, Capabilities caps,
+                    bool metadataFollows) {
   w.start(sequenceId);
   w.lenenc(count);
+  if (caps & kMariaDbClientCacheMetadata) w.u8(metadataFollows ? 1 : 0);
   w.finish();
 }
 
-std::optional<ColumnDefinition> decodeColumnDefinition(Bytes payload) {
+std::optional<ColumnDefinition> decodeColumnDefinition(Bytes payload, Capabilities caps) {
   Reader r(payload);
   ColumnDefinition c;
   c.catalog = r.lenencString();
@@ -245,6 +257,7 @@ std::optional<ColumnDefinition> decodeColumnDefinition(Bytes payload) {
   c.orgTable = r.lenencString();
   c.name = r.lenencString();
   c.orgName = r.lenencString();
+  if (caps & kMariaDbClientExtendedMetadata) c.extendedTypeInfo = asBytes(r.lenencString());
   uint64_t fixed = r.lenenc();
   if (!r.ok() || fixed < kColumnFixedLength || fixed > r.remaining()) return std::nullopt;
   c.characterSet = r.u16();
@@ -262,7 +275,8 @@ std::optional<ColumnDefinition> decodeColumnDefinition(Bytes payload) {
   return c;
 }
 
-void putColumnDefinition(Writer& w, uint8_t sequenceId, const ColumnDefinition& c) {
+void putColumnDefinition(Writer& w, uint8_t sequenceId, const ColumnDefinition& c,
+                         Capabilities caps) {
   w.start(sequenceId);
   w.lenencString(c.catalog);
   w.lenencString(c.schema);
@@ -270,6 +284,7 @@ void putColumnDefinition(Writer& w, uint8_t sequenceId, const ColumnDefinition& 
   w.lenencString(c.orgTable);
   w.lenencString(c.name);
   w.lenencString(c.orgName);
+  if (caps & kMariaDbClientExtendedMetadata) w.lenencString(c.extendedTypeInfo);
   w.lenenc(kColumnFixedLength);
   w.u16(c.characterSet);
   w.u32(c.columnLength);

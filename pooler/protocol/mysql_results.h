@@ -39,7 +39,8 @@ void putOk(Writer& w, uint8_t sequenceId, const OkPacket& ok, Capabilities caps)
 struct SessionStateChange {
   SessionTrackType type = SessionTrackType::SystemVariables;
   std::string_view name;  // SystemVariables: the variable's name
-  // SystemVariables: the variable's value; Schema: the new default schema; StateChange: "1";
+  // SystemVariables: the variable's value; Schema: the new default schema; StateChange: "1"
+  // (the entry's whole data, not length-encoded, as MySQL and MariaDB send it);
   // Gtids: the GTID set; TransactionCharacteristics: the statements that recreate them;
   // TransactionState: the 8-character state (e.g. "T_______").
   std::string_view value;
@@ -91,10 +92,17 @@ void putResultSetEnd(Writer& w, uint8_t sequenceId, uint16_t statusFlags, uint16
                      Capabilities caps);
 
 // ---- Result-set metadata and rows ----
-// The first packet of a result set: the column count alone (a length-encoded integer, 1..4096
-// in practice). nullopt for 0, for NULL, or for trailing bytes.
-std::optional<uint64_t> decodeColumnCount(Bytes payload);
-void putColumnCount(Writer& w, uint8_t sequenceId, uint64_t count);
+// The first packet of a result set: the column count (a length-encoded integer, 1..4096 in
+// practice) and, when MariaDB's CACHE_METADATA was negotiated, one byte saying whether the
+// column definitions follow (0: the client reuses those it cached). nullopt for a count of 0 or
+// NULL, or for trailing bytes.
+struct ColumnCount {
+  uint64_t count = 0;
+  bool metadataFollows = true;
+};
+std::optional<ColumnCount> decodeColumnCount(Bytes payload, Capabilities caps);
+void putColumnCount(Writer& w, uint8_t sequenceId, uint64_t count, Capabilities caps = 0,
+                    bool metadataFollows = true);
 
 struct ColumnDefinition {
   std::string_view catalog = "def";
@@ -108,12 +116,17 @@ struct ColumnDefinition {
   FieldType type = FieldType::VarString;
   uint16_t flags = 0;
   uint8_t decimals = 0;
+  // With MariaDB's EXTENDED_METADATA: the extended type information (entries of a type byte
+  // and a length-encoded string: 0 the type name, 1 the format), as sent.
+  Bytes extendedTypeInfo;
   // COM_FIELD_LIST only: the column's default value after the fixed fields.
   bool hasDefault = false;
   std::optional<std::string_view> defaultValue;  // nullopt: NULL
 };
-std::optional<ColumnDefinition> decodeColumnDefinition(Bytes payload);
-void putColumnDefinition(Writer& w, uint8_t sequenceId, const ColumnDefinition& c);
+// caps: the negotiated capabilities (kMariaDbClientExtendedMetadata adds a field).
+std::optional<ColumnDefinition> decodeColumnDefinition(Bytes payload, Capabilities caps = 0);
+void putColumnDefinition(Writer& w, uint8_t sequenceId, const ColumnDefinition& c,
+                         Capabilities caps = 0);
 
 // A text-protocol row (shardpool's own result sets); nullopt values are SQL NULL.
 void putTextRow(Writer& w, uint8_t sequenceId,

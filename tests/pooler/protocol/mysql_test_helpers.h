@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "pooler/protocol/mysql_codec.h"
+#include "pooler/protocol/mysql_handshake.h"
+#include "tests/pooler/protocol/mysql_recorded.h"
 
 namespace shardpool::protocol::mysql::testing {
 
@@ -69,6 +71,43 @@ inline std::string randomBytes(std::mt19937& rng, size_t n) {
   std::string s(n, '\0');
   for (char& c : s) c = char(rng() & 0xFF);
   return s;
+}
+
+// The `occurrence`-th recorded exchange with this name (names repeat: "FETCH 2", "STMT_CLOSE").
+template <size_t N>
+const recorded::Exchange& exchange(const recorded::Exchange (&list)[N], std::string_view name,
+                                   int occurrence = 0) {
+  for (const recorded::Exchange& ex : list) {
+    if (name == ex.name && occurrence-- == 0) return ex;
+  }
+  FAIL("no recorded exchange named " << name);
+  return list[0];
+}
+
+// The capabilities a recorded session negotiated: the client's and the server's in common.
+inline Capabilities negotiated(Bytes greeting, Bytes response) {
+  auto g = decodeHandshake(firstPayload(greeting));
+  auto r = decodeHandshakeResponse(firstPayload(response));
+  REQUIRE(g);
+  REQUIRE(r);
+  return g->capabilities & r->capabilities;
+}
+inline Capabilities cliCaps() {
+  return negotiated(recorded::kCliGreeting, recorded::kCliHandshakeResponse);
+}
+inline Capabilities rawEofCaps() {
+  return negotiated(recorded::kRawEofGreeting, recorded::kRawEofHandshakeResponse);
+}
+inline Capabilities rawDeprecateEofCaps() {
+  return negotiated(recorded::kRawDeprecateEofGreeting,
+                    recorded::kRawDeprecateEofHandshakeResponse);
+}
+
+// The payload of the index-th packet of a recorded stream.
+inline Bytes nthPayload(Bytes stream, size_t index) {
+  std::vector<Bytes> all = payloads(stream);
+  REQUIRE(index < all.size());
+  return all[index];
 }
 
 }  // namespace shardpool::protocol::mysql::testing
