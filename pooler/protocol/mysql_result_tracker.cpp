@@ -353,7 +353,7 @@ TrackResult ResultTracker::handle(uint32_t length, Bytes payload) {
       if (first == kErrHeader) return onErr(payload);
       if (first == kEofHeader && length < kMaxPacketPayload) {
         // COM_SET_OPTION and COM_DEBUG answer with an EOF (a 0xFE OK with DEPRECATE_EOF).
-        if (!isEof(payload)) return onOk(payload, PacketKind::Eof, false);
+        if (deprecateEof) return onOk(payload, PacketKind::Eof, false);
         if (!takeEof(payload)) return {TrackStatus::Invalid, PacketKind::Eof};
         return finishWith(PacketKind::Eof);
       }

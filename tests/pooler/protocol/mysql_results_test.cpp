@@ -304,7 +304,7 @@ TEST_CASE("ERR: recorded, round trip, without SQL state, progress", "[mysql][pro
 
   CHECK_FALSE(decodeErr({}));
   CHECK_FALSE(decodeErr(bytesOf("\xff\x15")));
-  CHECK_FALSE(decodeErr(bytesOf("\x00\x15\x04")));
+  CHECK_FALSE(decodeErr(bytesOf(std::string_view("\x00\x15\x04", 3))));
   auto shortMarker = decodeErr(bytesOf("\xff\x15\x04#2800"));  // '#' without 5 characters
   REQUIRE(shortMarker);
   CHECK(shortMarker->sqlState.empty());
@@ -450,8 +450,7 @@ TEST_CASE("column definitions: recorded, extended metadata, round trips", "[mysq
     c.type = FieldType::Blob;
     c.flags = kBlobFlag | kBinaryFlag;
     c.decimals = 0x27;
-    std::string extInfo = "\x00\x04json";
-    extInfo = std::string("\x00\x04json", 6);
+    std::string extInfo("\x00\x04json", 6);  // type name "json"
     for (int variant = 0; variant < 4; ++variant) {
       INFO(variant);
       ColumnDefinition in = c;
@@ -553,7 +552,7 @@ TEST_CASE("COM_STMT_PREPARE OK and LOCAL INFILE request", "[mysql][protocol]") {
   REQUIRE(name);
   CHECK(*name == "fruit.csv");
   CHECK(buildPayload([](Writer& w) { putLocalInfileRequest(w, 1, "/tmp/x"); }, 1) == "\xfb/tmp/x");
-  CHECK_FALSE(decodeLocalInfileRequest(bytesOf("\x00x")));
+  CHECK_FALSE(decodeLocalInfileRequest(bytesOf(std::string_view("\x00x", 2))));
 }
 
 TEST_CASE("result decoders: random garbage never crashes", "[mysql][protocol]") {
