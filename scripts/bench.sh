@@ -14,7 +14,8 @@
 #   idle      RSS per idle client: BENCH_IDLE_CLIENTS (10,000) logged-in clients that each ran
 #             one SELECT, held open by scripts/bench_idle_clients.py
 # Knobs:
-#   BENCH_SECONDS          length of each pgbench run (default 15)
+#   BENCH_SECONDS          seconds measured per run, once pgbench's clients are all logged in
+#                          (default 15; the churn runs last this long in all)
 #   BENCH_SCALE            pgbench scale (default 10)
 #   BENCH_CLIENTS          client counts of the tps section (default "16 100 1000")
 #   BENCH_MODES            pgbench -M modes of the tps section (default "simple extended prepared")
@@ -22,7 +23,7 @@
 #   PGBENCH_JOBS           pgbench -j (default 2, and 4 from 1,000 clients)
 #   BENCH_WORKERS          shardpool worker threads (default 0: one per core)
 #   BENCH_SYSCALL_CLIENTS  clients of the syscalls section (default 100)
-#   BENCH_SYSCALL_SECONDS  length of its perf run (default 5; strace stays attached 3 s)
+#   BENCH_SYSCALL_SECONDS  seconds measured by perf (default 5; strace stays attached 3 s)
 #   BENCH_CHURN_CLIENTS    clients of the churn section (default 16)
 #   BENCH_IDLE_CLIENTS     idle clients (default 10000; needs `ulimit -n` above it)
 #   BENCH_OUT              where raw outputs, per-run summaries and summary.md go
@@ -53,6 +54,7 @@ IDLE_N=${BENCH_IDLE_CLIENTS:-10000}
 PGBENCH=${PGBENCH:-pgbench}
 PGBOUNCER=${PGBOUNCER:-pgbouncer}
 RUN_TIMEOUT=$((SECS + 300))
+LOGIN_LIMIT=300  # seconds for pgbench to log in its clients
 DIRECT_MAX=250  # PostgreSQL's max_connections is 300, and the poolers hold some
 
 for s in ${ONLY//,/ }; do
@@ -246,13 +248,62 @@ pgbench_once() {
   return 1
 }
 
-# measured_run NAME PORT PID ARGS...: pgbench with per-transaction logs while the pooler PID
-# ("-" for none) is sampled; records latency percentiles and per-transaction costs. With
-# PERF=1 in the environment, also counts the pooler's syscalls with perf.
-measured_run() {
-  local name=$1 port=$2 pid=$3 sampler="" perf="" perf_start=""
-  shift 3
+# Steady-state runs: pgbench runs with per-transaction logs (one file per pgbench thread) and
+# a long -T; once every thread has written transactions (so all its clients have logged in: a
+# thread starts its transactions after connecting all of them), a window of WINDOW seconds is
+# measured, then pgbench is stopped. Logging in is left out (PgBouncer 1.18 derives the SCRAM
+# key of a plaintext password at every login: 1,000 logins take seconds, more on a busy
+# machine), and the transactions counted are those that completed inside the window.
+
+# start_pgbench NAME PORT ARGS...: starts pgbench (PB_PID) and waits until every thread logs;
+# returns non-zero (and records NAME.status=FAIL) if pgbench exited first.
+start_pgbench() {
+  local name=$1 port=$2 threads i
+  shift 2
+  threads=$(jobs_of "$@")
   rm -f "$WORK/logs/$name".*
+  "$PGBENCH" -n -h 127.0.0.1 -p "$port" -U sp_scram -l --log-prefix="$WORK/logs/$name" "$@" \
+    -T 3600 sp_db >"$OUT/$name.txt" 2>&1 &
+  PB_PID=$!
+  BG_PIDS+=("$PB_PID")
+  for ((i = 0; i < LOGIN_LIMIT * 10; i++)); do  # a log appears when its buffer first fills
+    if [ "$(find "$WORK/logs" -name "$name.*" -size +0 | wc -l)" -ge "$threads" ]; then
+      sleep 0.5
+      kill -0 "$PB_PID" 2>/dev/null && return 0
+    fi
+    kill -0 "$PB_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -TERM "$PB_PID" 2>/dev/null || true
+  wait "$PB_PID" 2>/dev/null || true
+  note "$name failed (pgbench stopped, or its clients were not all in after ${LOGIN_LIMIT}s):"
+  grep -v '^pgbench: error: Run was aborted' "$OUT/$name.txt" | grep -m 3 -i 'error\|abort' |
+    sed 's/^/  /' >&2 || true
+  result "$name" status FAIL
+  rm -f "$WORK/logs/$name".*
+  return 1
+}
+# stop_pgbench NAME: stops it once the transactions of the window have reached its logs (a log
+# line is buffered until about 4 KB have gathered behind it).
+stop_pgbench() {
+  sleep 2
+  kill -TERM "$PB_PID" 2>/dev/null || true  # (SIGINT would only cancel the running queries)
+  wait "$PB_PID" 2>/dev/null || true
+}
+jobs_of() {  # pgbench ARGS... -> the value of -j
+  while [ $# -gt 1 ]; do
+    if [ "$1" = -j ]; then echo "$2"; return; fi
+    shift
+  done
+  echo 1
+}
+
+# measured_run NAME PORT PID WINDOW ARGS...: a steady-state run; the pooler PID ("-" for none)
+# is sampled from /proc and, with PERF=1 in the environment, its syscalls counted by perf.
+# Records TPS, latency percentiles and the costs per transaction in the window.
+measured_run() {
+  local name=$1 port=$2 pid=$3 window=$4 sampler="" perf="" perf_start="" ta tb rc=0
+  shift 4
   if [ "$pid" != "-" ]; then
     "$PY" "$TOOLS/bench_proc.py" sample "$pid" "$WORK/$name.samples" 0.2 &
     sampler=$!
@@ -264,39 +315,35 @@ measured_run() {
     perf=$!
     BG_PIDS+=("$perf")
   fi
-  local ok=0
-  pgbench_once "$name" "$port" -l --log-prefix="$WORK/logs/$name" "$@" || ok=1
+  if start_pgbench "$name" "$port" "$@"; then
+    ta=$(date +%s.%N)
+    sleep "$window"
+    tb=$(date +%s.%N)
+    stop_pgbench
+    if grep -q 'aborted' "$OUT/$name.txt"; then  # some clients gave up: not a valid run
+      note "$name failed: pgbench clients aborted:"
+      grep -m 2 'aborted' "$OUT/$name.txt" | sed 's/^/  /' >&2
+      result "$name" status FAIL
+      rc=1
+    fi
+  else
+    rc=1
+  fi
   if [ -n "$perf" ]; then kill -INT "$perf" 2>/dev/null || true; wait "$perf" 2>/dev/null || true; fi
   if [ -n "$sampler" ]; then kill -TERM "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; fi
-  if [ "$ok" -eq 0 ]; then
-    if [ -n "$perf" ]; then
-      "$PY" "$TOOLS/bench_proc.py" summarize "$WORK/logs/$name" "$WORK/$name.samples" \
-        "$WORK/$name.perf" "$perf_start" >"$OUT/$name.summary"
-    else
-      "$PY" "$TOOLS/bench_proc.py" summarize "$WORK/logs/$name" \
-        "$([ -n "$sampler" ] && echo "$WORK/$name.samples" || echo -)" >"$OUT/$name.summary"
-    fi
+  if [ "$rc" -eq 0 ]; then
+    "$PY" "$TOOLS/bench_proc.py" summarize "$WORK/logs/$name" "$ta" "$tb" \
+      "$([ -n "$sampler" ] && echo "$WORK/$name.samples" || echo -)" \
+      ${perf:+"$WORK/$name.perf" "$perf_start"} >"$OUT/$name.summary"
     sed "s/^/$name./" "$OUT/$name.summary" >>"$OUT/results"
   fi
   rm -f "$WORK/logs/$name".*
-  return "$ok"
+  return "$rc"
 }
 
-# warm_up WHO PORT: servers, caches and the pool, so that the first measured run is not the
-# slowest; also times WHO's logins (LOGIN_MS), for run_length.
-declare -A LOGIN_MS=()
+# warm_up PORT: servers, caches and the pool, so that the first measured run is not the slowest.
 warm_up() {
-  local ms
-  pgbench_once "warmup-$1" "$2" -S -c 20 -j 2 -T 2 >/dev/null 2>&1 || true
-  ms=$(sed -n 's/^initial connection time = \([0-9.]*\) ms.*/\1/p' "$OUT/warmup-$1.txt" 2>/dev/null)
-  LOGIN_MS[$1]=$(awk -v m="${ms:-0}" 'BEGIN { printf "%.3f", m / 20 }')
-}
-# run_length WHO CLIENTS: pgbench -T for a run with about SECS seconds of steady state. -T also
-# covers logging in the clients, one after another per pgbench thread: PgBouncer 1.18 derives
-# the SCRAM key of a plaintext password at every login, which makes 1,000 logins take seconds.
-run_length() {
-  awk -v s="$SECS" -v m="${LOGIN_MS[$1]:-10}" -v c="$2" \
-    'BEGIN { printf "%d", s + 1 + c * m * 1.5 / 1000 }'
+  pgbench_once "warmup-$1" "$1" -S -c 20 -j 2 -T 2 >/dev/null 2>&1 || true
 }
 
 # A row of the throughput tables: the same pgbench run direct (when PostgreSQL allows that
@@ -307,11 +354,10 @@ run_row() {  # SECTION TAG LABEL CLIENTS ARGS...
   local section=$1 tag="$2-c$4" label=$3 clients=$4 j direct=- who
   shift 4
   j=$(jobs_for "$clients")
-  note "$section: $label, $clients clients, about ${SECS}s of steady state each"
+  note "$section: $label, $clients clients, ${SECS}s of steady state each"
   if [ "$clients" -le "$DIRECT_MAX" ]; then
     direct="direct-$tag"
-    measured_run "$direct" "$PGPORT" - -c "$clients" -j "$j" -T "$(run_length direct "$clients")" \
-      "$@" || true
+    measured_run "$direct" "$PGPORT" - "$SECS" -c "$clients" -j "$j" "$@" || true
   fi
   local order="pgbouncer shardpool"
   [ $((ROW_NO % 2)) -eq 1 ] && order="shardpool pgbouncer"
@@ -320,8 +366,7 @@ run_row() {  # SECTION TAG LABEL CLIENTS ARGS...
     local port=$B_PORT pid=$B_PID
     [ "$who" = shardpool ] && port=$S_PORT pid=$S_PID
     if kill -0 "$pid" 2>/dev/null; then
-      measured_run "$who-$tag" "$port" "$pid" -c "$clients" -j "$j" \
-        -T "$(run_length "$who" "$clients")" "$@" || true
+      measured_run "$who-$tag" "$port" "$pid" "$SECS" -c "$clients" -j "$j" "$@" || true
     else
       note "$who (pid $pid) is not running"
       result "$who-$tag" status FAIL
@@ -334,8 +379,8 @@ run_row() {  # SECTION TAG LABEL CLIENTS ARGS...
 if want session; then
   start_pgbouncer pgbouncer-session session "$SESSION_POOL" 2000
   start_shardpool shardpool-session session "$SESSION_POOL" 2000
-  warm_up pgbouncer "$B_PORT"
-  warm_up shardpool "$S_PORT"
+  warm_up "$B_PORT"
+  warm_up "$S_PORT"
   for c in 16 100; do run_row session session-simple "session, simple" "$c" -S; done
   sp_stop_pid "$S_PID" 10
   stop_pgbouncer pgbouncer-session
@@ -346,8 +391,8 @@ fi
 if want tps || want syscalls || want churn; then
   start_pgbouncer pgbouncer-tx transaction "$TX_POOL" 2000
   start_shardpool shardpool-tx transaction "$TX_POOL" 2000
-  warm_up pgbouncer "$B_PORT"
-  warm_up shardpool "$S_PORT"
+  warm_up "$B_PORT"
+  warm_up "$S_PORT"
 fi
 
 if want tps; then
@@ -358,25 +403,14 @@ if want tps; then
   done
 fi
 
-# strace_run NAME PORT PID ARGS...: pgbench with per-transaction logs; once every pgbench
-# thread runs transactions (its clients logged in), strace -f -c attaches to the pooler for
-# STRACE_SECS; syscalls are divided by the transactions that completed while it was attached.
-# pgbench is then stopped (its last buffered log lines, written after that, are not needed).
+# strace_run NAME PORT PID ARGS...: once pgbench's clients are all in, strace -f -c attaches to
+# the pooler for STRACE_SECS; its syscalls are divided by the transactions that completed
+# while it was attached (strace slows the pooler down, so this run's TPS is not comparable).
 strace_run() {
-  local name=$1 port=$2 pid=$3 pb st ta tb txns i
+  local name=$1 port=$2 pid=$3 st ta tb txns
   shift 3
-  rm -f "$WORK/logs/$name".*
   note "syscalls: strace -f -c on pid $pid for ${STRACE_SECS}s ($name)"
-  "$PGBENCH" -n -h 127.0.0.1 -p "$port" -U sp_scram -l --log-prefix="$WORK/logs/$name" "$@" \
-    -T 600 sp_db >"$OUT/$name.txt" 2>&1 &
-  pb=$!
-  BG_PIDS+=("$pb")
-  for ((i = 0; i < 1200; i++)); do  # the logs appear once each thread's buffer fills
-    [ "$(find "$WORK/logs" -name "$name.*" -size +0 | wc -l)" -ge "$(jobs_of "$@")" ] && break
-    kill -0 "$pb" 2>/dev/null || break
-    sleep 0.1
-  done
-  sleep 0.5
+  start_pgbench "$name" "$port" "$@" || return 0
   ta=$(date +%s.%N)
   strace -f -c -p "$pid" -o "$WORK/$name.strace" 2>/dev/null &
   st=$!
@@ -384,21 +418,14 @@ strace_run() {
   kill -INT "$st" 2>/dev/null || true
   wait "$st" 2>/dev/null || true
   tb=$(date +%s.%N)
-  sleep 2
-  kill -TERM "$pb" 2>/dev/null || true  # (SIGINT would only cancel the running queries)
-  wait "$pb" 2>/dev/null || true
+  stop_pgbench
   txns=$("$PY" "$TOOLS/bench_proc.py" count "$WORK/logs/$name" "$ta" "$tb")
   cp "$WORK/$name.strace" "$OUT/$name.strace.txt" 2>/dev/null || true
   {
     echo "strace_txns=$txns"
-    echo "strace_tps=$(per_unit 0 "$txns" "$(awk -v a="$ta" -v b="$tb" 'BEGIN { print b - a }')" 1)"
     "$PY" "$TOOLS/bench_proc.py" strace-summary "$WORK/$name.strace" "$txns"
   } >"$OUT/$name.summary"
   rm -f "$WORK/logs/$name".*
-}
-jobs_of() {  # pgbench ARGS... -> the value of -j
-  while [ $# -gt 1 ]; do [ "$1" = -j ] && { echo "$2"; return; }; shift; done
-  echo 1
 }
 
 if want syscalls; then
@@ -415,11 +442,13 @@ if want syscalls; then
     if [ "$who" = pgbouncer ]; then port=$B_PORT pid=$B_PID; else port=$S_PORT pid=$S_PID; fi
     name="$who-syscalls"
     note "syscalls: $who, $SYSCALL_CLIENTS clients, ${SYSCALL_SECS}s (perf: $use_perf)"
-    PERF=$use_perf measured_run "$name" "$port" "$pid" -S \
-      -c "$SYSCALL_CLIENTS" -j "$j" -T "$(SECS=$SYSCALL_SECS run_length "$who" "$SYSCALL_CLIENTS")" || true
+    PERF=$use_perf measured_run "$name" "$port" "$pid" "$SYSCALL_SECS" -S \
+      -c "$SYSCALL_CLIENTS" -j "$j" || true
     if command -v strace >/dev/null 2>&1; then
       strace_run "$name-strace" "$port" "$pid" -S -c "$SYSCALL_CLIENTS" -j "$j"
-      sed -n "s/^/$name./p" "$OUT/$name-strace.summary" >>"$OUT/results"
+      if [ -f "$OUT/$name-strace.summary" ]; then
+        sed -n "s/^/$name./p" "$OUT/$name-strace.summary" >>"$OUT/results"
+      fi
     fi
   done
 fi

@@ -9,9 +9,10 @@
       /proc/PID/io (-1 where unreadable).
 
   bench_proc.py cluster-cpu POSTMASTER_PID
-      Prints the CPU seconds used so far by a PostgreSQL cluster: utime+stime of the postmaster
-      and of every live process below it, plus the postmaster's cutime+cstime (children it has
-      already reaped, e.g. backends of closed connections).
+      Prints the CPU seconds used so far by a PostgreSQL cluster: the run time of the
+      postmaster and of every live process below it (/proc/PID/schedstat, nanoseconds; else
+      utime+stime), plus the postmaster's cutime+cstime (children it has already reaped, e.g.
+      backends of closed connections; clock ticks).
 
   bench_proc.py cpu PID
       Prints utime+stime of PID (every thread) in seconds.
@@ -19,15 +20,14 @@
   bench_proc.py rss PID
       Prints VmRSS of PID in kB.
 
-  bench_proc.py summarize LOG_PREFIX SAMPLES [PERF_FILE PERF_START_EPOCH]
+  bench_proc.py summarize LOG_PREFIX FROM TO SAMPLES [PERF_FILE PERF_START_EPOCH]
       Reads the per-transaction logs of a pgbench run (pgbench -l --log-prefix=LOG_PREFIX) and
-      the samples of the pooler taken during it, keeps the steady part of the run (from 0.5 s
-      after the last pgbench thread started its transactions, once all its clients had logged
-      in, to 0.3 s before the first thread stopped), and prints key=value lines: the transactions
-      (window_txns) and seconds (window_seconds) in that window, p50/p99 latency (ms)
-      of the transactions that completed in it, and per transaction: CPU (us), context
-      switches, syscr, syscw and, with PERF_FILE (perf stat -I ... -x, output whose clock
-      started at PERF_START_EPOCH), syscalls. SAMPLES may be "-" (latency only).
+      the samples of the pooler taken during it (SAMPLES, or "-"), keeps the window from epoch
+      FROM to TO (narrowed to the samples inside it, where the counters are exact), and prints
+      key=value lines about the transactions that completed in it: how many (window_txns),
+      over how long (window_seconds), tps, p50/p99 latency (ms), and per transaction: CPU
+      (us), context switches, syscr, syscw and, with PERF_FILE (perf stat -I ... -x, output
+      whose clock started at PERF_START_EPOCH), syscalls.
 
   bench_proc.py count LOG_PREFIX FROM TO
       Prints how many transactions of those logs completed between the epochs FROM and TO.
@@ -98,6 +98,16 @@ def sample(pid, out, interval):
             time.sleep(interval)
 
 
+def run_seconds(pid, fields):
+    """CPU time of a single-threaded process: /proc/PID/schedstat (ns) where the kernel has it,
+    else utime+stime (clock ticks)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def cluster_cpu(postmaster):
     children = {}
     for entry in os.listdir("/proc"):
@@ -108,15 +118,15 @@ def cluster_cpu(postmaster):
         except (OSError, ValueError):
             continue
         children.setdefault(int(f[1]), []).append((int(entry), f))  # f[1] is the ppid (4)
-    total = 0
     f = stat_fields(postmaster)
-    total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])  # utime stime cutime cstime
-    todo = [postmaster]
+    # Backends that exited count in the postmaster's cutime/cstime (ticks) once it reaped them.
+    total = run_seconds(postmaster, f) + (int(f[13]) + int(f[14])) / TICKS
+    todo = [int(postmaster)]
     while todo:
         for pid, cf in children.get(todo.pop(), []):
-            total += int(cf[11]) + int(cf[12])
+            total += run_seconds(pid, cf)
             todo.append(pid)
-    return total / TICKS
+    return total
 
 
 def read_log(prefix):
@@ -178,20 +188,8 @@ def percentile(sorted_values, q):
     return sorted_values[k]
 
 
-def summarize(prefix, samples_path, perf_path=None, perf_start=None):
-    threads = read_log(prefix)
-    txns = sorted(t for thread in threads for t in thread)
-    if len(txns) < 2:
-        print("window_txns=0")
-        return
-    # Steady state: every pgbench thread has logged in its clients and is running (a thread
-    # starts its transactions once all its clients are connected), until the first one stops.
-    first = max(thread[0][0] for thread in threads)
-    last = min(thread[-1][0] for thread in threads)
-    if last - first < 1.0:
-        first, last = txns[0][0], txns[-1][0]
-    skip = min(0.5, 0.2 * (last - first))
-    a, b = first + skip, last - min(0.3, 0.1 * (last - first))
+def summarize(prefix, a, b, samples_path, perf_path=None, perf_start=None):
+    txns = sorted(t for thread in read_log(prefix) for t in thread)
     samples = read_samples(samples_path)
     s0, s1 = window_of(samples, a, b)
     if s0 is not None:
@@ -201,6 +199,7 @@ def summarize(prefix, samples_path, perf_path=None, perf_start=None):
     in_window.sort()
     print(f"window_txns={n}")
     print(f"window_seconds={b - a:.3f}")
+    print(f"tps={n / (b - a):.1f}")
     print(f"p50_ms={percentile(in_window, 0.50) / 1000:.3f}")
     print(f"p99_ms={percentile(in_window, 0.99) / 1000:.3f}")
     if n == 0:
@@ -252,7 +251,7 @@ def main(argv):
     if cmd == "sample":
         sample(argv[2], argv[3], float(argv[4]) if len(argv) > 4 else 0.2)
     elif cmd == "cluster-cpu":
-        print(f"{cluster_cpu(argv[2]):.3f}")
+        print(f"{cluster_cpu(argv[2]):.6f}")
     elif cmd == "cpu":
         ut, st = cpu_ticks(argv[2])
         print(f"{(ut + st) / TICKS:.3f}")
@@ -262,7 +261,8 @@ def main(argv):
                 if line.startswith("VmRSS:"):
                     print(line.split()[1])
     elif cmd == "summarize":
-        summarize(argv[2], argv[3], *(argv[4:6] if len(argv) >= 6 else []))
+        summarize(argv[2], float(argv[3]), float(argv[4]), argv[5],
+                  *(argv[6:8] if len(argv) >= 8 else []))
     elif cmd == "count":
         print(count(argv[2], float(argv[3]), float(argv[4])))
     elif cmd == "strace-summary":

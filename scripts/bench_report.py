@@ -100,16 +100,16 @@ def main(argv):
           f"{b.get('date', '?')}, {b.get('cores', '?')} cores shared by everything (servers, "
           f"poolers, pgbench); load average {b.get('loadavg_start', '?')} at the start, "
           f"{b.get('loadavg_end', '?')} at the end. pgbench -S (select-only), scale "
-          f"{b.get('scale', '?')}, about {b.get('seconds', '?')} s of steady state per run, SCRAM "
+          f"{b.get('scale', '?')}, {b.get('seconds', '?')} s measured per run, SCRAM "
           f"logins everywhere. Ratios are shardpool / PgBouncer from the same run.")
 
     if rows:
         print("\n### Throughput and latency\n")
         print(f"Transaction pooling with {b.get('pool', '?')} servers per pooler, session pooling "
-              "with 100. TPS is pgbench's, without the initial connection time; latency "
-              "percentiles are over the steady part of each run (per-transaction pgbench logs, "
-              "once every pgbench thread has logged in its clients). Direct is skipped above 250 "
-              "clients (max_connections = 300).\n")
+              "with 100. Each run is measured once all of pgbench's clients have logged in: TPS and "
+              "latency percentiles of the transactions that completed in that window (from "
+              "pgbench's per-transaction logs). Direct is skipped above 250 clients "
+              "(max_connections = 300).\n")
         body = []
         for section, label, clients, d, pb, sp in rows:
             body.append([label, f"{int(clients):,}", cell(d, "tps", "int"), cell(pb, "tps", "int"),
@@ -122,7 +122,7 @@ def main(argv):
         print("\n### Pooler cost per transaction (same runs)\n")
         print("CPU: utime+stime of the pooler process (/proc/PID/stat), with the cores it kept busy "
               "on average; context switches: voluntary + involuntary, summed over its threads "
-              "(/proc/PID/task/*/status); both over the steady part of the run, divided by the "
+              "(/proc/PID/task/*/status); both over the measured window, divided by the "
               "transactions completed in it.\n")
         body = []
         for section, label, clients, d, pb, sp in rows:
