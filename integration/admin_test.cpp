@@ -22,6 +22,29 @@ bool hasColumns(const std::vector<std::string>& have, std::initializer_list<cons
   return true;
 }
 
+// SHOW STATS: PgBouncer 1.18's columns in its order, then ours.
+const std::vector<std::string> kStatsColumns = {"database",
+                                                "total_xact_count",
+                                                "total_query_count",
+                                                "total_received",
+                                                "total_sent",
+                                                "total_xact_time",
+                                                "total_query_time",
+                                                "total_wait_time",
+                                                "avg_xact_count",
+                                                "avg_query_count",
+                                                "avg_recv",
+                                                "avg_sent",
+                                                "avg_xact_time",
+                                                "avg_query_time",
+                                                "avg_wait_time",
+                                                "total_server_assignment_count",
+                                                "avg_server_assignment_count"};
+// SHOW STATS_TOTALS and SHOW STATS_AVERAGES.
+const std::vector<std::string> kStatsHalfColumns = {
+    "database",  "xact_count", "query_count", "bytes_received",         "bytes_sent",
+    "xact_time", "query_time", "wait_time",   "server_assignment_count"};
+
 std::string firstError(std::vector<ResultPtr>& results) {
   for (auto& r : results)
     if (r && PQresultStatus(r.get()) == PGRES_FATAL_ERROR) return errorFrom(r.get()).message;
@@ -72,11 +95,10 @@ TEST_CASE("admin console: SHOW tables have PgBouncer's columns and count real tr
       {"database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req",
        "cl_waiting_cancel_req", "sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle",
        "sv_used", "sv_tested", "sv_login", "maxwait", "maxwait_us", "pool_mode"}));
-  CHECK(hasColumns(showColumns(console, "SHOW STATS"),
-                   {"database", "total_xact_count", "total_query_count", "total_received",
-                    "total_sent", "total_xact_time", "total_query_time", "total_wait_time",
-                    "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent", "avg_xact_time",
-                    "avg_query_time", "avg_wait_time"}));
+  // PgBouncer 1.18's columns in its order (as its console returns them), then ours.
+  CHECK(showColumns(console, "SHOW STATS") == kStatsColumns);
+  CHECK(showColumns(console, "SHOW STATS_TOTALS") == kStatsHalfColumns);
+  CHECK(showColumns(console, "SHOW STATS_AVERAGES") == kStatsHalfColumns);
   CHECK(hasColumns(showColumns(console, "SHOW CLIENTS"),
                    {"type", "user", "database", "state", "addr", "port", "local_addr", "local_port",
                     "connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr",
@@ -94,8 +116,28 @@ TEST_CASE("admin console: SHOW tables have PgBouncer's columns and count real tr
   const int kQueries = 25;
   Conn app(proxy.conninfo("sp_scram", "scram_pass") + " application_name=admin_it_app");
   REQUIRE(app.ok());
+  NamedRow before = findRow(showRows(console, "SHOW STATS_TOTALS"), "database", "sp_db");
   for (int i = 0; i < kQueries; ++i)
     CHECK(app.scalar("SELECT " + std::to_string(i)) == std::to_string(i));
+
+  // STATS_TOTALS moves by what the client did: one transaction and one query per statement,
+  // bytes both ways, time in them; SHOW STATS's total_* are the same counters.
+  NamedRow after = findRow(showRows(console, "SHOW STATS_TOTALS"), "database", "sp_db");
+  CHECK(num(after, "xact_count") - num(before, "xact_count") == kQueries);
+  CHECK(num(after, "query_count") - num(before, "query_count") == kQueries);
+  CHECK(num(after, "server_assignment_count") - num(before, "server_assignment_count") == kQueries);
+  // Each Query message is at least 14 bytes: 'Q', its length, "SELECT n" and a NUL.
+  CHECK(num(after, "bytes_received") - num(before, "bytes_received") >= kQueries * 14);
+  CHECK(num(after, "bytes_sent") > num(before, "bytes_sent"));
+  CHECK(num(after, "xact_time") > num(before, "xact_time"));
+  CHECK(num(after, "query_time") > num(before, "query_time"));
+  CHECK(num(after, "wait_time") >= num(before, "wait_time"));
+  NamedRow all = findRow(showRows(console, "SHOW STATS"), "database", "sp_db");
+  for (const char* n : {"xact_count", "query_count", "xact_time", "query_time", "wait_time",
+                        "server_assignment_count"})
+    CHECK(num(all, std::string("total_") + n) == num(after, n));
+  CHECK(num(all, "total_received") == num(after, "bytes_received"));
+  CHECK(num(all, "total_sent") == num(after, "bytes_sent"));
   app.query("BEGIN");
   std::string pid = app.scalar("SELECT pg_backend_pid()");
   app.query("SELECT 1");
@@ -138,6 +180,37 @@ TEST_CASE("admin console: SHOW tables have PgBouncer's columns and count real tr
   CHECK(poolSize.at("default") == "20");
   NamedRow lists = findRow(showRows(console, "SHOW LISTS"), "list", "pools");
   CHECK(num(lists, "items") == 1);
+}
+
+TEST_CASE("admin console: STATS_AVERAGES are rates over the last stats period (15 s)",
+          "[integration][admin]") {
+  Proxy proxy(consoleConfig("pool_mode = \"transaction\""));
+  Conn console = consoleConn(proxy);
+  REQUIRE(console.ok());
+  Conn app(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(app.ok());
+  const int kQueries = 60;  // 4 per second over the first 15 s period
+  for (int i = 0; i < kQueries; ++i) CHECK(app.scalar("SELECT 1") == "1");
+
+  // The first period closes 15 s after start; until then the averages are 0.
+  NamedRow avg;
+  auto deadline = Clock::now() + 25s;
+  do {
+    avg = findRow(showRows(console, "SHOW STATS_AVERAGES"), "database", "sp_db");
+    if (num(avg, "xact_count") > 0) break;
+    std::this_thread::sleep_for(250ms);
+  } while (Clock::now() < deadline);
+  // Per second over a period of a little more than 15 s, rounded down: 3 or 4.
+  for (const char* n : {"xact_count", "query_count", "server_assignment_count"}) {
+    INFO(n);
+    CHECK(num(avg, n) >= kQueries / 15 - 1);
+    CHECK(num(avg, n) <= kQueries / 15);
+  }
+  CHECK(num(avg, "bytes_received") > 0);
+  CHECK(num(avg, "bytes_sent") > 0);
+  CHECK(num(avg, "xact_time") > 0);   // microseconds per transaction
+  CHECK(num(avg, "query_time") > 0);  // and per query
+  CHECK(num(avg, "wait_time") >= 0);
 }
 
 TEST_CASE("admin console: PAUSE waits for open transactions, queues clients until RESUME",

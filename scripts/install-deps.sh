@@ -11,6 +11,8 @@ PACKAGES=(
   postgresql postgresql-contrib postgresql-client pgbouncer
   mariadb-server mariadb-client sysbench
   python3-psycopg openssl procps iproute2
+  # benchmarks: exact syscall counts of the poolers (scripts/bench.sh)
+  strace
 )
 # node + npm for the node-postgres integration test (it installs pg@8 from the npm registry).
 # Only when npm is missing: a Node.js from another source (e.g. NodeSource's nodejs, which bundles

@@ -3,7 +3,10 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <array>
+#include <iterator>
 #include <map>
+#include <vector>
 
 #include "pooler/session/pool.h"
 #include "pooler/health/failover_manager.h"
@@ -172,56 +175,90 @@ ResultSet showConnections(const std::vector<ConnRow>& rows, bool servers) {
   return rs;
 }
 
-ResultSet showStats(ControlPlane& control, bool totals, bool averages) {
+// One statistic of SHOW STATS and its halves, under the three names PgBouncer gives it: in
+// STATS_TOTALS and STATS_AVERAGES, and prefixed in STATS (where the bytes are named differently).
+struct StatName {
+  const char* plain;
+  const char* total;
+  const char* avg;
+};
+
+// PgBouncer 1.18's columns in its order (checked against its console), then ours. Newer
+// PgBouncer versions have server_assignment_count too, but put it first; keeping it last means
+// a reader that takes 1.18's columns by position still finds them where it expects.
+constexpr StatName kStatNames[] = {
+    {"xact_count", "total_xact_count", "avg_xact_count"},
+    {"query_count", "total_query_count", "avg_query_count"},
+    {"bytes_received", "total_received", "avg_recv"},
+    {"bytes_sent", "total_sent", "avg_sent"},
+    {"xact_time", "total_xact_time", "avg_xact_time"},
+    {"query_time", "total_query_time", "avg_query_time"},
+    {"wait_time", "total_wait_time", "avg_wait_time"},
+    {"server_assignment_count", "total_server_assignment_count", "avg_server_assignment_count"},
+};
+constexpr size_t kPgBouncerStats = 7;  // the first seven; the rest are ours
+constexpr size_t kStats = std::size(kStatNames);
+using StatValues = std::array<int64_t, kStats>;
+
+StatValues totalValues(const PoolTotals& t) {
+  auto v = [](uint64_t x) { return static_cast<int64_t>(x); };
+  return {v(t.xacts),  v(t.queries), v(t.received), v(t.sent),
+          v(t.xactUs), v(t.queryUs), v(t.waitUs),   v(t.assignments)};
+}
+
+// Counts and bytes per second over the window; times per transaction, query or assignment.
+StatValues averageValues(const PoolTotals& a, const PoolTotals& b, double secs) {
+  auto rate = [&](uint64_t later, uint64_t earlier) {
+    return static_cast<int64_t>(later >= earlier ? (later - earlier) / secs : 0);
+  };
+  auto per = [](uint64_t time1, uint64_t time0, uint64_t n1, uint64_t n0) {
+    return n1 > n0 ? static_cast<int64_t>((time1 - time0) / (n1 - n0)) : int64_t{0};
+  };
+  return {rate(b.xacts, a.xacts),
+          rate(b.queries, a.queries),
+          rate(b.received, a.received),
+          rate(b.sent, a.sent),
+          per(b.xactUs, a.xactUs, b.xacts, a.xacts),
+          per(b.queryUs, a.queryUs, b.queries, a.queries),
+          per(b.waitUs, a.waitUs, b.assignments, a.assignments),
+          rate(b.assignments, a.assignments)};
+}
+
+enum class StatsTable { All, Totals, Averages };
+
+// SHOW STATS: database, PgBouncer's total_* then avg_*, then our total_* and avg_*.
+// SHOW STATS_TOTALS / STATS_AVERAGES: database and the unprefixed names, PgBouncer's first.
+ResultSet showStats(ControlPlane& control, StatsTable table) {
   ResultSet rs;
   rs.column("database");
-  static constexpr const char* kNames[] = {"server_assignment_count",
-                                           "xact_count",
-                                           "query_count",
-                                           "received",
-                                           "sent",
-                                           "xact_time",
-                                           "query_time",
-                                           "wait_time"};
-  static constexpr const char* kAvgNames[] = {"server_assignment_count",
-                                              "xact_count",
-                                              "query_count",
-                                              "recv",
-                                              "sent",
-                                              "xact_time",
-                                              "query_time",
-                                              "wait_time"};
-  if (totals)
-    for (const char* n : kNames) rs.column(fmt::format("total_{}", n), Type::Int);
-  if (averages)
-    for (const char* n : kAvgNames) rs.column(fmt::format("avg_{}", n), Type::Int);
+  // Column order as (index into kStatNames, average?) pairs.
+  std::vector<std::pair<size_t, bool>> order;
+  auto addRange = [&](size_t from, size_t to) {
+    if (table != StatsTable::Averages)
+      for (size_t i = from; i < to; ++i) order.emplace_back(i, false);
+    if (table != StatsTable::Totals)
+      for (size_t i = from; i < to; ++i) order.emplace_back(i, true);
+  };
+  addRange(0, kPgBouncerStats);
+  addRange(kPgBouncerStats, kStats);
+  for (auto [i, avg] : order) {
+    const StatName& n = kStatNames[i];
+    const char* name = table != StatsTable::All ? n.plain : avg ? n.avg : n.total;
+    rs.column(name, Type::Int);
+  }
+
   std::map<std::string, PoolTotals> byDb;
   for (Pool* p : control.runtime().pools().all()) byDb[p->database()] += p->totals();
   ControlPlane::StatsWindow window = control.statsWindow();
   double secs = std::max(1.0, std::chrono::duration<double>(window.to - window.from).count());
   for (auto& [db, t] : byDb) {
+    PoolTotals a, b;
+    if (auto it = window.fromTotals.find(db); it != window.fromTotals.end()) a = it->second;
+    if (auto it = window.toTotals.find(db); it != window.toTotals.end()) b = it->second;
+    StatValues totals = totalValues(t);
+    StatValues averages = averageValues(a, b, secs);
     rs.row().add(db);
-    if (totals) {
-      rs.add(t.assignments).add(t.xacts).add(t.queries).add(t.received).add(t.sent);
-      rs.add(t.xactUs).add(t.queryUs).add(t.waitUs);
-    }
-    if (averages) {
-      PoolTotals a, b;
-      if (auto it = window.fromTotals.find(db); it != window.fromTotals.end()) a = it->second;
-      if (auto it = window.toTotals.find(db); it != window.toTotals.end()) b = it->second;
-      auto rate = [&](uint64_t later, uint64_t earlier) {
-        return static_cast<int64_t>(later >= earlier ? (later - earlier) / secs : 0);
-      };
-      auto per = [](uint64_t time1, uint64_t time0, uint64_t n1, uint64_t n0) {
-        return n1 > n0 ? static_cast<int64_t>((time1 - time0) / (n1 - n0)) : int64_t{0};
-      };
-      rs.add(rate(b.assignments, a.assignments)).add(rate(b.xacts, a.xacts));
-      rs.add(rate(b.queries, a.queries)).add(rate(b.received, a.received));
-      rs.add(rate(b.sent, a.sent));
-      rs.add(per(b.xactUs, a.xactUs, b.xacts, a.xacts));
-      rs.add(per(b.queryUs, a.queryUs, b.queries, a.queries));
-      rs.add(per(b.waitUs, a.waitUs, b.assignments, a.assignments));
-    }
+    for (auto [i, avg] : order) rs.add(avg ? averages[i] : totals[i]);
   }
   return rs;
 }
@@ -351,10 +388,9 @@ ResultSet showHelp() {
   for (const char* c :
        {"SHOW POOLS|STATS|STATS_TOTALS|STATS_AVERAGES|CLIENTS|SERVERS|DATABASES|USERS|CONFIG|"
         "LISTS|BACKENDS|EVENTS|DIRECTORY|SHARDS|VERSION|HELP",
-        "UNFENCE host:port",
-        "PAUSE [db]", "RESUME [db]", "RECONNECT [db]", "KILL db", "KILL_CLIENT id", "DISABLE db",
-        "ENABLE db", "WAIT_CLOSE [db]", "RELOAD", "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]",
-        "SET key = value"})
+        "UNFENCE host:port", "PAUSE [db]", "RESUME [db]", "RECONNECT [db]", "KILL db",
+        "KILL_CLIENT id", "DISABLE db", "ENABLE db", "WAIT_CLOSE [db]", "RELOAD",
+        "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]", "SET key = value"})
     rs.row().add(c);
   return rs;
 }
@@ -373,9 +409,9 @@ std::optional<ResultSet> show(std::string_view what, ControlPlane& control, cons
   if (what == "POOLS") return showPools(control, s);
   if (what == "CLIENTS") return showConnections(s.clients, false);
   if (what == "SERVERS") return showConnections(s.servers, true);
-  if (what == "STATS") return showStats(control, true, true);
-  if (what == "STATS_TOTALS") return showStats(control, true, false);
-  if (what == "STATS_AVERAGES") return showStats(control, false, true);
+  if (what == "STATS") return showStats(control, StatsTable::All);
+  if (what == "STATS_TOTALS") return showStats(control, StatsTable::Totals);
+  if (what == "STATS_AVERAGES") return showStats(control, StatsTable::Averages);
   if (what == "DATABASES") return showDatabases(control, s);
   if (what == "USERS") return showUsers(control);
   if (what == "CONFIG") return showConfig(control);
