@@ -247,6 +247,8 @@ struct ParamCase {
   Expect expect;
 };
 
+// The BindParams views c.value: a temporary ParamCase would leave it dangling.
+BindParams oneParam(const ParamCase&& c) = delete;
 BindParams oneParam(const ParamCase& c) {
   BindParams b;
   b.values.push_back(c.value ? std::optional<std::string_view>(*c.value) : std::nullopt);
@@ -641,7 +643,8 @@ TEST_CASE("route: Bind values in text format", "[router][route]") {
   BindParams none;
   check(route(f, m, {}, &none), All({0, 1}, Scatter));  // fewer values than parameters
   check(route(f, m, {}, nullptr), All({0, 1}, Scatter));
-  BindParams bad = oneParam({"x1", 0, 0, {}});
+  const ParamCase badCase{"x1", 0, 0, {}};  // named: the BindParams views its value
+  BindParams bad = oneParam(badCase);
   Route r = route(f, m, {}, &bad);
   CHECK_THAT(r.message, Catch::Contains("bind parameter $1 for the sharding key of table "
                                         "\"orders\" (sharding key customer_id)"));
