@@ -3,8 +3,9 @@
 // GROUP BY, DISTINCT), one or two segments, two to four shards. The client's bytes must always
 // be whole messages ending with ReadyForQuery, and the buffered ReplyMerger fed in pieces must
 // answer what mergeReplies() answers over the whole replies.
-// Input: a control byte (plans, options), a byte for piece sizes, then the shards' replies
-// separated by "|SHARD|".
+// Input: a control byte (low 4 bits: the plan; 0x10: a second plan in the segment; 0x20: a
+// second segment; 0x40: ISO DateStyle and UTF8 encodings), a byte for piece sizes, then the
+// shards' replies separated by "|SHARD|".
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,9 +27,10 @@ pg::SortKey key(int column, bool descending = false, bool nullsFirst = false) {
   return k;
 }
 
+// Plan `pick` (0-15; 11 and above concatenate).
 pg::MergePlan plan(unsigned pick) {
   pg::MergePlan p;
-  switch (pick % 10) {
+  switch (pick) {
     case 0:
       break;  // concatenation
     case 1:
@@ -79,6 +81,14 @@ pg::MergePlan plan(unsigned pick) {
       p.sqlstate = "0A000";
       p.message = "refused";
       break;
+    case 10:  // SELECT * ... ORDER BY aid: the key found by its name in RowDescription
+      p.kind = pg::MergeKind::Sort;
+      p.sortKeys = {key(-1, true)};
+      p.sortKeys[0].starColumn = "aid";
+      p.limit = 4;
+      break;
+    default:
+      break;
   }
   return p;
 }
@@ -108,9 +118,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parts.size() < 2) return 0;
 
   std::vector<pg::SegmentPlans> segments;
-  segments.push_back({plan(control)});
-  if (control & 0x10) segments.back().push_back(plan(control / 3));
-  if (control & 0x20) segments.push_back({plan(control / 7)});
+  segments.push_back({plan(control & 0x0f)});
+  if (control & 0x10) segments.back().push_back(plan((control * 7) & 0x0f));
+  if (control & 0x20) segments.push_back({plan((control * 11) & 0x0f)});
   pg::MergeOptions options;
   if (control & 0x40) {
     options.noteParameter("DateStyle", "ISO, MDY");
