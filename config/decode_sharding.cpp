@@ -63,7 +63,8 @@ void decodeShard(const toml::table& table, const std::string& path, Shard& shard
                  Diagnostics& diag) {
   for (auto&& [key, node] : table) {
     std::string keyPath = joinKeyPath(path, key.str());
-    auto matches = [&](const auto& f) { return f.key == key.str(); };
+    std::string_view name = key.str();  // lambdas capture no structured binding in clang 14
+    auto matches = [&](const auto& f) { return f.key == name; };
     if (auto* f = std::find_if(std::begin(kShardFields), std::end(kShardFields), matches);
         f != std::end(kShardFields)) {
       f->read(shard, ValueReader(node, std::move(keyPath), diag));

@@ -39,8 +39,11 @@ void decodeFields(const toml::table& table, const std::string& prefix,
                   std::span<const Field<T>> fields, T& out, Diagnostics& diag) {
   for (auto&& [key, node] : table) {
     std::string path = joinKeyPath(prefix, key.str());
+    // A named copy: lambdas cannot capture a structured binding before clang 16 (the fuzz
+    // build's clang 14 refuses it).
+    std::string_view name = key.str();
     auto field = std::find_if(fields.begin(), fields.end(),
-                              [&](const Field<T>& f) { return f.key == key.str(); });
+                              [&](const Field<T>& f) { return f.key == name; });
     if (field == fields.end()) {
       diag.at(key.source(), std::move(path), unknownNameMessage("key", key.str(), keysOf(fields)));
       continue;

@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config clang-format
+  # fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer/ASan/UBSan runtimes
+  clang libclang-rt-14-dev
   libuv1-dev libtomlplusplus-dev libfmt-dev libpq-dev catch2 libssl-dev libpg-query-dev
   # real servers and clients for tests, demo and benchmarks
   postgresql postgresql-contrib postgresql-client pgbouncer
