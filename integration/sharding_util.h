@@ -214,12 +214,15 @@ inline ResultPtr execBinaryInt(Conn& c, const std::string& sql, int64_t value, O
 // throws when it succeeds.
 struct FullError {
   std::string sqlstate, message, hint;
+  std::string context, schema;  // CONTEXT and schema name fields, "" when absent
 };
 inline FullError fullError(const PGresult* r) {
   FullError e;
   if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) e.sqlstate = s;
   if (const char* s = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)) e.message = s;
   if (const char* s = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)) e.hint = s;
+  if (const char* s = PQresultErrorField(r, PG_DIAG_CONTEXT)) e.context = s;
+  if (const char* s = PQresultErrorField(r, PG_DIAG_SCHEMA_NAME)) e.schema = s;
   if (e.message.empty() && r) e.message = PQresultErrorMessage(r);
   return e;
 }

@@ -154,6 +154,10 @@ struct ErrorFields {
   std::string hint;
 };
 std::optional<ErrorFields> decodeErrorResponse(Bytes body);  // also NoticeResponse
+// An error shardpool raises on a server itself (a DO block put in place of a statement it
+// refuses) names this schema; downgradedErrorFields then drops it, with the CONTEXT, internal
+// query and internal position fields that would only show how the error was raised.
+constexpr std::string_view kRaisedErrorSchema = "shardpool$refusal";
 // The fields of an ErrorResponse body, every one kept in order, with a FATAL or PANIC severity
 // turned into ERROR and `messagePrefix` put before the message; nullopt when the body is
 // malformed.

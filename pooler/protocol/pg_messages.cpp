@@ -159,7 +159,22 @@ void putQuery(Writer& w, std::string_view sql) {
   w.finish();
 }
 
+namespace {
+// Whether the error was raised by shardpool (its schema field names kRaisedErrorSchema).
+bool raisedByShardpool(Bytes body) {
+  Reader r(body);
+  for (;;) {
+    uint8_t field = r.u8();
+    if (!r.ok() || field == 0) return false;
+    std::string_view value = r.cstring();
+    if (!r.ok()) return false;
+    if (field == 's' && value == kRaisedErrorSchema) return true;
+  }
+}
+}  // namespace
+
 std::optional<std::string> downgradedErrorFields(Bytes body, std::string_view messagePrefix) {
+  bool raised = raisedByShardpool(body);
   Reader r(body);
   std::string out;
   for (;;) {
@@ -169,6 +184,7 @@ std::optional<std::string> downgradedErrorFields(Bytes body, std::string_view me
     std::string_view value = r.cstring();
     if (!r.ok()) return std::nullopt;
     if ((field == 'S' || field == 'V') && (value == "FATAL" || value == "PANIC")) value = "ERROR";
+    if (raised && (field == 'W' || field == 's' || field == 'q' || field == 'p')) continue;
     out.push_back(static_cast<char>(field));
     if (field == 'M') out.append(messagePrefix);
     out.append(value);

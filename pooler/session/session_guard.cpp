@@ -3,6 +3,8 @@
 #include <cctype>
 #include <vector>
 
+#include "pooler/protocol/pg_codec.h"
+
 namespace shardpool::pooler {
 
 namespace {
@@ -110,7 +112,8 @@ std::string raiseError(std::string_view sqlstate, std::string_view message,
   for (char c : sqlstate) validState = validState && (std::isdigit(static_cast<unsigned char>(c)) ||
                                                       (c >= 'A' && c <= 'Z'));
   std::string q = "DO $shardpool$ BEGIN RAISE EXCEPTION USING ERRCODE = " +
-                  literal(validState ? sqlstate : "XX000") + ", MESSAGE = " + literal(message);
+                  literal(validState ? sqlstate : "XX000") + ", MESSAGE = " + literal(message) +
+                  ", SCHEMA = " + literal(protocol::pg::kRaisedErrorSchema);
   if (!hint.empty()) q += ", HINT = " + literal(hint);
   return q + "; END $shardpool$";
 }
