@@ -175,9 +175,10 @@ def main(argv):
     if any(k.endswith("-churn") for k in R):
         d, pb, sp = "direct-churn", "pgbouncer-churn", "shardpool-churn"
         print("\n### New connection per transaction (pgbench -C)\n")
-        print("Transaction pooling for both poolers. PostgreSQL's CPU: utime+stime of every "
-              "process of the cluster, plus the postmaster's cutime+cstime (backends that "
-              "exited), before and after the run, divided by the connections made.\n")
+        print("Transaction pooling for both poolers, pgbench -S. PostgreSQL's CPU: the run "
+              "time of every live process of the cluster (/proc/PID/schedstat), plus the "
+              "postmaster's cutime+cstime (backends that exited), before and after the run; the "
+              "pooler's: utime+stime (/proc/PID/stat); each divided by the connections made.\n")
         measures = [
             ("TPS (including connection setup)", "tps", "int"),
             ("PostgreSQL CPU µs per new client connection", "pg_cpu_us_per_conn", "us"),
