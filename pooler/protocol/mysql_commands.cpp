@@ -245,7 +245,7 @@ ParamStatus decodeParamValues(const StmtExecute& e, std::span<ParamValue> out, B
     }
     if (!r.ok()) return ParamStatus::Malformed;
   }
-  if (!r.atEnd()) return ParamStatus::Malformed;
+  // Bytes after the last value are ignored, as MySQL and MariaDB ignore them.
   return ParamStatus::Ok;
 }
 

@@ -85,7 +85,7 @@ struct ParamValue {
 enum class ParamStatus {
   Ok,
   NoTypes,          // newParamsBound is 0 and no previous types were given
-  Malformed,        // a value runs past the end, or bytes are left over
+  Malformed,        // a value runs past the end (bytes left after the last are ignored)
   UnsupportedType,  // a type whose encoding is not known: the values after it cannot be read
 };
 // Reads every parameter into out[0..numParams) (out must hold numParams). Types come from the

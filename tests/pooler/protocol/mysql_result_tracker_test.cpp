@@ -190,7 +190,7 @@ TEST_CASE("ResultTracker: what the recorded responses report", "[mysql][protocol
     CHECK(t.rows() == 2);
     CHECK(t.resultSets() == 1);
 
-    Run cursor = run("EXECUTE CURSOR (0, 'a') types not re-sent");
+    Run cursor = run("EXECUTE CURSOR types not re-sent");
     CHECK(t.rows() == 0);
     CHECK(t.statusFlags() & kServerStatusCursorExists);
     CHECK(cursor.results.back().kind == PacketKind::Eof);

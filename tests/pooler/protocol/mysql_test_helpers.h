@@ -34,6 +34,12 @@ inline Bytes bytesOf(std::string_view s) {
   return asBytes(s);
 }
 
+// A string literal's bytes, embedded NULs included (without the terminating one).
+template <size_t N>
+Bytes lit(const char (&s)[N]) {
+  return {reinterpret_cast<const uint8_t*>(s), N - 1};
+}
+
 // The payloads of the physical packets in `stream` (which must be whole packets).
 inline std::vector<Bytes> payloads(Bytes stream) {
   std::vector<Bytes> out;
