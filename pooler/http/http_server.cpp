@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <optional>
 #include <utility>
 
 #include "pooler/net/log.h"
@@ -30,6 +31,9 @@ constexpr size_t kLowWater = 256 * 1024;
 // After our FIN, how long the client has to read the response and close its side.
 constexpr auto kLinger = std::chrono::seconds(2);
 constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
+// Connections closed or refused at a cap are logged at debug level each, and with a warning at
+// most this often (a flood of them must not flood the log).
+constexpr auto kCapWarningInterval = std::chrono::seconds(10);
 
 // Closes a heap-allocated handle and frees it in the close callback. A handle someone else
 // already closed (a uv_walk at shutdown) is left alone: never closed twice.
@@ -51,6 +55,20 @@ std::string_view reasonPhrase(int status) {
   for (auto [code, phrase] : kPhrases)
     if (code == status) return phrase;
   return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+}
+
+// The client's IP address as text ("127.0.0.1", "::1"); "?" when the socket cannot say.
+std::string peerAddress(const uv_tcp_t* tcp) {
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return "?";
+  char text[INET6_ADDRSTRLEN] = {};
+  int rc = peer.ss_family == AF_INET6
+               ? uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&peer), text, sizeof text)
+           : peer.ss_family == AF_INET
+               ? uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&peer), text, sizeof text)
+               : UV_EAFNOSUPPORT;
+  return rc == 0 ? std::string(text) : std::string("?");
 }
 
 // IMF-fixdate (RFC 9110 5.6.7), independent of the locale.
@@ -91,15 +109,39 @@ class HttpServer::Conn {
 
   uint64_t id() const { return id_; }
   const std::string& who() const { return who_; }
+  const std::string& address() const { return address_; }
 
   [[nodiscard]] int accept(uv_stream_t* listener) {
     handle_ = new uv_tcp_t;
     uv_tcp_init(server_->loop_, handle_);
     handle_->data = this;
     int rc = uv_accept(listener, stream());
-    if (rc == 0) uv_tcp_nodelay(handle_, 1);
-    lastActivity_ = Clock::now();
+    if (rc == 0) {
+      uv_tcp_nodelay(handle_, 1);
+      address_ = peerAddress(handle_);
+      who_ = fmt::format("H-{} {}", id_, address_);
+    }
+    lastActivity_ = headStarted_ = Clock::now();
     return rc;
+  }
+
+  // How cheaply this connection can be closed to make room for a new one (lower first) and
+  // since when it has been so (older first); nullopt while a response is on its way.
+  enum class Loss { Finished, Stalled, Idle };
+  std::optional<std::pair<Loss, Clock::time_point>> eviction() const {
+    switch (state_) {
+      case State::Open:
+        if (paused_ || writeQueueSize() > 0) return std::nullopt;
+        if (waitingForHead()) return std::pair(Loss::Stalled, headStarted_);
+        return std::pair(Loss::Idle, lastActivity_);
+      case State::Draining:
+        // The response is out and our FIN sent: only the client's FIN is still awaited.
+        if (shutdownDone_ && writeQueueSize() == 0) return std::pair(Loss::Finished, drainedAt_);
+        return std::nullopt;
+      case State::Closed:
+        return std::nullopt;
+    }
+    return std::nullopt;
   }
 
   void start() { startReading(); }
@@ -121,10 +163,11 @@ class HttpServer::Conn {
     auto idle = server_->options_.idleTimeout;
     switch (state_) {
       case State::Open:
-        if (now - lastActivity_ >= idle)
+        if (waitingForHead() && now - headStarted_ >= server_->options_.headTimeout)
+          close(served_ ? "request head not completed in time"
+                        : "no complete request in time after connecting");
+        else if (now - lastActivity_ >= idle)
           close("idle timeout");
-        else if (parser_.headBytes() > 0 && now - headStarted_ >= idle)
-          close("request head not completed in time");
         break;
       case State::Draining:
         if (shutdownDone_ ? now - drainedAt_ >= kLinger : now - lastActivity_ >= idle)
@@ -137,6 +180,8 @@ class HttpServer::Conn {
 
  private:
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(handle_); }
+  // A request head is due: the first one since the connection opened, or one begun since.
+  bool waitingForHead() const { return !served_ || parser_.headBytes() > 0; }
   size_t writeQueueSize() const {
     return handle_ ? uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(handle_)) : 0;
   }
@@ -230,7 +275,7 @@ class HttpServer::Conn {
         bodyToSkip_ -= n;
         continue;
       }
-      if (parser_.headBytes() == 0) headStarted_ = now;
+      if (parser_.headBytes() == 0 && served_) headStarted_ = now;  // the first: since accept
       protocol::HttpParseResult r = parser_.feed(data);
       data.remove_prefix(r.consumed);
       switch (r.status) {
@@ -248,6 +293,7 @@ class HttpServer::Conn {
   }
 
   void onRequest() {
+    served_ = true;
     const protocol::HttpRequestHead& req = parser_.request();
     if (req.contentLength > server_->options_.maxRequestBody) {
       sendError(413, "request body too large");
@@ -360,6 +406,7 @@ class HttpServer::Conn {
   HttpServer* server_;
   uint64_t id_;
   std::string who_;
+  std::string address_;
   uv_tcp_t* handle_ = nullptr;
   State state_ = State::Open;
   protocol::HttpRequestParser parser_;
@@ -369,6 +416,7 @@ class HttpServer::Conn {
   bool reading_ = false;
   bool peerClosed_ = false;
   bool shutdownDone_ = false;
+  bool served_ = false;  // a whole request head has arrived on this connection
   size_t lastQueued_ = 0;
   Clock::time_point lastActivity_;
   Clock::time_point headStarted_;
@@ -451,7 +499,8 @@ std::string HttpServer::listen(const std::string& host, uint16_t port) {
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);
   timer_->data = this;
-  auto tickMs = std::clamp<uint64_t>(uint64_t(options_.idleTimeout.count()) / 4, 10, 1000);
+  auto shortest = std::min(options_.idleTimeout, options_.headTimeout);
+  auto tickMs = std::clamp<uint64_t>(uint64_t(shortest.count()) / 4, 10, 1000);
   uv_timer_start(timer_, onTick, tickMs, tickMs);
   return {};
 }
@@ -493,14 +542,62 @@ void HttpServer::accept() {
     log::warn(conn->who(), "metrics endpoint: accept failed: {}", uv_strerror(rc));
     return;  // the destructor closes the handle
   }
-  if (conns_.size() >= options_.maxConnections) {
+  // At a cap the new connection takes the place of the cheapest one to lose; when every one in
+  // the way is busy sending a response, it is refused (closed at once).
+  const std::string& address = conn->address();
+  size_t fromAddress = 0;
+  if (auto it = perAddress_.find(address); it != perAddress_.end()) fromAddress = it->second;
+  std::string full;  // the cap that could not make room, if any
+  if (options_.maxConnectionsPerAddress > 0 && fromAddress >= options_.maxConnectionsPerAddress) {
+    std::string why =
+        fmt::format("{} connections from {} (the cap per address)", fromAddress, address);
+    if (!makeRoom(&address, why)) full = std::move(why);
+  }
+  if (full.empty() && conns_.size() >= options_.maxConnections) {
+    std::string why = fmt::format("{} connections open (the cap)", conns_.size());
+    if (!makeRoom(nullptr, why)) full = std::move(why);
+  }
+  if (!full.empty()) {
     ++connectionsRefused_;
-    log::debug(conn->who(), "refused: {} connections are open", conns_.size());
-    return;
+    noteCap(conn->who(),
+            fmt::format("refused a new connection: {}, each busy sending a response", full));
+    return;  // the destructor closes the handle
   }
   Conn* raw = conn.get();
+  ++perAddress_[address];
   conns_.emplace(id, std::move(conn));
   raw->start();
+}
+
+bool HttpServer::makeRoom(const std::string* address, const std::string& reason) {
+  Conn* victim = nullptr;
+  std::pair<Conn::Loss, Clock::time_point> best{};
+  for (auto& [id, c] : conns_) {
+    if (address && c->address() != *address) continue;
+    auto loss = c->eviction();
+    if (loss && (!victim || *loss < best)) {
+      victim = c.get();
+      best = *loss;
+    }
+  }
+  if (!victim) return false;
+  static constexpr std::string_view kLoss[] = {"finished", "stalled", "idle"};
+  ++connectionsEvicted_;
+  noteCap(victim->who(), fmt::format("{}: closing the oldest {} connection for a new one", reason,
+                                     kLoss[static_cast<int>(best.first)]));
+  victim->close(fmt::format("closed for a new connection: {}", reason));
+  return true;
+}
+
+void HttpServer::noteCap(const std::string& who, const std::string& what) {
+  log::debug(who, "{}", what);
+  ++capEventsUnwarned_;
+  Clock::time_point now = Clock::now();
+  if (lastCapWarning_ != Clock::time_point{} && now - lastCapWarning_ < kCapWarningInterval) return;
+  log::warn(who, "metrics endpoint: {} ({} such event(s) since the last warning)", what,
+            capEventsUnwarned_);
+  capEventsUnwarned_ = 0;
+  lastCapWarning_ = now;
 }
 
 HttpServer::Response HttpServer::respond(std::string_view method, std::string_view path) {
@@ -525,6 +622,8 @@ HttpServer::Response HttpServer::respond(std::string_view method, std::string_vi
 void HttpServer::retire(Conn* conn) {
   auto it = conns_.find(conn->id());
   if (it == conns_.end() || it->second.get() != conn) return;  // never adopted (refused)
+  if (auto a = perAddress_.find(conn->address()); a != perAddress_.end() && --a->second == 0)
+    perAddress_.erase(a);
   retired_.push_back(std::move(it->second));
   conns_.erase(it);
   if (sweeper_) uv_idle_start(sweeper_, onSweep);
