@@ -221,6 +221,25 @@ class SqlScanner {
     return s_.substr(start, pos_ - start);
   }
 
+  // Consumes a double-quoted identifier ("" inside stands for one quote). Nullopt when the next
+  // token is not one, or it is not terminated.
+  std::optional<std::string> quotedIdentifier() {
+    if (!skipSpace() || pos_ >= s_.size() || s_[pos_] != '"') return std::nullopt;
+    std::string out;
+    for (size_t i = pos_ + 1; i < s_.size(); ++i) {
+      if (s_[i] != '"') {
+        out.push_back(s_[i]);
+      } else if (i + 1 < s_.size() && s_[i + 1] == '"') {
+        out.push_back('"');
+        ++i;
+      } else {
+        pos_ = i + 1;
+        return out;
+      }
+    }
+    return std::nullopt;
+  }
+
   bool atEnd() const { return pos_ == s_.size(); }
 
  private:
@@ -420,6 +439,28 @@ bool isDeallocateAllOrDiscardAll(std::string_view sql) {
     return false;
   }
   return s.skipSpaceAndSemicolons() && s.atEnd();
+}
+
+std::optional<std::string> deallocateTarget(std::string_view sql) {
+  SqlScanner s(sql);
+  if (!s.skipSpaceAndSemicolons() || !isKeyword(s.word(), "deallocate")) return std::nullopt;
+  std::optional<std::string> name = s.quotedIdentifier();
+  if (!name) {
+    std::string_view next = s.word();
+    if (isKeyword(next, "prepare")) {
+      name = s.quotedIdentifier();
+      if (!name) next = s.word();
+    }
+    if (!name) {
+      if (next.empty() || isKeyword(next, "all")) return std::nullopt;
+      // An unquoted identifier is folded to lower case, as PostgreSQL folds it.
+      name.emplace(next);
+      for (char& c : *name)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  if (name->empty() || !s.skipSpaceAndSemicolons() || !s.atEnd()) return std::nullopt;
+  return name;
 }
 
 }  // namespace shardpool::protocol::pg

@@ -104,4 +104,9 @@ std::string serverStatementName(std::string_view query, const std::vector<uint32
 // signal is the server's CommandComplete tag ("DEALLOCATE ALL" / "DISCARD ALL").
 bool isDeallocateAllOrDiscardAll(std::string_view sql);
 
+// Simple-query inspection: the statement name of exactly one `DEALLOCATE [PREPARE] name`
+// (nullopt for ALL, several statements, or anything else), as PostgreSQL resolves it: an unquoted
+// name folded to lower case, a quoted one as written.
+std::optional<std::string> deallocateTarget(std::string_view sql);
+
 }  // namespace shardpool::protocol::pg

@@ -92,11 +92,15 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       pg::ScanResult r = scanner_.feed(pg::Bytes(chunk->data(), len), *this);
       currentChunk_ = nullptr;
       if (server_) server_->flushForward();
+      flushForward();  // replies shardpool synthesized (ParseComplete, CloseComplete, ...)
       if (r.status == pg::ScanStatus::Invalid) {
         fatal("08P01", "invalid message length from client", "protocol violation");
         return;
       }
       if (server_ && server_->writeQueueSize() > kHighWater) server_->throttle(*this);
+      // Everything was answered by shardpool itself (a DEALLOCATE of a mapped statement): the
+      // server may go back at once, as after a ReadyForQuery from it.
+      if (server_ && server_->clean()) serverReady(*server_);
       return;
     }
     case State::Closing:
@@ -458,8 +462,9 @@ pg::Disposition ClientConn::onHeader(char type, uint32_t) {
       server_->pushRequest({type});
       return pg::Disposition::Forward;
     case 'Q':
+      if (txnPooling_) return pg::Disposition::Collect;  // handleQuery
       server_->pushRequest({type});
-      return txnPooling_ ? pg::Disposition::Collect : pg::Disposition::Forward;
+      return pg::Disposition::Forward;
     case 'E':
     case 'S':
     case 'F':

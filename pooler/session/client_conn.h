@@ -121,6 +121,12 @@ class ClientConn final : public Connection {
   void handleQuery(protocol::pg::Bytes body);
   void forwardRaw(char type, protocol::pg::Bytes body);
   void ensurePrepared(const ClientStatement& st);
+  // Parses `st` on the linked server under its server-side name; `parse` is its request.
+  void prepareOnServer(const ClientStatement& st, protocol::pg::Request parse);
+  // Before a Bind("") or Describe of the unnamed statement: the server's unnamed statement is
+  // made the client's own (or none, as the client has none).
+  void ensureUnnamed();
+  void forgetUnnamed();
   void evictIfFull();
   void clearStatements();
   void addStartupOptions(std::string_view options);
@@ -172,6 +178,8 @@ class ClientConn final : public Connection {
   bool trackStatements_ = false;  // ... with protocol-level prepared statements mapped
   uint32_t maxPrepared_ = 0;
   std::unordered_map<std::string, ClientStatement> statements_;
+  std::optional<ClientStatement> unnamed_;  // the client's unnamed statement (serverName "")
+  uint64_t unnamedGeneration_ = 0;          // counts its replacements (ServerConn::holdsUnnamed)
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
   std::optional<ClientAuth> auth_;
   Pool* pool_ = nullptr;

@@ -37,12 +37,47 @@ void ClientConn::ensurePrepared(const ClientStatement& st) {
     cache.touch(st.serverName);
     return;
   }
-  evictIfFull();
+  prepareOnServer(st, {'P', pg::Fate::Swallow, false, {}, st.serverName});
+}
+
+void ClientConn::prepareOnServer(const ClientStatement& st, pg::Request parse) {
+  StatementCache& cache = server_->statements();
   pg::Writer w;
+  if (cache.takeStale(st.serverName)) {
+    // Its plan went stale (a schema change): the server still has it under this name.
+    pg::putClose(w, 'S', st.serverName);
+    server_->appendOwned(w.data());
+    server_->pushRequest({'C', pg::Fate::Swallow});
+    w = pg::Writer();
+  }
+  evictIfFull();
   pg::putParse(w, st.serverName, st.query, st.paramTypes);
   server_->appendOwned(w.data());
   cache.add(st.serverName);
-  server_->pushRequest({'P', pg::Fate::Swallow, false, {}, st.serverName});
+  server_->pushRequest(std::move(parse));
+}
+
+void ClientConn::ensureUnnamed() {
+  if (server_->holdsUnnamed(id(), unnamedGeneration_)) return;
+  // The server's unnamed statement is not this client's (it was given another server, or
+  // another client used this one): prepare the client's own again, or drop the stranger's
+  // so that the server answers as it would on a dedicated connection.
+  pg::Writer w;
+  if (unnamed_) {
+    pg::putParse(w, "", unnamed_->query, unnamed_->paramTypes);
+    server_->appendOwned(w.data());
+    server_->pushRequest({'P', pg::Fate::Swallow});
+  } else {
+    pg::putClose(w, 'S', "");
+    server_->appendOwned(w.data());
+    server_->pushRequest({'C', pg::Fate::Swallow});
+  }
+  server_->setUnnamed(id(), unnamedGeneration_);
+}
+
+void ClientConn::forgetUnnamed() {
+  unnamed_.reset();
+  ++unnamedGeneration_;
 }
 
 void ClientConn::clearStatements() {
@@ -55,24 +90,35 @@ void ClientConn::forgetStatement(const std::string& clientName) { statements_.er
 void ClientConn::handleQuery(pg::Bytes body) {
   std::string_view sql(reinterpret_cast<const char*>(body.data()), body.size());
   if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
+  forgetUnnamed();  // a simple Query drops the unnamed statement
+  std::string refusal;
   if (auto why = sessionOnlyFeature(sql)) {
     log::info(who(), "refusing a session-only feature: {}", *why);
-    pg::Writer w;
-    pg::putQuery(w, raiseFeatureNotSupported(*why));
-    server_->appendOwned(w.data());
-    return;
-  }
-  if (routing_) {
+    refusal = raiseFeatureNotSupported(*why);
+  } else if (routing_) {
     if (auto no = checkRouted(sql, nullptr, nullptr)) {
       log::info(who(), "refusing a statement: {}", no->message);
-      pg::Writer w;
-      pg::putQuery(w, raiseError(no->sqlstate, no->message, no->hint));
-      server_->appendOwned(w.data());
+      refusal = raiseError(no->sqlstate, no->message, no->hint);
+    }
+  }
+  if (!refusal.empty()) {
+    pg::Writer w;
+    pg::putQuery(w, refusal);
+    server_->appendOwned(w.data());
+    server_->pushRequest({'Q'});
+    return;
+  }
+  if (trackStatements_) {
+    if (auto name = pg::deallocateTarget(sql); name && statements_.count(*name)) {
+      // A protocol-level statement of this client: the server knows it under another name (or
+      // not at all), and its server-side statement stays cached for others.
+      server_->pushRequest({'Q', pg::Fate::Synthesize, false, *name});
       return;
     }
   }
   if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
   forwardRaw('Q', body);
+  server_->pushRequest({'Q'});
 }
 
 void ClientConn::handleParse(pg::Bytes body) {
@@ -105,6 +151,10 @@ void ClientConn::handleParse(pg::Bytes body) {
       pg::putParse(w, "", query, types);
       server_->appendOwned(w.data());
     }
+    // The client's unnamed statement is part of its session until replaced (ensureUnnamed).
+    unnamed_ = ClientStatement{{}, std::string(query), std::move(types)};
+    ++unnamedGeneration_;
+    server_->setUnnamed(id(), unnamedGeneration_);
     server_->pushRequest({'P'});
     return;
   }
@@ -128,12 +178,7 @@ void ClientConn::handleParse(pg::Bytes body) {
     server_->pushRequest({'P', pg::Fate::Synthesize});
     return;
   }
-  evictIfFull();
-  pg::Writer w;
-  pg::putParse(w, ref.serverName, ref.query, ref.paramTypes);
-  server_->appendOwned(w.data());
-  cache.add(ref.serverName);
-  server_->pushRequest({'P', pg::Fate::Forward, false, name, ref.serverName});
+  prepareOnServer(ref, {'P', pg::Fate::Forward, false, name, ref.serverName});
 }
 
 void ClientConn::handleBind(pg::Bytes body) {
@@ -157,6 +202,7 @@ void ClientConn::handleBind(pg::Bytes body) {
         pg::putParse(w, "", raiseError(no->sqlstate, no->message, no->hint), {});
         pg::putBindEmpty(w, b->portal, "");
         server_->appendOwned(w.data());
+        server_->setUnnamed(0, 0);
         server_->pushRequest({'P', pg::Fate::Swallow});
         server_->pushRequest({'B'});
         return;
@@ -164,14 +210,16 @@ void ClientConn::handleBind(pg::Bytes body) {
     }
   }
   if (it == statements_.end()) {
+    if (b->statement.empty()) ensureUnnamed();
     forwardRaw('B', body);  // unnamed, or unknown: the server gives the right error
+    server_->pushRequest({'B'});
   } else {
     ensurePrepared(it->second);
     pg::Writer w;
     pg::putBindRenamed(w, *b, it->second.serverName);
     server_->appendOwned(w.data());
+    server_->pushRequest({'B', pg::Fate::Forward, false, {}, it->second.serverName});
   }
-  server_->pushRequest({'B'});
 }
 
 void ClientConn::handleDescribe(pg::Bytes body) {
@@ -183,14 +231,16 @@ void ClientConn::handleDescribe(pg::Bytes body) {
   auto it = (d->kind != 'S' || d->name.empty()) ? statements_.end()
                                                  : statements_.find(std::string(d->name));
   if (it == statements_.end()) {
+    if (d->kind == 'S' && d->name.empty()) ensureUnnamed();
     forwardRaw('D', body);
+    server_->pushRequest({'D', pg::Fate::Forward, d->kind == 'S'});
   } else {
     ensurePrepared(it->second);
     pg::Writer w;
     pg::putDescribe(w, 'S', it->second.serverName);
     server_->appendOwned(w.data());
+    server_->pushRequest({'D', pg::Fate::Forward, true, {}, it->second.serverName});
   }
-  server_->pushRequest({'D', pg::Fate::Forward, d->kind == 'S'});
 }
 
 void ClientConn::handleClose(pg::Bytes body) {
@@ -207,6 +257,10 @@ void ClientConn::handleClose(pg::Bytes body) {
       server_->pushRequest({'C', pg::Fate::Synthesize});
       return;
     }
+  }
+  if (c->kind == 'S' && c->name.empty()) {
+    forgetUnnamed();
+    server_->setUnnamed(id(), unnamedGeneration_);  // closed: the server holds none of its own
   }
   forwardRaw('C', body);
   server_->pushRequest({'C'});

@@ -94,6 +94,7 @@ pg::Disposition ServerConn::onHeader(char type, uint32_t) {
 
 bool ServerConn::onActiveReply(char type, pg::Bytes body) {
   if (type == 'S') return true;  // a ParameterStatus alone completes nothing
+  if (type == 'E') noteStatementError(body);
   if (type == 'E' && client_ && rewritesError()) {
     if (auto e = pg::decodeErrorResponse(body)) {
       std::string msg = e->message;
@@ -136,6 +137,19 @@ bool ServerConn::onActiveReply(char type, pg::Bytes body) {
     log::debug(who_, "reply {} queue {} tx {}", type, requests_.size(), txStatus_);
   if (type == 'Z' && client_) client_->serverReady(*this);
   return isOpen();
+}
+
+void ServerConn::noteStatementError(pg::Bytes body) {
+  const pg::Request* r = requests_.front();
+  if (!r || (r->type != 'B' && r->type != 'D') || r->serverName.empty()) return;
+  auto e = pg::decodeErrorResponse(body);
+  // After a schema change PostgreSQL refuses to run a prepared statement whose result columns
+  // changed, until it is prepared again: drivers re-prepare, so the next Parse of this text
+  // must reach the server instead of being answered from the cache.
+  if (e && e->sqlstate == "0A000" && e->message.starts_with("cached plan must not change")) {
+    log::info(who_, "statement {} must be prepared again: {}", r->serverName, e->message);
+    statements_.markStale(r->serverName);
+  }
 }
 
 bool ServerConn::rewritesError() const {
@@ -188,6 +202,7 @@ void ServerConn::pushRequest(pg::Request r) {
   }
   if (log::enabled(log::Level::Debug))
     log::debug(who_, "request {} fate {} queue {}", r.type, int(r.fate), requests_.size());
+  if (r.type == 'Q' && r.fate != pg::Fate::Synthesize) setUnnamed(0, 0);
   requests_.push(std::move(r));
   requests_.drainSynthetic(*this);
 }
@@ -210,6 +225,18 @@ void ServerConn::synthesize(const pg::Request& r) {
   } else if (r.type == 'C') {
     pg::putCloseComplete(w);
     if (!r.clientName.empty()) client_->forgetStatement(r.clientName);
+  } else if (r.type == 'Q') {
+    // SQL DEALLOCATE of one of the client's protocol-level statements: what PostgreSQL answers
+    // on a dedicated connection, in the transaction state the statement would meet.
+    if (txStatus_ == 'E') {
+      pg::putErrorResponse(w, "ERROR", "25P02",
+                           "current transaction is aborted, commands ignored until end of "
+                           "transaction block");
+    } else {
+      client_->forgetStatement(r.clientName);
+      pg::putCommandComplete(w, "DEALLOCATE");
+    }
+    pg::putReadyForQuery(w, txStatus_);
   }
   client_->appendOwned(w.data());
 }
@@ -336,6 +363,7 @@ void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) 
   pg::putQuery(w, setQuery);
   send(w.take());
   requests_.push({'Q'});
+  setUnnamed(0, 0);  // a simple Query drops the unnamed statement
   busySince_ = worker().now();
 }
 
@@ -412,6 +440,7 @@ void ServerConn::unlink(bool clientMidMessage) {
   pg::putQuery(w, pool_.settings().resetQuery);
   send(w.take());
   requests_.push({'Q'});
+  setUnnamed(0, 0);
   busySince_ = worker().now();
 }
 
@@ -429,6 +458,7 @@ void ServerConn::linkSink(ScatterSink* sink, size_t index) {
   sink_ = sink;
   sinkIndex_ = index;
   requests_.clear();
+  setUnnamed(0, 0);  // the scatter run's messages may use the unnamed statement
   setState(State::Active);
   busySince_ = worker().now();
 }

@@ -95,6 +95,16 @@ class ServerConn final : public Connection {
   void cancelForTimeout(config::Duration timeout);
   bool timeoutCancelSent() const { return timeoutCancel_.count() > 0; }
   StatementCache& statements() { return statements_; }
+  // Whose unnamed statement this server holds: a client id and that client's count of unnamed
+  // Parses. A simple Query, another client's Parse(""), or shardpool's own use of the unnamed
+  // statement changes it, so a client's Bind("") never reaches another client's statement.
+  bool holdsUnnamed(uint64_t client, uint64_t generation) const {
+    return unnamedClient_ == client && unnamedGeneration_ == generation;
+  }
+  void setUnnamed(uint64_t client, uint64_t generation) {
+    unnamedClient_ = client;
+    unnamedGeneration_ = generation;
+  }
   // Idle at a message boundary with nothing outstanding, outside any transaction.
   bool clean() const;
   char transactionStatus() const { return txStatus_; }
@@ -143,7 +153,8 @@ class ServerConn final : public Connection {
   void backToPool();
   bool handleAuth(protocol::pg::Bytes body);
   bool onActiveReply(char type, protocol::pg::Bytes body);
-  bool rewritesError() const;  // the next ErrorResponse is rewritten before the client sees it
+  bool rewritesError() const;
+  void noteStatementError(protocol::pg::Bytes body);  // an ErrorResponse in reply to the front  // the next ErrorResponse is rewritten before the client sees it
   void loginDone();
   void setParam(std::string_view name, std::string_view value);
 
@@ -165,6 +176,8 @@ class ServerConn final : public Connection {
   char txStatus_ = 'I';
   protocol::pg::RequestQueue requests_;
   StatementCache statements_;
+  uint64_t unnamedClient_ = 0;  // see holdsUnnamed(); 0: nobody's
+  uint64_t unnamedGeneration_ = 0;
   std::optional<auth::ScramClient> scram_;
   std::optional<protocol::pg::ErrorFields> loginError_;
   uv_getaddrinfo_t* resolving_ = nullptr;

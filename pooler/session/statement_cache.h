@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace shardpool::pooler {
 
@@ -41,11 +42,21 @@ class StatementCache {
   void clear() {
     lru_.clear();
     index_.clear();
+    stale_.clear();
   }
+  // The server refused to run the statement because its plan no longer fits (a schema change:
+  // "cached plan must not change result type"): it is no longer offered as prepared, and the
+  // next Parse of it closes the server's copy first (takeStale).
+  void markStale(const std::string& name) {
+    remove(name);
+    stale_.insert(name);
+  }
+  bool takeStale(const std::string& name) { return stale_.erase(name) != 0; }
 
  private:
   std::list<std::string> lru_;
   std::unordered_map<std::string, std::list<std::string>::iterator> index_;
+  std::unordered_set<std::string> stale_;
 };
 
 }  // namespace shardpool::pooler

@@ -434,3 +434,28 @@ TEST_CASE("isDeallocateAllOrDiscardAll: garbage never crashes", "[extended]") {
   }
   SUCCEED();
 }
+
+TEST_CASE("deallocateTarget: names as PostgreSQL resolves them", "[extended]") {
+  CHECK(deallocateTarget("DEALLOCATE s1") == "s1");
+  CHECK(deallocateTarget("deallocate prepare S1;") == "s1");
+  CHECK(deallocateTarget("  /* c */ DeAllocate\n\"MixedCase\" ; ") == "MixedCase");
+  CHECK(deallocateTarget("deallocate prepare \"a\"\"b\"") == "a\"b");
+  CHECK(deallocateTarget("deallocate \"all\"") == "all");  // quoted: a name, not the keyword
+  CHECK(deallocateTarget("deallocate \"prepare\"") == "prepare");
+  CHECK_FALSE(deallocateTarget("deallocate all"));
+  CHECK_FALSE(deallocateTarget("deallocate prepare all"));
+  CHECK_FALSE(deallocateTarget("deallocate"));
+  CHECK_FALSE(deallocateTarget("deallocate \"\""));
+  CHECK_FALSE(deallocateTarget("deallocate \"open"));
+  CHECK_FALSE(deallocateTarget("deallocate s1; select 1"));
+  CHECK_FALSE(deallocateTarget("deallocate s1 s2"));
+  CHECK_FALSE(deallocateTarget("select 'deallocate s1'"));
+  // Garbage never crashes.
+  std::mt19937 rng(11);
+  const char alphabet[] = "DEALOCTPRdealoctpr \"/*-\n;'\\$\x80";
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s(rng() % 32, ' ');
+    for (char& c : s) c = alphabet[rng() % (sizeof(alphabet) - 1)];
+    (void)deallocateTarget(s);
+  }
+}
