@@ -1,6 +1,9 @@
 // Query cancellation through the proxy: CancelRequest with the proxy's BackendKeyData.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include "integration/harness.h"
@@ -83,4 +86,74 @@ TEST_CASE("cancel with a wrong key is ignored", "[integration][cancel]") {
   REQUIRE(ok != nullptr);
   CHECK(std::string(PQgetvalue(ok, 0, 0)) == "done");
   CHECK(b.scalar("select 1") == "1");
+}
+
+TEST_CASE("cancels fired at random moments never reach another client's statement",
+          "[integration][cancel][transaction]") {
+  // Two servers shared by eight clients: half of them cancel their own short queries at random
+  // moments (often just as the query ends and the server changes hands), the other half never
+  // cancel and must never see 57014.
+  TempRole role("it_cancel_race");
+  Proxy proxy(generalSection("pool_mode = \"transaction\"\ndefault_pool_size = 2\n"
+                             "query_wait_timeout = \"20s\"") +
+              clusterDatabase() + userSection(role.name(), role.password()));
+  constexpr int kCancellers = 4, kBystanders = 4;
+  const auto deadline = Clock::now() + 6s;
+  std::atomic<int> cancelled{0}, cancelsSent{0}, bystanderQueries{0};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  auto fail = [&](const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (failures.size() < 20) failures.push_back(what);
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCancellers + kBystanders; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        bool canceller = i < kCancellers;
+        Conn c(proxy.conninfo(role.name(), role.password()), 20s);
+        if (!c.ok()) return fail("connect: " + c.connectError().message);
+        std::mt19937 rng(static_cast<unsigned>(i * 7919 + 1));
+        while (Clock::now() < deadline) {
+          // Now and then a longer query, which its cancel certainly finds running.
+          bool longOne = canceller && rng() % 8 == 0;
+          int sleepUs = longOne ? 300000 : static_cast<int>(rng() % 3000);
+          std::string sql = "select pg_sleep(" + std::to_string(sleepUs / 1e6) + ")";
+          if (!PQsendQuery(c.get(), sql.c_str())) return fail("send failed");
+          if (canceller) {
+            // Half of the cancels aim at the moment the query ends and the server is released.
+            int delayUs = longOne      ? 100000
+                          : rng() % 2 ? static_cast<int>(rng() % 3500)
+                                      : sleepUs + static_cast<int>(rng() % 800);
+            std::this_thread::sleep_for(std::chrono::microseconds(delayUs));
+            PGcancel* k = PQgetCancel(c.get());
+            char err[256];
+            if (k && PQcancel(k, err, sizeof err)) ++cancelsSent;
+            if (k) PQfreeCancel(k);
+          }
+          for (auto& r : c.collect(20s)) {
+            if (!r) return fail("timeout");
+            if (PQresultStatus(r.get()) != PGRES_FATAL_ERROR) continue;
+            PgError e = errorFrom(r.get());
+            if (canceller && e.sqlstate == "57014") {
+              ++cancelled;
+            } else {
+              fail(std::string(canceller ? "canceller" : "bystander") + " " +
+                   std::to_string(i) + ": [" + e.sqlstate + "] " + e.message);
+            }
+          }
+          if (!canceller) ++bystanderQueries;
+        }
+      } catch (const std::exception& e) {
+        fail(e.what());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  INFO("cancels sent " << cancelsSent << ", queries cancelled " << cancelled
+                       << ", bystander queries " << bystanderQueries);
+  for (auto& f : failures) UNSCOPED_INFO(f);
+  CHECK(failures.empty());
+  CHECK(bystanderQueries > 100);
+  CHECK(cancelled > 0);  // the cancels did reach their own queries
 }

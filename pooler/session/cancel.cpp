@@ -6,16 +6,20 @@
 #include "pooler/net/connection.h"
 #include "pooler/net/log.h"
 #include "pooler/protocol/pg_codec.h"
+#include "pooler/session/client_conn.h"
+#include "pooler/session/runtime.h"
+#include "pooler/session/server_conn.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {
 
 namespace {
-// Connects to a backend, sends one CancelRequest, closes.
+// Connects to a backend, sends one CancelRequest and waits until the backend has closed the
+// connection: PostgreSQL has then signalled the target process.
 class CancelSender final : public Connection {
  public:
-  CancelSender(Worker& w, uint64_t id, uint32_t pid, uint32_t key)
-      : Connection(w, id), pid_(pid), key_(key) {}
+  CancelSender(Worker& w, uint64_t id, uint32_t pid, uint32_t key, uint64_t serverId)
+      : Connection(w, id), pid_(pid), key_(key), serverId_(serverId) {}
   Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
 
  protected:
@@ -28,8 +32,7 @@ class CancelSender final : public Connection {
     protocol::pg::Writer w;
     protocol::pg::putCancelRequest(w, pid_, key_);
     send(w.take());
-    closeAfterFlush();
-    worker().retire(this);
+    startReading();
   }
   void onData(Chunk*, size_t) override {}
   void onReadEnd(int) override { finish(); }
@@ -38,21 +41,27 @@ class CancelSender final : public Connection {
 
  private:
   void finish() {
+    if (done_) return;
+    done_ = true;
     closeHandle();
     worker().retire(this);
+    if (serverId_ == 0) return;
+    if (ServerConn* s = worker().findServer(serverId_)) s->cancelDelivered();
   }
   uint32_t pid_, key_;
+  uint64_t serverId_;
+  bool done_ = false;
 };
 }  // namespace
 
-std::pair<uint32_t, uint32_t> CancelRegistry::add() {
+std::pair<uint32_t, uint32_t> CancelRegistry::add(unsigned workerIndex, uint64_t clientId) {
   std::lock_guard lock(mutex_);
   for (;;) {
     uint32_t r[2];
     auth::randomBytes(reinterpret_cast<uint8_t*>(r), sizeof r);
     uint32_t pid = (r[0] & 0x7fffffff) | 1;  // positive, never 0
     if (entries_.count(pid)) continue;
-    entries_[pid].key = r[1];
+    entries_[pid] = Entry{r[1], workerIndex, clientId};
     return {pid, r[1]};
   }
 }
@@ -62,47 +71,38 @@ void CancelRegistry::remove(uint32_t pid) {
   entries_.erase(pid);
 }
 
-void CancelRegistry::setTarget(uint32_t pid, const sockaddr_storage& addr, uint32_t backendPid,
-                               uint32_t backendKey) {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(pid);
-  if (it == entries_.end()) return;
-  it->second.hasTarget = true;
-  it->second.addr = addr;
-  it->second.backendPid = backendPid;
-  it->second.backendKey = backendKey;
-}
-
-void CancelRegistry::clearTarget(uint32_t pid) {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(pid);
-  if (it != entries_.end()) it->second.hasTarget = false;
-}
-
-void CancelRegistry::cancel(Worker& worker, uint32_t pid, uint32_t key) {
+void CancelRegistry::cancel(Worker& from, uint32_t pid, uint32_t key) {
   Entry e;
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(pid);
-    if (it == entries_.end() || it->second.key != key || !it->second.hasTarget) {
-      log::info("", "cancel request for unknown or idle client key ignored");
+    if (it == entries_.end() || it->second.key != key) {
+      log::info("", "cancel request for an unknown client key ignored");
       return;
     }
     e = it->second;
   }
-  send(worker, e.addr, e.backendPid, e.backendKey);
+  auto deliver = [client = e.client](Worker& w) {
+    if (ClientConn* c = w.findClient(client)) c->cancelRequested();
+  };
+  if (e.worker == from.index())
+    deliver(from);
+  else
+    from.runtime().worker(e.worker).post(deliver);
 }
 
 void CancelRegistry::send(Worker& worker, const sockaddr_storage& addr, uint32_t backendPid,
-                          uint32_t backendKey) {
-  auto sender =
-      std::make_unique<CancelSender>(worker, worker.nextId(), backendPid, backendKey);
+                          uint32_t backendKey, uint64_t serverId) {
+  auto sender = std::make_unique<CancelSender>(worker, worker.nextId(), backendPid, backendKey,
+                                               serverId);
   Connection* raw = worker.adoptOther(std::move(sender));
   if (addr.ss_family == AF_UNIX) {
     raw->connectToPath(reinterpret_cast<const sockaddr_un*>(&addr)->sun_path);
   } else if (raw->connectTo(reinterpret_cast<const sockaddr*>(&addr)) != 0) {
     raw->closeHandle();
     worker.retire(raw);
+    if (serverId != 0)
+      if (ServerConn* s = worker.findServer(serverId)) s->cancelDelivered();
   }
 }
 

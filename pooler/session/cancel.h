@@ -1,6 +1,8 @@
 // Cancel keys: every client gets shardpool's own (pid, key) in BackendKeyData. A CancelRequest
-// naming them is forwarded, on a fresh connection, to the backend that client is linked to, with
-// that backend's real key; it can never reach another client's backend.
+// naming them goes to the worker that owns that client, and from there, on a fresh connection,
+// to the backend running the client's query, with that backend's real key; only while the query
+// is in flight, and the server stays with the client until the cancel has been delivered, so it
+// can never reach another client's query.
 #pragma once
 
 #include <sys/socket.h>
@@ -17,24 +19,22 @@ class Worker;
 
 class CancelRegistry {
  public:
-  std::pair<uint32_t, uint32_t> add();  // new unique (pid, key)
+  // A new unique (pid, key) for client `clientId` of worker `workerIndex`.
+  std::pair<uint32_t, uint32_t> add(unsigned workerIndex, uint64_t clientId);
   void remove(uint32_t pid);
-  void setTarget(uint32_t pid, const sockaddr_storage& addr, uint32_t backendPid,
-                 uint32_t backendKey);
-  void clearTarget(uint32_t pid);
-  // Sends the cancel from `worker` when (pid, key) match a client linked to a server.
-  void cancel(Worker& worker, uint32_t pid, uint32_t key);
-  // Sends a CancelRequest for backend (pid, key) at `addr` from `worker`.
+  // A CancelRequest arrived on `from`: when (pid, key) match a client, its worker is told
+  // (ClientConn::cancelRequested decides whether a query of it is running).
+  void cancel(Worker& from, uint32_t pid, uint32_t key);
+  // Sends a CancelRequest for backend (pid, key) at `addr` from `worker`. With `serverId`, that
+  // server of `worker` hears cancelDelivered() once the backend has taken it (or it failed).
   static void send(Worker& worker, const sockaddr_storage& addr, uint32_t backendPid,
-                   uint32_t backendKey);
+                   uint32_t backendKey, uint64_t serverId = 0);
 
  private:
   struct Entry {
     uint32_t key = 0;
-    bool hasTarget = false;
-    sockaddr_storage addr{};
-    uint32_t backendPid = 0;
-    uint32_t backendKey = 0;
+    unsigned worker = 0;
+    uint64_t client = 0;
   };
   std::mutex mutex_;
   std::unordered_map<uint32_t, Entry> entries_;

@@ -341,7 +341,7 @@ void ClientConn::afterAuth() {
   }
   // Messages shardpool rewrites are collected whole: allow what PostgreSQL allows.
   if (txnPooling_) scanner_.setMaxCollect(pg::kMaxMessageLength);
-  auto keys = runtime.cancels().add();
+  auto keys = runtime.cancels().add(worker().index(), id());
   cancelPid_ = keys.first;
   cancelKey_ = keys.second;
   log::debug(who_, "authenticated");
@@ -383,8 +383,6 @@ void ClientConn::assignServer(ServerConn* server) {
                                         .count()));
   server_ = server;
   setState(State::Login);
-  worker().runtime().cancels().setTarget(cancelPid_, server->address(), server->backendPid(),
-                                       server->backendKey());
   log::debug(who_, "linked to {}", server->who());
   std::vector<std::pair<std::string, std::string>> toApply;
   std::string query = buildSetQuery(*server, toApply);
@@ -536,9 +534,20 @@ void ClientConn::serverReady(ServerConn& server) {
   }
   // Session mode keeps the server; the other modes give it back between transactions (a
   // transaction block in statement mode was refused in ServerConn::onActiveReply).
+  // A cancel of this client's query still on its way keeps the server (cancelDelivered).
   if (pool_->settings().mode != config::PoolMode::Session && server.clean() &&
-      scanner_.atBoundary() && inbuf_.empty())
+      scanner_.atBoundary() && inbuf_.empty() && !server.cancelInFlight())
     releaseServer();
+}
+
+void ClientConn::cancelRequested() {
+  if (state_ == State::Active && server_ && server_->awaitingReady()) {
+    server_->sendCancel();
+  } else if (state_ == State::Scatter && routing_->scatter) {
+    routing_->scatter->cancel();
+  } else {
+    log::info(who_, "cancel request ignored: no query of this client is running");
+  }
 }
 
 // Transaction/statement pooling: give the server back between transactions.
@@ -546,7 +555,6 @@ void ClientConn::releaseServer() {
   ServerConn* s = server_;
   server_ = nullptr;
   flushForward();  // the ReadyForQuery that ended the transaction
-  worker().runtime().cancels().clearTarget(cancelPid_);
   s->releaseToPool();
 }
 

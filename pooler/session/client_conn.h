@@ -53,6 +53,8 @@ class ClientConn final : public Connection {
     fatal(sqlstate, message, reason);
   }
   bool waitingForServer() const;
+  // A CancelRequest with this client's key: cancels its query when one is running.
+  void cancelRequested();
 
   // From the pool and the linked server.
   void assignServer(ServerConn* server);

@@ -37,7 +37,7 @@ bool ClientConn::startConsole() {
   pg::Writer w;
   pg::putAuthOk(w);
   send(w.take());
-  auto keys = worker().runtime().cancels().add();
+  auto keys = worker().runtime().cancels().add(worker().index(), id());
   cancelPid_ = keys.first;
   cancelKey_ = keys.second;
   console_ = worker().runtime().openConsole(*this, admin);

@@ -56,7 +56,6 @@ void ClientConn::serverLost(std::string_view reason, pg::RequestQueue::Pending p
                             char txStatus) {
   server_ = nullptr;
   if (state_ == State::Closing) return;
-  worker().runtime().cancels().clearTarget(cancelPid_);
   if (state_ == State::Login) {
     // The server died while being set up for this client: nothing of the client's was sent on
     // it yet, so it just waits for another one.

@@ -73,6 +73,11 @@ bool ScatterRun::waiting() const {
   return false;
 }
 
+void ScatterRun::cancel() {
+  for (Leg& leg : legs_)
+    if (leg.server && !leg.done) leg.server->sendCancel();
+}
+
 void ScatterRun::serverArrived(ServerConn* server) {
   for (size_t i = 0; i < legs_.size(); ++i) {
     Leg& leg = legs_[i];

@@ -54,6 +54,7 @@ class ScatterRun final : public ScatterSink {
   void serverFailed(std::string_view reason);
   void serverWithdrawn();
   bool waiting() const;  // some leg still has no server
+  void cancel();         // the client's CancelRequest: every leg still running
   Clock::time_point since() const { return since_; }
 
   void shardData(size_t index, protocol::pg::Bytes bytes) override;

@@ -160,7 +160,20 @@ void ServerConn::cancelForTimeout(config::Duration timeout) {
   if (timeoutCancel_.count() > 0) return;
   timeoutCancel_ = timeout;
   log::warn(who_, "query_timeout ({} ms) expired: cancelling the running query", timeout.count());
-  CancelRegistry::send(worker(), addr_, backendPid_, backendKey_);
+  sendCancel();
+}
+
+void ServerConn::sendCancel() {
+  if (backendPid_ == 0 || !isOpen()) return;
+  ++cancelsInFlight_;
+  cancelSince_ = worker().now();
+  CancelRegistry::send(worker(), addr_, backendPid_, backendKey_, id());
+}
+
+void ServerConn::cancelDelivered() {
+  if (cancelsInFlight_ == 0 || --cancelsInFlight_ > 0) return;
+  // The client kept this server while the cancel was on its way: it may go back now.
+  if (client_ && state_ == State::Active && clean()) client_->serverReady(*this);
 }
 
 void ServerConn::countReady() {
@@ -414,6 +427,11 @@ void ServerConn::unlink(bool clientMidMessage) {
   client_ = nullptr;
   if (c) clearThrottle();
   if (state_ == State::Closed) return;
+  if (cancelsInFlight_ > 0) {
+    // A cancel on its way would hit whatever runs here next.
+    close("client disconnected while a cancel request was on its way");
+    return;
+  }
   if (clientMidMessage) {
     // Part of a message went through (Flush or CopyData are passed on as they arrive): anything
     // sent now, Terminate included, would be read as the rest of it. The socket is closed at
@@ -466,6 +484,10 @@ void ServerConn::linkSink(ScatterSink* sink, size_t index) {
 void ServerConn::unlinkSink() {
   sink_ = nullptr;
   if (state_ == State::Closed) return;
+  if (cancelsInFlight_ > 0) {
+    close("a cancel request was on its way");
+    return;
+  }
   if (txStatus_ != 'I' || !isOpen()) {
     close("a statement sent to every shard left its transaction open");
     return;
@@ -517,6 +539,11 @@ void ServerConn::markIdle() {
 
 void ServerConn::checkTimers(Clock::time_point now) {
   const PoolSettings& s = pool_.settings();
+  if (cancelsInFlight_ > 0 && now - cancelSince_ >= kCancelHold) {
+    log::warn(who_, "a cancel request was not confirmed within {} s", kCancelHold.count());
+    cancelsInFlight_ = 1;
+    cancelDelivered();
+  }
   switch (state_) {
     case State::Resolving:
     case State::Connecting:

@@ -93,6 +93,12 @@ class ServerConn final : public Connection {
   Clock::time_point readySince() const { return readySince_; }  // last time nothing was pending
   // query_timeout: cancel the running query; its error will name the timeout.
   void cancelForTimeout(config::Duration timeout);
+  // Sends a CancelRequest for this backend's query. Until the backend has taken it
+  // (cancelDelivered, or a bound of kCancelHold), the server is not given to another client.
+  void sendCancel();
+  void cancelDelivered();
+  bool cancelInFlight() const { return cancelsInFlight_ > 0; }
+  static constexpr std::chrono::seconds kCancelHold{5};
   bool timeoutCancelSent() const { return timeoutCancel_.count() > 0; }
   StatementCache& statements() { return statements_; }
   // Whose unnamed statement this server holds: a client id and that client's count of unnamed
@@ -194,6 +200,8 @@ class ServerConn final : public Connection {
   Clock::time_point busySince_;
   Clock::time_point readySince_;
   config::Duration timeoutCancel_{0};
+  uint32_t cancelsInFlight_ = 0;
+  Clock::time_point cancelSince_;
 };
 
 }  // namespace shardpool::pooler

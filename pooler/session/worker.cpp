@@ -170,6 +170,11 @@ ClientConn* Worker::findClient(uint64_t id) {
   return it == clients_.end() ? nullptr : it->second.get();
 }
 
+ServerConn* Worker::findServer(uint64_t id) {
+  auto it = servers_.find(id);
+  return it == servers_.end() ? nullptr : it->second.get();
+}
+
 ServerConn* Worker::adoptServer(std::unique_ptr<ServerConn> server) {
   ServerConn* raw = server.get();
   servers_[raw->id()] = std::move(server);

@@ -56,6 +56,7 @@ class Worker final : public EventLoop {
 
   uint64_t nextId();
   ClientConn* findClient(uint64_t id);
+  ServerConn* findServer(uint64_t id);
   ServerConn* adoptServer(std::unique_ptr<ServerConn> server);
   Connection* adoptOther(std::unique_ptr<Connection> conn);
   std::unique_ptr<ServerConn> releaseServer(ServerConn* server);  // hand-over out of this worker
