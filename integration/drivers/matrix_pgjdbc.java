@@ -1,6 +1,7 @@
 // Driver matrix workload for pgjdbc (Debian libpostgresql-jdbc-java). See README.md in this folder.
 //
-// Run: java -cp /usr/share/java/postgresql.jar matrix_pgjdbc.java   (single-file source launch)
+// Run: java -cp /usr/share/java/postgresql.jar matrix_pgjdbc.java   (single-file source launch),
+// or javac -d DIR it and run java -cp DIR:/usr/share/java/postgresql.jar MatrixPgjdbc
 // Connection settings come from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE. Prints one line
 // per result; the same output is expected directly against PostgreSQL and through shardpool.
 // Exits 0 when the workload ran to its end ("done"), whatever the results were.
@@ -22,7 +23,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 
-public class MatrixPgjdbc {
+class MatrixPgjdbc {
   static final String APP = "drv_pgjdbc";
   static final int WORKERS = 8;
   static final int TXNS = 5;
