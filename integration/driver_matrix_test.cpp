@@ -146,6 +146,11 @@ TEST_CASE("driver matrix: psycopg 3 through shardpool matches direct PostgreSQL"
   runMatrix(python("psycopg", "psycopg", "python3-psycopg", "matrix_psycopg.py"));
 }
 
+TEST_CASE("driver matrix: psycopg2 through shardpool matches direct PostgreSQL",
+          "[integration][drivers][matrix]") {
+  runMatrix(python("psycopg2", "psycopg2", "python3-psycopg2", "matrix_psycopg2.py"));
+}
+
 TEST_CASE("driver matrix: asyncpg through shardpool matches direct PostgreSQL",
           "[integration][drivers][matrix]") {
   runMatrix(python("asyncpg", "asyncpg", "python3-asyncpg", "matrix_asyncpg.py"));

@@ -15,7 +15,7 @@ PACKAGES=(
   python3-psycopg openssl procps iproute2
   # client drivers of the driver matrix (integration/driver_matrix_test.cpp): every one from
   # Debian, nothing downloaded at test time
-  python3-asyncpg libpostgresql-jdbc-java default-jdk-headless golang-go
+  python3-psycopg2 python3-asyncpg libpostgresql-jdbc-java default-jdk-headless golang-go
   golang-github-jackc-pgx-v4-dev php-cli php-pgsql libdbd-pg-perl ruby-pg
   # benchmarks: exact syscall counts of the poolers (scripts/bench.sh)
   strace
