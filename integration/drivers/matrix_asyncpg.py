@@ -152,13 +152,23 @@ async def prepared():
     # Unnamed statements of several clients at once, through few servers.
     conns = await asyncio.gather(*(connect(statement_cache_size=0) for _ in range(WORKERS)))
     try:
+        # Each client's statement differs in text, parameter type and result shape, so that a
+        # Bind reaching another client's unnamed statement cannot go unnoticed.
         async def run(w, c):
             got = []
-            for i in range(6):
-                got.append(await c.fetchval(f"select $1::int * {w + 1}", i))
-            return sum(got)
-        sums = await asyncio.gather(*(run(w, c) for w, c in enumerate(conns)))
-        print(f"prepared unnamed concurrent sums={sums}", flush=True)
+            for i in range(20):
+                if w % 2 == 0:
+                    got.append(await c.fetchval(f"select $1::int * {w + 1}", i))
+                else:
+                    row = await c.fetchrow(f"select $1::text || '-{w}', {w}::bigint", str(i))
+                    got.append(f"{row[0]}/{row[1]}")
+            return got
+        results = await asyncio.gather(*(run(w, c) for w, c in enumerate(conns)), return_exceptions=True)
+        for w, r in enumerate(results):
+            if isinstance(r, Exception):
+                print(f"prepared unnamed concurrent worker {w}: {err(r)}", flush=True)
+            else:
+                print(f"prepared unnamed concurrent worker {w}: {r}", flush=True)
     finally:
         await asyncio.gather(*(c.close() for c in conns))
 

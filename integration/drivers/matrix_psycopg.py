@@ -184,6 +184,17 @@ def dealloc():
         print(f"dealloc evicting held={len(c._prepared._names)}", flush=True)
 
 
+def unnamed():
+    """The unnamed statement is per connection: another client's Parse must not replace it."""
+    with connect() as a, connect() as b:
+        pa, pb = a.pgconn, b.pgconn
+        print(f"unnamed A prepare: {pg_state(pa.prepare(b'', b'select $1::int * 2'))}")
+        print(f"unnamed B prepare: {pg_state(pb.prepare(b'', b'select $1::text || $2::text'))}")
+        print(f"unnamed A execute: {pg_state(pa.exec_prepared(b'', [b'21']))}")
+        print(f"unnamed B execute: {pg_state(pb.exec_prepared(b'', [b'x', b'B']))}")
+        print(f"unnamed A execute again: {pg_state(pa.exec_prepared(b'', [b'4']))}", flush=True)
+
+
 def schema():
     with connect() as c, connect() as ddl:
         c.prepare_threshold = 0
@@ -236,7 +247,7 @@ def settings():
 def main():
     for label, fn in (("setup", setup), ("concurrency", concurrency), ("rollback", rollback),
                       ("types", types), ("prepared", prepared), ("dealloc", dealloc),
-                      ("schema", schema), ("settings", settings)):
+                      ("unnamed", unnamed), ("schema", schema), ("settings", settings)):
         case(label, fn)
     print("done", flush=True)
 

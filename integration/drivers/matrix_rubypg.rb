@@ -151,6 +151,26 @@ def dealloc
   c.close
 end
 
+# The unnamed statement is per connection: another client's Parse must not replace it.
+def unnamed
+  a = connect
+  b = connect
+  show = lambda do |label, &blk|
+    res = blk.call
+    puts "unnamed #{label}: ok#{res.ntuples.positive? ? " #{res.getvalue(0, 0)}" : ''}"
+  rescue PG::Error => e
+    puts "unnamed #{label}: #{err_line(e)}"
+  end
+  show.call('A prepare') { a.prepare('', 'select $1::int * 2') }
+  show.call('B prepare') { b.prepare('', 'select $1::text || $2::text') }
+  show.call('A execute') { a.exec_prepared('', [21]) }
+  show.call('B execute') { b.exec_prepared('', %w[x B]) }
+  show.call('A execute again') { a.exec_prepared('', [4]) }
+ensure
+  a&.close
+  b&.close
+end
+
 def schema
   c = connect
   ddl = connect
@@ -189,7 +209,7 @@ ensure
   conns&.each(&:close)
 end
 
-%w[setup concurrency rollback types prepared dealloc schema settings].each do |name|
+%w[setup concurrency rollback types prepared dealloc unnamed schema settings].each do |name|
   run_case(name) { send(name) }
 end
 puts 'done'
