@@ -9,6 +9,7 @@
 // fails its test with the package to install, it is never skipped.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -116,10 +117,12 @@ void runMatrix(const Driver& d) {
   adminConn().query("CREATE SCHEMA " + role.name() + " AUTHORIZATION " + role.name());
 
   auto direct = runCommand(argv, connectionEnv(role, pgPort()), 60s);
-  INFO(d.name << " directly against PostgreSQL:\n" << direct.all());
-  REQUIRE_FALSE(direct.timedOut);
-  REQUIRE(direct.exitCode == 0);
-  REQUIRE(lastLine(direct.out) == "done");
+  {
+    INFO(d.name << " directly against PostgreSQL:\n" << direct.all());
+    REQUIRE_FALSE(direct.timedOut);
+    REQUIRE(direct.exitCode == 0);
+    REQUIRE(lastLine(direct.out) == "done");
+  }
 
   Proxy proxy(generalSection("pool_mode = \"transaction\"\ndefault_pool_size = 2\n"
                              "query_wait_timeout = \"20s\"") +
@@ -130,8 +133,14 @@ void runMatrix(const Driver& d) {
 
   std::string want = normalise(direct.out);
   std::string got = normalise(proxied.out);
-  INFO(d.name << " through shardpool (transaction pooling, pool_size 2), stderr:\n" << proxied.err);
-  INFO("diff of the outputs:\n" << unifiedDiff(want, got));
+  if (got != want) {
+    // Written out whole (Catch2 would wrap the lines of an INFO); ctest shows it on failure.
+    std::printf("---- %s: direct PostgreSQL vs shardpool (transaction pooling, pool_size 2) ----\n%s"
+                "---- %s through shardpool, stderr ----\n%s----\n",
+                d.name.c_str(), unifiedDiff(want, got).c_str(), d.name.c_str(), proxied.err.c_str());
+    std::fflush(stdout);
+  }
+  INFO(d.name << ": the outputs differ, see the diff printed above the proxy's log");
   CHECK_FALSE(proxied.timedOut);
   CHECK(proxied.exitCode == 0);
   CHECK(got == want);
@@ -211,4 +220,14 @@ TEST_CASE("driver matrix: ruby-pg through shardpool matches direct PostgreSQL",
              {{"ruby", "-rpg", "-e", "1"}},
              {},
              [](const TempDir&) { return std::vector<std::string>{"ruby", driverFile("matrix_rubypg.rb")}; }});
+}
+
+// Not in the matrix: Debian's node-pg depends on Debian's nodejs (nodejs:any), which cannot be
+// installed beside the NodeSource nodejs of the CI machine, and npm downloads are not allowed at
+// test time. ctest reports this test as skipped (SKIP_REGULAR_EXPRESSION, integration/CMakeLists.txt),
+// never as passed.
+TEST_CASE("driver matrix: node-postgres is not in the matrix", "[integration][drivers][matrix]") {
+  std::printf("DRIVER MATRIX SKIPPED: node-postgres: Debian's node-pg needs Debian's nodejs, which "
+              "cannot be installed beside NodeSource's nodejs; npm downloads are not allowed\n");
+  std::fflush(stdout);
 }
