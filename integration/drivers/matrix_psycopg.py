@@ -132,8 +132,9 @@ def types():
 def prepared():
     statements = [f"select %s::int + {k}" for k in range(4)]
     # psycopg's default threshold (5) with one statement; 0 (prepare at once); a cache of 2
-    # for 4 statements, so that psycopg evicts (and sends DEALLOCATE) again and again.
-    for threshold, cache, kinds in ((None, None, 1), (0, None, 4), (2, 2, 4)):
+    # for 4 statements, so that psycopg evicts (and sends DEALLOCATE) again and again. (With a
+    # threshold above 0 and a cache that small, psycopg forgets its counts before preparing.)
+    for threshold, cache, kinds in ((None, None, 1), (0, None, 4), (2, None, 4), (0, 2, 4)):
         with connect() as c:
             if threshold is not None:
                 c.prepare_threshold = threshold
