@@ -185,15 +185,28 @@ def dealloc():
         print(f"dealloc evicting held={len(c._prepared._names)}", flush=True)
 
 
+UNNAMED = [b"select $1::int * 2", b"select $1::text || $2::text", b"select $1::int + $2::int + $3::int",
+           b"select $1::text || $2::text || $3::text || $4::text"]
+
+
 def unnamed():
-    """The unnamed statement is per connection: another client's Parse must not replace it."""
-    with connect() as a, connect() as b:
-        pa, pb = a.pgconn, b.pgconn
-        print(f"unnamed A prepare: {pg_state(pa.prepare(b'', b'select $1::int * 2'))}")
-        print(f"unnamed B prepare: {pg_state(pb.prepare(b'', b'select $1::text || $2::text'))}")
-        print(f"unnamed A execute: {pg_state(pa.exec_prepared(b'', [b'21']))}")
-        print(f"unnamed B execute: {pg_state(pb.exec_prepared(b'', [b'x', b'B']))}")
-        print(f"unnamed A execute again: {pg_state(pa.exec_prepared(b'', [b'4']))}", flush=True)
+    """The unnamed statement is per connection: another client's Parse must not replace it.
+
+    Four connections (more than shardpool's worker threads, so that two share one) each Parse a
+    statement with a different number of parameters in its own Sync'd round trip, then each
+    Binds its own; a few rounds, since which server each round trip gets is up to the pool.
+    """
+    conns = [connect() for _ in UNNAMED]
+    try:
+        for r in range(3):
+            for k, c in enumerate(conns):
+                print(f"unnamed {r} C{k} prepare: {pg_state(c.pgconn.prepare(b'', UNNAMED[k]))}")
+            for k, c in enumerate(conns):
+                args = [str(k + i).encode() for i in range(k + 1)]
+                print(f"unnamed {r} C{k} execute: {pg_state(c.pgconn.exec_prepared(b'', args))}", flush=True)
+    finally:
+        for c in conns:
+            c.close()
 
 
 def schema():

@@ -151,24 +151,29 @@ def dealloc
   c.close
 end
 
-# The unnamed statement is per connection: another client's Parse must not replace it.
+UNNAMED = ['select $1::int * 2', 'select $1::text || $2::text', 'select $1::int + $2::int + $3::int',
+           'select $1::text || $2::text || $3::text || $4::text'].freeze
+
+# The unnamed statement is per connection: another client's Parse must not replace it. Four
+# connections (more than shardpool's worker threads, so that two share one) each Parse a statement
+# with a different number of parameters in its own round trip, then each Binds its own; a few
+# rounds, since which server each round trip gets is up to the pool.
 def unnamed
-  a = connect
-  b = connect
+  conns = UNNAMED.map { connect }
   show = lambda do |label, &blk|
     res = blk.call
     puts "unnamed #{label}: ok#{res.ntuples.positive? ? " #{res.getvalue(0, 0)}" : ''}"
   rescue PG::Error => e
     puts "unnamed #{label}: #{err_line(e)}"
   end
-  show.call('A prepare') { a.prepare('', 'select $1::int * 2') }
-  show.call('B prepare') { b.prepare('', 'select $1::text || $2::text') }
-  show.call('A execute') { a.exec_prepared('', [21]) }
-  show.call('B execute') { b.exec_prepared('', %w[x B]) }
-  show.call('A execute again') { a.exec_prepared('', [4]) }
+  3.times do |r|
+    conns.each_with_index { |c, k| show.call("#{r} C#{k} prepare") { c.prepare('', UNNAMED[k]) } }
+    conns.each_with_index do |c, k|
+      show.call("#{r} C#{k} execute") { c.exec_prepared('', (0..k).map { |i| (k + i).to_s }) }
+    end
+  end
 ensure
-  a&.close
-  b&.close
+  conns&.each(&:close)
 end
 
 def schema
