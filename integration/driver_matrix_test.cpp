@@ -24,8 +24,8 @@ using namespace shardpool::integration;
 namespace {
 
 struct Driver {
-  std::string name;      // role prefix and label
-  std::string packages;  // Debian packages that provide it
+  std::string name;                              // role prefix and label
+  std::string packages;                          // Debian packages that provide it
   std::vector<std::vector<std::string>> probes;  // commands that succeed when it is installed
   std::vector<std::string> requiredFiles;
   // Builds the program once into `dir` (may be empty) and returns the command that runs it.
@@ -48,13 +48,20 @@ std::string goCache() {
 
 std::map<std::string, std::string> goEnv() {
   // Debian's Go packages live in /usr/share/gocode (GOPATH mode, no module downloads).
-  return {{"GO111MODULE", "off"}, {"GOPATH", "/usr/share/gocode"}, {"GOCACHE", goCache()},
-          {"GOFLAGS", ""}, {"GOPROXY", "off"}};
+  return {{"GO111MODULE", "off"},
+          {"GOPATH", "/usr/share/gocode"},
+          {"GOCACHE", goCache()},
+          {"GOFLAGS", ""},
+          {"GOPROXY", "off"}};
 }
 
 Driver python(const std::string& name, const std::string& module, const std::string& package,
               const std::string& script) {
-  return {name, package, {{"/usr/bin/python3", "-c", "import " + module}}, {}, [script](const TempDir&) {
+  return {name,
+          package,
+          {{"/usr/bin/python3", "-c", "import " + module}},
+          {},
+          [script](const TempDir&) {
             return std::vector<std::string>{"/usr/bin/python3", driverFile(script)};
           }};
 }
@@ -88,8 +95,9 @@ std::string unifiedDiff(const std::string& direct, const std::string& proxied) {
   TempDir dir;
   std::string a = dir.write("direct", direct);
   std::string b = dir.write("shardpool", proxied);
-  auto r = runCommand({"diff", "-u", "--label", "direct PostgreSQL", "--label", "through shardpool", a, b},
-                      {}, 10s);
+  auto r = runCommand(
+      {"diff", "-u", "--label", "direct PostgreSQL", "--label", "through shardpool", a, b}, {},
+      10s);
   return r.out;
 }
 
@@ -101,10 +109,10 @@ std::string lastLine(const std::string& out) {
 }
 
 std::map<std::string, std::string> connectionEnv(const TempRole& role, uint16_t port) {
-  return {{"PGHOST", "127.0.0.1"},       {"PGPORT", std::to_string(port)},
-          {"PGUSER", role.name()},       {"PGPASSWORD", role.password()},
-          {"PGDATABASE", "sp_db"},       {"PGSSLMODE", "disable"},
-          {"PGGSSENCMODE", "disable"},   {"PGCONNECT_TIMEOUT", "10"}};
+  return {{"PGHOST", "127.0.0.1"},     {"PGPORT", std::to_string(port)},
+          {"PGUSER", role.name()},     {"PGPASSWORD", role.password()},
+          {"PGDATABASE", "sp_db"},     {"PGSSLMODE", "disable"},
+          {"PGGSSENCMODE", "disable"}, {"PGCONNECT_TIMEOUT", "10"}};
 }
 
 void runMatrix(const Driver& d) {
@@ -135,9 +143,10 @@ void runMatrix(const Driver& d) {
   std::string got = normalise(proxied.out);
   if (got != want) {
     // Written out whole (Catch2 would wrap the lines of an INFO); ctest shows it on failure.
-    std::printf("---- %s: direct PostgreSQL vs shardpool (transaction pooling, pool_size 2) ----\n%s"
-                "---- %s through shardpool, stderr ----\n%s----\n",
-                d.name.c_str(), unifiedDiff(want, got).c_str(), d.name.c_str(), proxied.err.c_str());
+    std::printf(
+        "---- %s: direct PostgreSQL vs shardpool (transaction pooling, pool_size 2) ----\n%s"
+        "---- %s through shardpool, stderr ----\n%s----\n",
+        d.name.c_str(), unifiedDiff(want, got).c_str(), d.name.c_str(), proxied.err.c_str());
     std::fflush(stdout);
   }
   INFO(d.name << ": the outputs differ, see the diff printed above the proxy's log");
@@ -168,66 +177,71 @@ TEST_CASE("driver matrix: asyncpg through shardpool matches direct PostgreSQL",
 TEST_CASE("driver matrix: pgjdbc through shardpool matches direct PostgreSQL",
           "[integration][drivers][matrix]") {
   const std::string jar = "/usr/share/java/postgresql.jar";
-  runMatrix({"pgjdbc", "libpostgresql-jdbc-java default-jdk-headless",
-             {{"javac", "-version"}},
-             {jar},
-             [jar](const TempDir& dir) {
-               // Compiled once for both runs (the single-file launcher would compile twice).
-               auto r = runCommand({"javac", "-encoding", "UTF-8", "-d", dir.path(), "-cp", jar,
-                                    driverFile("matrix_pgjdbc.java")},
-                                   {}, 60s);
-               INFO("javac: " << r.all());
-               REQUIRE(r.exitCode == 0);
-               return std::vector<std::string>{"java", "-cp", dir.path() + ":" + jar, "MatrixPgjdbc"};
-             }});
+  runMatrix(
+      {"pgjdbc",
+       "libpostgresql-jdbc-java default-jdk-headless",
+       {{"javac", "-version"}},
+       {jar},
+       [jar](const TempDir& dir) {
+         // Compiled once for both runs (the single-file launcher would compile twice).
+         auto r = runCommand({"javac", "-encoding", "UTF-8", "-d", dir.path(), "-cp", jar,
+                              driverFile("matrix_pgjdbc.java")},
+                             {}, 60s);
+         INFO("javac: " << r.all());
+         REQUIRE(r.exitCode == 0);
+         return std::vector<std::string>{"java", "-cp", dir.path() + ":" + jar, "MatrixPgjdbc"};
+       }});
 }
 
 TEST_CASE("driver matrix: pgx v4 through shardpool matches direct PostgreSQL",
           "[integration][drivers][matrix]") {
-  runMatrix({"pgx", "golang-go golang-github-jackc-pgx-v4-dev",
-             {{"go", "version"}},
-             {"/usr/share/gocode/src/github.com/jackc/pgx/v4/conn.go"},
-             [](const TempDir& dir) {
-               std::string bin = dir.path() + "/matrix_pgx";
-               auto r = runCommand({"go", "build", "-o", bin, driverFile("matrix_pgx.go")}, goEnv(),
-                                   80s);
-               INFO("go build: " << r.all());
-               REQUIRE(r.exitCode == 0);
-               return std::vector<std::string>{bin};
-             }});
+  runMatrix(
+      {"pgx",
+       "golang-go golang-github-jackc-pgx-v4-dev",
+       {{"go", "version"}},
+       {"/usr/share/gocode/src/github.com/jackc/pgx/v4/conn.go"},
+       [](const TempDir& dir) {
+         std::string bin = dir.path() + "/matrix_pgx";
+         auto r = runCommand({"go", "build", "-o", bin, driverFile("matrix_pgx.go")}, goEnv(), 80s);
+         INFO("go build: " << r.all());
+         REQUIRE(r.exitCode == 0);
+         return std::vector<std::string>{bin};
+       }});
 }
 
 TEST_CASE("driver matrix: PDO pgsql through shardpool matches direct PostgreSQL",
           "[integration][drivers][matrix]") {
-  runMatrix({"pdo", "php-cli php-pgsql",
+  runMatrix({"pdo",
+             "php-cli php-pgsql",
              {{"php", "-r", "exit(in_array('pgsql', PDO::getAvailableDrivers()) ? 0 : 1);"},
               {"php", "-r", "exit(function_exists('pcntl_fork') ? 0 : 1);"}},
              {},
-             [](const TempDir&) { return std::vector<std::string>{"php", driverFile("matrix_pdo.php")}; }});
+             [](const TempDir&) {
+               return std::vector<std::string>{"php", driverFile("matrix_pdo.php")};
+             }});
 }
 
 TEST_CASE("driver matrix: DBD::Pg through shardpool matches direct PostgreSQL",
           "[integration][drivers][matrix]") {
-  runMatrix({"dbdpg", "libdbd-pg-perl",
-             {{"perl", "-MDBD::Pg", "-e", "1"}},
-             {},
-             [](const TempDir&) { return std::vector<std::string>{"perl", driverFile("matrix_dbdpg.pl")}; }});
+  runMatrix({"dbdpg", "libdbd-pg-perl", {{"perl", "-MDBD::Pg", "-e", "1"}}, {}, [](const TempDir&) {
+               return std::vector<std::string>{"perl", driverFile("matrix_dbdpg.pl")};
+             }});
 }
 
 TEST_CASE("driver matrix: ruby-pg through shardpool matches direct PostgreSQL",
           "[integration][drivers][matrix]") {
-  runMatrix({"rubypg", "ruby-pg",
-             {{"ruby", "-rpg", "-e", "1"}},
-             {},
-             [](const TempDir&) { return std::vector<std::string>{"ruby", driverFile("matrix_rubypg.rb")}; }});
+  runMatrix({"rubypg", "ruby-pg", {{"ruby", "-rpg", "-e", "1"}}, {}, [](const TempDir&) {
+               return std::vector<std::string>{"ruby", driverFile("matrix_rubypg.rb")};
+             }});
 }
 
 // Not in the matrix: Debian's node-pg depends on Debian's nodejs (nodejs:any), which cannot be
 // installed beside the NodeSource nodejs of the CI machine, and npm downloads are not allowed at
-// test time. ctest reports this test as skipped (SKIP_REGULAR_EXPRESSION, integration/CMakeLists.txt),
-// never as passed.
+// test time. ctest reports this test as skipped (SKIP_REGULAR_EXPRESSION,
+// integration/CMakeLists.txt), never as passed.
 TEST_CASE("driver matrix: node-postgres is not in the matrix", "[integration][drivers][matrix]") {
-  std::printf("DRIVER MATRIX SKIPPED: node-postgres: Debian's node-pg needs Debian's nodejs, which "
-              "cannot be installed beside NodeSource's nodejs; npm downloads are not allowed\n");
+  std::printf(
+      "DRIVER MATRIX SKIPPED: node-postgres: Debian's node-pg needs Debian's nodejs, which "
+      "cannot be installed beside NodeSource's nodejs; npm downloads are not allowed\n");
   std::fflush(stdout);
 }
