@@ -13,12 +13,18 @@ PACKAGES=(
   postgresql postgresql-contrib postgresql-client pgbouncer
   mariadb-server mariadb-client sysbench
   python3-psycopg openssl procps iproute2
+  # client drivers of the driver matrix (integration/driver_matrix_test.cpp): every one from
+  # Debian, nothing downloaded at test time
+  python3-psycopg2 python3-asyncpg libpostgresql-jdbc-java default-jdk-headless golang-go
+  golang-github-jackc-pgx-v4-dev php-cli php-pgsql libdbd-pg-perl ruby-pg
   # benchmarks: exact syscall counts of the poolers (scripts/bench.sh)
   strace
 )
 # node + npm for the node-postgres integration test (it installs pg@8 from the npm registry).
 # Only when npm is missing: a Node.js from another source (e.g. NodeSource's nodejs, which bundles
 # npm) must not be replaced by Debian's.
+# Debian's node-pg is not installed for the driver matrix: its dependencies need Debian's nodejs
+# (nodejs:any), which cannot sit beside NodeSource's.
 if ! command -v npm >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi
