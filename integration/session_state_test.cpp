@@ -166,7 +166,11 @@ TEST_CASE("a prepared statement broken by a schema change is prepared again, as 
     // The driver's recovery: prepare the same text again under a new name.
     t.add("prepare p2", c[0], prepare(c[0], "p2", sql).get());
     t.add("exec p2", c[0], execPrepared(c[0], "p2", {}).get());
+    // Statements prepared before the change keep failing until their client prepares again.
+    t.add("exec p1 still stale", c[0], execPrepared(c[0], "p1", {}).get());
+    t.add("B exec q1 stale", c[1], execPrepared(c[1], "q1", {}).get());
     t.add("B prepare q2", c[1], prepare(c[1], "q2", sql).get());
     t.add("B exec q2", c[1], execPrepared(c[1], "q2", {}).get());
+    t.add("exec p2 again", c[0], execPrepared(c[0], "p2", {}).get());
   });
 }

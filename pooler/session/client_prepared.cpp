@@ -37,19 +37,15 @@ void ClientConn::ensurePrepared(const ClientStatement& st) {
     cache.touch(st.serverName);
     return;
   }
+  // A statement the server refused after a schema change: it keeps refusing it to the clients
+  // that prepared it before (they prepare it again, under a new name, as on PostgreSQL).
+  if (cache.isStale(st.serverName)) return;
   prepareOnServer(st, {'P', pg::Fate::Swallow, false, {}, st.serverName});
 }
 
 void ClientConn::prepareOnServer(const ClientStatement& st, pg::Request parse) {
   StatementCache& cache = server_->statements();
   pg::Writer w;
-  if (cache.takeStale(st.serverName)) {
-    // Its plan went stale (a schema change): the server still has it under this name.
-    pg::putClose(w, 'S', st.serverName);
-    server_->appendOwned(w.data());
-    server_->pushRequest({'C', pg::Fate::Swallow});
-    w = pg::Writer();
-  }
   evictIfFull();
   pg::putParse(w, st.serverName, st.query, st.paramTypes);
   server_->appendOwned(w.data());
@@ -170,9 +166,10 @@ void ClientConn::handleParse(pg::Bytes body) {
     server_->pushRequest({'P', pg::Fate::RenameError, false, name, it->second.serverName});
     return;
   }
-  ClientStatement st{pg::serverStatementName(query, types), std::string(query), types};
-  const ClientStatement& ref = statements_.emplace(name, std::move(st)).first->second;
   StatementCache& cache = server_->statements();
+  ClientStatement st{cache.current(pg::serverStatementName(query, types)), std::string(query),
+                     types};
+  const ClientStatement& ref = statements_.emplace(name, std::move(st)).first->second;
   if (cache.contains(ref.serverName)) {
     cache.touch(ref.serverName);
     server_->pushRequest({'P', pg::Fate::Synthesize});

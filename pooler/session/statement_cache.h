@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
+#include <atomic>
 
 namespace shardpool::pooler {
 
@@ -45,18 +45,32 @@ class StatementCache {
     stale_.clear();
   }
   // The server refused to run the statement because its plan no longer fits (a schema change:
-  // "cached plan must not change result type"): it is no longer offered as prepared, and the
-  // next Parse of it closes the server's copy first (takeStale).
+  // "cached plan must not change result type"). The server keeps its copy, so that clients that
+  // prepared it before the change keep getting that error, as on a dedicated connection; a new
+  // Parse of the same text is prepared under another name (current()).
   void markStale(const std::string& name) {
     remove(name);
-    stale_.insert(name);
+    stale_.emplace(name, std::string());
   }
-  bool takeStale(const std::string& name) { return stale_.erase(name) != 0; }
+  bool isStale(const std::string& name) const { return stale_.count(name) != 0; }
+  // The name under which a new Parse of the statement named `name` is prepared on this server.
+  std::string current(const std::string& name) {
+    std::string n = name;
+    for (auto it = stale_.find(n); it != stale_.end(); it = stale_.find(n)) {
+      if (it->second.empty())
+        it->second = n.substr(0, n.find('~')) + "~" + std::to_string(++renames_);
+      n = it->second;
+    }
+    return n;
+  }
 
  private:
   std::list<std::string> lru_;
   std::unordered_map<std::string, std::list<std::string>::iterator> index_;
-  std::unordered_set<std::string> stale_;
+  std::unordered_map<std::string, std::string> stale_;  // stale name -> its replacement
+  // Suffixes of replacement names: unique in the process, so a client's replacement name
+  // never meets a different statement of that name on another server.
+  static inline std::atomic<uint64_t> renames_{0};
 };
 
 }  // namespace shardpool::pooler
