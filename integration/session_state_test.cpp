@@ -150,6 +150,17 @@ TEST_CASE("SQL DEALLOCATE of a protocol-level statement behaves as on a dedicate
     t.add("rollback 2", c[0], simple(c[0], "rollback").get());
     t.add("exec s4 kept", c[0], execPrepared(c[0], "s4", {}).get());
     t.add("deallocate unknown", c[0], simple(c[0], "deallocate nosuch").get());
+    // The extended protocol (pgjdbc, psycopg 3 in pipeline mode send DEALLOCATE this way).
+    t.add("prepare s5", c[0], prepare(c[0], "s5", "select 5").get());
+    t.add("extended deallocate s5", c[0], execParams(c[0], "DEALLOCATE s5", {}).get());
+    t.add("exec s5 gone", c[0], execPrepared(c[0], "s5", {}).get());
+    t.add("prepare s5 again", c[0], prepare(c[0], "s5", "select 55").get());
+    t.add("exec s5 again", c[0], execPrepared(c[0], "s5", {}).get());
+    t.add("begin 3", c[0], simple(c[0], "begin").get());
+    t.add("fail 3", c[0], simple(c[0], "select 1/0").get());
+    t.add("extended deallocate aborted", c[0], execParams(c[0], "deallocate s5", {}).get());
+    t.add("rollback 3", c[0], simple(c[0], "rollback").get());
+    t.add("extended deallocate unknown", c[0], execParams(c[0], "deallocate nosuch", {}).get());
   });
 }
 

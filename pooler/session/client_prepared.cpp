@@ -14,6 +14,11 @@ namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
 
+namespace {
+// The server-side statement an extended-protocol DEALLOCATE of a client's statement removes.
+constexpr std::string_view kDeallocateStandIn = "sp_deallocate_stand_in";
+}  // namespace
+
 void ClientConn::forwardRaw(char type, pg::Bytes body) {
   pg::Writer w;
   w.start(type);
@@ -125,22 +130,36 @@ void ClientConn::handleParse(pg::Bytes body) {
   }
   std::string_view query = p->query;
   std::vector<uint32_t> types = p->paramTypes;
-  std::string refusal;
+  std::string rewritten;  // the text the server gets instead of the client's
   if (auto why = sessionOnlyFeature(query)) {
     // Prepare, under the client's name, a statement that raises the error when executed.
     log::info(who(), "refusing a session-only feature: {}", *why);
-    refusal = raiseFeatureNotSupported(*why);
-    query = refusal;
-    types.clear();
+    rewritten = raiseFeatureNotSupported(*why);
+  } else if (auto target = pg::deallocateTarget(query); target && statements_.count(*target)) {
+    // Extended-protocol DEALLOCATE of one of the client's statements (pgjdbc, psycopg 3 in
+    // pipeline mode): the client forgets it, and the server deallocates a stand-in of ours,
+    // so that the statement runs, succeeds or fails as it would on a dedicated connection.
+    statements_.erase(*target);
+    pg::Writer w;
+    pg::putClose(w, 'S', kDeallocateStandIn);
+    pg::putParse(w, kDeallocateStandIn, "SELECT 1", {});
+    server_->appendOwned(w.data());
+    server_->pushRequest({'C', pg::Fate::Swallow});
+    server_->pushRequest({'P', pg::Fate::Swallow});
+    rewritten = fmt::format("DEALLOCATE {}", kDeallocateStandIn);
   } else if (pg::isDeallocateAllOrDiscardAll(query)) {
     clearStatements();
+  }
+  if (!rewritten.empty()) {
+    query = rewritten;
+    types.clear();
   }
   if (p->name.empty()) {
     if (routing_) {
       routing_->unnamedQuery = std::string(query);
       routing_->unnamedTypes = types;
     }
-    if (refusal.empty()) {
+    if (rewritten.empty()) {
       forwardRaw('P', body);
     } else {
       pg::Writer w;
