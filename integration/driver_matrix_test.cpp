@@ -234,14 +234,3 @@ TEST_CASE("driver matrix: ruby-pg through shardpool matches direct PostgreSQL",
                return std::vector<std::string>{"ruby", driverFile("matrix_rubypg.rb")};
              }});
 }
-
-// Not in the matrix: Debian's node-pg depends on Debian's nodejs (nodejs:any), which cannot be
-// installed beside the NodeSource nodejs of the CI machine, and npm downloads are not allowed at
-// test time. ctest reports this test as skipped (SKIP_REGULAR_EXPRESSION,
-// integration/CMakeLists.txt), never as passed.
-TEST_CASE("driver matrix: node-postgres is not in the matrix", "[integration][drivers][matrix]") {
-  std::printf(
-      "DRIVER MATRIX SKIPPED: node-postgres: Debian's node-pg needs Debian's nodejs, which "
-      "cannot be installed beside NodeSource's nodejs; npm downloads are not allowed\n");
-  std::fflush(stdout);
-}

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
 #include <functional>
 #include <string>
 #include <vector>
@@ -79,18 +82,19 @@ void compareWithDirect(const std::string& table, int clients, const Scenario& sc
     if (reset) reset();
   };
   prepareTable();
-  auto direct = run([&] { return Conn(directConninfo(role.name(), role.password())); }, clients,
-                    scenario);
+  // The same startup parameters both ways (the harness names its connections differently).
+  const std::string app = " application_name=state_test";
+  auto direct = run([&] { return Conn(directConninfo(role.name(), role.password()) + app); },
+                    clients, scenario);
   prepareTable();
-  auto pooled =
-      run([&] { return Conn(proxy.conninfo(role.name(), role.password())); }, clients, scenario);
+  auto pooled = run([&] { return Conn(proxy.conninfo(role.name(), role.password()) + app); },
+                    clients, scenario);
   adminConn().query("drop table if exists " + table);
-  std::string both;
   for (size_t i = 0; i < std::max(direct.size(), pooled.size()); ++i) {
-    both += "direct: " + (i < direct.size() ? direct[i] : "-") + "\n";
-    both += "pooled: " + (i < pooled.size() ? pooled[i] : "-") + "\n";
+    std::string d = i < direct.size() ? direct[i] : "-";
+    std::string p = i < pooled.size() ? pooled[i] : "-";
+    if (d != p) UNSCOPED_INFO("step " << i << "\n  direct: " << d << "\n  pooled: " << p);
   }
-  INFO(both);
   CHECK(pooled == direct);
 }
 
@@ -184,4 +188,112 @@ TEST_CASE("a prepared statement broken by a schema change is prepared again, as 
     t.add("B exec q2", c[1], execPrepared(c[1], "q2", {}).get());
     t.add("exec p2 again", c[0], execPrepared(c[0], "p2", {}).get());
   });
+}
+
+TEST_CASE("settings a client changes follow it and never reach another client",
+          "[integration][session_state][transaction]") {
+  // Two clients on one server: everything one sets, resets, rolls back or discards, read by
+  // both after each step.
+  const std::string probe =
+      "select current_setting('search_path'), current_setting('statement_timeout'), "
+      "current_setting('work_mem'), current_setting('application_name'), "
+      "current_setting('TimeZone'), "
+      // A custom setting another client defined reads '' instead of NULL (docs/pooling.md).
+      "coalesce(current_setting('myapp.tenant', true), ''), "
+      "current_setting('default_transaction_isolation')";
+  compareWithDirect("it_settings_" + uniqueSuffix(), 2, [&](std::vector<Conn>& c, Transcript& t) {
+    auto both = [&](const std::string& step) {
+      t.add(step + " A", c[0], simple(c[0], probe).get());
+      t.add(step + " B", c[1], simple(c[1], probe).get());
+    };
+    both("start");
+    t.add("A set", c[0],
+          simple(c[0], "SET search_path = a_schema, public; set statement_timeout to 4321; "
+                       "SET SESSION work_mem = '7MB'; SET application_name = 'leaky'; "
+                       "SET TIME ZONE 'Asia/Tokyo'")
+              .get());
+    both("after set");
+    t.add("B set_config", c[1],
+          simple(c[1], "select set_config('myapp.tenant', 'b', false), "
+                       "pg_catalog.set_config('work_mem', '9MB', false)")
+              .get());
+    both("after set_config");
+    t.add("A rolled back", c[0],
+          simple(c[0], "begin; set work_mem = '99MB'; set statement_timeout = 1; rollback").get());
+    both("after rollback");
+    t.add("A set local", c[0], simple(c[0], "begin; set local work_mem = '98MB'; commit").get());
+    both("after set local");
+    t.add("A savepoint", c[0],
+          simple(c[0], "begin; set work_mem = '11MB'; savepoint s; set work_mem = '12MB'; "
+                       "rollback to savepoint s; commit")
+              .get());
+    both("after savepoint");
+    t.add("A characteristics", c[0],
+          simple(c[0], "set session characteristics as transaction isolation level serializable")
+              .get());
+    both("after characteristics");
+    t.add("A reset one", c[0], simple(c[0], "RESET statement_timeout").get());
+    both("after reset");
+    t.add("B set extended", c[1], execParams(c[1], "SET search_path TO b_schema", {}).get());
+    both("after extended set");
+    t.add("A reset all", c[0], simple(c[0], "RESET ALL").get());
+    both("after reset all");
+    t.add("B discard all", c[1], simple(c[1], "DISCARD ALL").get());
+    both("after discard all");
+  });
+}
+
+TEST_CASE("settings leak probe: 12 clients with their own settings on 3 servers",
+          "[integration][session_state][transaction]") {
+  TempRole role("it_leak");
+  Proxy proxy(generalSection("pool_mode = \"transaction\"\ndefault_pool_size = 3\n"
+                             "query_wait_timeout = \"20s\"") +
+              clusterDatabase() + userSection(role.name(), role.password()));
+  const std::string probe =
+      "select current_setting('search_path') || '|' || current_setting('statement_timeout') || "
+      "'|' || current_setting('work_mem') || '|' || current_setting('application_name') || '|' "
+      "|| current_setting('TimeZone') || '|' || coalesce(current_setting('myapp.t', true), '')";
+  // What a client that sets nothing sees: the values of a fresh direct connection.
+  const std::string app = " application_name=leak_probe";
+  std::string defaults = Conn(directConninfo(role.name(), role.password()) + app).scalar(probe);
+  constexpr int kClients = 12, kRounds = 40;
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::atomic<int> reads{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      auto fail = [&](const std::string& what) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (failures.size() < 20) failures.push_back("client " + std::to_string(i) + ": " + what);
+      };
+      try {
+        Conn c(proxy.conninfo(role.name(), role.password()) + app, 20s);
+        if (!c.ok()) return fail("connect: " + c.connectError().message);
+        std::string expected = defaults;
+        for (int round = 0; round < kRounds; ++round) {
+          if (i % 2 == 0 && round == 5) {  // even clients set their own values, once
+            std::string n = std::to_string(i);
+            c.query("set search_path = s" + n + ", public; set statement_timeout = " +
+                    std::to_string(1000 + i) + "; set work_mem = '" + std::to_string(64 + i) +
+                    "MB'; set application_name = 'c" + n + "'; set timezone = 'Etc/GMT-" +
+                    std::to_string(i % 12) + "'; select set_config('myapp.t', '" + n +
+                    "', false)");
+            expected = c.scalar(probe);  // as it reads on this client's own server now
+            if (expected == defaults) return fail("the SETs had no effect");
+          }
+          std::string got = c.scalar(probe);
+          ++reads;
+          if (got != expected) fail("round " + std::to_string(round) + ": " + got + " != " + expected);
+        }
+      } catch (const std::exception& e) {
+        fail(e.what());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  INFO("defaults: " << defaults << "; reads " << reads);
+  for (auto& f : failures) UNSCOPED_INFO(f);
+  CHECK(failures.empty());
+  CHECK(reads == kClients * kRounds);
 }

@@ -320,3 +320,28 @@ void Writer::clear() {
 }
 
 }  // namespace shardpool::protocol::pg
+
+namespace shardpool::protocol::pg {
+
+std::optional<std::vector<std::optional<std::string>>> decodeDataRow(Bytes body) {
+  Reader r(body);
+  int16_t n = r.i16();
+  if (!r.ok() || n < 0) return std::nullopt;
+  std::vector<std::optional<std::string>> values;
+  values.reserve(static_cast<size_t>(n));
+  for (int16_t i = 0; i < n; ++i) {
+    int32_t len = r.i32();
+    if (!r.ok()) return std::nullopt;
+    if (len < 0) {
+      values.emplace_back();
+      continue;
+    }
+    Bytes b = r.bytes(static_cast<size_t>(len));
+    if (!r.ok()) return std::nullopt;
+    values.emplace_back(std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+  }
+  if (r.remaining() != 0) return std::nullopt;
+  return values;
+}
+
+}  // namespace shardpool::protocol::pg

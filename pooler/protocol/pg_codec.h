@@ -180,6 +180,8 @@ std::optional<BackendKeyData> decodeBackendKeyData(Bytes body);
 
 // ReadyForQuery status byte: 'I' idle, 'T' in transaction, 'E' failed transaction.
 std::optional<char> decodeReadyForQuery(Bytes body);
+// DataRow: each column's text (nullopt for NULL); nullopt when malformed.
+std::optional<std::vector<std::optional<std::string>>> decodeDataRow(Bytes body);
 
 struct AuthRequest {
   AuthCode code = AuthCode::Ok;

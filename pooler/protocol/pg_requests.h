@@ -17,6 +17,7 @@ enum class Fate : uint8_t {
   Swallow,     // the pooler injected the request: drop the reply
   Synthesize,  // not sent to the server: the pooler emits the reply when it is due
   RenameError, // a Parse re-sent to provoke "already exists": rename the statement in the error
+  Capture,     // a Query of the pooler's own whose rows it reads: no reply reaches the client
 };
 
 struct Request {
@@ -74,6 +75,7 @@ class RequestQueue {
   Fate replyFate(char type) const {
     const Request* r = front();
     if (!r) return Fate::Forward;
+    if (r->fate == Fate::Capture) return Fate::Capture;
     if (type == 'E') return r->fate == Fate::RenameError ? Fate::RenameError : Fate::Forward;
     if (completes(*r, type) && r->fate == Fate::Swallow) return Fate::Swallow;
     return Fate::Forward;

@@ -341,6 +341,14 @@ void ClientConn::afterAuth() {
   }
   // Messages shardpool rewrites are collected whole: allow what PostgreSQL allows.
   if (txnPooling_) scanner_.setMaxCollect(pg::kMaxMessageLength);
+  if (txnPooling_ && pool_) {
+    startup_ = params_;  // what RESET goes back to
+    // What the client did not set is what a fresh server reports, not what another client
+    // left on the server this client happens to get.
+    if (auto defaults = pool_->loginParams())
+      for (auto& [k, v] : *defaults)
+        if (!findSetting(params_, k)) params_.emplace_back(k, v);
+  }
   auto keys = runtime.cancels().add(worker().index(), id());
   cancelPid_ = keys.first;
   cancelKey_ = keys.second;
@@ -536,7 +544,8 @@ void ClientConn::serverReady(ServerConn& server) {
   // transaction block in statement mode was refused in ServerConn::onActiveReply).
   // A cancel of this client's query still on its way keeps the server (cancelDelivered).
   if (pool_->settings().mode != config::PoolMode::Session && server.clean() &&
-      scanner_.atBoundary() && inbuf_.empty() && !server.cancelInFlight())
+      scanner_.atBoundary() && inbuf_.empty() && !server.cancelInFlight() &&
+      (touched_.empty() || !captureSettings(server)))
     releaseServer();
 }
 
@@ -725,7 +734,9 @@ void ClientConn::close(std::string_view reason) {
   if (routing_) routing_->scatter.reset();  // its servers: back to the pool, or closed
   if (ServerConn* s = server_) {
     server_ = nullptr;
-    s->unlink(!scanner_.atBoundary());
+    // Settings this client changed and shardpool has not read: the server cannot be handed on
+    // as it is (the reset query, if any, undoes them).
+    s->unlink(!scanner_.atBoundary(), !touched_.empty() || !capturing_.empty());
   }
   if (cancelPid_) worker().runtime().cancels().remove(cancelPid_);
   if (counted_) {

@@ -13,6 +13,7 @@
 #include "pooler/session/client_auth.h"
 #include "pooler/net/connection.h"
 #include "pooler/session/pool.h"
+#include "pooler/session/session_guard.h"
 #include "pooler/session/session_states.h"
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/protocol/pg_requests.h"
@@ -61,6 +62,8 @@ class ClientConn final : public Connection {
   void loginComplete(const protocol::pg::ErrorFields* error);
   void serverReady(ServerConn& server);  // a ReadyForQuery went by
   void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
+  // The values of the settings asked for by captureSettings(), in order (nullopt: not set).
+  void settingsCaptured(const std::vector<std::optional<std::string>>& values);
   void forgetStatement(const std::string& clientName);  // a Parse that failed on the server
   // The connect made for us failed; `sqlstate` is the server's when it refused the login.
   void serverFailed(std::string_view reason, std::string_view sqlstate = "08006");
@@ -108,6 +111,10 @@ class ClientConn final : public Connection {
   std::string buildSetQuery(const ServerConn& server,
                             std::vector<std::pair<std::string, std::string>>& toApply) const;
   void releaseServer();
+  // Before its server goes back: reads the session settings this client's statements changed
+  // that the server does not report (captured into params_ and the server's applied list).
+  // False when there is nothing to read.
+  bool captureSettings(ServerConn& server);
   void terminateForShutdown();
 
   // Prepared statements in transaction/statement pooling (client_prepared.cpp).
@@ -180,6 +187,9 @@ class ClientConn final : public Connection {
   bool trackStatements_ = false;  // ... with protocol-level prepared statements mapped
   uint32_t maxPrepared_ = 0;
   std::unordered_map<std::string, ClientStatement> statements_;
+  SettingChanges touched_;            // settings changed since the last capture (client_params)
+  std::vector<std::pair<std::string, std::string>> startup_;  // the login's settings (pooling)
+  std::vector<std::string> capturing_;  // names asked for by the capture in flight
   std::optional<ClientStatement> unnamed_;  // the client's unnamed statement (serverName "")
   uint64_t unnamedGeneration_ = 0;          // counts its replacements (ServerConn::holdsUnnamed)
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed

@@ -49,4 +49,57 @@ void ClientConn::noteParameter(std::string_view name, std::string_view value) {
   setSetting(params_, name, value);
 }
 
+bool ClientConn::captureSettings(ServerConn& server) {
+  // Each entry: a setting and the expression that yields its value for this client now.
+  std::vector<std::pair<std::string, std::string>> reads;
+  auto add = [&](std::string_view name, bool reset) {
+    if (readOnlySetting(name)) return;
+    for (auto& [n, e] : reads)
+      if (sameSettingName(n, name)) return;
+    const std::string* startup = findSetting(startup_, name);
+    if (reset && startup) {
+      // RESET goes back to the server's own login value: put the client's back instead.
+      reads.emplace_back(name, fmt::format("pg_catalog.set_config({}, {}, false)",
+                                           quoteLiteral(name), quoteLiteral(*startup)));
+    } else if (!server.reports(name)) {  // reported ones arrive by ParameterStatus
+      reads.emplace_back(name,
+                         fmt::format("pg_catalog.current_setting({}, true)", quoteLiteral(name)));
+    }
+  };
+  // Latest first: a name's last change decides; everything before a RESET ALL was undone by it.
+  for (auto it = touched_.changes.rbegin(); it != touched_.changes.rend(); ++it) {
+    if (!it->name.empty()) {
+      add(it->name, it->reset);
+      continue;
+    }
+    for (auto& [n, v] : startup_) add(n, true);
+    for (auto& [n, v] : params_) add(n, true);
+    for (auto& [n, v] : server.applied()) add(n, true);
+  }
+  touched_.clear();
+  if (reads.empty()) return false;
+  std::string q;
+  capturing_.clear();
+  for (auto& [n, e] : reads) {
+    q += q.empty() ? "SELECT " : ", ";
+    q += e;
+    capturing_.push_back(n);
+  }
+  server.capture(std::move(q));
+  return true;
+}
+
+void ClientConn::settingsCaptured(const std::vector<std::optional<std::string>>& values) {
+  if (values.size() != capturing_.size()) return;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const std::string& name = capturing_[i];
+    if (values[i])
+      setSetting(params_, name, *values[i]);
+    else
+      eraseSetting(params_, name);
+    if (server_) server_->noteSetting(name, values[i] ? &*values[i] : nullptr);
+  }
+  capturing_.clear();
+}
+
 }  // namespace shardpool::pooler

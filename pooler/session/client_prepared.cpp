@@ -118,6 +118,7 @@ void ClientConn::handleQuery(pg::Bytes body) {
     }
   }
   if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
+  if (!routing_) noteSettingChanges(sql, touched_);
   forwardRaw('Q', body);
   server_->pushRequest({'Q'});
 }
@@ -153,6 +154,8 @@ void ClientConn::handleParse(pg::Bytes body) {
   if (!rewritten.empty()) {
     query = rewritten;
     types.clear();
+  } else if (!routing_) {
+    noteSettingChanges(query, touched_);
   }
   if (p->name.empty()) {
     if (routing_) {

@@ -613,4 +613,16 @@ void PoolRegistry::slotFreed(Worker& worker, Pool& pool) {
     if (other->sharesLimitWith(pool) && other->hasWaiters()) other->retry(worker);
 }
 
+void Pool::noteLoginParams(const SettingsList& params) {
+  std::lock_guard lock(loginMutex_);
+  if (loginParams_ && *loginParams_ == params) return;
+  if (loginParams_) log::info(name_, "a server reported different login parameters; using them");
+  loginParams_ = std::make_shared<const SettingsList>(params);
+}
+
+std::shared_ptr<const SettingsList> Pool::loginParams() const {
+  std::lock_guard lock(loginMutex_);
+  return loginParams_;
+}
+
 }  // namespace shardpool::pooler

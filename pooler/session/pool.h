@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pooler/session/settings_list.h"
 
 namespace shardpool::pooler {
 
@@ -138,6 +139,12 @@ class Pool {
   // More servers open than the pool size allows (after a reload lowered it).
   bool overSize();
 
+  // The settings a freshly logged-in server of this pool reports (ParameterStatus): what a
+  // client that did not set them expects, whatever other clients left on the server it gets.
+  // Refreshed by every server login that reports different values; null before the first.
+  void noteLoginParams(const SettingsList& params);
+  std::shared_ptr<const SettingsList> loginParams() const;
+
   PoolCounters& counters(unsigned worker) { return counters_[worker]; }
   PoolTotals totals() const;
 
@@ -209,6 +216,8 @@ class Pool {
   uint32_t idleTotal_ = 0;
   bool capped_ = false;  // a waiter is blocked by a shared cap, not by pool_size
   std::deque<Waiter> waiters_;
+  mutable std::mutex loginMutex_;
+  std::shared_ptr<const SettingsList> loginParams_;  // under loginMutex_
   std::vector<std::vector<ServerConn*>> idle_;  // per worker
 };
 

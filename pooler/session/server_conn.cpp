@@ -80,6 +80,7 @@ pg::Disposition ServerConn::onHeader(char type, uint32_t) {
     switch (requests_.replyFate(type)) {
       case pg::Fate::Swallow:
       case pg::Fate::RenameError:
+      case pg::Fate::Capture:
         return pg::Disposition::Collect;
       case pg::Fate::Forward:
       case pg::Fate::Synthesize:
@@ -94,6 +95,18 @@ pg::Disposition ServerConn::onHeader(char type, uint32_t) {
 
 bool ServerConn::onActiveReply(char type, pg::Bytes body) {
   if (type == 'S') return true;  // a ParameterStatus alone completes nothing
+  const pg::Request* front = requests_.front();
+  bool capture = front && front->fate == pg::Fate::Capture;
+  if (capture && type != 'Z') {
+    if (type == 'D' && client_) {
+      if (auto row = pg::decodeDataRow(body)) client_->settingsCaptured(*row);
+    } else if (type == 'E') {
+      auto e = pg::decodeErrorResponse(body);
+      log::warn(who_, "reading the client's session settings failed: {}",
+                e ? e->message : "malformed error");
+    }
+    return true;
+  }
   if (type == 'E') noteStatementError(body);
   if (type == 'E' && client_ && rewritesError()) {
     if (auto e = pg::decodeErrorResponse(body)) {
@@ -117,7 +130,7 @@ bool ServerConn::onActiveReply(char type, pg::Bytes body) {
     pg::putErrorDowngraded(w, body);
     client_->appendOwned(w.data());
   }
-  if (type == 'Z' && client_ && client_->statementMode()) {
+  if (type == 'Z' && client_ && client_->statementMode() && !capture) {
     if (txStatus_ != 'I' && requests_.size() <= 1) {
       requests_.onReply(type, *this);
       client_->refuseTransactionBlock();  // closes the client; this server is not clean
@@ -161,6 +174,21 @@ void ServerConn::cancelForTimeout(config::Duration timeout) {
   timeoutCancel_ = timeout;
   log::warn(who_, "query_timeout ({} ms) expired: cancelling the running query", timeout.count());
   sendCancel();
+}
+
+void ServerConn::capture(std::string query) {
+  pg::Writer w;
+  pg::putQuery(w, query);
+  send(w.take());
+  pushRequest({'Q', pg::Fate::Capture});
+}
+
+void ServerConn::noteSetting(std::string_view name, const std::string* value) {
+  if (findSetting(params_, name)) return;  // reported: ParameterStatus keeps it
+  if (value)
+    setSetting(applied_, name, *value);
+  else
+    eraseSetting(applied_, name);
 }
 
 void ServerConn::sendCancel() {
@@ -422,7 +450,7 @@ bool ServerConn::clean() const {
   return isOpen() && requests_.empty() && txStatus_ == 'I' && scanner_.atBoundary();
 }
 
-void ServerConn::unlink(bool clientMidMessage) {
+void ServerConn::unlink(bool clientMidMessage, bool settingsUnknown) {
   ClientConn* c = client_;
   client_ = nullptr;
   if (c) clearThrottle();
@@ -450,6 +478,10 @@ void ServerConn::unlink(bool clientMidMessage) {
   }
   if (closedInsteadOfReuse()) return;
   if (pool_.settings().resetQuery.empty() || state_ == State::Login) {
+    if (settingsUnknown && state_ != State::Login) {
+      close("the client left session settings shardpool could not read back");
+      return;
+    }
     backToPool();
     return;
   }

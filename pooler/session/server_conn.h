@@ -84,7 +84,8 @@ class ServerConn final : public Connection {
   // The client is done with this server: reset and return it to the pool, or close it when it
   // is not in a clean state.
   // `clientMidMessage`: the client left with a message partly forwarded; the server closes.
-  void unlink(bool clientMidMessage = false);
+  // `settingsUnknown`: the client changed settings shardpool has not read back.
+  void unlink(bool clientMidMessage = false, bool settingsUnknown = false);
   // Requests sent (or answered by shardpool) and not yet replied to; pushing drains replies
   // that shardpool synthesizes once they are due.
   void pushRequest(protocol::pg::Request r);
@@ -101,6 +102,12 @@ class ServerConn final : public Connection {
   static constexpr std::chrono::seconds kCancelHold{5};
   bool timeoutCancelSent() const { return timeoutCancel_.count() > 0; }
   StatementCache& statements() { return statements_; }
+  // Runs a query of shardpool's own whose rows go to the linked client's settingsCaptured().
+  void capture(std::string query);
+  // A client changed a setting the server does not report: `value` is what it is now (nullptr:
+  // not set, a custom name never defined).
+  void noteSetting(std::string_view name, const std::string* value);
+  bool reports(std::string_view name) const { return findSetting(params_, name) != nullptr; }
   // Whose unnamed statement this server holds: a client id and that client's count of unnamed
   // Parses. A simple Query, another client's Parse(""), or shardpool's own use of the unnamed
   // statement changes it, so a client's Bind("") never reaches another client's statement.

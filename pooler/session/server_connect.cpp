@@ -230,6 +230,7 @@ void ServerConn::loginDone() {
   setState(State::Idle);
   idleSince_ = worker().now();
   log::debug(who_, "connected to backend pid {}", backendPid_);
+  pool_.noteLoginParams(params_);
   counters().add(counters().serverConnects, 1);
   worker().queueGive(this, forClient_);
   forClient_ = 0;

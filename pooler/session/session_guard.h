@@ -8,11 +8,29 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace shardpool::pooler {
 
 // The reason `sql` must not run in transaction/statement pooling, or nullopt when it may.
 std::optional<std::string> sessionOnlyFeature(std::string_view sql);
+
+// The session settings a query may change beyond its transaction, in statement order: what SET /
+// RESET / DISCARD ALL statements name (SET LOCAL, SET TRANSACTION and SET CONSTRAINTS do not
+// count) and the first argument of set_config() calls written as a literal, anywhere in the text
+// (DO blocks included). Names are lower case, as PostgreSQL compares them. Only the last change
+// of each name is kept; RESET ALL and DISCARD ALL (name "") replace everything before them.
+struct SettingChanges {
+  struct Change {
+    std::string name;  // "": every setting (RESET ALL, DISCARD ALL)
+    bool reset = false;  // RESET, SET ... TO DEFAULT: back to the session's default
+  };
+  std::vector<Change> changes;
+  bool empty() const { return changes.empty(); }
+  void clear() { changes.clear(); }
+  void add(std::string name, bool reset);
+};
+void noteSettingChanges(std::string_view sql, SettingChanges& out);
 
 // A query that makes the server raise `message` with SQLSTATE 0A000 (feature_not_supported), so
 // the error arrives in order and aborts the transaction like any other error.

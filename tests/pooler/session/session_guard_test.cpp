@@ -1,7 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+#include <string>
+#include <vector>
+
 #include "pooler/session/session_guard.h"
 
+using shardpool::pooler::noteSettingChanges;
+using shardpool::pooler::SettingChanges;
 using shardpool::pooler::sessionOnlyFeature;
 
 TEST_CASE("session guard: features that outlive a transaction are named", "[pooler][guard]") {
@@ -52,4 +58,71 @@ TEST_CASE("session guard: a raised error keeps its SQLSTATE and hint, and cannot
     ++tags;
   CHECK(tags == 2);
   CHECK(raiseError("bad", "m").find("ERRCODE = E'XX000'") != std::string::npos);
+}
+
+namespace {
+// The changed names in order, each with "!" when it is a reset ("!" alone: RESET ALL).
+struct Changes {
+  std::vector<std::string> names;
+  bool empty() const { return names.empty(); }
+};
+Changes changes(std::string_view sql) {
+  SettingChanges c;
+  noteSettingChanges(sql, c);
+  Changes out;
+  for (auto& ch : c.changes) out.names.push_back(ch.name + (ch.reset ? "!" : ""));
+  return out;
+}
+using Names = std::vector<std::string>;
+}  // namespace
+
+TEST_CASE("noteSettingChanges: the settings a statement changes for the session",
+          "[session_guard]") {
+  CHECK(changes("SET search_path = a, public").names == Names{"search_path"});
+  CHECK(changes("set SESSION Work_Mem to '4MB'").names == Names{"work_mem"});
+  CHECK(changes("SET \"statement_timeout\" = 5").names == Names{"statement_timeout"});
+  CHECK(changes("set myapp.tenant = 'x'").names == Names{"myapp.tenant"});
+  CHECK(changes("SET TIME ZONE 'UTC'").names == Names{"timezone"});
+  CHECK(changes("set role alice").names == Names{"role"});
+  CHECK(changes("SET SCHEMA 'x'").names == Names{"search_path"});
+  CHECK(changes("set names 'UTF8'").names == Names{"client_encoding"});
+  CHECK(changes("set session authorization bob").names == Names{"session_authorization"});
+  CHECK(changes("reset session authorization").names == Names{"session_authorization!"});
+  CHECK(changes("RESET work_mem").names == Names{"work_mem!"});
+  CHECK(changes("set work_mem to default").names == Names{"work_mem!"});
+  CHECK(changes("set session work_mem = DEFAULT").names == Names{"work_mem!"});
+  CHECK(changes("set time zone local").names == Names{"timezone!"});
+  CHECK(changes("set session characteristics as transaction isolation level serializable")
+            .names.size() == 3);
+  CHECK(changes("RESET ALL").names == Names{"!"});
+  CHECK(changes("discard all").names == Names{"!"});
+  // The last change of a name counts; RESET ALL replaces what came before it.
+  CHECK(changes("set a = 1; reset a; set b = 2; set a = 3").names == Names{"b", "a"});
+  CHECK(changes("set a = 1; reset all; set b = 2").names == Names{"!", "b"});
+  CHECK(changes("BEGIN; SET a = 1; /* ; */ SELECT ';'; set b to 2; COMMIT").names ==
+        Names{"a", "b"});
+  CHECK(changes("select set_config('x.y', '1', false), set_config ( E'z' , '2', true)").names ==
+        Names{"x.y", "z"});
+  CHECK(changes("DO $$ BEGIN PERFORM set_config('in.body', 'v', false); END $$").names ==
+        Names{"in.body"});
+  // Not session changes.
+  CHECK(changes("SET LOCAL work_mem = '1MB'").empty());
+  CHECK(changes("set transaction isolation level serializable").empty());
+  CHECK(changes("SET CONSTRAINTS ALL DEFERRED").empty());
+  CHECK(changes("update t set a = 1").empty());
+  CHECK(changes("alter role r set work_mem = '1MB'").empty());
+  CHECK(changes("select 'set x = 1'").empty());
+  CHECK(changes("discard plans").empty());
+  CHECK(changes("select 1").empty());
+}
+
+TEST_CASE("noteSettingChanges: garbage never crashes", "[session_guard]") {
+  std::mt19937 rng(5);
+  const char alphabet[] = "SETRESDICALset_config$'\"()/*-\n; ea.";
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s(rng() % 40, ' ');
+    for (char& c : s) c = alphabet[rng() % (sizeof(alphabet) - 1)];
+    SettingChanges c;
+    noteSettingChanges(s, c);
+  }
 }
