@@ -227,7 +227,8 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   counted_ = true;
   auto cfg = runtime.config();
   const config::User* user = cfg->findUser(user_);
-  auth_.emplace(cfg->authTypeFor(user), user, user_);
+  auth_.emplace(cfg->authTypeFor(user), user, user_,
+                tlsActive() ? tls()->tlsServerEndPoint() : std::string());
   pg::Writer w;
   ClientAuth::Step step = auth_->begin(w);
   if (!w.data().empty()) send(w.take());
@@ -285,9 +286,12 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
   }
   pg::Writer w;
   ClientAuth::Step step = auth_->onResponse(body, w);
-  if (step == ClientAuth::Step::Failure && auth_->protocolViolation()) {
-    // As PostgreSQL: a malformed authentication message is a protocol violation.
-    fatal("08P01", auth_->failure(), "protocol violation during authentication");
+  if (step == ClientAuth::Step::Failure && auth_->sqlstate() != "28P01") {
+    // As PostgreSQL: a malformed authentication message is a protocol violation (08P01), a
+    // channel-binding mismatch an authorization failure (28000), each with its own message.
+    fatal(auth_->sqlstate(), auth_->failure(),
+          auth_->protocolViolation() ? "protocol violation during authentication"
+                                     : "channel binding refused");
     return false;
   }
   if (step == ClientAuth::Step::Failure) {
