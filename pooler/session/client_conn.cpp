@@ -105,6 +105,7 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
 }
 
 void ClientConn::handleStartupBytes() {
+  if (loginHeldUntil_) return;  // the login waits (back-off): what came with it waits too
   while (state_ == State::Startup || state_ == State::Auth) {
     pg::Bytes data(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
     pg::Frame f = state_ == State::Startup ? pg::frameStartup(data) : pg::frameMessage(data);
@@ -225,7 +226,12 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
     return false;
   }
   counted_ = true;
-  auto cfg = runtime.config();
+  if (!admitLogin()) return false;  // it waits its turn (failed-login back-off), or was refused
+  return beginAuth();
+}
+
+bool ClientConn::beginAuth() {
+  auto cfg = worker().runtime().config();
   const config::User* user = cfg->findUser(user_);
   auth_.emplace(cfg->authTypeFor(user), user, user_,
                 tlsActive() ? tls()->tlsServerEndPoint() : std::string());
@@ -233,6 +239,7 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   ClientAuth::Step step = auth_->begin(w);
   if (!w.data().empty()) send(w.take());
   if (step == ClientAuth::Step::Failure) {
+    noteAuthFailure();
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
           fmt::format("authentication failed: {}", auth_->failure()));
     return false;
@@ -295,6 +302,7 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
     return false;
   }
   if (step == ClientAuth::Step::Failure) {
+    noteAuthFailure();
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
           fmt::format("authentication failed: {}", auth_->failure()));
     return false;
@@ -657,6 +665,10 @@ void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
       return;
     case State::Startup:
     case State::Auth:
+      if (loginHeldUntil_ && now >= *loginHeldUntil_) {
+        resumeLogin();
+        return;
+      }
       if (g.clientLoginTimeout.count() > 0 && now - startedAt_ >= g.clientLoginTimeout)
         fatal("08P01",
               fmt::format("client_login_timeout: login not completed within {:.1f} s",
