@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/network.h"
 #include "config/sharding.h"
 
 namespace shardpool::config {
@@ -60,6 +61,16 @@ struct General {
   Duration idleTransactionTimeout{0};  // disconnect a client idle inside a transaction this long
   Duration clientLoginTimeout = std::chrono::seconds(60);  // startup + authentication
   Duration clientIdleTimeout{0};       // disconnect a client idle outside a transaction this long
+  // Failed-login back-off, per client address (IPv6: per /64). Once an address has
+  // authFailureThreshold failed logins, each new login from it waits authFailureDelay before
+  // its authentication starts, doubling with every further failure up to authFailureMaxDelay;
+  // logins from one address wait in turn. Its failures are forgotten authFailureWindow after
+  // the last one. A threshold or delay of 0 turns it off; trusted networks never wait.
+  uint32_t authFailureThreshold = 5;
+  Duration authFailureDelay = std::chrono::milliseconds(500);
+  Duration authFailureMaxDelay = std::chrono::seconds(10);
+  Duration authFailureWindow = std::chrono::seconds(60);
+  std::vector<Network> authFailureTrustedNetworks;
   // Named protocol-level prepared statements kept per server connection in transaction and
   // statement mode; 0 turns tracking off.
   uint32_t maxPreparedStatements = 200;

@@ -120,6 +120,39 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto d = v.duration(true)) g.clientIdleTimeout = *d;
      }},
+    {"auth_failure_threshold",
+     [](General& g, const ValueReader& v) {
+       if (auto n = count(v)) g.authFailureThreshold = *n;
+     }},
+    {"auth_failure_delay",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.authFailureDelay = *d;
+     }},
+    {"auth_failure_max_delay",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.authFailureMaxDelay = *d;
+     }},
+    {"auth_failure_window",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(false)) g.authFailureWindow = *d;
+     }},
+    {"auth_failure_trusted_networks",
+     [](General& g, const ValueReader& v) {
+       auto texts = v.nameList();
+       if (!texts) return;
+       std::vector<Network> networks;
+       for (const auto& t : *texts) {
+         auto n = parseNetwork(t);
+         if (!n) {
+           v.error(fmt::format("expected addresses or networks such as \"10.0.0.0/8\" or "
+                               "\"::1\", got {}",
+                               quote(t)));
+           return;
+         }
+         networks.push_back(std::move(*n));
+       }
+       g.authFailureTrustedNetworks = std::move(networks);
+     }},
     {"max_prepared_statements",
      [](General& g, const ValueReader& v) {
        if (auto n = count(v)) g.maxPreparedStatements = *n;

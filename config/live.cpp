@@ -55,6 +55,17 @@ const std::vector<GeneralKey>& generalKeys() {
        [](const General& g) { return millis(g.idleTransactionTimeout); }},
       {"client_login_timeout", [](const General& g) { return millis(g.clientLoginTimeout); }},
       {"client_idle_timeout", [](const General& g) { return millis(g.clientIdleTimeout); }},
+      {"auth_failure_threshold",
+       [](const General& g) { return std::to_string(g.authFailureThreshold); }},
+      {"auth_failure_delay", [](const General& g) { return millis(g.authFailureDelay); }},
+      {"auth_failure_max_delay", [](const General& g) { return millis(g.authFailureMaxDelay); }},
+      {"auth_failure_window", [](const General& g) { return millis(g.authFailureWindow); }},
+      {"auth_failure_trusted_networks",
+       [](const General& g) {
+         std::string out;
+         for (const auto& n : g.authFailureTrustedNetworks) out += (out.empty() ? "" : ",") + n.text;
+         return out;
+       }},
       {"server_idle_timeout", [](const General& g) { return millis(g.serverIdleTimeout); }},
       {"server_lifetime", [](const General& g) { return millis(g.serverLifetime); }},
       {"server_connect_timeout", [](const General& g) { return millis(g.serverConnectTimeout); }},

@@ -181,6 +181,19 @@ void checkConsole(const Config& config, const toml::table& root, Diagnostics& di
   }
 }
 
+// The back-off's longest wait must not be shorter than its first.
+void checkAuthBackoff(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const General& g = config.general;
+  if (diag.hasErrorsAt("general.auth_failure_delay") ||
+      diag.hasErrorsAt("general.auth_failure_max_delay"))
+    return;
+  if (g.authFailureDelay.count() > 0 && g.authFailureMaxDelay < g.authFailureDelay)
+    diag.at(valueRegion(childTable(&root, "general"), "auth_failure_max_delay"),
+            "general.auth_failure_max_delay",
+            fmt::format("auth_failure_max_delay ({} ms) is shorter than auth_failure_delay ({} ms)",
+                        g.authFailureMaxDelay.count(), g.authFailureDelay.count()));
+}
+
 }  // namespace
 
 void validateConfig(const Config& config, const toml::table& root, Diagnostics& diag) {
@@ -191,6 +204,7 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   validateSharding(config, root, diag);
   validateTls(config, root, diag);
   checkConsole(config, root, diag);
+  checkAuthBackoff(config, root, diag);
 }
 
 }  // namespace shardpool::config

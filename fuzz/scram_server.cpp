@@ -1,6 +1,7 @@
 // SCRAM-SHA-256, shardpool's side as the server that clients log in to: client-first-message
 // and client-final-message from the network, plus the stored secret format and base64, which
-// come from configuration and pg_authid. The exchange uses RFC 7677's nonce and the secret of
+// come from configuration and pg_authid; each exchange also against a server that offers
+// SCRAM-SHA-256-PLUS (channel binding). The exchange uses RFC 7677's nonce and the secret of
 // password "pencil", so that seeds taken from a real exchange reach the proof check.
 // Input: client-first, '\0', client-final, '\0', a stored secret to parse (messages with a NUL
 // are refused by the parsers anyway, so the separator hides nothing).
@@ -42,6 +43,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     std::string serverFinal;
     FUZZ_CHECK(server.clientFinal(clientFinal, serverFinal) == auth::ScramStatus::BadMessage);
+  }
+
+  // The same messages to a server that offers SCRAM-SHA-256-PLUS (a TLS client), the client
+  // having chosen PLUS exactly when its gs2 header asks for binding.
+  {
+    auth::ScramServer plus(pencil(), std::string(32, '\x5a'));
+    plus.setNonceForTesting("%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+    const bool choosePlus = clientFirst.rfind("p=", 0) == 0;
+    std::string first, final;
+    auth::ScramStatus st = plus.clientFirst(clientFirst, first, choosePlus);
+    if (st == auth::ScramStatus::BadChannelBinding) FUZZ_CHECK(!plus.error().empty());
+    if (st == auth::ScramStatus::Ok) {
+      st = plus.clientFinal(clientFinal, final);
+      if (st == auth::ScramStatus::Ok) FUZZ_CHECK(final.rfind("v=", 0) == 0);
+    }
   }
 
   if (auto secret = auth::parseScramSecret(secretText)) {

@@ -127,10 +127,18 @@ class RawSocket {
   // How a read ended.
   enum class End { Matched, Closed, Reset, Timeout };
 
-  // Connects to 127.0.0.1:port within `timeout`; throws std::runtime_error when it cannot.
-  explicit RawSocket(uint16_t port, Ms timeout = 5s) {
+  // Connects to 127.0.0.1:port within `timeout`, from the loopback address `source` when given
+  // (any 127.x.y.z); throws std::runtime_error when it cannot.
+  explicit RawSocket(uint16_t port, Ms timeout = 5s, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd_ < 0) throw std::runtime_error(std::string("socket(): ") + std::strerror(errno));
+    if (source) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+          ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0)
+        fail("bind");
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);

@@ -1,4 +1,5 @@
-// Password hashing and SCRAM-SHA-256 (RFC 5802/7677) for both directions: verifying clients that
+// Password hashing and SCRAM-SHA-256 (RFC 5802/7677, and SCRAM-SHA-256-PLUS with the
+// tls-server-end-point channel binding of RFC 5929) for both directions: verifying clients that
 // log in to shardpool, and logging shardpool in to backends. Pure computation over OpenSSL.
 #pragma once
 
@@ -43,25 +44,49 @@ std::optional<std::string> base64Decode(std::string_view text);
 // Cryptographically random bytes (RAND_bytes).
 void randomBytes(uint8_t* out, size_t n);
 
-enum class ScramStatus { Ok, BadMessage, BadProof };
+// BadChannelBinding: a client that could bind says it believes the server cannot (a downgrade),
+// or its binding data is not this connection's; PostgreSQL refuses both with 28000, and
+// malformed messages (a gs2 header that contradicts the mechanism chosen) with 08P01.
+enum class ScramStatus { Ok, BadMessage, BadProof, BadChannelBinding };
+
+// The SASL mechanism names and the one channel-binding type PostgreSQL (and shardpool) support.
+inline constexpr std::string_view kScramSha256 = "SCRAM-SHA-256";
+inline constexpr std::string_view kScramSha256Plus = "SCRAM-SHA-256-PLUS";
+inline constexpr std::string_view kTlsServerEndPoint = "tls-server-end-point";
 
 // Server side: a client proving it knows the password behind `secret`.
 class ScramServer {
  public:
-  explicit ScramServer(ScramSecret secret) : secret_(std::move(secret)) {}
-  // client-first-message (the SASLInitialResponse data) -> server-first-message.
-  [[nodiscard]] ScramStatus clientFirst(std::string_view msg, std::string& serverFirst);
+  // `channelBinding`: over TLS, the connection's tls-server-end-point data, and then
+  // SCRAM-SHA-256-PLUS is on offer; empty without TLS (or when the certificate gives none).
+  explicit ScramServer(ScramSecret secret, std::string channelBinding = {})
+      : secret_(std::move(secret)), channelBinding_(std::move(channelBinding)) {}
+  bool offersPlus() const { return !channelBinding_.empty(); }
+  // client-first-message (the SASLInitialResponse data) -> server-first-message. `plus`: the
+  // client chose SCRAM-SHA-256-PLUS (only valid when offersPlus()).
+  [[nodiscard]] ScramStatus clientFirst(std::string_view msg, std::string& serverFirst,
+                                        bool plus = false);
   // client-final-message -> server-final-message ("v=..."); BadProof on a wrong password.
   [[nodiscard]] ScramStatus clientFinal(std::string_view msg, std::string& serverFinal);
+  // Why the last call returned BadChannelBinding (or, for some, BadMessage), in PostgreSQL's
+  // words; empty when there is nothing more to say than "malformed".
+  const std::string& error() const { return error_; }
   // Tests only: use this server nonce instead of a random one (to replay RFC 7677's exchange).
   void setNonceForTesting(std::string serverNonce) { testNonce_ = std::move(serverNonce); }
 
  private:
+  ScramStatus channelBindingFailure(std::string why);
+  ScramStatus malformed(std::string why);
+
   ScramSecret secret_;
+  std::string channelBinding_;
   std::string clientFirstBare_;
   std::string serverFirst_;
   std::string nonce_;  // combined client+server nonce
-  std::string gs2Header_;  // "n,," or "y,,"; client-final's c= must be its base64
+  // "n,,", "y,," or "p=tls-server-end-point,,"; client-final's c= must be the base64 of it
+  // followed, for "p", by the channel binding data.
+  std::string gs2Header_;
+  std::string error_;
   std::string testNonce_;
 };
 
@@ -69,7 +94,14 @@ class ScramServer {
 class ScramClient {
  public:
   explicit ScramClient(std::string password) : password_(std::move(password)) {}
-  std::string clientFirst();  // "n,,n=,r=<nonce>"
+  // Over TLS, before clientFirst(): the server's tls-server-end-point data. With `serverOffersPlus`
+  // the exchange is SCRAM-SHA-256-PLUS, bound to that data; otherwise the header says "y" (the
+  // client could bind but the server did not offer it, so a downgrade is detected by a server
+  // that does support it). Empty data: no binding, header "n".
+  void setChannelBinding(std::string data, bool serverOffersPlus);
+  // The mechanism for the SASLInitialResponse.
+  std::string_view mechanism() const { return plus_ ? kScramSha256Plus : kScramSha256; }
+  std::string clientFirst();  // "n,,n=,r=<nonce>" (or "y,,..." / "p=tls-server-end-point,,...")
   // server-first-message -> client-final-message; BadMessage on malformed input or nonce mismatch.
   [[nodiscard]] ScramStatus serverFirst(std::string_view msg, std::string& clientFinal);
   // Checks the server signature in server-final-message.
@@ -78,7 +110,11 @@ class ScramClient {
   void setNonceForTesting(std::string clientNonce) { testNonce_ = std::move(clientNonce); }
 
  private:
+  std::string gs2Header() const;
+
   std::string password_;
+  std::string channelBinding_;
+  bool plus_ = false;
   std::string clientNonce_;
   std::string clientFirstBare_;
   std::array<uint8_t, 32> expectedServerSignature_{};

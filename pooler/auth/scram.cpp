@@ -1,5 +1,6 @@
-// SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL implements it: no channel binding (gs2 header
-// "n,," or "y,,"), no authzid, the username in client-first ignored (libpq sends "n=").
+// SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL implements it: channel binding only of type
+// tls-server-end-point (SCRAM-SHA-256-PLUS, gs2 header "p=tls-server-end-point,,"), no authzid,
+// the username in client-first ignored (libpq sends "n=").
 // Every parser here is fed bytes from the network: malformed input is BadMessage, never a crash.
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -204,13 +205,44 @@ ScramSecret mockScramSecret(std::string_view userName) {
 
 // ---- Server side ----
 
-ScramStatus ScramServer::clientFirst(std::string_view msg, std::string& serverFirst) {
+ScramStatus ScramServer::channelBindingFailure(std::string why) {
+  error_ = std::move(why);
+  return ScramStatus::BadChannelBinding;
+}
+
+ScramStatus ScramServer::malformed(std::string why) {
+  error_ = std::move(why);
+  return ScramStatus::BadMessage;
+}
+
+ScramStatus ScramServer::clientFirst(std::string_view msg, std::string& serverFirst, bool plus) {
   if (!nonce_.empty() || hasNul(msg)) return ScramStatus::BadMessage;  // one exchange per object
+  if (plus && !offersPlus()) return ScramStatus::BadMessage;  // the caller offered no PLUS
   auto parts = splitComma(msg);
   if (parts.size() < 4) return ScramStatus::BadMessage;
-  // gs2-header: cbind flag ("p=..." would request channel binding, which we never offer), then
-  // an authzid, which PostgreSQL does not support either.
-  if (parts[0] != "n" && parts[0] != "y") return ScramStatus::BadMessage;
+  // gs2-header: the cbind flag, then an authzid, which PostgreSQL does not support.
+  std::string_view cbName;
+  if (attr(parts[0], 'p', cbName)) {
+    // RFC 5802: the client binds to the channel. Only with the -PLUS mechanism, and only to
+    // the one type PostgreSQL defines.
+    if (!plus)
+      return malformed(
+          "The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message "
+          "includes channel binding data.");
+    if (cbName != kTlsServerEndPoint)
+      return malformed("unsupported SCRAM channel-binding type \"" + std::string(cbName) + "\"");
+  } else if (parts[0] == "y" || parts[0] == "n") {
+    if (plus)
+      return malformed(
+          "The client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not include "
+          "channel binding data.");
+    // "y": the client could bind but believes the server cannot. This server can, so a
+    // man in the middle may have removed SCRAM-SHA-256-PLUS from the offer: refuse.
+    if (parts[0] == "y" && offersPlus())
+      return channelBindingFailure("SCRAM channel binding negotiation error");
+  } else {
+    return ScramStatus::BadMessage;
+  }
   if (!parts[1].empty()) return ScramStatus::BadMessage;
   std::string_view user, clientNonce;
   if (!attr(parts[2], 'n', user)) return ScramStatus::BadMessage;  // also rejects "m=" extensions
@@ -244,7 +276,17 @@ ScramStatus ScramServer::clientFinal(std::string_view msg, std::string& serverFi
   for (size_t i = 2; i + 1 < parts.size(); ++i)
     if (!isExtension(parts[i])) return ScramStatus::BadMessage;
   auto cbindRaw = base64Decode(cbind);
-  if (!cbindRaw || *cbindRaw != gs2Header_) return ScramStatus::BadMessage;
+  if (!cbindRaw) return ScramStatus::BadMessage;
+  if (gs2Header_[0] == 'p') {
+    // The header again, then this connection's binding data: a client that saw another
+    // certificate (a man in the middle's) sends other data.
+    const std::string expected = gs2Header_ + channelBinding_;
+    if (cbindRaw->size() != expected.size() ||
+        CRYPTO_memcmp(cbindRaw->data(), expected.data(), expected.size()) != 0)
+      return channelBindingFailure("SCRAM channel binding check failed");
+  } else if (*cbindRaw != gs2Header_) {
+    return ScramStatus::BadMessage;
+  }
   if (nonce != nonce_) return ScramStatus::BadMessage;
   auto proof = decodeKey(proofB64);
   if (!proof) return ScramStatus::BadMessage;
@@ -266,11 +308,21 @@ ScramStatus ScramServer::clientFinal(std::string_view msg, std::string& serverFi
 
 // ---- Client side ----
 
+void ScramClient::setChannelBinding(std::string data, bool serverOffersPlus) {
+  channelBinding_ = std::move(data);
+  plus_ = serverOffersPlus && !channelBinding_.empty();
+}
+
+std::string ScramClient::gs2Header() const {
+  if (plus_) return "p=" + std::string(kTlsServerEndPoint) + ",,";
+  return channelBinding_.empty() ? "n,," : "y,,";
+}
+
 std::string ScramClient::clientFirst() {
   clientNonce_ = testNonce_.empty() ? randomNonce() : testNonce_;
   clientFirstBare_ = "n=,r=" + clientNonce_;
   haveServerFirst_ = false;
-  return "n,," + clientFirstBare_;
+  return gs2Header() + clientFirstBare_;
 }
 
 ScramStatus ScramClient::serverFirst(std::string_view msg, std::string& clientFinal) {
@@ -293,7 +345,10 @@ ScramStatus ScramClient::serverFirst(std::string_view msg, std::string& clientFi
   Key storedKey = sha256(clientKey);
   Key serverKey = hmacSha256(salted, "Server Key");
 
-  std::string withoutProof = "c=biws,r=" + std::string(nonce);  // biws = base64("n,,")
+  // c=: the gs2 header ("n,," is "biws") and, when bound, the channel binding data.
+  std::string cbind = gs2Header();
+  if (plus_) cbind += channelBinding_;
+  std::string withoutProof = "c=" + base64Encode(cbind) + ",r=" + std::string(nonce);
   std::string authMessage = clientFirstBare_ + "," + std::string(msg) + "," + withoutProof;
   Key clientSignature = hmacSha256(storedKey, authMessage);
   Key proof{};

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 namespace shardpool::pooler {
@@ -225,6 +227,22 @@ std::string TlsSession::description() const {
     out += cipher;
   }
   return out;
+}
+
+std::string TlsSession::tlsServerEndPoint() const {
+  if (!established_) return {};
+  // An accepting session sent its own certificate; a connecting one received the server's.
+  X509* cert = SSL_is_server(ssl_) ? SSL_get_certificate(ssl_) : SSL_get0_peer_certificate(ssl_);
+  if (!cert) return {};
+  int digestNid = NID_undef;
+  if (OBJ_find_sigid_algs(X509_get_signature_nid(cert), &digestNid, nullptr) != 1) return {};
+  if (digestNid == NID_md5 || digestNid == NID_sha1) digestNid = NID_sha256;
+  const EVP_MD* md = EVP_get_digestbynid(digestNid);
+  if (!md) return {};
+  unsigned char hash[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, md, hash, &len) != 1) return {};
+  return std::string(reinterpret_cast<const char*>(hash), len);
 }
 
 }  // namespace shardpool::pooler

@@ -57,6 +57,12 @@ class TlsSession {
   std::string peerCommonName() const;
   // "TLSv1.3/TLS_AES_256_GCM_SHA384" once established, for SHOW CLIENTS / SERVERS.
   std::string description() const;
+  // Channel binding data of type tls-server-end-point (RFC 5929 section 4.1): the hash of the
+  // server's certificate (ours on an accepting session, the peer's on a connecting one) with the
+  // hash function of its signature algorithm, SHA-256 where that is MD5 or SHA-1. Empty before
+  // the handshake, without a certificate, or when the signature algorithm names no single hash
+  // (Ed25519): then SCRAM-SHA-256-PLUS cannot be used.
+  std::string tlsServerEndPoint() const;
 
  private:
   TlsSession(SSL* ssl, BIO* in, BIO* out) : ssl_(ssl), in_(in), out_(out) {}

@@ -36,8 +36,12 @@ std::string_view asView(pg::Bytes b) { return {reinterpret_cast<const char*>(b.d
 
 }  // namespace
 
-ClientAuth::ClientAuth(config::AuthType type, const config::User* user, std::string userName)
-    : type_(type), user_(user), userName_(std::move(userName)) {}
+ClientAuth::ClientAuth(config::AuthType type, const config::User* user, std::string userName,
+                       std::string channelBinding)
+    : type_(type),
+      user_(user),
+      userName_(std::move(userName)),
+      channelBinding_(std::move(channelBinding)) {}
 
 ClientAuth::Step ClientAuth::fail(std::string reason) {
   failure_ = std::move(reason);
@@ -45,7 +49,12 @@ ClientAuth::Step ClientAuth::fail(std::string reason) {
 }
 
 ClientAuth::Step ClientAuth::violation(std::string reason) {
-  protocolViolation_ = true;
+  sqlstate_ = "08P01";
+  return fail(std::move(reason));
+}
+
+ClientAuth::Step ClientAuth::refusal(std::string reason) {
+  sqlstate_ = "28000";
   return fail(std::move(reason));
 }
 
@@ -61,8 +70,13 @@ ClientAuth::Step ClientAuth::begin(pg::Writer& out) {
       pg::putAuthMd5(out, salt_);
       return Step::Continue;
     case config::AuthType::ScramSha256:
-      scram_.emplace(user_ ? secretFor(*user_) : auth::mockScramSecret(userName_));
-      pg::putAuthSasl(out, {"SCRAM-SHA-256"});
+      scram_.emplace(user_ ? secretFor(*user_) : auth::mockScramSecret(userName_),
+                     channelBinding_);
+      // As PostgreSQL: the channel-binding variant first when there is a channel to bind to.
+      if (scram_->offersPlus())
+        pg::putAuthSasl(out, {auth::kScramSha256Plus, auth::kScramSha256});
+      else
+        pg::putAuthSasl(out, {auth::kScramSha256});
       return Step::Continue;
   }
   return fail("unsupported auth type");
@@ -122,17 +136,22 @@ ClientAuth::Step ClientAuth::onResponse(pg::Bytes body, pg::Writer& out) {
       if (round_ == 1) {
         auto init = pg::decodeSaslInitialResponse(body);
         if (!init) return violation("malformed SASLInitialResponse");
-        if (init->mechanism != "SCRAM-SHA-256")
-          return violation("client chose an unsupported SASL mechanism");
+        const bool plus = init->mechanism == auth::kScramSha256Plus && scram_->offersPlus();
+        if (init->mechanism != auth::kScramSha256 && !plus)
+          return violation("client selected an invalid SASL authentication mechanism");
         std::string serverFirst;
-        if (scram_->clientFirst(init->data, serverFirst) != auth::ScramStatus::Ok)
-          return violation("malformed SCRAM client-first-message");
+        auth::ScramStatus st = scram_->clientFirst(init->data, serverFirst, plus);
+        if (st == auth::ScramStatus::BadChannelBinding) return refusal(scram_->error());
+        if (st != auth::ScramStatus::Ok)
+          return violation(scram_->error().empty() ? "malformed SCRAM client-first-message"
+                                                   : scram_->error());
         pg::putAuthSaslContinue(out, serverFirst);
         return Step::Continue;
       }
       if (round_ == 2) {
         std::string serverFinal;
         auth::ScramStatus st = scram_->clientFinal(asView(body), serverFinal);
+        if (st == auth::ScramStatus::BadChannelBinding) return refusal(scram_->error());
         if (st == auth::ScramStatus::BadMessage)
           return violation("malformed SCRAM client-final-message");
         if (st == auth::ScramStatus::BadProof || !user_) return fail("wrong password");

@@ -1,4 +1,5 @@
-// Verifies a client's password for one login: trust, cleartext, md5 or SCRAM-SHA-256, against a
+// Verifies a client's password for one login: trust, cleartext, md5 or SCRAM-SHA-256 (with
+// SCRAM-SHA-256-PLUS, channel binding, offered over TLS), against a
 // configured plaintext password, md5 hash or SCRAM secret. Unknown users get the challenge a
 // real user would (a salt stable per name, the same work), which always fails, so user names
 // cannot be probed.
@@ -18,30 +19,38 @@ class ClientAuth {
  public:
   enum class Step { Continue, Success, Failure };
 
-  // `user` may be null (unknown user): the exchange then fails at the end.
-  ClientAuth(config::AuthType type, const config::User* user, std::string userName);
+  // `user` may be null (unknown user): the exchange then fails at the end. `channelBinding`: the
+  // connection's tls-server-end-point data over TLS (SCRAM-SHA-256-PLUS is then offered), empty
+  // otherwise.
+  ClientAuth(config::AuthType type, const config::User* user, std::string userName,
+             std::string channelBinding = {});
 
   // Writes the first authentication request (nothing for trust).
   Step begin(protocol::pg::Writer& out);
   // Handles a 'p' message body; writes the next request when the exchange continues.
   Step onResponse(protocol::pg::Bytes body, protocol::pg::Writer& out);
   const std::string& failure() const { return failure_; }  // reason for the log
-  // The failure was a malformed message (08P01 for the client), not a wrong password (28P01).
-  bool protocolViolation() const { return protocolViolation_; }
+  // The SQLSTATE of the failure: 28P01 for a wrong password or an unknown user (the client gets
+  // the usual "password authentication failed"); otherwise failure() is the client's message:
+  // 08P01 for a malformed message, 28000 for a channel-binding mismatch (as PostgreSQL).
+  std::string_view sqlstate() const { return sqlstate_; }
+  bool protocolViolation() const { return sqlstate_ == "08P01"; }
 
  private:
   Step verifyCleartext(std::string_view password);
   Step fail(std::string reason);
   Step violation(std::string reason);
+  Step refusal(std::string reason);  // 28000
 
   config::AuthType type_;
   const config::User* user_;
   std::string userName_;
+  std::string channelBinding_;
   uint8_t salt_[4] = {};
   int round_ = 0;
   std::optional<auth::ScramServer> scram_;
   std::string failure_;
-  bool protocolViolation_ = false;
+  std::string_view sqlstate_ = "28P01";
 };
 
 }  // namespace shardpool::pooler

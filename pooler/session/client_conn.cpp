@@ -109,6 +109,7 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
 }
 
 void ClientConn::handleStartupBytes() {
+  if (loginHeldUntil_) return;  // the login waits (back-off): what came with it waits too
   while (state_ == State::Startup || state_ == State::Auth) {
     pg::Bytes data(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
     pg::Frame f = state_ == State::Startup ? pg::frameStartup(data) : pg::frameMessage(data);
@@ -229,13 +230,20 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
     return false;
   }
   counted_ = true;
-  auto cfg = runtime.config();
+  if (!admitLogin()) return false;  // it waits its turn (failed-login back-off), or was refused
+  return beginAuth();
+}
+
+bool ClientConn::beginAuth() {
+  auto cfg = worker().runtime().config();
   const config::User* user = cfg->findUser(user_);
-  auth_.emplace(cfg->authTypeFor(user), user, user_);
+  auth_.emplace(cfg->authTypeFor(user), user, user_,
+                tlsActive() ? tls()->tlsServerEndPoint() : std::string());
   pg::Writer w;
   ClientAuth::Step step = auth_->begin(w);
   if (!w.data().empty()) send(w.take());
   if (step == ClientAuth::Step::Failure) {
+    noteAuthFailure();
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
           fmt::format("authentication failed: {}", auth_->failure()));
     return false;
@@ -289,12 +297,16 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
   }
   pg::Writer w;
   ClientAuth::Step step = auth_->onResponse(body, w);
-  if (step == ClientAuth::Step::Failure && auth_->protocolViolation()) {
-    // As PostgreSQL: a malformed authentication message is a protocol violation.
-    fatal("08P01", auth_->failure(), "protocol violation during authentication");
+  if (step == ClientAuth::Step::Failure && auth_->sqlstate() != "28P01") {
+    // As PostgreSQL: a malformed authentication message is a protocol violation (08P01), a
+    // channel-binding mismatch an authorization failure (28000), each with its own message.
+    fatal(auth_->sqlstate(), auth_->failure(),
+          auth_->protocolViolation() ? "protocol violation during authentication"
+                                     : "channel binding refused");
     return false;
   }
   if (step == ClientAuth::Step::Failure) {
+    noteAuthFailure();
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
           fmt::format("authentication failed: {}", auth_->failure()));
     return false;
@@ -675,6 +687,10 @@ void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
       return;
     case State::Startup:
     case State::Auth:
+      if (loginHeldUntil_ && now >= *loginHeldUntil_) {
+        resumeLogin();
+        return;
+      }
       if (g.clientLoginTimeout.count() > 0 && now - startedAt_ >= g.clientLoginTimeout)
         fatal("08P01",
               fmt::format("client_login_timeout: login not completed within {:.1f} s",

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "pooler/auth/login_backoff.h"
 #include "pooler/session/client_auth.h"
 #include "pooler/net/connection.h"
 #include "pooler/session/pool.h"
@@ -101,7 +102,13 @@ class ClientConn final : public Connection {
   void setState(State next);
   void handleStartupBytes();
   bool handleStartupPacket(protocol::pg::Bytes body);
+  bool beginAuth();  // sends the first authentication request (or completes a trust login)
   bool handleAuthMessage(char type, protocol::pg::Bytes body);
+  // Failed-login back-off (client_backoff.cpp): admitLogin() is false when the login waits for
+  // its turn (resumed from checkTimers by resumeLogin()) or was refused.
+  bool admitLogin();
+  void resumeLogin();
+  void noteAuthFailure();
   void afterAuth();
   bool startConsole();  // the admin database: false when this user may not use it
   void consoleInput();
@@ -199,6 +206,10 @@ class ClientConn final : public Connection {
   protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;
   Clock::time_point startedAt_;  // accepted: client_login_timeout counts from here
+  // Failed-login back-off: where the login comes from (unset for trusted networks), and, while
+  // it waits, when its authentication may start.
+  std::optional<auth::SourceKey> loginSource_;
+  std::optional<Clock::time_point> loginHeldUntil_;
   Clock::time_point waitStart_;
   Clock::time_point lastActivity_;
   uint32_t cancelPid_ = 0;

@@ -1,5 +1,5 @@
 // What the data path needs from the process it runs in: the configuration snapshot, the
-// workers, the pools and cancel keys they share, max_client_conn, DISABLE, the error counters,
+// workers, the pools, cancel keys and failed-login table they share, max_client_conn, DISABLE, the error counters,
 // the directory maps, and two hooks into targets above the core: the health checks
 // (HealthView) and the admin console (openConsole). The process (pooler/app/runtime.h) derives
 // from it and adds the control loop.
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pooler/auth/login_backoff.h"
 #include "pooler/directory/directory_registry.h"
 #include "pooler/net/tls.h"
 #include "pooler/session/cancel.h"
@@ -42,6 +43,9 @@ class Runtime {
   Worker& worker(unsigned i) { return *workers_[i]; }
   unsigned workerCount() const { return static_cast<unsigned>(workers_.size()); }
   uint64_t nextId() { return nextId_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Failed logins per client address (auth_failure_*), shared by the workers (thread-safe).
+  auth::LoginBackoff& loginBackoff() { return loginBackoff_; }
 
   // TLS for clients (null when client_tls_sslmode = disable).
   const TlsContext* acceptTls() const { return acceptTls_.get(); }
@@ -81,6 +85,7 @@ class Runtime {
   std::unique_ptr<TlsContext> acceptTls_;
   PoolRegistry pools_;
   CancelRegistry cancels_;
+  auth::LoginBackoff loginBackoff_;
   DirectoryRegistry directories_;
   std::atomic<HealthView*> health_{nullptr};
   std::atomic<uint64_t> nextId_{1};

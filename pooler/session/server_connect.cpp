@@ -186,16 +186,27 @@ bool ServerConn::handleAuth(pg::Bytes body) {
     }
     case pg::AuthCode::Sasl: {
       if (!needPassword()) return false;
-      bool offered = false;
-      for (auto m : pg::decodeSaslMechanisms(req->data)) offered |= (m == "SCRAM-SHA-256");
-      if (!offered || auth::isMd5Stored(*s.password)) {
+      bool offered = false, offeredPlus = false;
+      for (auto m : pg::decodeSaslMechanisms(req->data)) {
+        offered |= (m == auth::kScramSha256);
+        offeredPlus |= (m == auth::kScramSha256Plus);
+      }
+      if (!(offered || offeredPlus) || auth::isMd5Stored(*s.password)) {
         fail(
             "server requires a SASL mechanism shardpool cannot use (need SCRAM-SHA-256 and a "
             "plaintext password)");
         return false;
       }
       scram_.emplace(*s.password);
-      pg::putSaslInitialResponse(w, "SCRAM-SHA-256", scram_->clientFirst());
+      // Over TLS, bind the exchange to the server's certificate when the server offers
+      // SCRAM-SHA-256-PLUS: a man in the middle holding another certificate cannot relay it.
+      if (tlsActive()) scram_->setChannelBinding(tls()->tlsServerEndPoint(), offeredPlus);
+      if (!offered && scram_->mechanism() != auth::kScramSha256Plus) {
+        fail("server offers only SCRAM-SHA-256-PLUS, and its certificate gives no channel binding");
+        return false;
+      }
+      log::debug(who_, "authenticating with {}", scram_->mechanism());
+      pg::putSaslInitialResponse(w, scram_->mechanism(), scram_->clientFirst());
       break;
     }
     case pg::AuthCode::SaslContinue: {

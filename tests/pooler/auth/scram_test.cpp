@@ -163,6 +163,110 @@ TEST_CASE("ScramClient against ScramServer end to end", "[auth]") {
   }
 }
 
+TEST_CASE("SCRAM-SHA-256-PLUS binds the exchange to the channel", "[auth]") {
+  ScramSecret secret = makeScramSecret("correct horse", 64);
+  const std::string channel(32, '\x5a');  // a certificate hash as tls-server-end-point gives it
+  std::string other = channel;
+  other[31] = '\x5b';
+  // One exchange: the server offers PLUS when it has `serverCb`; the client knows `clientCb`.
+  struct Outcome {
+    ScramStatus first = ScramStatus::Ok, final = ScramStatus::Ok, server = ScramStatus::Ok;
+    std::string clientFirst, clientFinal, error;
+  };
+  auto exchange = [&](const std::string& serverCb, const std::string& clientCb) {
+    Outcome o;
+    ScramServer server(secret, serverCb);
+    ScramClient client("correct horse");
+    client.setChannelBinding(clientCb, server.offersPlus());
+    o.clientFirst = client.clientFirst();
+    std::string serverFirst, serverFinal;
+    o.first = server.clientFirst(o.clientFirst, serverFirst,
+                                 client.mechanism() == kScramSha256Plus);
+    if (o.first != ScramStatus::Ok) {
+      o.error = server.error();
+      return o;
+    }
+    REQUIRE(client.serverFirst(serverFirst, o.clientFinal) == ScramStatus::Ok);
+    o.final = server.clientFinal(o.clientFinal, serverFinal);
+    o.error = server.error();
+    if (o.final == ScramStatus::Ok) o.server = client.serverFinal(serverFinal);
+    return o;
+  };
+
+  SECTION("same channel: PLUS succeeds, c= carries the header and the binding data") {
+    Outcome o = exchange(channel, channel);
+    CHECK(o.clientFirst.rfind("p=tls-server-end-point,,n=,r=", 0) == 0);
+    CHECK(o.clientFinal.rfind("c=" + base64Encode("p=tls-server-end-point,," + channel) + ",r=",
+                              0) == 0);
+    CHECK(o.final == ScramStatus::Ok);
+    CHECK(o.server == ScramStatus::Ok);
+  }
+  SECTION("another certificate's hash (a man in the middle) fails the binding check") {
+    Outcome o = exchange(channel, other);
+    REQUIRE(o.first == ScramStatus::Ok);
+    CHECK(o.final == ScramStatus::BadChannelBinding);
+    CHECK(o.error == "SCRAM channel binding check failed");
+  }
+  SECTION("a client over TLS that is not offered PLUS says y, and is served") {
+    Outcome o = exchange("", channel);
+    CHECK(o.clientFirst.rfind("y,,n=,r=", 0) == 0);
+    CHECK(o.clientFinal.rfind("c=eSws,r=", 0) == 0);  // base64("y,,")
+    CHECK(o.final == ScramStatus::Ok);
+  }
+  SECTION("a client without TLS says n") {
+    Outcome o = exchange("", "");
+    CHECK(o.clientFirst.rfind("n,,n=,r=", 0) == 0);
+    CHECK(o.final == ScramStatus::Ok);
+  }
+  SECTION("y while the server offers PLUS: a downgrade, refused") {
+    ScramServer server(secret, channel);
+    std::string out;
+    CHECK(server.clientFirst("y,,n=,r=abc", out) == ScramStatus::BadChannelBinding);
+    CHECK(server.error() == "SCRAM channel binding negotiation error");
+  }
+  SECTION("the mechanism and the gs2 header must agree") {
+    struct Case {
+      std::string serverCb, msg;
+      bool plus;
+      ScramStatus expect;
+    };
+    const std::vector<Case> cases{
+        // Malformed, as PostgreSQL sees them (08P01), each with its reason.
+        {channel, "n,,n=,r=abc", true, ScramStatus::BadMessage},  // PLUS without binding
+        {channel, "p=tls-server-end-point,,n=,r=abc", false, ScramStatus::BadMessage},
+        {"", "p=tls-server-end-point,,n=,r=abc", false, ScramStatus::BadMessage},
+        {channel, "p=tls-unique,,n=,r=abc", true, ScramStatus::BadMessage},
+        {"", "p=tls-server-end-point,,n=,r=abc", true, ScramStatus::BadMessage},  // not offered
+        {channel, "p=,,n=,r=abc", true, ScramStatus::BadMessage},
+        {channel, "p=tls-server-end-point,a=admin,n=,r=abc", true, ScramStatus::BadMessage},
+        {channel, "n,,n=,r=abc", false, ScramStatus::Ok},  // no binding wanted: allowed
+        {channel, "p=tls-server-end-point,,n=,r=abc", true, ScramStatus::Ok},
+    };
+    for (const Case& c : cases) {
+      INFO(c.msg << " plus " << c.plus << " offered " << !c.serverCb.empty());
+      ScramServer server(secret, c.serverCb);
+      std::string out;
+      CHECK(server.clientFirst(c.msg, out, c.plus) == c.expect);
+      // Every refusal over the gs2 flag says why (an authzid, or a caller breaking the rules,
+      // is plainly malformed).
+      if (c.expect != ScramStatus::Ok && c.msg.find("a=admin") == std::string::npos &&
+          !(c.plus && c.serverCb.empty()))
+        CHECK_FALSE(server.error().empty());
+    }
+  }
+  SECTION("client-final whose c= is not the bound header") {
+    ScramServer server(secret, channel);
+    std::string serverFirst, serverFinal;
+    REQUIRE(server.clientFirst("p=tls-server-end-point,,n=,r=abc", serverFirst, true) ==
+            ScramStatus::Ok);
+    const std::string nonce = serverFirst.substr(2, serverFirst.find(',') - 2);
+    // The header alone, as a client that forgot the data would send it.
+    const std::string msg = "c=" + base64Encode("p=tls-server-end-point,,") + ",r=" + nonce +
+                            ",p=" + base64Encode(std::string(32, 'x'));
+    CHECK(server.clientFinal(msg, serverFinal) == ScramStatus::BadChannelBinding);
+  }
+}
+
 TEST_CASE("ScramServer rejects malformed client messages", "[auth]") {
   SECTION("client-first") {
     const std::vector<std::string> bad = {
@@ -171,7 +275,6 @@ TEST_CASE("ScramServer rejects malformed client messages", "[auth]") {
         "n,,",
         "n,,n=",
         "n,,n=,r=",                          // empty nonce
-        "p=tls-server-end-point,,n=,r=abc",  // channel binding requested
         "x,,n=,r=abc",
         "n,a=admin,n=,r=abc",  // authzid
         "n,,m=ext,n=,r=abc",   // mandatory extension

@@ -1,0 +1,103 @@
+// ClientConn's failed-login back-off (auth_failure_* in [general]; the table is
+// pooler/auth/login_backoff.h). A login from a source with too many recent failures waits before
+// its first authentication request: reading stops, and the worker's tick resumes it when its turn
+// comes, so nothing blocks. The wait depends only on the source address, and comes before the
+// user name or password is looked at.
+#include <fmt/format.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "pooler/net/log.h"
+#include "pooler/session/client_conn.h"
+#include "pooler/session/runtime.h"
+
+namespace shardpool::pooler {
+
+namespace {
+
+// A login that would wait longer than this is refused at once (its source's queue is full).
+// client_login_timeout would close it anyway; when that is off, one minute.
+constexpr auto kMaxWaitWithoutLoginTimeout = std::chrono::seconds(60);
+
+auth::LoginBackoff::Policy policyOf(const config::General& g) {
+  auth::LoginBackoff::Policy p;
+  p.threshold = g.authFailureThreshold;
+  p.delay = g.authFailureDelay;
+  p.maxDelay = g.authFailureMaxDelay;
+  p.window = g.authFailureWindow;
+  p.maxWait = g.clientLoginTimeout.count() > 0
+                  ? g.clientLoginTimeout
+                  : std::chrono::duration_cast<auth::LoginBackoff::Duration>(
+                        kMaxWaitWithoutLoginTimeout);
+  return p;
+}
+
+// The peer's address as the back-off counts it; nullopt for a trusted network or a socket
+// without an IP peer.
+std::optional<auth::SourceKey> sourceOf(int fd, const config::General& g) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return std::nullopt;
+  const uint8_t* bytes = nullptr;
+  bool v6 = false;
+  if (ss.ss_family == AF_INET) {
+    bytes = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
+  } else if (ss.ss_family == AF_INET6) {
+    bytes =
+        reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr);
+    v6 = true;
+  } else {
+    return std::nullopt;
+  }
+  for (const config::Network& n : g.authFailureTrustedNetworks)
+    if (n.contains(v6, bytes)) return std::nullopt;
+  return auth::sourceKey(v6, bytes);
+}
+
+}  // namespace
+
+bool ClientConn::admitLogin() {
+  Runtime& runtime = worker().runtime();
+  auto cfg = runtime.config();
+  const config::General& g = cfg->general;
+  auth::LoginBackoff::Policy policy = policyOf(g);
+  if (!policy.enabled()) return true;
+  loginSource_ = sourceOf(fd(), g);
+  if (!loginSource_) return true;
+  // The clock itself, not the loop's cached time: a wait must not come out short.
+  Clock::time_point now = Clock::now();
+  auth::LoginBackoff::Admission a = runtime.loginBackoff().admit(*loginSource_, now, policy);
+  switch (a.verdict) {
+    case auth::LoginBackoff::Verdict::Now:
+      return true;
+    case auth::LoginBackoff::Verdict::Wait:
+      loginHeldUntil_ = a.at;
+      stopReading();
+      log::info(who_, "login waits {} ms: too many failed logins from this address",
+                std::chrono::duration_cast<std::chrono::milliseconds>(a.at - now).count());
+      return false;
+    case auth::LoginBackoff::Verdict::Refuse:
+      fatal("53300", "too many failed logins from this address; try again later",
+            "failed-login back-off");
+      return false;
+  }
+  return true;
+}
+
+void ClientConn::resumeLogin() {
+  loginHeldUntil_.reset();
+  startReading();
+  // Bytes that came with the startup packet were held with it.
+  if (beginAuth() && (state_ == State::Startup || state_ == State::Auth)) handleStartupBytes();
+}
+
+void ClientConn::noteAuthFailure() {
+  if (!loginSource_) return;
+  Runtime& runtime = worker().runtime();
+  runtime.loginBackoff().failed(*loginSource_, Clock::now(),
+                                policyOf(runtime.config()->general));
+}
+
+}  // namespace shardpool::pooler
