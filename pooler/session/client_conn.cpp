@@ -83,9 +83,7 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
         // Transaction pooling between transactions: hold the bytes and get a server.
         inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
         if ((discardUntilSync_ || lostTransaction_) && !answerLostTransaction()) return;
-        if (inbuf_.empty()) return;
-        if (inbuf_.size() > kMaxPendingBytes) stopReading();
-        requestServer();
+        wantServer();
         return;
       }
       currentChunk_ = chunk;
@@ -353,18 +351,57 @@ void ClientConn::afterAuth() {
   }
   // Messages shardpool rewrites are collected whole: allow what PostgreSQL allows.
   if (txnPooling_) scanner_.setMaxCollect(pg::kMaxMessageLength);
-  if (txnPooling_ && pool_) {
-    startup_ = params_;  // what RESET goes back to
+  startup_ = params_;  // what RESET goes back to
+  auto keys = runtime.cancels().add(worker().index(), id());
+  cancelPid_ = keys.first;
+  cancelKey_ = keys.second;
+  log::debug(who_, "authenticated");
+  if (!routing_ && completeLoginLocally()) return;
+  if (txnPooling_) {
     // What the client did not set is what a fresh server reports, not what another client
     // left on the server this client happens to get.
     if (auto defaults = pool_->loginParams())
       for (auto& [k, v] : *defaults)
         if (!findSetting(params_, k)) params_.emplace_back(k, v);
   }
-  auto keys = runtime.cancels().add(worker().index(), id());
-  cancelPid_ = keys.first;
-  cancelKey_ = keys.second;
-  log::debug(who_, "authenticated");
+  requestServer();
+}
+
+bool ClientConn::completeLoginLocally() {
+  auto defaults = pool_->loginParams();
+  if (!defaults) return false;  // no server of this pool has logged in yet
+  SettingsList expected;
+  for (auto& [k, v] : startup_) {
+    auto accepted = pool_->acceptedStartupValue(k, v);
+    if (!accepted) return false;  // never seen on a server: let one validate it
+    expected.emplace_back(k, std::move(*accepted));
+  }
+  startup_ = expected;
+  params_ = std::move(expected);
+  for (auto& [k, v] : *defaults)
+    if (!findSetting(params_, k)) params_.emplace_back(k, v);
+  // What PostgreSQL sends after authentication: every reported setting, the cancel key (ours),
+  // ReadyForQuery. The server comes with the first query and is brought in line then.
+  pg::Writer w;
+  for (auto& [k, v] : *defaults) pg::putParameterStatus(w, k, *findSetting(params_, k));
+  pg::putBackendKeyData(w, cancelPid_, cancelKey_);
+  pg::putReadyForQuery(w, 'I');
+  send(w.take());
+  loggedIn_ = true;
+  setState(State::Active);
+  log::info(who_, "login complete (the pool's cached login; a server comes with the first query)");
+  wantServer();  // for anything pipelined behind the login
+  return true;
+}
+
+void ClientConn::wantServer() {
+  if (inbuf_.empty()) return;
+  // Between transactions the bytes start at a message: a Terminate needs no server.
+  if (inbuf_[0] == 'X') {
+    close("client sent Terminate");
+    return;
+  }
+  if (inbuf_.size() > kMaxPendingBytes) stopReading();
   requestServer();
 }
 
@@ -418,6 +455,13 @@ void ClientConn::loginComplete(const pg::ErrorFields* error) {
   loginRetries_ = 0;
   if (!loggedIn_) {
     loggedIn_ = true;
+    // The server accepted the client's startup parameters: remember how it spells them, so
+    // that the next login with the same ones needs no server (completeLoginLocally).
+    for (auto& [k, raw] : startup_) {
+      std::string accepted = server_->reports(k) ? std::string(server_->param(k)) : raw;
+      pool_->learnStartupValue(k, raw, accepted);
+      raw = accepted;
+    }
     pg::Writer w;
     for (auto& [k, v] : server_->params()) {
       pg::putParameterStatus(w, k, v);

@@ -110,6 +110,10 @@ class ClientConn final : public Connection {
   void resumeLogin();
   void noteAuthFailure();
   void afterAuth();
+  // Answers the login from the pool's cache when every startup parameter is known to be
+  // accepted; false when a server must validate the login.
+  bool completeLoginLocally();
+  void wantServer();  // no server, bytes waiting in inbuf_: get one
   bool startConsole();  // the admin database: false when this user may not use it
   void consoleInput();
   void requestServer();

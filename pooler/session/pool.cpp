@@ -625,4 +625,19 @@ std::shared_ptr<const SettingsList> Pool::loginParams() const {
   return loginParams_;
 }
 
+void Pool::learnStartupValue(const std::string& name, const std::string& raw,
+                             std::string accepted) {
+  std::lock_guard lock(loginMutex_);
+  if (acceptedStartup_.size() >= kMaxAcceptedStartup) return;  // distinct values are few
+  acceptedStartup_[{name, raw}] = std::move(accepted);
+}
+
+std::optional<std::string> Pool::acceptedStartupValue(const std::string& name,
+                                                      const std::string& raw) const {
+  std::lock_guard lock(loginMutex_);
+  auto it = acceptedStartup_.find({name, raw});
+  if (it == acceptedStartup_.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace shardpool::pooler

@@ -144,6 +144,12 @@ class Pool {
   // Refreshed by every server login that reports different values; null before the first.
   void noteLoginParams(const SettingsList& params);
   std::shared_ptr<const SettingsList> loginParams() const;
+  // Startup parameter values a server of this pool accepted: what it reports for a reported one
+  // (PostgreSQL's spelling, e.g. "utf8" -> "UTF8"), the value itself for the others. A login
+  // whose every parameter is known here is answered without a server.
+  void learnStartupValue(const std::string& name, const std::string& raw, std::string accepted);
+  std::optional<std::string> acceptedStartupValue(const std::string& name,
+                                                  const std::string& raw) const;
 
   PoolCounters& counters(unsigned worker) { return counters_[worker]; }
   PoolTotals totals() const;
@@ -218,6 +224,8 @@ class Pool {
   std::deque<Waiter> waiters_;
   mutable std::mutex loginMutex_;
   std::shared_ptr<const SettingsList> loginParams_;  // under loginMutex_
+  std::map<std::pair<std::string, std::string>, std::string> acceptedStartup_;  // ditto
+  static constexpr size_t kMaxAcceptedStartup = 4096;
   std::vector<std::vector<ServerConn*>> idle_;  // per worker
 };
 

@@ -56,8 +56,9 @@ bool allowed(ClientState from, ClientState to) {
   switch (from) {
     case S::Startup:
     case S::Auth:
-      // A login goes on to the admin console, or asks its pool for a first server.
-      return to == S::Auth || to == S::Console || to == S::WaitServer;
+      // A login goes on to the admin console, asks its pool for a first server, or is
+      // answered from the pool's cached login (no server until the first query).
+      return to == S::Auth || to == S::Console || to == S::WaitServer || to == S::Active;
     case S::WaitServer:
       // Asked again (a server withdrawn, a replica failed over to the primary), or given one.
       return to == S::WaitServer || to == S::Login;

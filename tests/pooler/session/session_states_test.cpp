@@ -45,6 +45,9 @@ TEST_CASE("client lifecycles of every pool mode are transitions of the state mac
   CHECK(walk<S>({S::Startup, S::WaitServer, S::Login, S::Active, S::Scatter, S::Active,
                  S::Closing}));
   CHECK(walk<S>({S::Startup, S::Auth, S::Console, S::Closing}));
+  // A login answered from the pool's cached login: the server comes with the first query.
+  CHECK(walk<S>({S::Startup, S::Auth, S::Active, S::WaitServer, S::Login, S::Active, S::Closing}));
+  CHECK(walk<S>({S::Startup, S::Active, S::Closing}));
   // A client may be closed from any state but the terminal one.
   for (int i = 0; i < static_cast<int>(S::Closing); ++i)
     CHECK(allowed(static_cast<S>(i), S::Closing));
@@ -58,7 +61,7 @@ TEST_CASE("impossible client state changes are refused", "[session]") {
     CHECK_FALSE(allowed(s, S::Startup));   // nothing goes back before the login
     if (s != S::Closing) CHECK_FALSE(allowed(S::Console, s));  // the console only ends
   }
-  CHECK_FALSE(allowed(S::Startup, S::Active));    // not logged in without a server's answer
+  CHECK_FALSE(allowed(S::Startup, S::Login));     // a server is asked for first
   CHECK_FALSE(allowed(S::Login, S::WaitServer));  // a linked server is never dropped silently
   CHECK_FALSE(allowed(S::WaitServer, S::Active));
   CHECK_FALSE(allowed(S::Scatter, S::WaitServer));
