@@ -77,3 +77,25 @@ TEST_CASE("transaction mode: a login takes no server, and an unseen startup valu
   CHECK_FALSE(bad.ok());
   CHECK(bad.connectError().sqlstate == "22023");
 }
+
+TEST_CASE("pgbench -M prepared with more clients than servers in one thread makes progress",
+          "[integration][cached_login][prepared]") {
+  // pgbench prepares with the blocking PQprepare while the other clients of its thread hold
+  // every server inside their transactions: a Parse of a statement the pool has already
+  // prepared is answered without a server, or the thread waits for itself forever.
+  Proxy proxy(standardConfig("pool_mode = \"transaction\"\ndefault_pool_size = 4\n"
+                             "query_wait_timeout = \"30s\""));
+  TempDir dir;
+  std::string script =
+      dir.write("tx.sql", "BEGIN;\nSELECT 1;\nSELECT :client_id::int + 1;\nEND;\n");
+  for (const char* jobs : {"1", "2"}) {
+    auto run = runCommand({"pgbench", "-h", "127.0.0.1", "-p", std::to_string(proxy.port()), "-U",
+                           "sp_scram", "-n", "-M", "prepared", "-f", script, "-c", "16", "-j", jobs,
+                           "-t", "30", "sp_db"},
+                          clientEnv("scram_pass"), 60s);
+    INFO("-j " << jobs << "\n" << run.all());
+    CHECK_FALSE(run.timedOut);
+    CHECK(run.exitCode == 0);
+    CHECK(contains(run.out, "number of transactions actually processed: 480/480"));
+  }
+}

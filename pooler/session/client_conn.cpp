@@ -401,6 +401,7 @@ void ClientConn::wantServer() {
     close("client sent Terminate");
     return;
   }
+  if (answerPrepareLocally()) return;
   if (inbuf_.size() > kMaxPendingBytes) stopReading();
   requestServer();
 }

@@ -114,6 +114,9 @@ class ClientConn final : public Connection {
   // accepted; false when a server must validate the login.
   bool completeLoginLocally();
   void wantServer();  // no server, bytes waiting in inbuf_: get one
+  // Between transactions, inbuf_ holds only named Parses of statements this pool has already
+  // prepared, and a Sync (a blocking PQprepare): answered without a server. False otherwise.
+  bool answerPrepareLocally();
   bool startConsole();  // the admin database: false when this user may not use it
   void consoleInput();
   void requestServer();

@@ -285,4 +285,44 @@ void ClientConn::handleClose(pg::Bytes body) {
   server_->pushRequest({'C'});
 }
 
+bool ClientConn::answerPrepareLocally() {
+  if (!trackStatements_ || routing_) return false;
+  std::vector<std::pair<std::string, ClientStatement>> parsed;
+  pg::Bytes rest(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
+  for (;;) {
+    pg::Frame f = pg::frameMessage(rest);
+    if (f.status != pg::FrameStatus::Ok) return false;
+    rest = rest.subspan(f.totalSize);
+    if (f.type == 'S') {
+      if (!rest.empty() || parsed.empty()) return false;
+      break;
+    }
+    if (f.type != 'P') return false;
+    auto p = pg::decodeParse(f.body);
+    // A name the client already has must get the server's 42P05; the unnamed statement and
+    // a text the pool has not seen prepared go to a server too.
+    if (!p || p->name.empty() || statements_.count(std::string(p->name))) return false;
+    if (sessionOnlyFeature(p->query) || pg::deallocateTarget(p->query) ||
+        pg::isDeallocateAllOrDiscardAll(p->query))
+      return false;
+    ClientStatement st{pg::serverStatementName(p->query, p->paramTypes), std::string(p->query),
+                       p->paramTypes};
+    if (!pool_->validStatement(st.serverName)) return false;
+    for (auto& [n, s] : parsed)
+      if (n == p->name) return false;
+    parsed.emplace_back(std::string(p->name), std::move(st));
+  }
+  pg::Writer w;
+  for (auto& [name, st] : parsed) {
+    noteSettingChanges(st.query, touched_);
+    statements_.emplace(name, std::move(st));
+    pg::putParseComplete(w);
+  }
+  pg::putReadyForQuery(w, 'I');
+  send(w.take());
+  inbuf_.clear();
+  log::debug(who(), "answered {} Parse(s) without a server", parsed.size());
+  return true;
+}
+
 }  // namespace shardpool::pooler

@@ -632,6 +632,21 @@ void Pool::learnStartupValue(const std::string& name, const std::string& raw,
   acceptedStartup_[{name, raw}] = std::move(accepted);
 }
 
+void Pool::noteValidStatement(const std::string& serverName) {
+  std::lock_guard lock(loginMutex_);
+  if (validStatements_.size() < kMaxValidStatements) validStatements_.insert(serverName);
+}
+
+void Pool::forgetValidStatement(const std::string& serverName) {
+  std::lock_guard lock(loginMutex_);
+  validStatements_.erase(serverName);
+}
+
+bool Pool::validStatement(const std::string& serverName) const {
+  std::lock_guard lock(loginMutex_);
+  return validStatements_.count(serverName) != 0;
+}
+
 std::optional<std::string> Pool::acceptedStartupValue(const std::string& name,
                                                       const std::string& raw) const {
   std::lock_guard lock(loginMutex_);

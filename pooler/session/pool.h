@@ -150,6 +150,11 @@ class Pool {
   void learnStartupValue(const std::string& name, const std::string& raw, std::string accepted);
   std::optional<std::string> acceptedStartupValue(const std::string& name,
                                                   const std::string& raw) const;
+  // Server-side statement names (query and parameter types) a server of this pool prepared
+  // without error: a client's Parse of one needs no server to be answered.
+  void noteValidStatement(const std::string& serverName);
+  void forgetValidStatement(const std::string& serverName);
+  bool validStatement(const std::string& serverName) const;
 
   PoolCounters& counters(unsigned worker) { return counters_[worker]; }
   PoolTotals totals() const;
@@ -226,6 +231,8 @@ class Pool {
   std::shared_ptr<const SettingsList> loginParams_;  // under loginMutex_
   std::map<std::pair<std::string, std::string>, std::string> acceptedStartup_;  // ditto
   static constexpr size_t kMaxAcceptedStartup = 4096;
+  std::set<std::string> validStatements_;  // under loginMutex_
+  static constexpr size_t kMaxValidStatements = 16384;
   std::vector<std::vector<ServerConn*>> idle_;  // per worker
 };
 

@@ -162,6 +162,7 @@ void ServerConn::noteStatementError(pg::Bytes body) {
   if (e && e->sqlstate == "0A000" && e->message.starts_with("cached plan must not change")) {
     log::info(who_, "statement {} must be prepared again: {}", r->serverName, e->message);
     statements_.markStale(r->serverName);
+    pool_.forgetValidStatement(r->serverName);
   }
 }
 
@@ -248,7 +249,10 @@ void ServerConn::pushRequest(pg::Request r) {
   requests_.drainSynthetic(*this);
 }
 
-void ServerConn::completed(const pg::Request&) {}
+void ServerConn::completed(const pg::Request& r) {
+  if (r.type == 'P' && !r.serverName.empty() && r.fate != pg::Fate::RenameError)
+    pool_.noteValidStatement(r.serverName);
+}
 
 void ServerConn::dropped(const pg::Request& r) {
   // A Parse the server failed or skipped prepared nothing.
