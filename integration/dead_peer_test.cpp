@@ -113,3 +113,26 @@ TEST_CASE("dead peers: the query of a client that vanished is cancelled",
   REQUIRE(next.ok());
   CHECK(next.scalar("select 1", 10s) == "1");
 }
+
+TEST_CASE("dead peers: a client that leaves after an extended-protocol error without a Sync",
+          "[integration][dead_peer]") {
+  // The server then ignores everything until a Sync, the reset query included: it must not be
+  // reused (before, with pool_size 1 the next client waited for server_connect_timeout).
+  Proxy proxy(standardConfig("pool_mode = \"session\"\ndefault_pool_size = 1\n"
+                             "query_wait_timeout = \"30s\""));
+  {
+    Conn c(proxy.conninfo("sp_scram", "scram_pass"));
+    REQUIRE(c.ok());
+    REQUIRE(PQenterPipelineMode(c.get()) == 1);
+    REQUIRE(PQsendPrepare(c.get(), "bad", "select nonsense from nowhere", 0, nullptr) == 1);
+    REQUIRE(PQsendFlushRequest(c.get()) == 1);
+    REQUIRE(PQflush(c.get()) == 0);
+    REQUIRE(c.waitReadable(5s));  // the error has arrived; no Sync was ever sent
+    std::this_thread::sleep_for(100ms);
+  }
+  auto t0 = Clock::now();
+  Conn next(proxy.conninfo("sp_scram", "scram_pass"), 20s);
+  REQUIRE(next.ok());
+  CHECK(next.scalar("select 42", 20s) == "42");
+  CHECK(Clock::now() - t0 < 3s);
+}

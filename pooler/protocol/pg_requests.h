@@ -30,11 +30,20 @@ struct Request {
 
 class RequestQueue {
  public:
-  void push(Request r) { q_.push_back(std::move(r)); }
+  void push(Request r) {
+    if (r.type == 'S') skipping_ = false;
+    q_.push_back(std::move(r));
+  }
   bool empty() const { return q_.empty(); }
+  // An extended-protocol error with no Sync sent after it: the server ignores every message
+  // until a Sync arrives (even a simple Query), so it is not idle though nothing is pending.
+  bool skippingToSync() const { return skipping_; }
   size_t size() const { return q_.size(); }
   const Request* front() const { return q_.empty() ? nullptr : &q_.front(); }
-  void clear() { q_.clear(); }
+  void clear() {
+    q_.clear();
+    skipping_ = false;
+  }
 
   // What the client still waits for: ReadyForQuery count (one per Query, Sync and FunctionCall
   // outstanding), and whether requests follow the last of those (an extended batch whose Sync
@@ -103,6 +112,7 @@ class RequestQueue {
         v.dropped(q_.front());
         q_.pop_front();
       }
+      if (q_.empty()) skipping_ = true;
       return;
     }
     if (type == 'Z') {
@@ -140,6 +150,7 @@ class RequestQueue {
 
  private:
   std::deque<Request> q_;
+  bool skipping_ = false;
 };
 
 }  // namespace shardpool::protocol::pg

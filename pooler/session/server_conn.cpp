@@ -451,7 +451,8 @@ void ServerConn::describe(ConnRow& row) const {
 }
 
 bool ServerConn::clean() const {
-  return isOpen() && requests_.empty() && txStatus_ == 'I' && scanner_.atBoundary();
+  return isOpen() && requests_.empty() && !requests_.skippingToSync() && txStatus_ == 'I' &&
+         scanner_.atBoundary();
 }
 
 void ServerConn::unlink(bool clientMidMessage, bool settingsUnknown) {

@@ -115,3 +115,20 @@ TEST_CASE("request queue: async messages and row data complete nothing", "[proto
   q.onReply('Z', log);
   CHECK(q.empty());
 }
+
+TEST_CASE("request queue: an error before any Sync leaves the server skipping to one",
+          "[protocol][requests]") {
+  RequestQueue q = queueOf("PD");  // Parse, Describe, Flush: no Sync yet
+  Log log;
+  q.onReply('E', log);
+  CHECK(q.empty());
+  CHECK(q.skippingToSync());  // the server ignores everything until a Sync
+  q.push({'Q'});              // even a simple Query
+  CHECK(q.skippingToSync());
+  q.push({'S'});
+  CHECK_FALSE(q.skippingToSync());
+  // With a Sync already queued behind the failure, the server is not left skipping.
+  RequestQueue r = queueOf("PBES");
+  r.onReply('E', log);
+  CHECK_FALSE(r.skippingToSync());
+}
