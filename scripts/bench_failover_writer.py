@@ -1,5 +1,13 @@
-"""Failover benchmark client (scripts/bench-failover.sh): N writers insert through shardpool on
-their own connection; prints, as JSON, when each write was acknowledged and every error seen."""
+"""Failover benchmark client (scripts/bench-failover.sh): N writers insert through shardpool, each
+on its own connection, until each has had DONE writes acknowledged by the server on NEW_PORT (the
+standby that becomes the primary) or SECONDS have passed. Every insert returns the port of the
+server that ran it, so a write is attributed to the old or the new primary without guessing from
+clocks. START_FILE is created once every writer has had a write acknowledged. Prints, as JSON,
+every acknowledged write ([writer, time, port]), every error seen ([writer, time, message]) and
+how many client connections were closed.
+
+usage: bench_failover_writer.py DSN CLIENTS SECONDS NEW_PORT START_FILE [DONE]
+"""
 import json
 import sys
 import threading
@@ -7,8 +15,10 @@ import time
 
 import psycopg
 
-dsn, clients, seconds, start_file = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-acks, errors, closed = [], [], [0]
+dsn, clients, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+new_port, start_file = int(sys.argv[4]), sys.argv[5]
+done_after = int(sys.argv[6]) if len(sys.argv) > 6 else 5
+acks, errors, closed, started = [], [], [0], [0]
 lock = threading.Lock()
 stop = time.time() + seconds
 
@@ -18,18 +28,28 @@ def writer(i):
         conn = psycopg.connect(dsn, autocommit=True)
     except Exception as e:  # noqa: BLE001 - any failure is a result
         with lock:
-            errors.append([time.time(), "connect: " + str(e).splitlines()[0]])
+            errors.append([i, time.time(), "connect: " + str(e).splitlines()[0]])
         return
-    n = 0
-    while time.time() < stop:
+    n = on_new = 0
+    wrote = False
+    while time.time() < stop and on_new < done_after:
         n += 1
         try:
-            conn.execute("INSERT INTO acks VALUES (%s)", (i * 10_000_000 + n,))
+            port = conn.execute("INSERT INTO acks VALUES (%s) RETURNING inet_server_port()",
+                                (i * 10_000_000 + n,)).fetchone()[0]
+            now = time.time()
+            on_new += port == new_port
+            first, wrote = not wrote, True
             with lock:
-                acks.append(time.time())
+                acks.append([i, now, port])
+                if first:
+                    started[0] += 1
+                    if started[0] == clients:  # every writer is writing: the kill may come
+                        open(start_file, "w").close()
         except Exception as e:  # noqa: BLE001
             with lock:
-                errors.append([time.time(), str(e).splitlines()[0] if str(e) else type(e).__name__])
+                errors.append([i, time.time(),
+                               str(e).splitlines()[0] if str(e) else type(e).__name__])
             if conn.closed:
                 with lock:
                     closed[0] += 1
@@ -38,7 +58,6 @@ def writer(i):
 
 
 threads = [threading.Thread(target=writer, args=(i,)) for i in range(clients)]
-open(start_file, "w").close()
 for t in threads:
     t.start()
 for t in threads:
