@@ -4,6 +4,9 @@
 // bad state would be the very one the next client gets.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -135,4 +138,67 @@ TEST_CASE("dead peers: a client that leaves after an extended-protocol error wit
   REQUIRE(next.ok());
   CHECK(next.scalar("select 42", 20s) == "42");
   CHECK(Clock::now() - t0 < 3s);
+}
+
+namespace {
+// A "backend" that accepts, reads the startup packet and resets the connection (RST).
+class ResettingBackend {
+ public:
+  ResettingBackend() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(fd_, 64) != 0)
+      throw std::runtime_error("fake backend: listen failed");
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        char buf[512];
+        (void)::recv(c, buf, sizeof buf, 0);
+        linger l{1, 0};
+        ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        ::close(c);
+      }
+    });
+  }
+  ~ResettingBackend() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+}  // namespace
+
+TEST_CASE("dead peers: a backend that resets the connection while logging in frees its slot",
+          "[integration][dead-peer]") {
+  // Before: the reset connect still said goodbye (Terminate) and held its slot for 30 s waiting
+  // for an EOF that never came; with pool_size 1 the next client waited out query_wait_timeout.
+  ResettingBackend backend;
+  Proxy proxy(generalSection("pool_mode = \"transaction\"\ndefault_pool_size = 1\n"
+                             "query_wait_timeout = \"8s\"") +
+              "[databases.sp_db]\nhost = \"127.0.0.1\"\nport = " +
+              std::to_string(backend.port()) + "\ndbname = \"sp_db\"\n\n[users." + kTrustUser +
+              "]\nauth_type = \"trust\"\n\n");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto t0 = Clock::now();
+    Conn c(trustConninfo(proxy), 20s);
+    auto took = Clock::now() - t0;
+    INFO("attempt " << attempt << ": " << c.connectError().sqlstate << " "
+                    << c.connectError().message);
+    CHECK_FALSE(c.ok());
+    CHECK(c.connectError().sqlstate == "08006");
+    CHECK(took < 3s);
+  }
 }

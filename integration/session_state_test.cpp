@@ -21,7 +21,8 @@ namespace {
 // One line per step: what ran, and its outcome (rows, or the SQLSTATE of the error).
 class Transcript {
  public:
-  void add(const std::string& step, const Conn& c, const PGresult* r) {
+  // `reported`: also what the driver was told (ParameterStatus of two settings).
+  void add(const std::string& step, const Conn& c, const PGresult* r, bool reported = false) {
     std::string line = step + " -> ";
     if (!r) {
       line += "no result";
@@ -29,6 +30,9 @@ class Transcript {
       line += "ERROR " + errorOf(c, r).sqlstate;
     } else {
       line += PQcmdStatus(const_cast<PGresult*>(r));
+      for (const char* p : {"application_name", "TimeZone"})
+        if (const char* v = PQparameterStatus(c.get(), p); v && reported)
+          line += std::string(" ") + p + "=" + v;
       for (int row = 0; row < PQntuples(r); ++row) {
         line += " |";
         for (int col = 0; col < PQnfields(r); ++col)
@@ -203,8 +207,8 @@ TEST_CASE("settings a client changes follow it and never reach another client",
       "current_setting('default_transaction_isolation')";
   compareWithDirect("it_settings_" + uniqueSuffix(), 2, [&](std::vector<Conn>& c, Transcript& t) {
     auto both = [&](const std::string& step) {
-      t.add(step + " A", c[0], simple(c[0], probe).get());
-      t.add(step + " B", c[1], simple(c[1], probe).get());
+      t.add(step + " A", c[0], simple(c[0], probe).get(), true);
+      t.add(step + " B", c[1], simple(c[1], probe).get(), true);
     };
     both("start");
     t.add("A set", c[0],

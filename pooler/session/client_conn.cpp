@@ -98,7 +98,10 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       if (server_ && server_->writeQueueSize() > kHighWater) server_->throttle(*this);
       // Everything was answered by shardpool itself (a DEALLOCATE of a mapped statement): the
       // server may go back at once, as after a ReadyForQuery from it.
-      if (server_ && server_->clean()) serverReady(*server_);
+      if (answeredLocally_) {
+        answeredLocally_ = false;
+        if (server_ && server_->clean()) serverReady(*server_);
+      }
       return;
     }
     case State::Closing:

@@ -146,6 +146,8 @@ class ClientConn final : public Connection {
   void ensurePrepared(const ClientStatement& st);
   // Parses `st` on the linked server under its server-side name; `parse` is its request.
   void prepareOnServer(const ClientStatement& st, protocol::pg::Request parse);
+  // The server-side name a new Parse of the statement `base` names is prepared under here.
+  std::string freshServerName(const std::string& base);
   // Before a Bind("") or Describe of the unnamed statement: the server's unnamed statement is
   // made the client's own (or none, as the client has none).
   void ensureUnnamed();
@@ -205,7 +207,8 @@ class ClientConn final : public Connection {
   std::vector<std::pair<std::string, std::string>> startup_;  // the login's settings (pooling)
   std::vector<std::string> capturing_;  // names asked for by the capture in flight
   std::optional<ClientStatement> unnamed_;  // the client's unnamed statement (serverName "")
-  uint64_t unnamedGeneration_ = 0;          // counts its replacements (ServerConn::holdsUnnamed)
+  uint64_t unnamedGeneration_ = 0;
+  bool answeredLocally_ = false;  // a ReadyForQuery of shardpool's own may end the transaction          // counts its replacements (ServerConn::holdsUnnamed)
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
   std::optional<ClientAuth> auth_;
   Pool* pool_ = nullptr;

@@ -48,6 +48,19 @@ void ClientConn::ensurePrepared(const ClientStatement& st) {
   prepareOnServer(st, {'P', pg::Fate::Swallow, false, {}, st.serverName});
 }
 
+std::string ClientConn::freshServerName(const std::string& base) {
+  // A new Parse must not meet a copy broken by a schema change: one another server found
+  // broken after this server prepared it, or any prepared before a client's ALTER / DROP.
+  StatementCache& cache = server_->statements();
+  uint64_t schemaChange = pool_->schemaChangedAt();
+  for (;;) {
+    std::string name = cache.current(base);
+    uint64_t at = cache.preparedAt(name);
+    if (at == 0 || (at > schemaChange && !pool_->staleSince(name, at))) return name;
+    cache.markStale(name);
+  }
+}
+
 void ClientConn::prepareOnServer(const ClientStatement& st, pg::Request parse) {
   StatementCache& cache = server_->statements();
   pg::Writer w;
@@ -114,11 +127,13 @@ void ClientConn::handleQuery(pg::Bytes body) {
       // A protocol-level statement of this client: the server knows it under another name (or
       // not at all), and its server-side statement stays cached for others.
       server_->pushRequest({'Q', pg::Fate::Synthesize, false, *name});
+      answeredLocally_ = true;
       return;
     }
   }
   if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
   if (!routing_) noteSettingChanges(sql, touched_);
+  if (trackStatements_ && mayChangeResultTypes(sql)) pool_->noteSchemaChange();
   forwardRaw('Q', body);
   server_->pushRequest({'Q'});
 }
@@ -154,8 +169,9 @@ void ClientConn::handleParse(pg::Bytes body) {
   if (!rewritten.empty()) {
     query = rewritten;
     types.clear();
-  } else if (!routing_) {
-    noteSettingChanges(query, touched_);
+  } else {
+    if (!routing_) noteSettingChanges(query, touched_);
+    if (mayChangeResultTypes(query)) pool_->noteSchemaChange();
   }
   if (p->name.empty()) {
     if (routing_) {
@@ -189,7 +205,7 @@ void ClientConn::handleParse(pg::Bytes body) {
     return;
   }
   StatementCache& cache = server_->statements();
-  ClientStatement st{cache.current(pg::serverStatementName(query, types)), std::string(query),
+  ClientStatement st{freshServerName(pg::serverStatementName(query, types)), std::string(query),
                      types};
   const ClientStatement& ref = statements_.emplace(name, std::move(st)).first->second;
   if (cache.contains(ref.serverName)) {

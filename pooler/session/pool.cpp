@@ -1,4 +1,5 @@
 #include "pooler/session/pool.h"
+#include "pooler/session/statement_cache.h"
 
 #include <algorithm>
 
@@ -637,9 +638,22 @@ void Pool::noteValidStatement(const std::string& serverName) {
   if (validStatements_.size() < kMaxValidStatements) validStatements_.insert(serverName);
 }
 
-void Pool::forgetValidStatement(const std::string& serverName) {
+void Pool::noteStaleStatement(const std::string& serverName, uint64_t sequence) {
   std::lock_guard lock(loginMutex_);
   validStatements_.erase(serverName);
+  if (staleStatements_.size() < kMaxValidStatements) staleStatements_[serverName] = sequence;
+}
+
+bool Pool::staleSince(const std::string& serverName, uint64_t preparedAt) const {
+  std::lock_guard lock(loginMutex_);
+  auto it = staleStatements_.find(serverName);
+  return it != staleStatements_.end() && preparedAt < it->second;
+}
+
+void Pool::noteSchemaChange() {
+  std::lock_guard lock(loginMutex_);
+  schemaChangedAt_.store(StatementCache::nextSequence(), std::memory_order_relaxed);
+  validStatements_.clear();
 }
 
 bool Pool::validStatement(const std::string& serverName) const {

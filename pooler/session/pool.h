@@ -153,8 +153,15 @@ class Pool {
   // Server-side statement names (query and parameter types) a server of this pool prepared
   // without error: a client's Parse of one needs no server to be answered.
   void noteValidStatement(const std::string& serverName);
-  void forgetValidStatement(const std::string& serverName);
   bool validStatement(const std::string& serverName) const;
+  // A server found `serverName` broken by a schema change (StatementCache::markStale): copies
+  // other servers prepared before that moment are stale too, though they have not said so yet.
+  void noteStaleStatement(const std::string& serverName, uint64_t sequence);
+  bool staleSince(const std::string& serverName, uint64_t preparedAt) const;
+  // A client sent a statement that may change prepared statements' result columns (ALTER,
+  // DROP, CREATE OR REPLACE): a new Parse no longer reuses a copy prepared before it.
+  void noteSchemaChange();
+  uint64_t schemaChangedAt() const { return schemaChangedAt_.load(std::memory_order_relaxed); }
 
   PoolCounters& counters(unsigned worker) { return counters_[worker]; }
   PoolTotals totals() const;
@@ -232,6 +239,8 @@ class Pool {
   std::map<std::pair<std::string, std::string>, std::string> acceptedStartup_;  // ditto
   static constexpr size_t kMaxAcceptedStartup = 4096;
   std::set<std::string> validStatements_;  // under loginMutex_
+  std::map<std::string, uint64_t> staleStatements_;  // ditto: name -> when found stale
+  std::atomic<uint64_t> schemaChangedAt_{0};
   static constexpr size_t kMaxValidStatements = 16384;
   std::vector<std::vector<ServerConn*>> idle_;  // per worker
 };

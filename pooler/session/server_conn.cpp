@@ -77,6 +77,9 @@ pg::Disposition ServerConn::onHeader(char type, uint32_t) {
     if (type == 'E') return pg::Disposition::Collect;
     // Statement mode: a ReadyForQuery inside a transaction block is replaced by an error.
     if (type == 'Z' && client_->statementMode()) return pg::Disposition::Collect;
+    // A setting changed by shardpool's own query for the client (a RESET back to the client's
+    // startup value) is reported to the client as PostgreSQL would have reported it.
+    if (type == 'S') return pg::Disposition::Inspect;
     switch (requests_.replyFate(type)) {
       case pg::Fate::Swallow:
       case pg::Fate::RenameError:
@@ -162,7 +165,7 @@ void ServerConn::noteStatementError(pg::Bytes body) {
   if (e && e->sqlstate == "0A000" && e->message.starts_with("cached plan must not change")) {
     log::info(who_, "statement {} must be prepared again: {}", r->serverName, e->message);
     statements_.markStale(r->serverName);
-    pool_.forgetValidStatement(r->serverName);
+    pool_.noteStaleStatement(r->serverName, StatementCache::nextSequence());
   }
 }
 
@@ -625,7 +628,7 @@ void ServerConn::checkTimers(Clock::time_point now) {
   }
 }
 
-void ServerConn::fail(std::string_view reason, std::string_view sqlstate) {
+void ServerConn::fail(std::string_view reason, std::string_view sqlstate, bool socketDead) {
   uint64_t target = forClient_;
   forClient_ = 0;
   log::warn(who_, "server connection failed: {}", reason);
@@ -633,7 +636,7 @@ void ServerConn::fail(std::string_view reason, std::string_view sqlstate) {
   if (target) {
     if (ClientConn* c = worker().findClient(target)) c->serverFailed(reason, sqlstate);
   }
-  close(reason);
+  close(reason, socketDead);
 }
 
 void ServerConn::close(std::string_view reason, bool socketDead) {
@@ -641,7 +644,7 @@ void ServerConn::close(std::string_view reason, bool socketDead) {
   // Still logging in for a waiting client (the backend hung up, a read or TLS error): that
   // client must hear of it, or it waits for a server that never comes.
   if (forClient_ != 0) {
-    fail(reason);
+    fail(reason, "08006", socketDead);  // a dead socket still frees its slot at once
     return;
   }
   bool wasIdle = state_ == State::Idle;

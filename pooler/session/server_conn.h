@@ -128,7 +128,8 @@ class ServerConn final : public Connection {
   // slot is free at once.
   void close(std::string_view reason, bool socketDead = false);
   // Connect/login failure: tell the waiting client (with the server's SQLSTATE when it refused).
-  void fail(std::string_view reason, std::string_view sqlstate = "08006");
+  void fail(std::string_view reason, std::string_view sqlstate = "08006",
+            bool socketDead = false);
 
   // Timeouts, checked by the worker's tick.
   void checkTimers(Clock::time_point now);

@@ -310,6 +310,32 @@ void SettingChanges::add(std::string name, bool reset) {
   changes.push_back({std::move(name), reset});
 }
 
+bool mayChangeResultTypes(std::string_view sql) {
+  if (findNoCase(sql, "alter") == std::string_view::npos &&
+      findNoCase(sql, "drop") == std::string_view::npos &&
+      findNoCase(sql, "replace") == std::string_view::npos)
+    return false;
+  SqlTokens tokens(sql);
+  size_t position = 0;  // of the token in its statement
+  std::string first;
+  for (;;) {
+    SqlTokens::Token t = tokens.next();
+    if (t.kind == SqlTokens::Token::End) return false;
+    if (t.kind == SqlTokens::Token::Punct && t.text == ";") {
+      position = 0;
+      continue;
+    }
+    if (position == 0) {
+      first = t.kind == SqlTokens::Token::Word ? t.text : std::string();
+      if (first == "alter" || first == "drop") return true;
+    } else if (position == 2 && first == "create" && t.kind == SqlTokens::Token::Word &&
+               t.text == "replace") {
+      return true;  // CREATE OR REPLACE
+    }
+    ++position;
+  }
+}
+
 void noteSettingChanges(std::string_view sql, SettingChanges& out) {
   // Most statements mention none of these words: one cheap pass rules them out.
   if (findNoCase(sql, "set") == std::string_view::npos &&

@@ -32,6 +32,10 @@ struct SettingChanges {
 };
 void noteSettingChanges(std::string_view sql, SettingChanges& out);
 
+// True when a statement of `sql` may change the result columns of prepared statements: it begins
+// with ALTER, DROP or CREATE OR REPLACE.
+bool mayChangeResultTypes(std::string_view sql);
+
 // A query that makes the server raise `message` with SQLSTATE 0A000 (feature_not_supported), so
 // the error arrives in order and aborts the transaction like any other error.
 std::string raiseFeatureNotSupported(std::string_view message);

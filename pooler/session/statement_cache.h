@@ -24,12 +24,21 @@ class StatementCache {
     }
     lru_.push_back(name);
     index_.emplace(name, std::prev(lru_.end()));
+    preparedAt_[name] = nextSequence();
   }
+  // When this server prepared `name` (see nextSequence); 0 when it does not hold it.
+  uint64_t preparedAt(const std::string& name) const {
+    auto it = preparedAt_.find(name);
+    return it == preparedAt_.end() ? 0 : it->second;
+  }
+  // A process-wide order of prepares and schema-change discoveries.
+  static uint64_t nextSequence() { return ++sequence_; }
   void remove(const std::string& name) {
     auto it = index_.find(name);
     if (it == index_.end()) return;
     lru_.erase(it->second);
     index_.erase(it);
+    preparedAt_.erase(name);
   }
   // With `cap` entries or more, removes and returns the least recently used one.
   std::optional<std::string> evictIfFull(size_t cap) {
@@ -43,6 +52,7 @@ class StatementCache {
     lru_.clear();
     index_.clear();
     stale_.clear();
+    preparedAt_.clear();
   }
   // The server refused to run the statement because its plan no longer fits (a schema change:
   // "cached plan must not change result type"). The server keeps its copy, so that clients that
@@ -71,6 +81,8 @@ class StatementCache {
   // Suffixes of replacement names: unique in the process, so a client's replacement name
   // never meets a different statement of that name on another server.
   static inline std::atomic<uint64_t> renames_{0};
+  static inline std::atomic<uint64_t> sequence_{0};
+  std::unordered_map<std::string, uint64_t> preparedAt_;
 };
 
 }  // namespace shardpool::pooler

@@ -126,3 +126,14 @@ TEST_CASE("noteSettingChanges: garbage never crashes", "[session_guard]") {
     noteSettingChanges(s, c);
   }
 }
+
+TEST_CASE("mayChangeResultTypes: ALTER, DROP, CREATE OR REPLACE", "[session_guard]") {
+  using shardpool::pooler::mayChangeResultTypes;
+  CHECK(mayChangeResultTypes("ALTER TABLE t ADD COLUMN c int"));
+  CHECK(mayChangeResultTypes("begin; drop view v; commit"));
+  CHECK(mayChangeResultTypes("/* x */ create or replace view v as select 1"));
+  CHECK_FALSE(mayChangeResultTypes("create table t (a int)"));
+  CHECK_FALSE(mayChangeResultTypes("select 'alter table t'"));
+  CHECK_FALSE(mayChangeResultTypes("update t set dropped = true"));
+  CHECK_FALSE(mayChangeResultTypes("select 1"));
+}
