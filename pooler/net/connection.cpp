@@ -329,6 +329,32 @@ void Connection::submit(WriteReq* r) {
 }
 
 void Connection::submitRaw(WriteReq* r) {
+  // Write at once when the socket takes it all (the usual case for replies of a few kB): no
+  // request is queued, so libuv neither polls for writability nor re-arms epoll afterwards.
+  // libuv refuses (UV_EAGAIN) while earlier writes are queued, which keeps the order.
+  int sent = uv_try_write(handle_, r->bufs, static_cast<unsigned>(r->nbufs));
+  if (sent < 0 && sent != UV_EAGAIN) {
+    loop_->writeReqs().put(r);
+    onWriteError(sent);
+    return;
+  }
+  if (sent > 0) {
+    int first = 0;
+    size_t left = static_cast<size_t>(sent);
+    while (first < r->nbufs && left >= r->bufs[first].len) left -= r->bufs[first++].len;
+    if (first == r->nbufs) {
+      loop_->writeReqs().put(r);
+      afterWrite();
+      return;
+    }
+    // The rest goes through uv_write as usual.
+    r->bufs[first].base += left;
+    r->bufs[first].len -= left;
+    if (first > 0) {
+      std::memmove(r->bufs, r->bufs + first, sizeof(uv_buf_t) * static_cast<size_t>(r->nbufs - first));
+      r->nbufs -= first;
+    }
+  }
   r->req.data = loop_;
   int rc = uv_write(&r->req, handle_, r->bufs,
                     static_cast<unsigned>(r->nbufs), writeCb);
