@@ -5,8 +5,10 @@
 // the two outputs must be equal line for line. Only what legitimately differs between two runs is
 // normalised (DBD::Pg's statement names carry the client's process id).
 //
-// Every driver comes from a Debian package that scripts/install-deps.sh installs; a missing one
-// fails its test with the package to install, it is never skipped.
+// Every driver comes from a Debian package that scripts/install-deps.sh installs, except the two
+// node drivers, which the ctest fixture "node" installs from npm
+// (integration/drivers/npm-install.sh); a missing one fails its test with what to install, it is
+// never skipped.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -30,6 +32,9 @@ struct Driver {
   std::vector<std::string> requiredFiles;
   // Builds the program once into `dir` (may be empty) and returns the command that runs it.
   std::function<std::vector<std::string>(const TempDir& dir)> prepare;
+  std::map<std::string, std::string> env = {};  // added to the connection settings
+  // How to install it, for the failure message; empty: the Debian packages above.
+  std::string installHint = {};
 };
 
 std::string driverFile(const std::string& name) {
@@ -66,11 +71,42 @@ Driver python(const std::string& name, const std::string& module, const std::str
           }};
 }
 
+// Where the "node" fixture (integration/drivers/npm-install.sh) installs the npm packages.
+std::string nodeDir() {
+  if (const char* d = std::getenv("SHARDPOOL_IT_NODE_DIR"); d && *d) return d;
+#ifdef SHARDPOOL_IT_NODE_DIR_DEFAULT
+  return SHARDPOOL_IT_NODE_DIR_DEFAULT;
+#else
+  return "/tmp/shardpool-it-node";
+#endif
+}
+
+// node-postgres and postgres.js: from npm, installed by the ctest fixture "node".
+Driver node(const std::string& name, const std::string& module, const std::string& script) {
+  std::string dir = nodeDir();
+  return {name,
+          "npm " + module,
+          {{"node", "--version"}},
+          {dir + "/node_modules/" + module + "/package.json"},
+          [script](const TempDir&) {
+            return std::vector<std::string>{"node", driverFile(script)};
+          },
+          {{"NODE_PATH", dir + "/node_modules"}},
+          "nodejs (scripts/install-deps.sh) and the npm package " + module + " into " + dir +
+              ": the ctest fixture integration_node_setup (integration/drivers/npm-install.sh) "
+              "failed or did not run"};
+}
+
+std::string installHint(const Driver& d) {
+  if (!d.installHint.empty()) return d.installHint;
+  return "the Debian package(s) " + d.packages + " (scripts/install-deps.sh does)";
+}
+
 void requireInstalled(const Driver& d) {
   for (const auto& f : d.requiredFiles) {
     if (!std::filesystem::exists(f)) {
-      FAIL("driver " << d.name << " is not installed: " << f << " is missing; install the Debian "
-                     << "package(s) " << d.packages << " (scripts/install-deps.sh does)");
+      FAIL("driver " << d.name << " is not installed: " << f << " is missing; install "
+                     << installHint(d));
     }
   }
   for (const auto& probe : d.probes) {
@@ -79,8 +115,7 @@ void requireInstalled(const Driver& d) {
       std::string cmd;
       for (const auto& a : probe) cmd += a + " ";
       FAIL("driver " << d.name << " is not installed: `" << cmd << "` failed (" << r.exitCode
-                     << "): " << r.all() << "\ninstall the Debian package(s) " << d.packages
-                     << " (scripts/install-deps.sh does)");
+                     << "): " << r.all() << "\ninstall " << installHint(d));
     }
   }
 }
@@ -108,11 +143,14 @@ std::string lastLine(const std::string& out) {
   return nl == std::string::npos ? s : s.substr(nl + 1);
 }
 
-std::map<std::string, std::string> connectionEnv(const TempRole& role, uint16_t port) {
-  return {{"PGHOST", "127.0.0.1"},     {"PGPORT", std::to_string(port)},
-          {"PGUSER", role.name()},     {"PGPASSWORD", role.password()},
-          {"PGDATABASE", "sp_db"},     {"PGSSLMODE", "disable"},
-          {"PGGSSENCMODE", "disable"}, {"PGCONNECT_TIMEOUT", "10"}};
+std::map<std::string, std::string> connectionEnv(const Driver& d, const TempRole& role,
+                                                 uint16_t port) {
+  std::map<std::string, std::string> env{
+      {"PGHOST", "127.0.0.1"},         {"PGPORT", std::to_string(port)}, {"PGUSER", role.name()},
+      {"PGPASSWORD", role.password()}, {"PGDATABASE", "sp_db"},          {"PGSSLMODE", "disable"},
+      {"PGGSSENCMODE", "disable"},     {"PGCONNECT_TIMEOUT", "10"}};
+  env.insert(d.env.begin(), d.env.end());
+  return env;
 }
 
 void runMatrix(const Driver& d) {
@@ -124,7 +162,7 @@ void runMatrix(const Driver& d) {
   TempRole role("drv_" + d.name);
   adminConn().query("CREATE SCHEMA " + role.name() + " AUTHORIZATION " + role.name());
 
-  auto direct = runCommand(argv, connectionEnv(role, pgPort()), 60s);
+  auto direct = runCommand(argv, connectionEnv(d, role, pgPort()), 60s);
   {
     INFO(d.name << " directly against PostgreSQL:\n" << direct.all());
     REQUIRE_FALSE(direct.timedOut);
@@ -136,7 +174,7 @@ void runMatrix(const Driver& d) {
                              "query_wait_timeout = \"20s\"") +
               clusterDatabase() + userSection(role.name(), role.password()));
   BackendWatch watch(role.name());
-  auto proxied = runCommand(argv, connectionEnv(role, proxy.port()), 60s);
+  auto proxied = runCommand(argv, connectionEnv(d, role, proxy.port()), 60s);
   int maxBackends = watch.stop();
 
   std::string want = normalise(direct.out);
@@ -233,4 +271,15 @@ TEST_CASE("driver matrix: ruby-pg through shardpool matches direct PostgreSQL",
   runMatrix({"rubypg", "ruby-pg", {{"ruby", "-rpg", "-e", "1"}}, {}, [](const TempDir&) {
                return std::vector<std::string>{"ruby", driverFile("matrix_rubypg.rb")};
              }});
+}
+
+// The two node drivers need the ctest fixtures "pg;node" (integration/CMakeLists.txt).
+TEST_CASE("driver matrix: node-postgres through shardpool matches direct PostgreSQL",
+          "[integration][drivers][matrix]") {
+  runMatrix(node("nodepg", "pg", "matrix_nodepg.js"));
+}
+
+TEST_CASE("driver matrix: postgres.js through shardpool matches direct PostgreSQL",
+          "[integration][drivers][matrix]") {
+  runMatrix(node("postgresjs", "postgres", "matrix_postgresjs.js"));
 }
