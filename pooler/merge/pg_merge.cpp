@@ -171,21 +171,31 @@ void Walker::passAsync(size_t s) {
 
 bool Walker::step() {
   size_t n = shards_.size();
+  // Which replies are over (nothing but notices left) is decided before any notice passes: a
+  // shard that goes on after another has finished must not put its notices after the client's
+  // last ReadyForQuery.
+  auto next = [&](size_t s) {  // where the shard's next message that is not a notice is
+    const Shard& sh = shards_[s];
+    size_t at = sh.pos;
+    while (at < sh.msgs.size() && merge::isAsync(sh.msgs[at].type)) ++at;
+    return at;
+  };
   size_t ended = 0;
-  for (size_t s = 0; s < n; ++s) {
-    passAsync(s);
-    if (current(s) == nullptr) ++ended;
-  }
+  for (size_t s = 0; s < n; ++s)
+    if (next(s) == shards_[s].msgs.size()) ++ended;
+  if (ended == 0)
+    for (size_t s = 0; s < n; ++s) passAsync(s);
   if (ended == n) return false;
   if (ended > 0) {
     // Some shard's reply is over while another's goes on: only possible past a ReadyForQuery.
     size_t done = 0, more = 0;
-    while (current(done) != nullptr) ++done;
-    while (current(more) == nullptr) ++more;
+    while (next(done) != shards_[done].msgs.size()) ++done;
+    while (next(more) == shards_[more].msgs.size()) ++more;
     note(MergeStatus::Mismatch, -1,
          fmt::format("shards returned different results: shard \"{}\" sent {} after shard \"{}\" "
                      "had finished",
-                     shards_[more].name, merge::messageName(current(more)->type),
+                     shards_[more].name,
+                     merge::messageName(shards_[more].msgs[next(more)].type),
                      shards_[done].name));
     // The client has had its ReadyForQuery messages; what is left cannot be placed.
     return false;
