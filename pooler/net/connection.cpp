@@ -332,12 +332,9 @@ void Connection::submitRaw(WriteReq* r) {
   // Write at once when the socket takes it all (the usual case for replies of a few kB): no
   // request is queued, so libuv neither polls for writability nor re-arms epoll afterwards.
   // libuv refuses (UV_EAGAIN) while earlier writes are queued, which keeps the order.
+  // A failure (the peer gone) is left to uv_write, which reports it later through writeCb:
+  // callers of send() never see their connection close under them.
   int sent = uv_try_write(handle_, r->bufs, static_cast<unsigned>(r->nbufs));
-  if (sent < 0 && sent != UV_EAGAIN) {
-    loop_->writeReqs().put(r);
-    onWriteError(sent);
-    return;
-  }
   if (sent > 0) {
     int first = 0;
     size_t left = static_cast<size_t>(sent);
