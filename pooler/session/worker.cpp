@@ -1,5 +1,6 @@
 #include "pooler/session/worker.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ constexpr uint64_t kFileHeadroom = 16;
 Worker::Worker(Runtime& runtime, unsigned index)
     : runtime_(runtime), index_(index), shardRouter_(std::make_unique<ShardRouter>(*this)) {
   uv_loop_init(&loop_);
+  reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   uv_async_init(&loop_, &async_, onAsync);
   async_.data = this;
   uv_timer_init(&loop_, &timer_);
@@ -46,6 +48,7 @@ Worker::~Worker() {
   others_.clear();
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
+  if (reserveFd_ >= 0) ::close(reserveFd_);
 }
 
 bool Worker::listen(const sockaddr* addr, std::string& error) {
@@ -131,9 +134,25 @@ void Worker::onConnection(uv_stream_t* listener, int status) {
       else
         log::warn("", "accept failed: {}", uv_strerror(status));
     }
+    if (noFiles) self->refusePending(listener);
     return;
   }
   self->accept(listener);
+}
+
+void Worker::refusePending(uv_stream_t* listener) {
+  // The connections waiting in the backlog cannot be served: refuse them, with the one
+  // descriptor kept for this, so that accept stops failing and the loop gets on with the
+  // clients it has (their disconnects free descriptors). Otherwise libuv, whose own reserve
+  // may be missing, retries the accept without end and the worker serves nobody.
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(listener), &fd) != 0) return;
+  if (reserveFd_ >= 0) {
+    ::close(reserveFd_);
+    reserveFd_ = -1;
+  }
+  for (int c; (c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) ::close(c);
+  reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void Worker::accept(uv_stream_t* listener) {

@@ -89,6 +89,8 @@ class Worker final : public EventLoop {
   static void onCheck(uv_check_t* c);
   void wake();
   void accept(uv_stream_t* listener);
+  // Out of descriptors: refuse the connections waiting to be accepted (see worker.cpp).
+  void refusePending(uv_stream_t* listener);
   void tick();
   void readFileLimit();
   void sweep();
@@ -108,6 +110,7 @@ class Worker final : public EventLoop {
   Clock::time_point lastAcceptError_;
   Clock::time_point lastLimitCheck_;
   uint64_t fileLimit_ = 0;  // RLIMIT_NOFILE (soft), re-read every second; 0: none
+  int reserveFd_ = -1;      // a descriptor held back for refusePending()
   bool shuttingDown_ = false;
   bool stopping_ = false;
 
