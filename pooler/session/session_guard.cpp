@@ -45,16 +45,20 @@ std::vector<std::string> leadingWords(std::string_view sql, size_t max) {
   return words;
 }
 
-bool containsNoCase(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Case-insensitive search for a lower-case needle.
+size_t findNoCase(std::string_view hay, std::string_view needle, size_t from = 0) {
+  for (size_t i = from; i + needle.size() <= hay.size(); ++i) {
     size_t j = 0;
-    while (j < needle.size() &&
-           std::tolower(static_cast<unsigned char>(hay[i + j])) == needle[j])
-      ++j;
-    if (j == needle.size()) return true;
+    while (j < needle.size() && lower(hay[i + j]) == needle[j]) ++j;
+    if (j == needle.size()) return i;
   }
-  return false;
+  return std::string_view::npos;
+}
+
+bool containsNoCase(std::string_view hay, std::string_view needle) {
+  return findNoCase(hay, needle) != std::string_view::npos;
 }
 
 }  // namespace
@@ -88,18 +92,6 @@ std::optional<std::string> sessionOnlyFeature(std::string_view sql) {
 }
 
 namespace {
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Case-insensitive search for a lower-case needle.
-size_t findNoCase(std::string_view hay, std::string_view needle, size_t from = 0) {
-  for (size_t i = from; i + needle.size() <= hay.size(); ++i) {
-    size_t j = 0;
-    while (j < needle.size() && lower(hay[i + j]) == needle[j]) ++j;
-    if (j == needle.size()) return i;
-  }
-  return std::string_view::npos;
-}
 
 bool isWordChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
