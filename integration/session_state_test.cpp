@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "integration/extended_query.h"
+#include "integration/gated_relay.h"
 #include "integration/harness.h"
 
 using namespace shardpool::integration;
@@ -300,4 +301,79 @@ TEST_CASE("settings leak probe: 12 clients with their own settings on 3 servers"
   for (auto& f : failures) UNSCOPED_INFO(f);
   CHECK(failures.empty());
   CHECK(reads == kClients * kRounds);
+}
+
+TEST_CASE("a client's settings go to its new server in the same round trip as its statement",
+          "[integration][session-state]") {
+  // The relay holds PostgreSQL's replies back: the client's statement must reach the server
+  // before shardpool has heard how the settings query went (before: it waited for that reply).
+  TempRole role("it_trip");
+  GatedRelay relay(pgPort());
+  Proxy proxy(generalSection("pool_mode = \"transaction\"\ndefault_pool_size = 1\n"
+                             "query_wait_timeout = \"10s\"") +
+              "[databases.sp_db]\nhost = \"127.0.0.1\"\nport = " +
+              std::to_string(relay.port()) + "\ndbname = \"sp_db\"\n\n" +
+              userSection(role.name(), role.password()));
+  Conn a(proxy.conninfo(role.name(), role.password()));
+  REQUIRE(a.ok());
+  a.query("set statement_timeout = '1234s'");
+  REQUIRE(a.scalar("show statement_timeout") == "1234s");
+  Conn b(proxy.conninfo(role.name(), role.password()));
+  REQUIRE(b.ok());
+
+  // B on the server A left: A's setting is undone ahead of B's statement.
+  relay.clearSent();
+  relay.holdReplies(true);
+  REQUIRE(PQsendQuery(b.get(), "select 'b-marker', current_setting('statement_timeout')") == 1);
+  bool pipelined = relay.waitSent("b-marker", 5s);
+  std::string sent = relay.sent();
+  relay.holdReplies(false);
+  CHECK(pipelined);
+  CHECK(sent.find("statement_timeout") < sent.find("b-marker"));
+  auto results = b.collect(10s);
+  REQUIRE(!results.empty());
+  REQUIRE(results.back());
+  REQUIRE(succeeded(results.back().get()));
+  CHECK(std::string(PQgetvalue(results.back().get(), 0, 1)) == "0");
+
+  // And A's own setting comes back with A's next statement, again in one round trip.
+  relay.clearSent();
+  relay.holdReplies(true);
+  REQUIRE(PQsendQuery(a.get(), "select 'a-marker', current_setting('statement_timeout')") == 1);
+  pipelined = relay.waitSent("a-marker", 5s);
+  relay.holdReplies(false);
+  CHECK(pipelined);
+  results = a.collect(10s);
+  REQUIRE(!results.empty());
+  REQUIRE(results.back());
+  REQUIRE(succeeded(results.back().get()));
+  CHECK(std::string(PQgetvalue(results.back().get(), 0, 1)) == "1234s");
+}
+
+TEST_CASE("a setting that no longer applies on a new server ends that client's session, not the pool",
+          "[integration][session-state]") {
+  // default_text_search_config names a configuration; dropped after the client chose it, a
+  // server can no longer take it. The client is told why; the others go on.
+  TempRole role("it_tsc");
+  adminConn().query("drop text search configuration if exists public.it_tsc; "
+                    "create text search configuration public.it_tsc (copy = english)");
+  Proxy proxy(generalSection("pool_mode = \"transaction\"\ndefault_pool_size = 1\n"
+                             "query_wait_timeout = \"10s\"") +
+              clusterDatabase() + userSection(role.name(), role.password()));
+  Conn a(proxy.conninfo(role.name(), role.password()));
+  Conn b(proxy.conninfo(role.name(), role.password()));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  a.query("set default_text_search_config = 'public.it_tsc'");
+  CHECK(b.scalar("select 1") == "1");  // the server drops A's setting for B
+  adminConn().query("drop text search configuration public.it_tsc");
+  auto results = a.exec("select 2", 10s);
+  REQUIRE(!results.empty());
+  REQUIRE(results.back());
+  PgError e = errorOf(a, results.back().get());
+  CHECK(e.message.find("could not restore the session settings") != std::string::npos);
+  CHECK(e.message.find("it_tsc") != std::string::npos);
+  CHECK(PQstatus(a.get()) == CONNECTION_BAD);
+  CHECK(b.scalar("select 3") == "3");
+  CHECK(Conn(proxy.conninfo(role.name(), role.password())).scalar("select 4") == "4");
 }

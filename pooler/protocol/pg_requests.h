@@ -18,7 +18,12 @@ enum class Fate : uint8_t {
   Synthesize,  // not sent to the server: the pooler emits the reply when it is due
   RenameError, // a Parse re-sent to provoke "already exists": rename the statement in the error
   Capture,     // a Query of the pooler's own whose rows it reads: no reply reaches the client
+  Apply,       // a Query of the pooler's own bringing the server's settings in line with the
+               // client's, sent ahead of the client's messages: no reply reaches the client
 };
+
+// A request the pooler sent for itself, whose replies the client never sees.
+inline bool ownQuery(Fate f) { return f == Fate::Capture || f == Fate::Apply; }
 
 struct Request {
   char type = 0;  // frontend message type: P B D E C S Q F
@@ -55,6 +60,7 @@ class RequestQueue {
   Pending pending() const {
     Pending p;
     for (const Request& r : q_) {
+      if (ownQuery(r.fate) || r.fate == Fate::Swallow) continue;
       if (r.type == 'S' || r.type == 'Q' || r.type == 'F') {
         ++p.readies;
         p.openBatch = false;
@@ -84,7 +90,7 @@ class RequestQueue {
   Fate replyFate(char type) const {
     const Request* r = front();
     if (!r) return Fate::Forward;
-    if (r->fate == Fate::Capture) return Fate::Capture;
+    if (ownQuery(r->fate)) return r->fate;
     if (type == 'E') return r->fate == Fate::RenameError ? Fate::RenameError : Fate::Forward;
     if (completes(*r, type) && r->fate == Fate::Swallow) return Fate::Swallow;
     return Fate::Forward;

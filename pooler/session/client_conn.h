@@ -64,6 +64,9 @@ class ClientConn final : public Connection {
   void serverReady(ServerConn& server);  // a ReadyForQuery went by
   void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
   // The values of the settings asked for by captureSettings(), in order (nullopt: not set).
+  // Sends a FATAL error and closes the client.
+  void fatal(std::string_view sqlstate, std::string_view message, std::string_view reason = {});
+  bool loggedIn() const { return loggedIn_; }
   void settingsCaptured(const std::vector<std::optional<std::string>>& values);
   void forgetStatement(const std::string& clientName);  // a Parse that failed on the server
   // The connect made for us failed; `sqlstate` is the server's when it refused the login.
@@ -121,7 +124,6 @@ class ClientConn final : public Connection {
   void consoleInput();
   void requestServer();
   void forwardPending();
-  void fatal(std::string_view sqlstate, std::string_view message, std::string_view reason = {});
   std::string buildSetQuery(const ServerConn& server,
                             std::vector<std::pair<std::string, std::string>>& toApply) const;
   void releaseServer();

@@ -79,11 +79,15 @@ pg::Disposition ServerConn::onHeader(char type, uint32_t) {
     if (type == 'Z' && client_->statementMode()) return pg::Disposition::Collect;
     // A setting changed by shardpool's own query for the client (a RESET back to the client's
     // startup value) is reported to the client as PostgreSQL would have reported it.
-    if (type == 'S') return pg::Disposition::Inspect;
+    // Settings shardpool applies for the client are the client's own: not reported again.
+    if (type == 'S')
+      return requests_.replyFate(type) == pg::Fate::Apply ? pg::Disposition::Collect
+                                                          : pg::Disposition::Inspect;
     switch (requests_.replyFate(type)) {
       case pg::Fate::Swallow:
       case pg::Fate::RenameError:
       case pg::Fate::Capture:
+      case pg::Fate::Apply:
         return pg::Disposition::Collect;
       case pg::Fate::Forward:
       case pg::Fate::Synthesize:
@@ -99,6 +103,7 @@ pg::Disposition ServerConn::onHeader(char type, uint32_t) {
 bool ServerConn::onActiveReply(char type, pg::Bytes body) {
   if (type == 'S') return true;  // a ParameterStatus alone completes nothing
   const pg::Request* front = requests_.front();
+  if (front && front->fate == pg::Fate::Apply) return onApplyReply(type, body);
   bool capture = front && front->fate == pg::Fate::Capture;
   if (capture && type != 'Z') {
     if (type == 'D' && client_) {
@@ -155,6 +160,37 @@ bool ServerConn::onActiveReply(char type, pg::Bytes body) {
   return isOpen();
 }
 
+bool ServerConn::onApplyReply(char type, pg::Bytes body) {
+  if (type == 'E') {
+    applyError_ = pg::decodeErrorResponse(body);
+    if (!applyError_) applyError_.emplace().message = "malformed error";
+    return true;
+  }
+  if (type != 'Z') return true;
+  requests_.onReply(type, *this);
+  if (requests_.empty()) readySince_ = worker().now();
+  if (applyError_) {
+    // The client's messages are on their way behind the settings it should have met: it cannot
+    // go on in a session that is not its own, and this server's settings are unknown.
+    pg::ErrorFields e = std::move(*applyError_);
+    applyError_.reset();
+    log::warn(who_, "applying the client's session settings failed: {} ({})", e.message,
+              e.sqlstate);
+    if (ClientConn* c = client_)
+      c->fatal(e.sqlstate.size() == 5 ? std::string_view(e.sqlstate) : "08006",
+               fmt::format("could not restore the session settings on a server: {}", e.message),
+               "server rejected the client's session settings");
+    if (isOpen()) close("it failed to take a client's session settings");
+    return false;
+  }
+  if (cancelAfterApply_) {
+    cancelAfterApply_ = false;
+    if (!requests_.empty()) sendCancel();
+  }
+  if (client_ && requests_.empty() && clean()) client_->serverReady(*this);
+  return isOpen();
+}
+
 void ServerConn::noteStatementError(pg::Bytes body) {
   const pg::Request* r = requests_.front();
   if (!r || (r->type != 'B' && r->type != 'D') || r->serverName.empty()) return;
@@ -197,6 +233,11 @@ void ServerConn::noteSetting(std::string_view name, const std::string* value) {
 
 void ServerConn::sendCancel() {
   if (backendPid_ == 0 || !isOpen()) return;
+  if (const pg::Request* r = requests_.front(); r && r->fate == pg::Fate::Apply) {
+    // Meant for the client's query, queued behind the settings query: sent when that is done.
+    cancelAfterApply_ = true;
+    return;
+  }
   ++cancelsInFlight_;
   cancelSince_ = worker().now();
   CancelRegistry::send(worker(), addr_, backendPid_, backendKey_, id());
@@ -400,19 +441,38 @@ const std::string* ServerConn::setting(std::string_view name) const {
 void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) {
   client_ = client;
   requests_.clear();
-  pendingApply_ = std::move(toApply);
+  applyError_.reset();
+  cancelAfterApply_ = false;
   if (setQuery.empty()) {
     setState(State::Active);
     client->loginComplete(nullptr);
     return;
   }
-  setState(State::Login);
   pg::Writer w;
   pg::putQuery(w, setQuery);
   send(w.take());
-  requests_.push({'Q'});
   setUnnamed(0, 0);  // a simple Query drops the unnamed statement
   busySince_ = worker().now();
+  if (pipelineSettings(*client, toApply)) {
+    // The client's messages follow in the same write: one round trip, not two.
+    requests_.push({'Q', pg::Fate::Apply});
+    noteApplied(toApply);
+    setState(State::Active);
+    client->loginComplete(nullptr);
+    return;
+  }
+  setState(State::Login);
+  pendingApply_ = std::move(toApply);
+  requests_.push({'Q'});
+}
+
+bool ServerConn::pipelineSettings(const ClientConn& client, const Params& toApply) {
+  // A first login waits: the client is told the values the server settled on. So does a role:
+  // were the SET to fail, the client's statement must not run with the login role's rights.
+  if (!client.loggedIn()) return false;
+  for (auto& [k, v] : toApply)
+    if (!v.empty() && sameSettingName(k, "role")) return false;
+  return true;
 }
 
 void ServerConn::describe(ConnRow& row) const {

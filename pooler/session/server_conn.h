@@ -66,7 +66,8 @@ class ServerConn final : public Connection {
 
   // Linking with a client. `setQuery` re-applies the client's parameters first ("" for none):
   // `toApply` are the settings it sets (an empty value in `toApply` means RESET). The client
-  // hears loginComplete() when the server is ready for it.
+  // hears loginComplete() when the server is ready for it: at once when the query can go in
+  // the same round trip as the client's messages (pipelineSettings), else at its reply.
   void link(ClientConn* client, std::string setQuery, Params toApply);
   ClientConn* client() const { return client_; }
   // Transaction/statement pooling: the client's transaction is over; back to the pool as is.
@@ -167,6 +168,8 @@ class ServerConn final : public Connection {
   void backToPool();
   bool handleAuth(protocol::pg::Bytes body);
   bool onActiveReply(char type, protocol::pg::Bytes body);
+  bool onApplyReply(char type, protocol::pg::Bytes body);  // replies to the pipelined settings
+  static bool pipelineSettings(const ClientConn& client, const Params& toApply);
   bool rewritesError() const;
   void noteStatementError(protocol::pg::Bytes body);  // an ErrorResponse in reply to the front  // the next ErrorResponse is rewritten before the client sees it
   void loginDone();
@@ -194,6 +197,8 @@ class ServerConn final : public Connection {
   uint64_t unnamedGeneration_ = 0;
   std::optional<auth::ScramClient> scram_;
   std::optional<protocol::pg::ErrorFields> loginError_;
+  std::optional<protocol::pg::ErrorFields> applyError_;  // of the pipelined settings query
+  bool cancelAfterApply_ = false;  // a cancel asked for while the settings query ran
   uv_getaddrinfo_t* resolving_ = nullptr;
   uint32_t generation_ = 0;
   bool queryOpen_ = false;
