@@ -723,3 +723,40 @@ TEST_CASE("sharding: CREATE and DROP TABLE, and an allowed unkeyed UPDATE, go to
           "0");
   }
 }
+
+TEST_CASE("sharding: settings a client changes follow it to every shard and reach no other client",
+          "[integration][sharding]") {
+  // An unreported setting (statement_timeout, work_mem) set while on one shard's server is read
+  // back before that server goes, and applied on whichever server of any shard the client gets.
+  auto& servers = ShardServers::get();
+  servers.resetTables();
+  int64_t on[kShards] = {-1, -1};
+  for (int64_t id = 1; on[0] < 0 || on[1] < 0; ++id) {
+    if (on[hashShard(id)] < 0) on[hashShard(id)] = id;
+    servers.direct(hashShard(id), kHashDb).query("INSERT INTO accounts (id) VALUES (" + str(id) + ")");
+  }
+  Proxy proxy(shardingConfig());
+  Conn c = clientConn(proxy, "app_hash");
+  Conn other = clientConn(proxy, "app_hash");
+  c.query("SET statement_timeout = '4321s'");
+  for (const std::string& q : {std::string("BEGIN"), "SELECT id FROM accounts WHERE id = " + str(on[0]),
+                               std::string("SET work_mem = '7MB'"), std::string("COMMIT")})
+    c.query(q);
+  const std::string probe = "SELECT current_setting('statement_timeout') || ' ' || "
+                            "current_setting('work_mem') FROM accounts WHERE id = ";
+  std::string defaults = other.scalar(probe + str(on[0]));
+  CHECK(defaults.find("4321s") == std::string::npos);
+  for (int round = 0; round < 6; ++round) {
+    for (uint32_t s = 0; s < kShards; ++s) {
+      INFO("round " << round << ", shard " << s);
+      CHECK(c.scalar(probe + str(on[s])) == "4321s 7MB");
+      CHECK(other.scalar(probe + str(on[s])) == defaults);
+    }
+  }
+  // A SET rolled back is undone, as PostgreSQL undoes it.
+  for (const std::string& q :
+       {std::string("BEGIN"), "SELECT id FROM accounts WHERE id = " + str(on[1]),
+        std::string("SET statement_timeout = '99s'"), std::string("ROLLBACK")})
+    c.query(q);
+  for (uint32_t s = 0; s < kShards; ++s) CHECK(c.scalar(probe + str(on[s])) == "4321s 7MB");
+}

@@ -54,6 +54,8 @@ bool ClientConn::captureSettings(ServerConn& server) {
   std::vector<std::pair<std::string, std::string>> reads;
   auto add = [&](std::string_view name, bool reset) {
     if (readOnlySetting(name)) return;
+    // A sharded database's shardpool.* hints are the router's, never a server's.
+    if (routing_ && name.starts_with("shardpool.")) return;
     for (auto& [n, e] : reads)
       if (sameSettingName(n, name)) return;
     const std::string* startup = findSetting(startup_, name);

@@ -132,7 +132,7 @@ void ClientConn::handleQuery(pg::Bytes body) {
     }
   }
   if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
-  if (!routing_) noteSettingChanges(sql, touched_);
+  noteSettingChanges(sql, touched_);
   if (trackStatements_ && mayChangeResultTypes(sql)) pool_->noteSchemaChange();
   forwardRaw('Q', body);
   server_->pushRequest({'Q'});
@@ -170,7 +170,7 @@ void ClientConn::handleParse(pg::Bytes body) {
     query = rewritten;
     types.clear();
   } else {
-    if (!routing_) noteSettingChanges(query, touched_);
+    noteSettingChanges(query, touched_);
     if (mayChangeResultTypes(query)) pool_->noteSchemaChange();
   }
   if (p->name.empty()) {
