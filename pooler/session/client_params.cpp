@@ -33,9 +33,11 @@ std::string ClientConn::buildSetQuery(
     toApply.emplace_back(name, "");
   }
   std::string q;
+  size_t cursor = 0;
   for (auto& [name, value] : params_) {
+    const std::string* current = server.setting(name, cursor);
+    if (current && *current == value) continue;
     if (readOnlySetting(name)) continue;
-    const std::string* current = server.setting(name);
     if (current && *current == value) continue;
     q += q.empty() ? "SELECT " : ", ";
     q += fmt::format("pg_catalog.set_config({}, {}, false)", quoteLiteral(name),

@@ -106,7 +106,8 @@ void ClientConn::handleQuery(pg::Bytes body) {
   if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
   forgetUnnamed();  // a simple Query drops the unnamed statement
   std::string refusal;
-  if (auto why = sessionOnlyFeature(sql)) {
+  const StatementWords words = scanWords(sql);
+  if (auto why = sessionOnlyFeature(sql, words)) {
     log::info(who(), "refusing a session-only feature: {}", *why);
     refusal = raiseFeatureNotSupported(*why);
   } else if (routing_) {
@@ -122,7 +123,7 @@ void ClientConn::handleQuery(pg::Bytes body) {
     server_->pushRequest({'Q'});
     return;
   }
-  if (trackStatements_) {
+  if (trackStatements_ && words.any(StatementWords::Deallocate)) {
     if (auto name = pg::deallocateTarget(sql); name && statements_.count(*name)) {
       // A protocol-level statement of this client: the server knows it under another name (or
       // not at all), and its server-side statement stays cached for others.
@@ -131,9 +132,11 @@ void ClientConn::handleQuery(pg::Bytes body) {
       return;
     }
   }
-  if (pg::isDeallocateAllOrDiscardAll(sql)) clearStatements();
-  noteSettingChanges(sql, touched_);
-  if (trackStatements_ && mayChangeResultTypes(sql)) pool_->noteSchemaChange();
+  if (words.any(StatementWords::Deallocate | StatementWords::Discard) &&
+      pg::isDeallocateAllOrDiscardAll(sql))
+    clearStatements();
+  noteSettingChanges(sql, words, touched_);
+  if (trackStatements_ && mayChangeResultTypes(sql, words)) pool_->noteSchemaChange();
   forwardRaw('Q', body);
   server_->pushRequest({'Q'});
 }
@@ -147,11 +150,14 @@ void ClientConn::handleParse(pg::Bytes body) {
   std::string_view query = p->query;
   std::vector<uint32_t> types = p->paramTypes;
   std::string rewritten;  // the text the server gets instead of the client's
-  if (auto why = sessionOnlyFeature(query)) {
+  const StatementWords words = scanWords(query);
+  if (auto why = sessionOnlyFeature(query, words)) {
     // Prepare, under the client's name, a statement that raises the error when executed.
     log::info(who(), "refusing a session-only feature: {}", *why);
     rewritten = raiseFeatureNotSupported(*why);
-  } else if (auto target = pg::deallocateTarget(query); target && statements_.count(*target)) {
+  } else if (auto target = words.any(StatementWords::Deallocate) ? pg::deallocateTarget(query)
+                                                                 : std::nullopt;
+             target && statements_.count(*target)) {
     // Extended-protocol DEALLOCATE of one of the client's statements (pgjdbc, psycopg 3 in
     // pipeline mode): the client forgets it, and the server deallocates a stand-in of ours,
     // so that the statement runs, succeeds or fails as it would on a dedicated connection.
@@ -163,15 +169,16 @@ void ClientConn::handleParse(pg::Bytes body) {
     server_->pushRequest({'C', pg::Fate::Swallow});
     server_->pushRequest({'P', pg::Fate::Swallow});
     rewritten = fmt::format("DEALLOCATE {}", kDeallocateStandIn);
-  } else if (pg::isDeallocateAllOrDiscardAll(query)) {
+  } else if (words.any(StatementWords::Deallocate | StatementWords::Discard) &&
+             pg::isDeallocateAllOrDiscardAll(query)) {
     clearStatements();
   }
   if (!rewritten.empty()) {
     query = rewritten;
     types.clear();
   } else {
-    noteSettingChanges(query, touched_);
-    if (mayChangeResultTypes(query)) pool_->noteSchemaChange();
+    noteSettingChanges(query, words, touched_);
+    if (mayChangeResultTypes(query, words)) pool_->noteSchemaChange();
   }
   if (p->name.empty()) {
     if (routing_) {

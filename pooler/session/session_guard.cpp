@@ -1,6 +1,7 @@
 #include "pooler/session/session_guard.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <vector>
 
@@ -61,9 +62,62 @@ bool containsNoCase(std::string_view hay, std::string_view needle) {
   return findNoCase(hay, needle) != std::string_view::npos;
 }
 
+// Characters of an unquoted SQL word (PostgreSQL's identifier characters).
+constexpr std::array<bool, 256> kWordChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '$' || c >= 0x80;
+  return t;
+}();
+
+bool sameWord(std::string_view word, std::string_view lowerKeyword) {
+  if (word.size() != lowerKeyword.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i)
+    if (lower(word[i]) != lowerKeyword[i]) return false;
+  return true;
+}
+
+uint32_t classifyWord(std::string_view w) {
+  using W = StatementWords;
+  switch (w.size()) {
+    case 3: return sameWord(w, "set") ? W::Set : 0;
+    case 4: return sameWord(w, "temp") ? W::Temp : sameWord(w, "drop") ? W::Drop : 0;
+    case 5: return sameWord(w, "reset") ? W::Set : sameWord(w, "alter") ? W::Alter : 0;
+    case 6: return sameWord(w, "listen") ? W::Listen : 0;
+    case 7: return sameWord(w, "discard") ? W::Discard : sameWord(w, "replace") ? W::Replace : 0;
+    case 9: return sameWord(w, "temporary") ? W::Temp : 0;
+    case 10:
+      return sameWord(w, "set_config") ? W::SetConfig : sameWord(w, "deallocate") ? W::Deallocate : 0;
+    case 16: return sameWord(w, "pg_advisory_lock") ? W::AdvisoryLock : 0;
+    case 20: return sameWord(w, "pg_try_advisory_lock") ? W::AdvisoryLock : 0;
+    case 23: return sameWord(w, "pg_advisory_lock_shared") ? W::AdvisoryLock : 0;
+    case 27: return sameWord(w, "pg_try_advisory_lock_shared") ? W::AdvisoryLock : 0;
+    default: return 0;
+  }
+}
+
 }  // namespace
 
-std::optional<std::string> sessionOnlyFeature(std::string_view sql) {
+StatementWords scanWords(std::string_view sql) {
+  StatementWords out;
+  const auto* p = reinterpret_cast<const unsigned char*>(sql.data());
+  size_t n = sql.size();
+  for (size_t i = 0; i < n;) {
+    if (!kWordChar[p[i]]) {
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    while (i < n && kWordChar[p[i]]) ++i;
+    if (i - start >= 3) out.bits |= classifyWord(sql.substr(start, i - start));
+  }
+  return out;
+}
+
+std::optional<std::string> sessionOnlyFeature(std::string_view sql, StatementWords words) {
+  using W = StatementWords;
+  if (!words.any(W::Listen | W::Temp | W::AdvisoryLock)) return std::nullopt;
   std::vector<std::string> w = leadingWords(sql, 4);
   if (!w.empty() && w[0] == "LISTEN")
     return std::string(
@@ -302,11 +356,9 @@ void SettingChanges::add(std::string name, bool reset) {
   changes.push_back({std::move(name), reset});
 }
 
-bool mayChangeResultTypes(std::string_view sql) {
-  if (findNoCase(sql, "alter") == std::string_view::npos &&
-      findNoCase(sql, "drop") == std::string_view::npos &&
-      findNoCase(sql, "replace") == std::string_view::npos)
-    return false;
+bool mayChangeResultTypes(std::string_view sql, StatementWords words) {
+  using W = StatementWords;
+  if (!words.any(W::Alter | W::Drop | W::Replace)) return false;
   SqlTokens tokens(sql);
   size_t position = 0;  // of the token in its statement
   std::string first;
@@ -328,11 +380,9 @@ bool mayChangeResultTypes(std::string_view sql) {
   }
 }
 
-void noteSettingChanges(std::string_view sql, SettingChanges& out) {
-  // Most statements mention none of these words: one cheap pass rules them out.
-  if (findNoCase(sql, "set") == std::string_view::npos &&
-      findNoCase(sql, "discard") == std::string_view::npos)
-    return;
+void noteSettingChanges(std::string_view sql, StatementWords words, SettingChanges& out) {
+  using W = StatementWords;
+  if (!words.any(W::Set | W::Discard | W::SetConfig)) return;
   SqlTokens tokens(sql);
   std::vector<SqlTokens::Token> head;
   for (;;) {

@@ -137,3 +137,62 @@ TEST_CASE("mayChangeResultTypes: ALTER, DROP, CREATE OR REPLACE", "[session_guar
   CHECK_FALSE(mayChangeResultTypes("update t set dropped = true"));
   CHECK_FALSE(mayChangeResultTypes("select 1"));
 }
+
+TEST_CASE("scanWords: whole words in any case, never parts of longer ones", "[pooler][guard]") {
+  using shardpool::pooler::scanWords;
+  using W = shardpool::pooler::StatementWords;
+  struct Case {
+    const char* sql;
+    uint32_t bits;
+  };
+  const Case cases[] = {
+      {"SELECT abalance FROM pgbench_accounts WHERE aid = $1", 0},
+      {"select * from t order by a offset 10", 0},  // offset holds "set"
+      {"update settings set dropped = true, alternate = 1, replacement = 2", W::Set},
+      {"ReSeT ALL", W::Set},
+      {"select pg_catalog.set_config('a.b', '1', false)", W::SetConfig},
+      {"DISCARD ALL", W::Discard},
+      {"deallocate prepare s1", W::Deallocate},
+      {"alter table t add c int; DROP view v", W::Alter | W::Drop},
+      {"create or replace view v as select 1", W::Replace},
+      {"LISTEN chan", W::Listen},
+      {"create temporary table t (a int)", W::Temp},
+      {"create TEMP table t (a int)", W::Temp},
+      {"select pg_try_advisory_lock_shared(1), PG_ADVISORY_LOCK(2)", W::AdvisoryLock},
+      {"select my_pg_advisory_lock(1), pg_advisory_xact_lock(2)", 0},
+      {"select 'set' -- a literal or a comment counts: it may say yes in vain", W::Set},
+      {"select \"drop\"", W::Drop},
+      {"select set$x, xset, set1", 0},
+      {"", 0},
+  };
+  for (const Case& c : cases) {
+    INFO(c.sql);
+    CHECK(scanWords(c.sql).bits == c.bits);
+  }
+}
+
+TEST_CASE("scanWords never rules out a statement the checks act on", "[pooler][guard]") {
+  // Each check with the words found agrees with the check told that every word occurs. (Parts
+  // are kept apart: "x" + "set_config(" is the word xset_config, which nothing acts on.)
+  using namespace shardpool::pooler;
+  std::mt19937 rng(7);
+  const std::vector<std::string> parts = {
+      "SET ", "reset ", "set_config('x.y', '1', false)", "LISTEN c", "create temp table t(a int)",
+      "ALTER TABLE t ", "drop ", "create or replace ", "select ", "pg_advisory_lock(1)",
+      "discard all", "; ", "'", "\"", "/*", "*/", "--", "\n", "$$", "offset ", "x", "(", ")"};
+  const std::vector<std::string> separators = {" ", "\n", ";", "(", "\t"};
+  for (int i = 0; i < 3000; ++i) {
+    std::string sql;
+    for (int k = rng() % 8; k >= 0; --k)
+      sql += parts[rng() % parts.size()] + separators[rng() % separators.size()];
+    INFO(sql);
+    StatementWords w = scanWords(sql);
+    CHECK(sessionOnlyFeature(sql, w).has_value() ==
+          sessionOnlyFeature(sql, StatementWords{~0u}).has_value());
+    CHECK(mayChangeResultTypes(sql, w) == mayChangeResultTypes(sql, StatementWords{~0u}));
+    SettingChanges a, b;
+    noteSettingChanges(sql, w, a);
+    noteSettingChanges(sql, StatementWords{~0u}, b);
+    CHECK(a.changes.size() == b.changes.size());
+  }
+}
