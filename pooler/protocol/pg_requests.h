@@ -6,7 +6,8 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <utility>
+#include <vector>
 #include <string>
 
 namespace shardpool::protocol::pg {
@@ -24,6 +25,44 @@ enum class Fate : uint8_t {
 
 // A request the pooler sent for itself, whose replies the client never sees.
 inline bool ownQuery(Fate f) { return f == Fate::Capture || f == Fate::Apply; }
+
+// A FIFO over a ring of slots that keeps its capacity: pushing and popping one request per
+// query allocates nothing once the ring has grown to the pipeline's depth (std::deque allocates
+// and frees a block every few requests).
+template <class T>
+class Ring {
+ public:
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  T& front() { return slots_[head_]; }
+  const T& front() const { return slots_[head_]; }
+  const T& operator[](size_t i) const { return slots_[(head_ + i) & (slots_.size() - 1)]; }
+  void push_back(T v) {
+    if (count_ == slots_.size()) grow();
+    slots_[(head_ + count_) & (slots_.size() - 1)] = std::move(v);
+    ++count_;
+  }
+  void pop_front() {
+    slots_[head_] = T{};
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --count_;
+  }
+  void clear() {
+    while (count_ > 0) pop_front();
+    head_ = 0;
+  }
+
+ private:
+  void grow() {
+    std::vector<T> bigger(slots_.empty() ? 4 : slots_.size() * 2);
+    for (size_t i = 0; i < count_; ++i) bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+  std::vector<T> slots_;  // a power of two in size
+  size_t head_ = 0;
+  size_t count_ = 0;
+};
 
 struct Request {
   char type = 0;  // frontend message type: P B D E C S Q F
@@ -59,7 +98,8 @@ class RequestQueue {
   };
   Pending pending() const {
     Pending p;
-    for (const Request& r : q_) {
+    for (size_t i = 0; i < q_.size(); ++i) {
+      const Request& r = q_[i];
       if (ownQuery(r.fate) || r.fate == Fate::Swallow) continue;
       if (r.type == 'S' || r.type == 'Q' || r.type == 'F') {
         ++p.readies;
@@ -155,7 +195,7 @@ class RequestQueue {
   static bool isSyncPoint(char type) { return type == 'S' || type == 'Q' || type == 'F'; }
 
  private:
-  std::deque<Request> q_;
+  Ring<Request> q_;
   bool skipping_ = false;
 };
 

@@ -81,6 +81,7 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
       }
       if (!server_) {
         // Transaction pooling between transactions: hold the bytes and get a server.
+        if (inbuf_.capacity() < len && inbuf_.empty()) inbuf_ = worker().takeBuffer();
         inbuf_.append(reinterpret_cast<const char*>(chunk->data()), len);
         if ((discardUntilSync_ || lostTransaction_) && !answerLostTransaction()) return;
         wantServer();
@@ -496,6 +497,7 @@ void ClientConn::forwardPending() {
   pg::ScanResult r =
       scanner_.feed(pg::Bytes(reinterpret_cast<const uint8_t*>(pending.data()), pending.size()),
                     *this);
+  worker().recycleBuffer(std::move(pending));
   if (server_) server_->flushForward();
   flushForward();  // replies shardpool synthesized for the client
   if (r.status == pg::ScanStatus::Invalid) fatal("08P01", "invalid message length from client");

@@ -20,11 +20,12 @@ constexpr std::string_view kDeallocateStandIn = "sp_deallocate_stand_in";
 }  // namespace
 
 void ClientConn::forwardRaw(char type, pg::Bytes body) {
-  pg::Writer w;
-  w.start(type);
-  w.bytes(body);
-  w.finish();
-  server_->appendOwned(w.data());
+  // The message as it came (header rebuilt on the stack): no copy beyond the server's buffer.
+  uint32_t len = static_cast<uint32_t>(body.size() + 4);
+  const char header[5] = {type, static_cast<char>(len >> 24), static_cast<char>(len >> 16),
+                          static_cast<char>(len >> 8), static_cast<char>(len)};
+  server_->appendOwned(std::string_view(header, sizeof header));
+  server_->appendOwned(std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
 }
 
 void ClientConn::evictIfFull() {

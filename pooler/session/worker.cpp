@@ -254,7 +254,7 @@ void Worker::onCheck(uv_check_t* c) {
 
 void Worker::sweep() {
   while (!gives_.empty()) {
-    std::vector<std::pair<uint64_t, uint64_t>> gives;
+    std::vector<std::pair<uint64_t, uint64_t>>& gives = givesRunning_;
     gives.swap(gives_);
     for (auto [serverId, clientId] : gives) {
       auto it = servers_.find(serverId);
@@ -270,6 +270,7 @@ void Worker::sweep() {
       }
       giveServer(s, clientId);
     }
+    gives.clear();
   }
   if (!retired_.empty()) {
     std::vector<uint64_t> ids;

@@ -63,6 +63,20 @@ class Worker final : public EventLoop {
   // Deferred deletion: the object is destroyed at the end of this loop iteration.
   void retire(Connection* conn);
 
+  // Buffers for bytes a client sent while it has no server: lent while they wait, given back
+  // once forwarded, so that neither a malloc per transaction nor an idle client keeps one.
+  std::string takeBuffer() {
+    if (spareBuffers_.empty()) return {};
+    std::string b = std::move(spareBuffers_.back());
+    spareBuffers_.pop_back();
+    return b;
+  }
+  void recycleBuffer(std::string&& b) {
+    if (b.capacity() == 0 || b.capacity() > kSpareBufferMax || spareBuffers_.size() >= kSpareBuffers)
+      return;
+    b.clear();
+    spareBuffers_.push_back(std::move(b));
+  }
   // Pool hand-offs. Deferred to the end of the loop iteration so that no connection callback is
   // on the stack when a server changes hands (or threads). clientId 0: back to the pool.
   void queueGive(ServerConn* server, uint64_t clientId);
@@ -122,6 +136,10 @@ class Worker final : public EventLoop {
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> others_;
   std::vector<uint64_t> retired_;
   std::vector<std::pair<uint64_t, uint64_t>> gives_;  // (server id, client id)
+  std::vector<std::pair<uint64_t, uint64_t>> givesRunning_;  // sweep()'s copy, capacity kept
+  static constexpr size_t kSpareBuffers = 256;
+  static constexpr size_t kSpareBufferMax = 16 * 1024;
+  std::vector<std::string> spareBuffers_;
   std::atomic<size_t> clientsAlive_{0};
 };
 
