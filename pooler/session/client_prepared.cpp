@@ -149,7 +149,7 @@ void ClientConn::handleParse(pg::Bytes body) {
     return;
   }
   std::string_view query = p->query;
-  std::vector<uint32_t> types = p->paramTypes;
+  std::vector<uint32_t>& types = p->paramTypes;
   std::string rewritten;  // the text the server gets instead of the client's
   const StatementWords words = scanWords(query);
   if (auto why = sessionOnlyFeature(query, words)) {
@@ -193,8 +193,12 @@ void ClientConn::handleParse(pg::Bytes body) {
       pg::putParse(w, "", query, types);
       server_->appendOwned(w.data());
     }
-    // The client's unnamed statement is part of its session until replaced (ensureUnnamed).
-    unnamed_ = ClientStatement{{}, std::string(query), std::move(types)};
+    // The client's unnamed statement is part of its session until replaced (ensureUnnamed);
+    // assigned in place, so that a client re-using it allocates nothing.
+    if (!unnamed_) unnamed_.emplace();
+    unnamed_->serverName.clear();
+    unnamed_->query.assign(query);
+    unnamed_->paramTypes.assign(types.begin(), types.end());
     ++unnamedGeneration_;
     server_->setUnnamed(id(), unnamedGeneration_);
     server_->pushRequest({'P'});
