@@ -230,6 +230,9 @@ struct ConfigError {
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when errors is non-empty
   std::vector<ConfigError> errors;
+  // Accepted, but worth a log line: a value shardpool capped (min_pool_size above the pool
+  // size), a user who cannot log in with its auth type. Logged at start, reload and SET.
+  std::vector<ConfigError> warnings;
   bool ok() const { return config != nullptr; }
 };
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <set>
 #include <utility>
 
 #include "config/password_format.h"
@@ -118,19 +117,19 @@ std::string poolSizePath(const Database& db, const User* user) {
   return "general.default_pool_size";
 }
 
-// min_pool_size may not exceed the pool size of any (database, user) pair it applies to. Each
-// clash of a min_pool_size key with a pool size key is reported once, at min_pool_size. Sizes
-// whose own value failed to decode are not judged.
+// min_pool_size above the pool size of a (database, user) pair it applies to is accepted, as
+// PgBouncer accepts it, and capped at that pool size (pooler/session/pool.cpp); each pool it is
+// capped for gets a warning at min_pool_size. Sizes whose own value failed to decode are not
+// judged.
 void checkMinPoolSizes(const Config& config, const toml::table& root, Diagnostics& diag) {
   auto failed = [&](std::string_view section, std::string_view name, std::string_view key) {
     return diag.hasErrorsAt(joinKeyPath(joinKeyPath(section, name), key));
   };
   std::vector<const User*> users{nullptr};
   for (const auto& [name, user] : config.users) {
-    if (!failed("users", name, "pool_size")) users.push_back(&user);
+    if (user.poolSize && !failed("users", name, "pool_size")) users.push_back(&user);
   }
   if (diag.hasErrorsAt("general.default_pool_size")) return;
-  std::set<std::pair<std::string, std::string>> reported;
   for (const auto& [name, db] : config.databases) {
     if (failed("databases", name, "pool_size") || failed("databases", name, "min_pool_size"))
       continue;
@@ -139,12 +138,12 @@ void checkMinPoolSizes(const Config& config, const toml::table& root, Diagnostic
     for (const User* user : users) {
       uint32_t size = config.poolSizeFor(db, user);
       if (min.value <= size) continue;
-      std::string sizePath = poolSizePath(db, user);
-      if (!reported.emplace(min.keyPath, sizePath).second) continue;
-      diag.at(min.where, min.keyPath,
-              fmt::format("min_pool_size {} exceeds the pool size {} ({}): a pool never keeps "
-                          "more servers open than its pool size",
-                          min.value, size, sizePath));
+      std::string pool = user == nullptr
+                             ? fmt::format("database {}", quote(name))
+                             : fmt::format("database {}, user {}", quote(name), quote(user->name));
+      diag.warnAt(min.where, min.keyPath,
+                  fmt::format("min_pool_size {} exceeds the pool size {} ({}) of {}: capped at {}",
+                              min.value, size, poolSizePath(db, user), pool, size));
     }
   }
 }

@@ -219,8 +219,8 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
       self->exitNow();
       break;
     case SIGHUP: {
-      std::vector<std::string> errors;
-      (void)self->reload("SIGHUP", errors);  // errors are logged
+      std::vector<std::string> errors, warnings;
+      (void)self->reload("SIGHUP", errors, warnings);  // both are logged
       break;
     }
     default:

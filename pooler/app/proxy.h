@@ -41,8 +41,10 @@ class Proxy final : public Runtime, public admin::ControlPlane {
 
   // ---- Control plane (admin console, signals, metrics); thread-safe. ----
   Runtime& runtime() override { return *this; }
-  bool reload(const std::string& why, std::vector<std::string>& errors) override;
-  bool setLive(const std::string& keyPath, const std::string& value, std::string& error) override;
+  bool reload(const std::string& why, std::vector<std::string>& errors,
+              std::vector<std::string>& warnings) override;
+  bool setLive(const std::string& keyPath, const std::string& value, std::string& error,
+               std::vector<std::string>& warnings) override;
   void requestShutdown(ShutdownMode mode, const std::string& who) override;
   uint64_t reloadCount() const override { return reloads_.load(std::memory_order_relaxed); }
   uint64_t reloadFailureCount() const override {

@@ -415,7 +415,9 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
     s.password = u->password;
   }
   s.size = cfg.poolSizeFor(db, u);
-  s.minSize = cfg.minPoolSizeFor(db);
+  // A min_pool_size above the pool size is capped, as PgBouncer caps it (the configuration
+  // loads with a warning naming this pool).
+  s.minSize = std::min(cfg.minPoolSizeFor(db), s.size);
   s.reserveSize = cfg.reservePoolSizeFor(db);
   s.reserveTimeout = cfg.general.reservePoolTimeout;
   s.mode = cfg.poolModeFor(db, u);
