@@ -100,6 +100,27 @@ TEST_CASE("client auth: wrong password and unknown user get 28P01 and open no ba
   CHECK(backendCount(backend.name()) == 0);
 }
 
+TEST_CASE("client auth: an unknown user under trust fails as in PgBouncer and PostgreSQL",
+          "[integration][auth]") {
+  // PgBouncer: '"trust" authentication failed'; PostgreSQL adds the user and uses 28000.
+  TempRole backend("it_auth_trust");
+  Proxy proxy(generalSection("auth_type = \"trust\"") +
+              clusterDatabase("sp_db", "user = \"" + backend.name() + "\"\npassword = \"" +
+                                           backend.password() + "\"") +
+              "[users.it_known]\n\n");
+  {
+    Conn known(proxy.conninfo("it_known", ""));
+    INFO(known.connectError().message);
+    REQUIRE(known.ok());
+  }
+  Conn c(proxy.conninfo("it_nobody", ""));
+  REQUIRE_FALSE(c.ok());
+  INFO(c.connectError().sqlstate << " " << c.connectError().message);
+  CHECK(c.connectError().sqlstate == "28000");
+  CHECK(c.connectError().message == "\"trust\" authentication failed for user \"it_nobody\"");
+  CHECK(contains(proxy.log(), "authentication failed: user is not configured"));
+}
+
 TEST_CASE("backend auth: trust, cleartext, md5 and SCRAM servers", "[integration][auth]") {
   std::string cfg = generalSection();
   cfg += clusterDatabase("db_trust", "user = \"sp_trust\"");

@@ -1,5 +1,6 @@
 #include "pooler/session/client_auth.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <map>
@@ -61,7 +62,10 @@ ClientAuth::Step ClientAuth::refusal(std::string reason) {
 ClientAuth::Step ClientAuth::begin(pg::Writer& out) {
   switch (type_) {
     case config::AuthType::Trust:
-      return user_ ? Step::Success : fail("user is not configured");
+      // PgBouncer's '"trust" authentication failed', in PostgreSQL's words and SQLSTATE.
+      if (!user_)
+        return refusal(fmt::format("\"trust\" authentication failed for user \"{}\"", userName_));
+      return Step::Success;
     case config::AuthType::Password:
       pg::putAuthCleartext(out);
       return Step::Continue;

@@ -32,7 +32,8 @@ class ClientAuth {
   const std::string& failure() const { return failure_; }  // reason for the log
   // The SQLSTATE of the failure: 28P01 for a wrong password or an unknown user (the client gets
   // the usual "password authentication failed"); otherwise failure() is the client's message:
-  // 08P01 for a malformed message, 28000 for a channel-binding mismatch (as PostgreSQL).
+  // 08P01 for a malformed message, 28000 for a channel-binding mismatch or an unknown user
+  // under trust (as PostgreSQL).
   std::string_view sqlstate() const { return sqlstate_; }
   bool protocolViolation() const { return sqlstate_ == "08P01"; }
 
