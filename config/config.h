@@ -199,6 +199,14 @@ struct Config {
   PoolMode poolModeFor(const Database& db, const User* user) const;
   uint32_t poolSizeFor(const Database& db, const User* user) const;
   AuthType authTypeFor(const User* user) const;
+  // The auth type a login as `user` runs: authTypeFor, except that md5 with a SCRAM secret runs
+  // scram-sha-256 (as PgBouncer does).
+  AuthType loginAuthTypeFor(const User* user) const;
+  // Why `user` cannot log in with that auth type (no password; an md5 hash under
+  // scram-sha-256), for the log at login and the warning at load; nullopt when it can. Such a
+  // user is accepted in the configuration, as PgBouncer accepts it, and fails only its own
+  // logins.
+  std::optional<std::string> loginProblemFor(const User& user) const;
   // Per-database and per-user settings: the database's (or user's) value, else general's.
   uint32_t minPoolSizeFor(const Database& db) const;
   uint32_t reservePoolSizeFor(const Database& db) const;

@@ -40,49 +40,16 @@ void checkDatabases(const Config& config, const toml::table& root, Diagnostics& 
   }
 }
 
-std::string authSource(const User& user) {
-  return user.authType ? std::string() : " (from general.auth_type)";
-}
-
+// A malformed password is an error; a password that cannot verify the user's auth type is a
+// warning (Config::loginProblemFor): PgBouncer accepts such users and fails their logins only.
 void checkUser(const Config& config, const User& user, const toml::table* table,
                const toml::source_region& userKey, Diagnostics& diag) {
   std::string path = joinKeyPath("users", user.name);
-  std::string passwordPath = joinKeyPath(path, "password");
-  AuthType auth = config.authTypeFor(&user);
-  std::string authName = quote(toString(auth));
-  SecretKind kind = secretKind(user.password);
-
   if (auto error = secretFormatError(user.password)) {
-    diag.at(valueRegion(table, "password"), passwordPath, *error);
+    diag.at(valueRegion(table, "password"), joinKeyPath(path, "password"), *error);
     return;
   }
-  if (auth == AuthType::Trust) return;
-  switch (kind) {
-    case SecretKind::Empty:
-      diag.at(
-          userKey, path,
-          fmt::format("auth_type {}{} requires a password; set password, or auth_type = \"trust\"",
-                      authName, authSource(user)));
-      break;
-    case SecretKind::Md5:
-      if (auth == AuthType::Password || auth == AuthType::ScramSha256) {
-        diag.at(valueRegion(table, "password"), passwordPath,
-                fmt::format("an md5-hashed password cannot verify auth_type {}{}; store the plain "
-                            "password or a SCRAM secret, or use auth_type = \"md5\"",
-                            authName, authSource(user)));
-      }
-      break;
-    case SecretKind::Scram:
-      if (auth == AuthType::Md5) {
-        diag.at(valueRegion(table, "password"), passwordPath,
-                fmt::format("a SCRAM secret cannot verify auth_type {}{}; store the plain password "
-                            "or an md5 hash, or use auth_type = \"scram-sha-256\"",
-                            authName, authSource(user)));
-      }
-      break;
-    case SecretKind::Plain:
-      break;
-  }
+  if (auto problem = config.loginProblemFor(user)) diag.warnAt(userKey, path, *problem);
 }
 
 void checkUsers(const Config& config, const toml::table& root, Diagnostics& diag) {
@@ -165,11 +132,13 @@ void checkConsole(const Config& config, const toml::table& root, Diagnostics& di
     std::string path = joinKeyPath("general", key);
     if (diag.hasErrorsAt(path)) continue;
     const auto& names = key == "admin_users" ? config.general.adminUsers : config.general.statsUsers;
+    // A listed name that is no user cannot log in; the others are unaffected (a warning).
     for (const auto& name : names) {
-      if (config.findUser(name) != nullptr || config.general.authType == AuthType::Trust) continue;
-      diag.at(valueRegion(general, key), path,
-              fmt::format("{} is not a configured user; add [users.{}] with a password",
-                          quote(name), name));
+      if (config.findUser(name) != nullptr) continue;
+      diag.warnAt(valueRegion(general, key), path,
+                  fmt::format("{} is not a configured user: it cannot log in to the admin "
+                              "console; add [users.{}] with a password",
+                              quote(name), name));
     }
   }
   if (config.general.metricsPort != 0 && config.general.metricsPort == config.general.listenPort &&
