@@ -32,7 +32,8 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   explicit Proxy(std::shared_ptr<const config::Config> config, bool takeover = false);
   ~Proxy() override;
 
-  // Listens, serves until SIGTERM (graceful) or SIGINT (immediate); returns the exit code.
+  // Listens, serves until SIGINT or SIGTERM (safe shutdown: drains), or SIGQUIT or a second
+  // SIGINT/SIGTERM (immediate); returns the exit code.
   int run();
 
   // ---- Runtime hooks ----
@@ -73,7 +74,7 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   std::vector<std::thread> threads_;
 
   uv_loop_t control_{};
-  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  uv_signal_t sigterm_{}, sigint_{}, sigquit_{}, sighup_{};
   uv_timer_t controlTimer_{};
   uv_timer_t statsTimer_{};
   uv_async_t controlAsync_{};
