@@ -112,6 +112,9 @@ struct General {
   // A standby marked down is not used for reads until this long has passed AND a probe has
   // succeeded after it (0: it rejoins at its first successful probe). PgCat's ban_time.
   Duration replicaBanTime = std::chrono::seconds(60);
+  // PgBouncer settings with no effect in shardpool, kept as given (key -> value as text) so that
+  // SHOW CONFIG shows what a PgBouncer script SET (config/pgbouncer_settings.h).
+  std::map<std::string, std::string, std::less<>> pgbouncerOnly;
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves
@@ -273,6 +276,11 @@ struct SettingView {
   bool changeable;  // false: restart-only
 };
 std::vector<SettingView> describeGeneral(const Config& config);
+
+// A console SET of a PgBouncer key that shardpool spells differently, rewritten in place:
+// general.verbose = N becomes general.log_level = "debug" (N > 0) or "info" (N = 0). False
+// with `error` for a value the key does not take; other keys are left as they are.
+bool translateLiveSet(std::string& keyPath, std::string& value, std::string& error);
 
 // Parses "key.path=value" into an Override; nullopt on a malformed string.
 std::optional<Override> parseOverride(std::string_view text);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "config/password_format.h"
+#include "config/pgbouncer_settings.h"
 #include "config/text.h"
 #include "config/tree_lookup.h"
 #include "config/validate_sharding.h"
@@ -149,6 +150,18 @@ void checkConsole(const Config& config, const toml::table& root, Diagnostics& di
   }
 }
 
+// PgBouncer settings that shardpool accepts and keeps but does not act on.
+void checkPgbouncerOnly(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const toml::table* general = childTable(&root, "general");
+  for (const auto& [key, value] : config.general.pgbouncerOnly) {
+    const PgbouncerOnlySetting* s = findPgbouncerOnlySetting(key);
+    if (s == nullptr) continue;
+    diag.warnAt(valueRegion(general, key), joinKeyPath("general", key),
+                fmt::format("PgBouncer's {} is accepted but has no effect in shardpool: {}", key,
+                            s->instead));
+  }
+}
+
 // The back-off's longest wait must not be shorter than its first.
 void checkAuthBackoff(const Config& config, const toml::table& root, Diagnostics& diag) {
   const General& g = config.general;
@@ -173,6 +186,7 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   validateTls(config, root, diag);
   checkConsole(config, root, diag);
   checkAuthBackoff(config, root, diag);
+  checkPgbouncerOnly(config, root, diag);
 }
 
 }  // namespace shardpool::config

@@ -50,8 +50,11 @@ bool Proxy::reload(const std::string& why, std::vector<std::string>& errors,
   return true;
 }
 
-bool Proxy::setLive(const std::string& keyPath, const std::string& value, std::string& error,
-                    std::vector<std::string>& warnings) {
+bool Proxy::setLive(const std::string& requestedKey, const std::string& requestedValue,
+                    std::string& error, std::vector<std::string>& warnings) {
+  std::string keyPath = requestedKey;
+  std::string value = requestedValue;
+  if (!config::translateLiveSet(keyPath, value, error)) return false;  // PgBouncer's spellings
   if (config::needsRestart(keyPath)) {
     error = fmt::format(
         "{} cannot change while shardpool runs; edit the configuration and "

@@ -120,7 +120,7 @@ TEST_CASE("config: bad TLS values are errors at the value", "[config]") {
        modes + "\"Require\"; did you mean \"require\"?"},
       {"[general]\nclient_tls_cert_file = 5\n" + db, 2, 24, "general.client_tls_cert_file",
        "expected a string, got 5"},
-      {"[general]\nserver_tls_ca_file = \"\"\n" + db, 2, 22, "general.server_tls_ca_file",
+      {"[general]\nclient_tls_ca_file = \"\"\n" + db, 2, 22, "general.client_tls_ca_file",
        "expected a non-empty string"},
       {"[databases.appdb]\nsslmode = \"verify\"\n", 2, 11, "databases.appdb.sslmode",
        modes + "\"verify\"; did you mean \"verify-ca\"?"},
