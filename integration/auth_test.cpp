@@ -1,6 +1,8 @@
 // Client authentication (clients -> shardpool) and backend authentication (shardpool -> server).
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "integration/admin_util.h"
 #include "integration/harness.h"
 #include "integration/raw_socket.h"
@@ -20,6 +22,17 @@ std::string scramSecretFor(const std::string& password) {
       admin.scalar("SELECT rolpassword FROM pg_authid WHERE rolname = '" + role + "'");
   admin.query("DROP ROLE " + role);
   return secret;
+}
+
+// Whether the proxy's log has `text` within 3 s: a client hears of its failed login before the
+// proxy logs why.
+bool logSoon(const Proxy& proxy, const std::string& text) {
+  auto deadline = Clock::now() + 3s;
+  while (!contains(proxy.log(), text)) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
 }
 
 std::string md5HashFor(const std::string& password, const std::string& user) {
@@ -120,7 +133,7 @@ TEST_CASE("client auth: an unknown user under trust fails as in PgBouncer and Po
   INFO(c.connectError().sqlstate << " " << c.connectError().message);
   CHECK(c.connectError().sqlstate == "28000");
   CHECK(c.connectError().message == "\"trust\" authentication failed for user \"it_nobody\"");
-  CHECK(contains(proxy.log(), "authentication failed: user is not configured"));
+  CHECK(logSoon(proxy, "authentication failed: user is not configured"));
 }
 
 namespace {
@@ -177,8 +190,8 @@ TEST_CASE("client auth: SET auth_type is not refused for users who cannot use it
   CHECK(login("it_scramsecret", "stored_secret").empty());
   CHECK(login("it_md5hash", "hash_pass") ==
         "28P01 password authentication failed for user \"it_md5hash\"");
-  CHECK(contains(proxy.log(), "the password of user \"it_md5hash\" is an md5 hash, which cannot "
-                              "verify auth_type \"scram-sha-256\""));
+  CHECK(logSoon(proxy, "the password of user \"it_md5hash\" is an md5 hash, which cannot "
+                       "verify auth_type \"scram-sha-256\""));
 
   Conn console = consoleConn(proxy, "it_admin", "admin_pass");
   REQUIRE(console.ok());
@@ -197,8 +210,8 @@ TEST_CASE("client auth: SET auth_type is not refused for users who cannot use it
   CHECK(login("it_scramsecret", "stored_secret").empty());  // SCRAM, as PgBouncer does
   CHECK(login("it_nopass", "anything") ==
         "28P01 password authentication failed for user \"it_nopass\"");
-  CHECK(contains(proxy.log(), "authentication failed: user \"it_nopass\" has no password, which "
-                              "auth_type \"md5\" (from general.auth_type) needs"));
+  CHECK(logSoon(proxy, "authentication failed: user \"it_nopass\" has no password, which "
+                       "auth_type \"md5\" (from general.auth_type) needs"));
 
   // A console user list naming someone who is not a user: accepted, with a warning.
   console.query("SET admin_users = 'it_admin,it_ghost'");
