@@ -8,7 +8,8 @@ namespace {
 
 using Kind = PgbouncerOnlySetting::Kind;
 
-constexpr std::string_view kLogs = "shardpool logs every connection to stderr; log_level sets how much";
+constexpr std::string_view kLogs =
+    "shardpool logs every connection to stderr; log_level sets how much";
 constexpr std::string_view kAuthLookup =
     "shardpool checks passwords against [users] only (no auth file, hba file or auth_query)";
 constexpr std::string_view kTls = "shardpool uses TLS 1.2 or later with OpenSSL's defaults";
@@ -17,7 +18,8 @@ constexpr std::string_view kDns = "shardpool resolves host names with the system
 constexpr std::string_view kClientCaps = "max_client_conn caps all clients together";
 
 constexpr PgbouncerOnlySetting kSettings[] = {
-    {"application_name_add_host", Kind::Count, "0", "application_name is passed on as the client set it"},
+    {"application_name_add_host", Kind::Count, "0",
+     "application_name is passed on as the client set it"},
     {"auth_dbname", Kind::Text, "", kAuthLookup},
     {"auth_file", Kind::Text, "", kAuthLookup},
     {"auth_hba_file", Kind::Text, "", kAuthLookup},
@@ -29,7 +31,8 @@ constexpr PgbouncerOnlySetting kSettings[] = {
      kAuthLookup},
     {"auth_user", Kind::Text, "", kAuthLookup},
     {"autodb_idle_timeout", Kind::Seconds, "3600s", "no counterpart"},
-    {"cancel_wait_timeout", Kind::Seconds, "10s", "cancel requests are forwarded at once, never queued"},
+    {"cancel_wait_timeout", Kind::Seconds, "10s",
+     "cancel requests are forwarded at once, never queued"},
     {"client_tls13_ciphers", Kind::Text, "", kTls},
     {"client_tls_ciphers", Kind::Text, "default", kTls},
     {"client_tls_dheparams", Kind::Text, "auto", kTls},
@@ -47,7 +50,8 @@ constexpr PgbouncerOnlySetting kSettings[] = {
     {"log_stats", Kind::Count, "1", "counters are live: SHOW STATS, or metrics_port"},
     {"logfile", Kind::Text, "", kLogs},
     {"max_db_client_connections", Kind::Count, "0", kClientCaps},
-    {"max_packet_size", Kind::Count, "2147483647", "shardpool takes messages as large as PostgreSQL does"},
+    {"max_packet_size", Kind::Count, "2147483647",
+     "shardpool takes messages as large as PostgreSQL does"},
     {"max_user_client_connections", Kind::Count, "0", kClientCaps},
     {"peer_id", Kind::Count, "0", "shardpool has no peering"},
     {"query_wait_notify", Kind::Count, "5", "no counterpart"},

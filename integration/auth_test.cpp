@@ -179,8 +179,9 @@ TEST_CASE("client auth: SET auth_type is not refused for users who cannot use it
   cfg += userSection("it_scramsecret", scramSecretFor("stored_secret"));
   cfg += "[users.it_nopass]\n\n";
   Proxy proxy(cfg);
-  CHECK(contains(proxy.log(), "users.it_nopass: user \"it_nopass\" has no password, which "
-                              "auth_type \"scram-sha-256\" (from general.auth_type) needs"));
+  CHECK(contains(proxy.log(),
+                 "users.it_nopass: user \"it_nopass\" has no password, which "
+                 "auth_type \"scram-sha-256\" (from general.auth_type) needs"));
 
   auto login = [&](const std::string& user, const std::string& password) {
     Conn c(proxy.conninfo(user, password));
@@ -190,8 +191,9 @@ TEST_CASE("client auth: SET auth_type is not refused for users who cannot use it
   CHECK(login("it_scramsecret", "stored_secret").empty());
   CHECK(login("it_md5hash", "hash_pass") ==
         "28P01 password authentication failed for user \"it_md5hash\"");
-  CHECK(logSoon(proxy, "the password of user \"it_md5hash\" is an md5 hash, which cannot "
-                       "verify auth_type \"scram-sha-256\""));
+  CHECK(logSoon(proxy,
+                "the password of user \"it_md5hash\" is an md5 hash, which cannot "
+                "verify auth_type \"scram-sha-256\""));
 
   Conn console = consoleConn(proxy, "it_admin", "admin_pass");
   REQUIRE(console.ok());
@@ -210,8 +212,9 @@ TEST_CASE("client auth: SET auth_type is not refused for users who cannot use it
   CHECK(login("it_scramsecret", "stored_secret").empty());  // SCRAM, as PgBouncer does
   CHECK(login("it_nopass", "anything") ==
         "28P01 password authentication failed for user \"it_nopass\"");
-  CHECK(logSoon(proxy, "authentication failed: user \"it_nopass\" has no password, which "
-                       "auth_type \"md5\" (from general.auth_type) needs"));
+  CHECK(logSoon(proxy,
+                "authentication failed: user \"it_nopass\" has no password, which "
+                "auth_type \"md5\" (from general.auth_type) needs"));
 
   // A console user list naming someone who is not a user: accepted, with a warning.
   console.query("SET admin_users = 'it_admin,it_ghost'");

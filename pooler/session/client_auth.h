@@ -44,7 +44,7 @@ class ClientAuth {
   Step fail(std::string reason);
   Step violation(std::string reason);
   Step refusal(std::string reason);  // 28000
-  Step failUnknown();                 // no usable user: why, for the log
+  Step failUnknown();                // no usable user: why, for the log
 
   config::AuthType type_;
   const config::User* user_;

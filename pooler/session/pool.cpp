@@ -430,8 +430,8 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
   if (s.tlsMode != config::TlsMode::Disable) {
     s.tlsCaFile = cfg.serverTlsCaFileFor(db);
     s.tls = TlsContext::forConnect(s.tlsMode >= config::TlsMode::VerifyCa, s.tlsCaFile,
-                                   cfg.general.serverTlsCertFile,
-                                   cfg.general.serverTlsKeyFile, s.tlsError);
+                                   cfg.general.serverTlsCertFile, cfg.general.serverTlsKeyFile,
+                                   s.tlsError);
     if (!s.tls)
       log::error(user + "@" + std::string(clientDb), "server TLS unavailable: {}", s.tlsError);
   }

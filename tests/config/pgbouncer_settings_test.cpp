@@ -17,12 +17,12 @@ using testing::kOneDatabase;
 using testing::loadOneError;
 
 const SettingView* findSetting(const std::vector<SettingView>& rows, std::string_view key) {
-  auto it = std::find_if(rows.begin(), rows.end(), [&](const SettingView& v) { return v.key == key; });
+  auto it =
+      std::find_if(rows.begin(), rows.end(), [&](const SettingView& v) { return v.key == key; });
   return it == rows.end() ? nullptr : &*it;
 }
 
-TEST_CASE("config: PgBouncer-only settings load, are kept, shown and warned about",
-          "[config]") {
+TEST_CASE("config: PgBouncer-only settings load, are kept, shown and warned about", "[config]") {
   for (const PgbouncerOnlySetting& s : pgbouncerOnlySettings()) {
     INFO(s.key);
     std::string value;
@@ -41,17 +41,17 @@ TEST_CASE("config: PgBouncer-only settings load, are kept, shown and warned abou
         shown = "select 2";
         break;
     }
-    LoadResult r = loadString("[general]\n" + std::string(s.key) + " = " + value + "\n" +
-                                  std::string(kOneDatabase),
-                              "test.toml");
+    LoadResult r = loadString(
+        "[general]\n" + std::string(s.key) + " = " + value + "\n" + std::string(kOneDatabase),
+        "test.toml");
     INFO(formatAll(r.errors));
     REQUIRE(r.ok());
     CHECK(r.config->general.pgbouncerOnly.at(std::string(s.key)) == shown);
     REQUIRE(r.warnings.size() == 1);
     CHECK(r.warnings[0].format() ==
           "test.toml:2:" + std::to_string(s.key.size() + 4) + ": general." + std::string(s.key) +
-              ": PgBouncer's " + std::string(s.key) + " is accepted but has no effect in shardpool: " +
-              std::string(s.instead));
+              ": PgBouncer's " + std::string(s.key) +
+              " is accepted but has no effect in shardpool: " + std::string(s.instead));
     auto rows = describeGeneral(*r.config);
     const SettingView* row = findSetting(rows, s.key);
     REQUIRE(row != nullptr);
@@ -79,13 +79,14 @@ TEST_CASE("config: PgBouncer-only settings are absent by default and show PgBoun
 }
 
 TEST_CASE("config: a PgBouncer-only setting's value is checked for its type", "[config]") {
-  ConfigError retry = loadOneError("[general]\nserver_login_retry = \"soon\"\n" +
-                                   std::string(kOneDatabase));
+  ConfigError retry =
+      loadOneError("[general]\nserver_login_retry = \"soon\"\n" + std::string(kOneDatabase));
   CHECK(retry.keyPath == "general.server_login_retry");
   ConfigError fastClose =
       loadOneError("[general]\nserver_fast_close = -1\n" + std::string(kOneDatabase));
   CHECK(fastClose.message == "expected an integer between 0 and 2147483647, got -1");
-  ConfigError query = loadOneError("[general]\nserver_check_query = 1\n" + std::string(kOneDatabase));
+  ConfigError query =
+      loadOneError("[general]\nserver_check_query = 1\n" + std::string(kOneDatabase));
   CHECK(query.message == "expected a string, got 1");
 }
 

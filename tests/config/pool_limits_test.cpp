@@ -446,8 +446,8 @@ TEST_CASE("config: min_pool_size above the pool size through --set", "[config]")
     std::string toml = "[general]\nmin_pool_size = 25\n[databases.appdb]\n";
     loadOneWarning(toml);
     CHECK(loadString(toml, "test.toml", sets({"general.default_pool_size=25"})).warnings.empty());
-    CHECK(loadString(toml, "test.toml", sets({"databases.appdb.min_pool_size=0"}))
-              .warnings.empty());
+    CHECK(
+        loadString(toml, "test.toml", sets({"databases.appdb.min_pool_size=0"})).warnings.empty());
   }
 }
 

@@ -129,15 +129,15 @@ host = "db4.example.com"
     CHECK(c.serverTlsCaFileFor(c.databases.at("covered")) == ca);
   }
   SECTION("a database's own mode") {
-    auto config = loadOk("[databases.appdb]\nhost = \"db.example.com\"\n" +
-                         line("sslmode", "verify-ca"));
+    auto config =
+        loadOk("[databases.appdb]\nhost = \"db.example.com\"\n" + line("sslmode", "verify-ca"));
     CHECK(config->serverTlsModeFor(config->databases.at("appdb")) == TlsMode::VerifyCa);
     CHECK(config->serverTlsCaFileFor(config->databases.at("appdb")).empty());
   }
   SECTION("and without a warning") {
-    LoadResult result = loadString("[general]\n" + line("server_tls_sslmode", "verify-ca") +
-                                       std::string(kOneDatabase),
-                                   "test.toml");
+    LoadResult result = loadString(
+        "[general]\n" + line("server_tls_sslmode", "verify-ca") + std::string(kOneDatabase),
+        "test.toml");
     REQUIRE(result.ok());
     CHECK(result.warnings.empty());
   }

@@ -98,13 +98,11 @@ TEST_CASE("config: passwords that cannot serve their auth type are warnings", "[
   CHECK(w.message == c.message);
 }
 
-TEST_CASE("config: an auth type change is not refused for the users it does not fit",
-          "[config]") {
+TEST_CASE("config: an auth type change is not refused for the users it does not fit", "[config]") {
   // What SET auth_type = 'md5' does: alice (no password) and bob (md5 hash under scram) are
   // warned about; the configuration loads, and carol, who can log in, is unaffected.
-  std::string toml = std::string(kOneDatabase) +
-                     "[users.alice]\n[users.bob]\npassword = \"" + std::string(kMd5Secret) +
-                     "\"\n[users.carol]\npassword = \"plain\"\n";
+  std::string toml = std::string(kOneDatabase) + "[users.alice]\n[users.bob]\npassword = \"" +
+                     std::string(kMd5Secret) + "\"\n[users.carol]\npassword = \"plain\"\n";
   LoadResult md5 = loadString(toml, "test.toml", {{"general.auth_type", "md5"}});
   REQUIRE(md5.ok());
   REQUIRE(md5.warnings.size() == 1);
