@@ -19,6 +19,7 @@ LoadResult buildConfig(toml::table& root, std::string sourcePath,
   validateConfig(config, root, diag);
 
   LoadResult result;
+  result.warnings = diag.takeWarnings();
   if (diag.hasErrors()) {
     result.errors = diag.take();
   } else {

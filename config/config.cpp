@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "config/password_format.h"
+
 namespace shardpool::config {
 
 std::string_view toString(PoolMode m) {
@@ -99,6 +101,37 @@ uint32_t Config::poolSizeFor(const Database& db, const User* user) const {
 AuthType Config::authTypeFor(const User* user) const {
   if (user != nullptr && user->authType) return *user->authType;
   return general.authType;
+}
+
+AuthType Config::loginAuthTypeFor(const User* user) const {
+  AuthType auth = authTypeFor(user);
+  if (auth == AuthType::Md5 && user != nullptr && secretKind(user->password) == SecretKind::Scram)
+    return AuthType::ScramSha256;
+  return auth;
+}
+
+std::optional<std::string> Config::loginProblemFor(const User& user) const {
+  AuthType auth = loginAuthTypeFor(&user);
+  std::string from = user.authType ? "" : " (from general.auth_type)";
+  switch (secretKind(user.password)) {
+    case SecretKind::Empty:
+      if (auth == AuthType::Trust) return std::nullopt;
+      return fmt::format(
+          "user \"{}\" has no password, which auth_type \"{}\"{} needs: it cannot log in; set "
+          "its password, or auth_type = \"trust\"",
+          user.name, toString(auth), from);
+    case SecretKind::Md5:
+      if (auth != AuthType::ScramSha256) return std::nullopt;
+      return fmt::format(
+          "the password of user \"{}\" is an md5 hash, which cannot verify auth_type "
+          "\"scram-sha-256\"{}: it cannot log in; store the plain password or a SCRAM secret, or "
+          "use auth_type = \"md5\"",
+          user.name, from);
+    case SecretKind::Plain:
+    case SecretKind::Scram:
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 uint32_t Config::minPoolSizeFor(const Database& db) const {

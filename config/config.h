@@ -112,6 +112,9 @@ struct General {
   // A standby marked down is not used for reads until this long has passed AND a probe has
   // succeeded after it (0: it rejoins at its first successful probe). PgCat's ban_time.
   Duration replicaBanTime = std::chrono::seconds(60);
+  // PgBouncer settings with no effect in shardpool, kept as given (key -> value as text) so that
+  // SHOW CONFIG shows what a PgBouncer script SET (config/pgbouncer_settings.h).
+  std::map<std::string, std::string, std::less<>> pgbouncerOnly;
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves
@@ -199,6 +202,14 @@ struct Config {
   PoolMode poolModeFor(const Database& db, const User* user) const;
   uint32_t poolSizeFor(const Database& db, const User* user) const;
   AuthType authTypeFor(const User* user) const;
+  // The auth type a login as `user` runs: authTypeFor, except that md5 with a SCRAM secret runs
+  // scram-sha-256 (as PgBouncer does).
+  AuthType loginAuthTypeFor(const User* user) const;
+  // Why `user` cannot log in with that auth type (no password; an md5 hash under
+  // scram-sha-256), for the log at login and the warning at load; nullopt when it can. Such a
+  // user is accepted in the configuration, as PgBouncer accepts it, and fails only its own
+  // logins.
+  std::optional<std::string> loginProblemFor(const User& user) const;
   // Per-database and per-user settings: the database's (or user's) value, else general's.
   uint32_t minPoolSizeFor(const Database& db) const;
   uint32_t reservePoolSizeFor(const Database& db) const;
@@ -230,6 +241,9 @@ struct ConfigError {
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when errors is non-empty
   std::vector<ConfigError> errors;
+  // Accepted, but worth a log line: a value shardpool capped (min_pool_size above the pool
+  // size), a user who cannot log in with its auth type. Logged at start, reload and SET.
+  std::vector<ConfigError> warnings;
   bool ok() const { return config != nullptr; }
 };
 
@@ -262,6 +276,11 @@ struct SettingView {
   bool changeable;  // false: restart-only
 };
 std::vector<SettingView> describeGeneral(const Config& config);
+
+// A console SET of a PgBouncer key that shardpool spells differently, rewritten in place:
+// general.verbose = N becomes general.log_level = "debug" (N > 0) or "info" (N = 0). False
+// with `error` for a value the key does not take; other keys are left as they are.
+bool translateLiveSet(std::string& keyPath, std::string& value, std::string& error);
 
 // Parses "key.path=value" into an Override; nullopt on a malformed string.
 std::optional<Override> parseOverride(std::string_view text);

@@ -9,7 +9,9 @@
 #include <span>
 
 #include "config/decode_sharding.h"
+#include "config/duration.h"
 #include "config/fields.h"
+#include "config/pgbouncer_settings.h"
 #include "config/suggest.h"
 #include "config/text.h"
 #include "config/values.h"
@@ -25,6 +27,28 @@ constexpr int64_t kMaxWorkers = 256;
 std::optional<uint32_t> count(const ValueReader& v) {
   if (auto n = v.integer(0, kMaxCount)) return static_cast<uint32_t>(*n);
   return std::nullopt;
+}
+
+// A PgBouncer setting with no effect in shardpool (pgbouncer_settings.h): its value is checked
+// for its type and kept as text.
+void readPgbouncerOnly(General& g, const ValueReader& v) {
+  std::string_view key = v.keyPath();
+  key.remove_prefix(key.rfind('.') + 1);
+  const PgbouncerOnlySetting* s = findPgbouncerOnlySetting(key);
+  if (s == nullptr) return;
+  switch (s->kind) {
+    case PgbouncerOnlySetting::Kind::Count:
+      if (auto n = v.integer(0, std::numeric_limits<int32_t>::max()))
+        g.pgbouncerOnly.insert_or_assign(std::string(key), std::to_string(*n));
+      break;
+    case PgbouncerOnlySetting::Kind::Seconds:
+      if (auto d = v.duration(true))
+        g.pgbouncerOnly.insert_or_assign(std::string(key), formatDuration(*d));
+      break;
+    case PgbouncerOnlySetting::Kind::Text:
+      if (auto t = v.string(true)) g.pgbouncerOnly.insert_or_assign(std::string(key), *t);
+      break;
+  }
 }
 
 const Field<General> kGeneralFields[] = {
@@ -177,17 +201,17 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto m = v.tlsMode()) g.serverTlsSslmode = *m;
      }},
-    {"server_tls_ca_file",
+    {"server_tls_ca_file",  // empty: not set (PgBouncer's SET server_tls_ca_file = '')
      [](General& g, const ValueReader& v) {
-       if (auto s = v.string(false)) g.serverTlsCaFile = *s;
+       if (auto s = v.string(true)) g.serverTlsCaFile = *s;
      }},
-    {"server_tls_cert_file",
+    {"server_tls_cert_file",  // empty: not set (PgBouncer's SET server_tls_cert_file = '')
      [](General& g, const ValueReader& v) {
-       if (auto s = v.string(false)) g.serverTlsCertFile = *s;
+       if (auto s = v.string(true)) g.serverTlsCertFile = *s;
      }},
-    {"server_tls_key_file",
+    {"server_tls_key_file",  // empty: not set (PgBouncer's SET server_tls_key_file = '')
      [](General& g, const ValueReader& v) {
-       if (auto s = v.string(false)) g.serverTlsKeyFile = *s;
+       if (auto s = v.string(true)) g.serverTlsKeyFile = *s;
      }},
     {"admin_users",
      [](General& g, const ValueReader& v) {
@@ -377,12 +401,27 @@ const toml::table* expectTable(const toml::node& node, const std::string& path, 
   return nullptr;
 }
 
+namespace {
+
+// shardpool's own [general] keys, then PgBouncer's that have no effect.
+std::span<const Field<General>> generalFields() {
+  static const std::vector<Field<General>> fields = [] {
+    std::vector<Field<General>> out(std::begin(kGeneralFields), std::end(kGeneralFields));
+    for (const PgbouncerOnlySetting& s : pgbouncerOnlySettings())
+      out.push_back({s.key, readPgbouncerOnly});
+    return out;
+  }();
+  return fields;
+}
+
+}  // namespace
+
 std::vector<std::string_view> knownKeys(Section section) {
   switch (section) {
     case Section::Top:
       return {std::begin(kTopLevelKeys), std::end(kTopLevelKeys)};
     case Section::General:
-      return keysOf<General>(kGeneralFields);
+      return keysOf<General>(generalFields());
     case Section::Database:
       return keysOf<Database>(kDatabaseFields);
     case Section::User:
@@ -406,7 +445,7 @@ void decodeConfig(const toml::table& root, Config& out, Diagnostics& diag) {
     std::string path = joinKeyPath("", key.str());
     if (key.str() == "general") {
       if (const auto* table = expectTable(node, path, diag)) {
-        decodeFields<General>(*table, path, kGeneralFields, out.general, diag);
+        decodeFields<General>(*table, path, generalFields(), out.general, diag);
       }
     } else if (key.str() == "databases") {
       decodeNamed<Database>(node, "databases", kDatabaseFields, out.databases, diag,

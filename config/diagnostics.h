@@ -28,6 +28,10 @@ class Diagnostics {
   void at(const toml::source_region& where, std::string keyPath, std::string message);
   void atOverride(std::string keyPath, std::string message);
   void add(ConfigError error) { errors_.push_back(std::move(error)); }
+  // A warning: the configuration loads, and the process logs it (start, reload, SET). For
+  // settings that are accepted as PgBouncer accepts them but need attention (a value capped, a
+  // user who cannot log in).
+  void warnAt(const toml::source_region& where, std::string keyPath, std::string message);
 
   // "file:line:col" of a region, to name a second place in a message; "file" when unknown.
   std::string where(const toml::source_region& region) const;
@@ -39,11 +43,14 @@ class Diagnostics {
   bool hasErrorsUnder(std::string_view keyPath) const;
   // All errors, ordered by line and column; those without a line keep their order, last.
   std::vector<ConfigError> take();
+  // All warnings, in the same order.
+  std::vector<ConfigError> takeWarnings();
 
  private:
   std::string sourceName_;
   std::set<std::string, std::less<>> overridden_;
   std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
 };
 
 }  // namespace shardpool::config

@@ -1,5 +1,7 @@
 #include "config/duration.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 
@@ -52,6 +54,11 @@ std::optional<Duration> toDuration(double millis) {
   auto rounded = static_cast<Duration::rep>(std::llround(millis));
   if (rounded == 0 && millis > 0) rounded = 1;
   return Duration(rounded);
+}
+
+std::string formatDuration(Duration d) {
+  if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
+  return fmt::format("{}ms", d.count());
 }
 
 }  // namespace shardpool::config

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "config/config.h"
@@ -18,5 +19,8 @@ std::optional<double> parseDurationMillis(std::string_view text);
 // Rounds to whole milliseconds (a positive value never rounds down to 0); nullopt when negative,
 // not finite or longer than kMaxDuration.
 std::optional<Duration> toDuration(double millis);
+
+// "5s" for whole seconds, else "250ms": how SHOW CONFIG shows a duration.
+std::string formatDuration(Duration d);
 
 }  // namespace shardpool::config

@@ -2,17 +2,19 @@
 // that need a restart, and [general] as text for SHOW CONFIG.
 #include <fmt/format.h>
 
+#include <charconv>
 #include <functional>
 
 #include "config/config.h"
+#include "config/duration.h"
+#include "config/pgbouncer_settings.h"
 
 namespace shardpool::config {
 
 namespace {
 
 std::string millis(Duration d) {
-  if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
-  return fmt::format("{}ms", d.count());
+  return formatDuration(d);
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -158,7 +160,29 @@ std::vector<SettingView> describeGeneral(const Config& config) {
   std::vector<SettingView> out;
   for (const GeneralKey& k : generalKeys())
     out.push_back({std::string(k.key), k.show(config.general), k.show(defaults), !k.restartOnly()});
+  // PgBouncer's verbose, as translateLiveSet maps it onto log_level.
+  out.push_back({"verbose", config.general.logLevel == LogLevel::Debug ? "1" : "0", "0", true});
+  // PgBouncer settings without effect: as set, else PgBouncer's default.
+  for (const PgbouncerOnlySetting& s : pgbouncerOnlySettings()) {
+    auto it = config.general.pgbouncerOnly.find(s.key);
+    std::string value(it == config.general.pgbouncerOnly.end() ? s.pgbouncerDefault : it->second);
+    out.push_back({std::string(s.key), std::move(value), std::string(s.pgbouncerDefault), true});
+  }
   return out;
+}
+
+bool translateLiveSet(std::string& keyPath, std::string& value, std::string& error) {
+  if (keyPath != "general.verbose") return true;
+  // PgBouncer's verbosity: 0 is its normal logging, each step above adds debug output.
+  unsigned long long level = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), level);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+    error = fmt::format("verbose: expected an integer of at least 0, got \"{}\"", value);
+    return false;
+  }
+  keyPath = "general.log_level";
+  value = level > 0 ? "debug" : "info";
+  return true;
 }
 
 }  // namespace shardpool::config

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <set>
 #include <utility>
 
 #include "config/password_format.h"
+#include "config/pgbouncer_settings.h"
 #include "config/text.h"
 #include "config/tree_lookup.h"
 #include "config/validate_sharding.h"
@@ -41,49 +41,16 @@ void checkDatabases(const Config& config, const toml::table& root, Diagnostics& 
   }
 }
 
-std::string authSource(const User& user) {
-  return user.authType ? std::string() : " (from general.auth_type)";
-}
-
+// A malformed password is an error; a password that cannot verify the user's auth type is a
+// warning (Config::loginProblemFor): PgBouncer accepts such users and fails their logins only.
 void checkUser(const Config& config, const User& user, const toml::table* table,
                const toml::source_region& userKey, Diagnostics& diag) {
   std::string path = joinKeyPath("users", user.name);
-  std::string passwordPath = joinKeyPath(path, "password");
-  AuthType auth = config.authTypeFor(&user);
-  std::string authName = quote(toString(auth));
-  SecretKind kind = secretKind(user.password);
-
   if (auto error = secretFormatError(user.password)) {
-    diag.at(valueRegion(table, "password"), passwordPath, *error);
+    diag.at(valueRegion(table, "password"), joinKeyPath(path, "password"), *error);
     return;
   }
-  if (auth == AuthType::Trust) return;
-  switch (kind) {
-    case SecretKind::Empty:
-      diag.at(
-          userKey, path,
-          fmt::format("auth_type {}{} requires a password; set password, or auth_type = \"trust\"",
-                      authName, authSource(user)));
-      break;
-    case SecretKind::Md5:
-      if (auth == AuthType::Password || auth == AuthType::ScramSha256) {
-        diag.at(valueRegion(table, "password"), passwordPath,
-                fmt::format("an md5-hashed password cannot verify auth_type {}{}; store the plain "
-                            "password or a SCRAM secret, or use auth_type = \"md5\"",
-                            authName, authSource(user)));
-      }
-      break;
-    case SecretKind::Scram:
-      if (auth == AuthType::Md5) {
-        diag.at(valueRegion(table, "password"), passwordPath,
-                fmt::format("a SCRAM secret cannot verify auth_type {}{}; store the plain password "
-                            "or an md5 hash, or use auth_type = \"scram-sha-256\"",
-                            authName, authSource(user)));
-      }
-      break;
-    case SecretKind::Plain:
-      break;
-  }
+  if (auto problem = config.loginProblemFor(user)) diag.warnAt(userKey, path, *problem);
 }
 
 void checkUsers(const Config& config, const toml::table& root, Diagnostics& diag) {
@@ -118,19 +85,19 @@ std::string poolSizePath(const Database& db, const User* user) {
   return "general.default_pool_size";
 }
 
-// min_pool_size may not exceed the pool size of any (database, user) pair it applies to. Each
-// clash of a min_pool_size key with a pool size key is reported once, at min_pool_size. Sizes
-// whose own value failed to decode are not judged.
+// min_pool_size above the pool size of a (database, user) pair it applies to is accepted, as
+// PgBouncer accepts it, and capped at that pool size (pooler/session/pool.cpp); each pool it is
+// capped for gets a warning at min_pool_size. Sizes whose own value failed to decode are not
+// judged.
 void checkMinPoolSizes(const Config& config, const toml::table& root, Diagnostics& diag) {
   auto failed = [&](std::string_view section, std::string_view name, std::string_view key) {
     return diag.hasErrorsAt(joinKeyPath(joinKeyPath(section, name), key));
   };
   std::vector<const User*> users{nullptr};
   for (const auto& [name, user] : config.users) {
-    if (!failed("users", name, "pool_size")) users.push_back(&user);
+    if (user.poolSize && !failed("users", name, "pool_size")) users.push_back(&user);
   }
   if (diag.hasErrorsAt("general.default_pool_size")) return;
-  std::set<std::pair<std::string, std::string>> reported;
   for (const auto& [name, db] : config.databases) {
     if (failed("databases", name, "pool_size") || failed("databases", name, "min_pool_size"))
       continue;
@@ -139,12 +106,12 @@ void checkMinPoolSizes(const Config& config, const toml::table& root, Diagnostic
     for (const User* user : users) {
       uint32_t size = config.poolSizeFor(db, user);
       if (min.value <= size) continue;
-      std::string sizePath = poolSizePath(db, user);
-      if (!reported.emplace(min.keyPath, sizePath).second) continue;
-      diag.at(min.where, min.keyPath,
-              fmt::format("min_pool_size {} exceeds the pool size {} ({}): a pool never keeps "
-                          "more servers open than its pool size",
-                          min.value, size, sizePath));
+      std::string pool = user == nullptr
+                             ? fmt::format("database {}", quote(name))
+                             : fmt::format("database {}, user {}", quote(name), quote(user->name));
+      diag.warnAt(min.where, min.keyPath,
+                  fmt::format("min_pool_size {} exceeds the pool size {} ({}) of {}: capped at {}",
+                              min.value, size, poolSizePath(db, user), pool, size));
     }
   }
 }
@@ -166,11 +133,13 @@ void checkConsole(const Config& config, const toml::table& root, Diagnostics& di
     std::string path = joinKeyPath("general", key);
     if (diag.hasErrorsAt(path)) continue;
     const auto& names = key == "admin_users" ? config.general.adminUsers : config.general.statsUsers;
+    // A listed name that is no user cannot log in; the others are unaffected (a warning).
     for (const auto& name : names) {
-      if (config.findUser(name) != nullptr || config.general.authType == AuthType::Trust) continue;
-      diag.at(valueRegion(general, key), path,
-              fmt::format("{} is not a configured user; add [users.{}] with a password",
-                          quote(name), name));
+      if (config.findUser(name) != nullptr) continue;
+      diag.warnAt(valueRegion(general, key), path,
+                  fmt::format("{} is not a configured user: it cannot log in to the admin "
+                              "console; add [users.{}] with a password",
+                              quote(name), name));
     }
   }
   if (config.general.metricsPort != 0 && config.general.metricsPort == config.general.listenPort &&
@@ -178,6 +147,18 @@ void checkConsole(const Config& config, const toml::table& root, Diagnostics& di
     diag.at(valueRegion(general, "metrics_port"), "general.metrics_port",
             fmt::format("metrics_port {} is the listen_port; pick another port",
                         config.general.metricsPort));
+  }
+}
+
+// PgBouncer settings that shardpool accepts and keeps but does not act on.
+void checkPgbouncerOnly(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const toml::table* general = childTable(&root, "general");
+  for (const auto& [key, value] : config.general.pgbouncerOnly) {
+    const PgbouncerOnlySetting* s = findPgbouncerOnlySetting(key);
+    if (s == nullptr) continue;
+    diag.warnAt(valueRegion(general, key), joinKeyPath("general", key),
+                fmt::format("PgBouncer's {} is accepted but has no effect in shardpool: {}", key,
+                            s->instead));
   }
 }
 
@@ -205,6 +186,7 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   validateTls(config, root, diag);
   checkConsole(config, root, diag);
   checkAuthBackoff(config, root, diag);
+  checkPgbouncerOnly(config, root, diag);
 }
 
 }  // namespace shardpool::config

@@ -1,7 +1,6 @@
-// Rules that span keys: at least one database, passwords that fit their auth types,
-// min_pool_size within the pool size, sharding (validate_sharding.h) and TLS settings
-// (validate_tls.h).
-// Internal to config/ (includes toml++).
+// Rules that span keys: at least one database, well-formed passwords (those that cannot verify
+// their user's auth type, and a min_pool_size above the pool size, are warnings), sharding
+// (validate_sharding.h) and TLS settings (validate_tls.h). Internal to config/ (includes toml++).
 #pragma once
 
 #include <toml++/toml.h>

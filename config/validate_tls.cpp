@@ -98,10 +98,6 @@ void checkClientTls(const General& g, const toml::table* general, Diagnostics& d
                       quote(toString(g.clientTlsSslmode)), listOf(missing)));
 }
 
-bool isUnixSocket(const std::string& host) {
-  return !host.empty() && host.front() == '/';
-}
-
 // A table whose TLS settings a server inherits: the database, a shard or a replica.
 struct TlsLevel {
   std::string path;
@@ -153,49 +149,6 @@ std::vector<TlsServer> tlsServers(const Config& config, const Database& db,
   return out;
 }
 
-// verify-ca and verify-full need a CA file: the nearest sslrootcert (replica, shard, database),
-// else general.server_tls_ca_file. Reported at the sslmode that asks for verification; a general
-// one once, naming the databases that inherit it. TLS is never used to unix sockets.
-void checkServerCa(const Config& config, const toml::table& root, Diagnostics& diag) {
-  const General& g = config.general;
-  if (diag.hasErrorsAt(generalPath("server_tls_ca_file"))) return;
-  const toml::table* section = childTable(&root, "databases");
-  bool generalModeFailed = diag.hasErrorsAt(generalPath("server_tls_sslmode"));
-  std::vector<std::string> inheriting;
-  std::set<std::string> reported;
-  for (const auto& [name, db] : config.databases) {
-    std::string path = joinKeyPath("databases", name);
-    if (diag.hasErrorsUnder(path)) continue;
-    for (const TlsServer& server : tlsServers(config, db, section)) {
-      if (isUnixSocket(server.host)) continue;
-      const TlsLevel* modeAt = nullptr;
-      const std::string* ca = &g.serverTlsCaFile;
-      for (const TlsLevel& level : server.levels) {
-        if (modeAt == nullptr && level.sslmode->has_value()) modeAt = &level;
-        if (ca == &g.serverTlsCaFile && level.sslrootcert->has_value()) ca = &**level.sslrootcert;
-      }
-      if (modeAt == nullptr && generalModeFailed) continue;
-      TlsMode mode = modeAt != nullptr ? **modeAt->sslmode : g.serverTlsSslmode;
-      if (mode < TlsMode::VerifyCa || !ca->empty()) continue;
-      if (modeAt == nullptr) {
-        if (inheriting.empty() || inheriting.back() != path) inheriting.push_back(path);
-        continue;
-      }
-      if (!reported.insert(modeAt->path).second) continue;
-      diag.at(valueRegion(modeAt->table, "sslmode"), joinKeyPath(modeAt->path, "sslmode"),
-              fmt::format("sslmode {} needs a CA file to check the server's certificate against: "
-                          "set sslrootcert here, or general.server_tls_ca_file",
-                          quote(toString(mode))));
-    }
-  }
-  if (inheriting.empty()) return;
-  diag.at(valueRegion(childTable(&root, kGeneral), "server_tls_sslmode"),
-          generalPath("server_tls_sslmode"),
-          fmt::format("server_tls_sslmode {} needs a CA file to check servers' certificates "
-                      "against: set general.server_tls_ca_file, or sslrootcert in {}",
-                      quote(toString(g.serverTlsSslmode)), listOf(inheriting)));
-}
-
 void checkFiles(const Config& config, const toml::table& root, Diagnostics& diag) {
   const General& g = config.general;
   const toml::table* general = childTable(&root, kGeneral);
@@ -235,7 +188,8 @@ void validateTls(const Config& config, const toml::table& root, Diagnostics& dia
   checkClientTls(g, general, diag);
   checkPair(general, "server_tls_cert_file", g.serverTlsCertFile, "server_tls_key_file",
             g.serverTlsKeyFile, diag);
-  checkServerCa(config, root, diag);
+  // verify-ca / verify-full without any CA file (sslrootcert, general.server_tls_ca_file) use
+  // the system's default CA store, as PgBouncer does: nothing to check here.
   checkFiles(config, root, diag);
 }
 

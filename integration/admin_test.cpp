@@ -359,3 +359,131 @@ TEST_CASE("admin console: SET on a database key resizes its pool", "[integration
   PgError e = console.expectError("SET databases.nosuch.pool_size = 7");
   CHECK(contains(e.message, "nosuch"));
 }
+
+TEST_CASE("admin console: SET takes every setting PgBouncer's SET takes", "[integration][admin]") {
+  // PgBouncer's SET changes every setting its config table does not mark CF_NO_RELOAD. shardpool
+  // applies those it has, and keeps the others (no effect) so that SHOW CONFIG shows them.
+  struct Set {
+    std::string key;
+    std::string value;  // as typed after '='
+    std::string shown;  // SHOW CONFIG's value afterwards
+  };
+  const std::vector<Set> sets = {
+      {"admin_users", "'sp_admin'", "sp_admin"},
+      {"application_name_add_host", "1", "1"},
+      {"auth_dbname", "'postgres'", "postgres"},
+      {"auth_file", "'/etc/pgbouncer/userlist.txt'", "/etc/pgbouncer/userlist.txt"},
+      {"auth_hba_file", "''", ""},
+      {"auth_ident_file", "''", ""},
+      {"auth_ldap_options", "''", ""},
+      {"auth_query", "'SELECT usename, passwd FROM pg_shadow WHERE usename=$1'",
+       "SELECT usename, passwd FROM pg_shadow WHERE usename=$1"},
+      {"auth_type", "'md5'", "md5"},
+      {"auth_user", "'pgbouncer'", "pgbouncer"},
+      {"autodb_idle_timeout", "3600", "3600s"},
+      {"cancel_wait_timeout", "10", "10s"},
+      {"client_idle_timeout", "0", "0s"},
+      {"client_login_timeout", "60", "60s"},
+      {"client_tls13_ciphers", "''", ""},
+      {"client_tls_ciphers", "'default'", "default"},
+      {"client_tls_dheparams", "'auto'", "auto"},
+      {"client_tls_ecdhcurve", "'auto'", "auto"},
+      {"client_tls_protocols", "'secure'", "secure"},
+      {"conffile", "'/etc/pgbouncer/pgbouncer.ini'", "/etc/pgbouncer/pgbouncer.ini"},
+      {"default_pool_size", "20", "20"},
+      {"dns_max_ttl", "15", "15s"},
+      {"dns_nxdomain_ttl", "15", "15s"},
+      {"dns_zone_check_period", "0", "0s"},
+      {"idle_transaction_timeout", "0", "0s"},
+      {"ignore_startup_parameters", "'extra_float_digits'", "extra_float_digits"},
+      {"log_connections", "1", "1"},
+      {"log_disconnections", "1", "1"},
+      {"log_pooler_errors", "1", "1"},
+      {"log_stats", "0", "0"},
+      {"logfile", "''", ""},
+      {"max_client_conn", "100", "100"},
+      {"max_db_client_connections", "0", "0"},
+      {"max_db_connections", "0", "0"},
+      {"max_packet_size", "2147483647", "2147483647"},
+      {"max_prepared_statements", "100", "100"},
+      {"max_user_client_connections", "0", "0"},
+      {"max_user_connections", "0", "0"},
+      {"min_pool_size", "0", "0"},
+      {"peer_id", "0", "0"},
+      {"pool_mode", "'transaction'", "transaction"},
+      {"query_timeout", "0", "0s"},
+      {"query_wait_notify", "5", "5"},
+      {"query_wait_timeout", "120", "120s"},
+      {"reserve_pool_size", "0", "0"},
+      {"reserve_pool_timeout", "5", "5s"},
+      {"sbuf_loopcnt", "5", "5"},
+      {"scram_iterations", "4096", "4096"},
+      {"server_check_delay", "30", "30s"},
+      {"server_check_query", "'select 1'", "select 1"},
+      {"server_connect_timeout", "15", "15s"},
+      {"server_fast_close", "1", "1"},
+      {"server_idle_timeout", "600", "600s"},
+      {"server_lifetime", "3600", "3600s"},
+      {"server_login_retry", "5", "5s"},
+      {"server_reset_query", "'DISCARD ALL'", "DISCARD ALL"},
+      {"server_reset_query_always", "0", "0"},
+      {"server_round_robin", "1", "1"},
+      {"server_tls13_ciphers", "''", ""},
+      {"server_tls_ca_file", "''", ""},
+      {"server_tls_cert_file", "''", ""},
+      {"server_tls_ciphers", "'default'", "default"},
+      {"server_tls_key_file", "''", ""},
+      {"server_tls_protocols", "'secure'", "secure"},
+      {"server_tls_sslmode", "'disable'", "disable"},
+      {"stats_period", "60", "60"},
+      {"stats_users", "'sp_md5'", "sp_md5"},
+      {"suspend_timeout", "10", "10s"},
+      {"syslog", "0", "0"},
+      {"syslog_facility", "'daemon'", "daemon"},
+      {"syslog_ident", "'pgbouncer'", "pgbouncer"},
+      {"tcp_defer_accept", "1", "1"},
+      {"tcp_keepalive", "1", "1"},
+      {"tcp_keepcnt", "0", "0"},
+      {"tcp_keepidle", "0", "0"},
+      {"tcp_keepintvl", "0", "0"},
+      {"tcp_socket_buffer", "0", "0"},
+      {"tcp_user_timeout", "0", "0"},
+      {"transaction_timeout", "0", "0s"},
+      {"verbose", "1", "1"},
+  };
+  Proxy proxy(consoleConfig());
+  Conn console = consoleConn(proxy);
+  REQUIRE(console.ok());
+  for (const Set& s : sets) {
+    std::string sql = "SET " + s.key + " = " + s.value;
+    INFO(sql);
+    auto results = console.exec(sql, 10s);
+    REQUIRE_FALSE(results.empty());
+    REQUIRE(results.back());
+    INFO(errorFrom(results.back().get()).message);
+    CHECK(PQresultStatus(results.back().get()) == PGRES_COMMAND_OK);
+  }
+  std::map<std::string, std::string> shown;
+  for (auto& row : showRows(console, "SHOW CONFIG")) shown[row.at("key")] = row.at("value");
+  for (const Set& s : sets) {
+    INFO(s.key);
+    REQUIRE(shown.count(s.key) == 1);
+    CHECK(shown.at(s.key) == s.shown);
+  }
+  // Applied where shardpool has the setting: verbose is log_level, pool_mode took effect.
+  CHECK(shown.at("log_level") == "debug");
+  Conn client(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(client.ok());
+  CHECK(client.scalar("select 1") == "1");
+  CHECK(showRows(console, "SHOW POOLS").at(0).at("pool_mode") == "transaction");
+  // Kept, with no effect, and said so.
+  CHECK(contains(proxy.log(), "PgBouncer's server_fast_close is accepted but has no effect"));
+
+  // PgBouncer also changes client TLS online; shardpool needs a restart for those, and says so.
+  for (const char* key : {"client_tls_sslmode", "client_tls_ca_file", "client_tls_cert_file",
+                          "client_tls_key_file"}) {
+    INFO(key);
+    PgError e = console.expectError(std::string("SET ") + key + " = 'disable'");
+    CHECK(contains(e.message, "restart"));
+  }
+}

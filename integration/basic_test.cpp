@@ -66,12 +66,14 @@ TEST_CASE("psql and libpq queries through the proxy", "[integration][basic]") {
   CHECK(c.scalar("show application_name") == "it_basic");
 }
 
-TEST_CASE("unknown database is refused with 3D000", "[integration][basic]") {
+TEST_CASE("unknown database is refused with 3D000 and PgBouncer's message",
+          "[integration][basic]") {
   Proxy proxy(standardConfig());
   Conn c(proxy.conninfo("sp_scram", "scram_pass", "it_no_such_db"));
   REQUIRE_FALSE(c.ok());
   INFO(c.connectError().message);
   CHECK(c.connectError().sqlstate == "3D000");
+  CHECK(c.connectError().message == "no such database: it_no_such_db");
   CHECK(c.connectTime() < 5s);
 }
 

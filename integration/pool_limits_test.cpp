@@ -68,6 +68,27 @@ TEST_CASE("pool limits: min_pool_size warms a forced-user pool before any client
   CHECK(highest <= 3);
 }
 
+TEST_CASE("pool limits: min_pool_size above the pool size is capped, with a warning",
+          "[integration][pool_limits]") {
+  // PgBouncer accepts this and keeps pool_size servers; so does shardpool, and says so.
+  TempRole role("it_mincap");
+  Proxy proxy(generalSection() +
+              clusterDatabase("capped", "user = \"" + role.name() + "\"\npassword = \"" +
+                                            role.password() +
+                                            "\"\nmin_pool_size = 5\npool_size = 2") +
+              userSection(role.name(), role.password()));
+  BackendCounter counter;
+  int n = 0;
+  bool warmed = waitUntil([&] { return (n = counter.count(role.name())) >= 2; }, 3s);
+  INFO("backends: " << n << "\nproxy log:\n" << lastLogLines(proxy));
+  REQUIRE(warmed);
+  std::this_thread::sleep_for(1500ms);  // a few maintenance rounds
+  CHECK(counter.count(role.name()) == 2);
+  CHECK(contains(proxy.log(),
+                 "databases.capped.min_pool_size: min_pool_size 5 exceeds the pool size 2 "
+                 "(databases.capped.pool_size) of database \"capped\": capped at 2"));
+}
+
 TEST_CASE("pool limits: server_idle_timeout closes idle servers", "[integration][pool_limits]") {
   TempRole role("it_idle");
   Proxy proxy(generalSection("pool_mode = \"session\"\nserver_idle_timeout = \"1s\"") +

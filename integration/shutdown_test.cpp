@@ -1,16 +1,21 @@
-// Signals: SIGTERM drains (finish open transactions, refuse new clients, exit 0); SIGINT is
-// immediate.
+// Signals: SIGINT and SIGTERM drain (PgBouncer's safe shutdown: finish open transactions,
+// refuse new clients, exit 0); a second one, or SIGQUIT, exits at once.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
 
+#include <optional>
 #include <thread>
 
 #include "integration/harness.h"
 
 using namespace shardpool::integration;
 
-TEST_CASE("SIGTERM lets an open transaction commit, then exits 0", "[integration][shutdown]") {
+namespace {
+
+// A client inside a transaction when `sig` arrives: new clients are refused, the transaction
+// still commits (its rows are there), and the process exits 0 once the client has left.
+void openTransactionCommitsThrough(int sig) {
   std::string table = "it_shutdown_" + uniqueSuffix();
   Conn admin = adminConn();
   admin.query("CREATE TABLE " + table + " (id int); GRANT ALL ON " + table + " TO PUBLIC");
@@ -21,7 +26,7 @@ TEST_CASE("SIGTERM lets an open transaction commit, then exits 0", "[integration
   a.query("BEGIN");
   a.query("INSERT INTO " + table + " VALUES (1)");
 
-  proxy.signal(SIGTERM);
+  proxy.signal(sig);
 
   // New clients are refused soon after.
   bool refused = false;
@@ -36,7 +41,7 @@ TEST_CASE("SIGTERM lets an open transaction commit, then exits 0", "[integration
       std::this_thread::sleep_for(100ms);
     }
   }
-  INFO("new connection after SIGTERM: " << lastNew);
+  INFO("new connection after the signal: " << lastNew);
   CHECK(refused);
   CHECK(proxy.running());  // still serving A
 
@@ -53,6 +58,43 @@ TEST_CASE("SIGTERM lets an open transaction commit, then exits 0", "[integration
   admin.query("DROP TABLE " + table);
 }
 
+// A client inside a transaction, then `first` and, when given, `second`: the process exits at
+// once and the client's connection is gone.
+void exitsAtOnce(int first, std::optional<int> second) {
+  Proxy proxy(standardConfig("shutdown_timeout = \"20s\""));
+  Conn a(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(a.ok());
+  a.query("BEGIN");
+  CHECK(a.scalar("select 1") == "1");
+
+  proxy.signal(first);
+  if (second) {
+    std::this_thread::sleep_for(300ms);
+    CHECK(proxy.running());  // the first one drains
+    proxy.signal(*second);
+  }
+  auto t0 = Clock::now();
+  auto status = proxy.waitExit(3s);
+  REQUIRE(status.has_value());
+  CHECK(Clock::now() - t0 < 3s);
+  CHECK(*status != 128 + SIGKILL);
+
+  // The client notices: its connection is gone.
+  auto err = a.expectError("select 1", 5s);
+  CHECK_FALSE(err.message.empty());
+}
+
+}  // namespace
+
+TEST_CASE("SIGINT (PgBouncer's safe shutdown) lets an open transaction commit, then exits 0",
+          "[integration][shutdown]") {
+  openTransactionCommitsThrough(SIGINT);
+}
+
+TEST_CASE("SIGTERM lets an open transaction commit, then exits 0", "[integration][shutdown]") {
+  openTransactionCommitsThrough(SIGTERM);
+}
+
 TEST_CASE("SIGTERM with only idle clients exits promptly", "[integration][shutdown]") {
   Proxy proxy(standardConfig("shutdown_timeout = \"20s\""));
   {
@@ -66,21 +108,10 @@ TEST_CASE("SIGTERM with only idle clients exits promptly", "[integration][shutdo
   CHECK(*status == 0);
 }
 
-TEST_CASE("SIGINT exits immediately even with a transaction open", "[integration][shutdown]") {
-  Proxy proxy(standardConfig("shutdown_timeout = \"20s\""));
-  Conn a(proxy.conninfo("sp_scram", "scram_pass"));
-  REQUIRE(a.ok());
-  a.query("BEGIN");
-  CHECK(a.scalar("select 1") == "1");
+TEST_CASE("a second SIGINT during the shutdown exits at once", "[integration][shutdown]") {
+  exitsAtOnce(SIGINT, SIGINT);
+}
 
-  auto t0 = Clock::now();
-  proxy.signal(SIGINT);
-  auto status = proxy.waitExit(3s);
-  REQUIRE(status.has_value());
-  CHECK(Clock::now() - t0 < 3s);
-  CHECK(*status != 128 + SIGKILL);
-
-  // The client notices: its connection is gone.
-  auto err = a.expectError("select 1", 5s);
-  CHECK_FALSE(err.message.empty());
+TEST_CASE("SIGQUIT exits at once even with a transaction open", "[integration][shutdown]") {
+  exitsAtOnce(SIGQUIT, std::nullopt);
 }

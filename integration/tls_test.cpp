@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <regex>
 
 #include "integration/harness.h"
@@ -310,4 +311,41 @@ TEST_CASE("tls: pgbench -M prepared -S on transaction pooling with TLS both legs
   CHECK(regexNumber(run.out, R"(number of failed transactions: ([0-9]+))") == 0);
   CHECK(regexNumber(run.out, R"(number of transactions actually processed: ([0-9]+))") > 0);
   CHECK(Clock::now() - start < 15s);
+}
+
+TEST_CASE("tls: backend verify-full without a CA file uses the system's default CA store",
+          "[integration][tls]") {
+  // As PgBouncer without server_tls_ca_file. The test CA is not in the system store, so the
+  // check fails, with a message that says which store was used ...
+  requireSslCluster();
+  std::string cfg = generalSection() + tlsOnlyDatabase("db_sysca", "verify-full", "") +
+                    userSection("sp_scram", "scram_pass");
+  {
+    Proxy proxy(cfg);
+    Conn c(proxy.conninfo("sp_scram", "scram_pass", "db_sysca"));
+    PgError e = firstError(c);
+    INFO("db_sysca: " << describe(e));
+    CHECK(containsNoCase(e.message, "certificate verify failed"));
+    CHECK(contains(e.message, "system's default CA store"));
+  }
+  // ... and OpenSSL's default store is what it uses: pointed at the test CA (SSL_CERT_FILE, in
+  // the proxy's environment), the same configuration connects with a verified certificate.
+  const char* old = std::getenv("SSL_CERT_FILE");
+  std::optional<std::string> saved = old ? std::optional<std::string>(old) : std::nullopt;
+  ::setenv("SSL_CERT_FILE", cert("ca.crt").c_str(), 1);
+  struct Restore {
+    std::optional<std::string> value;
+    ~Restore() {
+      if (value)
+        ::setenv("SSL_CERT_FILE", value->c_str(), 1);
+      else
+        ::unsetenv("SSL_CERT_FILE");
+    }
+  } restore{saved};
+  Proxy proxy(cfg);
+  Conn c(proxy.conninfo("sp_scram", "scram_pass", "db_sysca"));
+  INFO("db_sysca with SSL_CERT_FILE: " << describe(c.connectError()));
+  REQUIRE(c.ok());
+  CHECK(c.scalar("select current_user") == "sp_tlsonly");
+  CHECK(c.scalar("select ssl from pg_stat_ssl where pid = pg_backend_pid()") == "t");
 }

@@ -79,8 +79,9 @@ void Console::ready() {
   client_.send(w.take());
 }
 
-void Console::complete(std::string_view tag) {
+void Console::complete(std::string_view tag, const std::vector<std::string>& warnings) {
   pg::Writer w;
+  for (const auto& warning : warnings) pg::putNoticeResponse(w, "01000", warning);
   pg::putCommandComplete(w, tag);
   pg::putReadyForQuery(w, 'I');
   client_.send(w.take());
@@ -183,14 +184,14 @@ void Console::run(const Command& c) {
       onTick();
       return;
     case Verb::Reload: {
-      std::vector<std::string> errors;
-      if (!control.reload("RELOAD from " + client_.who(), errors)) {
+      std::vector<std::string> errors, warnings;
+      if (!control.reload("RELOAD from " + client_.who(), errors, warnings)) {
         std::string msg = "configuration not reloaded:";
         for (const auto& e : errors) msg += "\n" + e;
         error("F0000", msg);
         return;
       }
-      complete("RELOAD");
+      complete("RELOAD", warnings);
       return;
     }
     case Verb::Shutdown: {
@@ -221,11 +222,12 @@ void Console::run(const Command& c) {
     case Verb::Set: {
       std::string key = c.arg.find('.') == std::string::npos ? "general." + c.arg : c.arg;
       std::string problem;
-      if (!control.setLive(key, c.value, problem)) {
+      std::vector<std::string> warnings;
+      if (!control.setLive(key, c.value, problem, warnings)) {
         error("22023", problem);
         return;
       }
-      complete("SET");
+      complete("SET", warnings);
       return;
     }
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pooler/admin/admin_command.h"
 #include "pooler/admin/control_plane.h"
@@ -41,7 +42,8 @@ class Console final : public ConsoleSession {
   enum class Waiting { None, Snapshot, Pause, WaitClose };
   void run(const Command& c);
   void runShow(const std::string& what);
-  void complete(std::string_view tag);
+  // CommandComplete and ReadyForQuery, after a NoticeResponse for each warning.
+  void complete(std::string_view tag, const std::vector<std::string>& warnings = {});
   void reply(const ResultSet& rs);
   void error(std::string_view sqlstate, std::string_view message);
   void ready();

@@ -26,12 +26,14 @@ class ControlPlane {
  public:
   virtual Runtime& runtime() = 0;
   // Re-reads the configuration and applies it; on errors keeps the running one and returns
-  // them. `why` names the trigger in the log (SIGHUP, RELOAD from ...).
-  virtual bool reload(const std::string& why, std::vector<std::string>& errors) = 0;
+  // them. `why` names the trigger in the log (SIGHUP, RELOAD from ...). `warnings`: what the
+  // applied configuration was accepted with (also logged).
+  virtual bool reload(const std::string& why, std::vector<std::string>& errors,
+                      std::vector<std::string>& warnings) = 0;
   // SET key = value: an override on top of the configuration, kept across reloads. False with
-  // `error` for restart-only keys and invalid values.
-  virtual bool setLive(const std::string& keyPath, const std::string& value,
-                       std::string& error) = 0;
+  // `error` for restart-only keys and invalid values; `warnings` as for reload.
+  virtual bool setLive(const std::string& keyPath, const std::string& value, std::string& error,
+                       std::vector<std::string>& warnings) = 0;
   enum class ShutdownMode { Immediate, WaitForServers, WaitForClients };
   virtual void requestShutdown(ShutdownMode mode, const std::string& who) = 0;
   virtual uint64_t reloadCount() const = 0;

@@ -123,6 +123,14 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "shardpool: configuration has {} error(s)\n", loaded.errors.size());
     return 1;
   }
+  // Accepted as PgBouncer accepts them, but worth attention (a capped value, a user who cannot
+  // log in): on stderr with --check, in the log otherwise.
+  for (const auto& w : loaded.warnings) {
+    if (check)
+      fmt::print(stderr, "warning: {}\n", w.format());
+    else
+      pooler::log::warn("", "configuration: {}", w.format());
+  }
   if (check) {
     fmt::print("{}: configuration OK ({} database(s), {} user(s))\n",
                configPath.empty() ? "sidecar" : configPath, loaded.config->databases.size(),

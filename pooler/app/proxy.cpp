@@ -155,11 +155,12 @@ int Proxy::run() {
   uv_loop_init(&control_);
   uv_signal_init(&control_, &sigterm_);
   uv_signal_init(&control_, &sigint_);
+  uv_signal_init(&control_, &sigquit_);
   uv_signal_init(&control_, &sighup_);
   uv_timer_init(&control_, &controlTimer_);
   uv_timer_init(&control_, &statsTimer_);
   uv_async_init(&control_, &controlAsync_, onControlAsync);
-  sigterm_.data = sigint_.data = sighup_.data = controlTimer_.data = this;
+  sigterm_.data = sigint_.data = sigquit_.data = sighup_.data = controlTimer_.data = this;
   statsTimer_.data = controlAsync_.data = this;
   sampleStats();
   uv_timer_start(&statsTimer_, onStatsTick, kStatsPeriodMs, kStatsPeriodMs);
@@ -172,6 +173,7 @@ int Proxy::run() {
   }
   uv_signal_start(&sigterm_, onSignal, SIGTERM);
   uv_signal_start(&sigint_, onSignal, SIGINT);
+  uv_signal_start(&sigquit_, onSignal, SIGQUIT);
   uv_signal_start(&sighup_, onSignal, SIGHUP);
 
   // Databases with a forced backend user have one pool each: create those now so that
@@ -210,17 +212,28 @@ int Proxy::run() {
 void Proxy::onSignal(uv_signal_t* s, int signum) {
   auto* self = static_cast<Proxy*>(s->data);
   switch (signum) {
-    case SIGTERM:
-      log::info("", "SIGTERM: shutting down");
+    case SIGINT:
+    case SIGTERM: {
+      // PgBouncer's "safe shutdown" (SIGINT, SHUTDOWN WAIT_FOR_SERVERS): stop accepting, let
+      // transactions in flight finish, exit once the clients are gone. A second signal while a
+      // shutdown (or a takeover's drain) is under way exits at once, as in PgBouncer.
+      const char* name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+      if (self->shuttingDown_) {
+        log::info("", "{} during shutdown: exiting now", name);
+        self->exitNow();
+        break;
+      }
+      log::info("", "{}: shutting down once transactions in flight have finished", name);
       self->beginShutdown(true);
       break;
-    case SIGINT:
-      log::info("", "SIGINT: exiting now");
+    }
+    case SIGQUIT:
+      log::info("", "SIGQUIT: exiting now");
       self->exitNow();
       break;
     case SIGHUP: {
-      std::vector<std::string> errors;
-      (void)self->reload("SIGHUP", errors);  // errors are logged
+      std::vector<std::string> errors, warnings;
+      (void)self->reload("SIGHUP", errors, warnings);  // both are logged
       break;
     }
     default:

@@ -32,7 +32,8 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   explicit Proxy(std::shared_ptr<const config::Config> config, bool takeover = false);
   ~Proxy() override;
 
-  // Listens, serves until SIGTERM (graceful) or SIGINT (immediate); returns the exit code.
+  // Listens, serves until SIGINT or SIGTERM (safe shutdown: drains), or SIGQUIT or a second
+  // SIGINT/SIGTERM (immediate); returns the exit code.
   int run();
 
   // ---- Runtime hooks ----
@@ -41,8 +42,10 @@ class Proxy final : public Runtime, public admin::ControlPlane {
 
   // ---- Control plane (admin console, signals, metrics); thread-safe. ----
   Runtime& runtime() override { return *this; }
-  bool reload(const std::string& why, std::vector<std::string>& errors) override;
-  bool setLive(const std::string& keyPath, const std::string& value, std::string& error) override;
+  bool reload(const std::string& why, std::vector<std::string>& errors,
+              std::vector<std::string>& warnings) override;
+  bool setLive(const std::string& keyPath, const std::string& value, std::string& error,
+               std::vector<std::string>& warnings) override;
   void requestShutdown(ShutdownMode mode, const std::string& who) override;
   uint64_t reloadCount() const override { return reloads_.load(std::memory_order_relaxed); }
   uint64_t reloadFailureCount() const override {
@@ -71,7 +74,7 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   std::vector<std::thread> threads_;
 
   uv_loop_t control_{};
-  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  uv_signal_t sigterm_{}, sigint_{}, sigquit_{}, sighup_{};
   uv_timer_t controlTimer_{};
   uv_timer_t statsTimer_{};
   uv_async_t controlAsync_{};

@@ -7,7 +7,21 @@
 
 namespace shardpool::pooler {
 
-bool Proxy::reload(const std::string& why, std::vector<std::string>& errors) {
+namespace {
+
+// The warnings a configuration was accepted with: logged, and returned to the caller.
+void logWarnings(const std::string& why, const config::LoadResult& loaded,
+                 std::vector<std::string>& warnings) {
+  for (const auto& w : loaded.warnings) {
+    log::warn("", "{}: {}", why, w.format());
+    warnings.push_back(w.format());
+  }
+}
+
+}  // namespace
+
+bool Proxy::reload(const std::string& why, std::vector<std::string>& errors,
+                   std::vector<std::string>& warnings) {
   std::lock_guard serial(reloadMutex_);
   auto running = config();
   config::LoadResult next = config::reloadConfig(*running);
@@ -21,6 +35,7 @@ bool Proxy::reload(const std::string& why, std::vector<std::string>& errors) {
     }
     return false;
   }
+  logWarnings(why, next, warnings);
   auto applied = std::make_shared<config::Config>(*next.config);
   for (const auto& key : config::restartOnlyChanges(*running, *applied))
     log::warn("", "{}: {} changed; it takes effect after a restart", why, key);
@@ -35,7 +50,11 @@ bool Proxy::reload(const std::string& why, std::vector<std::string>& errors) {
   return true;
 }
 
-bool Proxy::setLive(const std::string& keyPath, const std::string& value, std::string& error) {
+bool Proxy::setLive(const std::string& requestedKey, const std::string& requestedValue,
+                    std::string& error, std::vector<std::string>& warnings) {
+  std::string keyPath = requestedKey;
+  std::string value = requestedValue;
+  if (!config::translateLiveSet(keyPath, value, error)) return false;  // PgBouncer's spellings
   if (config::needsRestart(keyPath)) {
     error = fmt::format(
         "{} cannot change while shardpool runs; edit the configuration and "
@@ -50,6 +69,7 @@ bool Proxy::setLive(const std::string& keyPath, const std::string& value, std::s
     for (const auto& e : next.errors) error += (error.empty() ? "" : "; ") + e.format();
     return false;
   }
+  logWarnings(fmt::format("SET {}", keyPath), next, warnings);
   auto applied = std::make_shared<config::Config>(*next.config);
   config::keepRestartOnly(*applied, *running);
   publishConfig(applied);

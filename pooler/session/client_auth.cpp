@@ -1,5 +1,6 @@
 #include "pooler/session/client_auth.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <map>
@@ -37,11 +38,16 @@ std::string_view asView(pg::Bytes b) { return {reinterpret_cast<const char*>(b.d
 }  // namespace
 
 ClientAuth::ClientAuth(config::AuthType type, const config::User* user, std::string userName,
-                       std::string channelBinding)
+                       std::string channelBinding, std::optional<std::string> unusable)
     : type_(type),
-      user_(user),
+      user_(unusable ? nullptr : user),
       userName_(std::move(userName)),
-      channelBinding_(std::move(channelBinding)) {}
+      channelBinding_(std::move(channelBinding)),
+      unusable_(unusable.value_or(std::string())) {}
+
+ClientAuth::Step ClientAuth::failUnknown() {
+  return fail(unusable_.empty() ? "user is not configured" : unusable_);
+}
 
 ClientAuth::Step ClientAuth::fail(std::string reason) {
   failure_ = std::move(reason);
@@ -61,7 +67,10 @@ ClientAuth::Step ClientAuth::refusal(std::string reason) {
 ClientAuth::Step ClientAuth::begin(pg::Writer& out) {
   switch (type_) {
     case config::AuthType::Trust:
-      return user_ ? Step::Success : fail("user is not configured");
+      // PgBouncer's '"trust" authentication failed', in PostgreSQL's words and SQLSTATE.
+      if (!user_)
+        return refusal(fmt::format("\"trust\" authentication failed for user \"{}\"", userName_));
+      return Step::Success;
     case config::AuthType::Password:
       pg::putAuthCleartext(out);
       return Step::Continue;
@@ -98,7 +107,7 @@ ClientAuth::Step ClientAuth::verifyCleartext(std::string_view password) {
     // Spend what checking against a stored SCRAM secret spends, so that the answer's timing
     // does not tell an unknown name from a real one.
     (void)matchesScramSecret(password, auth::mockScramSecret(userName_));
-    return fail("user is not configured");
+    return failUnknown();
   }
   const std::string& stored = user_->password;
   if (auth::isMd5Stored(stored))
@@ -125,7 +134,7 @@ ClientAuth::Step ClientAuth::onResponse(pg::Bytes body, pg::Writer& out) {
     case config::AuthType::Md5: {
       auto pw = pg::decodePasswordMessage(body);
       if (!pw) return violation("malformed password message");
-      if (!user_) return fail("user is not configured");
+      if (!user_) return failUnknown();
       std::string stored = auth::isMd5Stored(user_->password)
                                ? user_->password
                                : auth::md5Stored(user_->password, userName_);
@@ -154,7 +163,8 @@ ClientAuth::Step ClientAuth::onResponse(pg::Bytes body, pg::Writer& out) {
         if (st == auth::ScramStatus::BadChannelBinding) return refusal(scram_->error());
         if (st == auth::ScramStatus::BadMessage)
           return violation("malformed SCRAM client-final-message");
-        if (st == auth::ScramStatus::BadProof || !user_) return fail("wrong password");
+        if (!user_) return failUnknown();
+        if (st == auth::ScramStatus::BadProof) return fail("wrong password");
         pg::putAuthSaslFinal(out, serverFinal);
         return Step::Success;
       }

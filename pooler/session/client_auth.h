@@ -19,11 +19,13 @@ class ClientAuth {
  public:
   enum class Step { Continue, Success, Failure };
 
-  // `user` may be null (unknown user): the exchange then fails at the end. `channelBinding`: the
+  // `user` may be null (unknown user): the exchange then fails at the end. `unusable`: why the
+  // user's stored password cannot verify `type` (config::Config::loginProblemFor); the exchange
+  // then runs as for an unknown user and fails with that reason. `channelBinding`: the
   // connection's tls-server-end-point data over TLS (SCRAM-SHA-256-PLUS is then offered), empty
   // otherwise.
   ClientAuth(config::AuthType type, const config::User* user, std::string userName,
-             std::string channelBinding = {});
+             std::string channelBinding = {}, std::optional<std::string> unusable = {});
 
   // Writes the first authentication request (nothing for trust).
   Step begin(protocol::pg::Writer& out);
@@ -32,7 +34,8 @@ class ClientAuth {
   const std::string& failure() const { return failure_; }  // reason for the log
   // The SQLSTATE of the failure: 28P01 for a wrong password or an unknown user (the client gets
   // the usual "password authentication failed"); otherwise failure() is the client's message:
-  // 08P01 for a malformed message, 28000 for a channel-binding mismatch (as PostgreSQL).
+  // 08P01 for a malformed message, 28000 for a channel-binding mismatch or an unknown user
+  // under trust (as PostgreSQL).
   std::string_view sqlstate() const { return sqlstate_; }
   bool protocolViolation() const { return sqlstate_ == "08P01"; }
 
@@ -41,11 +44,13 @@ class ClientAuth {
   Step fail(std::string reason);
   Step violation(std::string reason);
   Step refusal(std::string reason);  // 28000
+  Step failUnknown();                // no usable user: why, for the log
 
   config::AuthType type_;
   const config::User* user_;
   std::string userName_;
   std::string channelBinding_;
+  std::string unusable_;
   uint8_t salt_[4] = {};
   int round_ = 0;
   std::optional<auth::ScramServer> scram_;

@@ -239,15 +239,19 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
 bool ClientConn::beginAuth() {
   auto cfg = worker().runtime().config();
   const config::User* user = cfg->findUser(user_);
-  auth_.emplace(cfg->authTypeFor(user), user, user_,
-                tlsActive() ? tls()->tlsServerEndPoint() : std::string());
+  auth_.emplace(cfg->loginAuthTypeFor(user), user, user_,
+                tlsActive() ? tls()->tlsServerEndPoint() : std::string(),
+                user ? cfg->loginProblemFor(*user) : std::nullopt);
   pg::Writer w;
   ClientAuth::Step step = auth_->begin(w);
   if (!w.data().empty()) send(w.take());
   if (step == ClientAuth::Step::Failure) {
     noteAuthFailure();
-    fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
-          fmt::format("authentication failed: {}", auth_->failure()));
+    if (auth_->sqlstate() == "28P01")
+      fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
+            fmt::format("authentication failed: {}", auth_->failure()));
+    else  // an unknown user under trust: its own message
+      fatal(auth_->sqlstate(), auth_->failure(), "authentication failed: user is not configured");
     return false;
   }
   if (step == ClientAuth::Step::Success) {
@@ -328,7 +332,8 @@ void ClientConn::afterAuth() {
   auto cfg = runtime.config();
   const config::Database* db = cfg->findDatabase(database_);
   if (!db) {
-    fatal("3D000", fmt::format("database \"{}\" does not exist", database_), "unknown database");
+    // PgBouncer's text, with PostgreSQL's SQLSTATE (invalid_catalog_name).
+    fatal("3D000", fmt::format("no such database: {}", database_), "unknown database");
     return;
   }
   if (runtime.isDisabled(database_)) {

@@ -53,7 +53,7 @@ PoolTotals PoolCounters::read() const {
 bool PoolSettings::sameBackend(const PoolSettings& o) const {
   return host == o.host && port == o.port && dbname == o.dbname && user == o.user &&
          password == o.password && tlsMode == o.tlsMode && tlsError == o.tlsError &&
-         (tls == nullptr) == (o.tls == nullptr);
+         tlsCaFile == o.tlsCaFile && (tls == nullptr) == (o.tls == nullptr);
 }
 
 Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,
@@ -431,7 +431,9 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
     s.password = u->password;
   }
   s.size = cfg.poolSizeFor(db, u);
-  s.minSize = cfg.minPoolSizeFor(db);
+  // A min_pool_size above the pool size is capped, as PgBouncer caps it (the configuration
+  // loads with a warning naming this pool).
+  s.minSize = std::min(cfg.minPoolSizeFor(db), s.size);
   s.reserveSize = cfg.reservePoolSizeFor(db);
   s.reserveTimeout = cfg.general.reservePoolTimeout;
   s.mode = cfg.poolModeFor(db, u);
@@ -442,9 +444,10 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
   s.serverConnectTimeout = cfg.general.serverConnectTimeout;
   s.tlsMode = cfg.serverTlsModeFor(db);
   if (s.tlsMode != config::TlsMode::Disable) {
-    s.tls = TlsContext::forConnect(s.tlsMode >= config::TlsMode::VerifyCa,
-                                   cfg.serverTlsCaFileFor(db), cfg.general.serverTlsCertFile,
-                                   cfg.general.serverTlsKeyFile, s.tlsError);
+    s.tlsCaFile = cfg.serverTlsCaFileFor(db);
+    s.tls = TlsContext::forConnect(s.tlsMode >= config::TlsMode::VerifyCa, s.tlsCaFile,
+                                   cfg.general.serverTlsCertFile, cfg.general.serverTlsKeyFile,
+                                   s.tlsError);
     if (!s.tls)
       log::error(user + "@" + std::string(clientDb), "server TLS unavailable: {}", s.tlsError);
   }

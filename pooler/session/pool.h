@@ -86,6 +86,9 @@ struct PoolSettings {
   config::TlsMode tlsMode = config::TlsMode::Disable;
   std::shared_ptr<TlsContext> tls;  // for tlsMode != Disable; null when it could not be built
   std::string tlsError;
+  // The CA file verify-ca / verify-full check servers against; empty: the system's default CA
+  // store (as PgBouncer without server_tls_ca_file).
+  std::string tlsCaFile;
   config::Duration serverIdleTimeout{};
   config::Duration serverLifetime{};
   config::Duration serverConnectTimeout{};

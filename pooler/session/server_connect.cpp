@@ -140,7 +140,15 @@ void ServerConn::onTlsFailed(const std::string& error) {
     finishClose();
     return;
   }
-  if (state_ == State::TlsHandshake || state_ == State::TlsRequest)
+  const PoolSettings& s = pool_.settings();
+  if ((state_ == State::TlsHandshake || state_ == State::TlsRequest) &&
+      s.tlsMode >= config::TlsMode::VerifyCa && s.tlsCaFile.empty())
+    fail(
+        fmt::format("TLS handshake with server failed: {} (sslmode {} without a CA file checks "
+                    "the server's certificate against the system's default CA store; set "
+                    "sslrootcert or general.server_tls_ca_file)",
+                    error, config::toString(s.tlsMode)));
+  else if (state_ == State::TlsHandshake || state_ == State::TlsRequest)
     fail(fmt::format("TLS handshake with server failed: {}", error));
   else
     close(fmt::format("TLS error: {}", error));

@@ -69,6 +69,16 @@ inline ConfigError loadOneError(std::string_view toml,
   return result.errors.front();
 }
 
+// Loads `toml` as "test.toml", requires it to succeed with exactly one warning and returns it.
+inline ConfigError loadOneWarning(std::string_view toml,
+                                  const std::vector<Override>& overrides = {}) {
+  LoadResult result = loadString(toml, "test.toml", overrides);
+  INFO(formatAll(result.errors) << formatAll(result.warnings));
+  REQUIRE(result.ok());
+  REQUIRE(result.warnings.size() == 1);
+  return result.warnings.front();
+}
+
 // A minimal valid body to append keys to.
 inline constexpr std::string_view kOneDatabase = "[databases.appdb]\nhost = \"127.0.0.1\"\n";
 

@@ -323,7 +323,7 @@ pool_sise = 3
 port = 0
 
 [users.alice]
-auth_type = "md5"
+password = "md5abc"
 )",
                                  "test.toml");
   REQUIRE_FALSE(result.ok());
@@ -341,9 +341,8 @@ auth_type = "md5"
   CHECK(result.errors[3].format() ==
         "test.toml:7:8: databases.appdb.port: expected an integer between 1 and 65535, got 0");
   CHECK(result.errors[4].format() ==
-        "test.toml:9:8: users.alice: auth_type \"md5\" requires a password; set password, or "
-        "auth_type = "
-        "\"trust\"");
+        "test.toml:10:12: users.alice.password: malformed md5 password: expected \"md5\" "
+        "followed by 32 lowercase hex digits");
 }
 
 TEST_CASE("config: TOML syntax errors carry toml++'s position", "[config]") {

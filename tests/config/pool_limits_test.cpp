@@ -15,6 +15,7 @@ using testing::formatAll;
 using testing::kOneDatabase;
 using testing::loadOk;
 using testing::loadOneError;
+using testing::loadOneWarning;
 
 std::vector<Override> sets(std::initializer_list<std::string_view> texts) {
   std::vector<Override> out;
@@ -344,7 +345,8 @@ TEST_CASE("config: min_pool_size may equal the pool size", "[config]") {
   loadOk("[general]\nmin_pool_size = 50\n[databases.appdb]\npool_size = 60\n");
 }
 
-TEST_CASE("config: min_pool_size above the pool size is an error at min_pool_size", "[config]") {
+TEST_CASE("config: min_pool_size above the pool size loads with a warning naming the pool",
+          "[config]") {
   struct Case {
     std::string toml;
     uint32_t line;
@@ -352,48 +354,54 @@ TEST_CASE("config: min_pool_size above the pool size is an error at min_pool_siz
     std::string keyPath;
     std::string message;
   };
-  const std::string never = ": a pool never keeps more servers open than its pool size";
   auto c = GENERATE_COPY(values<Case>({
       {"[general]\nmin_pool_size = 21\n[databases.appdb]\n", 2, 17, "general.min_pool_size",
-       "min_pool_size 21 exceeds the pool size 20 (general.default_pool_size)" + never},
+       "min_pool_size 21 exceeds the pool size 20 (general.default_pool_size) of database "
+       "\"appdb\": capped at 20"},
       {"[general]\ndefault_pool_size = 4\nmin_pool_size = 5\n[databases.appdb]\n", 3, 17,
        "general.min_pool_size",
-       "min_pool_size 5 exceeds the pool size 4 (general.default_pool_size)" + never},
+       "min_pool_size 5 exceeds the pool size 4 (general.default_pool_size) of database "
+       "\"appdb\": capped at 4"},
       {"[general]\nmin_pool_size = 8\n[databases.appdb]\npool_size = 5\n", 2, 17,
        "general.min_pool_size",
-       "min_pool_size 8 exceeds the pool size 5 (databases.appdb.pool_size)" + never},
+       "min_pool_size 8 exceeds the pool size 5 (databases.appdb.pool_size) of database "
+       "\"appdb\": capped at 5"},
       {"[databases.appdb]\npool_size = 5\nmin_pool_size = 10\n", 3, 17,
        "databases.appdb.min_pool_size",
-       "min_pool_size 10 exceeds the pool size 5 (databases.appdb.pool_size)" + never},
+       "min_pool_size 10 exceeds the pool size 5 (databases.appdb.pool_size) of database "
+       "\"appdb\": capped at 5"},
       {"[general]\ndefault_pool_size = 8\n[databases.appdb]\nmin_pool_size = 9\n", 4, 17,
        "databases.appdb.min_pool_size",
-       "min_pool_size 9 exceeds the pool size 8 (general.default_pool_size)" + never},
+       "min_pool_size 9 exceeds the pool size 8 (general.default_pool_size) of database "
+       "\"appdb\": capped at 8"},
       // The user's pool_size beats the database's: its pools are smaller than min_pool_size.
       {"[databases.appdb]\npool_size = 10\nmin_pool_size = 3\n[users.alice]\nauth_type = "
        "\"trust\"\npool_size = 2\n",
        3, 17, "databases.appdb.min_pool_size",
-       "min_pool_size 3 exceeds the pool size 2 (users.alice.pool_size)" + never},
+       "min_pool_size 3 exceeds the pool size 2 (users.alice.pool_size) of database \"appdb\", "
+       "user \"alice\": capped at 2"},
       {"[general]\nmin_pool_size = 3\n[databases.\"*\"]\n[users.\"a.b\"]\nauth_type = "
        "\"trust\"\npool_size = 1\n",
        2, 17, "general.min_pool_size",
-       "min_pool_size 3 exceeds the pool size 1 (users.\"a.b\".pool_size)" + never},
+       "min_pool_size 3 exceeds the pool size 1 (users.\"a.b\".pool_size) of database \"*\", "
+       "user \"a.b\": capped at 1"},
   }));
   INFO(c.toml);
-  ConfigError e = loadOneError(c.toml);
-  CHECK(e.file == "test.toml");
-  CHECK(e.line == c.line);
-  CHECK(e.column == c.column);
-  CHECK(e.keyPath == c.keyPath);
-  CHECK(e.message == c.message);
+  ConfigError w = loadOneWarning(c.toml);
+  CHECK(w.file == "test.toml");
+  CHECK(w.line == c.line);
+  CHECK(w.column == c.column);
+  CHECK(w.keyPath == c.keyPath);
+  CHECK(w.message == c.message);
 }
 
-TEST_CASE("config: one min_pool_size clash is reported once", "[config]") {
-  // general.min_pool_size applies to both databases, and alice's pool_size to both: one error.
+TEST_CASE("config: a capped min_pool_size is reported once per pool", "[config]") {
+  // general.min_pool_size applies to every database; alice's pool_size to every database too.
   LoadResult result = loadString(R"([general]
 min_pool_size = 4
 
 [databases.one]
-[databases.two]
+pool_size = 4
 [databases.three]
 pool_size = 3
 
@@ -405,40 +413,45 @@ pool_size = 2
 auth_type = "trust"
 )",
                                  "test.toml");
-  INFO(formatAll(result.errors));
-  REQUIRE(result.errors.size() == 2);
-  CHECK(result.errors[0].format() ==
+  INFO(formatAll(result.errors) << formatAll(result.warnings));
+  REQUIRE(result.ok());
+  REQUIRE(result.warnings.size() == 3);
+  CHECK(result.warnings[0].format() ==
         "test.toml:2:17: general.min_pool_size: min_pool_size 4 exceeds the pool size 2 "
-        "(users.alice.pool_size): a pool never keeps more servers open than its pool size");
-  CHECK(result.errors[1].format() ==
+        "(users.alice.pool_size) of database \"one\", user \"alice\": capped at 2");
+  CHECK(result.warnings[1].format() ==
         "test.toml:2:17: general.min_pool_size: min_pool_size 4 exceeds the pool size 3 "
-        "(databases.three.pool_size): a pool never keeps more servers open than its pool size");
+        "(databases.three.pool_size) of database \"three\": capped at 3");
+  CHECK(result.warnings[2].format() ==
+        "test.toml:2:17: general.min_pool_size: min_pool_size 4 exceeds the pool size 2 "
+        "(users.alice.pool_size) of database \"three\", user \"alice\": capped at 2");
 }
 
-TEST_CASE("config: min_pool_size clashes through --set", "[config]") {
+TEST_CASE("config: min_pool_size above the pool size through --set", "[config]") {
   SECTION("an overridden min_pool_size is reported against the override") {
-    ConfigError e = loadOneError(kFile, sets({"general.min_pool_size=11"}));
-    CHECK(e.format() ==
+    ConfigError w = loadOneWarning(kFile, sets({"general.min_pool_size=11"}));
+    CHECK(w.format() ==
           "<override>: general.min_pool_size: min_pool_size 11 exceeds the pool size 10 "
-          "(databases.appdb.pool_size): a pool never keeps more servers open than its pool size");
+          "(databases.appdb.pool_size) of database \"appdb\": capped at 10");
   }
   SECTION("an override that shrinks the pool is reported at the file's min_pool_size") {
-    ConfigError e = loadOneError(
+    ConfigError w = loadOneWarning(
         "[general]\nmin_pool_size = 3\n[databases.appdb]\n[users.alice]\nauth_type = \"trust\"\n",
         sets({"users.alice.pool_size=2"}));
-    CHECK(e.format() ==
+    CHECK(w.format() ==
           "test.toml:2:17: general.min_pool_size: min_pool_size 3 exceeds the pool size 2 "
-          "(users.alice.pool_size): a pool never keeps more servers open than its pool size");
+          "(users.alice.pool_size) of database \"appdb\", user \"alice\": capped at 2");
   }
-  SECTION("an override can fix a clash in the file") {
+  SECTION("an override can lift the cap") {
     std::string toml = "[general]\nmin_pool_size = 25\n[databases.appdb]\n";
-    loadOneError(toml);
-    loadOk(toml, sets({"general.default_pool_size=25"}));
-    loadOk(toml, sets({"databases.appdb.min_pool_size=0"}));
+    loadOneWarning(toml);
+    CHECK(loadString(toml, "test.toml", sets({"general.default_pool_size=25"})).warnings.empty());
+    CHECK(
+        loadString(toml, "test.toml", sets({"databases.appdb.min_pool_size=0"})).warnings.empty());
   }
 }
 
-TEST_CASE("config: a bad pool size is not reported again as a min_pool_size clash", "[config]") {
+TEST_CASE("config: a bad pool size is not judged against min_pool_size", "[config]") {
   ConfigError db = loadOneError("[databases.appdb]\npool_size = 0\nmin_pool_size = 10\n");
   CHECK(db.keyPath == "databases.appdb.pool_size");
   ConfigError general = loadOneError("[general]\ndefault_pool_size = \"x\"\nmin_pool_size = 25\n" +

@@ -120,7 +120,7 @@ TEST_CASE("config: bad TLS values are errors at the value", "[config]") {
        modes + "\"Require\"; did you mean \"require\"?"},
       {"[general]\nclient_tls_cert_file = 5\n" + db, 2, 24, "general.client_tls_cert_file",
        "expected a string, got 5"},
-      {"[general]\nserver_tls_ca_file = \"\"\n" + db, 2, 22, "general.server_tls_ca_file",
+      {"[general]\nclient_tls_ca_file = \"\"\n" + db, 2, 22, "general.client_tls_ca_file",
        "expected a non-empty string"},
       {"[databases.appdb]\nsslmode = \"verify\"\n", 2, 11, "databases.appdb.sslmode",
        modes + "\"verify\"; did you mean \"verify-ca\"?"},
@@ -211,9 +211,6 @@ TEST_CASE("config: bad TLS overrides are reported against the override", "[confi
       {"general.client_tls_sslmode=require",
        "<override>: general.client_tls_sslmode: client_tls_sslmode \"require\" needs "
        "general.client_tls_cert_file and general.client_tls_key_file to be set"},
-      {"databases.appdb.sslmode=verify-ca",
-       "<override>: databases.appdb.sslmode: sslmode \"verify-ca\" needs a CA file to check the "
-       "server's certificate against: set sslrootcert here, or general.server_tls_ca_file"},
       {"general.server_tls_cert_file=/nonexistent/shardpool.crt",
        "<override>: general.server_tls_cert_file: a certificate needs its key: set "
        "general.server_tls_key_file as well, or remove server_tls_cert_file"},

@@ -103,12 +103,14 @@ TEST_CASE("config: a certificate needs its key and a key its certificate", "[con
          std::string(kOneDatabase));
 }
 
-TEST_CASE("config: server verify-ca and verify-full need a CA file", "[config]") {
+TEST_CASE("config: server verify-ca and verify-full load without a CA file", "[config]") {
+  // As PgBouncer: without server_tls_ca_file (or sslrootcert) the system's default CA store
+  // checks the servers' certificates.
   TempDir dir;
   std::string ca = dir.file("root.crt");
 
-  SECTION("general's mode, inherited by databases without sslrootcert: one error") {
-    LoadResult result = loadString(R"([general]
+  SECTION("general's mode, inherited by databases without sslrootcert") {
+    auto config = loadOk(R"([general]
 server_tls_sslmode = "verify-full"
 
 [databases.app]
@@ -118,46 +120,32 @@ host = "db1.example.com"
 host = "db2.example.com"
 sslrootcert = ")" + ca + R"("
 
-[databases.reports]
-host = "db3.example.com"
-
 ["databases"."*"]
 host = "db4.example.com"
-)",
-                                   "test.toml");
-    REQUIRE(result.errors.size() == 1);
-    CHECK(result.errors[0].format() ==
-          "test.toml:2:22: general.server_tls_sslmode: server_tls_sslmode \"verify-full\" needs a "
-          "CA file to check servers' certificates against: set general.server_tls_ca_file, or "
-          "sslrootcert in databases.\"*\", databases.app and databases.reports");
+)");
+    const Config& c = *config;
+    CHECK(c.serverTlsModeFor(c.databases.at("app")) == TlsMode::VerifyFull);
+    CHECK(c.serverTlsCaFileFor(c.databases.at("app")).empty());
+    CHECK(c.serverTlsCaFileFor(c.databases.at("covered")) == ca);
   }
   SECTION("a database's own mode") {
-    ConfigError e = loadOneError("[databases.appdb]\nhost = \"db.example.com\"\n" +
-                                 line("sslmode", "verify-ca"));
-    CHECK(e.format() ==
-          "test.toml:3:11: databases.appdb.sslmode: sslmode \"verify-ca\" needs a CA file to "
-          "check the server's certificate against: set sslrootcert here, or "
-          "general.server_tls_ca_file");
+    auto config =
+        loadOk("[databases.appdb]\nhost = \"db.example.com\"\n" + line("sslmode", "verify-ca"));
+    CHECK(config->serverTlsModeFor(config->databases.at("appdb")) == TlsMode::VerifyCa);
+    CHECK(config->serverTlsCaFileFor(config->databases.at("appdb")).empty());
   }
-  SECTION("general's CA file or the database's sslrootcert satisfies it") {
-    loadOk("[general]\n" + line("server_tls_sslmode", "verify-full") +
-           line("server_tls_ca_file", ca) + "[databases.app]\n" + line("sslmode", "verify-ca"));
-    loadOk("[general]\n" + line("server_tls_sslmode", "verify-ca") + "[databases.app]\n" +
-           line("sslrootcert", ca));
-    loadOk("[databases.app]\n" + line("sslmode", "verify-full") + line("sslrootcert", ca));
+  SECTION("and without a warning") {
+    LoadResult result = loadString(
+        "[general]\n" + line("server_tls_sslmode", "verify-ca") + std::string(kOneDatabase),
+        "test.toml");
+    REQUIRE(result.ok());
+    CHECK(result.warnings.empty());
   }
-  SECTION("weaker modes need no CA file") {
-    for (std::string mode : {"disable", "allow", "prefer", "require"}) {
-      INFO(mode);
-      loadOk("[general]\n" + line("server_tls_sslmode", mode) + std::string(kOneDatabase));
-      loadOk("[general]\n" + line("server_tls_sslmode", "verify-full") + "[databases.app]\n" +
-             line("sslmode", mode));
-    }
-  }
-  SECTION("unix-socket databases never use TLS and need no CA file") {
-    loadOk("[general]\n" + line("server_tls_sslmode", "verify-full") +
-           "[databases.local]\nhost = \"/var/run/postgresql\"\n" +
-           "[databases.pinned]\nhost = \"/tmp\"\n" + line("sslmode", "verify-ca"));
+  SECTION("a CA file, when set, is still checked for readability") {
+    ConfigError e = loadOneError("[general]\n" + line("server_tls_sslmode", "verify-full") +
+                                 line("server_tls_ca_file", "/nonexistent/root.crt") +
+                                 std::string(kOneDatabase));
+    CHECK(e.keyPath == "general.server_tls_ca_file");
   }
 }
 

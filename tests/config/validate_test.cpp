@@ -1,4 +1,5 @@
-// Cross-key rules: at least one database, passwords that fit their auth types.
+// Cross-key rules: at least one database, well-formed passwords; passwords that cannot serve
+// their auth type are warnings (the user alone cannot log in), as PgBouncer accepts them.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -14,6 +15,7 @@ using testing::kOneDatabase;
 using testing::kScramSecret;
 using testing::loadOk;
 using testing::loadOneError;
+using testing::loadOneWarning;
 
 std::string userTable(std::string_view authType, std::string_view password) {
   std::string toml = std::string(kOneDatabase) + "[users.alice]\n";  // header on line 3
@@ -46,57 +48,81 @@ TEST_CASE("config: passwords that fit their auth type load", "[config]") {
       {"trust", "ignored"},
       {"password", "plain"},
       {"password", std::string(kScramSecret)},
+      {"password", std::string(kMd5Secret)},  // the typed password is hashed and compared
       {"md5", "plain"},
       {"md5", std::string(kMd5Secret)},
+      {"md5", std::string(kScramSecret)},  // logs in with scram-sha-256, as PgBouncer
       {"scram-sha-256", "plain"},
       {"scram-sha-256", std::string(kScramSecret)},
       {"", "plain"},     // general.auth_type scram-sha-256
       {"", "md5rocks"},  // "md5" then non-hex: a plain password
   }));
   INFO(c.authType << " / " << c.password);
-  loadOk(userTable(c.authType, c.password));
+  LoadResult result = loadString(userTable(c.authType, c.password), "test.toml");
+  INFO(testing::formatAll(result.errors) << testing::formatAll(result.warnings));
+  REQUIRE(result.ok());
+  CHECK(result.warnings.empty());
 }
 
-TEST_CASE("config: passwords that cannot serve their auth type are errors", "[config]") {
+TEST_CASE("config: passwords that cannot serve their auth type are warnings", "[config]") {
   struct Case {
     std::string authType;
     std::string password;
-    uint32_t line;
-    uint32_t column;
-    std::string keyPath;
     std::string message;
   };
   const std::string md5 = std::string(kMd5Secret);
-  const std::string scram = std::string(kScramSecret);
   auto c = GENERATE_COPY(values<Case>({
-      {"md5", "", 3, 8, "users.alice",
-       "auth_type \"md5\" requires a password; set password, or auth_type = \"trust\""},
-      {"", "", 3, 8, "users.alice",
-       "auth_type \"scram-sha-256\" (from general.auth_type) requires a password; set password, or "
-       "auth_type = \"trust\""},
-      {"password", md5, 5, 12, "users.alice.password",
-       "an md5-hashed password cannot verify auth_type \"password\"; store the plain password or a "
-       "SCRAM "
-       "secret, or use auth_type = \"md5\""},
-      {"scram-sha-256", md5, 5, 12, "users.alice.password",
-       "an md5-hashed password cannot verify auth_type \"scram-sha-256\"; store the plain password "
-       "or a "
-       "SCRAM secret, or use auth_type = \"md5\""},
-      {"", md5, 4, 12, "users.alice.password",
-       "an md5-hashed password cannot verify auth_type \"scram-sha-256\" (from general.auth_type); "
-       "store "
-       "the plain password or a SCRAM secret, or use auth_type = \"md5\""},
-      {"md5", scram, 5, 12, "users.alice.password",
-       "a SCRAM secret cannot verify auth_type \"md5\"; store the plain password or an md5 hash, "
-       "or use "
-       "auth_type = \"scram-sha-256\""},
+      {"md5", "",
+       "user \"alice\" has no password, which auth_type \"md5\" needs: it cannot log in; set its "
+       "password, or auth_type = \"trust\""},
+      {"password", "",
+       "user \"alice\" has no password, which auth_type \"password\" needs: it cannot log in; set "
+       "its password, or auth_type = \"trust\""},
+      {"", "",
+       "user \"alice\" has no password, which auth_type \"scram-sha-256\" (from "
+       "general.auth_type) needs: it cannot log in; set its password, or auth_type = \"trust\""},
+      {"scram-sha-256", md5,
+       "the password of user \"alice\" is an md5 hash, which cannot verify auth_type "
+       "\"scram-sha-256\": it cannot log in; store the plain password or a SCRAM secret, or use "
+       "auth_type = \"md5\""},
+      {"", md5,
+       "the password of user \"alice\" is an md5 hash, which cannot verify auth_type "
+       "\"scram-sha-256\" (from general.auth_type): it cannot log in; store the plain password or "
+       "a SCRAM secret, or use auth_type = \"md5\""},
   }));
   INFO(c.authType << " / " << c.password);
-  ConfigError e = loadOneError(userTable(c.authType, c.password));
-  CHECK(e.line == c.line);
-  CHECK(e.column == c.column);
-  CHECK(e.keyPath == c.keyPath);
-  CHECK(e.message == c.message);
+  ConfigError w = loadOneWarning(userTable(c.authType, c.password));
+  CHECK(w.line == 3);  // at the user's table
+  CHECK(w.column == 8);
+  CHECK(w.keyPath == "users.alice");
+  CHECK(w.message == c.message);
+}
+
+TEST_CASE("config: an auth type change is not refused for the users it does not fit", "[config]") {
+  // What SET auth_type = 'md5' does: alice (no password) and bob (md5 hash under scram) are
+  // warned about; the configuration loads, and carol, who can log in, is unaffected.
+  std::string toml = std::string(kOneDatabase) + "[users.alice]\n[users.bob]\npassword = \"" +
+                     std::string(kMd5Secret) + "\"\n[users.carol]\npassword = \"plain\"\n";
+  LoadResult md5 = loadString(toml, "test.toml", {{"general.auth_type", "md5"}});
+  REQUIRE(md5.ok());
+  REQUIRE(md5.warnings.size() == 1);
+  CHECK(md5.warnings[0].keyPath == "users.alice");
+  LoadResult scram = loadString(toml, "test.toml", {{"general.auth_type", "scram-sha-256"}});
+  REQUIRE(scram.ok());
+  REQUIRE(scram.warnings.size() == 2);
+  CHECK(scram.warnings[0].keyPath == "users.alice");
+  CHECK(scram.warnings[1].keyPath == "users.bob");
+  CHECK(scram.config->loginProblemFor(scram.config->users.at("carol")) == std::nullopt);
+}
+
+TEST_CASE("config: the auth type a login runs", "[config]") {
+  auto config = loadOk(std::string(kOneDatabase) + "[general]\nauth_type = \"md5\"\n" +
+                       "[users.plain]\npassword = \"p\"\n[users.scram]\npassword = \"" +
+                       std::string(kScramSecret) + "\"\n[users.trusted]\nauth_type = \"trust\"\n");
+  CHECK(config->loginAuthTypeFor(&config->users.at("plain")) == AuthType::Md5);
+  CHECK(config->loginAuthTypeFor(&config->users.at("scram")) == AuthType::ScramSha256);
+  CHECK(config->loginAuthTypeFor(&config->users.at("trusted")) == AuthType::Trust);
+  CHECK(config->loginAuthTypeFor(nullptr) == AuthType::Md5);
 }
 
 TEST_CASE("config: malformed md5 and SCRAM secrets are errors", "[config]") {
