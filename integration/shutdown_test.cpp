@@ -1,5 +1,6 @@
 // Signals: SIGINT and SIGTERM drain (PgBouncer's safe shutdown: finish open transactions,
-// refuse new clients, exit 0); a second one, or SIGQUIT, exits at once.
+// refuse new clients, exit 0); a second one, or SIGQUIT, exits at once. SIGUSR1 / SIGUSR2: PAUSE
+// and RESUME of every pool.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -114,4 +115,25 @@ TEST_CASE("a second SIGINT during the shutdown exits at once", "[integration][sh
 
 TEST_CASE("SIGQUIT exits at once even with a transaction open", "[integration][shutdown]") {
   exitsAtOnce(SIGQUIT, std::nullopt);
+}
+
+TEST_CASE("SIGUSR1 pauses every pool and SIGUSR2 resumes it, as PgBouncer's do",
+          "[integration][shutdown]") {
+  // Before: both signals had their default action, which ends the process.
+  Proxy proxy(standardConfig("pool_mode = \"transaction\"\nquery_wait_timeout = \"30s\""));
+  Conn c(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(c.ok());
+  CHECK(c.scalar("select 1") == "1");
+  proxy.signal(SIGUSR1);
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(proxy.running());
+  REQUIRE(PQsendQuery(c.get(), "select 2") == 1);
+  CHECK_FALSE(c.waitReadable(1500ms));  // paused: the query waits for a server
+  proxy.signal(SIGUSR2);
+  auto results = c.collect(10s);
+  REQUIRE(!results.empty());
+  REQUIRE(results.back());
+  CHECK(std::string(PQgetvalue(results.back().get(), 0, 0)) == "2");
+  CHECK(proxy.running());
+  CHECK(proxy.log().find("SIGUSR1: pausing") != std::string::npos);
 }

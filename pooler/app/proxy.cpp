@@ -157,10 +157,13 @@ int Proxy::run() {
   uv_signal_init(&control_, &sigint_);
   uv_signal_init(&control_, &sigquit_);
   uv_signal_init(&control_, &sighup_);
+  uv_signal_init(&control_, &sigusr1_);
+  uv_signal_init(&control_, &sigusr2_);
   uv_timer_init(&control_, &controlTimer_);
   uv_timer_init(&control_, &statsTimer_);
   uv_async_init(&control_, &controlAsync_, onControlAsync);
   sigterm_.data = sigint_.data = sigquit_.data = sighup_.data = controlTimer_.data = this;
+  sigusr1_.data = sigusr2_.data = this;
   statsTimer_.data = controlAsync_.data = this;
   sampleStats();
   uv_timer_start(&statsTimer_, onStatsTick, kStatsPeriodMs, kStatsPeriodMs);
@@ -175,6 +178,8 @@ int Proxy::run() {
   uv_signal_start(&sigint_, onSignal, SIGINT);
   uv_signal_start(&sigquit_, onSignal, SIGQUIT);
   uv_signal_start(&sighup_, onSignal, SIGHUP);
+  uv_signal_start(&sigusr1_, onSignal, SIGUSR1);
+  uv_signal_start(&sigusr2_, onSignal, SIGUSR2);
 
   // Databases with a forced backend user have one pool each: create those now so that
   // min_pool_size warms them before the first client arrives.
@@ -236,6 +241,20 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
       (void)self->reload("SIGHUP", errors, warnings);  // both are logged
       break;
     }
+    case SIGUSR1:
+      // PgBouncer's PAUSE: no server is handed out or opened; clients queue until SIGUSR2.
+      log::warn("", "SIGUSR1: pausing every pool (SIGUSR2 or the console's RESUME resumes)");
+      self->pools().setPaused("", true);
+      break;
+    case SIGUSR2:
+      log::info("", "SIGUSR2: resuming every pool");
+      self->pools().setPaused("", false);
+      // A pool hands its queued clients servers from a worker's loop.
+      self->worker(0).post([self](Worker& w) {
+        for (Pool* p : self->pools().forDatabase(""))
+          if (!self->pools().isPaused(p->database())) p->resume(w);
+      });
+      break;
     default:
       break;
   }

@@ -74,7 +74,7 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   std::vector<std::thread> threads_;
 
   uv_loop_t control_{};
-  uv_signal_t sigterm_{}, sigint_{}, sigquit_{}, sighup_{};
+  uv_signal_t sigterm_{}, sigint_{}, sigquit_{}, sighup_{}, sigusr1_{}, sigusr2_{};
   uv_timer_t controlTimer_{};
   uv_timer_t statsTimer_{};
   uv_async_t controlAsync_{};
