@@ -263,30 +263,14 @@ void dispatch(Worker& from, ServerConn* server, unsigned toWorker, uint64_t clie
 void Pool::release(Worker& worker, ServerConn* server) {
   std::unique_lock lock(mutex_);
   if (!waiters_.empty() && !paused()) {
-    auto pick = nextWaiterFor(worker.index());
-    Waiter w = *pick;
-    waiters_.erase(pick);
+    Waiter w = waiters_.front();
+    waiters_.pop_front();
     lock.unlock();
     dispatch(worker, server, w.worker, w.clientId);
     return;
   }
   idle_[worker.index()].push_back(server);
   ++idleTotal_;
-}
-
-std::deque<Pool::Waiter>::iterator Pool::nextWaiterFor(unsigned workerIndex) {
-  // The oldest waiter, unless one on the releasing worker waited almost as long: handing a
-  // server to another worker costs a socket move (dup, close, epoll registration) and a
-  // wake-up. Nobody is overtaken by more than kLocalityGrace.
-  auto oldest = waiters_.begin();
-  if (oldest->worker == workerIndex) return oldest;
-  size_t scanned = 0;
-  for (auto it = std::next(oldest); it != waiters_.end() && scanned < kLocalityScan;
-       ++it, ++scanned) {
-    if (it->worker != workerIndex) continue;
-    return it->since - oldest->since <= kLocalityGrace ? it : oldest;
-  }
-  return oldest;
 }
 
 void Pool::stealFor(Worker& worker) {

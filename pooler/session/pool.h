@@ -208,10 +208,6 @@ class Pool {
     uint64_t clientId;
     PoolClock::time_point since;
   };
-  // Under mutex_, waiters_ not empty: who gets a server that `workerIndex` releases.
-  std::deque<Waiter>::iterator nextWaiterFor(unsigned workerIndex);
-  static constexpr std::chrono::milliseconds kLocalityGrace{10};
-  static constexpr size_t kLocalityScan = 64;
   bool reserveSlot(uint32_t limit);  // under mutex_
   void freeSlot();                   // under mutex_
   void connectForWaiter(Worker& from, const Waiter& w);
