@@ -36,9 +36,7 @@ std::string ClientConn::buildSetQuery(
   size_t cursor = 0;
   for (auto& [name, value] : params_) {
     const std::string* current = server.setting(name, cursor);
-    if (current && *current == value) continue;
-    if (readOnlySetting(name)) continue;
-    if (current && *current == value) continue;
+    if ((current && *current == value) || readOnlySetting(name)) continue;
     q += q.empty() ? "SELECT " : ", ";
     q += fmt::format("pg_catalog.set_config({}, {}, false)", quoteLiteral(name),
                      quoteLiteral(value));

@@ -378,9 +378,9 @@ void ClientConn::routedReady() {
   r.awaitingReady = false;
   ServerConn* s = server_;
   if (s && s->clean() && scanner_.atBoundary()) {
-    // Settings changed on this shard's server are read back first: the client meets them on
-    // every shard (its capture's ReadyForQuery comes back here).
-    // Until then the client's next statement waits: it is routed afresh after the release.
+    // Settings changed on this shard's server are read back first, so that the client meets
+    // them on every shard; its next statement waits until the capture's ReadyForQuery comes
+    // back here, and is routed afresh after the release.
     if (!touched_.empty() && !s->cancelInFlight() && captureSettings(*s)) {
       r.awaitingReady = true;
       return;

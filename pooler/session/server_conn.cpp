@@ -78,8 +78,8 @@ pg::Disposition ServerConn::onHeader(char type, uint32_t) {
     // Statement mode: a ReadyForQuery inside a transaction block is replaced by an error.
     if (type == 'Z' && client_->statementMode()) return pg::Disposition::Collect;
     // A setting changed by shardpool's own query for the client (a RESET back to the client's
-    // startup value) is reported to the client as PostgreSQL would have reported it.
-    // Settings shardpool applies for the client are the client's own: not reported again.
+    // startup value) is reported to the client as PostgreSQL would have reported it; the
+    // values the settings query brings in (Fate::Apply) are the client's own: not reported.
     if (type == 'S')
       return requests_.replyFate(type) == pg::Fate::Apply ? pg::Disposition::Collect
                                                           : pg::Disposition::Inspect;

@@ -58,14 +58,12 @@ class ServerConn final : public Connection {
   // The same, for a caller that looks names up in about the server's own order: `cursor` (start
   // at 0) says where the next name probably is, so that most look-ups compare one name.
   const std::string* setting(std::string_view name, size_t& cursor) const {
-    if (cursor < params_.size() && params_[cursor].first == name) return &params_[cursor++].second;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      if (sameSettingName(params_[i].first, name)) {
-        cursor = i + 1;
-        return &params_[i].second;
-      }
-    }
-    return findSetting(applied_, name);
+    size_t i = cursor < params_.size() && params_[cursor].first == name
+                   ? cursor
+                   : settingIndex(params_, name);
+    if (i == params_.size()) return findSetting(applied_, name);
+    cursor = i + 1;
+    return &params_[i].second;
   }
   const Params& applied() const { return applied_; }
   uint32_t backendPid() const { return backendPid_; }

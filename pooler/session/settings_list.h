@@ -17,10 +17,16 @@ inline bool sameSettingName(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// Where `name` is in `list` (list.size() when it is not).
+inline size_t settingIndex(const SettingsList& list, std::string_view name) {
+  size_t i = 0;
+  while (i < list.size() && !sameSettingName(list[i].first, name)) ++i;
+  return i;
+}
+
 inline const std::string* findSetting(const SettingsList& list, std::string_view name) {
-  for (auto& [k, v] : list)
-    if (sameSettingName(k, name)) return &v;
-  return nullptr;
+  size_t i = settingIndex(list, name);
+  return i < list.size() ? &list[i].second : nullptr;
 }
 
 inline void setSetting(SettingsList& list, std::string_view name, std::string_view value) {
