@@ -6,6 +6,7 @@
 #include <map>
 
 #include "config/pgbouncer_map.h"
+#include "config/pgbouncer_settings.h"
 #include "config/text.h"
 
 namespace shardpool::config::pgbouncer {
@@ -53,16 +54,11 @@ constexpr Direct kDirect[] = {
     {"server_tls_key_file", Kind::Path},
 };
 
-constexpr std::string_view kLogHint =
-    "shardpool logs to stderr (keep it with your service manager, e.g. journald); log_level sets "
-    "how much";
 constexpr std::string_view kSocketHint =
     "shardpool accepts clients over TCP only (listen_addr, listen_port)";
 constexpr std::string_view kAuthQueryHint =
     "shardpool does not look passwords up in the database: list every user with its password in "
     "userlist.txt (e.g. from SELECT usename, passwd FROM pg_shadow) and import again";
-constexpr std::string_view kTlsHint =
-    "shardpool uses TLS 1.2 or later with OpenSSL's default ciphers and curves";
 constexpr std::string_view kTcpHint = "shardpool uses the operating system's TCP settings";
 constexpr std::string_view kDnsHint = "shardpool resolves host names with the system resolver";
 constexpr std::string_view kIgnored = "ignored";
@@ -72,17 +68,10 @@ struct Hint {
   std::string_view hint;
 };
 
-// PgBouncer settings that shardpool has no counterpart for, with what to do instead.
+// PgBouncer settings that shardpool has no counterpart for, with what to do instead, beyond
+// those its [general] accepts without effect (pgbouncerOnlySettings(), which says what
+// shardpool does instead of each).
 constexpr Hint kNoEquivalent[] = {
-    {"logfile", kLogHint},
-    {"syslog", kLogHint},
-    {"syslog_ident", kLogHint},
-    {"syslog_facility", kLogHint},
-    {"log_connections", kLogHint},
-    {"log_disconnections", kLogHint},
-    {"log_pooler_errors", kLogHint},
-    {"log_stats", kLogHint},
-    {"stats_period", "shardpool's counters are live: SHOW STATS, or metrics_port for Prometheus"},
     {"pidfile", "shardpool writes no pid file; run it under a service manager"},
     {"unix_socket_dir", kSocketHint},
     {"unix_socket_mode", kSocketHint},
@@ -93,45 +82,12 @@ constexpr Hint kNoEquivalent[] = {
     {"auth_query", kAuthQueryHint},
     {"auth_user", kAuthQueryHint},
     {"auth_dbname", kAuthQueryHint},
-    {"ignore_startup_parameters",
-     "not needed: shardpool accepts every startup parameter (such as extra_float_digits) and sets "
-     "it on the server connection"},
-    {"server_round_robin", "shardpool reuses the most recently used idle server"},
-    {"server_check_query", kIgnored},
-    {"server_check_delay", kIgnored},
-    {"server_fast_close", kIgnored},
-    {"server_login_retry", kIgnored},
-    {"autodb_idle_timeout", kIgnored},
-    {"suspend_timeout", kIgnored},
-    {"application_name_add_host", kIgnored},
     {"disable_pqexec", kIgnored},
     {"track_extra_parameters", kIgnored},
-    {"max_db_client_connections", "max_client_conn caps all clients together"},
-    {"max_user_client_connections", "max_client_conn caps all clients together"},
-    {"peer_id", "shardpool has no peering"},
     {"so_reuseport", "not needed: one shardpool process runs `workers` threads on the same port"},
     {"listen_backlog", kTcpHint},
-    {"tcp_defer_accept", kTcpHint},
-    {"tcp_socket_buffer", kTcpHint},
-    {"tcp_keepalive", kTcpHint},
-    {"tcp_keepcnt", kTcpHint},
-    {"tcp_keepidle", kTcpHint},
-    {"tcp_keepintvl", kTcpHint},
-    {"tcp_user_timeout", kTcpHint},
     {"pkt_buf", kIgnored},
-    {"sbuf_loopcnt", kIgnored},
-    {"max_packet_size", kIgnored},
-    {"dns_max_ttl", kDnsHint},
-    {"dns_nxdomain_ttl", kDnsHint},
-    {"dns_zone_check_period", kDnsHint},
     {"resolv_conf", kDnsHint},
-    {"client_tls_protocols", kTlsHint},
-    {"client_tls_ciphers", kTlsHint},
-    {"client_tls_ecdhcurve", kTlsHint},
-    {"client_tls_dheparams", kTlsHint},
-    {"server_tls_protocols", kTlsHint},
-    {"server_tls_ciphers", kTlsHint},
-    {"conffile", kIgnored},
     {"service_name", kIgnored},
     {"job_name", kIgnored},
 };
@@ -315,6 +271,8 @@ void importGeneral(Importer& im, const std::vector<const IniEntry*>& entries) {
                h != std::end(kNoEquivalent)) {
       if (key == "unix_socket_dir") im.unixSocketDir = e->value;
       im.note(*e, key, fmt::format("no equivalent in shardpool; {}", h->hint));
+    } else if (const PgbouncerOnlySetting* o = findPgbouncerOnlySetting(key)) {
+      im.note(*e, key, fmt::format("no equivalent in shardpool; {}", o->instead));
     } else {
       im.note(*e, key, "unknown setting with no equivalent in shardpool; ignored");
     }
