@@ -41,38 +41,12 @@ run_under() {
   port=$(sp_free_port)
   vg=(valgrind --tool=callgrind --callgrind-out-file="$out" --dump-line=no)
   if [ "$who" = shardpool ]; then
-    cat >"$WORK/sp.toml" <<TOML
-[general]
-listen_addr = "127.0.0.1"
-listen_port = $port
-pool_mode = "transaction"
-default_pool_size = $POOL
-workers = 1
-log_level = "warn"
-[databases.sp_db]
-host = "127.0.0.1"
-port = $PGPORT
-dbname = "sp_db"
-[users.sp_scram]
-password = "scram_pass"
-TOML
-    "${vg[@]}" "$BIN" -c "$WORK/sp.toml" >"$WORK/pooler.log" 2>&1 &
+    "${vg[@]}" "$BIN" --listen "127.0.0.1:$port" \
+      --backend "postgres://sp_scram:scram_pass@127.0.0.1:$PGPORT/sp_db" \
+      --pool-mode transaction --pool-size "$POOL" --workers 1 --log-level warn \
+      >"$WORK/pooler.log" 2>&1 &
   else
-    mkdir -p "$WORK/pgb"
-    echo '"sp_scram" "scram_pass"' >"$WORK/pgb/userlist.txt"
-    cat >"$WORK/pgb/pgbouncer.ini" <<INI
-[databases]
-sp_db = host=127.0.0.1 port=$PGPORT dbname=sp_db
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $port
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $WORK/pgb/userlist.txt
-pool_mode = transaction
-default_pool_size = $POOL
-logfile = $WORK/pgb/pgbouncer.log
-INI
+    sp_pgbouncer_config "$WORK/pgb" "$port" "$PGPORT" transaction "$POOL" 1000
     if [ "$(id -u)" -eq 0 ]; then
       chown -R postgres:postgres "$WORK/pgb"
       touch "$out" && chown postgres "$out"

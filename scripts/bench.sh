@@ -145,29 +145,7 @@ POSTMASTER=$(head -n1 "$(sp_env_get "$WORK/pg/env" DATA_DIR)/postmaster.pid")
 start_pgbouncer() {
   local name=$1 mode=$2 pool=$3 maxc=$4 dir=$WORK/$1
   B_PORT=$(sp_free_port)
-  mkdir -p "$dir"
-  echo '"sp_scram" "scram_pass"' >"$dir/userlist.txt"
-  cat >"$dir/pgbouncer.ini" <<INI
-[databases]
-sp_db = host=127.0.0.1 port=$PGPORT dbname=sp_db
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $B_PORT
-listen_backlog = 1024
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $dir/userlist.txt
-pool_mode = $mode
-default_pool_size = $pool
-max_client_conn = $maxc
-max_db_connections = 0
-server_reset_query = DISCARD ALL
-log_connections = 0
-log_disconnections = 0
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-INI
+  sp_pgbouncer_config "$dir" "$B_PORT" "$PGPORT" "$mode" "$pool" "$maxc"
   if [ "$(id -u)" -eq 0 ]; then
     chown -R postgres:postgres "$dir"
     # shellcheck disable=SC2016 # $1 and $2 expand in the inner bash

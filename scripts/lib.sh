@@ -58,3 +58,32 @@ sp_stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+
+# Writes DIR/pgbouncer.ini and DIR/userlist.txt for PgBouncer in front of the cluster on PGPORT:
+# sp_pgbouncer_config DIR LISTEN_PORT PGPORT MODE POOL_SIZE MAX_CLIENTS
+sp_pgbouncer_config() {
+  local dir=$1
+  mkdir -p "$dir"
+  echo '"sp_scram" "scram_pass"' >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+sp_db = host=127.0.0.1 port=$3 dbname=sp_db
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $2
+listen_backlog = 1024
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+pool_mode = $4
+default_pool_size = $5
+max_client_conn = $6
+max_db_connections = 0
+server_reset_query = DISCARD ALL
+log_connections = 0
+log_disconnections = 0
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+}
