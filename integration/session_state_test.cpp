@@ -377,3 +377,40 @@ TEST_CASE("a setting that no longer applies on a new server ends that client's s
   CHECK(b.scalar("select 3") == "3");
   CHECK(Conn(proxy.conninfo(role.name(), role.password())).scalar("select 4") == "4");
 }
+
+TEST_CASE("a role to restore is applied before the client's statement is sent",
+          "[integration][session-state]") {
+  // docs/pooling.md: SET ROLE is the exception to the single round trip. Were that SET to fail,
+  // the statement must not run with the login role's rights, so it waits for the reply.
+  TempRole role("it_trip_role");
+  const std::string target = role.name() + "_r";
+  adminConn().query("drop role if exists " + target + "; create role " + target + "; grant " +
+                    target + " to " + role.name());
+  GatedRelay relay(pgPort());
+  Proxy proxy(generalSection("pool_mode = \"transaction\"\ndefault_pool_size = 1\n"
+                             "query_wait_timeout = \"10s\"") +
+              "[databases.sp_db]\nhost = \"127.0.0.1\"\nport = " +
+              std::to_string(relay.port()) + "\ndbname = \"sp_db\"\n\n" +
+              userSection(role.name(), role.password()));
+  {
+    Conn a(proxy.conninfo(role.name(), role.password()));
+    Conn b(proxy.conninfo(role.name(), role.password()));
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    a.query("set role " + target);
+    CHECK(b.scalar("select current_user") == role.name());  // B's switch resets the role
+
+    relay.clearSent();
+    relay.holdReplies(true);
+    REQUIRE(PQsendQuery(a.get(), "select 'role-marker', current_user") == 1);
+    bool sentEarly = relay.waitSent("role-marker", 1500ms);
+    relay.holdReplies(false);
+    CHECK_FALSE(sentEarly);
+    auto results = a.collect(10s);
+    REQUIRE(!results.empty());
+    REQUIRE(results.back());
+    REQUIRE(succeeded(results.back().get()));
+    CHECK(std::string(PQgetvalue(results.back().get(), 0, 1)) == target);
+  }
+  adminConn().query("drop role if exists " + target);
+}
