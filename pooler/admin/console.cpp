@@ -6,13 +6,12 @@
 
 #include "pooler/admin/result_set.h"
 #include "pooler/admin/show.h"
-#include "pooler/session/client_conn.h"
+#include "pooler/session/client_session.h"
 #include "pooler/health/failover_manager.h"
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
 #include "pooler/protocol/pg_codec.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/server_conn.h"
 #include "pooler/net/version.h"
 #include "pooler/session/worker.h"
 
@@ -164,7 +163,7 @@ void Console::run(const Command& c) {
       }
       for (unsigned i = 0; i < control.runtime().workerCount(); ++i)
         control.runtime().worker(i).post([id](Worker& w) {
-          if (ClientConn* target = w.findClient(id))
+          if (ClientSession* target = w.findClient(id))
             target->terminate("57P01", "terminating connection due to administrator command",
                               "KILL_CLIENT");
         });
@@ -249,7 +248,7 @@ void Console::runShow(const std::string& what) {
   uint64_t id = client_.id();
   gatherSnapshot(control.runtime(), [&control, home, id](std::shared_ptr<Snapshot> snap) {
     control.runtime().worker(home).post([id, snap](Worker& w) {
-      if (ClientConn* c = w.findClient(id)) c->consoleSnapshot(*snap);
+      if (ClientSession* c = w.findClient(id)) c->consoleSnapshot(*snap);
     });
   });
 }

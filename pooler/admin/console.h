@@ -14,7 +14,7 @@
 #include "pooler/session/console_session.h"
 
 namespace shardpool::pooler {
-class ClientConn;
+class ClientSession;
 }
 
 namespace shardpool::pooler::admin {
@@ -24,7 +24,7 @@ class ResultSet;
 class Console final : public ConsoleSession {
  public:
   // `fullAccess`: an admin user; otherwise a stats user, limited to SHOW.
-  Console(ClientConn& client, bool fullAccess, ControlPlane& control)
+  Console(ClientSession& client, bool fullAccess, ControlPlane& control)
       : client_(client), fullAccess_(fullAccess), control_(control) {}
 
   // The login reply after AuthenticationOk: parameters, key data, ReadyForQuery.
@@ -50,7 +50,7 @@ class Console final : public ConsoleSession {
   bool knownDatabase(const std::string& db, bool allowAll);
   void killDatabase(const std::string& db);
 
-  ClientConn& client_;
+  ClientSession& client_;
   bool fullAccess_;
   ControlPlane& control_;
   Waiting waiting_ = Waiting::None;

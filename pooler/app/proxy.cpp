@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "pooler/admin/console.h"
+#include "pooler/pg/pg_engine.h"
 #include "pooler/admin/metrics.h"
 #include "pooler/admin/snapshot.h"
 #include "pooler/net/log.h"
@@ -39,14 +40,14 @@ bool resolveListen(const std::string& host, uint16_t port, sockaddr_storage& out
 }  // namespace
 
 Proxy::Proxy(std::shared_ptr<const config::Config> config, bool takeover)
-    : Runtime(std::move(config)), takeoverRequested_(takeover) {}
+    : Runtime(std::move(config), makePgEngine()), takeoverRequested_(takeover) {}
 
 Proxy::~Proxy() {
   stopWorkers();
   workers_.clear();
 }
 
-std::unique_ptr<ConsoleSession> Proxy::openConsole(ClientConn& client, bool fullAccess) {
+std::unique_ptr<ConsoleSession> Proxy::openConsole(ClientSession& client, bool fullAccess) {
   return std::make_unique<admin::Console>(client, fullAccess, *this);
 }
 

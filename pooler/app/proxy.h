@@ -37,7 +37,7 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   int run();
 
   // ---- Runtime hooks ----
-  std::unique_ptr<ConsoleSession> openConsole(ClientConn& client, bool fullAccess) override;
+  std::unique_ptr<ConsoleSession> openConsole(ClientSession& client, bool fullAccess) override;
   void postControl(std::function<void()> task) override;
 
   // ---- Control plane (admin console, signals, metrics); thread-safe. ----

@@ -1,58 +1,12 @@
 #include "pooler/session/cancel.h"
 
-#include <sys/un.h>
-
 #include "pooler/auth/auth_crypto.h"
-#include "pooler/net/connection.h"
 #include "pooler/net/log.h"
-#include "pooler/protocol/pg_codec.h"
-#include "pooler/session/client_conn.h"
+#include "pooler/session/client_session.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/server_conn.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {
-
-namespace {
-// Connects to a backend, sends one CancelRequest and waits until the backend has closed the
-// connection: PostgreSQL has then signalled the target process.
-class CancelSender final : public Connection {
- public:
-  CancelSender(Worker& w, uint64_t id, uint32_t pid, uint32_t key, uint64_t serverId)
-      : Connection(w, id), pid_(pid), key_(key), serverId_(serverId) {}
-  Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
-
- protected:
-  void onConnected(int status) override {
-    if (status != 0) {
-      log::warn(fmt::format("X-{}", id()), "cancel connect failed: {}", uv_strerror(status));
-      finish();
-      return;
-    }
-    protocol::pg::Writer w;
-    protocol::pg::putCancelRequest(w, pid_, key_);
-    send(w.take());
-    startReading();
-  }
-  void onData(Chunk*, size_t) override {}
-  void onReadEnd(int) override { finish(); }
-  void onWriteError(int) override { finish(); }
-  void onTlsFailed(const std::string&) override { finish(); }
-
- private:
-  void finish() {
-    if (done_) return;
-    done_ = true;
-    closeHandle();
-    worker().retire(this);
-    if (serverId_ == 0) return;
-    if (ServerConn* s = worker().findServer(serverId_)) s->cancelDelivered();
-  }
-  uint32_t pid_, key_;
-  uint64_t serverId_;
-  bool done_ = false;
-};
-}  // namespace
 
 std::pair<uint32_t, uint32_t> CancelRegistry::add(unsigned workerIndex, uint64_t clientId) {
   std::lock_guard lock(mutex_);
@@ -83,27 +37,12 @@ void CancelRegistry::cancel(Worker& from, uint32_t pid, uint32_t key) {
     e = it->second;
   }
   auto deliver = [client = e.client](Worker& w) {
-    if (ClientConn* c = w.findClient(client)) c->cancelRequested();
+    if (ClientSession* c = w.findClient(client)) c->cancelRequested();
   };
   if (e.worker == from.index())
     deliver(from);
   else
     from.runtime().worker(e.worker).post(deliver);
-}
-
-void CancelRegistry::send(Worker& worker, const sockaddr_storage& addr, uint32_t backendPid,
-                          uint32_t backendKey, uint64_t serverId) {
-  auto sender = std::make_unique<CancelSender>(worker, worker.nextId(), backendPid, backendKey,
-                                               serverId);
-  Connection* raw = worker.adoptOther(std::move(sender));
-  if (addr.ss_family == AF_UNIX) {
-    raw->connectToPath(reinterpret_cast<const sockaddr_un*>(&addr)->sun_path);
-  } else if (raw->connectTo(reinterpret_cast<const sockaddr*>(&addr)) != 0) {
-    raw->closeHandle();
-    worker.retire(raw);
-    if (serverId != 0)
-      if (ServerConn* s = worker.findServer(serverId)) s->cancelDelivered();
-  }
 }
 
 }  // namespace shardpool::pooler

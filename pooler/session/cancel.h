@@ -5,8 +5,6 @@
 // can never reach another client's query.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -23,12 +21,8 @@ class CancelRegistry {
   std::pair<uint32_t, uint32_t> add(unsigned workerIndex, uint64_t clientId);
   void remove(uint32_t pid);
   // A CancelRequest arrived on `from`: when (pid, key) match a client, its worker is told
-  // (ClientConn::cancelRequested decides whether a query of it is running).
+  // (ClientSession::cancelRequested decides whether a query of it is running).
   void cancel(Worker& from, uint32_t pid, uint32_t key);
-  // Sends a CancelRequest for backend (pid, key) at `addr` from `worker`. With `serverId`, that
-  // server of `worker` hears cancelDelivered() once the backend has taken it (or it failed).
-  static void send(Worker& worker, const sockaddr_storage& addr, uint32_t backendPid,
-                   uint32_t backendKey, uint64_t serverId = 0);
 
  private:
   struct Entry {

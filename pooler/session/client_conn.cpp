@@ -26,24 +26,13 @@ constexpr size_t kMaxPendingBytes = 1 << 20;
 constexpr uint32_t kMaxAuthMessageLength = 65535 + 4;
 }  // namespace
 
-ClientConn::ClientConn(Worker& worker, uint64_t id)
-    : Connection(worker, id), who_(fmt::format("C-{}", id)) {}
+ClientConn::ClientConn(Worker& worker, uint64_t id) : ClientSession(worker, id) {}
 
 ClientConn::~ClientConn() = default;
 
 void ClientConn::start() {
   startedAt_ = worker().now();
   startReading();
-}
-
-void ClientConn::setState(State next) {
-  if (!allowed(state_, next)) {
-    // A broken invariant of shardpool's own, never the peer's doing: logged for the tests
-    // (integration/harness.cpp fails a test whose proxy logged "BUG:"), then carried out.
-    log::error(who_, "BUG: impossible client state change {} -> {}", name(state_), name(next));
-    assert(false && "impossible client state change");
-  }
-  state_ = next;
 }
 
 void ClientConn::onData(Chunk* chunk, size_t len) {
@@ -437,7 +426,8 @@ bool ClientConn::waitingForServer() const {
          (state_ == State::Scatter && routing_->scatter && routing_->scatter->waiting());
 }
 
-void ClientConn::assignServer(ServerConn* server) {
+void ClientConn::assignServer(ServerLink* link) {
+  ServerConn* server = ServerConn::of(link);
   if (state_ == State::Scatter) {
     routing_->scatter->serverArrived(server);
     return;

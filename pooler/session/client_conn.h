@@ -12,6 +12,7 @@
 
 #include "pooler/auth/login_backoff.h"
 #include "pooler/session/client_auth.h"
+#include "pooler/session/client_session.h"
 #include "pooler/net/connection.h"
 #include "pooler/session/pool.h"
 #include "pooler/session/session_guard.h"
@@ -31,35 +32,26 @@ struct ConnRow;
 struct Snapshot;
 class ConsoleSession;
 
-class ClientConn final : public Connection {
+class ClientConn final : public ClientSession {
  public:
-  // Console: logged in to the admin console instead of a database. Scatter: a statement runs on
-  // several shards at once (pooler/scatter.h).
-  using State = ClientState;  // pooler/session/session_states.h
 
   ClientConn(Worker& worker, uint64_t id);
   ~ClientConn() override;
 
-  Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
-  void start();
-  State state() const { return state_; }
-  const std::string& who() const { return who_; }
-  const std::string& database() const { return database_; }
-  bool isConsole() const { return console_ != nullptr; }
-  void describe(ConnRow& row) const;  // for SHOW CLIENTS
-  // Admin console: a snapshot it asked for arrived; a waiting command finished.
-  void consoleSnapshot(const Snapshot& snapshot);
-  void consoleIdle();
-  // Ends the session with an error (KILL, KILL_CLIENT).
-  void terminate(std::string_view sqlstate, std::string_view message, std::string_view reason) {
+  void start() override;
+  bool isConsole() const override { return console_ != nullptr; }
+  void describe(ConnRow& row) const override;
+  void consoleSnapshot(const Snapshot& snapshot) override;
+  void consoleIdle() override;
+  void terminate(std::string_view sqlstate, std::string_view message,
+                 std::string_view reason) override {
     fatal(sqlstate, message, reason);
   }
-  bool waitingForServer() const;
-  // A CancelRequest with this client's key: cancels its query when one is running.
-  void cancelRequested();
+  bool waitingForServer() const override;
+  void cancelRequested() override;
 
   // From the pool and the linked server.
-  void assignServer(ServerConn* server);
+  void assignServer(ServerLink* server) override;
   void loginComplete(const protocol::pg::ErrorFields* error);
   void serverReady(ServerConn& server);  // a ReadyForQuery went by
   void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
@@ -69,24 +61,22 @@ class ClientConn final : public Connection {
   bool loggedIn() const { return loggedIn_; }
   void settingsCaptured(const std::vector<std::optional<std::string>>& values);
   void forgetStatement(const std::string& clientName);  // a Parse that failed on the server
-  // The connect made for us failed; `sqlstate` is the server's when it refused the login.
-  void serverFailed(std::string_view reason, std::string_view sqlstate = "08006");
+  void serverFailed(std::string_view reason, std::string_view sqlstate = "08006") override;
   bool statementMode() const {
     return pool_ && pool_->settings().mode == config::PoolMode::Statement;
   }
   void refuseTransactionBlock();  // statement mode: instead of ReadyForQuery('T')
   // A server that was on its way to this waiting client is gone (it closed during a hand-over
   // between workers, or before it could be given): ask the pool again.
-  void serverWithdrawn();
+  void serverWithdrawn() override;
   // The linked server went away with `pending` requests unanswered while the transaction status
   // was `txStatus`: the client gets errors in place of the missing replies and keeps its
   // connection (client_recovery.cpp).
   void serverLost(std::string_view reason, protocol::pg::RequestQueue::Pending pending,
                   char txStatus);
 
-  void checkTimers(Clock::time_point now, const config::General& settings);
-  // Shutdown: close now if no transaction is in progress.
-  void closeIfIdle();
+  void checkTimers(Clock::time_point now, const config::General& settings) override;
+  void closeIfIdle() override;
   void close(std::string_view reason);
 
   // Scanner callbacks (data path).
@@ -101,8 +91,6 @@ class ClientConn final : public Connection {
   void onTlsFailed(const std::string& error) override;
 
  private:
-  // The one place where state_ changes (session_states.h has the transitions).
-  void setState(State next);
   void handleStartupBytes();
   bool handleStartupPacket(protocol::pg::Bytes body);
   bool beginAuth();  // sends the first authentication request (or completes a trust login)
@@ -193,10 +181,6 @@ class ClientConn final : public Connection {
   bool answerLostTransaction();
   void answerLostExtended(char type, protocol::pg::Bytes body, protocol::pg::Writer& w);
 
-  State state_ = State::Startup;
-  std::string who_;
-  std::string user_;
-  std::string database_;
   // The session settings this client expects on any server it is given: its startup
   // parameters, then everything the server reported since.
   std::vector<std::pair<std::string, std::string>> params_;
@@ -213,7 +197,6 @@ class ClientConn final : public Connection {
   bool answeredLocally_ = false;  // a ReadyForQuery of shardpool's own may end the transaction          // counts its replacements (ServerConn::holdsUnnamed)
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
   std::optional<ClientAuth> auth_;
-  Pool* pool_ = nullptr;
   ServerConn* server_ = nullptr;
   protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;

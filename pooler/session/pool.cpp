@@ -3,10 +3,10 @@
 
 #include <algorithm>
 
-#include "pooler/session/client_conn.h"
+#include "pooler/session/client_session.h"
 #include "pooler/net/log.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/session/server_link.h"
 #include "pooler/net/tls.h"
 #include "pooler/session/worker.h"
 
@@ -139,7 +139,7 @@ void Pool::serveWaiters(Worker& worker) {
 }
 
 void Pool::closeIdle(Worker& worker, bool staleOnly, std::string_view reason) {
-  std::vector<ServerConn*> victims;
+  std::vector<ServerLink*> victims;
   {
     std::lock_guard lock(mutex_);
     auto& mine = idle_[worker.index()];
@@ -154,7 +154,7 @@ void Pool::closeIdle(Worker& worker, bool staleOnly, std::string_view reason) {
       }
     }
   }
-  for (ServerConn* s : victims) s->close(reason);
+  for (ServerLink* s : victims) s->close(reason);
 }
 
 void Pool::retire() {
@@ -206,7 +206,7 @@ Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId) {
     return {Grant::Queued, nullptr};
   }
   if (!mine.empty() && waiters_.empty()) {
-    ServerConn* s = mine.back();
+    ServerLink* s = mine.back();
     mine.pop_back();
     --idleTotal_;
     return {Grant::Idle, s};
@@ -237,21 +237,21 @@ bool Pool::cancelWait(unsigned workerIndex, uint64_t clientId) {
 
 namespace {
 // Gives `server` (owned by `from`) to a waiting client, moving it between workers if needed.
-void dispatch(Worker& from, ServerConn* server, unsigned toWorker, uint64_t clientId) {
+void dispatch(Worker& from, ServerLink* server, unsigned toWorker, uint64_t clientId) {
   if (toWorker == from.index()) {
     from.giveServer(server, clientId);
     return;
   }
-  std::unique_ptr<ServerConn> owned = from.releaseServer(server);
+  std::unique_ptr<ServerLink> owned = from.releaseServer(server);
   int fd = owned->detachFd();
   Worker& to = from.runtime().worker(toWorker);
   owned->rebind(to);
-  ServerConn* raw = owned.release();
+  ServerLink* raw = owned.release();
   to.post([raw, fd, clientId](Worker& w) {
-    ServerConn* s = w.adoptServer(std::unique_ptr<ServerConn>(raw));
+    ServerLink* s = w.adoptServer(std::unique_ptr<ServerLink>(raw));
     if (fd < 0 || s->openFd(fd) != 0) {
       s->fail("hand-over between workers failed");
-      if (ClientConn* c = w.findClient(clientId)) c->serverWithdrawn();
+      if (ClientSession* c = w.findClient(clientId)) c->serverWithdrawn();
       return;
     }
     s->startReading();
@@ -260,7 +260,7 @@ void dispatch(Worker& from, ServerConn* server, unsigned toWorker, uint64_t clie
 }
 }  // namespace
 
-void Pool::release(Worker& worker, ServerConn* server) {
+void Pool::release(Worker& worker, ServerLink* server) {
   std::unique_lock lock(mutex_);
   if (!waiters_.empty() && !paused()) {
     Waiter w = waiters_.front();
@@ -279,7 +279,7 @@ void Pool::stealFor(Worker& worker) {
     std::unique_lock lock(mutex_);
     auto& mine = idle_[worker.index()];
     if (mine.empty() || waiters_.empty() || paused()) return;
-    ServerConn* s = mine.back();
+    ServerLink* s = mine.back();
     mine.pop_back();
     --idleTotal_;
     Waiter w = waiters_.front();
@@ -345,7 +345,7 @@ bool Pool::closeOneIdle(Worker& worker) {
   std::unique_lock lock(mutex_);
   auto& mine = idle_[worker.index()];
   if (mine.empty()) return false;
-  ServerConn* s = mine.front();  // the least recently used
+  ServerLink* s = mine.front();  // the least recently used
   mine.erase(mine.begin());
   --idleTotal_;
   lock.unlock();
@@ -368,7 +368,7 @@ bool Pool::sharesLimitWith(const Pool& other) const {
                             (userLimit_ == other.userLimit_ && userLimit_->max() > 0));
 }
 
-bool Pool::takeIdle(Worker& worker, ServerConn* server) {
+bool Pool::takeIdle(Worker& worker, ServerLink* server) {
   std::lock_guard lock(mutex_);
   auto& mine = idle_[worker.index()];
   auto it = std::find(mine.begin(), mine.end(), server);

@@ -23,7 +23,7 @@
 namespace shardpool::pooler {
 
 class Worker;
-class ServerConn;
+class ServerLink;
 class PoolRegistry;
 class TlsContext;
 
@@ -172,19 +172,19 @@ class Pool {
   enum class Grant { Idle, Connect, Queued };
   struct Acquired {
     Grant grant;
-    ServerConn* server = nullptr;  // with Idle
+    ServerLink* server = nullptr;  // with Idle
   };
   // Called on `worker` for one of its clients. Connect: a slot is reserved, open a server.
   Acquired acquire(Worker& worker, uint64_t clientId);
   // Removes a waiting client; false when a server is already on its way to it.
   bool cancelWait(unsigned workerIndex, uint64_t clientId);
   // A clean server is free again (on its owning worker): give it to the first waiter or park it.
-  void release(Worker& worker, ServerConn* server);
+  void release(Worker& worker, ServerLink* server);
   // A server (connected or not) is gone: frees its slot, maybe starting a connect for a waiter.
   // `generation` is the one it was created in (see serverOpened).
   void serverGone(Worker& worker, uint32_t generation);
   // Removes an idle server from the idle list (to close it); false if it was not idle.
-  bool takeIdle(Worker& worker, ServerConn* server);
+  bool takeIdle(Worker& worker, ServerLink* server);
   // True when closing one more idle server keeps min_pool_size.
   bool aboveMinimum();
   // Periodic upkeep from one worker: min_pool_size, the reserve pool, waiters blocked by a cap.
@@ -245,7 +245,7 @@ class Pool {
   std::map<std::string, uint64_t> staleStatements_;  // ditto: name -> when found stale
   std::atomic<uint64_t> schemaChangedAt_{0};
   static constexpr size_t kMaxValidStatements = 16384;
-  std::vector<std::vector<ServerConn*>> idle_;  // per worker
+  std::vector<std::vector<ServerLink*>> idle_;  // per worker
 };
 
 class PoolRegistry {

@@ -14,8 +14,8 @@ unsigned workerCountFor(const config::Config& cfg) {
 }
 }  // namespace
 
-Runtime::Runtime(std::shared_ptr<const config::Config> config)
-    : config_(std::move(config)), pools_(workerCountFor(*config_)) {
+Runtime::Runtime(std::shared_ptr<const config::Config> config, std::unique_ptr<Engine> engine)
+    : config_(std::move(config)), engine_(std::move(engine)), pools_(workerCountFor(*config_)) {
   unsigned n = workerCountFor(*config_);
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
 }

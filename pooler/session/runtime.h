@@ -21,17 +21,19 @@
 #include "pooler/net/tls.h"
 #include "pooler/session/cancel.h"
 #include "pooler/session/console_session.h"
+#include "pooler/session/engine.h"
 #include "pooler/session/health_view.h"
 #include "pooler/session/pool.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {
 
-class ClientConn;
+class ClientSession;
 
 class Runtime {
  public:
-  explicit Runtime(std::shared_ptr<const config::Config> config);
+  // `engine` is the protocol the workers serve (clients accepted, servers opened).
+  Runtime(std::shared_ptr<const config::Config> config, std::unique_ptr<Engine> engine);
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
   virtual ~Runtime();
@@ -40,6 +42,7 @@ class Runtime {
   std::shared_ptr<const config::Config> config() const;
   PoolRegistry& pools() { return pools_; }
   CancelRegistry& cancels() { return cancels_; }
+  Engine& engine() { return *engine_; }
   Worker& worker(unsigned i) { return *workers_[i]; }
   unsigned workerCount() const { return static_cast<unsigned>(workers_.size()); }
   uint64_t nextId() { return nextId_.fetch_add(1, std::memory_order_relaxed); }
@@ -68,7 +71,7 @@ class Runtime {
   HealthView* health() const { return health_.load(std::memory_order_acquire); }
   // The admin console for `client`, who logged in to the admin database; `fullAccess` for
   // admin_users (stats_users may only SHOW). Called on the client's worker.
-  virtual std::unique_ptr<ConsoleSession> openConsole(ClientConn& client, bool fullAccess) = 0;
+  virtual std::unique_ptr<ConsoleSession> openConsole(ClientSession& client, bool fullAccess) = 0;
   // Runs `task` on the control loop (thread-safe).
   virtual void postControl(std::function<void()> task) = 0;
 
@@ -82,6 +85,7 @@ class Runtime {
  private:
   mutable std::mutex configMutex_;
   std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<Engine> engine_;
   std::unique_ptr<TlsContext> acceptTls_;
   PoolRegistry pools_;
   CancelRegistry cancels_;

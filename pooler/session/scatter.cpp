@@ -57,7 +57,7 @@ void ScatterRun::acquire(size_t i) {
   Pool::Acquired a = legs_[i].pool->acquire(client_.worker(), client_.id());
   switch (a.grant) {
     case Pool::Grant::Idle:
-      serverArrived(a.server);
+      serverArrived(ServerConn::of(a.server));
       break;
     case Pool::Grant::Connect:
       client_.worker().connectFor(*legs_[i].pool, client_.id());

@@ -6,6 +6,7 @@
 
 #include "pooler/session/conn_rows.h"
 #include "pooler/session/cancel.h"
+#include "pooler/session/cancel_sender.h"
 #include "pooler/session/client_conn.h"
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
@@ -29,23 +30,10 @@ std::chrono::milliseconds ownQueryBound(const PoolSettings& s) {
 }  // namespace
 
 ServerConn::ServerConn(Worker& worker, uint64_t id, Pool& pool)
-    : Connection(worker, id),
-      pool_(pool),
-      who_(fmt::format("S-{} {}", id, pool.name())),
-      generation_(pool.serverOpened()),
-      createdAt_(worker.now()),
-      idleSince_(worker.now()) {}
+    : ServerLink(worker, id, pool) {}
 
 ServerConn::~ServerConn() {
   if (resolving_) resolving_->data = nullptr;
-}
-
-void ServerConn::setState(State next) {
-  if (!allowed(state_, next)) {
-    log::error(who_, "BUG: impossible server state change {} -> {}", name(state_), name(next));
-    assert(false && "impossible server state change");
-  }
-  state_ = next;
 }
 
 void ServerConn::onData(Chunk* chunk, size_t len) {
@@ -240,7 +228,7 @@ void ServerConn::sendCancel() {
   }
   ++cancelsInFlight_;
   cancelSince_ = worker().now();
-  CancelRegistry::send(worker(), addr_, backendPid_, backendKey_, id());
+  sendCancelRequest(worker(), addr_, backendPid_, backendKey_, id());
 }
 
 void ServerConn::cancelDelivered() {
@@ -539,7 +527,7 @@ void ServerConn::unlink(bool clientMidMessage, bool settingsUnknown) {
     // A query still running would keep its locks until it ends: cancel it before saying
     // goodbye (the slot is held until the backend has gone).
     if (!requests_.empty() && backendPid_ != 0)
-      CancelRegistry::send(worker(), addr_, backendPid_, backendKey_);
+      sendCancelRequest(worker(), addr_, backendPid_, backendKey_);
     close(txStatus_ != 'I' ? "client disconnected inside a transaction"
                            : "client disconnected while the server was busy");
     return;
@@ -694,7 +682,7 @@ void ServerConn::fail(std::string_view reason, std::string_view sqlstate, bool s
   log::warn(who_, "server connection failed: {}", reason);
   counters().add(counters().serverConnectFailures, 1);
   if (target) {
-    if (ClientConn* c = worker().findClient(target)) c->serverFailed(reason, sqlstate);
+    if (ClientSession* c = worker().findClient(target)) c->serverFailed(reason, sqlstate);
   }
   close(reason, socketDead);
 }

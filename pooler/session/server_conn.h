@@ -15,6 +15,7 @@
 #include "pooler/net/connection.h"
 #include "pooler/protocol/pg_requests.h"
 #include "pooler/protocol/pg_scanner.h"
+#include "pooler/session/server_link.h"
 #include "pooler/session/session_states.h"
 #include "pooler/session/settings_list.h"
 #include "pooler/session/statement_cache.h"
@@ -36,21 +37,16 @@ class ScatterSink {
 class PoolCounters;
 struct ConnRow;
 
-class ServerConn final : public Connection {
+class ServerConn final : public ServerLink {
  public:
-  using State = ServerState;  // pooler/session/session_states.h
   using Params = SettingsList;
 
   ServerConn(Worker& worker, uint64_t id, Pool& pool);
   ~ServerConn() override;
+  // A server of a PostgreSQL pool, as the core hands it out (every one is a ServerConn).
+  static ServerConn* of(ServerLink* link) { return static_cast<ServerConn*>(link); }
 
-  // Starts connecting; when logged in, the server is offered to client `forClient` (0: the pool).
-  void start(uint64_t forClient);
 
-  Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
-  Pool& pool() const { return pool_; }
-  State state() const { return state_; }
-  const std::string& who() const { return who_; }
   const Params& params() const { return params_; }  // as reported by ParameterStatus
   std::string_view param(std::string_view name) const;
   // A setting's current value: reported, or applied by shardpool (nullptr when unknown).
@@ -69,10 +65,8 @@ class ServerConn final : public Connection {
   uint32_t backendPid() const { return backendPid_; }
   uint32_t backendKey() const { return backendKey_; }
   const sockaddr_storage& address() const { return addr_; }
-  Clock::time_point createdAt() const { return createdAt_; }
-  uint32_t generation() const { return generation_; }
-  void describe(ConnRow& row) const;  // for SHOW SERVERS
-  Clock::time_point idleSince() const { return idleSince_; }
+  void start(uint64_t forClient) override;
+  void describe(ConnRow& row) const override;
 
   // Linking with a client. `setQuery` re-applies the client's parameters first ("" for none):
   // `toApply` are the settings it sets (an empty value in `toApply` means RESET). The client
@@ -137,13 +131,13 @@ class ServerConn final : public Connection {
   // `socketDead`: the backend already hung up (EOF, read or write error), or nothing more may be
   // sent to it (a client's message is half through): no Terminate, the socket closes and the
   // slot is free at once.
-  void close(std::string_view reason, bool socketDead = false);
+  void close(std::string_view reason, bool socketDead = false) override;
   // Connect/login failure: tell the waiting client (with the server's SQLSTATE when it refused).
   void fail(std::string_view reason, std::string_view sqlstate = "08006",
-            bool socketDead = false);
+            bool socketDead = false) override;
 
   // Timeouts, checked by the worker's tick.
-  void checkTimers(Clock::time_point now);
+  void checkTimers(Clock::time_point now) override;
 
   // Scanner callbacks.
   void onForward(protocol::pg::Bytes bytes, bool inInput);
@@ -163,8 +157,6 @@ class ServerConn final : public Connection {
   void onTlsFailed(const std::string& error) override;
 
  private:
-  // The one place where state_ changes (session_states.h has the transitions).
-  void setState(State next);
   static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
   void connectResolved(const sockaddr* addr);
   void sendStartup();
@@ -185,9 +177,6 @@ class ServerConn final : public Connection {
   void loginDone();
   void setParam(std::string_view name, std::string_view value);
 
-  Pool& pool_;
-  std::string who_;
-  State state_ = State::Resolving;
   uint64_t forClient_ = 0;
   ClientConn* client_ = nullptr;
   ScatterSink* sink_ = nullptr;
@@ -210,13 +199,10 @@ class ServerConn final : public Connection {
   std::optional<protocol::pg::ErrorFields> applyError_;  // of the pipelined settings query
   bool cancelAfterApply_ = false;  // a cancel asked for while the settings query ran
   uv_getaddrinfo_t* resolving_ = nullptr;
-  uint32_t generation_ = 0;
   bool queryOpen_ = false;
   bool xactOpen_ = false;
   Clock::time_point queryStart_;
   Clock::time_point xactStart_;
-  Clock::time_point createdAt_;
-  Clock::time_point idleSince_;
   bool goneReported_ = false;
   bool awaitingEof_ = false;  // Terminate sent; the slot is held until the backend closes
   Clock::time_point closingSince_;

@@ -9,11 +9,11 @@
 #include <cstring>
 
 #include "pooler/session/conn_rows.h"
-#include "pooler/session/client_conn.h"
+#include "pooler/session/client_session.h"
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/session/server_link.h"
 #include "pooler/session/shard_router.h"
 
 namespace shardpool::pooler {
@@ -158,7 +158,7 @@ void Worker::refusePending(uv_stream_t* listener) {
 void Worker::accept(uv_stream_t* listener) {
   now_ = Clock::now();
   uint64_t id = runtime_.nextId();
-  auto client = std::make_unique<ClientConn>(*this, id);
+  std::unique_ptr<ClientSession> client = runtime_.engine().newClient(*this, id);
   if (client->acceptFrom(listener) != 0) return;
   // Descriptors are handed out lowest first, so a new socket's number tells how full the table
   // is. Once it is nearly full libuv drops new connections without a word: say it first.
@@ -170,7 +170,7 @@ void Worker::accept(uv_stream_t* listener) {
                "dropped; raise the open files limit or lower max_client_conn",
                client->fd(), fileLimit_);
   }
-  ClientConn* c = client.get();
+  ClientSession* c = client.get();
   clients_.emplace(id, std::move(client));
   clientsAlive_.store(clients_.size(), std::memory_order_relaxed);
   if (shuttingDown_) {
@@ -184,18 +184,18 @@ uint64_t Worker::nextId() {
   return runtime_.nextId();
 }
 
-ClientConn* Worker::findClient(uint64_t id) {
+ClientSession* Worker::findClient(uint64_t id) {
   auto it = clients_.find(id);
   return it == clients_.end() ? nullptr : it->second.get();
 }
 
-ServerConn* Worker::findServer(uint64_t id) {
+ServerLink* Worker::findServer(uint64_t id) {
   auto it = servers_.find(id);
   return it == servers_.end() ? nullptr : it->second.get();
 }
 
-ServerConn* Worker::adoptServer(std::unique_ptr<ServerConn> server) {
-  ServerConn* raw = server.get();
+ServerLink* Worker::adoptServer(std::unique_ptr<ServerLink> server) {
+  ServerLink* raw = server.get();
   servers_[raw->id()] = std::move(server);
   return raw;
 }
@@ -206,10 +206,10 @@ Connection* Worker::adoptOther(std::unique_ptr<Connection> conn) {
   return raw;
 }
 
-std::unique_ptr<ServerConn> Worker::releaseServer(ServerConn* server) {
+std::unique_ptr<ServerLink> Worker::releaseServer(ServerLink* server) {
   auto it = servers_.find(server->id());
   if (it == servers_.end()) return nullptr;
-  std::unique_ptr<ServerConn> out = std::move(it->second);
+  std::unique_ptr<ServerLink> out = std::move(it->second);
   servers_.erase(it);
   return out;
 }
@@ -226,14 +226,14 @@ void Worker::retire(Connection* conn) {
   wake();
 }
 
-void Worker::queueGive(ServerConn* server, uint64_t clientId) {
+void Worker::queueGive(ServerLink* server, uint64_t clientId) {
   gives_.emplace_back(server->id(), clientId);
   wake();
 }
 
-void Worker::giveServer(ServerConn* server, uint64_t clientId) {
+void Worker::giveServer(ServerLink* server, uint64_t clientId) {
   if (clientId != 0) {
-    ClientConn* c = findClient(clientId);
+    ClientSession* c = findClient(clientId);
     if (c && c->waitingForServer()) {
       c->assignServer(server);
       return;
@@ -243,8 +243,7 @@ void Worker::giveServer(ServerConn* server, uint64_t clientId) {
 }
 
 void Worker::connectFor(Pool& pool, uint64_t clientId) {
-  auto server = std::make_unique<ServerConn>(*this, runtime_.nextId(), pool);
-  ServerConn* s = adoptServer(std::move(server));
+  ServerLink* s = adoptServer(runtime_.engine().newServer(*this, runtime_.nextId(), pool));
   s->start(clientId);
 }
 
@@ -258,10 +257,10 @@ void Worker::sweep() {
     gives.swap(gives_);
     for (auto [serverId, clientId] : gives) {
       auto it = servers_.find(serverId);
-      ServerConn* s = it == servers_.end() ? nullptr : it->second.get();
-      if (!s || s->state() != ServerConn::State::Idle || !s->isOpen()) {
+      ServerLink* s = it == servers_.end() ? nullptr : it->second.get();
+      if (!s || s->state() != ServerLink::State::Idle || !s->isOpen()) {
         // Closed before it could be given: the client it was meant for asks again.
-        if (ClientConn* c = clientId ? findClient(clientId) : nullptr) c->serverWithdrawn();
+        if (ClientSession* c = clientId ? findClient(clientId) : nullptr) c->serverWithdrawn();
         continue;
       }
       if (shuttingDown_) {
@@ -341,28 +340,28 @@ void Worker::beginShutdown() {
 void Worker::describeConnections(std::vector<ConnRow>& clients,
                                  std::vector<ConnRow>& servers) {
   for (auto& [id, c] : clients_) {
-    if (c->state() == ClientConn::State::Closing) continue;
+    if (c->state() == ClientSession::State::Closing) continue;
     clients.emplace_back();
     c->describe(clients.back());
   }
   for (auto& [id, s] : servers_) {
-    if (s->state() == ServerConn::State::Closed) continue;
+    if (s->state() == ServerLink::State::Closed) continue;
     servers.emplace_back();
     s->describe(servers.back());
   }
 }
 
 void Worker::killDatabase(const std::string& db, const std::vector<Pool*>& pools) {
-  std::vector<ClientConn*> victims;
+  std::vector<ClientSession*> victims;
   for (auto& [id, c] : clients_)
     if (c->database() == db && !c->isConsole()) victims.push_back(c.get());
-  for (ClientConn* c : victims)
+  for (ClientSession* c : victims)
     c->terminate("57P01", "terminating connection due to administrator command (KILL)", "KILL");
-  std::vector<ServerConn*> servers;
+  std::vector<ServerLink*> servers;
   for (auto& [id, s] : servers_)
     if (std::find(pools.begin(), pools.end(), &s->pool()) != pools.end())
       servers.push_back(s.get());
-  for (ServerConn* s : servers) s->close("KILL from the admin console");
+  for (ServerLink* s : servers) s->close("KILL from the admin console");
 }
 
 void Worker::stop() {

@@ -19,8 +19,8 @@
 namespace shardpool::pooler {
 
 class Runtime;
-class ClientConn;
-class ServerConn;
+class ClientSession;
+class ServerLink;
 class Connection;
 class Pool;
 class ShardRouter;
@@ -55,11 +55,11 @@ class Worker final : public EventLoop {
   size_t clientCount() const { return clientsAlive_.load(std::memory_order_relaxed); }
 
   uint64_t nextId();
-  ClientConn* findClient(uint64_t id);
-  ServerConn* findServer(uint64_t id);
-  ServerConn* adoptServer(std::unique_ptr<ServerConn> server);
+  ClientSession* findClient(uint64_t id);
+  ServerLink* findServer(uint64_t id);
+  ServerLink* adoptServer(std::unique_ptr<ServerLink> server);
   Connection* adoptOther(std::unique_ptr<Connection> conn);
-  std::unique_ptr<ServerConn> releaseServer(ServerConn* server);  // hand-over out of this worker
+  std::unique_ptr<ServerLink> releaseServer(ServerLink* server);  // hand-over out of this worker
   // Deferred deletion: the object is destroyed at the end of this loop iteration.
   void retire(Connection* conn);
 
@@ -79,9 +79,9 @@ class Worker final : public EventLoop {
   }
   // Pool hand-offs. Deferred to the end of the loop iteration so that no connection callback is
   // on the stack when a server changes hands (or threads). clientId 0: back to the pool.
-  void queueGive(ServerConn* server, uint64_t clientId);
+  void queueGive(ServerLink* server, uint64_t clientId);
   // Immediate: offer `server` to client `clientId` on this worker, or back to the pool.
-  void giveServer(ServerConn* server, uint64_t clientId);
+  void giveServer(ServerLink* server, uint64_t clientId);
   // Opens a new server connection in `pool` for client `clientId` of this worker.
   void connectFor(Pool& pool, uint64_t clientId);
 
@@ -131,8 +131,8 @@ class Worker final : public EventLoop {
   std::mutex tasksMutex_;
   std::vector<Task> tasks_;
 
-  std::unordered_map<uint64_t, std::unique_ptr<ClientConn>> clients_;
-  std::unordered_map<uint64_t, std::unique_ptr<ServerConn>> servers_;
+  std::unordered_map<uint64_t, std::unique_ptr<ClientSession>> clients_;
+  std::unordered_map<uint64_t, std::unique_ptr<ServerLink>> servers_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> others_;
   std::vector<uint64_t> retired_;
   std::vector<std::pair<uint64_t, uint64_t>> gives_;  // (server id, client id)

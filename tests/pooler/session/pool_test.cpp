@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "pooler/session/runtime.h"
+#include "tests/pooler/session/fake_engine.h"
 #include "tests/config/config_test_support.h"
 
 namespace shardpool::pooler {
@@ -17,11 +18,16 @@ namespace {
 
 class TestRuntime final : public Runtime {
  public:
-  explicit TestRuntime(std::string_view toml) : Runtime(config::testing::loadOk(toml)) {}
+  explicit TestRuntime(std::string_view toml)
+      : Runtime(config::testing::loadOk(toml), std::make_unique<testing::FakeEngine>()) {}
+  // The servers opened so far (a pool's Connect grant carried out by the worker).
+  const std::vector<testing::FakeServer*>& opened() {
+    return static_cast<testing::FakeEngine&>(engine()).opened;
+  }
   ~TestRuntime() override {
     for (auto& w : workers_) w->stop();  // close the loops' handles; nothing ever ran
   }
-  std::unique_ptr<ConsoleSession> openConsole(ClientConn&, bool) override { return nullptr; }
+  std::unique_ptr<ConsoleSession> openConsole(ClientSession&, bool) override { return nullptr; }
   void postControl(std::function<void()>) override {}
 
   Pool& pool(std::string_view user) {
@@ -135,13 +141,19 @@ TEST_CASE("max_db_connections is shared by the pools of one database", "[session
   CHECK(bob.counts().total == 1);
   CHECK(bob.counts().waiting == 1);
 
-  // Alice's pool frees a slot: bob's waiter may now connect (retry, as the registry asks).
+  // Alice's pool frees a slot: the registry lets bob's waiter connect at once (slotFreed),
+  // on the waiter's worker, in bob's pool; a retry afterwards finds nobody waiting.
+  CHECK(rt.opened().empty());
   uint32_t g = alice.serverOpened();
   alice.serverGone(w0, g);
   CHECK(alice.counts().total == 1);
-  bob.retry(w0);
   CHECK(bob.counts().total == 2);
   CHECK(bob.counts().waiting == 0);
+  REQUIRE(rt.opened().size() == 1);
+  CHECK(&rt.opened()[0]->pool() == &bob);
+  CHECK(rt.opened()[0]->openedFor == 4);
+  bob.retry(w0);
+  CHECK(rt.opened().size() == 1);
 }
 
 TEST_CASE("a reload that shrinks the pool, and RECONNECT, mark servers to replace",

@@ -1,0 +1,23 @@
+#include "pooler/pg/pg_engine.h"
+
+#include "pooler/session/client_conn.h"
+#include "pooler/session/server_conn.h"
+
+namespace shardpool::pooler {
+
+namespace {
+class PgEngine final : public Engine {
+ public:
+  std::unique_ptr<ClientSession> newClient(Worker& worker, uint64_t id) override {
+    return std::make_unique<ClientConn>(worker, id);
+  }
+  std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) override {
+    return std::make_unique<ServerConn>(worker, id, pool);
+  }
+  std::unique_ptr<WorkerLocal> newWorkerLocal(Worker&) override { return nullptr; }
+};
+}  // namespace
+
+std::unique_ptr<Engine> makePgEngine() { return std::make_unique<PgEngine>(); }
+
+}  // namespace shardpool::pooler

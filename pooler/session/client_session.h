@@ -1,0 +1,74 @@
+// A client of shardpool as the core sees it, whatever its protocol: its state (one setState(),
+// the transitions in session_states.h), who it is, the pool it draws servers from, and what the
+// worker, the pools, the cancel registry and the admin console ask of it. A protocol's frontend
+// engine (pooler/pg/ for PostgreSQL) derives from it and speaks the wire.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "pooler/net/connection.h"
+#include "pooler/session/session_states.h"
+#include "pooler/session/worker.h"
+
+namespace shardpool::pooler {
+
+class Pool;
+class ServerLink;
+struct ConnRow;
+struct Snapshot;
+
+class ClientSession : public Connection {
+ public:
+  using State = ClientState;
+
+  ClientSession(Worker& worker, uint64_t id);
+  ~ClientSession() override;
+
+  Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
+  State state() const { return state_; }
+  const std::string& who() const { return who_; }
+  const std::string& user() const { return user_; }
+  const std::string& database() const { return database_; }
+
+  // Accepted: begin reading the client's login.
+  virtual void start() = 0;
+  virtual bool isConsole() const = 0;
+  virtual void describe(ConnRow& row) const = 0;  // for SHOW CLIENTS
+  // Admin console: a snapshot it asked for arrived; a waiting command finished.
+  virtual void consoleSnapshot(const Snapshot& snapshot) = 0;
+  virtual void consoleIdle() = 0;
+  // Ends the session with an error (KILL, KILL_CLIENT).
+  virtual void terminate(std::string_view sqlstate, std::string_view message,
+                         std::string_view reason) = 0;
+  // A cancel request with this client's key: cancels its query when one is running.
+  virtual void cancelRequested() = 0;
+
+  // Pairing, from the pool and the worker. waitingForServer(): a server handed to this client
+  // now would be taken; assignServer() gives it one of its pool's servers.
+  virtual bool waitingForServer() const = 0;
+  virtual void assignServer(ServerLink* server) = 0;
+  // A server that was on its way to this waiting client is gone: ask the pool again.
+  virtual void serverWithdrawn() = 0;
+  // The connect made for this client failed; `sqlstate` is the server's when it refused the
+  // login.
+  virtual void serverFailed(std::string_view reason, std::string_view sqlstate = "08006") = 0;
+
+  // Timeouts, from the worker's tick; shutdown: close now if no transaction is in progress.
+  virtual void checkTimers(Clock::time_point now, const config::General& settings) = 0;
+  virtual void closeIfIdle() = 0;
+
+ protected:
+  // The one place where state_ changes: a transition not in session_states.h is a bug of
+  // shardpool's own, logged as such.
+  void setState(State next);
+
+  State state_ = State::Startup;
+  std::string who_;
+  std::string user_;
+  std::string database_;
+  Pool* pool_ = nullptr;
+};
+
+}  // namespace shardpool::pooler

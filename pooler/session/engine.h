@@ -1,0 +1,31 @@
+// A wire protocol as the core sees it: the factory of its client sessions (one per accepted
+// connection) and of its server links (one per server a pool opens). The core never names a
+// protocol's types; the process installs the engine it serves (pooler/pg/ for PostgreSQL).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace shardpool::pooler {
+
+class ClientSession;
+class ServerLink;
+class Pool;
+class Worker;
+
+// Per-worker state an engine keeps (caches used only on that worker's thread).
+class WorkerLocal {
+ public:
+  virtual ~WorkerLocal() = default;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::unique_ptr<ClientSession> newClient(Worker& worker, uint64_t id) = 0;
+  virtual std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) = 0;
+  // The engine's state for `worker`, created with the worker (null: none).
+  virtual std::unique_ptr<WorkerLocal> newWorkerLocal(Worker& worker) = 0;
+};
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,30 @@
+#include "pooler/session/server_link.h"
+
+#include <fmt/format.h>
+
+#include <cassert>
+
+#include "pooler/net/log.h"
+#include "pooler/session/pool.h"
+
+namespace shardpool::pooler {
+
+ServerLink::ServerLink(Worker& worker, uint64_t id, Pool& pool)
+    : Connection(worker, id),
+      pool_(pool),
+      who_(fmt::format("S-{} {}", id, pool.name())),
+      generation_(pool.serverOpened()),
+      createdAt_(worker.now()),
+      idleSince_(worker.now()) {}
+
+ServerLink::~ServerLink() = default;
+
+void ServerLink::setState(State next) {
+  if (!allowed(state_, next)) {
+    log::error(who_, "BUG: impossible server state change {} -> {}", name(state_), name(next));
+    assert(false && "impossible server state change");
+  }
+  state_ = next;
+}
+
+}  // namespace shardpool::pooler

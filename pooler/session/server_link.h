@@ -1,0 +1,56 @@
+// A server connection as the core sees it, whatever its protocol: the pool it belongs to, its
+// state (one setState(), the transitions in session_states.h), and what the worker and the
+// pool ask of it. A protocol's backend engine (pooler/pg/ for PostgreSQL) derives from it:
+// connecting, logging in, resetting for reuse, and relaying replies to a linked client.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "pooler/net/connection.h"
+#include "pooler/session/session_states.h"
+#include "pooler/session/worker.h"
+
+namespace shardpool::pooler {
+
+class Pool;
+struct ConnRow;
+
+class ServerLink : public Connection {
+ public:
+  using State = ServerState;
+
+  ServerLink(Worker& worker, uint64_t id, Pool& pool);
+  ~ServerLink() override;
+
+  Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
+  Pool& pool() const { return pool_; }
+  State state() const { return state_; }
+  const std::string& who() const { return who_; }
+  // The pool's generation when this server was opened: servers of an older one are replaced.
+  uint32_t generation() const { return generation_; }
+  Clock::time_point createdAt() const { return createdAt_; }
+  Clock::time_point idleSince() const { return idleSince_; }
+
+  // Starts connecting; when logged in, the server is offered to client `forClient` (0: the pool).
+  virtual void start(uint64_t forClient) = 0;
+  virtual void describe(ConnRow& row) const = 0;  // for SHOW SERVERS
+  // `socketDead`: the peer already hung up, or nothing more may be sent to it.
+  virtual void close(std::string_view reason, bool socketDead = false) = 0;
+  // Connect/login failure (or a failed hand-over between workers): tell the waiting client.
+  virtual void fail(std::string_view reason, std::string_view sqlstate = "08006",
+                    bool socketDead = false) = 0;
+  virtual void checkTimers(Clock::time_point now) = 0;  // from the worker's tick
+
+ protected:
+  void setState(State next);
+
+  Pool& pool_;
+  std::string who_;
+  State state_ = State::Resolving;
+  uint32_t generation_ = 0;
+  Clock::time_point createdAt_;
+  Clock::time_point idleSince_;
+};
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,56 @@
+// An engine whose server links never touch a socket, for tests of the core (pool, worker): each
+// server opened is recorded with the client it was opened for, and can be parked or closed by
+// the test as a real engine's server would be.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pooler/session/client_session.h"
+#include "pooler/session/engine.h"
+#include "pooler/session/pool.h"
+#include "pooler/session/server_link.h"
+
+namespace shardpool::pooler::testing {
+
+class FakeServer final : public ServerLink {
+ public:
+  FakeServer(Worker& worker, uint64_t id, Pool& pool) : ServerLink(worker, id, pool) {}
+
+  uint64_t openedFor = 0;  // the client start() was given (0: the pool)
+  std::string closedBecause;
+
+  void start(uint64_t forClient) override { openedFor = forClient; }
+  void describe(ConnRow&) const override {}
+  void close(std::string_view reason, bool = false) override {
+    closedBecause = reason;
+    if (state_ != State::Closed) setState(State::Closed);
+  }
+  void fail(std::string_view reason, std::string_view = "08006", bool = false) override {
+    close(reason);
+  }
+  void checkTimers(Clock::time_point) override {}
+
+ protected:
+  void onData(Chunk*, size_t) override {}
+  void onReadEnd(int) override {}
+  void onWriteError(int) override {}
+  void onTlsFailed(const std::string&) override {}
+};
+
+class FakeEngine final : public Engine {
+ public:
+  std::vector<FakeServer*> opened;  // owned by their workers
+
+  std::unique_ptr<ClientSession> newClient(Worker&, uint64_t) override { return nullptr; }
+  std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) override {
+    auto s = std::make_unique<FakeServer>(worker, id, pool);
+    opened.push_back(s.get());
+    return s;
+  }
+  std::unique_ptr<WorkerLocal> newWorkerLocal(Worker&) override { return nullptr; }
+};
+
+}  // namespace shardpool::pooler::testing
