@@ -13,7 +13,7 @@
 #include "pooler/admin/admin_command.h"
 #include "pooler/directory/directory_rows.h"
 #include "pooler/merge/merge_planner.h"
-#include "pooler/session/session_guard.h"
+#include "pooler/pg/session_guard.h"
 #include "router/pg_statement.h"
 
 namespace pooler = shardpool::pooler;

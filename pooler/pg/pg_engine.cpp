@@ -1,7 +1,8 @@
 #include "pooler/pg/pg_engine.h"
 
-#include "pooler/session/client_conn.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/pg/client_conn.h"
+#include "pooler/pg/server_conn.h"
+#include "pooler/pg/shard_router.h"
 
 namespace shardpool::pooler {
 
@@ -14,7 +15,9 @@ class PgEngine final : public Engine {
   std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) override {
     return std::make_unique<ServerConn>(worker, id, pool);
   }
-  std::unique_ptr<WorkerLocal> newWorkerLocal(Worker&) override { return nullptr; }
+  std::unique_ptr<WorkerLocal> newWorkerLocal(Worker& worker) override {
+    return std::make_unique<ShardRouter>(worker);
+  }
 };
 }  // namespace
 

@@ -125,35 +125,20 @@ void Pool::serveWaiters(Worker& worker) {
   if (paused()) return;
   std::unique_lock lock(mutex_);
   std::vector<Waiter> served;
-  while (!waiters_.empty() && reserveSlot(settings().size)) {
-    served.push_back(waiters_.front());
-    waiters_.pop_front();
-  }
+  while (!waiters_.empty() && reserveSlot(settings().size)) served.push_back(popWaiter());
   std::vector<unsigned> donors;
-  if (!waiters_.empty())
-    for (unsigned i = 0; i < idle_.size(); ++i)
-      if (!idle_[i].empty()) donors.push_back(i);
+  if (!waiters_.empty()) donors = idleWorkers();
   lock.unlock();
   for (const Waiter& w : served) connectForWaiter(worker, w);
   for (unsigned d : donors) worker.runtime().worker(d).post([this](Worker& w) { stealFor(w); });
 }
 
 void Pool::closeIdle(Worker& worker, bool staleOnly, std::string_view reason) {
+  // Only this worker touches its idle list: no lock. Closing unparks each (ServerLink::setState).
   std::vector<ServerLink*> victims;
-  {
-    std::lock_guard lock(mutex_);
-    auto& mine = idle_[worker.index()];
-    uint32_t current = generation();
-    for (auto it = mine.begin(); it != mine.end();) {
-      if (!staleOnly || (*it)->generation() != current) {
-        victims.push_back(*it);
-        it = mine.erase(it);
-        --idleTotal_;
-      } else {
-        ++it;
-      }
-    }
-  }
+  uint32_t current = generation();
+  for (ServerLink* s : idle_[worker.index()].servers)
+    if (!staleOnly || s->generation() != current) victims.push_back(s);
   for (ServerLink* s : victims) s->close(reason);
 }
 
@@ -199,30 +184,58 @@ void Pool::connectForWaiter(Worker& from, const Waiter& w) {
 }
 
 Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId) {
+  IdleList& mine = idle_[worker.index()];
+  // The steady path: nobody waits and this worker has an idle server; no lock. A waiter that
+  // queues meanwhile on another worker is served by the next release (see release()).
+  if (!paused() && waiting_.load() == 0 && !mine.servers.empty())
+    return {Grant::Idle, unpark(mine)};
   std::unique_lock lock(mutex_);
-  auto& mine = idle_[worker.index()];
-  if (paused()) {
-    waiters_.push_back({worker.index(), clientId, worker.now()});
-    return {Grant::Queued, nullptr};
+  if (!paused()) {
+    if (!mine.servers.empty() && waiters_.empty()) return {Grant::Idle, unpark(mine)};
+    if (waiters_.empty() && reserveSlot(settings().size)) return {Grant::Connect, nullptr};
   }
-  if (!mine.empty() && waiters_.empty()) {
-    ServerLink* s = mine.back();
-    mine.pop_back();
-    --idleTotal_;
-    return {Grant::Idle, s};
-  }
-  if (waiters_.empty() && reserveSlot(settings().size)) return {Grant::Connect, nullptr};
-  waiters_.push_back({worker.index(), clientId, worker.now()});
-  int donor = -1;
-  if (idleTotal_ > 0) {
-    for (size_t i = 0; i < idle_.size(); ++i)
-      if (!idle_[i].empty()) donor = static_cast<int>(i);
-  }
-  bool capped = capped_ && idleTotal_ == 0;
+  pushWaiter({worker.index(), clientId, worker.now()});
+  if (paused()) return {Grant::Queued, nullptr};
+  std::vector<unsigned> donors = idleWorkers();
+  bool capped = capped_ && donors.empty();
   lock.unlock();
-  if (donor >= 0) worker.runtime().worker(unsigned(donor)).post([this](Worker& w) { stealFor(w); });
+  // Idle servers of other workers go to the waiters, oldest first (stealFor on their owner).
+  for (unsigned d : donors) worker.runtime().worker(d).post([this](Worker& w) { stealFor(w); });
   if (capped) registry_.makeRoomFor(worker, *this);
   return {Grant::Queued, nullptr};
+}
+
+void Pool::pushWaiter(const Waiter& w) {
+  waiters_.push_back(w);
+  waiting_.store(static_cast<uint32_t>(waiters_.size()));
+}
+
+Pool::Waiter Pool::popWaiter() {
+  Waiter w = waiters_.front();
+  waiters_.pop_front();
+  waiting_.store(static_cast<uint32_t>(waiters_.size()));
+  return w;
+}
+
+std::vector<unsigned> Pool::idleWorkers() const {
+  std::vector<unsigned> out;
+  for (unsigned i = 0; i < idle_.size(); ++i)
+    if (idle_[i].count.load() > 0) out.push_back(i);
+  return out;
+}
+
+ServerLink* Pool::unpark(IdleList& list) {
+  ServerLink* s = list.servers.back();
+  list.servers.pop_back();
+  list.count.store(static_cast<uint32_t>(list.servers.size()));
+  s->parked_ = false;
+  return s;
+}
+
+void Pool::park(IdleList& list, ServerLink* server) {
+  list.servers.push_back(server);
+  server->parked_ = true;
+  list.count.store(static_cast<uint32_t>(list.servers.size()));
 }
 
 bool Pool::cancelWait(unsigned workerIndex, uint64_t clientId) {
@@ -232,6 +245,7 @@ bool Pool::cancelWait(unsigned workerIndex, uint64_t clientId) {
   });
   if (it == waiters_.end()) return false;
   waiters_.erase(it);
+  waiting_.store(static_cast<uint32_t>(waiters_.size()));
   return true;
 }
 
@@ -261,29 +275,36 @@ void dispatch(Worker& from, ServerLink* server, unsigned toWorker, uint64_t clie
 }  // namespace
 
 void Pool::release(Worker& worker, ServerLink* server) {
-  std::unique_lock lock(mutex_);
-  if (!waiters_.empty() && !paused()) {
-    Waiter w = waiters_.front();
-    waiters_.pop_front();
-    lock.unlock();
-    dispatch(worker, server, w.worker, w.clientId);
+  IdleList& mine = idle_[worker.index()];
+  if (waiting_.load() == 0 || paused()) {
+    // Nobody waits: parked without a lock. A client of another worker may have queued between
+    // the check and the park, seeing no idle server: the count is published before waiting_ is
+    // read again (both sequentially consistent, as acquire() publishes waiting_ before reading
+    // the counts), so one of the two always sees the other.
+    park(mine, server);
+    if (waiting_.load() > 0 && !paused()) stealFor(worker);
     return;
   }
-  idle_[worker.index()].push_back(server);
-  ++idleTotal_;
+  std::unique_lock lock(mutex_);
+  if (waiters_.empty() || paused()) {
+    lock.unlock();
+    park(mine, server);
+    return;
+  }
+  Waiter w = popWaiter();
+  lock.unlock();
+  dispatch(worker, server, w.worker, w.clientId);
 }
 
 void Pool::stealFor(Worker& worker) {
   // Every idle server of this worker goes to a waiter, as long as both last.
+  IdleList& mine = idle_[worker.index()];
   for (;;) {
+    if (mine.servers.empty()) return;
     std::unique_lock lock(mutex_);
-    auto& mine = idle_[worker.index()];
-    if (mine.empty() || waiters_.empty() || paused()) return;
-    ServerLink* s = mine.back();
-    mine.pop_back();
-    --idleTotal_;
-    Waiter w = waiters_.front();
-    waiters_.pop_front();
+    if (waiters_.empty() || paused()) return;
+    ServerLink* s = unpark(mine);
+    Waiter w = popWaiter();
     lock.unlock();
     dispatch(worker, s, w.worker, w.clientId);
   }
@@ -295,10 +316,7 @@ void Pool::serverGone(Worker& worker, uint32_t generation) {
   if (auto it = openByGeneration_.find(generation); it != openByGeneration_.end())
     if (--it->second == 0) openByGeneration_.erase(it);
   std::optional<Waiter> next;
-  if (!waiters_.empty() && !paused() && reserveSlot(settings().size)) {
-    next = waiters_.front();
-    waiters_.pop_front();
-  }
+  if (!waiters_.empty() && !paused() && reserveSlot(settings().size)) next = popWaiter();
   lock.unlock();
   if (next) connectForWaiter(worker, *next);
   if (dbLimit_->max() > 0 || userLimit_->max() > 0) registry_.slotFreed(worker, *this);
@@ -307,8 +325,7 @@ void Pool::serverGone(Worker& worker, uint32_t generation) {
 void Pool::retry(Worker& worker) {
   std::unique_lock lock(mutex_);
   if (waiters_.empty() || paused() || !reserveSlot(settings().size)) return;
-  Waiter w = waiters_.front();
-  waiters_.pop_front();
+  Waiter w = popWaiter();
   lock.unlock();
   connectForWaiter(worker, w);
 }
@@ -323,17 +340,13 @@ void Pool::maintain(Worker& worker, PoolClock::time_point now) {
   if (!waiters_.empty() && cur.reserveSize > 0 && cur.reserveTimeout.count() > 0 &&
       now - waiters_.front().since >= cur.reserveTimeout &&
       reserveSlot(cur.size + cur.reserveSize)) {
-    served.push_back(waiters_.front());
-    waiters_.pop_front();
+    served.push_back(popWaiter());
     log::info(
         name_, "reserve pool: a client waited {} ms; opening server {} of {}+{}",
         std::chrono::duration_cast<std::chrono::milliseconds>(now - served.back().since).count(),
         total_, cur.size, cur.reserveSize);
   }
-  while (!waiters_.empty() && reserveSlot(cur.size)) {
-    served.push_back(waiters_.front());
-    waiters_.pop_front();
-  }
+  while (!waiters_.empty() && reserveSlot(cur.size)) served.push_back(popWaiter());
   bool blocked = capped_ && !waiters_.empty();
   lock.unlock();
   for (uint32_t i = 0; i < warm; ++i) worker.connectFor(*this, 0);
@@ -342,14 +355,11 @@ void Pool::maintain(Worker& worker, PoolClock::time_point now) {
 }
 
 bool Pool::closeOneIdle(Worker& worker) {
-  std::unique_lock lock(mutex_);
-  auto& mine = idle_[worker.index()];
-  if (mine.empty()) return false;
-  ServerLink* s = mine.front();  // the least recently used
-  mine.erase(mine.begin());
-  --idleTotal_;
-  lock.unlock();
-  s->close("making room for another pool (max_db_connections / max_user_connections)");
+  IdleList& mine = idle_[worker.index()];
+  if (mine.servers.empty()) return false;
+  // The least recently used; closing it unparks it (ServerLink::setState).
+  mine.servers.front()->close(
+      "making room for another pool (max_db_connections / max_user_connections)");
   return true;
 }
 
@@ -358,29 +368,27 @@ bool Pool::aboveMinimum() {
   return total_ > settings().minSize;
 }
 
-bool Pool::hasWaiters() {
-  std::lock_guard lock(mutex_);
-  return !waiters_.empty();
-}
+bool Pool::hasWaiters() { return waiting_.load() > 0; }
 
 bool Pool::sharesLimitWith(const Pool& other) const {
   return &other != this && ((dbLimit_ == other.dbLimit_ && dbLimit_->max() > 0) ||
                             (userLimit_ == other.userLimit_ && userLimit_->max() > 0));
 }
 
-bool Pool::takeIdle(Worker& worker, ServerLink* server) {
-  std::lock_guard lock(mutex_);
-  auto& mine = idle_[worker.index()];
-  auto it = std::find(mine.begin(), mine.end(), server);
-  if (it == mine.end()) return false;
-  mine.erase(it);
-  --idleTotal_;
-  return true;
+void Pool::unpark(Worker& worker, ServerLink* server) {
+  IdleList& mine = idle_[worker.index()];
+  auto it = std::find(mine.servers.begin(), mine.servers.end(), server);
+  if (it == mine.servers.end()) return;
+  mine.servers.erase(it);
+  mine.count.store(static_cast<uint32_t>(mine.servers.size()));
+  server->parked_ = false;
 }
 
 Pool::Counts Pool::counts() {
+  uint32_t idle = 0;
+  for (const IdleList& l : idle_) idle += l.count.load(std::memory_order_relaxed);
   std::lock_guard lock(mutex_);
-  return {total_, idleTotal_, static_cast<uint32_t>(waiters_.size()),
+  return {total_, idle, static_cast<uint32_t>(waiters_.size()),
           waiters_.empty() ? PoolClock::time_point{} : waiters_.front().since};
 }
 

@@ -183,8 +183,9 @@ class Pool {
   // A server (connected or not) is gone: frees its slot, maybe starting a connect for a waiter.
   // `generation` is the one it was created in (see serverOpened).
   void serverGone(Worker& worker, uint32_t generation);
-  // Removes an idle server from the idle list (to close it); false if it was not idle.
-  bool takeIdle(Worker& worker, ServerLink* server);
+  // Takes a parked server out of this worker's idle list (ServerLink::setState, as it leaves
+  // the idle state); nothing when it is not parked.
+  void unpark(Worker& worker, ServerLink* server);
   // True when closing one more idle server keeps min_pool_size.
   bool aboveMinimum();
   // Periodic upkeep from one worker: min_pool_size, the reserve pool, waiters blocked by a cap.
@@ -208,6 +209,17 @@ class Pool {
     uint64_t clientId;
     PoolClock::time_point since;
   };
+  // A worker's idle servers: touched only on that worker's thread, without a lock; `count`
+  // is what other threads read (whether to ask that worker for one).
+  struct alignas(64) IdleList {
+    std::vector<ServerLink*> servers;  // most recently parked last
+    std::atomic<uint32_t> count{0};
+  };
+  ServerLink* unpark(IdleList& list);  // the most recently parked
+  void park(IdleList& list, ServerLink* server);
+  std::vector<unsigned> idleWorkers() const;  // workers with idle servers
+  void pushWaiter(const Waiter& w);  // under mutex_
+  Waiter popWaiter();                // under mutex_
   bool reserveSlot(uint32_t limit);  // under mutex_
   void freeSlot();                   // under mutex_
   void connectForWaiter(Worker& from, const Waiter& w);
@@ -234,9 +246,11 @@ class Pool {
   unsigned workerCount_;
   std::mutex mutex_;
   uint32_t total_ = 0;  // open or opening
-  uint32_t idleTotal_ = 0;
   bool capped_ = false;  // a waiter is blocked by a shared cap, not by pool_size
   std::deque<Waiter> waiters_;
+  // waiters_.size(), read without the lock: while it is 0, acquire() takes an idle server of its
+  // own worker and release() parks one without locking (sequentially consistent, see release()).
+  std::atomic<uint32_t> waiting_{0};
   mutable std::mutex loginMutex_;
   std::shared_ptr<const SettingsList> loginParams_;  // under loginMutex_
   std::map<std::pair<std::string, std::string>, std::string> acceptedStartup_;  // ditto
@@ -245,7 +259,7 @@ class Pool {
   std::map<std::string, uint64_t> staleStatements_;  // ditto: name -> when found stale
   std::atomic<uint64_t> schemaChangedAt_{0};
   static constexpr size_t kMaxValidStatements = 16384;
-  std::vector<std::vector<ServerLink*>> idle_;  // per worker
+  std::vector<IdleList> idle_;  // per worker
 };
 
 class PoolRegistry {

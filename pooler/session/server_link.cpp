@@ -24,7 +24,14 @@ void ServerLink::setState(State next) {
     log::error(who_, "BUG: impossible server state change {} -> {}", name(state_), name(next));
     assert(false && "impossible server state change");
   }
+  if (parked_ && next != State::Idle) pool_.unpark(worker(), this);
+  if (next == State::Idle) idleSince_ = worker().now();
   state_ = next;
+}
+
+void ServerLink::offer(uint64_t forClient) {
+  setState(State::Idle);
+  worker().queueGive(this, forClient);
 }
 
 }  // namespace shardpool::pooler

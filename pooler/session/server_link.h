@@ -41,9 +41,16 @@ class ServerLink : public Connection {
   virtual void fail(std::string_view reason, std::string_view sqlstate = "08006",
                     bool socketDead = false) = 0;
   virtual void checkTimers(Clock::time_point now) = 0;  // from the worker's tick
+  // In its pool's idle list (idle, and not on its way to a client).
+  bool parked() const { return parked_; }
 
  protected:
+  // The one place where state_ changes: a server leaving the idle state leaves its pool's idle
+  // list with it; one entering it records since when. An impossible transition is a bug.
   void setState(State next);
+  // Idle again, offered to client `forClient` (0: back to the pool) at the end of this loop
+  // iteration, when no callback of this connection is on the stack (Worker::queueGive).
+  void offer(uint64_t forClient);
 
   Pool& pool_;
   std::string who_;
@@ -51,6 +58,10 @@ class ServerLink : public Connection {
   uint32_t generation_ = 0;
   Clock::time_point createdAt_;
   Clock::time_point idleSince_;
+
+ private:
+  friend class Pool;  // parks and unparks
+  bool parked_ = false;
 };
 
 }  // namespace shardpool::pooler

@@ -14,7 +14,7 @@ enum class ClientState {
   WaitServer,  // queued in a pool, or a server is being opened for it
   Login,       // a server is linked and the client's session settings are being applied
   Active,      // logged in; in transaction pooling it may hold no server between transactions
-  Scatter,     // one statement runs on several shards at once (pooler/session/scatter.h)
+  Scatter,     // one statement runs on several shards at once (pooler/pg/scatter.h)
   Console,     // logged in to the admin console
   Closing,     // terminal: closed, waiting for deferred deletion
 };

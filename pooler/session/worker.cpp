@@ -14,7 +14,7 @@
 #include "pooler/session/pool.h"
 #include "pooler/session/runtime.h"
 #include "pooler/session/server_link.h"
-#include "pooler/session/shard_router.h"
+#include "pooler/session/engine.h"
 
 namespace shardpool::pooler {
 
@@ -26,7 +26,7 @@ constexpr uint64_t kFileHeadroom = 16;
 }
 
 Worker::Worker(Runtime& runtime, unsigned index)
-    : runtime_(runtime), index_(index), shardRouter_(std::make_unique<ShardRouter>(*this)) {
+    : runtime_(runtime), index_(index), local_(runtime.engine().newWorkerLocal(*this)) {
   uv_loop_init(&loop_);
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   uv_async_init(&loop_, &async_, onAsync);

@@ -23,7 +23,7 @@ class ClientSession;
 class ServerLink;
 class Connection;
 class Pool;
-class ShardRouter;
+class WorkerLocal;
 struct ConnRow;
 
 using Clock = std::chrono::steady_clock;
@@ -49,7 +49,8 @@ class Worker final : public EventLoop {
 
   Runtime& runtime() const { return runtime_; }
   unsigned index() const { return index_; }
-  ShardRouter& shardRouter() { return *shardRouter_; }  // sharded databases' routing state
+  // What the engine keeps for this worker (engine.h); null when it keeps nothing.
+  WorkerLocal* local() const { return local_.get(); }
   Clock::time_point now() const { return now_; }
   bool shuttingDown() const { return shuttingDown_; }
   size_t clientCount() const { return clientsAlive_.load(std::memory_order_relaxed); }
@@ -118,7 +119,7 @@ class Worker final : public EventLoop {
   uv_check_t check_{};
   uv_idle_t idle_{};
   bool idleActive_ = false;
-  std::unique_ptr<ShardRouter> shardRouter_;
+  std::unique_ptr<WorkerLocal> local_;
   Clock::time_point now_;
   Clock::time_point lastMaintain_;
   Clock::time_point lastAcceptError_;

@@ -30,6 +30,9 @@ class TestRuntime final : public Runtime {
   std::unique_ptr<ConsoleSession> openConsole(ClientSession&, bool) override { return nullptr; }
   void postControl(std::function<void()>) override {}
 
+  // Runs the tasks other threads posted to worker `i` (its loop never runs on a thread here).
+  void runPosted(unsigned i) { uv_run(worker(i).loop(), UV_RUN_NOWAIT); }
+
   Pool& pool(std::string_view user) {
     auto cfg = config();
     return pools().get(*cfg, *cfg->findDatabase("appdb"), "appdb", user);
@@ -183,6 +186,90 @@ TEST_CASE("a reload that shrinks the pool, and RECONNECT, mark servers to replac
   CHECK_FALSE(moved.sameBackend(p.settings()));
   p.updateSettings(moved, true);
   CHECK(p.generation() == before + 2);
+}
+
+TEST_CASE("an idle server is parked on its worker, taken back there, and unparked as it closes",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Pool& p = rt.pool("alice");
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  w0.connectFor(p, 1);
+  REQUIRE(rt.opened().size() == 1);
+  testing::FakeServer* s = rt.opened()[0];
+  CHECK(s->openedFor == 1);
+  CHECK_FALSE(s->parked());
+
+  // Client 1 is done: nobody waits, the server is parked on worker 0.
+  p.release(w0, s);
+  CHECK(s->parked());
+  CHECK(p.counts().idle == 1);
+  // The next client of worker 0 gets that very server, with no connect.
+  Pool::Acquired a = p.acquire(w0, 2);
+  CHECK(a.grant == Pool::Grant::Idle);
+  CHECK(a.server == s);
+  CHECK_FALSE(s->parked());
+  CHECK(p.counts().idle == 0);
+
+  // Parked again, then closed (server_idle_timeout, KILL): it leaves the idle list with its
+  // state, so no client is ever given a closed server.
+  p.release(w0, s);
+  REQUIRE(p.counts().idle == 1);
+  s->close("test");
+  CHECK_FALSE(s->parked());
+  CHECK(p.counts().idle == 0);
+  CHECK(p.acquire(w0, 3).grant != Pool::Grant::Idle);
+}
+
+TEST_CASE("a server released while a client of another worker waits goes to that client",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Worker& w1 = rt.worker(1);
+  Pool& p = rt.pool("alice");
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  w0.connectFor(p, 1);
+  w0.connectFor(p, 2);
+  REQUIRE(rt.opened().size() == 2);
+  testing::FakeServer* s = rt.opened()[0];
+  REQUIRE(p.acquire(w1, 10).grant == Pool::Grant::Queued);
+
+  // Released on worker 0: not parked there, but moved to worker 1 for its waiter.
+  p.release(w0, s);
+  CHECK_FALSE(s->parked());
+  CHECK(p.counts().idle == 0);
+  CHECK(p.counts().waiting == 0);
+  CHECK(w0.findServer(s->id()) == nullptr);
+  rt.runPosted(1);
+  CHECK(w1.findServer(s->id()) == s);
+}
+
+TEST_CASE("a server parked on one worker is handed to a client queued on another",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Worker& w1 = rt.worker(1);
+  Pool& p = rt.pool("alice");
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  w0.connectFor(p, 1);
+  w0.connectFor(p, 2);
+  testing::FakeServer* s = rt.opened()[0];
+  p.release(w0, s);
+  REQUIRE(s->parked());
+
+  // Worker 1's client finds no idle server of its own and the pool full: it queues, and the
+  // worker holding the idle server is asked to give it up (stealFor, run on worker 0).
+  CHECK(p.acquire(w1, 10).grant == Pool::Grant::Queued);
+  CHECK(p.counts().waiting == 1);
+  CHECK(p.counts().idle == 1);
+  rt.runPosted(0);
+  CHECK_FALSE(s->parked());
+  CHECK(p.counts().waiting == 0);
+  CHECK(p.counts().idle == 0);
+  rt.runPosted(1);
+  CHECK(w1.findServer(s->id()) == s);
 }
 
 }  // namespace shardpool::pooler

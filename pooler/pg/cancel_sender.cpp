@@ -1,4 +1,4 @@
-#include "pooler/session/cancel_sender.h"
+#include "pooler/pg/cancel_sender.h"
 
 #include <sys/un.h>
 
@@ -7,7 +7,7 @@
 #include "pooler/net/connection.h"
 #include "pooler/net/log.h"
 #include "pooler/protocol/pg_codec.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/pg/server_conn.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {

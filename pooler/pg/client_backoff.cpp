@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #include "pooler/net/log.h"
-#include "pooler/session/client_conn.h"
+#include "pooler/pg/client_conn.h"
 #include "pooler/session/runtime.h"
 
 namespace shardpool::pooler {

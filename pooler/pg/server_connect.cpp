@@ -6,10 +6,10 @@
 
 #include <cstring>
 
-#include "pooler/session/client_conn.h"
+#include "pooler/pg/client_conn.h"
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/pg/server_conn.h"
 
 namespace shardpool::pooler {
 
@@ -246,12 +246,10 @@ bool ServerConn::handleAuth(pg::Bytes body) {
 
 void ServerConn::loginDone() {
   scram_.reset();
-  setState(State::Idle);
-  idleSince_ = worker().now();
   log::debug(who_, "connected to backend pid {}", backendPid_);
   pool_.noteLoginParams(params_);
   counters().add(counters().serverConnects, 1);
-  worker().queueGive(this, forClient_);
+  offer(forClient_);
   forClient_ = 0;
 }
 

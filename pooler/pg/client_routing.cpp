@@ -9,14 +9,14 @@
 #include <algorithm>
 #include <cctype>
 
-#include "pooler/session/client_routing.h"
+#include "pooler/pg/client_routing.h"
 #include "pooler/session/health_view.h"
 #include "pooler/net/log.h"
 #include "pooler/merge/merge_planner.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/server_conn.h"
-#include "pooler/session/session_guard.h"
-#include "pooler/session/shard_router.h"
+#include "pooler/pg/server_conn.h"
+#include "pooler/pg/session_guard.h"
+#include "pooler/pg/shard_router.h"
 #include "router/pg_refusal.h"
 
 namespace shardpool::pooler {
@@ -172,7 +172,7 @@ void ClientConn::routeNext() {
   Routing& r = *routing_;
   pg::Writer w;
   while (state_ == State::Active && !server_ && !inbuf_.empty()) {
-    ShardRouter::Database* d = worker().shardRouter().find(database_);
+    ShardRouter::Database* d = ShardRouter::of(worker()).find(database_);
     if (!d) {
       fatal("08006",
             fmt::format("database \"{}\" is no longer sharded in the configuration: reconnect",
@@ -196,7 +196,7 @@ void ClientConn::routeNext() {
     }
     if (first.type == 'Q') {
       std::string_view sql = bodyText(first.body);
-      const router::StatementFacts& f = worker().shardRouter().analyze(*d, sql);
+      const router::StatementFacts& f = ShardRouter::of(worker()).analyze(*d, sql);
       if (r.deferredBegin.empty() && startsTransaction(f, sql)) {
         // Answered here: the shard is not known before the transaction's first statement.
         r.deferBegin(sql, f);
@@ -284,7 +284,7 @@ void ClientConn::routeNext() {
             }
           }
           if (!query) continue;
-          const router::StatementFacts& facts = worker().shardRouter().analyze(*d, *query);
+          const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(*d, *query);
           if (facts.kind == router::StatementKind::TransactionControl) continue;
           auto values = pg::decodeBindValues(b->rest);
           router::Route route =
@@ -398,9 +398,9 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
                                                            const pg::BindValues* bind,
                                                            const std::vector<uint32_t>* types) {
   Routing& r = *routing_;
-  ShardRouter::Database* d = worker().shardRouter().find(database_);
+  ShardRouter::Database* d = ShardRouter::of(worker()).find(database_);
   if (!d || !r.shard || !server_) return std::nullopt;
-  const router::StatementFacts& f = worker().shardRouter().analyze(*d, sql);
+  const router::StatementFacts& f = ShardRouter::of(worker()).analyze(*d, sql);
   router::Route route = routeWith(f, d->map, r.hints(), bind, types);
   const auto& names = d->map.shardNames;
   auto nameOf = [&](uint32_t s) { return s < names.size() ? names[s] : std::to_string(s); };
@@ -504,7 +504,7 @@ bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
     }
   }
   if (binds != 1) return false;
-  const router::StatementFacts& f = worker().shardRouter().analyze(d, query);
+  const router::StatementFacts& f = ShardRouter::of(worker()).analyze(d, query);
   std::optional<std::string_view> tag;
   bool begins = r.deferredBegin.empty() && startsTransaction(f, query);
   std::optional<std::string_view> ends =

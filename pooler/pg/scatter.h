@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "pooler/merge/pg_merge.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/pg/server_conn.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {

@@ -3,12 +3,12 @@
 // demand on whichever server the client is given, and answered in order (see pg_requests.h).
 #include <fmt/format.h>
 
-#include "pooler/session/client_conn.h"
-#include "pooler/session/client_routing.h"
+#include "pooler/pg/client_conn.h"
+#include "pooler/pg/client_routing.h"
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/net/log.h"
-#include "pooler/session/server_conn.h"
-#include "pooler/session/session_guard.h"
+#include "pooler/pg/server_conn.h"
+#include "pooler/pg/session_guard.h"
 
 namespace shardpool::pooler {
 

@@ -1,8 +1,8 @@
-#include "pooler/session/scatter.h"
+#include "pooler/pg/scatter.h"
 
 #include <fmt/format.h>
 
-#include "pooler/session/client_conn.h"
+#include "pooler/pg/client_conn.h"
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
 #include "pooler/protocol/pg_extended.h"

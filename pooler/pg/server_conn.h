@@ -127,7 +127,6 @@ class ServerConn final : public ServerLink {
   bool clean() const;
   char transactionStatus() const { return txStatus_; }
 
-  void markIdle();  // parked in the pool
   // `socketDead`: the backend already hung up (EOF, read or write error), or nothing more may be
   // sent to it (a client's message is half through): no Terminate, the socket closes and the
   // slot is free at once.

@@ -8,12 +8,12 @@
 
 #include <cctype>
 
-#include "pooler/session/client_conn.h"
-#include "pooler/session/client_routing.h"
+#include "pooler/pg/client_conn.h"
+#include "pooler/pg/client_routing.h"
 #include "pooler/net/log.h"
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/pg/server_conn.h"
 
 namespace shardpool::pooler {
 

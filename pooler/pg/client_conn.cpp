@@ -1,17 +1,17 @@
-#include "pooler/session/client_conn.h"
+#include "pooler/pg/client_conn.h"
 
 #include <fmt/format.h>
 
 #include <cassert>
 
 #include "pooler/session/console_session.h"
-#include "pooler/session/client_routing.h"
+#include "pooler/pg/client_routing.h"
 #include "pooler/session/cancel.h"
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/pg/server_conn.h"
 #include "pooler/session/settings_list.h"
 
 namespace shardpool::pooler {

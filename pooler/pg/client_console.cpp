@@ -7,10 +7,10 @@
 #include "pooler/session/conn_rows.h"
 #include "pooler/session/console_session.h"
 #include "pooler/session/cancel.h"
-#include "pooler/session/client_conn.h"
+#include "pooler/pg/client_conn.h"
 #include "pooler/net/log.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/server_conn.h"
+#include "pooler/pg/server_conn.h"
 #include "pooler/session/settings_list.h"
 
 namespace shardpool::pooler {

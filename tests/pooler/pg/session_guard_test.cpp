@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "pooler/session/session_guard.h"
+#include "pooler/pg/session_guard.h"
 
 using shardpool::pooler::noteSettingChanges;
 using shardpool::pooler::SettingChanges;

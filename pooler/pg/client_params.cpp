@@ -2,9 +2,9 @@
 // server's settings in line with the client's, and the settings the server reports.
 #include <fmt/format.h>
 
-#include "pooler/session/client_conn.h"
-#include "pooler/session/server_conn.h"
-#include "pooler/session/session_guard.h"
+#include "pooler/pg/client_conn.h"
+#include "pooler/pg/server_conn.h"
+#include "pooler/pg/session_guard.h"
 #include "pooler/session/settings_list.h"
 
 namespace shardpool::pooler {

@@ -1,6 +1,6 @@
 // A worker's view of the sharded databases: each one's router::ShardMap for the running
 // configuration, and a cache of statement analyses per database, so the data path parses each
-// distinct statement once per worker. Owned by the Worker; used only on its thread, no locks
+// distinct statement once per worker. The PostgreSQL engine's state per worker; used only on its thread, no locks
 // except a configuration refresh at most every 100 ms.
 #pragma once
 
@@ -14,6 +14,7 @@
 #include "router/pg_statement.h"
 #include "router/directory.h"
 #include "router/route.h"
+#include "pooler/session/engine.h"
 
 namespace shardpool::pooler {
 
@@ -23,9 +24,11 @@ class Worker;
 // send reads to (read_from) in a transaction-pooled database.
 bool routedDatabase(const config::Config& cfg, const config::Database& db);
 
-class ShardRouter {
+class ShardRouter final : public WorkerLocal {
  public:
   explicit ShardRouter(Worker& worker) : worker_(worker) {}
+  // The router of `worker`, whose engine is PostgreSQL's (pg_engine.cpp makes it).
+  static ShardRouter& of(Worker& worker);
 
   // The routing state of sharded database `db` (one with more than one shard) under the
   // running configuration; null when `db` is no longer sharded or no longer exists. Valid until

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "pooler/session/client_conn.h"
-#include "pooler/session/scatter.h"
+#include "pooler/pg/client_conn.h"
+#include "pooler/pg/scatter.h"
 #include "router/pg_params.h"
 #include "router/route.h"
 

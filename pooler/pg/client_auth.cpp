@@ -1,4 +1,4 @@
-#include "pooler/session/client_auth.h"
+#include "pooler/pg/client_auth.h"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>

@@ -2,11 +2,11 @@
 // transactions (scatter/gather), and the merged reply (pooler/scatter.h runs it).
 #include <fmt/format.h>
 
-#include "pooler/session/client_routing.h"
+#include "pooler/pg/client_routing.h"
 #include "pooler/net/log.h"
 #include "pooler/merge/merge_planner.h"
 #include "pooler/session/runtime.h"
-#include "pooler/session/shard_router.h"
+#include "pooler/pg/shard_router.h"
 
 namespace shardpool::pooler {
 
@@ -43,7 +43,7 @@ bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_
         if (portalQuery.empty() && !b->statement.empty())
           if (auto st = statements_.find(std::string(b->statement)); st != statements_.end())
             portalQuery = st->second.query;
-        const router::StatementFacts& facts = worker().shardRouter().analyze(d, portalQuery);
+        const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(d, portalQuery);
         auto values = pg::decodeBindValues(b->rest);
         router::Route route =
             routeWith(facts, d.map, routing_->hints(), values ? &*values : nullptr, nullptr);
@@ -59,7 +59,7 @@ bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_
         break;
       }
       case 'E': {
-        const router::StatementFacts& facts = worker().shardRouter().analyze(d, portalQuery);
+        const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(d, portalQuery);
         pg::MergePlan plan = planMerge(facts);
         if (!refusal && plan.kind == pg::MergeKind::Refuse) refusal = plan;
         plans.push_back(std::move(plan));
@@ -89,7 +89,7 @@ bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_
 void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
                               std::vector<pg::SegmentPlans> plans) {
   Routing& r = *routing_;
-  ShardRouter::Database* d = worker().shardRouter().find(database_);
+  ShardRouter::Database* d = ShardRouter::of(worker()).find(database_);
   // The unit, with the client's statement names mapped to the servers' (as client_prepared.cpp
   // does for one server).
   std::string unit;

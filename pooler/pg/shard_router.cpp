@@ -1,9 +1,11 @@
-#include "pooler/session/shard_router.h"
+#include "pooler/pg/shard_router.h"
 
 #include "pooler/session/runtime.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {
+
+ShardRouter& ShardRouter::of(Worker& worker) { return static_cast<ShardRouter&>(*worker.local()); }
 
 bool routedDatabase(const config::Config& cfg, const config::Database& db) {
   if (db.shards.size() > 1) return true;

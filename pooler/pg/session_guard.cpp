@@ -1,4 +1,4 @@
-#include "pooler/session/session_guard.h"
+#include "pooler/pg/session_guard.h"
 
 #include <algorithm>
 #include <array>

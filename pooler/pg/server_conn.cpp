@@ -1,4 +1,4 @@
-#include "pooler/session/server_conn.h"
+#include "pooler/pg/server_conn.h"
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 
 #include "pooler/session/conn_rows.h"
 #include "pooler/session/cancel.h"
-#include "pooler/session/cancel_sender.h"
-#include "pooler/session/client_conn.h"
+#include "pooler/pg/cancel_sender.h"
+#include "pooler/pg/client_conn.h"
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
 #include "pooler/protocol/pg_extended.h"
@@ -615,15 +615,7 @@ bool ServerConn::closedInsteadOfReuse() {
   return false;
 }
 
-void ServerConn::backToPool() {
-  markIdle();
-  worker().queueGive(this, 0);
-}
-
-void ServerConn::markIdle() {
-  setState(State::Idle);
-  idleSince_ = worker().now();
-}
+void ServerConn::backToPool() { offer(0); }
 
 void ServerConn::checkTimers(Clock::time_point now) {
   const PoolSettings& s = pool_.settings();
@@ -653,7 +645,7 @@ void ServerConn::checkTimers(Clock::time_point now) {
       else
         reason = replacedBecause();
       // Only a parked server is closed here; one being handed over is left alone.
-      if (reason && pool_.takeIdle(worker(), this)) close(reason);
+      if (reason && parked()) close(reason);
       break;
     }
     case State::Closed:
@@ -695,12 +687,10 @@ void ServerConn::close(std::string_view reason, bool socketDead) {
     fail(reason, "08006", socketDead);  // a dead socket still frees its slot at once
     return;
   }
-  bool wasIdle = state_ == State::Idle;
   bool loggedIn = state_ != State::Resolving && state_ != State::Connecting &&
                   state_ != State::TlsRequest && state_ != State::TlsHandshake;
   setState(State::Closed);
   log::info(who_, "closing server connection: {}", reason);
-  if (wasIdle) pool_.takeIdle(worker(), this);
   if (ScatterSink* sink = sink_) {
     sink_ = nullptr;
     sink->shardLost(sinkIndex_, reason);

@@ -11,17 +11,17 @@
 #include <vector>
 
 #include "pooler/auth/login_backoff.h"
-#include "pooler/session/client_auth.h"
+#include "pooler/pg/client_auth.h"
 #include "pooler/session/client_session.h"
 #include "pooler/net/connection.h"
 #include "pooler/session/pool.h"
-#include "pooler/session/session_guard.h"
+#include "pooler/pg/session_guard.h"
 #include "pooler/session/session_states.h"
 #include "pooler/protocol/pg_extended.h"
 #include "pooler/protocol/pg_requests.h"
 #include "pooler/merge/pg_merge.h"
 #include "pooler/protocol/pg_scanner.h"
-#include "pooler/session/shard_router.h"
+#include "pooler/pg/shard_router.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {
