@@ -30,11 +30,6 @@ ClientConn::ClientConn(Worker& worker, uint64_t id) : ClientSession(worker, id) 
 
 ClientConn::~ClientConn() = default;
 
-void ClientConn::start() {
-  startedAt_ = worker().now();
-  startReading();
-}
-
 void ClientConn::onData(Chunk* chunk, size_t len) {
   lastActivity_ = worker().now();
   switch (state_) {
@@ -213,14 +208,13 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
           "client certificate rejected");
     return false;
   }
-  if (!runtime.tryAddClient()) {
+  if (!countClient()) {
     fatal("53300",
           fmt::format("too many client connections (max_client_conn = {})",
                       runtime.config()->general.maxClientConn),
           "max_client_conn reached");
     return false;
   }
-  counted_ = true;
   if (!admitLogin()) return false;  // it waits its turn (failed-login back-off), or was refused
   return beginAuth();
 }
@@ -350,9 +344,7 @@ void ClientConn::afterAuth() {
   // Messages shardpool rewrites are collected whole: allow what PostgreSQL allows.
   if (txnPooling_) scanner_.setMaxCollect(pg::kMaxMessageLength);
   startup_ = params_;  // what RESET goes back to
-  auto keys = runtime.cancels().add(worker().index(), id());
-  cancelPid_ = keys.first;
-  cancelKey_ = keys.second;
+  takeCancelKey();
   log::debug(who_, "authenticated");
   if (!routing_ && completeLoginLocally()) return;
   if (txnPooling_) {
@@ -362,7 +354,7 @@ void ClientConn::afterAuth() {
       for (auto& [k, v] : *defaults)
         if (!findSetting(params_, k)) params_.emplace_back(k, v);
   }
-  requestServer();
+  askPool();
 }
 
 bool ClientConn::completeLoginLocally() {
@@ -401,24 +393,7 @@ void ClientConn::wantServer() {
   }
   if (answerPrepareLocally()) return;
   if (inbuf_.size() > kMaxPendingBytes) stopReading();
-  requestServer();
-}
-
-void ClientConn::requestServer() {
-  setState(State::WaitServer);
-  waitStart_ = Clock::now();
-  Pool::Acquired a = pool_->acquire(worker(), id());
-  switch (a.grant) {
-    case Pool::Grant::Idle:
-      assignServer(a.server);
-      break;
-    case Pool::Grant::Connect:
-      worker().connectFor(*pool_, id());
-      break;
-    case Pool::Grant::Queued:
-      log::debug(who_, "waiting for a server connection");
-      break;
-  }
+  askPool();
 }
 
 bool ClientConn::waitingForServer() const {
@@ -636,9 +611,7 @@ void ClientConn::serverWithdrawn() {
   }
   if (state_ != State::WaitServer) return;
   log::info(who_, "the server meant for this client closed first; asking the pool again");
-  Clock::time_point since = waitStart_;
-  requestServer();
-  waitStart_ = since;
+  askPool(true);
 }
 
 void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate) {
@@ -651,53 +624,18 @@ void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate
     // A replica could not serve this read: its shard's primary will.
     log::warn(who_, "connect to a replica failed ({}); reading from the primary", reason);
     pool_ = &shardPool(pool_->shard(), 0);
-    Clock::time_point since = waitStart_;
-    requestServer();
-    waitStart_ = since;
+    askPool(true);
     return;
   }
-  Runtime& runtime = worker().runtime();
-  HealthView* failover = runtime.health();
-  // A database with standbys: a failed connect may be its primary dying. Hold its clients (this
-  // one included) while the health checks decide, instead of failing them.
-  if (sqlstate.substr(0, 2) == "08" && failover && failover->covers(database_)) {
-    log::warn(who_, "connect failed ({}); holding for a failover decision", reason);
-    runtime.pools().holdDatabase(database_, true, nullptr, pool_->shard());
-    failover->suspect(database_);
-    Clock::time_point since = waitStart_;
-    requestServer();
-    waitStart_ = since;  // failover_wait_timeout counts from the first attempt
-    return;
-  }
+  if (holdForFailover(reason, sqlstate)) return;
   fatal(sqlstate, fmt::format("could not connect to server for database \"{}\": {}", database_,
                               reason),
         "server connect failed");
 }
 
-void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
+void ClientConn::onTick(Clock::time_point now, const config::General& g) {
   auto seconds = [](config::Duration d) { return d.count() / 1000.0; };
   switch (state_) {
-    case State::WaitServer: {
-      if (pool_ && pool_->held() && g.failoverWaitTimeout.count() > 0 &&
-          now - waitStart_ >= g.failoverWaitTimeout) {
-        if (!pool_->cancelWait(worker().index(), id())) return;
-        fatal("08006",
-              fmt::format("no primary for database \"{}\": failover_wait_timeout ({:.1f} s) "
-                          "expired",
-                          database_, seconds(g.failoverWaitTimeout)),
-              "failover_wait_timeout");
-        return;
-      }
-      auto timeout = g.queryWaitTimeout;
-      if (!pool_ || timeout.count() <= 0 || now - waitStart_ < timeout) return;
-      if (!pool_->cancelWait(worker().index(), id())) return;  // a server is on its way
-      fatal("53300",
-            fmt::format("query_wait_timeout: no server connection became free within {:.1f} s "
-                        "(pool_size {})",
-                        seconds(timeout), pool_->settings().size),
-            "query_wait_timeout");
-      return;
-    }
     case State::Active:
       if (server_ && server_->awaitingReady()) {
         if (g.queryTimeout.count() > 0 && now - server_->busySince() >= g.queryTimeout)
@@ -742,6 +680,7 @@ void ClientConn::checkTimers(Clock::time_point now, const config::General& g) {
                           seconds(g.clientLoginTimeout)),
               "client_login_timeout");
       return;
+    case State::WaitServer:  // ClientSession::checkTimers
     case State::Login:
     case State::Closing:
       return;
@@ -786,12 +725,7 @@ void ClientConn::fatal(std::string_view sqlstate, std::string_view message,
   close(why);
 }
 
-void ClientConn::close(std::string_view reason) {
-  if (state_ == State::Closing) return;
-  State was = state_;
-  setState(State::Closing);
-  log::info(who_, "closing client connection: {}", reason);
-  if (was == State::WaitServer && pool_) pool_->cancelWait(worker().index(), id());
+void ClientConn::onClosing() {
   if (routing_) routing_->scatter.reset();  // its servers: back to the pool, or closed
   if (ServerConn* s = server_) {
     server_ = nullptr;
@@ -799,13 +733,6 @@ void ClientConn::close(std::string_view reason) {
     // as it is (the reset query, if any, undoes them).
     s->unlink(!scanner_.atBoundary(), !touched_.empty() || !capturing_.empty());
   }
-  if (cancelPid_) worker().runtime().cancels().remove(cancelPid_);
-  if (counted_) {
-    worker().runtime().removeClient();
-    counted_ = false;
-  }
-  closeAfterFlush();
-  worker().retire(this);
 }
 
 void ClientConn::onReadEnd(int status) {

@@ -38,9 +38,7 @@ class ClientConn final : public ClientSession {
   ClientConn(Worker& worker, uint64_t id);
   ~ClientConn() override;
 
-  void start() override;
   bool isConsole() const override { return console_ != nullptr; }
-  void describe(ConnRow& row) const override;
   void consoleSnapshot(const Snapshot& snapshot) override;
   void consoleIdle() override;
   void terminate(std::string_view sqlstate, std::string_view message,
@@ -75,9 +73,7 @@ class ClientConn final : public ClientSession {
   void serverLost(std::string_view reason, protocol::pg::RequestQueue::Pending pending,
                   char txStatus);
 
-  void checkTimers(Clock::time_point now, const config::General& settings) override;
   void closeIfIdle() override;
-  void close(std::string_view reason);
 
   // Scanner callbacks (data path).
   protocol::pg::Disposition onHeader(char type, uint32_t length);
@@ -89,6 +85,9 @@ class ClientConn final : public ClientSession {
   void onReadEnd(int status) override;
   void onWriteError(int status) override;
   void onTlsFailed(const std::string& error) override;
+  void describeMore(ConnRow& row) const override;
+  void onTick(Clock::time_point now, const config::General& settings) override;
+  void onClosing() override;
 
  private:
   void handleStartupBytes();
@@ -110,7 +109,6 @@ class ClientConn final : public ClientSession {
   bool answerPrepareLocally();
   bool startConsole();  // the admin database: false when this user may not use it
   void consoleInput();
-  void requestServer();
   void forwardPending();
   std::string buildSetQuery(const ServerConn& server,
                             std::vector<std::pair<std::string, std::string>>& toApply) const;
@@ -200,16 +198,10 @@ class ClientConn final : public ClientSession {
   ServerConn* server_ = nullptr;
   protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;
-  Clock::time_point startedAt_;  // accepted: client_login_timeout counts from here
   // Failed-login back-off: where the login comes from (unset for trusted networks), and, while
   // it waits, when its authentication may start.
   std::optional<auth::SourceKey> loginSource_;
   std::optional<Clock::time_point> loginHeldUntil_;
-  Clock::time_point waitStart_;
-  Clock::time_point lastActivity_;
-  uint32_t cancelPid_ = 0;
-  uint32_t cancelKey_ = 0;
-  bool counted_ = false;
   std::unique_ptr<ConsoleSession> console_;
   // Recovery after a lost server (client_recovery.cpp).
   bool discardUntilSync_ = false;  // skip the rest of an extended batch; Sync gets ReadyForQuery

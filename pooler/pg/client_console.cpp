@@ -37,9 +37,7 @@ bool ClientConn::startConsole() {
   pg::Writer w;
   pg::putAuthOk(w);
   send(w.take());
-  auto keys = worker().runtime().cancels().add(worker().index(), id());
-  cancelPid_ = keys.first;
-  cancelKey_ = keys.second;
+  takeCancelKey();
   console_ = worker().runtime().openConsole(*this, admin);
   setState(State::Console);
   loggedIn_ = true;
@@ -81,41 +79,11 @@ void ClientConn::consoleIdle() {
   if (state_ == State::Console) consoleInput();
 }
 
-void ClientConn::describe(ConnRow& row) const {
-  using State = ConnRow::State;
-  row.kind = ConnRow::Kind::Client;
-  row.id = id();
-  row.worker = worker().index();
-  row.user = user_;
-  row.database = database_;
-  switch (state_) {
-    case ClientConn::State::Startup:
-    case ClientConn::State::Auth:
-    case ClientConn::State::Closing:
-      row.state = State::Login;
-      break;
-    case ClientConn::State::WaitServer:
-      row.state = State::Waiting;
-      row.wait = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - waitStart_);
-      break;
-    case ClientConn::State::Login:
-    case ClientConn::State::Active:
-    case ClientConn::State::Scatter:
-      row.state = State::Active;
-      break;
-    case ClientConn::State::Console:
-      row.state = State::Admin;
-      break;
-  }
-  describeSocket(*this, row);
-  row.requestTime =
-      toWallClock(lastActivity_ == Clock::time_point{} ? Clock::now() : lastActivity_);
+void ClientConn::describeMore(ConnRow& row) const {
   row.link = server_ ? server_->id() : 0;
-  row.remotePid = cancelPid_;
   if (tls()) row.tls = tls()->description();
   if (const std::string* app = findSetting(params_, "application_name")) row.applicationName = *app;
   row.preparedStatements = static_cast<uint32_t>(statements_.size());
-  row.pool = pool_;
 }
 
 }  // namespace shardpool::pooler

@@ -61,7 +61,7 @@ void ClientConn::serverLost(std::string_view reason, pg::RequestQueue::Pending p
     // it yet, so it just waits for another one.
     if (++loginRetries_ <= kMaxLoginRetries) {
       log::warn(who_, "server lost before use ({}); waiting for another", reason);
-      requestServer();
+      askPool();
       return;
     }
     fatal("08006", fmt::format("server connection lost: {}", reason), "server connection lost");

@@ -324,7 +324,7 @@ void ClientConn::routeNext() {
     }
     r.shard = *target;
     pool_ = &shardPool(*target, read ? readMember(*target) : 0);
-    requestServer();
+    askPool();
     return;
   }
   flushForward();

@@ -589,35 +589,9 @@ void ServerConn::releaseToPool() {
   if (!closedInsteadOfReuse()) backToPool();
 }
 
-const char* ServerConn::replacedBecause() {
-  if (generation_ != pool_.generation())
-    return pool_.retired() ? "database removed from the configuration"
-                           : "RECONNECT or a configuration change";
-  if (pool_.adminPaused()) return "pool paused";
-  if (pool_.overSize()) return "pool_size lowered";
-  return nullptr;
-}
-
-bool ServerConn::closedInsteadOfReuse() {
-  if (worker().shuttingDown()) {
-    close("shutting down");
-    return true;
-  }
-  const auto lifetime = pool_.settings().serverLifetime;
-  if (lifetime.count() > 0 && worker().now() - createdAt_ >= lifetime) {
-    close("server_lifetime reached");
-    return true;
-  }
-  if (const char* why = replacedBecause()) {
-    close(why);
-    return true;
-  }
-  return false;
-}
-
 void ServerConn::backToPool() { offer(0); }
 
-void ServerConn::checkTimers(Clock::time_point now) {
+void ServerConn::onTick(Clock::time_point now) {
   const PoolSettings& s = pool_.settings();
   if (cancelsInFlight_ > 0 && now - cancelSince_ >= kCancelHold) {
     log::warn(who_, "a cancel request was not confirmed within {} s", kCancelHold.count());
@@ -625,29 +599,6 @@ void ServerConn::checkTimers(Clock::time_point now) {
     cancelDelivered();
   }
   switch (state_) {
-    case State::Resolving:
-    case State::Connecting:
-    case State::TlsRequest:
-    case State::TlsHandshake:
-    case State::Authenticating:
-      if (s.serverConnectTimeout.count() > 0 && now - createdAt_ >= s.serverConnectTimeout)
-        fail(fmt::format("server_connect_timeout ({} ms) expired", s.serverConnectTimeout.count()));
-      break;
-    case State::Idle: {
-      const char* reason = nullptr;
-      if (worker().shuttingDown())
-        reason = "shutting down";
-      else if (s.serverIdleTimeout.count() > 0 && now - idleSince_ >= s.serverIdleTimeout &&
-               pool_.aboveMinimum())
-        reason = "server_idle_timeout reached";
-      else if (s.serverLifetime.count() > 0 && now - createdAt_ >= s.serverLifetime)
-        reason = "server_lifetime reached";
-      else
-        reason = replacedBecause();
-      // Only a parked server is closed here; one being handed over is left alone.
-      if (reason && parked()) close(reason);
-      break;
-    }
     case State::Closed:
       // Terminate was sent: the backend normally goes at once. One that does not (stuck in a
       // query its cancel did not reach) is given up on after kTerminateWait.
@@ -663,6 +614,12 @@ void ServerConn::checkTimers(Clock::time_point now) {
                           ownQueryBound(s).count()));
       }
       break;
+    case State::Resolving:  // ServerLink::checkTimers
+    case State::Connecting:
+    case State::TlsRequest:
+    case State::TlsHandshake:
+    case State::Authenticating:
+    case State::Idle:
     case State::Active:
       break;
   }

@@ -135,8 +135,6 @@ class ServerConn final : public ServerLink {
   void fail(std::string_view reason, std::string_view sqlstate = "08006",
             bool socketDead = false) override;
 
-  // Timeouts, checked by the worker's tick.
-  void checkTimers(Clock::time_point now) override;
 
   // Scanner callbacks.
   void onForward(protocol::pg::Bytes bytes, bool inInput);
@@ -161,9 +159,7 @@ class ServerConn final : public ServerLink {
   void sendStartup();
   void onTlsAnswer(Chunk* chunk, size_t len);
   void finishClose();
-  bool closedInsteadOfReuse();  // shutting down or past server_lifetime: closes, returns true
-  // Why this server must not be reused (stale after RECONNECT/reload, pool paused, pool shrunk).
-  const char* replacedBecause();
+  void onTick(Clock::time_point now) override;
   void countReady();  // a ReadyForQuery: ends a query, and a transaction when idle
   PoolCounters& counters();
   void backToPool();

@@ -32,10 +32,10 @@ class ClientSession : public Connection {
   const std::string& user() const { return user_; }
   const std::string& database() const { return database_; }
 
-  // Accepted: begin reading the client's login.
-  virtual void start() = 0;
+  // Accepted: begin reading the client's login (client_login_timeout counts from here).
+  void start();
   virtual bool isConsole() const = 0;
-  virtual void describe(ConnRow& row) const = 0;  // for SHOW CLIENTS
+  void describe(ConnRow& row) const;  // for SHOW CLIENTS
   // Admin console: a snapshot it asked for arrived; a waiting command finished.
   virtual void consoleSnapshot(const Snapshot& snapshot) = 0;
   virtual void consoleIdle() = 0;
@@ -55,11 +55,35 @@ class ClientSession : public Connection {
   // login.
   virtual void serverFailed(std::string_view reason, std::string_view sqlstate = "08006") = 0;
 
-  // Timeouts, from the worker's tick; shutdown: close now if no transaction is in progress.
-  virtual void checkTimers(Clock::time_point now, const config::General& settings) = 0;
+  // Timeouts, from the worker's tick: waiting for a server (query_wait_timeout,
+  // failover_wait_timeout) here, the rest in the engine's onTick().
+  void checkTimers(Clock::time_point now, const config::General& settings);
+  // Shutdown: close now if no transaction is in progress.
   virtual void closeIfIdle() = 0;
+  // Closes the session (safe to call twice): the engine lets go of its server (onClosing), the
+  // pool forgets a waiting client, the cancel key and the max_client_conn slot are freed, and
+  // the object is deleted at the end of the loop iteration.
+  void close(std::string_view reason);
 
  protected:
+  // What the engine adds to a SHOW CLIENTS row (its server, TLS, application name).
+  virtual void describeMore(ConnRow& row) const = 0;
+  virtual void onTick(Clock::time_point now, const config::General& settings) = 0;
+  virtual void onClosing() = 0;
+
+  // Asks the pool for a server: one idle is assigned at once, a new one is opened for this
+  // client, or it queues (WaitServer until then). `again`: the same wait goes on (a server
+  // withdrawn, a failed connect retried elsewhere), so query_wait_timeout counts from its start.
+  void askPool(bool again = false);
+  // A connect for this client failed with `sqlstate`: when its database has standbys, the
+  // failure may be its primary dying: the database's clients are held (this one asks its pool
+  // again) while the health checks decide. False when no failover applies.
+  bool holdForFailover(std::string_view reason, std::string_view sqlstate);
+  // max_client_conn: false (and the slot not taken) when full.
+  bool countClient();
+  // This client's cancel key (the engine tells the client).
+  void takeCancelKey();
+
   // The one place where state_ changes: a transition not in session_states.h is a bug of
   // shardpool's own, logged as such.
   void setState(State next);
@@ -69,6 +93,14 @@ class ClientSession : public Connection {
   std::string user_;
   std::string database_;
   Pool* pool_ = nullptr;
+  Clock::time_point startedAt_;    // accepted: client_login_timeout counts from here
+  Clock::time_point waitStart_;    // since when it waits for a server
+  Clock::time_point lastActivity_;  // last bytes from the client
+  uint32_t cancelPid_ = 0;
+  uint32_t cancelKey_ = 0;
+
+ private:
+  bool counted_ = false;  // holds a max_client_conn slot
 };
 
 }  // namespace shardpool::pooler

@@ -40,7 +40,9 @@ class ServerLink : public Connection {
   // Connect/login failure (or a failed hand-over between workers): tell the waiting client.
   virtual void fail(std::string_view reason, std::string_view sqlstate = "08006",
                     bool socketDead = false) = 0;
-  virtual void checkTimers(Clock::time_point now) = 0;  // from the worker's tick
+  // Timeouts, from the worker's tick: server_connect_timeout while opening; while parked,
+  // server_idle_timeout, server_lifetime and replacement; the rest in the engine's onTick().
+  void checkTimers(Clock::time_point now);
   // In its pool's idle list (idle, and not on its way to a client).
   bool parked() const { return parked_; }
 
@@ -48,6 +50,13 @@ class ServerLink : public Connection {
   // The one place where state_ changes: a server leaving the idle state leaves its pool's idle
   // list with it; one entering it records since when. An impossible transition is a bug.
   void setState(State next);
+  virtual void onTick(Clock::time_point now) = 0;
+  // Why this server must not be reused (stale after RECONNECT/reload, pool paused, pool
+  // shrunk); null when it may.
+  const char* replacedBecause() const;
+  // Before it goes back to its pool: closes it when shutting down, past server_lifetime or
+  // replaced (true), else false.
+  bool closedInsteadOfReuse();
   // Idle again, offered to client `forClient` (0: back to the pool) at the end of this loop
   // iteration, when no callback of this connection is on the stack (Worker::queueGive).
   void offer(uint64_t forClient);

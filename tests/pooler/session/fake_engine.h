@@ -31,9 +31,15 @@ class FakeServer final : public ServerLink {
   void fail(std::string_view reason, std::string_view = "08006", bool = false) override {
     close(reason);
   }
-  void checkTimers(Clock::time_point) override {}
+  // As a real server does once logged in: idle, offered to the pool (or a client).
+  void loggedIn(uint64_t forClient) {
+    setState(State::Connecting);
+    setState(State::Authenticating);
+    offer(forClient);
+  }
 
  protected:
+  void onTick(Clock::time_point) override {}
   void onData(Chunk*, size_t) override {}
   void onReadEnd(int) override {}
   void onWriteError(int) override {}

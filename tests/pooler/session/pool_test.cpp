@@ -272,4 +272,36 @@ TEST_CASE("a server parked on one worker is handed to a client queued on another
   CHECK(w1.findServer(s->id()) == s);
 }
 
+TEST_CASE("after RECONNECT a parked server closes at the next tick; one in use is left alone",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Pool& p = rt.pool("alice");
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  w0.connectFor(p, 1);
+  w0.connectFor(p, 2);
+  testing::FakeServer* parked = rt.opened()[0];
+  testing::FakeServer* linked = rt.opened()[1];
+  parked->loggedIn(0);
+  linked->loggedIn(2);
+  CHECK(parked->state() == ServerState::Idle);
+  p.release(w0, parked);  // what the worker does with a server offered to nobody
+  REQUIRE(parked->parked());
+  CHECK_FALSE(linked->parked());  // idle, but on its way to client 2
+
+  parked->checkTimers(w0.now());
+  linked->checkTimers(w0.now());
+  CHECK(parked->closedBecause.empty());
+
+  p.reconnect();
+  parked->checkTimers(w0.now());
+  linked->checkTimers(w0.now());
+  CHECK(parked->closedBecause == "RECONNECT or a configuration change");
+  CHECK(parked->state() == ServerState::Closed);
+  CHECK(p.counts().idle == 0);
+  CHECK(linked->closedBecause.empty());
+  CHECK(linked->state() == ServerState::Idle);
+}
+
 }  // namespace shardpool::pooler
