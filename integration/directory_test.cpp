@@ -404,7 +404,8 @@ TEST_CASE("directory: statements are routed by the map, and a moved key follows 
   std::string port = std::to_string(pgPort());
   std::string database =
       "[databases.dirapp]\nhost = \"127.0.0.1\"\nport = " + port +
-      "\nuser = \"sp_admin\"\npassword = \"admin_pass\"\nsharding_function = \"directory\"\n\n"
+      "\nuser = \"sp_admin\"\npassword = \"admin_pass\"\nsharding_function = \"directory\"\n"
+      "pool_size = 1\n\n"
       "[[databases.dirapp.shards]]\nname = \"s0\"\ndbname = \"" + db0 + "\"\n\n"
       "[[databases.dirapp.shards]]\nname = \"s1\"\ndbname = \"" + db1 + "\"\n\n"
       "[databases.dirapp.tables]\nitems = { key = \"k\" }\n\n"
@@ -439,4 +440,32 @@ TEST_CASE("directory: statements are routed by the map, and a moved key follows 
   CHECK(s1.scalar("SELECT string_agg(v, ',' ORDER BY v) FROM items WHERE k = 5") == "after");
   CHECK(s0.scalar("SELECT count(*) FROM items WHERE v = 'after'") == "0");
   CHECK(app.scalar("SELECT v FROM items WHERE k = 5") == "after");
+
+  // A statement routed before a move runs where it was routed, even when it waits for a server
+  // across the move: each transaction is routed against one version of the map. (It was once
+  // refused: "belongs to shard s1, but the transaction runs on shard s0".) s0's only server
+  // is held by a transaction; a read of key 6 (s0 by default) queues for it; key 6 moves to s1;
+  // the transaction ends and the read runs on s0.
+  Conn holder(proxy.conninfo("sp_admin", "admin_pass", "dirapp"));
+  Conn waiter(proxy.conninfo("sp_admin", "admin_pass", "dirapp"));  // logs in through s0
+  REQUIRE(holder.ok());
+  REQUIRE(waiter.ok());
+  holder.query("BEGIN");
+  holder.query("INSERT INTO items (k, v) VALUES (8, 'held')");  // s0 (default), pool_size 1
+  REQUIRE(PQsendQuery(waiter.get(), "SELECT count(*) FROM items WHERE k = 6") == 1);
+  CHECK_FALSE(waiter.waitReadable(300ms));  // queued for s0's server
+  table.sql("INSERT INTO " + table.name() + " VALUES (6, NULL, 's1')");
+  table.sql("NOTIFY " + channel);
+  REQUIRE(num(waitForRow(console, "dirapp",
+                         [](const NamedRow& r) { return num(r, "version") == 3; }, 5s),
+              "version") == 3);
+  holder.query("COMMIT");
+  auto results = waiter.collect(10s);
+  REQUIRE(!results.empty());
+  REQUIRE(results.back() != nullptr);
+  INFO(PQresultErrorMessage(results.front().get()));
+  CHECK(PQresultStatus(results.front().get()) == PGRES_TUPLES_OK);
+  // The next transaction goes by the new map: key 6 is written on s1.
+  waiter.query("INSERT INTO items (k, v) VALUES (6, 'moved')");
+  CHECK(s1.scalar("SELECT v FROM items WHERE k = 6") == "moved");
 }

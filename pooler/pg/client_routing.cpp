@@ -323,6 +323,7 @@ void ClientConn::routeNext() {
       }
     }
     r.shard = *target;
+    r.directory = d->directory;
     pool_ = &shardPool(*target, read ? readMember(*target) : 0);
     askPool();
     return;
@@ -387,6 +388,7 @@ void ClientConn::routedReady() {
     }
     releaseServer();
     r.shard.reset();
+    r.directory.reset();
     r.local = {};
     routeNext();
     return;
@@ -401,7 +403,10 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
   ShardRouter::Database* d = ShardRouter::of(worker()).find(database_);
   if (!d || !r.shard || !server_) return std::nullopt;
   const router::StatementFacts& f = ShardRouter::of(worker()).analyze(*d, sql);
+  const router::KeyLookup* latest = d->map.directory;
+  if (r.directory) d->map.directory = r.directory.get();  // the transaction's map (Routing)
   router::Route route = routeWith(f, d->map, r.hints(), bind, types);
+  d->map.directory = latest;
   const auto& names = d->map.shardNames;
   auto nameOf = [&](uint32_t s) { return s < names.size() ? names[s] : std::to_string(s); };
   switch (route.kind) {

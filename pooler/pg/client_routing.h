@@ -24,6 +24,10 @@ struct ClientConn::Routing {
   router::SessionHints session;  // SET shardpool.*
   router::SessionHints local;    // SET LOCAL shardpool.*, or a hint on BEGIN: this transaction
   std::optional<uint32_t> shard;  // the shard of the linked server (its transaction's)
+  // Directory sharding: the map the transaction's first statement was routed by. The rest of
+  // the transaction is checked against it, not against a map published meanwhile (a statement
+  // that waited for a server across a key move still runs where it was routed).
+  std::shared_ptr<const router::DirectoryMap> directory;
   // A BEGIN shardpool answered itself: sent, its replies dropped, ahead of the transaction's
   // first statement, once that statement has picked the shard.
   std::string deferredBegin;
