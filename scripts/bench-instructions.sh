@@ -4,7 +4,7 @@
 # Each pooler runs under callgrind twice per protocol, with `pgbench -S -t N` for two values of
 # N and the same clients; the difference of the two totals divided by the difference of the
 # transactions is the cost of one transaction, with start-up and logins cancelled out. Also
-# prints the malloc calls per transaction the same way.
+# prints the malloc calls and mutex locks per transaction the same way.
 #
 # Knobs: INSTR_CLIENTS (16), INSTR_POOL (4: fewer servers than clients, so servers change
 # hands), INSTR_MODES ("simple extended"), INSTR_TXNS ("200 600": transactions per client of
@@ -35,7 +35,17 @@ PG_CLUSTER_PGBENCH_SCALE=1 "$SP_ROOT/scripts/pg-cluster.sh" start "$WORK/pg" >/d
 PGPORT=$(sp_env_get "$WORK/pg/env" PGPORT)
 export PGPASSWORD=scram_pass PGSSLMODE=disable PGGSSENCMODE=disable
 
-# run_under WHO MODE TXNS: Ir and malloc calls of one run (prints "IR MALLOCS").
+# calls_of FUNCTION_REGEX CALLGRIND_OUT: how many times the function was called (the call counts
+# of its callers in callgrind's caller tree).
+calls_of() {
+  callgrind_annotate --tree=caller "$2" 2>/dev/null | FN="$1" awk '
+    /^$/ { n = 0; next }
+    $0 ~ ("\\*  .*" ENVIRON["FN"]) { for (i = 0; i < n; i++) s += c[i]; n = 0; next }
+    / < / { if (match($0, /\(([0-9,]+)x\)/)) { v = substr($0, RSTART + 1, RLENGTH - 3); gsub(",", "", v); c[n++] = v } }
+    END { print s + 0 }'
+}
+
+# run_under WHO MODE TXNS: Ir, malloc calls and mutex locks of one run ("IR MALLOCS LOCKS").
 run_under() {
   local who=$1 mode=$2 txns=$3 port out=$WORK/cg.$1.$2.$3 vg
   port=$(sp_free_port)
@@ -63,26 +73,20 @@ run_under() {
   if [ "$who" = shardpool ]; then kill -TERM "$POOLER_PID"; else pkill -INT -f "pgbouncer $WORK/pgb" || kill -INT "$POOLER_PID"; fi
   wait "$POOLER_PID" 2>/dev/null || true
   POOLER_PID=""
-  local ir mallocs
+  local ir
   ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out" | head -n1)
-  # malloc calls: the call counts of malloc's callers in the caller tree
-  mallocs=$(callgrind_annotate --tree=caller "$out" 2>/dev/null | awk '
-    /^$/ { n = 0; next }
-    /\*  .*malloc\.c:malloc \[/ { for (i = 0; i < n; i++) s += c[i]; n = 0; next }
-    / < / { if (match($0, /\(([0-9,]+)x\)/)) { v = substr($0, RSTART + 1, RLENGTH - 3); gsub(",", "", v); c[n++] = v } }
-    END { print s + 0 }')
-  echo "$ir $mallocs"
+  echo "$ir $(calls_of 'malloc\.c:malloc \[' "$out") $(calls_of ':(___?)?pthread_mutex_lock[@ ]' "$out")"
 }
 
-printf '%-10s %-9s %14s %14s\n' pooler protocol "Ir/txn" "malloc/txn"
+printf '%-10s %-9s %14s %14s %14s\n' pooler protocol "Ir/txn" "malloc/txn" "mutex/txn"
 for mode in $MODES; do
   for who in pgbouncer shardpool; do
-    read -r ir1 m1 <<<"$(run_under "$who" "$mode" "$N1")"
-    read -r ir2 m2 <<<"$(run_under "$who" "$mode" "$N2")"
+    read -r ir1 m1 l1 <<<"$(run_under "$who" "$mode" "$N1")"
+    read -r ir2 m2 l2 <<<"$(run_under "$who" "$mode" "$N2")"
     txns=$(( (N2 - N1) * CLIENTS ))
-    printf '%-10s %-9s %14s %14s\n' "$who" "$mode" \
-      "$(awk -v a="$ir1" -v b="$ir2" -v n="$txns" 'BEGIN { printf "%.0f", (b - a) / n }')" \
-      "$(awk -v a="$m1" -v b="$m2" -v n="$txns" 'BEGIN { printf "%.2f", (b - a) / n }')"
+    per() { awk -v a="$1" -v b="$2" -v n="$txns" -v f="$3" 'BEGIN { printf f, (b - a) / n }'; }
+    printf '%-10s %-9s %14s %14s %14s\n' "$who" "$mode" "$(per "$ir1" "$ir2" %.0f)" \
+      "$(per "$m1" "$m2" %.2f)" "$(per "$l1" "$l2" %.2f)"
   done
 done
 echo "($CLIENTS clients, pool $POOL, transaction pooling, shardpool with 1 worker; pgbench -S -t $N1 and -t $N2 per client)"

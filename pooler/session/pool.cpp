@@ -133,24 +133,14 @@ void Pool::serveWaiters(Worker& worker) {
   for (unsigned d : donors) worker.runtime().worker(d).post([this](Worker& w) { stealFor(w); });
 }
 
-void Pool::closeIdle(Worker& worker, bool staleOnly, std::string_view reason) {
-  // Only this worker touches its idle list: no lock. Closing unparks each (ServerLink::setState).
-  std::vector<ServerLink*> victims;
-  uint32_t current = generation();
-  for (ServerLink* s : idle_[worker.index()].servers)
-    if (!staleOnly || s->generation() != current) victims.push_back(s);
-  for (ServerLink* s : victims) s->close(reason);
-}
-
 void Pool::retire() {
   retired_.store(true, std::memory_order_relaxed);
   reconnect();
 }
 
 bool Pool::overSize() {
-  std::lock_guard lock(mutex_);
   const PoolSettings& s = settings();
-  return total_ > s.size + s.reserveSize;
+  return total_.load(std::memory_order_relaxed) > s.size + s.reserveSize;
 }
 
 bool Pool::reserveSlot(uint32_t limit) {
@@ -344,7 +334,7 @@ void Pool::maintain(Worker& worker, PoolClock::time_point now) {
     log::info(
         name_, "reserve pool: a client waited {} ms; opening server {} of {}+{}",
         std::chrono::duration_cast<std::chrono::milliseconds>(now - served.back().since).count(),
-        total_, cur.size, cur.reserveSize);
+        total_.load(), cur.size, cur.reserveSize);
   }
   while (!waiters_.empty() && reserveSlot(cur.size)) served.push_back(popWaiter());
   bool blocked = capped_ && !waiters_.empty();
@@ -364,8 +354,7 @@ bool Pool::closeOneIdle(Worker& worker) {
 }
 
 bool Pool::aboveMinimum() {
-  std::lock_guard lock(mutex_);
-  return total_ > settings().minSize;
+  return total_.load(std::memory_order_relaxed) > settings().minSize;
 }
 
 bool Pool::hasWaiters() { return waiting_.load() > 0; }
@@ -388,7 +377,7 @@ Pool::Counts Pool::counts() {
   uint32_t idle = 0;
   for (const IdleList& l : idle_) idle += l.count.load(std::memory_order_relaxed);
   std::lock_guard lock(mutex_);
-  return {total_, idle, static_cast<uint32_t>(waiters_.size()),
+  return {total_.load(), idle, static_cast<uint32_t>(waiters_.size()),
           waiters_.empty() ? PoolClock::time_point{} : waiters_.front().since};
 }
 

@@ -134,8 +134,6 @@ class Pool {
   void unhold(Worker& worker);
   // Gate for handing out and opening servers: PAUSE, KILL or a failover in progress.
   bool paused() const { return adminPaused() || held(); }
-  // Closes every idle server of this pool parked on `worker` (all of them with staleOnly false).
-  void closeIdle(Worker& worker, bool staleOnly, std::string_view reason);
   // The pool was dropped from the configuration: no upkeep; servers close as they are released.
   void retire();
   bool retired() const { return retired_.load(std::memory_order_relaxed); }
@@ -245,7 +243,8 @@ class Pool {
   std::unique_ptr<PoolCounters[]> counters_;
   unsigned workerCount_;
   std::mutex mutex_;
-  uint32_t total_ = 0;  // open or opening
+  // Servers open or opening: changed under mutex_, read without it (overSize, aboveMinimum).
+  std::atomic<uint32_t> total_{0};
   bool capped_ = false;  // a waiter is blocked by a shared cap, not by pool_size
   std::deque<Waiter> waiters_;
   // waiters_.size(), read without the lock: while it is 0, acquire() takes an idle server of its
