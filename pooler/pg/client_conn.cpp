@@ -222,9 +222,9 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
 bool ClientConn::beginAuth() {
   auto cfg = worker().runtime().config();
   const config::User* user = cfg->findUser(user_);
-  auth_.emplace(cfg->loginAuthTypeFor(user), user, user_,
-                tlsActive() ? tls()->tlsServerEndPoint() : std::string(),
-                user ? cfg->loginProblemFor(*user) : std::nullopt);
+  auth_ = std::make_unique<ClientAuth>(cfg->loginAuthTypeFor(user), user, user_,
+                                       tlsActive() ? tls()->tlsServerEndPoint() : std::string(),
+                                       user ? cfg->loginProblemFor(*user) : std::nullopt);
   pg::Writer w;
   ClientAuth::Step step = auth_->begin(w);
   if (!w.data().empty()) send(w.take());

@@ -194,7 +194,7 @@ class ClientConn final : public ClientSession {
   uint64_t unnamedGeneration_ = 0;
   bool answeredLocally_ = false;  // a ReadyForQuery of shardpool's own may end the transaction          // counts its replacements (ServerConn::holdsUnnamed)
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
-  std::optional<ClientAuth> auth_;
+  std::unique_ptr<ClientAuth> auth_;  // during authentication only (about 500 bytes)
   ServerConn* server_ = nullptr;
   protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;
