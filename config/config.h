@@ -49,6 +49,8 @@ struct General {
   Duration serverLifetime = std::chrono::seconds(3600);
   Duration serverConnectTimeout = std::chrono::seconds(15);
   Duration shutdownTimeout = std::chrono::seconds(30);
+  // SUSPEND: sockets whose writes are not flushed this long after it are closed (0: wait).
+  Duration suspendTimeout = std::chrono::seconds(10);
   LogLevel logLevel = LogLevel::Info;
   // Pool sizing and caps. 0 turns the reserve, the minimum and the caps off.
   uint32_t minPoolSize = 0;      // servers kept open per pool, even when idle

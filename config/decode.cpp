@@ -104,6 +104,10 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto d = v.duration(true)) g.shutdownTimeout = *d;
      }},
+    {"suspend_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.suspendTimeout = *d;
+     }},
     {"log_level",
      [](General& g, const ValueReader& v) {
        if (auto l = v.logLevel()) g.logLevel = *l;

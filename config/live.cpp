@@ -72,6 +72,7 @@ const std::vector<GeneralKey>& generalKeys() {
       {"server_lifetime", [](const General& g) { return millis(g.serverLifetime); }},
       {"server_connect_timeout", [](const General& g) { return millis(g.serverConnectTimeout); }},
       {"shutdown_timeout", [](const General& g) { return millis(g.shutdownTimeout); }},
+      {"suspend_timeout", [](const General& g) { return millis(g.suspendTimeout); }},
       {"max_prepared_statements",
        [](const General& g) { return std::to_string(g.maxPreparedStatements); }},
       {"log_level", [](const General& g) { return std::string(toString(g.logLevel)); }},

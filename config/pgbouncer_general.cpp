@@ -43,6 +43,7 @@ constexpr Direct kDirect[] = {
     {"idle_transaction_timeout", Kind::Seconds},
     {"client_login_timeout", Kind::Seconds},
     {"client_idle_timeout", Kind::Seconds},
+    {"suspend_timeout", Kind::Seconds},
     {"max_prepared_statements", Kind::Count},
     {"client_tls_sslmode", Kind::Tls},
     {"client_tls_key_file", Kind::Path},

@@ -388,7 +388,7 @@ ResultSet showHelp() {
   for (const char* c :
        {"SHOW POOLS|STATS|STATS_TOTALS|STATS_AVERAGES|CLIENTS|SERVERS|DATABASES|USERS|CONFIG|"
         "LISTS|BACKENDS|EVENTS|DIRECTORY|SHARDS|VERSION|HELP",
-        "UNFENCE host:port", "PAUSE [db]", "RESUME [db]", "RECONNECT [db]", "KILL db",
+        "UNFENCE host:port", "PAUSE [db]", "SUSPEND", "RESUME [db]", "RECONNECT [db]", "KILL db",
         "KILL_CLIENT id", "DISABLE db", "ENABLE db", "WAIT_CLOSE [db]", "RELOAD",
         "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]", "SET key = value"})
     rs.row().add(c);

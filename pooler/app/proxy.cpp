@@ -247,6 +247,7 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
       self->pools().setPaused("", true);
       break;
     case SIGUSR2:
+      if (self->resume()) break;  // as the console's RESUME: a SUSPEND is undone first
       log::info("", "SIGUSR2: resuming every pool");
       self->pools().setPaused("", false);
       // A pool hands its queued clients servers from a worker's loop.

@@ -142,7 +142,7 @@ int Connection::detachFd() {
 
 void Connection::startReading() {
   wantRead_ = true;
-  if (!handle_ || reading_ || throttledBy_) return;
+  if (!handle_ || reading_ || throttledBy_ || frozen_) return;
   if (uv_read_start(handle_, allocCb, readCb) == 0) reading_ = true;
 }
 
@@ -151,6 +151,18 @@ void Connection::stopReading() {
   if (!handle_ || !reading_) return;
   uv_read_stop(handle_);
   reading_ = false;
+}
+
+void Connection::freeze() {
+  frozen_ = true;
+  if (!handle_ || !reading_) return;
+  uv_read_stop(handle_);
+  reading_ = false;
+}
+
+void Connection::thaw() {
+  frozen_ = false;
+  if (wantRead_) startReading();
 }
 
 void Connection::allocCb(uv_handle_t* h, size_t, uv_buf_t* buf) {

@@ -54,6 +54,9 @@ class Connection {
   void startReading();
   void stopReading();
   bool reading() const { return reading_; }
+  // SUSPEND: no reads until thaw(), whatever startReading() asks meanwhile; writes go on.
+  void freeze();
+  void thaw();
 
   // Queues bytes for writing; the string is moved into the write request.
   void send(std::string&& bytes);
@@ -114,6 +117,7 @@ class Connection {
   std::unique_ptr<TlsSession> tls_;
   bool reading_ = false;
   bool wantRead_ = false;
+  bool frozen_ = false;
 };
 
 }  // namespace shardpool::pooler

@@ -55,6 +55,28 @@ bool Runtime::isDisabled(std::string_view db) {
   return disabled_.find(db) != disabled_.end();
 }
 
+bool Runtime::suspend() {
+  if (suspended_.exchange(true, std::memory_order_acq_rel)) return false;
+  uint64_t epoch = suspendEpoch_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  log::warn("", "SUSPEND: no new connections are accepted and no socket is read until RESUME");
+  for (auto& w : workers_) w->post([epoch](Worker& wk) { wk.suspend(epoch); });
+  return true;
+}
+
+bool Runtime::resume() {
+  if (!suspended_.exchange(false, std::memory_order_acq_rel)) return false;
+  log::info("", "RESUME: accepting and reading sockets again");
+  for (auto& w : workers_) w->post([](Worker& wk) { wk.resume(); });
+  return true;
+}
+
+bool Runtime::suspendFlushed() const {
+  uint64_t epoch = suspendEpoch_.load(std::memory_order_acquire);
+  for (const auto& w : workers_)
+    if (w->flushedEpoch() != epoch) return false;
+  return true;
+}
+
 void Runtime::countError(std::string_view reason) {
   std::lock_guard lock(stateMutex_);
   auto it = errors_.find(std::string(reason));

@@ -58,6 +58,15 @@ class Runtime {
   // DISABLE / ENABLE: new clients of a disabled database are refused (thread-safe).
   void setDisabled(const std::string& db, bool disabled);
   bool isDisabled(std::string_view db);
+  // SUSPEND / RESUME (admin console, SIGUSR2): every worker stops accepting and stops reading
+  // its clients' and servers' sockets (admin console sessions excepted), and flushes what it
+  // has to send. suspend() is false when already suspended, resume() when not suspended.
+  bool suspend();
+  bool resume();
+  bool suspended() const { return suspended_.load(std::memory_order_acquire); }
+  // Every worker has flushed its sockets (or closed those it could not flush within
+  // suspend_timeout) since the last suspend().
+  bool suspendFlushed() const;
   // Client disconnects with an error, by reason (for /metrics; thread-safe).
   void countError(std::string_view reason);
   std::map<std::string, uint64_t> errorCounts();
@@ -90,6 +99,8 @@ class Runtime {
   std::atomic<HealthView*> health_{nullptr};
   std::atomic<uint64_t> nextId_{1};
   std::atomic<uint32_t> clients_{0};
+  std::atomic<bool> suspended_{false};
+  std::atomic<uint64_t> suspendEpoch_{0};
   std::mutex stateMutex_;  // disabled_, errors_
   std::set<std::string, std::less<>> disabled_;
   std::map<std::string, uint64_t> errors_;

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -177,6 +179,11 @@ void Worker::accept(uv_stream_t* listener) {
     c->closeIfIdle();
     return;
   }
+  if (suspended_) {  // waits, unread, for RESUME (as in PgBouncer)
+    c->freeze();
+    parked_.push_back(id);
+    return;
+  }
   c->start();
 }
 
@@ -196,6 +203,7 @@ ServerConn* Worker::findServer(uint64_t id) {
 
 ServerConn* Worker::adoptServer(std::unique_ptr<ServerConn> server) {
   ServerConn* raw = server.get();
+  if (suspended_) raw->freeze();
   servers_[raw->id()] = std::move(server);
   return raw;
 }
@@ -303,6 +311,10 @@ void Worker::tick() {
     readFileLimit();
   }
   auto cfg = runtime_.config();
+  if (suspended_) {
+    suspendedTick(cfg->general);
+    return;
+  }
   std::vector<uint64_t> ids;
   ids.reserve(clients_.size());
   for (auto& [id, c] : clients_) ids.push_back(id);
@@ -325,6 +337,55 @@ void Worker::tick() {
     auto it = servers_.find(id);
     if (it != servers_.end()) it->second->checkTimers(now_);
   }
+}
+
+void Worker::suspend(uint64_t epoch) {
+  suspended_ = true;
+  suspendEpoch_ = epoch;
+  suspendSince_ = now_ = Clock::now();
+  for (auto& [id, c] : clients_)
+    if (!c->isConsole()) c->freeze();
+  for (auto& [id, s] : servers_) s->freeze();
+  suspendedTick(runtime_.config()->general);
+}
+
+void Worker::resume() {
+  if (!suspended_) return;
+  suspended_ = false;
+  now_ = Clock::now();
+  for (auto& [id, c] : clients_) c->thaw();
+  for (auto& [id, s] : servers_) s->thaw();
+  std::vector<uint64_t> parked;
+  parked.swap(parked_);
+  for (uint64_t id : parked)
+    if (ClientConn* c = findClient(id)) c->start();
+}
+
+// While suspended only the admin console runs its timers (a waiting command, RESUME from
+// another session); every other timeout stands still. Sockets whose writes cannot be flushed
+// within suspend_timeout are closed, as PgBouncer drops them.
+void Worker::suspendedTick(const config::General& g) {
+  std::vector<ClientConn*> consoles, clients;
+  std::vector<ServerConn*> servers;
+  for (auto& [id, c] : clients_) {
+    if (c->isConsole())
+      consoles.push_back(c.get());
+    else if (c->isOpen() && c->writeQueueSize() > 0)
+      clients.push_back(c.get());
+  }
+  for (auto& [id, s] : servers_)
+    if (s->isOpen() && s->writeQueueSize() > 0) servers.push_back(s.get());
+  bool flushed = clients.empty() && servers.empty();
+  if (!flushed && g.suspendTimeout.count() > 0 && now_ - suspendSince_ >= g.suspendTimeout) {
+    std::string reason =
+        fmt::format("suspend_timeout ({} ms): its socket could not be flushed for SUSPEND",
+                    g.suspendTimeout.count());
+    for (ClientConn* c : clients) c->close(reason);
+    for (ServerConn* s : servers) s->close(reason, true);
+    flushed = true;
+  }
+  if (flushed) flushedEpoch_.store(suspendEpoch_, std::memory_order_release);
+  for (ClientConn* c : consoles) c->checkTimers(now_, g);
 }
 
 void Worker::stopAccepting() {

@@ -15,6 +15,7 @@
 
 #include "pooler/net/buffers.h"
 #include "pooler/net/event_loop.h"
+#include "config/config.h"
 
 namespace shardpool::pooler {
 
@@ -85,6 +86,12 @@ class Worker final : public EventLoop {
   // Opens a new server connection in `pool` for client `clientId` of this worker.
   void connectFor(Pool& pool, uint64_t clientId);
 
+  // SUSPEND (Runtime::suspend): stop accepting and reading sockets (admin console sessions
+  // excepted) until resume(); flushedEpoch() becomes `epoch` once every socket's writes are out.
+  void suspend(uint64_t epoch);
+  void resume();
+  uint64_t flushedEpoch() const { return flushedEpoch_.load(std::memory_order_acquire); }
+
   // Shutdown steps, run on this worker's thread (via post).
   void beginShutdown();
   void stopAccepting();  // SHUTDOWN WAIT_FOR_CLIENTS: serve connected clients until they leave
@@ -108,6 +115,7 @@ class Worker final : public EventLoop {
   void tick();
   void readFileLimit();
   void sweep();
+  void suspendedTick(const config::General& g);
 
   Runtime& runtime_;
   unsigned index_;
@@ -127,6 +135,11 @@ class Worker final : public EventLoop {
   int reserveFd_ = -1;      // a descriptor held back for refusePending()
   bool shuttingDown_ = false;
   bool stopping_ = false;
+  bool suspended_ = false;
+  uint64_t suspendEpoch_ = 0;
+  Clock::time_point suspendSince_;
+  std::atomic<uint64_t> flushedEpoch_{0};
+  std::vector<uint64_t> parked_;  // clients accepted while suspended, started by resume()
 
   std::mutex tasksMutex_;
   std::vector<Task> tasks_;
