@@ -155,6 +155,10 @@ TlsMode Config::serverTlsModeFor(const Database& db) const {
   return db.sslmode.value_or(general.serverTlsSslmode);
 }
 
+const std::string& Config::connectQueryFor(const Database& db) const {
+  return db.connectQuery ? *db.connectQuery : general.connectQuery;
+}
+
 const std::string& Config::serverTlsCaFileFor(const Database& db) const {
   return db.sslrootcert ? *db.sslrootcert : general.serverTlsCaFile;
 }

@@ -44,6 +44,9 @@ struct General {
   uint32_t defaultPoolSize = 20;
   AuthType authType = AuthType::ScramSha256;
   std::string serverResetQuery = "DISCARD ALL";
+  // Run on each new server connection after its login, before any client uses it (PgBouncer's
+  // connect_query, here also a default for databases that set none); empty: none.
+  std::string connectQuery;
   Duration queryWaitTimeout = std::chrono::seconds(120);
   Duration serverIdleTimeout = std::chrono::seconds(600);
   Duration serverLifetime = std::chrono::seconds(3600);
@@ -136,6 +139,7 @@ struct Database {
   std::optional<uint32_t> minPoolSize;
   std::optional<uint32_t> reservePoolSize;
   std::optional<uint32_t> maxDbConnections;
+  std::optional<std::string> connectQuery;  // unset: general.connect_query; "": none
   // Unset: general.server_tls_sslmode / general.server_tls_ca_file. TLS is never used to a
   // unix-socket host.
   std::optional<TlsMode> sslmode;
@@ -217,6 +221,7 @@ struct Config {
   uint32_t reservePoolSizeFor(const Database& db) const;
   uint32_t maxDbConnectionsFor(const Database& db) const;  // 0: unlimited
   uint32_t maxUserConnectionsFor(const User* user) const;  // 0: unlimited
+  const std::string& connectQueryFor(const Database& db) const;  // "": none
   // TLS towards a database's servers: the database's sslmode / sslrootcert, else general's.
   // The CA file is empty when neither is set.
   TlsMode serverTlsModeFor(const Database& db) const;

@@ -84,6 +84,10 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto s = v.string(true)) g.serverResetQuery = *s;
      }},
+    {"connect_query",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.connectQuery = *s;
+     }},
     {"query_wait_timeout",
      [](General& g, const ValueReader& v) {
        if (auto d = v.duration(true)) g.queryWaitTimeout = *d;
@@ -311,6 +315,10 @@ const Field<Database> kDatabaseFields[] = {
     {"max_db_connections",
      [](Database& d, const ValueReader& v) {
        if (auto n = count(v)) d.maxDbConnections = *n;
+     }},
+    {"connect_query",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(true)) d.connectQuery = *s;
      }},
     {"sslmode",
      [](Database& d, const ValueReader& v) {

@@ -51,6 +51,7 @@ const std::vector<GeneralKey>& generalKeys() {
        [](const General& g) { return std::to_string(g.maxUserConnections); }},
       {"auth_type", [](const General& g) { return std::string(toString(g.authType)); }},
       {"server_reset_query", [](const General& g) { return g.serverResetQuery; }},
+      {"connect_query", [](const General& g) { return g.connectQuery; }},
       {"query_wait_timeout", [](const General& g) { return millis(g.queryWaitTimeout); }},
       {"query_timeout", [](const General& g) { return millis(g.queryTimeout); }},
       {"idle_transaction_timeout",

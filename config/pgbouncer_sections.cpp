@@ -33,7 +33,6 @@ constexpr Hint kDatabaseHints[] = {
     {"datestyle", kSessionSetting},
     {"timezone", kSessionSetting},
     {"application_name", kSessionSetting},
-    {"connect_query", "for settings, use ALTER DATABASE ... SET or ALTER ROLE ... SET"},
     {"auth_user",
      "shardpool does not look passwords up in the database; list users in userlist.txt"},
     {"auth_query",
@@ -181,6 +180,8 @@ void importDatabase(Importer& im, const IniEntry& e) {
       }
     } else if (p.key == "min_pool_size" || p.key == "max_db_connections") {
       if (auto n = im.integer(e, key, v, 0, kMaxCount)) db.insert_or_assign(p.key, *n);
+    } else if (p.key == "connect_query") {
+      if (!v.empty()) db.insert_or_assign("connect_query", escapeEnv(v));
     } else if (p.key == "reserve_pool" || p.key == "reserve_pool_size") {
       if (auto n = im.integer(e, key, v, 0, kMaxCount))
         db.insert_or_assign("reserve_pool_size", *n);

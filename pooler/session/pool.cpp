@@ -53,7 +53,8 @@ PoolTotals PoolCounters::read() const {
 bool PoolSettings::sameBackend(const PoolSettings& o) const {
   return host == o.host && port == o.port && dbname == o.dbname && user == o.user &&
          password == o.password && tlsMode == o.tlsMode && tlsError == o.tlsError &&
-         tlsCaFile == o.tlsCaFile && (tls == nullptr) == (o.tls == nullptr);
+         tlsCaFile == o.tlsCaFile && (tls == nullptr) == (o.tls == nullptr) &&
+         connectQuery == o.connectQuery;
 }
 
 Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,
@@ -422,6 +423,7 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
   s.reserveTimeout = cfg.general.reservePoolTimeout;
   s.mode = cfg.poolModeFor(db, u);
   s.resetQuery = cfg.general.serverResetQuery;
+  s.connectQuery = cfg.connectQueryFor(db);
   s.maxPrepared = cfg.general.maxPreparedStatements;
   s.serverIdleTimeout = cfg.general.serverIdleTimeout;
   s.serverLifetime = cfg.general.serverLifetime;

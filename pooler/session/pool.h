@@ -82,6 +82,7 @@ struct PoolSettings {
   config::Duration reserveTimeout{};
   config::PoolMode mode = config::PoolMode::Session;
   std::string resetQuery;
+  std::string connectQuery;  // run on each new server after login (and after the reset query)
   uint32_t maxPrepared = 0;
   config::TlsMode tlsMode = config::TlsMode::Disable;
   std::shared_ptr<TlsContext> tls;  // for tlsMode != Disable; null when it could not be built
@@ -93,7 +94,7 @@ struct PoolSettings {
   config::Duration serverLifetime{};
   config::Duration serverConnectTimeout{};
   // True when servers opened with `other` cannot serve these settings (another address,
-  // database, user, password or TLS setup): existing servers are then replaced.
+  // database, user, password, TLS setup or connect_query): existing servers are then replaced.
   bool sameBackend(const PoolSettings& other) const;
 };
 

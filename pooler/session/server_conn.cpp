@@ -361,6 +361,10 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
   }
   switch (state_) {
     case State::Authenticating:
+      if (setupReplies_ > 0) {
+        if (onSetupReply(type, body)) loginDone();
+        return isOpen();
+      }
       if (type == 'R') return handleAuth(body);
       if (type == 'K') {
         if (auto k = pg::decodeBackendKeyData(body)) {
@@ -376,7 +380,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
           fail("login rejected by server");
         return false;
       } else if (type == 'Z') {
-        loginDone();
+        if (!startConnectQuery()) loginDone();
       }
       return true;
     case State::Login:
@@ -395,6 +399,10 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
     case State::Active:
       return onActiveReply(type, body);
     case State::Resetting:
+      if (setupReplies_ > 0) {
+        if (onSetupReply(type, body)) backToPool();
+        return isOpen();
+      }
       if (type == 'E') {
         auto e = pg::decodeErrorResponse(body);
         close(fmt::format("reset query failed: {}", e ? e->message : "error"));
@@ -404,7 +412,8 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
         requests_.clear();
         applied_.clear();  // the reset query (DISCARD ALL / RESET ALL) undid them
         statements_.clear();
-        backToPool();
+        // ... and connect_query's settings with them: it runs again before the server is reused.
+        if (!startConnectQuery()) backToPool();
       }
       return true;
     case State::Idle:
@@ -435,7 +444,8 @@ std::string_view ServerConn::param(std::string_view name) const {
 
 const std::string* ServerConn::setting(std::string_view name) const {
   const std::string* v = findSetting(params_, name);
-  return v ? v : findSetting(applied_, name);
+  if (!v) v = findSetting(applied_, name);
+  return v ? v : findSetting(baseline_, name);
 }
 
 void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) {

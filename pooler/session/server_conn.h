@@ -61,11 +61,17 @@ class ServerConn final : public Connection {
     size_t i = cursor < params_.size() && params_[cursor].first == name
                    ? cursor
                    : settingIndex(params_, name);
-    if (i == params_.size()) return findSetting(applied_, name);
+    if (i == params_.size()) {
+      const std::string* v = findSetting(applied_, name);
+      return v ? v : findSetting(baseline_, name);
+    }
     cursor = i + 1;
     return &params_[i].second;
   }
   const Params& applied() const { return applied_; }
+  // The unreported settings connect_query left on this server (read back after it ran): what a
+  // client that never set them expects, instead of the server's defaults.
+  const Params& baseline() const { return baseline_; }
   uint32_t backendPid() const { return backendPid_; }
   uint32_t backendKey() const { return backendKey_; }
   const sockaddr_storage& address() const { return addr_; }
@@ -183,6 +189,10 @@ class ServerConn final : public Connection {
   bool rewritesError() const;
   void noteStatementError(protocol::pg::Bytes body);  // an ErrorResponse in reply to the front  // the next ErrorResponse is rewritten before the client sees it
   void loginDone();
+  // connect_query: sends it and the read-back of the settings it changed; false when the pool
+  // has none. onSetupReply() takes their replies; true once the last ReadyForQuery is in.
+  bool startConnectQuery();
+  bool onSetupReply(char type, protocol::pg::Bytes body);
   void setParam(std::string_view name, std::string_view value);
 
   Pool& pool_;
@@ -197,6 +207,8 @@ class ServerConn final : public Connection {
   Params params_;
   Params applied_;       // settings shardpool applied that the server does not report
   Params pendingApply_;  // being applied by the Login query
+  Params baseline_;      // see baseline()
+  uint32_t setupReplies_ = 0;  // ReadyForQuery still due from connect_query and its read-back
   uint32_t backendPid_ = 0;
   uint32_t backendKey_ = 0;
   sockaddr_storage addr_{};

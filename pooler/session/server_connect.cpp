@@ -10,6 +10,7 @@
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
 #include "pooler/session/server_conn.h"
+#include "pooler/session/session_guard.h"
 
 namespace shardpool::pooler {
 
@@ -242,6 +243,67 @@ bool ServerConn::handleAuth(pg::Bytes body) {
   }
   send(w.take());
   return true;
+}
+
+bool ServerConn::startConnectQuery() {
+  const std::string& query = pool_.settings().connectQuery;
+  if (query.empty()) return false;
+  // The read-back: settings the query changed by SET (pg_settings says which), and those it
+  // names, for custom settings (myapp.x), which pg_settings does not list.
+  SettingChanges named;
+  noteSettingChanges(query, named);
+  std::string names;
+  for (const auto& c : named.changes)
+    if (!c.name.empty()) names += (names.empty() ? "" : ", ") + quoteLiteral(c.name);
+  std::string readBack = fmt::format(
+      "SELECT n, pg_catalog.current_setting(n, true) FROM (SELECT name FROM pg_catalog.pg_settings "
+      "WHERE source = 'session'{}) s(n)",
+      names.empty() ? "" : fmt::format(" UNION SELECT unnest(ARRAY[{}]::text[])", names));
+  pg::Writer w;
+  pg::putQuery(w, query);
+  pg::putQuery(w, readBack);
+  send(w.take());
+  setUnnamed(0, 0);
+  baseline_.clear();
+  setupReplies_ = 2;
+  log::debug(who_, "running connect_query");
+  return true;
+}
+
+bool ServerConn::onSetupReply(char type, pg::Bytes body) {
+  std::string problem;
+  std::string_view sqlstate = "08006";
+  std::optional<pg::ErrorFields> e;
+  switch (type) {
+    case 'E':
+      e = pg::decodeErrorResponse(body);
+      problem = e ? fmt::format("connect_query failed: {} ({})", e->message, e->sqlstate)
+                  : "connect_query failed: malformed error";
+      // The server's SQLSTATE, unless it is a connection failure's (which would start a
+      // failover decision for a database with standbys).
+      if (e && e->sqlstate.size() == 5 && !e->sqlstate.starts_with("08")) sqlstate = e->sqlstate;
+      break;
+    case 'D':
+      if (setupReplies_ != 1) return false;  // rows of connect_query itself
+      if (auto row = pg::decodeDataRow(body); row && row->size() == 2 && (*row)[0]) {
+        const std::string& name = *(*row)[0];
+        if (!reports(name) && (*row)[1]) setSetting(baseline_, name, *(*row)[1]);
+      }
+      return false;
+    case 'Z':
+      if (--setupReplies_ > 0) return false;
+      if (txStatus_ == 'I') return true;
+      problem = "connect_query left a transaction open";
+      break;
+    default:
+      return false;
+  }
+  setupReplies_ = 0;
+  if (state_ == State::Authenticating)
+    fail(problem, sqlstate);
+  else
+    close(problem);
+  return false;
 }
 
 void ServerConn::loginDone() {

@@ -126,12 +126,19 @@ TEST_CASE("pgbouncer import: [databases] entries", "[config][pgbouncer]") {
        },
        {}},
       {"app = host=h client_encoding=UTF8 datestyle=ISO timezone=UTC application_name=x "
-       "connect_query='select 1' auth_user=x server_lifetime=5 weird=1",
+       "auth_user=x server_lifetime=5 weird=1",
        "",
        [](const Config& c) { CHECK(db(c, "app").host == "h"); },
        {"databases.app.client_encoding", "databases.app.datestyle", "databases.app.timezone",
-        "databases.app.application_name", "databases.app.connect_query", "databases.app.auth_user",
+        "databases.app.application_name", "databases.app.auth_user",
         "databases.app.server_lifetime", "databases.app.weird"}},
+      {"app = host=h connect_query='SET search_path = ''app, public''; SELECT 1'",
+       "",
+       [](const Config& c) {
+         CHECK(db(c, "app").connectQuery == "SET search_path = 'app, public'; SELECT 1");
+         CHECK(c.connectQueryFor(db(c, "app")) == *db(c, "app").connectQuery);
+       },
+       {}},
       {"app = host=h\npgbouncer = host=h\nshardpool = host=h",
        "",
        [](const Config& c) {
