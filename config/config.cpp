@@ -20,6 +20,16 @@ std::string_view toString(PoolMode m) {
   return "unknown";
 }
 
+std::string_view toString(LoadBalanceHosts l) {
+  switch (l) {
+    case LoadBalanceHosts::RoundRobin:
+      return "round-robin";
+    case LoadBalanceHosts::Disable:
+      return "disable";
+  }
+  return "unknown";
+}
+
 std::string_view toString(AuthType a) {
   switch (a) {
     case AuthType::Trust:

@@ -29,11 +29,16 @@ enum class LogLevel { Debug, Info, Warn, Error };
 //     uses TLS without checking the certificate; VerifyCa checks its chain against the CA file;
 //     VerifyFull also checks the host name.
 enum class TlsMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull };
+// Which host of a database's host list a new server connection tries first (PgBouncer's
+// load_balance_hosts): the next one in turn, or the one that worked last. Either way a host
+// that cannot be reached is skipped for the next.
+enum class LoadBalanceHosts { RoundRobin, Disable };
 
 std::string_view toString(PoolMode m);
 std::string_view toString(AuthType a);
 std::string_view toString(LogLevel l);
 std::string_view toString(TlsMode m);  // "disable", "allow", ..., "verify-ca", "verify-full"
+std::string_view toString(LoadBalanceHosts l);  // "round-robin", "disable"
 
 struct General {
   std::string listenAddr = "127.0.0.1";
@@ -130,6 +135,11 @@ struct Database {
   std::string name;
   std::string host = "127.0.0.1";  // or a unix-socket directory starting with '/'
   uint16_t port = 5432;
+  // host = "a,b,c" (or an array): every host in order, `host` being the first; `port` may give
+  // one port per host (`ports`, port being the first). Both empty for a single host.
+  std::vector<std::string> hosts;
+  std::vector<uint16_t> ports;
+  LoadBalanceHosts loadBalanceHosts = LoadBalanceHosts::RoundRobin;
   std::string dbname;                   // backend database name; empty: same as `name`
   std::optional<std::string> user;      // forced backend user; unset: the client's user
   std::optional<std::string> password;  // backend password for the forced user

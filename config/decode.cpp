@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -275,14 +276,64 @@ const Field<General> kGeneralFields[] = {
      }},
 };
 
+// A port, or one port per host of a host list: "5432,5433" or [5432, 5433].
+void readPorts(Database& d, const ValueReader& v) {
+  const toml::node& n = v.node();
+  if (!n.is_array() && !(n.is_string() && n.as_string()->get().find(',') != std::string::npos)) {
+    if (auto p = v.integer(1, kMaxPort)) d.port = static_cast<uint16_t>(*p);
+    return;
+  }
+  std::vector<uint16_t> ports;
+  if (const auto* array = v.node().as_array()) {
+    for (const auto& item : *array) {
+      if (!item.is_integer()) break;
+      ports.push_back(static_cast<uint16_t>(std::clamp<int64_t>(**item.as_integer(), 0, 65536)));
+    }
+    if (ports.size() != array->size()) ports.clear();
+  } else if (auto texts = v.nameList()) {
+    for (const auto& t : *texts) {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+      if (ec != std::errc() || end != t.data() + t.size()) {
+        ports.clear();
+        break;
+      }
+      ports.push_back(static_cast<uint16_t>(std::clamp<int64_t>(n, 0, 65536)));
+    }
+  } else {
+    return;  // nameList() reported it
+  }
+  for (uint16_t p : ports)
+    if (p == 0 || p > kMaxPort) ports.clear();
+  if (ports.empty()) {
+    v.error(fmt::format("expected a port (1 to 65535), or one per host as \"5432,5433\" or "
+                        "[5432, 5433], got {}",
+                        describe(v.node())));
+    return;
+  }
+  d.port = ports.front();
+  if (ports.size() > 1) d.ports = std::move(ports);
+}
+
 const Field<Database> kDatabaseFields[] = {
-    {"host",
+    {"host",  // one host, or a host list: "a,b,c" or ["a", "b", "c"]
      [](Database& d, const ValueReader& v) {
-       if (auto s = v.string(false)) d.host = *s;
+       const toml::node& n = v.node();
+       bool list = n.is_array() ||
+                   (n.is_string() && n.as_string()->get().find(',') != std::string::npos);
+       if (!list) {
+         if (auto s = v.string(false)) d.host = *s;
+         return;
+       }
+       auto hosts = v.nameList();
+       if (!hosts || hosts->empty()) return;
+       d.host = hosts->front();
+       if (hosts->size() > 1) d.hosts = std::move(*hosts);
      }},
-    {"port",
+    {"port", readPorts},
+    {"load_balance_hosts",
      [](Database& d, const ValueReader& v) {
-       if (auto p = v.integer(1, kMaxPort)) d.port = static_cast<uint16_t>(*p);
+       if (auto l = v.loadBalanceHosts()) d.loadBalanceHosts = *l;
      }},
     {"dbname",
      [](Database& d, const ValueReader& v) {

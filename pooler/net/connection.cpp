@@ -436,6 +436,12 @@ void Connection::closeHandle() {
   reading_ = false;
 }
 
+void Connection::resetSocket() {
+  closeHandle();
+  tls_.reset();
+  wantRead_ = false;
+}
+
 void Connection::closeAfterFlush() {
   if (!handle_) return;
   flushForward();

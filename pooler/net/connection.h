@@ -83,6 +83,9 @@ class Connection {
 
   // Closes the socket now (pending writes are dropped). Safe to call twice.
   void closeHandle();
+  // closeHandle() and forget the TLS session, for a new connect on this object (the next host of
+  // a list). Not from inside a TLS callback that goes on using the session afterwards.
+  void resetSocket();
   // Half-close after pending writes are flushed, then close.
   void closeAfterFlush();
 

@@ -660,7 +660,7 @@ void ServerConn::checkTimers(Clock::time_point now) {
     case State::TlsRequest:
     case State::TlsHandshake:
     case State::Authenticating:
-      if (s.serverConnectTimeout.count() > 0 && now - createdAt_ >= s.serverConnectTimeout)
+      if (s.serverConnectTimeout.count() > 0 && now - attemptStart_ >= s.serverConnectTimeout)
         fail(fmt::format("server_connect_timeout ({} ms) expired", s.serverConnectTimeout.count()));
       break;
     case State::Idle: {
@@ -699,6 +699,7 @@ void ServerConn::checkTimers(Clock::time_point now) {
 }
 
 void ServerConn::fail(std::string_view reason, std::string_view sqlstate, bool socketDead) {
+  if (tryNextHost(reason)) return;
   uint64_t target = forClient_;
   forClient_ = 0;
   log::warn(who_, "server connection failed: {}", reason);
@@ -762,9 +763,9 @@ void ServerConn::onReadEnd(int status) {
     return;
   }
   // The backend is gone already: its slot is free at once.
-  close(status == UV_EOF ? "server closed the connection"
-                         : fmt::format("read error: {}", uv_strerror(status)),
-        true);
+  std::string reason = status == UV_EOF ? "server closed the connection"
+                                        : fmt::format("read error: {}", uv_strerror(status));
+  if (!tryNextHost(reason)) close(reason, true);
 }
 
 void ServerConn::onWriteError(int status) {
@@ -772,7 +773,8 @@ void ServerConn::onWriteError(int status) {
     finishClose();
     return;
   }
-  close(fmt::format("write error: {}", uv_strerror(status)), true);
+  std::string reason = fmt::format("write error: {}", uv_strerror(status));
+  if (!tryNextHost(reason)) close(reason, true);
 }
 
 }  // namespace shardpool::pooler

@@ -171,6 +171,12 @@ class ServerConn final : public Connection {
  private:
   // The one place where state_ changes (session_states.h has the transitions).
   void setState(State next);
+  // Host lists: connects to the host at hostIndex_; tryNextHost() moves on to the next one after
+  // a failure before the startup packet went out (false: none left, or too late for that).
+  void connectHost();
+  bool tryNextHost(std::string_view reason);
+  const std::string& targetHost() const;
+  uint16_t targetPort() const;
   static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
   void connectResolved(const sockaddr* addr);
   void sendStartup();
@@ -222,6 +228,9 @@ class ServerConn final : public Connection {
   std::optional<protocol::pg::ErrorFields> applyError_;  // of the pipelined settings query
   bool cancelAfterApply_ = false;  // a cancel asked for while the settings query ran
   uv_getaddrinfo_t* resolving_ = nullptr;
+  size_t hostIndex_ = 0;       // of the pool's host list
+  size_t hostsTried_ = 0;
+  Clock::time_point attemptStart_;  // server_connect_timeout counts per host
   uint32_t generation_ = 0;
   bool queryOpen_ = false;
   bool xactOpen_ = false;

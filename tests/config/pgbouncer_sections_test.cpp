@@ -56,9 +56,28 @@ TEST_CASE("pgbouncer import: [databases] entries", "[config][pgbouncer]") {
        "",
        [](const Config& c) {
          CHECK(db(c, "app").host == "db1");
+         CHECK(db(c, "app").hosts == std::vector<std::string>{"db1", "db2"});
          CHECK(db(c, "app").port == 5432);
+         CHECK(db(c, "app").ports == std::vector<uint16_t>{5432, 5433});
+         CHECK(db(c, "app").loadBalanceHosts == LoadBalanceHosts::RoundRobin);
        },
-       {"databases.app.host", "databases.app.port"}},
+       {}},
+      {"app = host=db1,db2,db3 port=6000 load_balance_hosts=disable",
+       "",
+       [](const Config& c) {
+         CHECK(db(c, "app").hosts == std::vector<std::string>{"db1", "db2", "db3"});
+         CHECK(db(c, "app").port == 6000);
+         CHECK(db(c, "app").ports.empty());
+         CHECK(db(c, "app").loadBalanceHosts == LoadBalanceHosts::Disable);
+       },
+       {}},
+      {"app = host=db1,db2 port=1,2,3 load_balance_hosts=random",
+       "",
+       [](const Config& c) {
+         CHECK(db(c, "app").port == 1);
+         CHECK(db(c, "app").ports.empty());
+       },
+       {"databases.app.port", "databases.app.load_balance_hosts"}},
       {"app = dbname=appdb",
        "",
        [](const Config& c) { CHECK(db(c, "app").host == "/var/run/postgresql"); },
