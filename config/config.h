@@ -44,6 +44,11 @@ struct General {
   std::string listenAddr = "127.0.0.1";
   uint16_t listenPort = 6432;
   unsigned workers = 0;  // 0: one per core
+  // A unix socket for clients, <dir>/.s.PGSQL.<listen_port> (PgBouncer's); empty: none. Its
+  // file mode and group (empty: shardpool's own).
+  std::string unixSocketDir;
+  uint32_t unixSocketMode = 0777;
+  std::string unixSocketGroup;
   uint32_t maxClientConn = 1000;
   PoolMode poolMode = PoolMode::Session;
   uint32_t defaultPoolSize = 20;

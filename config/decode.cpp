@@ -61,6 +61,31 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto p = v.integer(1, kMaxPort)) g.listenPort = static_cast<uint16_t>(*p);
      }},
+    {"unix_socket_dir",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.unixSocketDir = *s;
+     }},
+    {"unix_socket_mode",  // PgBouncer's octal text ("0777"), or a TOML integer (0o777)
+     [](General& g, const ValueReader& v) {
+       if (v.node().is_integer()) {
+         if (auto n = v.integer(0, 0777)) g.unixSocketMode = static_cast<uint32_t>(*n);
+         return;
+       }
+       auto s = v.string(false);
+       if (!s) return;
+       uint32_t mode = 0;
+       auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), mode, 8);
+       if (ec != std::errc() || end != s->data() + s->size() || mode > 0777) {
+         v.error(fmt::format("expected a file mode in octal, such as \"0777\" or \"0700\", got {}",
+                             quote(*s)));
+         return;
+       }
+       g.unixSocketMode = mode;
+     }},
+    {"unix_socket_group",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.unixSocketGroup = *s;
+     }},
     {"workers",
      [](General& g, const ValueReader& v) {
        if (auto n = v.integer(0, kMaxWorkers)) g.workers = static_cast<unsigned>(*n);

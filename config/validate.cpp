@@ -155,11 +155,24 @@ void checkConsole(const Config& config, const toml::table& root, Diagnostics& di
     // A listed name that is no user cannot log in; the others are unaffected (a warning).
     for (const auto& name : names) {
       if (config.findUser(name) != nullptr) continue;
+      if (!config.general.unixSocketDir.empty()) {
+        diag.warnAt(valueRegion(general, key), path,
+                    fmt::format("{} is not a configured user: it can log in to the admin console "
+                                "only over the unix socket, as the OS user of that name; add "
+                                "[users.{}] with a password for TCP",
+                                quote(name), name));
+        continue;
+      }
       diag.warnAt(valueRegion(general, key), path,
                   fmt::format("{} is not a configured user: it cannot log in to the admin "
                               "console; add [users.{}] with a password",
                               quote(name), name));
     }
+  }
+  if (!config.general.unixSocketDir.empty() &&
+      config.general.unixSocketDir.size() + sizeof("/.s.PGSQL.65535") > 108) {
+    diag.at(valueRegion(general, "unix_socket_dir"), "general.unix_socket_dir",
+            "too long for a unix socket path (at most about 90 characters)");
   }
   if (config.general.metricsPort != 0 && config.general.metricsPort == config.general.listenPort &&
       config.general.metricsAddr == config.general.listenAddr) {

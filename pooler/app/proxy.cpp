@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "pooler/admin/console.h"
 #include "pooler/admin/metrics.h"
 #include "pooler/admin/snapshot.h"
+#include "pooler/app/unix_listener.h"
 #include "pooler/net/log.h"
 
 namespace shardpool::pooler {
@@ -63,37 +65,79 @@ uint16_t boundPort(int fd) {
 
 // Each worker listens on its own SO_REUSEPORT socket. With a takeover grant, the sockets of the
 // old process are spread over the workers first (worker i takes sockets i, i+N, ...); workers
-// left without one bind a new socket, which joins the same SO_REUSEPORT group.
+// left without one bind a new socket, which joins the same SO_REUSEPORT group. The unix socket
+// (unix_socket_dir) is one socket that every worker accepts on (each with its own dup).
 bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
   std::string error;
-  if (grant) {
-    for (int fd : grant->fds) {
-      if (boundPort(fd) != g.listenPort) {
-        log::error("",
-                   "takeover: the running shardpool listens on port {}, this configuration "
-                   "says {}; start without --takeover, or fix listen_port",
-                   boundPort(fd), g.listenPort);
-        for (int f : grant->fds) ::close(f);
-        return false;
-      }
+  std::vector<int> tcpFds, unixFds;
+  if (grant)
+    for (int fd : grant->fds) (boundUnixPath(fd).empty() ? tcpFds : unixFds).push_back(fd);
+  auto closeAll = [](const std::vector<int>& fds, size_t from = 0) {
+    for (size_t i = from; i < fds.size(); ++i) ::close(fds[i]);
+  };
+  for (int fd : tcpFds) {
+    if (boundPort(fd) != g.listenPort) {
+      log::error("",
+                 "takeover: the running shardpool listens on port {}, this configuration "
+                 "says {}; start without --takeover, or fix listen_port",
+                 boundPort(fd), g.listenPort);
+      closeAll(tcpFds);
+      closeAll(unixFds);
+      return false;
     }
-    for (size_t i = 0; i < grant->fds.size(); ++i) {
-      if (!workers_[i % workers_.size()]->adoptListener(grant->fds[i], error)) {
-        log::error("", "takeover: cannot accept on a handed-over socket: {}", error);
-        for (size_t j = i + 1; j < grant->fds.size(); ++j) ::close(grant->fds[j]);
-        return false;
-      }
+  }
+  for (size_t i = 0; i < tcpFds.size(); ++i) {
+    if (!workers_[i % workers_.size()]->adoptListener(tcpFds[i], error)) {
+      log::error("", "takeover: cannot accept on a handed-over socket: {}", error);
+      closeAll(tcpFds, i + 1);
+      closeAll(unixFds);
+      return false;
     }
   }
   sockaddr_storage addr{};
   if (!resolveListen(g.listenAddr, g.listenPort, addr, error)) {
     log::error("", "cannot resolve listen_addr \"{}\": {}", g.listenAddr, error);
+    closeAll(unixFds);
     return false;
   }
   for (auto& w : workers_) {
     if (!w->listenerFds().empty()) continue;
     if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
       log::error("", "cannot listen on {}:{}: {}", g.listenAddr, g.listenPort, error);
+      closeAll(unixFds);
+      return false;
+    }
+  }
+  return openUnixListener(g, unixFds);
+}
+
+bool Proxy::openUnixListener(const config::General& g, std::vector<int>& handedOver) {
+  std::string path = g.unixSocketDir.empty() ? std::string() : unixSocketPath(g);
+  int fd = -1;
+  // The old process's socket (each of its workers sent a dup of it): kept when it is ours.
+  for (int h : handedOver) {
+    if (fd < 0 && boundUnixPath(h) == path) {
+      fd = h;
+      continue;
+    }
+    ::close(h);
+  }
+  if (!handedOver.empty() && fd < 0)
+    log::warn("", "takeover: the old process's unix socket is not {}; not used",
+              path.empty() ? "wanted (unix_socket_dir is empty)" : path);
+  if (path.empty()) return true;
+  std::string error;
+  if (fd < 0 && (fd = bindUnixListener(g, error)) < 0) {
+    log::error("", "cannot listen on the unix socket: {}", error);
+    return false;
+  }
+  unixSocketPath_ = path;  // ours now, also when handed over: removed when we exit
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    int mine = i + 1 == workers_.size() ? fd : ::dup(fd);
+    if (mine < 0 || !workers_[i]->adoptListener(mine, error)) {
+      log::error("", "cannot accept on the unix socket {}: {}", path,
+                 mine < 0 ? std::strerror(errno) : error);
+      if (i + 1 < workers_.size()) ::close(fd);
       return false;
     }
   }
@@ -114,6 +158,7 @@ void Proxy::startTakeoverServer(const config::General& g) {
         // Connections accepted just before the switch must not fail: serve every client until
         // it leaves (up to shutdown_timeout), as SHUTDOWN WAIT_FOR_CLIENTS does.
         log::info("", "takeover: pid {} now accepts on our sockets; draining", pid);
+        unixSocketPath_.clear();  // its socket file now, not ours to remove
         takeover_->close();
         beginShutdown(false);
       });
@@ -150,7 +195,10 @@ int Proxy::run() {
       return 1;
     }
   }
-  if (!openListeners(cfg->general, grant ? &*grant : nullptr)) return 1;
+  if (!openListeners(cfg->general, grant ? &*grant : nullptr)) {
+    removeUnixSocket();
+    return 1;
+  }
   ::signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&control_);
   uv_signal_init(&control_, &sigterm_);
@@ -189,8 +237,9 @@ int Proxy::run() {
   directoryLoader_ = std::make_unique<DirectoryLoader>(&control_, directories());
   directoryLoader_->configure(*cfg);
   for (auto& w : workers_) threads_.emplace_back([wp = w.get()] { wp->run(); });
-  log::info("", "shardpool listening on {}:{} with {} worker thread(s), pool_mode {}",
-            cfg->general.listenAddr, cfg->general.listenPort, workers_.size(),
+  log::info("", "shardpool listening on {}:{}{} with {} worker thread(s), pool_mode {}",
+            cfg->general.listenAddr, cfg->general.listenPort,
+            unixSocketPath_.empty() ? std::string() : " and " + unixSocketPath_, workers_.size(),
             config::toString(cfg->general.poolMode));
   if (grant) {
     confirmTakeover(*grant);
@@ -210,8 +259,15 @@ int Proxy::run() {
   uv_run(&control_, UV_RUN_DEFAULT);  // close callbacks of the metrics server's handles
   uv_loop_close(&control_);
   stopWorkers();
+  removeUnixSocket();
   log::info("", "shardpool stopped");
   return 0;
+}
+
+void Proxy::removeUnixSocket() {
+  if (unixSocketPath_.empty()) return;
+  ::unlink(unixSocketPath_.c_str());
+  unixSocketPath_.clear();
 }
 
 void Proxy::onSignal(uv_signal_t* s, int signum) {

@@ -66,6 +66,9 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   void exitNow();
   void closeControlHandles();
   [[nodiscard]] bool openListeners(const config::General& g, TakeoverGrant* grant);
+  // unix_socket_dir: the handed-over socket when it is the one configured, else a new one.
+  [[nodiscard]] bool openUnixListener(const config::General& g, std::vector<int>& handedOver);
+  void removeUnixSocket();  // at exit, unless handed over to a newer process
   void startTakeoverServer(const config::General& g);
   [[nodiscard]] bool startMetrics(const config::General& g);
   void stopWorkers();
@@ -88,6 +91,7 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   std::unique_ptr<health::FailoverManager> failover_;
   std::unique_ptr<DirectoryLoader> directoryLoader_;  // on the control loop; fills directories()
   bool takeoverRequested_ = false;
+  std::string unixSocketPath_;  // the clients' unix socket file, ours to remove at exit
 
   std::mutex reloadMutex_;  // one reload or SET at a time
   std::mutex statsMutex_;   // stats_

@@ -80,9 +80,10 @@ bool Connection::endpoints(Endpoint& peer, Endpoint& local) const {
 }
 
 int Connection::acceptFrom(uv_stream_t* listener) {
-  handle_ = newTcp(loop_->loop(), this);
+  bool unixSocket = listener->type == UV_NAMED_PIPE;
+  handle_ = unixSocket ? newPipe(loop_->loop(), this) : newTcp(loop_->loop(), this);
   int rc = uv_accept(listener, handle_);
-  if (rc == 0) uv_tcp_nodelay(asTcp(handle_), 1);
+  if (rc == 0 && !unixSocket) uv_tcp_nodelay(asTcp(handle_), 1);
   return rc;
 }
 

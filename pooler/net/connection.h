@@ -43,7 +43,8 @@ class Connection {
   };
   bool endpoints(Endpoint& peer, Endpoint& local) const;
 
-  [[nodiscard]] int acceptFrom(uv_stream_t* listener);
+  [[nodiscard]] int acceptFrom(uv_stream_t* listener);  // a TCP or unix-socket listener
+  bool unixSocket() const { return handle_ && handle_->type == UV_NAMED_PIPE; }
   int fd() const;  // the socket's descriptor, -1 when none
   [[nodiscard]] int openFd(int fd);  // adopt a connected socket (hand-over between workers)
   [[nodiscard]] int connectTo(const sockaddr* addr);  // completes in onConnected()

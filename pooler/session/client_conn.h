@@ -121,6 +121,10 @@ class ClientConn final : public Connection {
   // prepared, and a Sync (a blocking PQprepare): answered without a server. False otherwise.
   bool answerPrepareLocally();
   bool startConsole();  // the admin database: false when this user may not use it
+  // Over the unix socket, a console login whose OS user (SO_PEERCRED) vouches for it: an
+  // admin_users or stats_users entry of the same name, or "pgbouncer" from shardpool's own OS
+  // user (as PgBouncer admits them). Sets peerAdmin_ for the latter.
+  bool peerConsoleLogin();
   void consoleInput();
   void requestServer();
   void forwardPending();
@@ -228,6 +232,7 @@ class ClientConn final : public Connection {
   uint32_t cancelKey_ = 0;
   bool counted_ = false;
   std::unique_ptr<ConsoleSession> console_;
+  bool peerAdmin_ = false;  // see peerConsoleLogin()
   // Recovery after a lost server (client_recovery.cpp).
   bool discardUntilSync_ = false;  // skip the rest of an extended batch; Sync gets ReadyForQuery
   bool lostTransaction_ = false;   // the open transaction died with its server: only ROLLBACK

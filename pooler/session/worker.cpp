@@ -22,6 +22,25 @@ namespace shardpool::pooler {
 
 namespace {
 constexpr uint64_t kTickMs = 100;
+
+// A listening socket's handle: TCP, or a pipe for the unix socket.
+union ListenHandle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+};
+
+void freeListener(uv_handle_t* h) {
+  delete reinterpret_cast<ListenHandle*>(h);
+}
+
+bool isUnixSocket(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+         ss.ss_family == AF_UNIX;
+}
 // Descriptors kept in hand for servers, health checks and the like before the table counts as
 // nearly full.
 constexpr uint64_t kFileHeadroom = 16;
@@ -72,27 +91,31 @@ bool Worker::listen(const sockaddr* addr, std::string& error) {
 }
 
 bool Worker::adoptListener(int fd, std::string& error) {
-  auto* handle = new uv_tcp_t;
-  uv_tcp_init(&loop_, handle);
-  handle->data = this;
-  int rc = uv_tcp_open(handle, fd);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 1024, onConnection);
+  auto* handle = new ListenHandle;
+  int rc;
+  if (isUnixSocket(fd)) {
+    uv_pipe_init(&loop_, &handle->pipe, 0);
+    rc = uv_pipe_open(&handle->pipe, fd);
+  } else {
+    uv_tcp_init(&loop_, &handle->tcp);
+    rc = uv_tcp_open(&handle->tcp, fd);
+  }
+  handle->handle.data = this;
+  if (rc == 0) rc = uv_listen(&handle->stream, 1024, onConnection);
   if (rc != 0) {
     error = uv_strerror(rc);
-    uv_close(reinterpret_cast<uv_handle_t*>(handle),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    uv_close(&handle->handle, freeListener);
     return false;
   }
-  listeners_.push_back(handle);
+  listeners_.push_back(&handle->stream);
   listenerFds_.push_back(fd);
   return true;
 }
 
 void Worker::closeListeners() {
-  for (uv_tcp_t* l : listeners_) {
+  for (uv_stream_t* l : listeners_) {
     auto* h = reinterpret_cast<uv_handle_t*>(l);
-    if (!uv_is_closing(h))
-      uv_close(h, [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+    if (!uv_is_closing(h)) uv_close(h, freeListener);
   }
   listeners_.clear();
 }

@@ -40,8 +40,9 @@ class Worker final : public EventLoop {
 
   // Opens a listening socket (SO_REUSEPORT) on this worker's loop; call before run().
   [[nodiscard]] bool listen(const sockaddr* addr, std::string& error);
-  // Accepts on an already listening socket (one handed over by an older shardpool process);
-  // takes ownership of `fd`. A worker may have several. Call before run().
+  // Accepts on an already listening socket, TCP or unix (one handed over by an older shardpool
+  // process, or the unix socket); takes ownership of `fd`. A worker may have several. Call
+  // before run().
   [[nodiscard]] bool adoptListener(int fd, std::string& error);
   // The listening sockets' fds, for handing them to a newer process (fixed once running).
   const std::vector<int>& listenerFds() const { return listenerFds_; }
@@ -119,7 +120,7 @@ class Worker final : public EventLoop {
 
   Runtime& runtime_;
   unsigned index_;
-  std::vector<uv_tcp_t*> listeners_;  // heap handles, freed in their close callbacks
+  std::vector<uv_stream_t*> listeners_;  // heap handles (TCP or pipe), freed when closed
   std::vector<int> listenerFds_;
   uv_async_t async_{};
   uv_timer_t timer_{};
