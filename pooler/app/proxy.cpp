@@ -182,19 +182,14 @@ int Proxy::run() {
     }
     log::info("", "takeover: received {} listening socket(s)", grant->fds.size());
   }
-  if (cfg->general.clientTlsSslmode != config::TlsMode::Disable) {
-    setAcceptTls(TlsContext::forAccept(
-        cfg->general.clientTlsCertFile, cfg->general.clientTlsKeyFile,
-        cfg->general.clientTlsSslmode >= config::TlsMode::VerifyCa ? cfg->general.clientTlsCaFile
-                                                                   : std::string(),
-        error));
-    if (!acceptTls()) {
-      log::error("", "client TLS: {}", error);
-      if (grant)
-        for (int fd : grant->fds) ::close(fd);
-      return 1;
-    }
+  std::shared_ptr<const TlsContext> clientTls;
+  if (!buildClientTls(cfg->general, clientTls, error)) {
+    log::error("", "client TLS: {}", error);
+    if (grant)
+      for (int fd : grant->fds) ::close(fd);
+    return 1;
   }
+  setAcceptTls(std::move(clientTls));
   if (!openListeners(cfg->general, grant ? &*grant : nullptr)) {
     removeUnixSocket();
     return 1;

@@ -62,6 +62,12 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   static void onControlAsync(uv_async_t* a);
   void sampleStats();
   void reconfigureFailover(std::shared_ptr<const config::Config> cfg);
+  // The TLS context for clients that `g` asks for (null for client_tls_sslmode = disable), its
+  // files read afresh; false with `error` when they do not make one.
+  static bool buildClientTls(const config::General& g, std::shared_ptr<const TlsContext>& out,
+                             std::string& error);
+  // Publishes `next` with its client TLS context (reload, SET).
+  void publish(std::shared_ptr<const config::Config> next, std::shared_ptr<const TlsContext> tls);
   void beginShutdown(bool closeIdleClients);
   void exitNow();
   void closeControlHandles();

@@ -152,7 +152,7 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   const pg::StartupPacket& p = *res.packet;
   switch (p.kind) {
     case pg::StartupKind::SslRequest: {
-      const TlsContext* ctx = worker().runtime().acceptTls();
+      std::shared_ptr<const TlsContext> ctx = worker().runtime().acceptTls();
       if (!ctx || tlsActive()) {
         send(std::string_view("N"));
         return true;

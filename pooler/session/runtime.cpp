@@ -32,6 +32,16 @@ void Runtime::publishConfig(std::shared_ptr<const config::Config> config) {
   config_ = std::move(config);
 }
 
+std::shared_ptr<const TlsContext> Runtime::acceptTls() const {
+  std::lock_guard lock(configMutex_);
+  return acceptTls_;
+}
+
+void Runtime::setAcceptTls(std::shared_ptr<const TlsContext> tls) {
+  std::lock_guard lock(configMutex_);
+  acceptTls_ = std::move(tls);
+}
+
 bool Runtime::tryAddClient() {
   uint32_t max = config()->general.maxClientConn;
   uint32_t cur = clients_.load(std::memory_order_relaxed);

@@ -47,8 +47,9 @@ class Runtime {
   // Failed logins per client address (auth_failure_*), shared by the workers (thread-safe).
   auth::LoginBackoff& loginBackoff() { return loginBackoff_; }
 
-  // TLS for clients (null when client_tls_sslmode = disable).
-  const TlsContext* acceptTls() const { return acceptTls_.get(); }
+  // TLS for clients (null when client_tls_sslmode = disable). A reload may replace it: a new
+  // client's handshake uses the one in force then; sessions keep the context they started with.
+  std::shared_ptr<const TlsContext> acceptTls() const;
 
   // max_client_conn, exact across workers.
   bool tryAddClient();
@@ -83,7 +84,7 @@ class Runtime {
 
  protected:
   void publishConfig(std::shared_ptr<const config::Config> config);
-  void setAcceptTls(std::unique_ptr<TlsContext> tls) { acceptTls_ = std::move(tls); }
+  void setAcceptTls(std::shared_ptr<const TlsContext> tls);
   void setHealth(HealthView* health) { health_.store(health, std::memory_order_release); }
 
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -91,7 +92,7 @@ class Runtime {
  private:
   mutable std::mutex configMutex_;
   std::shared_ptr<const config::Config> config_;
-  std::unique_ptr<TlsContext> acceptTls_;
+  std::shared_ptr<const TlsContext> acceptTls_;  // under configMutex_
   PoolRegistry pools_;
   CancelRegistry cancels_;
   auth::LoginBackoff loginBackoff_;
