@@ -331,9 +331,10 @@ void readPorts(Database& d, const ValueReader& v) {
   for (uint16_t p : ports)
     if (p == 0 || p > kMaxPort) ports.clear();
   if (ports.empty()) {
-    v.error(fmt::format("expected a port (1 to 65535), or one per host as \"5432,5433\" or "
-                        "[5432, 5433], got {}",
-                        describe(v.node())));
+    v.error(
+        fmt::format("expected a port (1 to 65535), or one per host as \"5432,5433\" or "
+                    "[5432, 5433], got {}",
+                    describe(v.node())));
     return;
   }
   d.port = ports.front();
@@ -344,8 +345,8 @@ const Field<Database> kDatabaseFields[] = {
     {"host",  // one host, or a host list: "a,b,c" or ["a", "b", "c"]
      [](Database& d, const ValueReader& v) {
        const toml::node& n = v.node();
-       bool list = n.is_array() ||
-                   (n.is_string() && n.as_string()->get().find(',') != std::string::npos);
+       bool list =
+           n.is_array() || (n.is_string() && n.as_string()->get().find(',') != std::string::npos);
        if (!list) {
          if (auto s = v.string(false)) d.host = *s;
          return;

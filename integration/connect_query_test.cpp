@@ -15,7 +15,8 @@ const std::string kConnectQuery =
     "SELECT pg_catalog.set_config('myapp.tenant', 'acme', false)\"";
 
 std::string configWith(const std::string& generalExtra) {
-  return generalSection(generalExtra) + clusterDatabase("sp_db", kConnectQuery + "\npool_size = 1") +
+  return generalSection(generalExtra) +
+         clusterDatabase("sp_db", kConnectQuery + "\npool_size = 1") +
          userSection("sp_scram", "scram_pass");
 }
 

@@ -41,8 +41,8 @@ TEST_CASE("host lists: a first host that is down is skipped", "[integration][hos
   std::string pg = std::to_string(pgPort());
 
   SECTION("round-robin (the default): every other new server starts at the dead host") {
-    Proxy proxy(hostListConfig("\"127.0.0.1,127.0.0.1\"",
-                               "\"" + std::to_string(closed) + "," + pg + "\""));
+    Proxy proxy(
+        hostListConfig("\"127.0.0.1,127.0.0.1\"", "\"" + std::to_string(closed) + "," + pg + "\""));
     openServers(proxy, 4, pg);
     CHECK(occurrences(proxy.log(), kNextHost) == 2);
     CHECK(contains(proxy.log(), "could not connect to 127.0.0.1:" + std::to_string(closed)));
@@ -72,6 +72,7 @@ TEST_CASE("host lists: every host down fails the client at once with the last er
   REQUIRE_FALSE(a.ok());
   CHECK(Clock::now() - start < 5s);
   CHECK(a.connectError().sqlstate == "08006");
-  CHECK(contains(a.connectError().message, "could not connect to 127.0.0.1:" + std::to_string(closed2)));
+  CHECK(contains(a.connectError().message,
+                 "could not connect to 127.0.0.1:" + std::to_string(closed2)));
   CHECK(occurrences(proxy.log(), kNextHost) == 1);
 }

@@ -43,9 +43,9 @@ tcp_keepalive = 1
 
 std::string pgbouncerIni(uint16_t listenPort, const std::string& unixDir) {
   std::string text = substitute(kIni, 0);
-  for (auto [name, value] : {std::pair<std::string_view, std::string>{"@INI_PORT@",
-                                                                      std::to_string(listenPort)},
-                             {"@UNIX_DIR@", unixDir}}) {
+  for (auto [name, value] :
+       {std::pair<std::string_view, std::string>{"@INI_PORT@", std::to_string(listenPort)},
+        {"@UNIX_DIR@", unixDir}}) {
     size_t at = text.find(name);
     REQUIRE(at != std::string::npos);
     text.replace(at, name.size(), value);

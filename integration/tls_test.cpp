@@ -377,8 +377,8 @@ TEST_CASE("tls: RELOAD applies changed client TLS settings and files to new conn
     return console.exec("RELOAD", 10s);
   };
   auto verifying = [&](const std::string& rootcert) {
-    return Conn(proxy.conninfo("sp_scram", "scram_pass") + " sslmode=verify-ca sslrootcert=" +
-                rootcert);
+    return Conn(proxy.conninfo("sp_scram", "scram_pass") +
+                " sslmode=verify-ca sslrootcert=" + rootcert);
   };
   Conn plainBefore(proxy.conninfo("sp_scram", "scram_pass"));
   REQUIRE(plainBefore.ok());

@@ -33,8 +33,8 @@ std::string unixConfig(const std::string& dir, const std::string& extra = "") {
 
 std::string viaSocket(const std::string& dir, uint16_t port, const std::string& user,
                       const std::string& db, const std::string& password = "") {
-  std::string c = "host=" + dir + " port=" + std::to_string(port) + " dbname=" + db +
-                  " user=" + user;
+  std::string c =
+      "host=" + dir + " port=" + std::to_string(port) + " dbname=" + db + " user=" + user;
   return password.empty() ? c : c + " password=" + password;
 }
 
@@ -65,10 +65,10 @@ TEST_CASE("unix socket: clients connect with host=DIR, admin users by peer crede
     Conn app(viaSocket(dir.path(), proxy.port(), "sp_scram", "sp_db", "scram_pass"));
     REQUIRE(app.ok());
     CHECK(app.scalar("SELECT 1") == "1");
-    auto psql = runCommand({"psql", "-X", "-At", "-h", dir.path(), "-p",
-                            std::to_string(proxy.port()), "-U", "sp_scram", "-d", "sp_db", "-c",
-                            "SELECT 'via psql'"},
-                           clientEnv("scram_pass"));
+    auto psql =
+        runCommand({"psql", "-X", "-At", "-h", dir.path(), "-p", std::to_string(proxy.port()), "-U",
+                    "sp_scram", "-d", "sp_db", "-c", "SELECT 'via psql'"},
+                   clientEnv("scram_pass"));
     CHECK(psql.exitCode == 0);
     CHECK(contains(psql.out, "via psql"));
 
@@ -78,10 +78,10 @@ TEST_CASE("unix socket: clients connect with host=DIR, admin users by peer crede
     auto rows = admin.query("SHOW CLIENTS");
     CHECK(rows.size() >= 2);
     admin.query("RECONNECT");  // an admin command, not only SHOW
-    auto psqlAdmin = runCommand({"psql", "-X", "-At", "-h", dir.path(), "-p",
-                                 std::to_string(proxy.port()), "-U", osUser(), "-d", "pgbouncer",
-                                 "-c", "SHOW VERSION"},
-                                {{"PGCONNECT_TIMEOUT", "10"}});
+    auto psqlAdmin =
+        runCommand({"psql", "-X", "-At", "-h", dir.path(), "-p", std::to_string(proxy.port()), "-U",
+                    osUser(), "-d", "pgbouncer", "-c", "SHOW VERSION"},
+                   {{"PGCONNECT_TIMEOUT", "10"}});
     CHECK(psqlAdmin.exitCode == 0);
     CHECK(contains(psqlAdmin.out, "shardpool"));
     // ...nor does "pgbouncer" from shardpool's own OS user, as in PgBouncer.
@@ -91,13 +91,13 @@ TEST_CASE("unix socket: clients connect with host=DIR, admin users by peer crede
     CHECK(contains(proxy.log(), "admitted by peer credentials"));
 
     // Not over TCP, and not for another name than the OS user's.
-    Conn tcp("host=127.0.0.1 port=" + std::to_string(proxy.port()) + " dbname=pgbouncer user=" +
-             osUser());
+    Conn tcp("host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+             " dbname=pgbouncer user=" + osUser());
     CHECK_FALSE(tcp.ok());
     Conn other(viaSocket(dir.path(), proxy.port(), "sp_admin", "pgbouncer"));
     CHECK_FALSE(other.ok());
-    Conn otherWithPassword(viaSocket(dir.path(), proxy.port(), "sp_admin", "pgbouncer",
-                                     "admin_pass"));
+    Conn otherWithPassword(
+        viaSocket(dir.path(), proxy.port(), "sp_admin", "pgbouncer", "admin_pass"));
     CHECK(otherWithPassword.ok());
     // An ordinary database is not opened by peer credentials.
     Conn noPassword(viaSocket(dir.path(), proxy.port(), osUser(), "sp_db"));

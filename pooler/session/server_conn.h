@@ -228,7 +228,7 @@ class ServerConn final : public Connection {
   std::optional<protocol::pg::ErrorFields> applyError_;  // of the pipelined settings query
   bool cancelAfterApply_ = false;  // a cancel asked for while the settings query ran
   uv_getaddrinfo_t* resolving_ = nullptr;
-  size_t hostIndex_ = 0;       // of the pool's host list
+  size_t hostIndex_ = 0;  // of the pool's host list
   size_t hostsTried_ = 0;
   Clock::time_point attemptStart_;  // server_connect_timeout counts per host
   uint32_t generation_ = 0;

@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "pooler/session/client_conn.h"
 #include "pooler/net/log.h"
+#include "pooler/session/client_conn.h"
 #include "pooler/session/pool.h"
 #include "pooler/session/server_conn.h"
 #include "pooler/session/session_guard.h"

@@ -38,9 +38,9 @@ void freeListener(uv_handle_t* h) {
 bool isUnixSocket(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
-         ss.ss_family == AF_UNIX;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family == AF_UNIX;
 }
+
 // Descriptors kept in hand for servers, health checks and the like before the table counts as
 // nearly full.
 constexpr uint64_t kFileHeadroom = 16;

@@ -13,9 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/config.h"
 #include "pooler/net/buffers.h"
 #include "pooler/net/event_loop.h"
-#include "config/config.h"
 
 namespace shardpool::pooler {
 

@@ -20,8 +20,9 @@ TEST_CASE("config: a host list with one port, or one port per host", "[config]")
   CHECK(d.ports.empty());
   CHECK(d.loadBalanceHosts == LoadBalanceHosts::RoundRobin);
 
-  c = loadOk("[databases.app]\nhost = [\"/tmp\", \"10.0.0.2\"]\nport = \"5432, 5433\"\n"
-             "load_balance_hosts = \"disable\"\n");
+  c = loadOk(
+      "[databases.app]\nhost = [\"/tmp\", \"10.0.0.2\"]\nport = \"5432, 5433\"\n"
+      "load_balance_hosts = \"disable\"\n");
   const Database& e = c->databases.at("app");
   CHECK(e.hosts == std::vector<std::string>{"/tmp", "10.0.0.2"});
   CHECK(e.ports == std::vector<uint16_t>{5432, 5433});

@@ -199,8 +199,9 @@ TEST_CASE("pgbouncer import: a database without host uses unix_socket_dir", "[co
   CHECK(db(*imported.config, "app").host == "/tmp");
   CHECK(hasNote(imported.result.notes, "databases.app.host", 2, "unix_socket_dir"));
   CHECK(imported.config->general.unixSocketDir == "/tmp");
-  auto modes = importOk("[databases]\napp = host=h\n[pgbouncer]\nunix_socket_dir = /run/pgb\n"
-                        "unix_socket_mode = 0700\nunix_socket_group = postgres\n");
+  auto modes = importOk(
+      "[databases]\napp = host=h\n[pgbouncer]\nunix_socket_dir = /run/pgb\n"
+      "unix_socket_mode = 0700\nunix_socket_group = postgres\n");
   CHECK(modes.config->general.unixSocketDir == "/run/pgb");
   CHECK(modes.config->general.unixSocketMode == 0700);
   CHECK(modes.config->general.unixSocketGroup == "postgres");

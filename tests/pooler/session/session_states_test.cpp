@@ -81,8 +81,8 @@ TEST_CASE("server lifecycles are transitions of the state machine", "[session]")
     auto s = static_cast<S>(i);
     CHECK_FALSE(allowed(S::Closed, s));
     // Only before its startup packet may a server move on to the next host of a list.
-    CHECK(allowed(s, S::Resolving) == (s == S::Resolving || s == S::Connecting ||
-                                       s == S::TlsRequest || s == S::TlsHandshake));
+    CHECK(allowed(s, S::Resolving) ==
+          (s == S::Resolving || s == S::Connecting || s == S::TlsRequest || s == S::TlsHandshake));
   }
   CHECK(walk<S>({S::Resolving, S::Connecting, S::TlsRequest, S::Resolving, S::Connecting,
                  S::Authenticating, S::Idle}));
