@@ -20,6 +20,16 @@ std::string_view toString(PoolMode m) {
   return "unknown";
 }
 
+std::string_view toString(LoadBalanceHosts l) {
+  switch (l) {
+    case LoadBalanceHosts::RoundRobin:
+      return "round-robin";
+    case LoadBalanceHosts::Disable:
+      return "disable";
+  }
+  return "unknown";
+}
+
 std::string_view toString(AuthType a) {
   switch (a) {
     case AuthType::Trust:
@@ -153,6 +163,10 @@ uint32_t Config::maxUserConnectionsFor(const User* user) const {
 
 TlsMode Config::serverTlsModeFor(const Database& db) const {
   return db.sslmode.value_or(general.serverTlsSslmode);
+}
+
+const std::string& Config::connectQueryFor(const Database& db) const {
+  return db.connectQuery ? *db.connectQuery : general.connectQuery;
 }
 
 const std::string& Config::serverTlsCaFileFor(const Database& db) const {

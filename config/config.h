@@ -29,26 +29,41 @@ enum class LogLevel { Debug, Info, Warn, Error };
 //     uses TLS without checking the certificate; VerifyCa checks its chain against the CA file;
 //     VerifyFull also checks the host name.
 enum class TlsMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull };
+// Which host of a database's host list a new server connection tries first (PgBouncer's
+// load_balance_hosts): the next one in turn, or the one that worked last. Either way a host
+// that cannot be reached is skipped for the next.
+enum class LoadBalanceHosts { RoundRobin, Disable };
 
 std::string_view toString(PoolMode m);
 std::string_view toString(AuthType a);
 std::string_view toString(LogLevel l);
 std::string_view toString(TlsMode m);  // "disable", "allow", ..., "verify-ca", "verify-full"
+std::string_view toString(LoadBalanceHosts l);  // "round-robin", "disable"
 
 struct General {
   std::string listenAddr = "127.0.0.1";
   uint16_t listenPort = 6432;
   unsigned workers = 0;  // 0: one per core
+  // A unix socket for clients, <dir>/.s.PGSQL.<listen_port> (PgBouncer's); empty: none. Its
+  // file mode and group (empty: shardpool's own).
+  std::string unixSocketDir;
+  uint32_t unixSocketMode = 0777;
+  std::string unixSocketGroup;
   uint32_t maxClientConn = 1000;
   PoolMode poolMode = PoolMode::Session;
   uint32_t defaultPoolSize = 20;
   AuthType authType = AuthType::ScramSha256;
   std::string serverResetQuery = "DISCARD ALL";
+  // Run on each new server connection after its login, before any client uses it (PgBouncer's
+  // connect_query, here also a default for databases that set none); empty: none.
+  std::string connectQuery;
   Duration queryWaitTimeout = std::chrono::seconds(120);
   Duration serverIdleTimeout = std::chrono::seconds(600);
   Duration serverLifetime = std::chrono::seconds(3600);
   Duration serverConnectTimeout = std::chrono::seconds(15);
   Duration shutdownTimeout = std::chrono::seconds(30);
+  // SUSPEND: sockets whose writes are not flushed this long after it are closed (0: wait).
+  Duration suspendTimeout = std::chrono::seconds(10);
   LogLevel logLevel = LogLevel::Info;
   // Pool sizing and caps. 0 turns the reserve, the minimum and the caps off.
   uint32_t minPoolSize = 0;      // servers kept open per pool, even when idle
@@ -125,6 +140,11 @@ struct Database {
   std::string name;
   std::string host = "127.0.0.1";  // or a unix-socket directory starting with '/'
   uint16_t port = 5432;
+  // host = "a,b,c" (or an array): every host in order, `host` being the first; `port` may give
+  // one port per host (`ports`, port being the first). Both empty for a single host.
+  std::vector<std::string> hosts;
+  std::vector<uint16_t> ports;
+  LoadBalanceHosts loadBalanceHosts = LoadBalanceHosts::RoundRobin;
   std::string dbname;                   // backend database name; empty: same as `name`
   std::optional<std::string> user;      // forced backend user; unset: the client's user
   std::optional<std::string> password;  // backend password for the forced user
@@ -134,6 +154,7 @@ struct Database {
   std::optional<uint32_t> minPoolSize;
   std::optional<uint32_t> reservePoolSize;
   std::optional<uint32_t> maxDbConnections;
+  std::optional<std::string> connectQuery;  // unset: general.connect_query; "": none
   // Unset: general.server_tls_sslmode / general.server_tls_ca_file. TLS is never used to a
   // unix-socket host.
   std::optional<TlsMode> sslmode;
@@ -215,6 +236,7 @@ struct Config {
   uint32_t reservePoolSizeFor(const Database& db) const;
   uint32_t maxDbConnectionsFor(const Database& db) const;  // 0: unlimited
   uint32_t maxUserConnectionsFor(const User* user) const;  // 0: unlimited
+  const std::string& connectQueryFor(const Database& db) const;  // "": none
   // TLS towards a database's servers: the database's sslmode / sslrootcert, else general's.
   // The CA file is empty when neither is set.
   TlsMode serverTlsModeFor(const Database& db) const;

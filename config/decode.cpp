@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -60,6 +61,31 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto p = v.integer(1, kMaxPort)) g.listenPort = static_cast<uint16_t>(*p);
      }},
+    {"unix_socket_dir",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.unixSocketDir = *s;
+     }},
+    {"unix_socket_mode",  // PgBouncer's octal text ("0777"), or a TOML integer (0o777)
+     [](General& g, const ValueReader& v) {
+       if (v.node().is_integer()) {
+         if (auto n = v.integer(0, 0777)) g.unixSocketMode = static_cast<uint32_t>(*n);
+         return;
+       }
+       auto s = v.string(false);
+       if (!s) return;
+       uint32_t mode = 0;
+       auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), mode, 8);
+       if (ec != std::errc() || end != s->data() + s->size() || mode > 0777) {
+         v.error(fmt::format("expected a file mode in octal, such as \"0777\" or \"0700\", got {}",
+                             quote(*s)));
+         return;
+       }
+       g.unixSocketMode = mode;
+     }},
+    {"unix_socket_group",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.unixSocketGroup = *s;
+     }},
     {"workers",
      [](General& g, const ValueReader& v) {
        if (auto n = v.integer(0, kMaxWorkers)) g.workers = static_cast<unsigned>(*n);
@@ -84,6 +110,10 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto s = v.string(true)) g.serverResetQuery = *s;
      }},
+    {"connect_query",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.connectQuery = *s;
+     }},
     {"query_wait_timeout",
      [](General& g, const ValueReader& v) {
        if (auto d = v.duration(true)) g.queryWaitTimeout = *d;
@@ -103,6 +133,10 @@ const Field<General> kGeneralFields[] = {
     {"shutdown_timeout",
      [](General& g, const ValueReader& v) {
        if (auto d = v.duration(true)) g.shutdownTimeout = *d;
+     }},
+    {"suspend_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.suspendTimeout = *d;
      }},
     {"log_level",
      [](General& g, const ValueReader& v) {
@@ -267,14 +301,65 @@ const Field<General> kGeneralFields[] = {
      }},
 };
 
+// A port, or one port per host of a host list: "5432,5433" or [5432, 5433].
+void readPorts(Database& d, const ValueReader& v) {
+  const toml::node& n = v.node();
+  if (!n.is_array() && !(n.is_string() && n.as_string()->get().find(',') != std::string::npos)) {
+    if (auto p = v.integer(1, kMaxPort)) d.port = static_cast<uint16_t>(*p);
+    return;
+  }
+  std::vector<uint16_t> ports;
+  if (const auto* array = v.node().as_array()) {
+    for (const auto& item : *array) {
+      if (!item.is_integer()) break;
+      ports.push_back(static_cast<uint16_t>(std::clamp<int64_t>(**item.as_integer(), 0, 65536)));
+    }
+    if (ports.size() != array->size()) ports.clear();
+  } else if (auto texts = v.nameList()) {
+    for (const auto& t : *texts) {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+      if (ec != std::errc() || end != t.data() + t.size()) {
+        ports.clear();
+        break;
+      }
+      ports.push_back(static_cast<uint16_t>(std::clamp<int64_t>(n, 0, 65536)));
+    }
+  } else {
+    return;  // nameList() reported it
+  }
+  for (uint16_t p : ports)
+    if (p == 0 || p > kMaxPort) ports.clear();
+  if (ports.empty()) {
+    v.error(
+        fmt::format("expected a port (1 to 65535), or one per host as \"5432,5433\" or "
+                    "[5432, 5433], got {}",
+                    describe(v.node())));
+    return;
+  }
+  d.port = ports.front();
+  if (ports.size() > 1) d.ports = std::move(ports);
+}
+
 const Field<Database> kDatabaseFields[] = {
-    {"host",
+    {"host",  // one host, or a host list: "a,b,c" or ["a", "b", "c"]
      [](Database& d, const ValueReader& v) {
-       if (auto s = v.string(false)) d.host = *s;
+       const toml::node& n = v.node();
+       bool list =
+           n.is_array() || (n.is_string() && n.as_string()->get().find(',') != std::string::npos);
+       if (!list) {
+         if (auto s = v.string(false)) d.host = *s;
+         return;
+       }
+       auto hosts = v.nameList();
+       if (!hosts || hosts->empty()) return;
+       d.host = hosts->front();
+       if (hosts->size() > 1) d.hosts = std::move(*hosts);
      }},
-    {"port",
+    {"port", readPorts},
+    {"load_balance_hosts",
      [](Database& d, const ValueReader& v) {
-       if (auto p = v.integer(1, kMaxPort)) d.port = static_cast<uint16_t>(*p);
+       if (auto l = v.loadBalanceHosts()) d.loadBalanceHosts = *l;
      }},
     {"dbname",
      [](Database& d, const ValueReader& v) {
@@ -307,6 +392,10 @@ const Field<Database> kDatabaseFields[] = {
     {"max_db_connections",
      [](Database& d, const ValueReader& v) {
        if (auto n = count(v)) d.maxDbConnections = *n;
+     }},
+    {"connect_query",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(true)) d.connectQuery = *s;
      }},
     {"sslmode",
      [](Database& d, const ValueReader& v) {

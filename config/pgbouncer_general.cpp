@@ -43,6 +43,7 @@ constexpr Direct kDirect[] = {
     {"idle_transaction_timeout", Kind::Seconds},
     {"client_login_timeout", Kind::Seconds},
     {"client_idle_timeout", Kind::Seconds},
+    {"suspend_timeout", Kind::Seconds},
     {"max_prepared_statements", Kind::Count},
     {"client_tls_sslmode", Kind::Tls},
     {"client_tls_key_file", Kind::Path},
@@ -52,10 +53,11 @@ constexpr Direct kDirect[] = {
     {"server_tls_ca_file", Kind::Path},
     {"server_tls_cert_file", Kind::Path},
     {"server_tls_key_file", Kind::Path},
+    {"unix_socket_mode", Kind::Text},
+    {"unix_socket_group", Kind::Text},
 };
 
-constexpr std::string_view kSocketHint =
-    "shardpool accepts clients over TCP only (listen_addr, listen_port)";
+constexpr std::string_view kPgbouncerSocketDir = "/tmp";  // PgBouncer's unix_socket_dir default
 constexpr std::string_view kAuthQueryHint =
     "shardpool does not look passwords up in the database: list every user with its password in "
     "userlist.txt (e.g. from SELECT usename, passwd FROM pg_shadow) and import again";
@@ -73,9 +75,6 @@ struct Hint {
 // shardpool does instead of each).
 constexpr Hint kNoEquivalent[] = {
     {"pidfile", "shardpool writes no pid file; run it under a service manager"},
-    {"unix_socket_dir", kSocketHint},
-    {"unix_socket_mode", kSocketHint},
-    {"unix_socket_group", kSocketHint},
     {"user", "start shardpool as that user instead (e.g. User= in its systemd unit)"},
     {"auth_hba_file",
      "shardpool does not read hba files; set auth_type per user in [users.<name>]"},
@@ -135,8 +134,8 @@ void listenAddr(Importer& im, const IniEntry& e) {
   std::vector<std::string> addrs = splitList(e.value);
   if (addrs.empty()) {
     im.note(e, e.key,
-            "empty: PgBouncer then listens on its unix socket only; shardpool has no unix socket "
-            "and listens on 127.0.0.1 (its default)");
+            "empty: PgBouncer then listens on its unix socket only; shardpool listens on its unix "
+            "socket and on 127.0.0.1 (its default)");
     return;
   }
   std::string addr = addrs.front();
@@ -264,12 +263,15 @@ void importGeneral(Importer& im, const std::vector<const IniEntry*>& entries) {
       // Read before the sections are imported (importPgbouncer).
     } else if (key == "verbose") {
       verbose(im, *e);
+    } else if (key == "unix_socket_dir") {
+      // Also the server socket directory of databases without host (importDatabases).
+      im.unixSocketDir = e->value;
+      im.general.insert_or_assign("unix_socket_dir", escapeEnv(e->value));
     } else if (key == "server_reset_query_always") {
       resetAlways(im, *e);
     } else if (auto h = std::find_if(std::begin(kNoEquivalent), std::end(kNoEquivalent),
                                      [&](const Hint& x) { return x.key == key; });
                h != std::end(kNoEquivalent)) {
-      if (key == "unix_socket_dir") im.unixSocketDir = e->value;
       im.note(*e, key, fmt::format("no equivalent in shardpool; {}", h->hint));
     } else if (const PgbouncerOnlySetting* o = findPgbouncerOnlySetting(key)) {
       im.note(*e, key, fmt::format("no equivalent in shardpool; {}", o->instead));
@@ -280,9 +282,11 @@ void importGeneral(Importer& im, const std::vector<const IniEntry*>& entries) {
   authType(im, auth);
   if (last.count("listen_addr") == 0) {
     im.note(im.iniName, 0, "listen_addr",
-            "not set: PgBouncer then listens on its unix socket only; shardpool has no unix "
-            "socket and listens on 127.0.0.1 (its default)");
+            "not set: PgBouncer then listens on its unix socket only; shardpool listens on its "
+            "unix socket and on 127.0.0.1 (its default)");
   }
+  if (last.count("unix_socket_dir") == 0)
+    im.general.insert_or_assign("unix_socket_dir", std::string(kPgbouncerSocketDir));
   if (last.count("max_client_conn") == 0) {
     im.general.insert_or_assign("max_client_conn", kPgbouncerMaxClientConn);
   }

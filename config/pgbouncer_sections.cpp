@@ -33,7 +33,6 @@ constexpr Hint kDatabaseHints[] = {
     {"datestyle", kSessionSetting},
     {"timezone", kSessionSetting},
     {"application_name", kSessionSetting},
-    {"connect_query", "for settings, use ALTER DATABASE ... SET or ALTER ROLE ... SET"},
     {"auth_user",
      "shardpool does not look passwords up in the database; list users in userlist.txt"},
     {"auth_query",
@@ -42,7 +41,6 @@ constexpr Hint kDatabaseHints[] = {
      "shardpool does not look passwords up in the database; list users in userlist.txt"},
     {"max_db_client_connections", "max_client_conn caps all clients together"},
     {"server_lifetime", "general.server_lifetime applies to every database"},
-    {"load_balance_hosts", "shardpool connects to the first host"},
 };
 
 constexpr Hint kUserHints[] = {
@@ -89,18 +87,40 @@ std::vector<const IniEntry*> lastOfEach(Importer& im, const std::vector<const In
   return out;
 }
 
-// The first of a comma-separated list (PgBouncer allows several hosts and ports).
-std::string firstOfList(Importer& im, const IniEntry& e, const std::string& key,
-                        std::string_view value) {
-  std::vector<std::string> items = splitList(value);
-  if (items.empty()) return {};
-  if (items.size() > 1) {
-    im.note(e, key,
-            fmt::format("shardpool connects to one server per database: {} is kept, the others "
-                        "dropped",
-                        quote(items.front())));
+// host=a,b,c and port=p or port=p1,p2,p3 (one per host): a host list as shardpool writes it.
+void importHosts(Importer& im, const IniEntry& e, const std::string& dbKey,
+                 const std::optional<std::string>& hostValue,
+                 const std::optional<std::string>& portValue, toml::table& db) {
+  std::vector<std::string> hosts = hostValue ? splitList(*hostValue) : std::vector<std::string>();
+  if (hosts.size() == 1) {
+    db.insert_or_assign("host", escapeEnv(hosts.front()));
+  } else if (hosts.size() > 1) {
+    toml::array list;
+    for (const auto& h : hosts) list.push_back(escapeEnv(h));
+    db.insert_or_assign("host", std::move(list));
   }
-  return items.front();
+  if (!portValue) return;
+  std::string key = joinKeyPath(dbKey, "port");
+  std::vector<std::string> texts = splitList(*portValue);
+  std::vector<int64_t> ports;
+  for (const auto& t : texts) {
+    auto n = im.integer(e, key, t, 1, kMaxPort);
+    if (!n) return;
+    ports.push_back(*n);
+  }
+  if (ports.size() > 1 && ports.size() != hosts.size()) {
+    im.note(e, key,
+            fmt::format("{} ports for {} host(s): the first port, {}, is used for every host",
+                        ports.size(), std::max<size_t>(hosts.size(), 1), ports.front()));
+    ports.resize(1);
+  }
+  if (ports.size() == 1) {
+    db.insert_or_assign("port", ports.front());
+  } else if (ports.size() > 1) {
+    toml::array list;
+    for (int64_t p : ports) list.push_back(p);
+    db.insert_or_assign("port", std::move(list));
+  }
 }
 
 struct Login {
@@ -157,16 +177,20 @@ void importDatabase(Importer& im, const IniEntry& e) {
   }
   toml::table db;
   Login login;
+  std::optional<std::string> hostValue, portValue;
   for (const ConnParam& p : parsed.params) {
     std::string key = joinKeyPath(dbKey, p.key);
     const std::string& v = p.value;
     if (p.key == "host") {
-      if (std::string host = firstOfList(im, e, key, v); !host.empty()) {
-        db.insert_or_assign("host", escapeEnv(host));
-      }
+      hostValue = v;
     } else if (p.key == "port") {
-      std::string port = firstOfList(im, e, key, v);
-      if (auto n = im.integer(e, key, port, 1, kMaxPort)) db.insert_or_assign("port", *n);
+      portValue = v;
+    } else if (p.key == "load_balance_hosts") {
+      std::string mode = lowerCase(v);
+      if (mode == "round-robin" || mode == "disable")
+        db.insert_or_assign("load_balance_hosts", mode);
+      else
+        im.note(e, key, fmt::format("unknown value {}; left at \"round-robin\"", quote(v)));
     } else if (p.key == "dbname") {
       if (!v.empty()) db.insert_or_assign("dbname", escapeEnv(v));
     } else if (p.key == "user") {
@@ -181,6 +205,8 @@ void importDatabase(Importer& im, const IniEntry& e) {
       }
     } else if (p.key == "min_pool_size" || p.key == "max_db_connections") {
       if (auto n = im.integer(e, key, v, 0, kMaxCount)) db.insert_or_assign(p.key, *n);
+    } else if (p.key == "connect_query") {
+      if (!v.empty()) db.insert_or_assign("connect_query", escapeEnv(v));
     } else if (p.key == "reserve_pool" || p.key == "reserve_pool_size") {
       if (auto n = im.integer(e, key, v, 0, kMaxCount))
         db.insert_or_assign("reserve_pool_size", *n);
@@ -188,6 +214,7 @@ void importDatabase(Importer& im, const IniEntry& e) {
       noEquivalent(im, e, key, p.key, kDatabaseHints);
     }
   }
+  importHosts(im, e, dbKey, hostValue, portValue, db);
   if (!db.contains("host")) {
     std::string dir = im.unixSocketDir.empty() ? std::string(kDefaultSocketDir) : im.unixSocketDir;
     db.insert_or_assign("host", escapeEnv(dir));

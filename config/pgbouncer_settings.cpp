@@ -71,7 +71,6 @@ constexpr PgbouncerOnlySetting kSettings[] = {
     {"server_tls_ciphers", Kind::Text, "default", kTls},
     {"server_tls_protocols", Kind::Text, "secure", kTls},
     {"stats_period", Kind::Count, "60", "SHOW STATS averages cover 15 seconds"},
-    {"suspend_timeout", Kind::Seconds, "10s", "there is no SUSPEND; use --takeover to upgrade"},
     {"syslog", Kind::Count, "0", kLogs},
     {"syslog_facility", Kind::Text, "daemon", kLogs},
     {"syslog_ident", Kind::Text, "pgbouncer", kLogs},

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "config/password_format.h"
@@ -14,6 +15,23 @@
 namespace shardpool::config {
 
 namespace {
+
+// A host list: one port for every host or one per host; not with replicas or shards, whose
+// members are the failover's to choose.
+void checkHostList(const Database& db, const toml::table* table, const std::string& path,
+                   Diagnostics& diag) {
+  size_t hosts = std::max<size_t>(1, db.hosts.size());
+  if (!db.ports.empty() && db.ports.size() != hosts) {
+    diag.at(valueRegion(table, "port"), joinKeyPath(path, "port"),
+            fmt::format("{} ports for {} host(s): give one port for every host, or one per host",
+                        db.ports.size(), hosts));
+  }
+  if (!db.hosts.empty() && (db.sharded() || !db.replicas.empty())) {
+    diag.at(valueRegion(table, "host"), joinKeyPath(path, "host"),
+            "a host list cannot be combined with shards or replicas (their members are "
+            "health-checked and failed over one by one): list the standbys in replicas instead");
+  }
+}
 
 void checkDatabases(const Config& config, const toml::table& root, Diagnostics& diag) {
   const toml::table* section = childTable(&root, "databases");
@@ -38,6 +56,7 @@ void checkDatabases(const Config& config, const toml::table& root, Diagnostics& 
         diag.at(valueRegion(table, "password"), joinKeyPath(path, "password"), *error);
       }
     }
+    checkHostList(db, table, path, diag);
   }
 }
 
@@ -136,11 +155,24 @@ void checkConsole(const Config& config, const toml::table& root, Diagnostics& di
     // A listed name that is no user cannot log in; the others are unaffected (a warning).
     for (const auto& name : names) {
       if (config.findUser(name) != nullptr) continue;
+      if (!config.general.unixSocketDir.empty()) {
+        diag.warnAt(valueRegion(general, key), path,
+                    fmt::format("{} is not a configured user: it can log in to the admin console "
+                                "only over the unix socket, as the OS user of that name; add "
+                                "[users.{}] with a password for TCP",
+                                quote(name), name));
+        continue;
+      }
       diag.warnAt(valueRegion(general, key), path,
                   fmt::format("{} is not a configured user: it cannot log in to the admin "
                               "console; add [users.{}] with a password",
                               quote(name), name));
     }
+  }
+  if (!config.general.unixSocketDir.empty() &&
+      config.general.unixSocketDir.size() + sizeof("/.s.PGSQL.65535") > 108) {
+    diag.at(valueRegion(general, "unix_socket_dir"), "general.unix_socket_dir",
+            "too long for a unix socket path (at most about 90 characters)");
   }
   if (config.general.metricsPort != 0 && config.general.metricsPort == config.general.listenPort &&
       config.general.metricsAddr == config.general.listenAddr) {

@@ -25,6 +25,8 @@ constexpr ShardingFunction kShardingFunctions[] = {ShardingFunction::Modulo, Sha
                                                    ShardingFunction::Directory};
 constexpr KeyType kKeyTypes[] = {KeyType::Integer, KeyType::Text};
 constexpr ReadFrom kReadFroms[] = {ReadFrom::Primary, ReadFrom::Replicas, ReadFrom::Any};
+constexpr LoadBalanceHosts kLoadBalanceHosts[] = {LoadBalanceHosts::RoundRobin,
+                                                  LoadBalanceHosts::Disable};
 
 template <class Enum, size_t N>
 std::array<std::string_view, N> namesOf(const Enum (&values)[N]) {
@@ -224,6 +226,12 @@ std::optional<ShardingFunction> ValueReader::shardingFunction() const {
 std::optional<KeyType> ValueReader::keyType() const {
   static const auto kNames = namesOf(kKeyTypes);
   if (auto i = choice(kNames)) return kKeyTypes[*i];
+  return std::nullopt;
+}
+
+std::optional<LoadBalanceHosts> ValueReader::loadBalanceHosts() const {
+  static const auto kNames = namesOf(kLoadBalanceHosts);
+  if (auto i = choice(kNames)) return kLoadBalanceHosts[*i];
   return std::nullopt;
 }
 

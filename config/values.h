@@ -38,6 +38,7 @@ class ValueReader {
   std::optional<ShardingFunction> shardingFunction() const;  // not "none"
   std::optional<KeyType> keyType() const;
   std::optional<ReadFrom> readFrom() const;
+  std::optional<LoadBalanceHosts> loadBalanceHosts() const;
 
   // Reports `message` at this value.
   void error(std::string message) const;

@@ -22,7 +22,7 @@ std::string md5Stored(const std::string& user, const std::string& password) {
   return out;
 }
 
-// Lines 14-16 have no equivalent in shardpool.
+// Lines 14 and 16 have no equivalent in shardpool; line 15 is the clients' unix socket.
 constexpr const char* kIni = R"(; written by integration/import_pgbouncer_test.cpp
 [databases]
 sp_db = host=127.0.0.1 port=@PGPORT@ dbname=sp_db
@@ -37,15 +37,20 @@ pool_mode = transaction
 default_pool_size = 4
 admin_users = sp_scram
 logfile = /var/log/pgbouncer/pgbouncer.log
-unix_socket_dir = /tmp
+unix_socket_dir = @UNIX_DIR@
 tcp_keepalive = 1
 )";
 
-std::string pgbouncerIni(uint16_t listenPort) {
+std::string pgbouncerIni(uint16_t listenPort, const std::string& unixDir) {
   std::string text = substitute(kIni, 0);
-  size_t at = text.find("@INI_PORT@");
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, std::string_view("@INI_PORT@").size(), std::to_string(listenPort));
+  for (auto [name, value] :
+       {std::pair<std::string_view, std::string>{"@INI_PORT@", std::to_string(listenPort)},
+        {"@UNIX_DIR@", unixDir}}) {
+    size_t at = text.find(name);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, name.size(), value);
+  }
+  return text;
 }
 
 }  // namespace
@@ -54,7 +59,7 @@ TEST_CASE("import-pgbouncer: the converted config serves libpq clients with pass
           "[integration][import-pgbouncer]") {
   TempDir dir;
   uint16_t iniPort = freePort();
-  std::string ini = dir.write("pgbouncer.ini", pgbouncerIni(iniPort));
+  std::string ini = dir.write("pgbouncer.ini", pgbouncerIni(iniPort, dir.path()));
   dir.write("userlist.txt", "\"sp_scram\" \"scram_pass\"\n\"sp_md5\" \"" +
                                 md5Stored("sp_md5", "md5_pass") + "\"\n");
   std::string out = dir.path() + "/shardpool.toml";
@@ -65,9 +70,8 @@ TEST_CASE("import-pgbouncer: the converted config serves libpq clients with pass
   REQUIRE(r.exitCode == 0);
   CHECK(r.out.empty());  // the config went to the file, the notes to stderr
   CHECK(contains(r.err, ini + ":14: logfile: no equivalent in shardpool"));
-  CHECK(contains(r.err, ini + ":15: unix_socket_dir: no equivalent in shardpool"));
   CHECK(contains(r.err, ini + ":16: tcp_keepalive: no equivalent in shardpool"));
-  CHECK(contains(r.err, "wrote " + out + " (2 database(s), 2 user(s), 3 note(s))"));
+  CHECK(contains(r.err, "wrote " + out + " (2 database(s), 2 user(s), 2 note(s))"));
 
   std::string toml = readFile(out);
   INFO(toml);
@@ -83,6 +87,11 @@ TEST_CASE("import-pgbouncer: the converted config serves libpq clients with pass
   REQUIRE(scram.ok());
   CHECK(scram.scalar("select current_user") == "sp_scram");
   CHECK(scram.scalar("select 20 + 22") == "42");
+  // PgBouncer's unix socket, where psql -h DIR finds it.
+  Conn unixClient("host=" + dir.path() + " port=" + std::to_string(proxy.port()) +
+                  " dbname=sp_db user=sp_scram password=scram_pass");
+  REQUIRE(unixClient.ok());
+  CHECK(unixClient.scalar("select 1") == "1");
 
   // sp_md5: an md5 hash in the userlist checks the client and logs in to the server.
   Conn md5(proxy.conninfo("sp_md5", "md5_pass"));

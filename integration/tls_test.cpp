@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <regex>
 
@@ -348,4 +349,76 @@ TEST_CASE("tls: backend verify-full without a CA file uses the system's default 
   REQUIRE(c.ok());
   CHECK(c.scalar("select current_user") == "sp_tlsonly");
   CHECK(c.scalar("select ssl from pg_stat_ssl where pid = pg_backend_pid()") == "t");
+}
+
+TEST_CASE("tls: RELOAD applies changed client TLS settings and files to new connections only",
+          "[integration][tls][reload]") {
+  auto configText = [](const std::string& general) {
+    return generalSection("admin_users = [\"sp_admin\"]\n" + general) + clusterDatabase() +
+           userSection("sp_scram", "scram_pass") + userSection("sp_admin", "admin_pass");
+  };
+  auto tlsKeys = [](const std::string& mode, const std::string& crt, const std::string& key) {
+    return "client_tls_sslmode = \"" + mode + "\"\nclient_tls_cert_file = \"" + crt +
+           "\"\nclient_tls_key_file = \"" + key + "\"";
+  };
+  // A second, self-signed certificate, its own root.
+  TempDir dir;
+  std::string otherCrt = dir.path() + "/other.crt", otherKey = dir.path() + "/other.key";
+  auto made = runCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", otherKey, "-out",
+                          otherCrt, "-days", "2", "-subj", "/CN=localhost"});
+  INFO(made.all());
+  REQUIRE(made.exitCode == 0);
+  Proxy proxy(configText(""));
+  Conn console(proxy.conninfo("sp_admin", "admin_pass", "pgbouncer"));
+  REQUIRE(console.ok());
+  auto reload = [&](const std::string& general) {
+    std::ofstream(proxy.configPath()) << substitute(configText(general), proxy.port());
+    return console.exec("RELOAD", 10s);
+  };
+  auto verifying = [&](const std::string& rootcert) {
+    return Conn(proxy.conninfo("sp_scram", "scram_pass") +
+                " sslmode=verify-ca sslrootcert=" + rootcert);
+  };
+  Conn plainBefore(proxy.conninfo("sp_scram", "scram_pass"));
+  REQUIRE(plainBefore.ok());
+  CHECK_FALSE(verifying(cert("ca.crt")).ok());  // no TLS yet
+
+  // TLS required from now on: new plain clients are refused, the one connected stays.
+  auto r = reload(tlsKeys("require", cert("server.crt"), cert("server.key")));
+  REQUIRE_FALSE(r.empty());
+  REQUIRE(r.back());
+  INFO(errorFrom(r.back().get()).message);
+  REQUIRE(PQresultStatus(r.back().get()) == PGRES_COMMAND_OK);
+  Conn tlsClient = verifying(cert("ca.crt"));
+  INFO(describe(tlsClient.connectError()));
+  REQUIRE(tlsClient.ok());
+  CHECK(PQsslInUse(tlsClient.get()) == 1);
+  Conn plainAfter(proxy.conninfo("sp_scram", "scram_pass"));
+  CHECK_FALSE(plainAfter.ok());
+  CHECK(plainAfter.connectError().sqlstate == "28000");
+  CHECK(plainBefore.scalar("select 'still here'") == "still here");
+
+  // The other certificate: new clients see it, the TLS client keeps its session.
+  r = reload(tlsKeys("require", otherCrt, otherKey));
+  REQUIRE(PQresultStatus(r.back().get()) == PGRES_COMMAND_OK);
+  CHECK_FALSE(verifying(cert("ca.crt")).ok());
+  Conn renewed = verifying(otherCrt);
+  INFO(describe(renewed.connectError()));
+  CHECK(renewed.ok());
+  CHECK(tlsClient.scalar("select 'same session'") == "same session");
+
+  // A certificate whose key does not match: the reload is refused and the running TLS stays.
+  r = reload(tlsKeys("require", cert("server.crt"), otherKey));
+  REQUIRE_FALSE(r.empty());
+  REQUIRE(r.back());
+  CHECK(PQresultStatus(r.back().get()) == PGRES_FATAL_ERROR);
+  CHECK(contains(errorFrom(r.back().get()).message, "client TLS"));
+  CHECK(verifying(otherCrt).ok());
+
+  // SET works the same way: TLS off for new clients.
+  console.query("SET client_tls_sslmode = 'disable'");
+  Conn plainAgain(proxy.conninfo("sp_scram", "scram_pass"));
+  CHECK(plainAgain.ok());
+  CHECK_FALSE(verifying(otherCrt).ok());
 }

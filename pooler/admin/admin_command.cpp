@@ -75,6 +75,7 @@ struct VerbName {
 constexpr VerbName kVerbs[] = {
     {"SHOW", Verb::Show, VerbName::Required},
     {"PAUSE", Verb::Pause, VerbName::Optional},
+    {"SUSPEND", Verb::Suspend, VerbName::None},
     {"RESUME", Verb::Resume, VerbName::Optional},
     {"RECONNECT", Verb::Reconnect, VerbName::Optional},
     {"KILL", Verb::Kill, VerbName::Required},
@@ -134,6 +135,7 @@ bool changesState(Verb verb) {
     case Verb::Show:
       return false;
     case Verb::Pause:
+    case Verb::Suspend:
     case Verb::Resume:
     case Verb::Reconnect:
     case Verb::Kill:

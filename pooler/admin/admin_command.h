@@ -12,6 +12,7 @@ enum class Verb {
   Empty,  // only whitespace and semicolons
   Show,
   Pause,
+  Suspend,  // stop accepting and reading sockets (PgBouncer's, before an online restart)
   Resume,
   Reconnect,
   Kill,

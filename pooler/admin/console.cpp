@@ -132,8 +132,26 @@ void Console::run(const Command& c) {
       waitArg_ = c.arg;
       onTick();
       return;
+    case Verb::Suspend:
+      if (!control.runtime().suspend()) {
+        error("55000", "already suspended; RESUME resumes");
+        return;
+      }
+      waiting_ = Waiting::Suspend;
+      onTick();
+      return;
     case Verb::Resume: {
       if (!knownDatabase(c.arg, true)) return;
+      if (control.runtime().suspended()) {
+        if (!c.arg.empty()) {
+          error("55000", "shardpool is suspended: RESUME without a database name resumes it");
+          return;
+        }
+        // As in PgBouncer, RESUME undoes the SUSPEND first; a PAUSE under it needs another.
+        (void)control.runtime().resume();
+        complete("RESUME");
+        return;
+      }
       if (!control.runtime().pools().isPaused(c.arg) && !c.arg.empty()) {
         error("55000", fmt::format("database {} is not paused", c.arg));
         return;
@@ -265,8 +283,19 @@ void Console::onSnapshot(const Snapshot& snapshot) {
 }
 
 void Console::onTick() {
-  if (waiting_ != Waiting::Pause && waiting_ != Waiting::WaitClose) return;
   ControlPlane& control = control_;
+  if (waiting_ == Waiting::Suspend) {
+    // Done once every worker has flushed its sockets (suspend_timeout closes those it cannot).
+    if (control.runtime().suspended() && !control.runtime().suspendFlushed()) return;
+    waiting_ = Waiting::None;
+    if (control.runtime().suspended())
+      complete("SUSPEND");
+    else
+      error("57014", "SUSPEND ended by a RESUME before every socket was flushed");
+    client_.consoleIdle();
+    return;
+  }
+  if (waiting_ != Waiting::Pause && waiting_ != Waiting::WaitClose) return;
   if (waiting_ == Waiting::Pause && !control.runtime().pools().isPaused(waitArg_)) {
     waiting_ = Waiting::None;
     error("57014", "PAUSE ended by a RESUME before all servers were released");

@@ -33,13 +33,13 @@ class Console final : public ConsoleSession {
   // Returns false when the session must end (Terminate).
   bool onMessage(char type, std::string_view body) override;
   bool busy() const override { return waiting_ != Waiting::None; }
-  // Periodic check of a command that waits (PAUSE, WAIT_CLOSE); from the worker's tick.
+  // Periodic check of a command that waits (PAUSE, WAIT_CLOSE, SUSPEND); from the worker's tick.
   void onTick() override;
   // The snapshot a SHOW asked for has arrived (on this client's worker).
   void onSnapshot(const Snapshot& snapshot) override;
 
  private:
-  enum class Waiting { None, Snapshot, Pause, WaitClose };
+  enum class Waiting { None, Snapshot, Pause, WaitClose, Suspend };
   void run(const Command& c);
   void runShow(const std::string& what);
   // CommandComplete and ReadyForQuery, after a NoticeResponse for each warning.

@@ -275,7 +275,9 @@ ResultSet showDatabases(ControlPlane& control, const Snapshot& snap) {
   for (const ConnRow& s : snap.servers)
     if (s.pool) ++current[s.pool->database()];
   for (const auto& [name, db] : cfg->databases) {
-    rs.row().add(name).add(db.host).add(db.port).add(db.dbname.empty() ? name : db.dbname);
+    std::string hosts = db.host;  // a host list in full, as PgBouncer shows it
+    for (size_t i = 1; i < db.hosts.size(); ++i) hosts += "," + db.hosts[i];
+    rs.row().add(name).add(hosts).add(db.port).add(db.dbname.empty() ? name : db.dbname);
     rs.add(db.user ? *db.user : std::string());
     rs.add(cfg->poolSizeFor(db, nullptr)).add(cfg->minPoolSizeFor(db));
     rs.add(cfg->reservePoolSizeFor(db));
@@ -388,7 +390,7 @@ ResultSet showHelp() {
   for (const char* c :
        {"SHOW POOLS|STATS|STATS_TOTALS|STATS_AVERAGES|CLIENTS|SERVERS|DATABASES|USERS|CONFIG|"
         "LISTS|BACKENDS|EVENTS|DIRECTORY|SHARDS|VERSION|HELP",
-        "UNFENCE host:port", "PAUSE [db]", "RESUME [db]", "RECONNECT [db]", "KILL db",
+        "UNFENCE host:port", "PAUSE [db]", "SUSPEND", "RESUME [db]", "RECONNECT [db]", "KILL db",
         "KILL_CLIENT id", "DISABLE db", "ENABLE db", "WAIT_CLOSE [db]", "RELOAD",
         "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]", "SET key = value"})
     rs.row().add(c);

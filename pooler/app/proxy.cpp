@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "pooler/pg/pg_engine.h"
 #include "pooler/admin/metrics.h"
 #include "pooler/admin/snapshot.h"
+#include "pooler/app/unix_listener.h"
 #include "pooler/net/log.h"
 
 namespace shardpool::pooler {
@@ -64,37 +66,79 @@ uint16_t boundPort(int fd) {
 
 // Each worker listens on its own SO_REUSEPORT socket. With a takeover grant, the sockets of the
 // old process are spread over the workers first (worker i takes sockets i, i+N, ...); workers
-// left without one bind a new socket, which joins the same SO_REUSEPORT group.
+// left without one bind a new socket, which joins the same SO_REUSEPORT group. The unix socket
+// (unix_socket_dir) is one socket that every worker accepts on (each with its own dup).
 bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
   std::string error;
-  if (grant) {
-    for (int fd : grant->fds) {
-      if (boundPort(fd) != g.listenPort) {
-        log::error("",
-                   "takeover: the running shardpool listens on port {}, this configuration "
-                   "says {}; start without --takeover, or fix listen_port",
-                   boundPort(fd), g.listenPort);
-        for (int f : grant->fds) ::close(f);
-        return false;
-      }
+  std::vector<int> tcpFds, unixFds;
+  if (grant)
+    for (int fd : grant->fds) (boundUnixPath(fd).empty() ? tcpFds : unixFds).push_back(fd);
+  auto closeAll = [](const std::vector<int>& fds, size_t from = 0) {
+    for (size_t i = from; i < fds.size(); ++i) ::close(fds[i]);
+  };
+  for (int fd : tcpFds) {
+    if (boundPort(fd) != g.listenPort) {
+      log::error("",
+                 "takeover: the running shardpool listens on port {}, this configuration "
+                 "says {}; start without --takeover, or fix listen_port",
+                 boundPort(fd), g.listenPort);
+      closeAll(tcpFds);
+      closeAll(unixFds);
+      return false;
     }
-    for (size_t i = 0; i < grant->fds.size(); ++i) {
-      if (!workers_[i % workers_.size()]->adoptListener(grant->fds[i], error)) {
-        log::error("", "takeover: cannot accept on a handed-over socket: {}", error);
-        for (size_t j = i + 1; j < grant->fds.size(); ++j) ::close(grant->fds[j]);
-        return false;
-      }
+  }
+  for (size_t i = 0; i < tcpFds.size(); ++i) {
+    if (!workers_[i % workers_.size()]->adoptListener(tcpFds[i], error)) {
+      log::error("", "takeover: cannot accept on a handed-over socket: {}", error);
+      closeAll(tcpFds, i + 1);
+      closeAll(unixFds);
+      return false;
     }
   }
   sockaddr_storage addr{};
   if (!resolveListen(g.listenAddr, g.listenPort, addr, error)) {
     log::error("", "cannot resolve listen_addr \"{}\": {}", g.listenAddr, error);
+    closeAll(unixFds);
     return false;
   }
   for (auto& w : workers_) {
     if (!w->listenerFds().empty()) continue;
     if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
       log::error("", "cannot listen on {}:{}: {}", g.listenAddr, g.listenPort, error);
+      closeAll(unixFds);
+      return false;
+    }
+  }
+  return openUnixListener(g, unixFds);
+}
+
+bool Proxy::openUnixListener(const config::General& g, std::vector<int>& handedOver) {
+  std::string path = g.unixSocketDir.empty() ? std::string() : unixSocketPath(g);
+  int fd = -1;
+  // The old process's socket (each of its workers sent a dup of it): kept when it is ours.
+  for (int h : handedOver) {
+    if (fd < 0 && boundUnixPath(h) == path) {
+      fd = h;
+      continue;
+    }
+    ::close(h);
+  }
+  if (!handedOver.empty() && fd < 0)
+    log::warn("", "takeover: the old process's unix socket is not {}; not used",
+              path.empty() ? "wanted (unix_socket_dir is empty)" : path);
+  if (path.empty()) return true;
+  std::string error;
+  if (fd < 0 && (fd = bindUnixListener(g, error)) < 0) {
+    log::error("", "cannot listen on the unix socket: {}", error);
+    return false;
+  }
+  unixSocketPath_ = path;  // ours now, also when handed over: removed when we exit
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    int mine = i + 1 == workers_.size() ? fd : ::dup(fd);
+    if (mine < 0 || !workers_[i]->adoptListener(mine, error)) {
+      log::error("", "cannot accept on the unix socket {}: {}", path,
+                 mine < 0 ? std::strerror(errno) : error);
+      if (i + 1 < workers_.size()) ::close(fd);
       return false;
     }
   }
@@ -115,6 +159,7 @@ void Proxy::startTakeoverServer(const config::General& g) {
         // Connections accepted just before the switch must not fail: serve every client until
         // it leaves (up to shutdown_timeout), as SHUTDOWN WAIT_FOR_CLIENTS does.
         log::info("", "takeover: pid {} now accepts on our sockets; draining", pid);
+        unixSocketPath_.clear();  // its socket file now, not ours to remove
         takeover_->close();
         beginShutdown(false);
       });
@@ -138,20 +183,18 @@ int Proxy::run() {
     }
     log::info("", "takeover: received {} listening socket(s)", grant->fds.size());
   }
-  if (cfg->general.clientTlsSslmode != config::TlsMode::Disable) {
-    setAcceptTls(TlsContext::forAccept(
-        cfg->general.clientTlsCertFile, cfg->general.clientTlsKeyFile,
-        cfg->general.clientTlsSslmode >= config::TlsMode::VerifyCa ? cfg->general.clientTlsCaFile
-                                                                   : std::string(),
-        error));
-    if (!acceptTls()) {
-      log::error("", "client TLS: {}", error);
-      if (grant)
-        for (int fd : grant->fds) ::close(fd);
-      return 1;
-    }
+  std::shared_ptr<const TlsContext> clientTls;
+  if (!buildClientTls(cfg->general, clientTls, error)) {
+    log::error("", "client TLS: {}", error);
+    if (grant)
+      for (int fd : grant->fds) ::close(fd);
+    return 1;
   }
-  if (!openListeners(cfg->general, grant ? &*grant : nullptr)) return 1;
+  setAcceptTls(std::move(clientTls));
+  if (!openListeners(cfg->general, grant ? &*grant : nullptr)) {
+    removeUnixSocket();
+    return 1;
+  }
   ::signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&control_);
   uv_signal_init(&control_, &sigterm_);
@@ -190,8 +233,9 @@ int Proxy::run() {
   directoryLoader_ = std::make_unique<DirectoryLoader>(&control_, directories());
   directoryLoader_->configure(*cfg);
   for (auto& w : workers_) threads_.emplace_back([wp = w.get()] { wp->run(); });
-  log::info("", "shardpool listening on {}:{} with {} worker thread(s), pool_mode {}",
-            cfg->general.listenAddr, cfg->general.listenPort, workers_.size(),
+  log::info("", "shardpool listening on {}:{}{} with {} worker thread(s), pool_mode {}",
+            cfg->general.listenAddr, cfg->general.listenPort,
+            unixSocketPath_.empty() ? std::string() : " and " + unixSocketPath_, workers_.size(),
             config::toString(cfg->general.poolMode));
   if (grant) {
     confirmTakeover(*grant);
@@ -211,8 +255,15 @@ int Proxy::run() {
   uv_run(&control_, UV_RUN_DEFAULT);  // close callbacks of the metrics server's handles
   uv_loop_close(&control_);
   stopWorkers();
+  removeUnixSocket();
   log::info("", "shardpool stopped");
   return 0;
+}
+
+void Proxy::removeUnixSocket() {
+  if (unixSocketPath_.empty()) return;
+  ::unlink(unixSocketPath_.c_str());
+  unixSocketPath_.clear();
 }
 
 void Proxy::onSignal(uv_signal_t* s, int signum) {
@@ -248,6 +299,7 @@ void Proxy::onSignal(uv_signal_t* s, int signum) {
       self->pools().setPaused("", true);
       break;
     case SIGUSR2:
+      if (self->resume()) break;  // as the console's RESUME: a SUSPEND is undone first
       log::info("", "SIGUSR2: resuming every pool");
       self->pools().setPaused("", false);
       // A pool hands its queued clients servers from a worker's loop.

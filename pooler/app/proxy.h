@@ -62,10 +62,19 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   static void onControlAsync(uv_async_t* a);
   void sampleStats();
   void reconfigureFailover(std::shared_ptr<const config::Config> cfg);
+  // The TLS context for clients that `g` asks for (null for client_tls_sslmode = disable), its
+  // files read afresh; false with `error` when they do not make one.
+  static bool buildClientTls(const config::General& g, std::shared_ptr<const TlsContext>& out,
+                             std::string& error);
+  // Publishes `next` with its client TLS context (reload, SET).
+  void publish(std::shared_ptr<const config::Config> next, std::shared_ptr<const TlsContext> tls);
   void beginShutdown(bool closeIdleClients);
   void exitNow();
   void closeControlHandles();
   [[nodiscard]] bool openListeners(const config::General& g, TakeoverGrant* grant);
+  // unix_socket_dir: the handed-over socket when it is the one configured, else a new one.
+  [[nodiscard]] bool openUnixListener(const config::General& g, std::vector<int>& handedOver);
+  void removeUnixSocket();  // at exit, unless handed over to a newer process
   void startTakeoverServer(const config::General& g);
   [[nodiscard]] bool startMetrics(const config::General& g);
   void stopWorkers();
@@ -88,6 +97,7 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   std::unique_ptr<health::FailoverManager> failover_;
   std::unique_ptr<DirectoryLoader> directoryLoader_;  // on the control loop; fills directories()
   bool takeoverRequested_ = false;
+  std::string unixSocketPath_;  // the clients' unix socket file, ours to remove at exit
 
   std::mutex reloadMutex_;  // one reload or SET at a time
   std::mutex statsMutex_;   // stats_

@@ -40,10 +40,16 @@ bool Proxy::reload(const std::string& why, std::vector<std::string>& errors,
   for (const auto& key : config::restartOnlyChanges(*running, *applied))
     log::warn("", "{}: {} changed; it takes effect after a restart", why, key);
   config::keepRestartOnly(*applied, *running);
-  publishConfig(applied);
-  log::setLevel(applied->general.logLevel);
-  pools().applyConfig(*applied);
-  reconfigureFailover(applied);
+  // Client TLS files are read again at every reload (a renewed certificate under the same name).
+  std::shared_ptr<const TlsContext> tls;
+  std::string tlsError;
+  if (!buildClientTls(applied->general, tls, tlsError)) {
+    reloadFailures_.fetch_add(1, std::memory_order_relaxed);
+    log::error("", "{}: client TLS: {}; keeping the running configuration", why, tlsError);
+    errors.push_back("client TLS: " + tlsError);
+    return false;
+  }
+  publish(applied, std::move(tls));
   reloads_.fetch_add(1, std::memory_order_relaxed);
   log::info("", "{}: configuration reloaded ({} database(s), {} user(s))", why,
             applied->databases.size(), applied->users.size());
@@ -69,15 +75,43 @@ bool Proxy::setLive(const std::string& requestedKey, const std::string& requeste
     for (const auto& e : next.errors) error += (error.empty() ? "" : "; ") + e.format();
     return false;
   }
-  logWarnings(fmt::format("SET {}", keyPath), next, warnings);
   auto applied = std::make_shared<config::Config>(*next.config);
   config::keepRestartOnly(*applied, *running);
-  publishConfig(applied);
-  log::setLevel(applied->general.logLevel);
-  pools().applyConfig(*applied);
-  reconfigureFailover(applied);
+  std::shared_ptr<const TlsContext> tls = acceptTls();
+  if (keyPath.starts_with("general.client_tls_") && !buildClientTls(applied->general, tls, error)) {
+    error = "client TLS: " + error;
+    return false;
+  }
+  logWarnings(fmt::format("SET {}", keyPath), next, warnings);
+  publish(applied, std::move(tls));
   log::info("", "SET {} = {}", keyPath, value);
   return true;
+}
+
+bool Proxy::buildClientTls(const config::General& g, std::shared_ptr<const TlsContext>& out,
+                           std::string& error) {
+  if (g.clientTlsSslmode == config::TlsMode::Disable) {
+    out = nullptr;
+    return true;
+  }
+  out = TlsContext::forAccept(
+      g.clientTlsCertFile, g.clientTlsKeyFile,
+      g.clientTlsSslmode >= config::TlsMode::VerifyCa ? g.clientTlsCaFile : std::string(), error);
+  return out != nullptr;
+}
+
+void Proxy::publish(std::shared_ptr<const config::Config> next,
+                    std::shared_ptr<const TlsContext> tls) {
+  // A context that appears goes in before the configuration that may require it, one that goes
+  // away after the configuration that stops offering it: a client never finds TLS required but
+  // unavailable. Clients already connected keep the TLS session they have.
+  bool disabling = tls == nullptr;
+  if (!disabling) setAcceptTls(tls);
+  publishConfig(next);
+  if (disabling) setAcceptTls(nullptr);
+  log::setLevel(next->general.logLevel);
+  pools().applyConfig(*next);
+  reconfigureFailover(next);
 }
 
 void Proxy::reconfigureFailover(std::shared_ptr<const config::Config> cfg) {

@@ -80,9 +80,10 @@ bool Connection::endpoints(Endpoint& peer, Endpoint& local) const {
 }
 
 int Connection::acceptFrom(uv_stream_t* listener) {
-  handle_ = newTcp(loop_->loop(), this);
+  bool unixSocket = listener->type == UV_NAMED_PIPE;
+  handle_ = unixSocket ? newPipe(loop_->loop(), this) : newTcp(loop_->loop(), this);
   int rc = uv_accept(listener, handle_);
-  if (rc == 0) uv_tcp_nodelay(asTcp(handle_), 1);
+  if (rc == 0 && !unixSocket) uv_tcp_nodelay(asTcp(handle_), 1);
   return rc;
 }
 
@@ -142,7 +143,7 @@ int Connection::detachFd() {
 
 void Connection::startReading() {
   wantRead_ = true;
-  if (!handle_ || reading_ || throttledBy_) return;
+  if (!handle_ || reading_ || throttledBy_ || frozen_) return;
   if (uv_read_start(handle_, allocCb, readCb) == 0) reading_ = true;
 }
 
@@ -151,6 +152,18 @@ void Connection::stopReading() {
   if (!handle_ || !reading_) return;
   uv_read_stop(handle_);
   reading_ = false;
+}
+
+void Connection::freeze() {
+  frozen_ = true;
+  if (!handle_ || !reading_) return;
+  uv_read_stop(handle_);
+  reading_ = false;
+}
+
+void Connection::thaw() {
+  frozen_ = false;
+  if (wantRead_) startReading();
 }
 
 void Connection::allocCb(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -422,6 +435,12 @@ void Connection::closeHandle() {
   uv_close(reinterpret_cast<uv_handle_t*>(handle_), closeCb);
   handle_ = nullptr;
   reading_ = false;
+}
+
+void Connection::resetSocket() {
+  closeHandle();
+  tls_.reset();
+  wantRead_ = false;
 }
 
 void Connection::closeAfterFlush() {

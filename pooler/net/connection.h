@@ -43,7 +43,8 @@ class Connection {
   };
   bool endpoints(Endpoint& peer, Endpoint& local) const;
 
-  [[nodiscard]] int acceptFrom(uv_stream_t* listener);
+  [[nodiscard]] int acceptFrom(uv_stream_t* listener);  // a TCP or unix-socket listener
+  bool unixSocket() const { return handle_ && handle_->type == UV_NAMED_PIPE; }
   int fd() const;  // the socket's descriptor, -1 when none
   [[nodiscard]] int openFd(int fd);  // adopt a connected socket (hand-over between workers)
   [[nodiscard]] int connectTo(const sockaddr* addr);  // completes in onConnected()
@@ -54,6 +55,9 @@ class Connection {
   void startReading();
   void stopReading();
   bool reading() const { return reading_; }
+  // SUSPEND: no reads until thaw(), whatever startReading() asks meanwhile; writes go on.
+  void freeze();
+  void thaw();
 
   // Queues bytes for writing; the string is moved into the write request.
   void send(std::string&& bytes);
@@ -80,6 +84,9 @@ class Connection {
 
   // Closes the socket now (pending writes are dropped). Safe to call twice.
   void closeHandle();
+  // closeHandle() and forget the TLS session, for a new connect on this object (the next host of
+  // a list). Not from inside a TLS callback that goes on using the session afterwards.
+  void resetSocket();
   // Half-close after pending writes are flushed, then close.
   void closeAfterFlush();
 
@@ -114,6 +121,7 @@ class Connection {
   std::unique_ptr<TlsSession> tls_;
   bool reading_ = false;
   bool wantRead_ = false;
+  bool frozen_ = false;
 };
 
 }  // namespace shardpool::pooler

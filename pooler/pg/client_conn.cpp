@@ -136,7 +136,7 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   const pg::StartupPacket& p = *res.packet;
   switch (p.kind) {
     case pg::StartupKind::SslRequest: {
-      const TlsContext* ctx = worker().runtime().acceptTls();
+      std::shared_ptr<const TlsContext> ctx = worker().runtime().acceptTls();
       if (!ctx || tlsActive()) {
         send(std::string_view("N"));
         return true;
@@ -195,13 +195,14 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   }
   Runtime& runtime = worker().runtime();
   config::TlsMode tlsMode = runtime.config()->general.clientTlsSslmode;
-  if (tlsMode >= config::TlsMode::Require && !tlsActive()) {
+  bool peer = peerConsoleLogin();  // the unix socket's own proof: no password, no TLS needed
+  if (tlsMode >= config::TlsMode::Require && !tlsActive() && !peer) {
     fatal("28000", "SSL connection is required (client_tls_sslmode = " +
                        std::string(config::toString(tlsMode)) + ")",
           "client did not use TLS");
     return false;
   }
-  if (tlsMode == config::TlsMode::VerifyFull && tls()->peerCommonName() != user_) {
+  if (tlsMode == config::TlsMode::VerifyFull && !peer && tls()->peerCommonName() != user_) {
     fatal("28000",
           fmt::format("certificate common name \"{}\" does not match user \"{}\"",
                       tls()->peerCommonName(), user_),
@@ -214,6 +215,10 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
                       runtime.config()->general.maxClientConn),
           "max_client_conn reached");
     return false;
+  }
+  if (peer) {
+    afterAuth();
+    return state_ != State::Closing;
   }
   if (!admitLogin()) return false;  // it waits its turn (failed-login back-off), or was refused
   return beginAuth();

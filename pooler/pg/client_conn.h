@@ -108,6 +108,10 @@ class ClientConn final : public ClientSession {
   // prepared, and a Sync (a blocking PQprepare): answered without a server. False otherwise.
   bool answerPrepareLocally();
   bool startConsole();  // the admin database: false when this user may not use it
+  // Over the unix socket, a console login whose OS user (SO_PEERCRED) vouches for it: an
+  // admin_users or stats_users entry of the same name, or "pgbouncer" from shardpool's own OS
+  // user (as PgBouncer admits them). Sets peerAdmin_ for the latter.
+  bool peerConsoleLogin();
   void consoleInput();
   void forwardPending();
   std::string buildSetQuery(const ServerConn& server,
@@ -203,6 +207,7 @@ class ClientConn final : public ClientSession {
   std::optional<auth::SourceKey> loginSource_;
   std::optional<Clock::time_point> loginHeldUntil_;
   std::unique_ptr<ConsoleSession> console_;
+  bool peerAdmin_ = false;  // see peerConsoleLogin()
   // Recovery after a lost server (client_recovery.cpp).
   bool discardUntilSync_ = false;  // skip the rest of an extended batch; Sync gets ReadyForQuery
   bool lostTransaction_ = false;   // the open transaction died with its server: only ROLLBACK

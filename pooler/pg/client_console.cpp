@@ -2,6 +2,10 @@
 // messages, and describing a client for SHOW CLIENTS.
 #include <fmt/format.h>
 
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "pooler/session/conn_rows.h"
@@ -21,12 +25,35 @@ namespace {
 constexpr size_t kMaxConsoleInput = 1 << 20;
 }
 
+bool ClientConn::peerConsoleLogin() {
+  if (!unixSocket() || (database_ != "shardpool" && database_ != "pgbouncer")) return false;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(cred.uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+    return false;
+  std::string osUser = found->pw_name;
+  auto cfg = worker().runtime().config();
+  auto listed = [&](const std::vector<std::string>& names) {
+    return std::find(names.begin(), names.end(), user_) != names.end();
+  };
+  if (user_ == "pgbouncer" && cred.uid == ::geteuid())
+    peerAdmin_ = true;
+  else if (osUser != user_ || !(listed(cfg->general.adminUsers) || listed(cfg->general.statsUsers)))
+    return false;
+  log::info(who_, "admitted by peer credentials (OS user \"{}\", pid {})", osUser, cred.pid);
+  return true;
+}
+
 bool ClientConn::startConsole() {
   auto cfg = worker().runtime().config();
   auto listed = [&](const std::vector<std::string>& names) {
     return std::find(names.begin(), names.end(), user_) != names.end();
   };
-  bool admin = listed(cfg->general.adminUsers);
+  bool admin = peerAdmin_ || listed(cfg->general.adminUsers);
   if (!admin && !listed(cfg->general.statsUsers)) {
     fatal("28000",
           fmt::format("user \"{}\" may not use the admin console (see admin_users and stats_users)",

@@ -24,23 +24,31 @@ bool readOnlySetting(std::string_view name) {
 std::string ClientConn::buildSetQuery(
     const ServerConn& server, std::vector<std::pair<std::string, std::string>>& toApply) const {
   std::string resets;
-  // Settings another client left on this server that this client never asked for.
+  std::string q;
+  auto set = [&](const std::string& name, const std::string& value) {
+    q += q.empty() ? "SELECT " : ", ";
+    q += fmt::format("pg_catalog.set_config({}, {}, false)", quoteLiteral(name),
+                     quoteLiteral(value));
+    toApply.emplace_back(name, value);
+  };
+  // Settings another client left on this server that this client never asked for: back to what
+  // connect_query set, else to the server's default.
   for (auto& [name, value] : server.applied()) {
     if (findSetting(params_, name)) continue;
+    if (const std::string* base = findSetting(server.baseline(), name)) {
+      if (*base != value) set(name, *base);
+      continue;
+    }
     std::string ident = "\"";
     for (char c : name) ident += c == '"' ? std::string("\"\"") : std::string(1, c);
     resets += fmt::format("RESET {}\";", ident);
     toApply.emplace_back(name, "");
   }
-  std::string q;
   size_t cursor = 0;
   for (auto& [name, value] : params_) {
     const std::string* current = server.setting(name, cursor);
     if ((current && *current == value) || readOnlySetting(name)) continue;
-    q += q.empty() ? "SELECT " : ", ";
-    q += fmt::format("pg_catalog.set_config({}, {}, false)", quoteLiteral(name),
-                     quoteLiteral(value));
-    toApply.emplace_back(name, value);
+    set(name, value);
   }
   return resets + q;
 }
@@ -77,6 +85,7 @@ bool ClientConn::captureSettings(ServerConn& server) {
     for (auto& [n, v] : startup_) add(n, true);
     for (auto& [n, v] : params_) add(n, true);
     for (auto& [n, v] : server.applied()) add(n, true);
+    for (auto& [n, v] : server.baseline()) add(n, true);  // connect_query's: undone too
   }
   touched_.clear();
   if (reads.empty()) return false;

@@ -349,6 +349,10 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
   }
   switch (state_) {
     case State::Authenticating:
+      if (setupReplies_ > 0) {
+        if (onSetupReply(type, body)) loginDone();
+        return isOpen();
+      }
       if (type == 'R') return handleAuth(body);
       if (type == 'K') {
         if (auto k = pg::decodeBackendKeyData(body)) {
@@ -364,7 +368,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
           fail("login rejected by server");
         return false;
       } else if (type == 'Z') {
-        loginDone();
+        if (!startConnectQuery()) loginDone();
       }
       return true;
     case State::Login:
@@ -383,6 +387,10 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
     case State::Active:
       return onActiveReply(type, body);
     case State::Resetting:
+      if (setupReplies_ > 0) {
+        if (onSetupReply(type, body)) backToPool();
+        return isOpen();
+      }
       if (type == 'E') {
         auto e = pg::decodeErrorResponse(body);
         close(fmt::format("reset query failed: {}", e ? e->message : "error"));
@@ -392,7 +400,8 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
         requests_.clear();
         applied_.clear();  // the reset query (DISCARD ALL / RESET ALL) undid them
         statements_.clear();
-        backToPool();
+        // ... and connect_query's settings with them: it runs again before the server is reused.
+        if (!startConnectQuery()) backToPool();
       }
       return true;
     case State::Idle:
@@ -423,7 +432,8 @@ std::string_view ServerConn::param(std::string_view name) const {
 
 const std::string* ServerConn::setting(std::string_view name) const {
   const std::string* v = findSetting(params_, name);
-  return v ? v : findSetting(applied_, name);
+  if (!v) v = findSetting(applied_, name);
+  return v ? v : findSetting(baseline_, name);
 }
 
 void ServerConn::link(ClientConn* client, std::string setQuery, Params toApply) {
@@ -626,6 +636,7 @@ void ServerConn::onTick(Clock::time_point now) {
 }
 
 void ServerConn::fail(std::string_view reason, std::string_view sqlstate, bool socketDead) {
+  if (tryNextHost(reason)) return;
   uint64_t target = forClient_;
   forClient_ = 0;
   log::warn(who_, "server connection failed: {}", reason);
@@ -687,9 +698,9 @@ void ServerConn::onReadEnd(int status) {
     return;
   }
   // The backend is gone already: its slot is free at once.
-  close(status == UV_EOF ? "server closed the connection"
-                         : fmt::format("read error: {}", uv_strerror(status)),
-        true);
+  std::string reason = status == UV_EOF ? "server closed the connection"
+                                        : fmt::format("read error: {}", uv_strerror(status));
+  if (!tryNextHost(reason)) close(reason, true);
 }
 
 void ServerConn::onWriteError(int status) {
@@ -697,7 +708,8 @@ void ServerConn::onWriteError(int status) {
     finishClose();
     return;
   }
-  close(fmt::format("write error: {}", uv_strerror(status)), true);
+  std::string reason = fmt::format("write error: {}", uv_strerror(status));
+  if (!tryNextHost(reason)) close(reason, true);
 }
 
 }  // namespace shardpool::pooler

@@ -57,11 +57,17 @@ class ServerConn final : public ServerLink {
     size_t i = cursor < params_.size() && params_[cursor].first == name
                    ? cursor
                    : settingIndex(params_, name);
-    if (i == params_.size()) return findSetting(applied_, name);
+    if (i == params_.size()) {
+      const std::string* v = findSetting(applied_, name);
+      return v ? v : findSetting(baseline_, name);
+    }
     cursor = i + 1;
     return &params_[i].second;
   }
   const Params& applied() const { return applied_; }
+  // The unreported settings connect_query left on this server (read back after it ran): what a
+  // client that never set them expects, instead of the server's defaults.
+  const Params& baseline() const { return baseline_; }
   uint32_t backendPid() const { return backendPid_; }
   uint32_t backendKey() const { return backendKey_; }
   const sockaddr_storage& address() const { return addr_; }
@@ -154,6 +160,12 @@ class ServerConn final : public ServerLink {
   void onTlsFailed(const std::string& error) override;
 
  private:
+  // Host lists: connects to the host at hostIndex_; tryNextHost() moves on to the next one after
+  // a failure before the startup packet went out (false: none left, or too late for that).
+  void connectHost();
+  bool tryNextHost(std::string_view reason);
+  const std::string& targetHost() const;
+  uint16_t targetPort() const;
   static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
   void connectResolved(const sockaddr* addr);
   void sendStartup();
@@ -170,6 +182,10 @@ class ServerConn final : public ServerLink {
   bool rewritesError() const;
   void noteStatementError(protocol::pg::Bytes body);  // an ErrorResponse in reply to the front  // the next ErrorResponse is rewritten before the client sees it
   void loginDone();
+  // connect_query: sends it and the read-back of the settings it changed; false when the pool
+  // has none. onSetupReply() takes their replies; true once the last ReadyForQuery is in.
+  bool startConnectQuery();
+  bool onSetupReply(char type, protocol::pg::Bytes body);
   void setParam(std::string_view name, std::string_view value);
 
   uint64_t forClient_ = 0;
@@ -181,6 +197,8 @@ class ServerConn final : public ServerLink {
   Params params_;
   Params applied_;       // settings shardpool applied that the server does not report
   Params pendingApply_;  // being applied by the Login query
+  Params baseline_;      // see baseline()
+  uint32_t setupReplies_ = 0;  // ReadyForQuery still due from connect_query and its read-back
   uint32_t backendPid_ = 0;
   uint32_t backendKey_ = 0;
   sockaddr_storage addr_{};
@@ -194,6 +212,8 @@ class ServerConn final : public ServerLink {
   std::optional<protocol::pg::ErrorFields> applyError_;  // of the pipelined settings query
   bool cancelAfterApply_ = false;  // a cancel asked for while the settings query ran
   uv_getaddrinfo_t* resolving_ = nullptr;
+  size_t hostIndex_ = 0;  // of the pool's host list
+  size_t hostsTried_ = 0;
   bool queryOpen_ = false;
   bool xactOpen_ = false;
   Clock::time_point queryStart_;

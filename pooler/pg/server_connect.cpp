@@ -10,6 +10,7 @@
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
 #include "pooler/pg/server_conn.h"
+#include "pooler/pg/session_guard.h"
 
 namespace shardpool::pooler {
 
@@ -17,9 +18,17 @@ namespace pg = protocol::pg;
 
 void ServerConn::start(uint64_t forClient) {
   forClient_ = forClient;
-  const PoolSettings& s = pool_.settings();
-  if (!s.host.empty() && s.host[0] == '/') {
-    std::string path = fmt::format("{}/.s.PGSQL.{}", s.host, s.port);
+  hostIndex_ = pool_.firstHost() % pool_.settings().hostCount();
+  hostsTried_ = 1;
+  connectHost();
+}
+
+void ServerConn::connectHost() {
+  attemptStart_ = worker().now();
+  const std::string& host = targetHost();
+  uint16_t port = targetPort();
+  if (!host.empty() && host[0] == '/') {
+    std::string path = fmt::format("{}/.s.PGSQL.{}", host, port);
     auto* un = reinterpret_cast<sockaddr_un*>(&addr_);
     if (path.size() >= sizeof un->sun_path) {
       fail(fmt::format("unix socket path too long: {}", path));
@@ -32,8 +41,8 @@ void ServerConn::start(uint64_t forClient) {
     return;
   }
   sockaddr_storage ss{};
-  if (uv_ip4_addr(s.host.c_str(), s.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
-      uv_ip6_addr(s.host.c_str(), s.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
+      uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
     connectResolved(reinterpret_cast<sockaddr*>(&ss));
     return;
   }
@@ -42,14 +51,40 @@ void ServerConn::start(uint64_t forClient) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  std::string port = std::to_string(s.port);
-  int rc =
-      uv_getaddrinfo(worker().loop(), resolving_, onResolved, s.host.c_str(), port.c_str(), &hints);
+  std::string portText = std::to_string(port);
+  int rc = uv_getaddrinfo(worker().loop(), resolving_, onResolved, host.c_str(), portText.c_str(),
+                          &hints);
   if (rc != 0) {
     delete resolving_;
     resolving_ = nullptr;
-    fail(fmt::format("could not resolve host \"{}\": {}", s.host, uv_strerror(rc)));
+    fail(fmt::format("could not resolve host \"{}\": {}", host, uv_strerror(rc)));
   }
+}
+
+const std::string& ServerConn::targetHost() const {
+  return pool_.settings().hostAt(hostIndex_);
+}
+
+uint16_t ServerConn::targetPort() const {
+  return pool_.settings().portAt(hostIndex_);
+}
+
+bool ServerConn::tryNextHost(std::string_view reason) {
+  size_t hosts = pool_.settings().hostCount();
+  bool beforeStartup = state_ == State::Resolving || state_ == State::Connecting ||
+                       state_ == State::TlsRequest || state_ == State::TlsHandshake;
+  if (!beforeStartup || hostsTried_ >= hosts) return false;
+  log::warn(who_, "{}; trying the next host of the list", reason);
+  if (resolving_) {
+    resolving_->data = nullptr;  // onResolved frees it
+    resolving_ = nullptr;
+  }
+  resetSocket();
+  hostIndex_ = (hostIndex_ + 1) % hosts;
+  ++hostsTried_;
+  setState(State::Resolving);
+  connectHost();
+  return true;
 }
 
 void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
@@ -58,7 +93,7 @@ void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
   if (self) {
     self->resolving_ = nullptr;
     if (status != 0 || !res)
-      self->fail(fmt::format("could not resolve host \"{}\": {}", self->pool_.settings().host,
+      self->fail(fmt::format("could not resolve host \"{}\": {}", self->targetHost(),
                              uv_strerror(status)));
     else
       self->connectResolved(res->ai_addr);
@@ -75,18 +110,18 @@ void ServerConn::connectResolved(const sockaddr* addr) {
 }
 
 void ServerConn::onConnected(int status) {
+  const std::string& host = targetHost();
+  bool unixSocket = !host.empty() && host[0] == '/';
   if (status != 0) {
-    const PoolSettings& s = pool_.settings();
-    if (!s.host.empty() && s.host[0] == '/')
-      fail(fmt::format("could not connect to socket {}/.s.PGSQL.{}: {}", s.host, s.port,
+    if (unixSocket)
+      fail(fmt::format("could not connect to socket {}/.s.PGSQL.{}: {}", host, targetPort(),
                        uv_strerror(status)));
     else
-      fail(fmt::format("could not connect to {}:{}: {}", s.host, s.port, uv_strerror(status)));
+      fail(fmt::format("could not connect to {}:{}: {}", host, targetPort(), uv_strerror(status)));
     return;
   }
   startReading();
   const PoolSettings& s = pool_.settings();
-  bool unixSocket = !s.host.empty() && s.host[0] == '/';
   if (s.tlsMode != config::TlsMode::Disable && !unixSocket) {
     if (!s.tls) {
       fail(fmt::format("TLS to the server is not available: {}", s.tlsError));
@@ -113,7 +148,7 @@ void ServerConn::onTlsAnswer(Chunk* chunk, size_t len) {
       return;
     }
     setState(State::TlsHandshake);
-    startTls(TlsSession::connect(*s.tls, s.host, s.tlsMode == config::TlsMode::VerifyFull));
+    startTls(TlsSession::connect(*s.tls, targetHost(), s.tlsMode == config::TlsMode::VerifyFull));
     return;
   }
   if (answer == 'N' && len == 1) {
@@ -244,10 +279,72 @@ bool ServerConn::handleAuth(pg::Bytes body) {
   return true;
 }
 
+bool ServerConn::startConnectQuery() {
+  const std::string& query = pool_.settings().connectQuery;
+  if (query.empty()) return false;
+  // The read-back: settings the query changed by SET (pg_settings says which), and those it
+  // names, for custom settings (myapp.x), which pg_settings does not list.
+  SettingChanges named;
+  noteSettingChanges(query, named);
+  std::string names;
+  for (const auto& c : named.changes)
+    if (!c.name.empty()) names += (names.empty() ? "" : ", ") + quoteLiteral(c.name);
+  std::string readBack = fmt::format(
+      "SELECT n, pg_catalog.current_setting(n, true) FROM (SELECT name FROM pg_catalog.pg_settings "
+      "WHERE source = 'session'{}) s(n)",
+      names.empty() ? "" : fmt::format(" UNION SELECT unnest(ARRAY[{}]::text[])", names));
+  pg::Writer w;
+  pg::putQuery(w, query);
+  pg::putQuery(w, readBack);
+  send(w.take());
+  setUnnamed(0, 0);
+  baseline_.clear();
+  setupReplies_ = 2;
+  log::debug(who_, "running connect_query");
+  return true;
+}
+
+bool ServerConn::onSetupReply(char type, pg::Bytes body) {
+  std::string problem;
+  std::string_view sqlstate = "08006";
+  std::optional<pg::ErrorFields> e;
+  switch (type) {
+    case 'E':
+      e = pg::decodeErrorResponse(body);
+      problem = e ? fmt::format("connect_query failed: {} ({})", e->message, e->sqlstate)
+                  : "connect_query failed: malformed error";
+      // The server's SQLSTATE, unless it is a connection failure's (which would start a
+      // failover decision for a database with standbys).
+      if (e && e->sqlstate.size() == 5 && !e->sqlstate.starts_with("08")) sqlstate = e->sqlstate;
+      break;
+    case 'D':
+      if (setupReplies_ != 1) return false;  // rows of connect_query itself
+      if (auto row = pg::decodeDataRow(body); row && row->size() == 2 && (*row)[0]) {
+        const std::string& name = *(*row)[0];
+        if (!reports(name) && (*row)[1]) setSetting(baseline_, name, *(*row)[1]);
+      }
+      return false;
+    case 'Z':
+      if (--setupReplies_ > 0) return false;
+      if (txStatus_ == 'I') return true;
+      problem = "connect_query left a transaction open";
+      break;
+    default:
+      return false;
+  }
+  setupReplies_ = 0;
+  if (state_ == State::Authenticating)
+    fail(problem, sqlstate);
+  else
+    close(problem);
+  return false;
+}
+
 void ServerConn::loginDone() {
   scram_.reset();
   log::debug(who_, "connected to backend pid {}", backendPid_);
   pool_.noteLoginParams(params_);
+  pool_.hostWorked(hostIndex_);
   counters().add(counters().serverConnects, 1);
   offer(forClient_);
   forClient_ = 0;

@@ -53,7 +53,8 @@ PoolTotals PoolCounters::read() const {
 bool PoolSettings::sameBackend(const PoolSettings& o) const {
   return host == o.host && port == o.port && dbname == o.dbname && user == o.user &&
          password == o.password && tlsMode == o.tlsMode && tlsError == o.tlsError &&
-         tlsCaFile == o.tlsCaFile && (tls == nullptr) == (o.tls == nullptr);
+         tlsCaFile == o.tlsCaFile && (tls == nullptr) == (o.tls == nullptr) &&
+         connectQuery == o.connectQuery && hostList == o.hostList;
 }
 
 Pool::Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,
@@ -80,6 +81,12 @@ PoolTotals Pool::totals() const {
   PoolTotals t;
   for (unsigned i = 0; i < workerCount_; ++i) t += counters_[i].read();
   return t;
+}
+
+size_t Pool::firstHost() {
+  if (settings().balance == config::LoadBalanceHosts::Disable)
+    return goodHost_.load(std::memory_order_relaxed);
+  return nextHost_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Pool::updateSettings(PoolSettings s, bool replaceServers) {
@@ -405,6 +412,11 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
     s.port = b.port;
     if (!b.dbname.empty()) s.dbname = b.dbname;
   }
+  if (!db.hosts.empty() && !db.sharded() && member == 0) {
+    for (size_t i = 0; i < db.hosts.size(); ++i)
+      s.hostList.push_back({db.hosts[i], db.ports.empty() ? db.port : db.ports[i]});
+    s.balance = db.loadBalanceHosts;
+  }
   s.user = user;
   if (db.user) {
     s.password = db.password;
@@ -419,6 +431,7 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
   s.reserveTimeout = cfg.general.reservePoolTimeout;
   s.mode = cfg.poolModeFor(db, u);
   s.resetQuery = cfg.general.serverResetQuery;
+  s.connectQuery = cfg.connectQueryFor(db);
   s.maxPrepared = cfg.general.maxPreparedStatements;
   s.serverIdleTimeout = cfg.general.serverIdleTimeout;
   s.serverLifetime = cfg.general.serverLifetime;
@@ -454,8 +467,7 @@ Pool& PoolRegistry::get(const config::Config& cfg, const config::Database& db,
   PoolSettings s = settingsFor(cfg, db, clientDb, user, shard, member);
   ShardKey target{std::string(clientDb), shard};
   if (auto t = writeTargets_.find(target); member == 0 && t != writeTargets_.end()) {
-    s.host = t->second.first;
-    s.port = t->second.second;
+    s.pointAt(t->second.first, t->second.second);
   }
   ConnectionLimit* dbLimit =
       limit(dbLimits_, dbLimitKey(db, clientDb), cfg.maxDbConnectionsFor(db));
@@ -514,8 +526,7 @@ void PoolRegistry::applyConfig(const config::Config& cfg) {
         settingsFor(cfg, *db, pool.database(), pool.user(), pool.shard(), pool.member());
     if (auto t = writeTargets_.find({pool.database(), pool.shard()});
         pool.member() == 0 && t != writeTargets_.end()) {
-      s.host = t->second.first;
-      s.port = t->second.second;
+      s.pointAt(t->second.first, t->second.second);
     }
     bool replace = !s.sameBackend(pool.settings());
     if (replace) log::info(pool.name(), "backend settings changed: replacing its servers");
@@ -540,9 +551,8 @@ void PoolRegistry::setWriteTarget(Worker& worker, const std::string& db, const s
     for (auto& [k, p] : pools_) {
       if (std::get<0>(k) != db || std::get<2>(k) != shard || std::get<3>(k) != 0) continue;
       PoolSettings s = p->settings();
-      if (s.host != host || s.port != port) {
-        s.host = host;
-        s.port = port;
+      if (s.host != host || s.port != port || !s.hostList.empty()) {
+        s.pointAt(host, port);
         p->updateSettings(std::move(s), true);
       }
       p->setHeld(false);

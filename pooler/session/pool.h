@@ -73,6 +73,28 @@ class alignas(64) PoolCounters {
 struct PoolSettings {
   std::string host;
   uint16_t port = 5432;
+  // A database's host list (host:port is its first entry); empty for a single host. A new
+  // server tries them from Pool::firstHost() on, skipping those it cannot reach.
+  struct Endpoint {
+    std::string host;
+    uint16_t port = 5432;
+    bool operator==(const Endpoint&) const = default;
+  };
+  std::vector<Endpoint> hostList;
+  config::LoadBalanceHosts balance = config::LoadBalanceHosts::RoundRobin;
+  size_t hostCount() const { return hostList.empty() ? 1 : hostList.size(); }
+  const std::string& hostAt(size_t i) const {
+    return hostList.empty() ? host : hostList[i % hostList.size()].host;
+  }
+  uint16_t portAt(size_t i) const {
+    return hostList.empty() ? port : hostList[i % hostList.size()].port;
+  }
+  // Failover: one address from now on (a write target), in place of the configured ones.
+  void pointAt(const std::string& h, uint16_t p) {
+    host = h;
+    port = p;
+    hostList.clear();
+  }
   std::string dbname;
   std::string user;
   std::optional<std::string> password;  // plaintext or md5-stored; nullopt: none configured
@@ -82,6 +104,7 @@ struct PoolSettings {
   config::Duration reserveTimeout{};
   config::PoolMode mode = config::PoolMode::Session;
   std::string resetQuery;
+  std::string connectQuery;  // run on each new server after login (and after the reset query)
   uint32_t maxPrepared = 0;
   config::TlsMode tlsMode = config::TlsMode::Disable;
   std::shared_ptr<TlsContext> tls;  // for tlsMode != Disable; null when it could not be built
@@ -93,7 +116,7 @@ struct PoolSettings {
   config::Duration serverLifetime{};
   config::Duration serverConnectTimeout{};
   // True when servers opened with `other` cannot serve these settings (another address,
-  // database, user, password or TLS setup): existing servers are then replaced.
+  // database, user, password, TLS setup or connect_query): existing servers are then replaced.
   bool sameBackend(const PoolSettings& other) const;
 };
 
@@ -139,6 +162,11 @@ class Pool {
   bool retired() const { return retired_.load(std::memory_order_relaxed); }
   // More servers open than the pool size allows (after a reload lowered it).
   bool overSize();
+
+  // Host lists: the index of the host a new server tries first (the next in turn, or the last
+  // one that worked, per load_balance_hosts), and the one a server logged in to.
+  size_t firstHost();
+  void hostWorked(size_t index) { goodHost_.store(index, std::memory_order_relaxed); }
 
   // The settings a freshly logged-in server of this pool reports (ParameterStatus): what a
   // client that did not set them expects, whatever other clients left on the server it gets.
@@ -239,6 +267,8 @@ class Pool {
   std::atomic<bool> paused_{false};
   std::atomic<bool> held_{false};
   std::atomic<bool> retired_{false};
+  std::atomic<size_t> nextHost_{0};  // round-robin over a host list
+  std::atomic<size_t> goodHost_{0};  // load_balance_hosts = "disable": the last that worked
   std::map<uint32_t, uint32_t> openByGeneration_;  // under mutex_
   std::unique_ptr<PoolCounters[]> counters_;
   unsigned workerCount_;

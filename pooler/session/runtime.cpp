@@ -32,6 +32,16 @@ void Runtime::publishConfig(std::shared_ptr<const config::Config> config) {
   config_ = std::move(config);
 }
 
+std::shared_ptr<const TlsContext> Runtime::acceptTls() const {
+  std::lock_guard lock(configMutex_);
+  return acceptTls_;
+}
+
+void Runtime::setAcceptTls(std::shared_ptr<const TlsContext> tls) {
+  std::lock_guard lock(configMutex_);
+  acceptTls_ = std::move(tls);
+}
+
 bool Runtime::tryAddClient() {
   uint32_t max = config()->general.maxClientConn;
   uint32_t cur = clients_.load(std::memory_order_relaxed);
@@ -53,6 +63,28 @@ void Runtime::setDisabled(const std::string& db, bool disabled) {
 bool Runtime::isDisabled(std::string_view db) {
   std::lock_guard lock(stateMutex_);
   return disabled_.find(db) != disabled_.end();
+}
+
+bool Runtime::suspend() {
+  if (suspended_.exchange(true, std::memory_order_acq_rel)) return false;
+  uint64_t epoch = suspendEpoch_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  log::warn("", "SUSPEND: no new connections are accepted and no socket is read until RESUME");
+  for (auto& w : workers_) w->post([epoch](Worker& wk) { wk.suspend(epoch); });
+  return true;
+}
+
+bool Runtime::resume() {
+  if (!suspended_.exchange(false, std::memory_order_acq_rel)) return false;
+  log::info("", "RESUME: accepting and reading sockets again");
+  for (auto& w : workers_) w->post([](Worker& wk) { wk.resume(); });
+  return true;
+}
+
+bool Runtime::suspendFlushed() const {
+  uint64_t epoch = suspendEpoch_.load(std::memory_order_acquire);
+  for (const auto& w : workers_)
+    if (w->flushedEpoch() != epoch) return false;
+  return true;
 }
 
 void Runtime::countError(std::string_view reason) {

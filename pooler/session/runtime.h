@@ -50,8 +50,9 @@ class Runtime {
   // Failed logins per client address (auth_failure_*), shared by the workers (thread-safe).
   auth::LoginBackoff& loginBackoff() { return loginBackoff_; }
 
-  // TLS for clients (null when client_tls_sslmode = disable).
-  const TlsContext* acceptTls() const { return acceptTls_.get(); }
+  // TLS for clients (null when client_tls_sslmode = disable). A reload may replace it: a new
+  // client's handshake uses the one in force then; sessions keep the context they started with.
+  std::shared_ptr<const TlsContext> acceptTls() const;
 
   // max_client_conn, exact across workers.
   bool tryAddClient();
@@ -61,6 +62,15 @@ class Runtime {
   // DISABLE / ENABLE: new clients of a disabled database are refused (thread-safe).
   void setDisabled(const std::string& db, bool disabled);
   bool isDisabled(std::string_view db);
+  // SUSPEND / RESUME (admin console, SIGUSR2): every worker stops accepting and stops reading
+  // its clients' and servers' sockets (admin console sessions excepted), and flushes what it
+  // has to send. suspend() is false when already suspended, resume() when not suspended.
+  bool suspend();
+  bool resume();
+  bool suspended() const { return suspended_.load(std::memory_order_acquire); }
+  // Every worker has flushed its sockets (or closed those it could not flush within
+  // suspend_timeout) since the last suspend().
+  bool suspendFlushed() const;
   // Client disconnects with an error, by reason (for /metrics; thread-safe).
   void countError(std::string_view reason);
   std::map<std::string, uint64_t> errorCounts();
@@ -77,7 +87,7 @@ class Runtime {
 
  protected:
   void publishConfig(std::shared_ptr<const config::Config> config);
-  void setAcceptTls(std::unique_ptr<TlsContext> tls) { acceptTls_ = std::move(tls); }
+  void setAcceptTls(std::shared_ptr<const TlsContext> tls);
   void setHealth(HealthView* health) { health_.store(health, std::memory_order_release); }
 
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -86,7 +96,7 @@ class Runtime {
   mutable std::mutex configMutex_;
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<Engine> engine_;
-  std::unique_ptr<TlsContext> acceptTls_;
+  std::shared_ptr<const TlsContext> acceptTls_;  // under configMutex_
   PoolRegistry pools_;
   CancelRegistry cancels_;
   auth::LoginBackoff loginBackoff_;
@@ -94,6 +104,8 @@ class Runtime {
   std::atomic<HealthView*> health_{nullptr};
   std::atomic<uint64_t> nextId_{1};
   std::atomic<uint32_t> clients_{0};
+  std::atomic<bool> suspended_{false};
+  std::atomic<uint64_t> suspendEpoch_{0};
   std::mutex stateMutex_;  // disabled_, errors_
   std::set<std::string, std::less<>> disabled_;
   std::map<std::string, uint64_t> errors_;

@@ -15,6 +15,7 @@ ServerLink::ServerLink(Worker& worker, uint64_t id, Pool& pool)
       who_(fmt::format("S-{} {}", id, pool.name())),
       generation_(pool.serverOpened()),
       createdAt_(worker.now()),
+      attemptStart_(worker.now()),
       idleSince_(worker.now()) {}
 
 ServerLink::~ServerLink() = default;
@@ -37,7 +38,7 @@ void ServerLink::checkTimers(Clock::time_point now) {
     case State::TlsRequest:
     case State::TlsHandshake:
     case State::Authenticating:
-      if (s.serverConnectTimeout.count() > 0 && now - createdAt_ >= s.serverConnectTimeout) {
+      if (s.serverConnectTimeout.count() > 0 && now - attemptStart_ >= s.serverConnectTimeout) {
         fail(fmt::format("server_connect_timeout ({} ms) expired", s.serverConnectTimeout.count()));
         return;
       }

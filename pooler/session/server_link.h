@@ -66,6 +66,9 @@ class ServerLink : public Connection {
   State state_ = State::Resolving;
   uint32_t generation_ = 0;
   Clock::time_point createdAt_;
+  // server_connect_timeout counts from here: the object's creation, or the move to the next
+  // host of a host list.
+  Clock::time_point attemptStart_;
   Clock::time_point idleSince_;
 
  private:

@@ -80,14 +80,15 @@ bool allowed(ServerState from, ServerState to) {
   using S = ServerState;
   if (to == S::Closed) return from != S::Closed;
   switch (from) {
+    // Before the startup packet a host list may move on to its next host (Resolving again).
     case S::Resolving:
-      return to == S::Connecting;
+      return to == S::Connecting || to == S::Resolving;
     case S::Connecting:
-      return to == S::TlsRequest || to == S::Authenticating;
+      return to == S::TlsRequest || to == S::Authenticating || to == S::Resolving;
     case S::TlsRequest:
-      return to == S::TlsHandshake || to == S::Authenticating;
+      return to == S::TlsHandshake || to == S::Authenticating || to == S::Resolving;
     case S::TlsHandshake:
-      return to == S::Authenticating;
+      return to == S::Authenticating || to == S::Resolving;
     case S::Authenticating:
       return to == S::Idle;
     case S::Idle:

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -20,6 +22,25 @@ namespace shardpool::pooler {
 
 namespace {
 constexpr uint64_t kTickMs = 100;
+
+// A listening socket's handle: TCP, or a pipe for the unix socket.
+union ListenHandle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+};
+
+void freeListener(uv_handle_t* h) {
+  delete reinterpret_cast<ListenHandle*>(h);
+}
+
+bool isUnixSocket(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family == AF_UNIX;
+}
+
 // Descriptors kept in hand for servers, health checks and the like before the table counts as
 // nearly full.
 constexpr uint64_t kFileHeadroom = 16;
@@ -70,27 +91,31 @@ bool Worker::listen(const sockaddr* addr, std::string& error) {
 }
 
 bool Worker::adoptListener(int fd, std::string& error) {
-  auto* handle = new uv_tcp_t;
-  uv_tcp_init(&loop_, handle);
-  handle->data = this;
-  int rc = uv_tcp_open(handle, fd);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle), 1024, onConnection);
+  auto* handle = new ListenHandle;
+  int rc;
+  if (isUnixSocket(fd)) {
+    uv_pipe_init(&loop_, &handle->pipe, 0);
+    rc = uv_pipe_open(&handle->pipe, fd);
+  } else {
+    uv_tcp_init(&loop_, &handle->tcp);
+    rc = uv_tcp_open(&handle->tcp, fd);
+  }
+  handle->handle.data = this;
+  if (rc == 0) rc = uv_listen(&handle->stream, 1024, onConnection);
   if (rc != 0) {
     error = uv_strerror(rc);
-    uv_close(reinterpret_cast<uv_handle_t*>(handle),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    uv_close(&handle->handle, freeListener);
     return false;
   }
-  listeners_.push_back(handle);
+  listeners_.push_back(&handle->stream);
   listenerFds_.push_back(fd);
   return true;
 }
 
 void Worker::closeListeners() {
-  for (uv_tcp_t* l : listeners_) {
+  for (uv_stream_t* l : listeners_) {
     auto* h = reinterpret_cast<uv_handle_t*>(l);
-    if (!uv_is_closing(h))
-      uv_close(h, [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+    if (!uv_is_closing(h)) uv_close(h, freeListener);
   }
   listeners_.clear();
 }
@@ -177,6 +202,11 @@ void Worker::accept(uv_stream_t* listener) {
     c->closeIfIdle();
     return;
   }
+  if (suspended_) {  // waits, unread, for RESUME (as in PgBouncer)
+    c->freeze();
+    parked_.push_back(id);
+    return;
+  }
   c->start();
 }
 
@@ -196,6 +226,7 @@ ServerLink* Worker::findServer(uint64_t id) {
 
 ServerLink* Worker::adoptServer(std::unique_ptr<ServerLink> server) {
   ServerLink* raw = server.get();
+  if (suspended_) raw->freeze();
   servers_[raw->id()] = std::move(server);
   return raw;
 }
@@ -302,6 +333,10 @@ void Worker::tick() {
     readFileLimit();
   }
   auto cfg = runtime_.config();
+  if (suspended_) {
+    suspendedTick(cfg->general);
+    return;
+  }
   std::vector<uint64_t> ids;
   ids.reserve(clients_.size());
   for (auto& [id, c] : clients_) ids.push_back(id);
@@ -324,6 +359,55 @@ void Worker::tick() {
     auto it = servers_.find(id);
     if (it != servers_.end()) it->second->checkTimers(now_);
   }
+}
+
+void Worker::suspend(uint64_t epoch) {
+  suspended_ = true;
+  suspendEpoch_ = epoch;
+  suspendSince_ = now_ = Clock::now();
+  for (auto& [id, c] : clients_)
+    if (!c->isConsole()) c->freeze();
+  for (auto& [id, s] : servers_) s->freeze();
+  suspendedTick(runtime_.config()->general);
+}
+
+void Worker::resume() {
+  if (!suspended_) return;
+  suspended_ = false;
+  now_ = Clock::now();
+  for (auto& [id, c] : clients_) c->thaw();
+  for (auto& [id, s] : servers_) s->thaw();
+  std::vector<uint64_t> parked;
+  parked.swap(parked_);
+  for (uint64_t id : parked)
+    if (ClientSession* c = findClient(id)) c->start();
+}
+
+// While suspended only the admin console runs its timers (a waiting command, RESUME from
+// another session); every other timeout stands still. Sockets whose writes cannot be flushed
+// within suspend_timeout are closed, as PgBouncer drops them.
+void Worker::suspendedTick(const config::General& g) {
+  std::vector<ClientSession*> consoles, clients;
+  std::vector<ServerLink*> servers;
+  for (auto& [id, c] : clients_) {
+    if (c->isConsole())
+      consoles.push_back(c.get());
+    else if (c->isOpen() && c->writeQueueSize() > 0)
+      clients.push_back(c.get());
+  }
+  for (auto& [id, s] : servers_)
+    if (s->isOpen() && s->writeQueueSize() > 0) servers.push_back(s.get());
+  bool flushed = clients.empty() && servers.empty();
+  if (!flushed && g.suspendTimeout.count() > 0 && now_ - suspendSince_ >= g.suspendTimeout) {
+    std::string reason =
+        fmt::format("suspend_timeout ({} ms): its socket could not be flushed for SUSPEND",
+                    g.suspendTimeout.count());
+    for (ClientSession* c : clients) c->close(reason);
+    for (ServerLink* s : servers) s->close(reason, true);
+    flushed = true;
+  }
+  if (flushed) flushedEpoch_.store(suspendEpoch_, std::memory_order_release);
+  for (ClientSession* c : consoles) c->checkTimers(now_, g);
 }
 
 void Worker::stopAccepting() {

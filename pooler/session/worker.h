@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/config.h"
 #include "pooler/net/buffers.h"
 #include "pooler/net/event_loop.h"
 
@@ -39,8 +40,9 @@ class Worker final : public EventLoop {
 
   // Opens a listening socket (SO_REUSEPORT) on this worker's loop; call before run().
   [[nodiscard]] bool listen(const sockaddr* addr, std::string& error);
-  // Accepts on an already listening socket (one handed over by an older shardpool process);
-  // takes ownership of `fd`. A worker may have several. Call before run().
+  // Accepts on an already listening socket, TCP or unix (one handed over by an older shardpool
+  // process, or the unix socket); takes ownership of `fd`. A worker may have several. Call
+  // before run().
   [[nodiscard]] bool adoptListener(int fd, std::string& error);
   // The listening sockets' fds, for handing them to a newer process (fixed once running).
   const std::vector<int>& listenerFds() const { return listenerFds_; }
@@ -86,6 +88,12 @@ class Worker final : public EventLoop {
   // Opens a new server connection in `pool` for client `clientId` of this worker.
   void connectFor(Pool& pool, uint64_t clientId);
 
+  // SUSPEND (Runtime::suspend): stop accepting and reading sockets (admin console sessions
+  // excepted) until resume(); flushedEpoch() becomes `epoch` once every socket's writes are out.
+  void suspend(uint64_t epoch);
+  void resume();
+  uint64_t flushedEpoch() const { return flushedEpoch_.load(std::memory_order_acquire); }
+
   // Shutdown steps, run on this worker's thread (via post).
   void beginShutdown();
   void stopAccepting();  // SHUTDOWN WAIT_FOR_CLIENTS: serve connected clients until they leave
@@ -109,10 +117,11 @@ class Worker final : public EventLoop {
   void tick();
   void readFileLimit();
   void sweep();
+  void suspendedTick(const config::General& g);
 
   Runtime& runtime_;
   unsigned index_;
-  std::vector<uv_tcp_t*> listeners_;  // heap handles, freed in their close callbacks
+  std::vector<uv_stream_t*> listeners_;  // heap handles (TCP or pipe), freed when closed
   std::vector<int> listenerFds_;
   uv_async_t async_{};
   uv_timer_t timer_{};
@@ -128,6 +137,11 @@ class Worker final : public EventLoop {
   int reserveFd_ = -1;      // a descriptor held back for refusePending()
   bool shuttingDown_ = false;
   bool stopping_ = false;
+  bool suspended_ = false;
+  uint64_t suspendEpoch_ = 0;
+  Clock::time_point suspendSince_;
+  std::atomic<uint64_t> flushedEpoch_{0};
+  std::vector<uint64_t> parked_;  // clients accepted while suspended, started by resume()
 
   std::mutex tasksMutex_;
   std::vector<Task> tasks_;

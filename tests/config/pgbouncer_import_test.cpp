@@ -150,6 +150,7 @@ TEST_CASE("pgbouncer import: PgBouncer's defaults where shardpool's differ",
   // No listen_addr: PgBouncer listens on its unix socket only.
   auto noAddr = importOk(withGeneral("listen_port = 6432"));
   CHECK(noAddr.config->general.listenAddr == "127.0.0.1");
+  CHECK(noAddr.config->general.unixSocketDir == "/tmp");  // PgBouncer's default
   CHECK(hasNote(noAddr.result.notes, "listen_addr", 0, "unix socket"));
 }
 
@@ -157,7 +158,6 @@ TEST_CASE("pgbouncer import: settings with no equivalent get a note on their lin
           "[config][pgbouncer]") {
   const std::string_view keys[] = {"logfile",
                                    "pidfile",
-                                   "unix_socket_dir",
                                    "auth_query",
                                    "auth_user",
                                    "server_round_robin",

@@ -56,9 +56,28 @@ TEST_CASE("pgbouncer import: [databases] entries", "[config][pgbouncer]") {
        "",
        [](const Config& c) {
          CHECK(db(c, "app").host == "db1");
+         CHECK(db(c, "app").hosts == std::vector<std::string>{"db1", "db2"});
          CHECK(db(c, "app").port == 5432);
+         CHECK(db(c, "app").ports == std::vector<uint16_t>{5432, 5433});
+         CHECK(db(c, "app").loadBalanceHosts == LoadBalanceHosts::RoundRobin);
        },
-       {"databases.app.host", "databases.app.port"}},
+       {}},
+      {"app = host=db1,db2,db3 port=6000 load_balance_hosts=disable",
+       "",
+       [](const Config& c) {
+         CHECK(db(c, "app").hosts == std::vector<std::string>{"db1", "db2", "db3"});
+         CHECK(db(c, "app").port == 6000);
+         CHECK(db(c, "app").ports.empty());
+         CHECK(db(c, "app").loadBalanceHosts == LoadBalanceHosts::Disable);
+       },
+       {}},
+      {"app = host=db1,db2 port=1,2,3 load_balance_hosts=random",
+       "",
+       [](const Config& c) {
+         CHECK(db(c, "app").port == 1);
+         CHECK(db(c, "app").ports.empty());
+       },
+       {"databases.app.port", "databases.app.load_balance_hosts"}},
       {"app = dbname=appdb",
        "",
        [](const Config& c) { CHECK(db(c, "app").host == "/var/run/postgresql"); },
@@ -126,12 +145,19 @@ TEST_CASE("pgbouncer import: [databases] entries", "[config][pgbouncer]") {
        },
        {}},
       {"app = host=h client_encoding=UTF8 datestyle=ISO timezone=UTC application_name=x "
-       "connect_query='select 1' auth_user=x server_lifetime=5 weird=1",
+       "auth_user=x server_lifetime=5 weird=1",
        "",
        [](const Config& c) { CHECK(db(c, "app").host == "h"); },
        {"databases.app.client_encoding", "databases.app.datestyle", "databases.app.timezone",
-        "databases.app.application_name", "databases.app.connect_query", "databases.app.auth_user",
+        "databases.app.application_name", "databases.app.auth_user",
         "databases.app.server_lifetime", "databases.app.weird"}},
+      {"app = host=h connect_query='SET search_path = ''app, public''; SELECT 1'",
+       "",
+       [](const Config& c) {
+         CHECK(db(c, "app").connectQuery == "SET search_path = 'app, public'; SELECT 1");
+         CHECK(c.connectQueryFor(db(c, "app")) == *db(c, "app").connectQuery);
+       },
+       {}},
       {"app = host=h\npgbouncer = host=h\nshardpool = host=h",
        "",
        [](const Config& c) {
@@ -172,7 +198,15 @@ TEST_CASE("pgbouncer import: a database without host uses unix_socket_dir", "[co
   auto imported = importOk("[databases]\napp = dbname=x\n[pgbouncer]\nunix_socket_dir = /tmp\n");
   CHECK(db(*imported.config, "app").host == "/tmp");
   CHECK(hasNote(imported.result.notes, "databases.app.host", 2, "unix_socket_dir"));
-  CHECK(hasNote(imported.result.notes, "unix_socket_dir", 4, "TCP only"));
+  CHECK(imported.config->general.unixSocketDir == "/tmp");
+  auto modes = importOk(
+      "[databases]\napp = host=h\n[pgbouncer]\nunix_socket_dir = /run/pgb\n"
+      "unix_socket_mode = 0700\nunix_socket_group = postgres\n");
+  CHECK(modes.config->general.unixSocketDir == "/run/pgb");
+  CHECK(modes.config->general.unixSocketMode == 0700);
+  CHECK(modes.config->general.unixSocketGroup == "postgres");
+  auto off = importOk("[databases]\napp = host=h\n[pgbouncer]\nunix_socket_dir =\n");
+  CHECK(off.config->general.unixSocketDir.empty());
 }
 
 struct UserCase {

@@ -80,8 +80,12 @@ TEST_CASE("server lifecycles are transitions of the state machine", "[session]")
   for (int i = 0; i <= static_cast<int>(S::Closed); ++i) {
     auto s = static_cast<S>(i);
     CHECK_FALSE(allowed(S::Closed, s));
-    CHECK_FALSE(allowed(s, S::Resolving));
+    // Only before its startup packet may a server move on to the next host of a list.
+    CHECK(allowed(s, S::Resolving) ==
+          (s == S::Resolving || s == S::Connecting || s == S::TlsRequest || s == S::TlsHandshake));
   }
+  CHECK(walk<S>({S::Resolving, S::Connecting, S::TlsRequest, S::Resolving, S::Connecting,
+                 S::Authenticating, S::Idle}));
   CHECK_FALSE(allowed(S::Connecting, S::Idle));     // never pooled before it logged in
   CHECK_FALSE(allowed(S::Authenticating, S::Active));
   CHECK_FALSE(allowed(S::Resetting, S::Active));    // reset first, then pooled, then linked
