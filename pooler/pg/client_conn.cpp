@@ -191,7 +191,7 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
       addStartupOptions(v);
       continue;
     }
-    params_.emplace_back(k, v);
+    params_.add(k, v);
   }
   Runtime& runtime = worker().runtime();
   config::TlsMode tlsMode = runtime.config()->general.clientTlsSslmode;
@@ -279,7 +279,7 @@ void ClientConn::addStartupOptions(std::string_view options) {
     std::string name = setting.substr(0, eq);
     for (char& ch : name)
       if (ch == '-') ch = '_';
-    params_.emplace_back(name, setting.substr(eq + 1));
+    params_.add(name, setting.substr(eq + 1));
   }
 }
 
@@ -348,7 +348,7 @@ void ClientConn::afterAuth() {
   }
   // Messages shardpool rewrites are collected whole: allow what PostgreSQL allows.
   if (txnPooling_) scanner_.setMaxCollect(pg::kMaxMessageLength);
-  startup_ = params_;  // what RESET goes back to
+  startup_.assign(*params_);  // what RESET goes back to
   takeCancelKey();
   log::debug(who_, "authenticated");
   if (!routing_ && completeLoginLocally()) return;
@@ -357,7 +357,7 @@ void ClientConn::afterAuth() {
     // left on the server this client happens to get.
     if (auto defaults = pool_->loginParams())
       for (auto& [k, v] : *defaults)
-        if (!findSetting(params_, k)) params_.emplace_back(k, v);
+        if (!findSetting(*params_, k)) params_.add(k, v);
   }
   askPool();
 }
@@ -366,19 +366,20 @@ bool ClientConn::completeLoginLocally() {
   auto defaults = pool_->loginParams();
   if (!defaults) return false;  // no server of this pool has logged in yet
   SettingsList expected;
-  for (auto& [k, v] : startup_) {
+  for (auto& [k, v] : *startup_) {
     auto accepted = pool_->acceptedStartupValue(k, v);
     if (!accepted) return false;  // never seen on a server: let one validate it
     expected.emplace_back(k, std::move(*accepted));
   }
-  startup_ = expected;
-  params_ = std::move(expected);
+  startup_.assign(expected);
   for (auto& [k, v] : *defaults)
-    if (!findSetting(params_, k)) params_.emplace_back(k, v);
+    if (!findSetting(expected, k)) expected.emplace_back(k, v);
+  params_.assign(std::move(expected));
+  shareSettings();
   // What PostgreSQL sends after authentication: every reported setting, the cancel key (ours),
   // ReadyForQuery. The server comes with the first query and is brought in line then.
   pg::Writer w;
-  for (auto& [k, v] : *defaults) pg::putParameterStatus(w, k, *findSetting(params_, k));
+  for (auto& [k, v] : *defaults) pg::putParameterStatus(w, k, *findSetting(*params_, k));
   pg::putBackendKeyData(w, cancelPid_, cancelKey_);
   pg::putReadyForQuery(w, 'I');
   send(w.take());
@@ -387,6 +388,11 @@ bool ClientConn::completeLoginLocally() {
   log::info(who_, "login complete (the pool's cached login; a server comes with the first query)");
   wantServer();  // for anything pipelined behind the login
   return true;
+}
+
+void ClientConn::shareSettings() {
+  params_.share(pool_->internSettings(*params_));
+  startup_.share(pool_->internSettings(*startup_));
 }
 
 void ClientConn::wantServer() {
@@ -437,11 +443,13 @@ void ClientConn::loginComplete(const pg::ErrorFields* error) {
     loggedIn_ = true;
     // The server accepted the client's startup parameters: remember how it spells them, so
     // that the next login with the same ones needs no server (completeLoginLocally).
-    for (auto& [k, raw] : startup_) {
+    SettingsList startup;
+    for (auto& [k, raw] : *startup_) {
       std::string accepted = server_->reports(k) ? std::string(server_->param(k)) : raw;
       pool_->learnStartupValue(k, raw, accepted);
-      raw = accepted;
+      startup.emplace_back(k, std::move(accepted));
     }
+    startup_.assign(std::move(startup));
     pg::Writer w;
     for (auto& [k, v] : server_->params()) {
       pg::putParameterStatus(w, k, v);
@@ -450,6 +458,7 @@ void ClientConn::loginComplete(const pg::ErrorFields* error) {
     pg::putBackendKeyData(w, cancelPid_, cancelKey_);
     pg::putReadyForQuery(w, server_->transactionStatus());
     send(w.take());
+    shareSettings();
     log::info(who_, "login complete on {}", server_->who());
   }
   forwardPending();

@@ -103,6 +103,8 @@ class ClientConn final : public ClientSession {
   // Answers the login from the pool's cache when every startup parameter is known to be
   // accepted; false when a server must validate the login.
   bool completeLoginLocally();
+  // Logged in: the settings lists become the pool's shared copies (Pool::internSettings).
+  void shareSettings();
   void wantServer();  // no server, bytes waiting in inbuf_: get one
   // Between transactions, inbuf_ holds only named Parses of statements this pool has already
   // prepared, and a Sync (a blocking PQprepare): answered without a server. False otherwise.
@@ -185,14 +187,14 @@ class ClientConn final : public ClientSession {
 
   // The session settings this client expects on any server it is given: its startup
   // parameters, then everything the server reported since.
-  std::vector<std::pair<std::string, std::string>> params_;
+  SharedSettings params_;  // shared with the pool's clients that have the same (settings_list.h)
   bool loggedIn_ = false;
   bool txnPooling_ = false;       // transaction or statement pooling
   bool trackStatements_ = false;  // ... with protocol-level prepared statements mapped
   uint32_t maxPrepared_ = 0;
   std::unordered_map<std::string, ClientStatement> statements_;
   SettingChanges touched_;            // settings changed since the last capture (client_params)
-  std::vector<std::pair<std::string, std::string>> startup_;  // the login's settings (pooling)
+  SharedSettings startup_;  // the login's settings (pooling)
   std::vector<std::string> capturing_;  // names asked for by the capture in flight
   std::optional<ClientStatement> unnamed_;  // the client's unnamed statement (serverName "")
   uint64_t unnamedGeneration_ = 0;

@@ -109,7 +109,7 @@ void ClientConn::consoleIdle() {
 void ClientConn::describeMore(ConnRow& row) const {
   row.link = server_ ? server_->id() : 0;
   if (tls()) row.tls = tls()->description();
-  if (const std::string* app = findSetting(params_, "application_name")) row.applicationName = *app;
+  if (const std::string* app = findSetting(*params_, "application_name")) row.applicationName = *app;
   row.preparedStatements = static_cast<uint32_t>(statements_.size());
 }
 

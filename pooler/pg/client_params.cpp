@@ -34,7 +34,7 @@ std::string ClientConn::buildSetQuery(
   // Settings another client left on this server that this client never asked for: back to what
   // connect_query set, else to the server's default.
   for (auto& [name, value] : server.applied()) {
-    if (findSetting(params_, name)) continue;
+    if (findSetting(*params_, name)) continue;
     if (const std::string* base = findSetting(server.baseline(), name)) {
       if (*base != value) set(name, *base);
       continue;
@@ -45,7 +45,7 @@ std::string ClientConn::buildSetQuery(
     toApply.emplace_back(name, "");
   }
   size_t cursor = 0;
-  for (auto& [name, value] : params_) {
+  for (auto& [name, value] : *params_) {
     const std::string* current = server.setting(name, cursor);
     if ((current && *current == value) || readOnlySetting(name)) continue;
     set(name, value);
@@ -54,7 +54,7 @@ std::string ClientConn::buildSetQuery(
 }
 
 void ClientConn::noteParameter(std::string_view name, std::string_view value) {
-  setSetting(params_, name, value);
+  params_.set(name, value);
 }
 
 bool ClientConn::captureSettings(ServerConn& server) {
@@ -66,7 +66,7 @@ bool ClientConn::captureSettings(ServerConn& server) {
     if (routing_ && name.starts_with("shardpool.")) return;
     for (auto& [n, e] : reads)
       if (sameSettingName(n, name)) return;
-    const std::string* startup = findSetting(startup_, name);
+    const std::string* startup = findSetting(*startup_, name);
     if (reset && startup) {
       // RESET goes back to the server's own login value: put the client's back instead.
       reads.emplace_back(name, fmt::format("pg_catalog.set_config({}, {}, false)",
@@ -82,8 +82,8 @@ bool ClientConn::captureSettings(ServerConn& server) {
       add(it->name, it->reset);
       continue;
     }
-    for (auto& [n, v] : startup_) add(n, true);
-    for (auto& [n, v] : params_) add(n, true);
+    for (auto& [n, v] : *startup_) add(n, true);
+    for (auto& [n, v] : *params_) add(n, true);
     for (auto& [n, v] : server.applied()) add(n, true);
     for (auto& [n, v] : server.baseline()) add(n, true);  // connect_query's: undone too
   }
@@ -105,9 +105,9 @@ void ClientConn::settingsCaptured(const std::vector<std::optional<std::string>>&
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string& name = capturing_[i];
     if (values[i])
-      setSetting(params_, name, *values[i]);
+      params_.set(name, *values[i]);
     else
-      eraseSetting(params_, name);
+      params_.erase(name);
     if (server_) server_->noteSetting(name, values[i] ? &*values[i] : nullptr);
   }
   capturing_.clear();

@@ -156,7 +156,7 @@ void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
                                                        : std::to_string(s));
   }
   pg::MergeOptions options;
-  for (auto& [k, v] : params_) options.noteParameter(k, v);
+  for (auto& [k, v] : *params_) options.noteParameter(k, v);
   setState(State::Scatter);
   waitStart_ = Clock::now();
   r.ended.reset();

@@ -648,6 +648,15 @@ void Pool::noteValidStatement(const std::string& serverName) {
   if (validStatements_.size() < kMaxValidStatements) validStatements_.insert(serverName);
 }
 
+std::shared_ptr<SettingsList> Pool::internSettings(const SettingsList& list) {
+  std::lock_guard lock(loginMutex_);
+  for (const auto& p : profiles_)
+    if (*p == list) return p;
+  auto p = std::make_shared<SettingsList>(list);
+  if (profiles_.size() < kMaxProfiles) profiles_.push_back(p);
+  return p;
+}
+
 void Pool::noteStaleStatement(const std::string& serverName, uint64_t sequence) {
   std::lock_guard lock(loginMutex_);
   validStatements_.erase(serverName);

@@ -172,6 +172,10 @@ class Pool {
   // client that did not set them expects, whatever other clients left on the server it gets.
   // Refreshed by every server login that reports different values; null before the first.
   void noteLoginParams(const SettingsList& params);
+  // The pool's one copy of a client's settings list equal to `list` (a new one when the pool
+  // already keeps kMaxProfiles different lists): clients with the same settings share it
+  // (SharedSettings), which saves most of an idle client's memory.
+  std::shared_ptr<SettingsList> internSettings(const SettingsList& list);
   std::shared_ptr<const SettingsList> loginParams() const;
   // Startup parameter values a server of this pool accepted: what it reports for a reported one
   // (PostgreSQL's spelling, e.g. "utf8" -> "UTF8"), the value itself for the others. A login
@@ -288,6 +292,8 @@ class Pool {
   std::map<std::string, uint64_t> staleStatements_;  // ditto: name -> when found stale
   std::atomic<uint64_t> schemaChangedAt_{0};
   static constexpr size_t kMaxValidStatements = 16384;
+  std::vector<std::shared_ptr<SettingsList>> profiles_;  // under loginMutex_
+  static constexpr size_t kMaxProfiles = 256;
   std::vector<IdleList> idle_;  // per worker
 };
 

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,5 +43,45 @@ inline void setSetting(SettingsList& list, std::string_view name, std::string_vi
 inline void eraseSetting(SettingsList& list, std::string_view name) {
   std::erase_if(list, [&](const auto& e) { return sameSettingName(e.first, name); });
 }
+
+// A client's settings list, shared with the other clients of its pool that have the same
+// settings (most have: Pool::internSettings), and copied on its holder's first change. Reads
+// never touch the reference count. A list is changed in place only while its holder is its only
+// owner, and the pool keeps a reference to every list it hands out, so a shared list is never
+// changed.
+class SharedSettings {
+ public:
+  const SettingsList& operator*() const { return list_ ? *list_ : empty(); }
+  const SettingsList* operator->() const { return &**this; }
+  // Nothing when the value is already so (a ParameterStatus repeating it keeps the sharing).
+  void set(std::string_view name, std::string_view value) {
+    const std::string* current = findSetting(**this, name);
+    if (current && *current == value) return;
+    setSetting(own(), name, value);
+  }
+  void erase(std::string_view name) {
+    if (findSetting(**this, name)) eraseSetting(own(), name);
+  }
+  void add(std::string name, std::string value) {  // appended without a look-up
+    own().emplace_back(std::move(name), std::move(value));
+  }
+  void assign(SettingsList list) { list_ = std::make_shared<SettingsList>(std::move(list)); }
+  // `list` must hold what this one holds (an interned equal list).
+  void share(std::shared_ptr<SettingsList> list) { list_ = std::move(list); }
+
+ private:
+  SettingsList& own() {
+    if (!list_)
+      list_ = std::make_shared<SettingsList>();
+    else if (list_.use_count() > 1)
+      list_ = std::make_shared<SettingsList>(*list_);
+    return *list_;
+  }
+  static const SettingsList& empty() {
+    static const SettingsList none;
+    return none;
+  }
+  std::shared_ptr<SettingsList> list_;
+};
 
 }  // namespace shardpool::pooler

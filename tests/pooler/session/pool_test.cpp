@@ -304,4 +304,19 @@ TEST_CASE("after RECONNECT a parked server closes at the next tick; one in use i
   CHECK(linked->state() == ServerState::Idle);
 }
 
+TEST_CASE("clients with the same settings share the pool's one copy of them", "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Pool& p = rt.pool("alice");
+  SettingsList utc{{"application_name", "app"}, {"TimeZone", "UTC"}};
+  SettingsList tokyo{{"application_name", "app"}, {"TimeZone", "Asia/Tokyo"}};
+  auto a = p.internSettings(utc);
+  auto b = p.internSettings(SettingsList(utc));
+  auto c = p.internSettings(tokyo);
+  CHECK(a == b);
+  CHECK(a != c);
+  CHECK(*c == tokyo);
+  // Another pool keeps its own copies.
+  CHECK(rt.pool("bob").internSettings(utc) != a);
+}
+
 }  // namespace shardpool::pooler
