@@ -473,42 +473,13 @@ bool ServerConn::pipelineSettings(const ClientConn& client, const Params& toAppl
   return true;
 }
 
-void ServerConn::describe(ConnRow& row) const {
-  using RowState = ConnRow::State;
-  row.kind = ConnRow::Kind::Server;
-  row.id = id();
-  row.worker = worker().index();
-  row.user = pool_.user();
-  row.database = pool_.database();
-  switch (state_) {
-    case State::Resolving:
-    case State::Connecting:
-    case State::TlsRequest:
-    case State::TlsHandshake:
-    case State::Authenticating:
-    case State::Closed:
-      row.state = RowState::Login;
-      break;
-    case State::Idle:
-      row.state = RowState::Idle;
-      break;
-    case State::Login:
-    case State::Active:
-      row.state = RowState::Active;
-      break;
-    case State::Resetting:
-      row.state = RowState::Used;
-      break;
-  }
-  describeSocket(*this, row);
-  row.requestTime = toWallClock(client_ ? busySince_ : idleSince_);
-  row.closeNeeded = generation_ != pool_.generation();
+void ServerConn::describeMore(ConnRow& row) const {
+  if (client_) row.requestTime = toWallClock(busySince_);
   row.link = client_ ? client_->id() : 0;
   row.remotePid = backendPid_;
   if (tls()) row.tls = tls()->description();
   row.applicationName = std::string(param("application_name"));
   row.preparedStatements = static_cast<uint32_t>(statements_.size());
-  row.pool = &pool_;
 }
 
 bool ServerConn::clean() const {

@@ -72,7 +72,6 @@ class ServerConn final : public ServerLink {
   uint32_t backendKey() const { return backendKey_; }
   const sockaddr_storage& address() const { return addr_; }
   void start(uint64_t forClient) override;
-  void describe(ConnRow& row) const override;
 
   // Linking with a client. `setQuery` re-applies the client's parameters first ("" for none):
   // `toApply` are the settings it sets (an empty value in `toApply` means RESET). The client
@@ -172,6 +171,7 @@ class ServerConn final : public ServerLink {
   void onTlsAnswer(Chunk* chunk, size_t len);
   void finishClose();
   void onTick(Clock::time_point now) override;
+  void describeMore(ConnRow& row) const override;
   void countReady();  // a ReadyForQuery: ends a query, and a transaction when idle
   PoolCounters& counters();
   void backToPool();

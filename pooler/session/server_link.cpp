@@ -5,6 +5,7 @@
 #include <cassert>
 
 #include "pooler/net/log.h"
+#include "pooler/session/conn_rows.h"
 #include "pooler/session/pool.h"
 
 namespace shardpool::pooler {
@@ -28,6 +29,39 @@ void ServerLink::setState(State next) {
   if (parked_ && next != State::Idle) pool_.unpark(worker(), this);
   if (next == State::Idle) idleSince_ = worker().now();
   state_ = next;
+}
+
+void ServerLink::describe(ConnRow& row) const {
+  row.kind = ConnRow::Kind::Server;
+  row.id = id();
+  row.worker = worker().index();
+  row.user = pool_.user();
+  row.database = pool_.database();
+  switch (state_) {
+    case State::Resolving:
+    case State::Connecting:
+    case State::TlsRequest:
+    case State::TlsHandshake:
+    case State::Authenticating:
+    case State::Closed:
+      row.state = ConnRow::State::Login;
+      break;
+    case State::Idle:
+      row.state = ConnRow::State::Idle;
+      break;
+    case State::Login:
+    case State::Active:
+      row.state = ConnRow::State::Active;
+      break;
+    case State::Resetting:
+      row.state = ConnRow::State::Used;
+      break;
+  }
+  describeSocket(*this, row);
+  row.requestTime = toWallClock(idleSince_);
+  row.closeNeeded = generation_ != pool_.generation();
+  row.pool = &pool_;
+  describeMore(row);
 }
 
 void ServerLink::checkTimers(Clock::time_point now) {

@@ -34,7 +34,7 @@ class ServerLink : public Connection {
 
   // Starts connecting; when logged in, the server is offered to client `forClient` (0: the pool).
   virtual void start(uint64_t forClient) = 0;
-  virtual void describe(ConnRow& row) const = 0;  // for SHOW SERVERS
+  void describe(ConnRow& row) const;  // for SHOW SERVERS
   // `socketDead`: the peer already hung up, or nothing more may be sent to it.
   virtual void close(std::string_view reason, bool socketDead = false) = 0;
   // Connect/login failure (or a failed hand-over between workers): tell the waiting client.
@@ -51,6 +51,8 @@ class ServerLink : public Connection {
   // list with it; one entering it records since when. An impossible transition is a bug.
   void setState(State next);
   virtual void onTick(Clock::time_point now) = 0;
+  // What the engine adds to a SHOW SERVERS row (its client, backend pid, TLS, statements).
+  virtual void describeMore(ConnRow& row) const = 0;
   // Why this server must not be reused (stale after RECONNECT/reload, pool paused, pool
   // shrunk); null when it may.
   const char* replacedBecause() const;

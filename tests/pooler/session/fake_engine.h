@@ -23,7 +23,6 @@ class FakeServer final : public ServerLink {
   std::string closedBecause;
 
   void start(uint64_t forClient) override { openedFor = forClient; }
-  void describe(ConnRow&) const override {}
   void close(std::string_view reason, bool = false) override {
     closedBecause = reason;
     if (state_ != State::Closed) setState(State::Closed);
@@ -40,6 +39,7 @@ class FakeServer final : public ServerLink {
 
  protected:
   void onTick(Clock::time_point) override {}
+  void describeMore(ConnRow&) const override {}
   void onData(Chunk*, size_t) override {}
   void onReadEnd(int) override {}
   void onWriteError(int) override {}

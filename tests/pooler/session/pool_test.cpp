@@ -9,6 +9,7 @@
 #include <memory>
 #include <string_view>
 
+#include "pooler/session/conn_rows.h"
 #include "pooler/session/runtime.h"
 #include "tests/pooler/session/fake_engine.h"
 #include "tests/config/config_test_support.h"
@@ -295,6 +296,13 @@ TEST_CASE("after RECONNECT a parked server closes at the next tick; one in use i
   CHECK(parked->closedBecause.empty());
 
   p.reconnect();
+  // SHOW SERVERS says so before the tick acts on it.
+  ConnRow row;
+  parked->describe(row);
+  CHECK(row.kind == ConnRow::Kind::Server);
+  CHECK(row.state == ConnRow::State::Idle);
+  CHECK(row.closeNeeded);
+  CHECK(row.pool == &p);
   parked->checkTimers(w0.now());
   linked->checkTimers(w0.now());
   CHECK(parked->closedBecause == "RECONNECT or a configuration change");
