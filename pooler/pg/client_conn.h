@@ -196,7 +196,11 @@ class ClientConn final : public ClientSession {
   SettingChanges touched_;            // settings changed since the last capture (client_params)
   SharedSettings startup_;  // the login's settings (pooling)
   std::vector<std::string> capturing_;  // names asked for by the capture in flight
-  std::optional<ClientStatement> unnamed_;  // the client's unnamed statement (serverName "")
+  // The client's unnamed statement (serverName ""), when hasUnnamed_. Allocated on the first
+  // unnamed Parse and kept, so that a client re-using it allocates nothing and one that never
+  // uses it pays a pointer.
+  std::unique_ptr<ClientStatement> unnamed_;
+  bool hasUnnamed_ = false;
   uint64_t unnamedGeneration_ = 0;
   bool answeredLocally_ = false;  // a ReadyForQuery of shardpool's own may end the transaction          // counts its replacements (ServerConn::holdsUnnamed)
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed

@@ -17,6 +17,8 @@ namespace pg = protocol::pg;
 namespace {
 // The server-side statement an extended-protocol DEALLOCATE of a client's statement removes.
 constexpr std::string_view kDeallocateStandIn = "sp_deallocate_stand_in";
+// A forgotten unnamed statement keeps its buffers for the next one up to this size.
+constexpr size_t kKeptUnnamedBytes = 4096;
 }  // namespace
 
 void ClientConn::forwardRaw(char type, pg::Bytes body) {
@@ -78,7 +80,7 @@ void ClientConn::ensureUnnamed() {
   // another client used this one): prepare the client's own again, or drop the stranger's
   // so that the server answers as it would on a dedicated connection.
   pg::Writer w;
-  if (unnamed_) {
+  if (hasUnnamed_) {
     pg::putParse(w, "", unnamed_->query, unnamed_->paramTypes);
     server_->appendOwned(w.data());
     server_->pushRequest({'P', pg::Fate::Swallow});
@@ -91,7 +93,8 @@ void ClientConn::ensureUnnamed() {
 }
 
 void ClientConn::forgetUnnamed() {
-  unnamed_.reset();
+  hasUnnamed_ = false;
+  if (unnamed_ && unnamed_->query.capacity() > kKeptUnnamedBytes) unnamed_.reset();
   ++unnamedGeneration_;
 }
 
@@ -195,7 +198,8 @@ void ClientConn::handleParse(pg::Bytes body) {
     }
     // The client's unnamed statement is part of its session until replaced (ensureUnnamed);
     // assigned in place, so that a client re-using it allocates nothing.
-    if (!unnamed_) unnamed_.emplace();
+    if (!unnamed_) unnamed_ = std::make_unique<ClientStatement>();
+    hasUnnamed_ = true;
     unnamed_->serverName.clear();
     unnamed_->query.assign(query);
     unnamed_->paramTypes.assign(types.begin(), types.end());
