@@ -169,6 +169,18 @@ const std::string& Config::connectQueryFor(const Database& db) const {
   return db.connectQuery ? *db.connectQuery : general.connectQuery;
 }
 
+const std::string& Config::authUserFor(const Database& db) const {
+  return db.authUser ? *db.authUser : general.authUser;
+}
+
+const std::string& Config::authQueryFor(const Database& db) const {
+  return db.authQuery ? *db.authQuery : general.authQuery;
+}
+
+const std::string& Config::authDbnameFor(const Database& db) const {
+  return db.authDbname ? *db.authDbname : general.authDbname;
+}
+
 const std::string& Config::serverTlsCaFileFor(const Database& db) const {
   return db.sslrootcert ? *db.sslrootcert : general.serverTlsCaFile;
 }

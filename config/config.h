@@ -40,6 +40,12 @@ std::string_view toString(LogLevel l);
 std::string_view toString(TlsMode m);  // "disable", "allow", ..., "verify-ca", "verify-full"
 std::string_view toString(LoadBalanceHosts l);  // "round-robin", "disable"
 
+// PgBouncer's default auth_query (1.22+): no password once VALID UNTIL has passed, and only roles
+// that may log in.
+inline constexpr std::string_view kDefaultAuthQuery =
+    "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM "
+    "pg_authid WHERE rolname=$1 AND rolcanlogin";
+
 struct General {
   std::string listenAddr = "127.0.0.1";
   uint16_t listenPort = 6432;
@@ -130,6 +136,16 @@ struct General {
   // PgBouncer settings with no effect in shardpool, kept as given (key -> value as text) so that
   // SHOW CONFIG shows what a PgBouncer script SET (config/pgbouncer_settings.h).
   std::map<std::string, std::string, std::less<>> pgbouncerOnly;
+  // Password lookup in the database (PgBouncer's auth_user / auth_query / auth_dbname): a client
+  // whose user has no password in [users] gets its secret from authQuery ($1: the user name),
+  // run as authUser (whose password is in [users]) in authDbname (empty: the client's database)
+  // on the database's server. Empty authUser: no lookup. Results are cached authQueryCacheTtl
+  // (0: not cached); one lookup may take authQueryTimeout, connecting included.
+  std::string authUser;
+  std::string authQuery = std::string(kDefaultAuthQuery);
+  std::string authDbname;
+  Duration authQueryCacheTtl = std::chrono::seconds(60);
+  Duration authQueryTimeout = std::chrono::seconds(5);
 };
 
 // A database clients can name in their startup packet. The name "*" is a fallback that serves
@@ -155,6 +171,11 @@ struct Database {
   std::optional<uint32_t> reservePoolSize;
   std::optional<uint32_t> maxDbConnections;
   std::optional<std::string> connectQuery;  // unset: general.connect_query; "": none
+  // Password lookup for this database's clients (unset: general's auth_user / auth_query /
+  // auth_dbname).
+  std::optional<std::string> authUser;
+  std::optional<std::string> authQuery;
+  std::optional<std::string> authDbname;
   // Unset: general.server_tls_sslmode / general.server_tls_ca_file. TLS is never used to a
   // unix-socket host.
   std::optional<TlsMode> sslmode;
@@ -237,6 +258,12 @@ struct Config {
   uint32_t maxDbConnectionsFor(const Database& db) const;  // 0: unlimited
   uint32_t maxUserConnectionsFor(const User* user) const;  // 0: unlimited
   const std::string& connectQueryFor(const Database& db) const;  // "": none
+  // Password lookup for `db`'s clients: the database's auth_user, auth_query and auth_dbname,
+  // else general's. authUserFor is "" when no lookup is configured; authDbnameFor is "" for the
+  // client's own database.
+  const std::string& authUserFor(const Database& db) const;
+  const std::string& authQueryFor(const Database& db) const;
+  const std::string& authDbnameFor(const Database& db) const;
   // TLS towards a database's servers: the database's sslmode / sslrootcert, else general's.
   // The CA file is empty when neither is set.
   TlsMode serverTlsModeFor(const Database& db) const;

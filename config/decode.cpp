@@ -114,6 +114,26 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto s = v.string(true)) g.connectQuery = *s;
      }},
+    {"auth_user",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.authUser = *s;
+     }},
+    {"auth_query",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(false)) g.authQuery = *s;
+     }},
+    {"auth_dbname",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.authDbname = *s;
+     }},
+    {"auth_query_cache_ttl",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(true)) g.authQueryCacheTtl = *d;
+     }},
+    {"auth_query_timeout",
+     [](General& g, const ValueReader& v) {
+       if (auto d = v.duration(false)) g.authQueryTimeout = *d;
+     }},
     {"query_wait_timeout",
      [](General& g, const ValueReader& v) {
        if (auto d = v.duration(true)) g.queryWaitTimeout = *d;
@@ -396,6 +416,18 @@ const Field<Database> kDatabaseFields[] = {
     {"connect_query",
      [](Database& d, const ValueReader& v) {
        if (auto s = v.string(true)) d.connectQuery = *s;
+     }},
+    {"auth_user",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(true)) d.authUser = *s;
+     }},
+    {"auth_query",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(false)) d.authQuery = *s;
+     }},
+    {"auth_dbname",
+     [](Database& d, const ValueReader& v) {
+       if (auto s = v.string(true)) d.authDbname = *s;
      }},
     {"sslmode",
      [](Database& d, const ValueReader& v) {

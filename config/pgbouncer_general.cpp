@@ -55,12 +55,12 @@ constexpr Direct kDirect[] = {
     {"server_tls_key_file", Kind::Path},
     {"unix_socket_mode", Kind::Text},
     {"unix_socket_group", Kind::Text},
+    {"auth_user", Kind::Text},
+    {"auth_query", Kind::Text},
+    {"auth_dbname", Kind::Text},
 };
 
 constexpr std::string_view kPgbouncerSocketDir = "/tmp";  // PgBouncer's unix_socket_dir default
-constexpr std::string_view kAuthQueryHint =
-    "shardpool does not look passwords up in the database: list every user with its password in "
-    "userlist.txt (e.g. from SELECT usename, passwd FROM pg_shadow) and import again";
 constexpr std::string_view kTcpHint = "shardpool uses the operating system's TCP settings";
 constexpr std::string_view kDnsHint = "shardpool resolves host names with the system resolver";
 constexpr std::string_view kIgnored = "ignored";
@@ -78,9 +78,6 @@ constexpr Hint kNoEquivalent[] = {
     {"user", "start shardpool as that user instead (e.g. User= in its systemd unit)"},
     {"auth_hba_file",
      "shardpool does not read hba files; set auth_type per user in [users.<name>]"},
-    {"auth_query", kAuthQueryHint},
-    {"auth_user", kAuthQueryHint},
-    {"auth_dbname", kAuthQueryHint},
     {"disable_pqexec", kIgnored},
     {"track_extra_parameters", kIgnored},
     {"so_reuseport", "not needed: one shardpool process runs `workers` threads on the same port"},

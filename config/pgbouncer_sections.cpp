@@ -33,12 +33,6 @@ constexpr Hint kDatabaseHints[] = {
     {"datestyle", kSessionSetting},
     {"timezone", kSessionSetting},
     {"application_name", kSessionSetting},
-    {"auth_user",
-     "shardpool does not look passwords up in the database; list users in userlist.txt"},
-    {"auth_query",
-     "shardpool does not look passwords up in the database; list users in userlist.txt"},
-    {"auth_dbname",
-     "shardpool does not look passwords up in the database; list users in userlist.txt"},
     {"max_db_client_connections", "max_client_conn caps all clients together"},
     {"server_lifetime", "general.server_lifetime applies to every database"},
 };
@@ -207,6 +201,8 @@ void importDatabase(Importer& im, const IniEntry& e) {
       if (auto n = im.integer(e, key, v, 0, kMaxCount)) db.insert_or_assign(p.key, *n);
     } else if (p.key == "connect_query") {
       if (!v.empty()) db.insert_or_assign("connect_query", escapeEnv(v));
+    } else if (p.key == "auth_user" || p.key == "auth_query" || p.key == "auth_dbname") {
+      db.insert_or_assign(p.key, escapeEnv(v));
     } else if (p.key == "reserve_pool" || p.key == "reserve_pool_size") {
       if (auto n = im.integer(e, key, v, 0, kMaxCount))
         db.insert_or_assign("reserve_pool_size", *n);

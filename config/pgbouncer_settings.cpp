@@ -11,7 +11,7 @@ using Kind = PgbouncerOnlySetting::Kind;
 constexpr std::string_view kLogs =
     "shardpool logs every connection to stderr; log_level sets how much";
 constexpr std::string_view kAuthLookup =
-    "shardpool checks passwords against [users] only (no auth file, hba file or auth_query)";
+    "shardpool checks passwords against [users] and auth_query only (no auth file or hba file)";
 constexpr std::string_view kTls = "shardpool uses TLS 1.2 or later with OpenSSL's defaults";
 constexpr std::string_view kTcp = "shardpool uses the operating system's TCP settings";
 constexpr std::string_view kDns = "shardpool resolves host names with the system resolver";
@@ -20,16 +20,10 @@ constexpr std::string_view kClientCaps = "max_client_conn caps all clients toget
 constexpr PgbouncerOnlySetting kSettings[] = {
     {"application_name_add_host", Kind::Count, "0",
      "application_name is passed on as the client set it"},
-    {"auth_dbname", Kind::Text, "", kAuthLookup},
     {"auth_file", Kind::Text, "", kAuthLookup},
     {"auth_hba_file", Kind::Text, "", kAuthLookup},
     {"auth_ident_file", Kind::Text, "", kAuthLookup},
     {"auth_ldap_options", Kind::Text, "", kAuthLookup},
-    {"auth_query", Kind::Text,
-     "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM "
-     "pg_authid WHERE rolname=$1 AND rolcanlogin",
-     kAuthLookup},
-    {"auth_user", Kind::Text, "", kAuthLookup},
     {"autodb_idle_timeout", Kind::Seconds, "3600s", "no counterpart"},
     {"cancel_wait_timeout", Kind::Seconds, "10s",
      "cancel requests are forwarded at once, never queued"},

@@ -207,6 +207,29 @@ void checkAuthBackoff(const Config& config, const toml::table& root, Diagnostics
                         g.authFailureMaxDelay.count(), g.authFailureDelay.count()));
 }
 
+// auth_user logs in to run auth_query with its [users] password, which must therefore be the
+// plain password. A missing one is a warning: only the logins that need a lookup fail.
+void checkAuthUser(const Config& config, const std::string& authUser, const toml::table* table,
+                   const std::string& path, Diagnostics& diag) {
+  if (authUser.empty()) return;
+  const User* user = config.findUser(authUser);
+  if (user != nullptr && secretKind(user->password) == SecretKind::Plain) return;
+  diag.warnAt(valueRegion(table, "auth_user"), joinKeyPath(path, "auth_user"),
+              fmt::format("auth_user \"{}\" {}: password lookups (auth_query) will fail; give it "
+                          "its plain password in [users.{}]",
+                          authUser, user == nullptr ? "is not in [users]" : "has no plain password",
+                          authUser));
+}
+
+void checkAuthUsers(const Config& config, const toml::table& root, Diagnostics& diag) {
+  checkAuthUser(config, config.general.authUser, childTable(&root, "general"), "general", diag);
+  const toml::table* section = childTable(&root, "databases");
+  for (const auto& [name, db] : config.databases)
+    if (db.authUser)
+      checkAuthUser(config, *db.authUser, childTable(section, name),
+                    joinKeyPath("databases", name), diag);
+}
+
 }  // namespace
 
 void validateConfig(const Config& config, const toml::table& root, Diagnostics& diag) {
@@ -218,6 +241,7 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   validateTls(config, root, diag);
   checkConsole(config, root, diag);
   checkAuthBackoff(config, root, diag);
+  checkAuthUsers(config, root, diag);
   checkPgbouncerOnly(config, root, diag);
 }
 

@@ -28,6 +28,23 @@ struct ScramSecret {
   std::array<uint8_t, 32> storedKey{};
   std::array<uint8_t, 32> serverKey{};
 };
+// What logging in to a backend with a SCRAM secret takes when no plain password is known: the
+// secret's salt, iterations and ServerKey, and the ClientKey a client recovered from its proof
+// when it logged in to shardpool against the same secret (as PgBouncer does).
+struct ScramKeys {
+  int iterations = 4096;
+  std::string salt;  // raw bytes
+  std::array<uint8_t, 32> clientKey{};
+  std::array<uint8_t, 32> serverKey{};
+};
+
+// A password shardpool may log in to a backend with, learned from a client's login: the plain
+// password or md5 hash (`password`), or SCRAM keys.
+struct LoginCredential {
+  std::string password;
+  std::optional<ScramKeys> scram;
+};
+
 // Parses "SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>".
 std::optional<ScramSecret> parseScramSecret(std::string_view text);
 std::string formatScramSecret(const ScramSecret& s);
@@ -71,6 +88,9 @@ class ScramServer {
   // Why the last call returned BadChannelBinding (or, for some, BadMessage), in PostgreSQL's
   // words; empty when there is nothing more to say than "malformed".
   const std::string& error() const { return error_; }
+  // After clientFinal() returned Ok: the client's keys, with which shardpool can log in to a
+  // backend that holds the same secret.
+  ScramKeys keys() const { return {secret_.iterations, secret_.salt, clientKey_, secret_.serverKey}; }
   // Tests only: use this server nonce instead of a random one (to replay RFC 7677's exchange).
   void setNonceForTesting(std::string serverNonce) { testNonce_ = std::move(serverNonce); }
 
@@ -88,12 +108,16 @@ class ScramServer {
   std::string gs2Header_;
   std::string error_;
   std::string testNonce_;
+  std::array<uint8_t, 32> clientKey_{};
 };
 
 // Client side: shardpool logging in to a backend with a plaintext password.
 class ScramClient {
  public:
   explicit ScramClient(std::string password) : password_(std::move(password)) {}
+  // Without the password: the keys a client proved (ScramServer::keys()). The server's salt and
+  // iterations must be the keys' (the backend holds the secret the client was checked against).
+  explicit ScramClient(ScramKeys keys) : keys_(std::move(keys)) {}
   // Over TLS, before clientFirst(): the server's tls-server-end-point data. With `serverOffersPlus`
   // the exchange is SCRAM-SHA-256-PLUS, bound to that data; otherwise the header says "y" (the
   // client could bind but the server did not offer it, so a downgrade is detected by a server
@@ -113,6 +137,7 @@ class ScramClient {
   std::string gs2Header() const;
 
   std::string password_;
+  std::optional<ScramKeys> keys_;
   std::string channelBinding_;
   bool plus_ = false;
   std::string clientNonce_;

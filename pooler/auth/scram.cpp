@@ -301,6 +301,7 @@ ScramStatus ScramServer::clientFinal(std::string_view msg, std::string& serverFi
   Key storedKey = sha256(clientKey);
   if (CRYPTO_memcmp(storedKey.data(), secret_.storedKey.data(), storedKey.size()) != 0)
     return ScramStatus::BadProof;
+  clientKey_ = clientKey;
 
   serverFinal = "v=" + base64Encode(asText(hmacSha256(secret_.serverKey, authMessage)));
   return ScramStatus::Ok;
@@ -340,10 +341,18 @@ ScramStatus ScramClient::serverFirst(std::string_view msg, std::string& clientFi
   auto iterations = parseIterations(iterText);
   if (!salt || salt->empty() || !iterations) return ScramStatus::BadMessage;
 
-  Key salted = saltedPassword(password_, *salt, *iterations);
-  Key clientKey = hmacSha256(salted, "Client Key");
+  Key clientKey, serverKey;
+  if (keys_) {
+    // The backend's secret must be the one the client proved its keys against.
+    if (*salt != keys_->salt || *iterations != keys_->iterations) return ScramStatus::BadProof;
+    clientKey = keys_->clientKey;
+    serverKey = keys_->serverKey;
+  } else {
+    Key salted = saltedPassword(password_, *salt, *iterations);
+    clientKey = hmacSha256(salted, "Client Key");
+    serverKey = hmacSha256(salted, "Server Key");
+  }
   Key storedKey = sha256(clientKey);
-  Key serverKey = hmacSha256(salted, "Server Key");
 
   // c=: the gs2 header ("n,," is "biws") and, when bound, the channel binding data.
   std::string cbind = gs2Header();

@@ -121,7 +121,23 @@ ClientAuth::Step ClientAuth::verifyCleartext(std::string_view password) {
   return equalConstTime(password, stored) ? Step::Success : fail("wrong password");
 }
 
+std::optional<auth::LoginCredential> ClientAuth::credential() const {
+  if (!succeeded_ || !user_) return std::nullopt;
+  if (!cleartext_.empty()) return auth::LoginCredential{cleartext_, std::nullopt};
+  const std::string& stored = user_->password;
+  if (stored.empty()) return std::nullopt;
+  if (!isScramSecret(stored)) return auth::LoginCredential{stored, std::nullopt};
+  if (scram_) return auth::LoginCredential{{}, scram_->keys()};
+  return std::nullopt;
+}
+
 ClientAuth::Step ClientAuth::onResponse(pg::Bytes body, pg::Writer& out) {
+  Step step = exchange(body, out);
+  succeeded_ = step == Step::Success;
+  return step;
+}
+
+ClientAuth::Step ClientAuth::exchange(pg::Bytes body, pg::Writer& out) {
   ++round_;
   switch (type_) {
     case config::AuthType::Trust:
@@ -129,7 +145,9 @@ ClientAuth::Step ClientAuth::onResponse(pg::Bytes body, pg::Writer& out) {
     case config::AuthType::Password: {
       auto pw = pg::decodePasswordMessage(body);
       if (!pw) return violation("malformed password message");
-      return verifyCleartext(*pw);
+      Step step = verifyCleartext(*pw);
+      if (step == Step::Success) cleartext_ = std::string(*pw);
+      return step;
     }
     case config::AuthType::Md5: {
       auto pw = pg::decodePasswordMessage(body);

@@ -38,8 +38,13 @@ class ClientAuth {
   // under trust (as PostgreSQL).
   std::string_view sqlstate() const { return sqlstate_; }
   bool protocolViolation() const { return sqlstate_ == "08P01"; }
+  // After Success: what shardpool may log in to the backend with as this user when its pool
+  // has no password of its own (the plain password a cleartext login sent, the stored plain
+  // password or md5 hash, or the SCRAM keys the client proved); nullopt when there is none.
+  std::optional<auth::LoginCredential> credential() const;
 
  private:
+  Step exchange(protocol::pg::Bytes body, protocol::pg::Writer& out);  // onResponse's body
   Step verifyCleartext(std::string_view password);
   Step fail(std::string reason);
   Step violation(std::string reason);
@@ -56,6 +61,8 @@ class ClientAuth {
   std::optional<auth::ScramServer> scram_;
   std::string failure_;
   std::string_view sqlstate_ = "28P01";
+  bool succeeded_ = false;
+  std::string cleartext_;  // the password of a successful cleartext login
 };
 
 }  // namespace shardpool::pooler

@@ -95,7 +95,8 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
 }
 
 void ClientConn::handleStartupBytes() {
-  if (loginHeldUntil_) return;  // the login waits (back-off): what came with it waits too
+  // The login waits (back-off, or its password lookup): what came with it waits too.
+  if (loginHeldUntil_ || lookingUp_) return;
   while (state_ == State::Startup || state_ == State::Auth) {
     pg::Bytes data(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
     pg::Frame f = state_ == State::Startup ? pg::frameStartup(data) : pg::frameMessage(data);
@@ -227,14 +228,20 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
 bool ClientConn::beginAuth() {
   auto cfg = worker().runtime().config();
   const config::User* user = cfg->findUser(user_);
-  auth_ = std::make_unique<ClientAuth>(cfg->loginAuthTypeFor(user), user, user_,
+  if (needsLookup(*cfg, user)) return startLookup(*cfg);
+  return beginAuthWith(*cfg, user);
+}
+
+bool ClientConn::beginAuthWith(const config::Config& cfg, const config::User* user) {
+  auth_ = std::make_unique<ClientAuth>(cfg.loginAuthTypeFor(user), user, user_,
                                        tlsActive() ? tls()->tlsServerEndPoint() : std::string(),
-                                       user ? cfg->loginProblemFor(*user) : std::nullopt);
+                                       user ? cfg.loginProblemFor(*user) : std::nullopt);
   pg::Writer w;
   ClientAuth::Step step = auth_->begin(w);
   if (!w.data().empty()) send(w.take());
   if (step == ClientAuth::Step::Failure) {
     noteAuthFailure();
+    forgetLookedUpSecret();
     if (auth_->sqlstate() == "28P01")
       fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
             fmt::format("authentication failed: {}", auth_->failure()));
@@ -301,6 +308,7 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
   }
   if (step == ClientAuth::Step::Failure) {
     noteAuthFailure();
+    forgetLookedUpSecret();
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
           fmt::format("authentication failed: {}", auth_->failure()));
     return false;
@@ -311,7 +319,9 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
 }
 
 void ClientConn::afterAuth() {
+  std::optional<auth::LoginCredential> proved = auth_ ? auth_->credential() : std::nullopt;
   auth_.reset();
+  lookedUp_.reset();
   Runtime& runtime = worker().runtime();
   if (database_ == "shardpool" || database_ == "pgbouncer") {
     startConsole();
@@ -342,6 +352,9 @@ void ClientConn::afterAuth() {
     trackStatements_ = true;
   } else {
     pool_ = &runtime.pools().get(*cfg, *db, database_, user_);
+    // A user whose secret the pool cannot log in with (a SCRAM secret, or one from auth_query):
+    // servers log in with what this client proved.
+    if (proved && !db->user && !pool_->settings().password) pool_->learnCredential(*proved);
     maxPrepared_ = pool_->settings().maxPrepared;
     txnPooling_ = pool_->settings().mode != config::PoolMode::Session;
     trackStatements_ = txnPooling_ && maxPrepared_ > 0;

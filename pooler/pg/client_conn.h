@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pooler/auth/login_backoff.h"
+#include "pooler/pg/auth_cache.h"
 #include "pooler/pg/client_auth.h"
 #include "pooler/session/client_session.h"
 #include "pooler/net/connection.h"
@@ -60,6 +61,8 @@ class ClientConn final : public ClientSession {
   void settingsCaptured(const std::vector<std::optional<std::string>>& values);
   void forgetStatement(const std::string& clientName);  // a Parse that failed on the server
   void serverFailed(std::string_view reason, std::string_view sqlstate = "08006") override;
+  // The auth_query lookup this login waits for is over (posted to this client's worker).
+  void secretLookedUp(const AuthSecret& result);
   bool statementMode() const {
     return pool_ && pool_->settings().mode == config::PoolMode::Statement;
   }
@@ -93,6 +96,13 @@ class ClientConn final : public ClientSession {
   void handleStartupBytes();
   bool handleStartupPacket(protocol::pg::Bytes body);
   bool beginAuth();  // sends the first authentication request (or completes a trust login)
+  bool beginAuthWith(const config::Config& cfg, const config::User* user);
+  // Password lookup (client_lookup.cpp): whether this login's secret comes from auth_query;
+  // startLookup() answers from the cache or waits in State::Auth for secretLookedUp().
+  bool needsLookup(const config::Config& cfg, const config::User* user) const;
+  bool startLookup(const config::Config& cfg);
+  bool authWithSecret(const AuthSecret& result);
+  void forgetLookedUpSecret();  // a failed login: the next one looks the user up again
   bool handleAuthMessage(char type, protocol::pg::Bytes body);
   // Failed-login back-off (client_backoff.cpp): admitLogin() is false when the login waits for
   // its turn (resumed from checkTimers by resumeLogin()) or was refused.
@@ -205,6 +215,10 @@ class ClientConn final : public ClientSession {
   bool answeredLocally_ = false;  // a ReadyForQuery of shardpool's own may end the transaction          // counts its replacements (ServerConn::holdsUnnamed)
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
   std::unique_ptr<ClientAuth> auth_;  // during authentication only (about 500 bytes)
+  // auth_query: the user as looked up (its secret) and the cache key, during authentication.
+  std::unique_ptr<config::User> lookedUp_;
+  std::string lookupKey_;
+  bool lookingUp_ = false;
   ServerConn* server_ = nullptr;
   protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;

@@ -6,20 +6,17 @@
 
 namespace shardpool::pooler {
 
-namespace {
-class PgEngine final : public Engine {
- public:
-  std::unique_ptr<ClientSession> newClient(Worker& worker, uint64_t id) override {
-    return std::make_unique<ClientConn>(worker, id);
-  }
-  std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) override {
-    return std::make_unique<ServerConn>(worker, id, pool);
-  }
-  std::unique_ptr<WorkerLocal> newWorkerLocal(Worker& worker) override {
-    return std::make_unique<ShardRouter>(worker);
-  }
-};
-}  // namespace
+std::unique_ptr<ClientSession> PgEngine::newClient(Worker& worker, uint64_t id) {
+  return std::make_unique<ClientConn>(worker, id);
+}
+
+std::unique_ptr<ServerLink> PgEngine::newServer(Worker& worker, uint64_t id, Pool& pool) {
+  return std::make_unique<ServerConn>(worker, id, pool);
+}
+
+std::unique_ptr<WorkerLocal> PgEngine::newWorkerLocal(Worker& worker) {
+  return std::make_unique<ShardRouter>(worker);
+}
 
 std::unique_ptr<Engine> makePgEngine() { return std::make_unique<PgEngine>(); }
 

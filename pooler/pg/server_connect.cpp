@@ -203,8 +203,16 @@ bool ServerConn::handleAuth(pg::Bytes body) {
     return false;
   }
   const PoolSettings& s = pool_.settings();
-  auto needPassword = [&]() -> bool {
-    if (s.password) return true;
+  // No configured password: what a client of this user proved at its login (auth_query
+  // secrets, SCRAM secrets in [users]).
+  std::shared_ptr<const auth::LoginCredential> learned =
+      s.password ? nullptr : pool_.learnedCredential();
+  const std::string* password = s.password                            ? &*s.password
+                                : learned && !learned->password.empty() ? &learned->password
+                                                                        : nullptr;
+  const bool scramKeys = !password && learned && learned->scram;
+  auto needPassword = [&](bool keysWillDo) -> bool {
+    if (password || (keysWillDo && scramKeys)) return true;
     fail(fmt::format("server asks for a password for user \"{}\" but none is configured", s.user));
     return false;
   };
@@ -213,34 +221,37 @@ bool ServerConn::handleAuth(pg::Bytes body) {
     case pg::AuthCode::Ok:
       return true;
     case pg::AuthCode::CleartextPassword:
-      if (!needPassword()) return false;
-      if (auth::isMd5Stored(*s.password)) {
+      if (!needPassword(false)) return false;
+      if (auth::isMd5Stored(*password)) {
         fail("server asks for a cleartext password but only an md5 hash is configured");
         return false;
       }
-      pg::putPasswordMessage(w, *s.password);
+      pg::putPasswordMessage(w, *password);
       break;
     case pg::AuthCode::Md5Password: {
-      if (!needPassword() || req->data.size() != 4) return false;
+      if (!needPassword(false) || req->data.size() != 4) return false;
       std::string stored =
-          auth::isMd5Stored(*s.password) ? *s.password : auth::md5Stored(*s.password, s.user);
+          auth::isMd5Stored(*password) ? *password : auth::md5Stored(*password, s.user);
       pg::putPasswordMessage(w, auth::md5Response(stored, req->data.data()));
       break;
     }
     case pg::AuthCode::Sasl: {
-      if (!needPassword()) return false;
+      if (!needPassword(true)) return false;
       bool offered = false, offeredPlus = false;
       for (auto m : pg::decodeSaslMechanisms(req->data)) {
         offered |= (m == auth::kScramSha256);
         offeredPlus |= (m == auth::kScramSha256Plus);
       }
-      if (!(offered || offeredPlus) || auth::isMd5Stored(*s.password)) {
+      if (!(offered || offeredPlus) || (password && auth::isMd5Stored(*password))) {
         fail(
             "server requires a SASL mechanism shardpool cannot use (need SCRAM-SHA-256 and a "
             "plaintext password)");
         return false;
       }
-      scram_.emplace(*s.password);
+      if (password)
+        scram_.emplace(*password);
+      else
+        scram_.emplace(*learned->scram);
       // Over TLS, bind the exchange to the server's certificate when the server offers
       // SCRAM-SHA-256-PLUS: a man in the middle holding another certificate cannot relay it.
       if (tlsActive()) scram_->setChannelBinding(tls()->tlsServerEndPoint(), offeredPlus);
@@ -255,7 +266,14 @@ bool ServerConn::handleAuth(pg::Bytes body) {
     case pg::AuthCode::SaslContinue: {
       std::string final;
       std::string_view data(reinterpret_cast<const char*>(req->data.data()), req->data.size());
-      if (!scram_ || scram_->serverFirst(data, final) != auth::ScramStatus::Ok) {
+      auth::ScramStatus st = scram_ ? scram_->serverFirst(data, final) : auth::ScramStatus::BadMessage;
+      if (st == auth::ScramStatus::BadProof) {
+        fail(fmt::format("the server's SCRAM secret for user \"{}\" is not the one its client "
+                         "logged in with (password changed?)",
+                         s.user));
+        return false;
+      }
+      if (st != auth::ScramStatus::Ok) {
         fail("SCRAM exchange with server failed");
         return false;
       }

@@ -636,6 +636,26 @@ std::shared_ptr<const SettingsList> Pool::loginParams() const {
   return loginParams_;
 }
 
+namespace {
+bool sameCredential(const auth::LoginCredential& a, const auth::LoginCredential& b) {
+  if (a.password != b.password || a.scram.has_value() != b.scram.has_value()) return false;
+  return !a.scram || (a.scram->clientKey == b.scram->clientKey &&
+                      a.scram->serverKey == b.scram->serverKey && a.scram->salt == b.scram->salt &&
+                      a.scram->iterations == b.scram->iterations);
+}
+}  // namespace
+
+void Pool::learnCredential(auth::LoginCredential credential) {
+  std::lock_guard lock(loginMutex_);
+  if (credential_ && sameCredential(*credential_, credential)) return;
+  credential_ = std::make_shared<const auth::LoginCredential>(std::move(credential));
+}
+
+std::shared_ptr<const auth::LoginCredential> Pool::learnedCredential() const {
+  std::lock_guard lock(loginMutex_);
+  return credential_;
+}
+
 void Pool::learnStartupValue(const std::string& name, const std::string& raw,
                              std::string accepted) {
   std::lock_guard lock(loginMutex_);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pooler/auth/auth_crypto.h"
 #include "pooler/session/settings_list.h"
 
 namespace shardpool::pooler {
@@ -177,6 +178,11 @@ class Pool {
   // (SharedSettings), which saves most of an idle client's memory.
   std::shared_ptr<SettingsList> internSettings(const SettingsList& list);
   std::shared_ptr<const SettingsList> loginParams() const;
+  // When the settings have no password (the user's secret is a SCRAM secret, or comes from
+  // auth_query): what the last client that logged in as this pool's user proved, for new
+  // servers to log in with. Replaced by each login that proves something else (a new password).
+  void learnCredential(auth::LoginCredential credential);
+  std::shared_ptr<const auth::LoginCredential> learnedCredential() const;
   // Startup parameter values a server of this pool accepted: what it reports for a reported one
   // (PostgreSQL's spelling, e.g. "utf8" -> "UTF8"), the value itself for the others. A login
   // whose every parameter is known here is answered without a server.
@@ -286,6 +292,7 @@ class Pool {
   std::atomic<uint32_t> waiting_{0};
   mutable std::mutex loginMutex_;
   std::shared_ptr<const SettingsList> loginParams_;  // under loginMutex_
+  std::shared_ptr<const auth::LoginCredential> credential_;  // under loginMutex_
   std::map<std::pair<std::string, std::string>, std::string> acceptedStartup_;  // ditto
   static constexpr size_t kMaxAcceptedStartup = 4096;
   std::set<std::string> validStatements_;  // under loginMutex_

@@ -158,8 +158,6 @@ TEST_CASE("pgbouncer import: settings with no equivalent get a note on their lin
           "[config][pgbouncer]") {
   const std::string_view keys[] = {"logfile",
                                    "pidfile",
-                                   "auth_query",
-                                   "auth_user",
                                    "server_round_robin",
                                    "ignore_startup_parameters",
                                    "tcp_keepalive",
@@ -182,12 +180,35 @@ TEST_CASE("pgbouncer import: settings with no equivalent get a note on their lin
     ++line;
   }
   CHECK(hasNote(notes, "logfile", 0, "stderr"));
-  CHECK(hasNote(notes, "auth_query", 0, "pg_shadow"));
   // The note's text: file:line: key: message.
   auto logfile = std::find_if(notes.begin(), notes.end(),
                               [](const ImportNote& n) { return n.key == "logfile"; });
   REQUIRE(logfile != notes.end());
   CHECK(logfile->format().rfind("pgbouncer.ini:4: logfile: no equivalent in shardpool; ", 0) == 0);
+}
+
+TEST_CASE("pgbouncer import: auth_user, auth_query and auth_dbname, in [pgbouncer] and per database",
+          "[config][pgbouncer]") {
+  auto imported = importOk(
+      "[pgbouncer]\nlisten_addr = 127.0.0.1\nauth_user = pgb_auth\n"
+      "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename=$1\n"
+      "auth_dbname = authdb\n[databases]\napp = host=h auth_user=other auth_dbname=postgres\n"
+      "plain = host=h\n");
+  INFO(testing::formatNotes(imported.result.notes));
+  const Config& c = *imported.config;
+  CHECK(c.general.authUser == "pgb_auth");
+  CHECK(c.general.authQuery == "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+  CHECK(c.general.authDbname == "authdb");
+  CHECK(c.general.pgbouncerOnly.count("auth_user") == 0);
+  CHECK_FALSE(hasNoteFor(imported.result.notes, "auth_user"));
+  CHECK_FALSE(hasNoteFor(imported.result.notes, "auth_query"));
+  const Database& app = c.databases.at("app");
+  CHECK(c.authUserFor(app) == "other");
+  CHECK(c.authDbnameFor(app) == "postgres");
+  CHECK(c.authQueryFor(app) == c.general.authQuery);
+  const Database& plain = c.databases.at("plain");
+  CHECK(c.authUserFor(plain) == "pgb_auth");
+  CHECK(c.authDbnameFor(plain) == "authdb");
 }
 
 TEST_CASE("pgbouncer import: server_reset_query_always only when it is on", "[config][pgbouncer]") {

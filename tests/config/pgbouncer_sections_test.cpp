@@ -147,9 +147,12 @@ TEST_CASE("pgbouncer import: [databases] entries", "[config][pgbouncer]") {
       {"app = host=h client_encoding=UTF8 datestyle=ISO timezone=UTC application_name=x "
        "auth_user=x server_lifetime=5 weird=1",
        "",
-       [](const Config& c) { CHECK(db(c, "app").host == "h"); },
+       [](const Config& c) {
+         CHECK(db(c, "app").host == "h");
+         CHECK(db(c, "app").authUser == "x");
+       },
        {"databases.app.client_encoding", "databases.app.datestyle", "databases.app.timezone",
-        "databases.app.application_name", "databases.app.auth_user",
+        "databases.app.application_name",
         "databases.app.server_lifetime", "databases.app.weird"}},
       {"app = host=h connect_query='SET search_path = ''app, public''; SELECT 1'",
        "",

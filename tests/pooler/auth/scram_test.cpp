@@ -4,6 +4,7 @@
 #include "pooler/auth/auth_crypto.h"
 
 #include <catch2/catch.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -161,6 +162,43 @@ TEST_CASE("ScramClient against ScramServer end to end", "[auth]") {
     CHECK(exchange("p\xc3\xa4ss\xff") == ScramStatus::Ok);
     CHECK(exchange("pass") == ScramStatus::BadProof);
   }
+}
+
+// A backend holding a SCRAM secret, logged in to with the keys a client proved against that
+// secret (no password): what shardpool does for auth_query and [users] SCRAM secrets.
+TEST_CASE("ScramClient logs in with the keys a client proved", "[auth]") {
+  ScramSecret secret = makeScramSecret("correct horse", 64);
+  auto proveKeys = [&](const std::string& password) -> std::optional<ScramKeys> {
+    ScramServer proxy(secret);
+    ScramClient client(password);
+    std::string serverFirst, clientFinal, serverFinal;
+    REQUIRE(proxy.clientFirst(client.clientFirst(), serverFirst) == ScramStatus::Ok);
+    REQUIRE(client.serverFirst(serverFirst, clientFinal) == ScramStatus::Ok);
+    if (proxy.clientFinal(clientFinal, serverFinal) != ScramStatus::Ok) return std::nullopt;
+    return proxy.keys();
+  };
+  auto loginWith = [](const ScramKeys& keys, const ScramSecret& backendSecret) {
+    ScramServer backend(backendSecret);
+    ScramClient proxy(keys);
+    std::string serverFirst, clientFinal, serverFinal;
+    REQUIRE(backend.clientFirst(proxy.clientFirst(), serverFirst) == ScramStatus::Ok);
+    ScramStatus st = proxy.serverFirst(serverFirst, clientFinal);
+    if (st != ScramStatus::Ok) return st;
+    st = backend.clientFinal(clientFinal, serverFinal);
+    if (st != ScramStatus::Ok) return st;
+    return proxy.serverFinal(serverFinal);
+  };
+  auto keys = proveKeys("correct horse");
+  REQUIRE(keys);
+  CHECK(keys->salt == secret.salt);
+  CHECK(loginWith(*keys, secret) == ScramStatus::Ok);
+  CHECK_FALSE(proveKeys("wrong"));
+  // The backend's password changed (another salt): the keys no longer fit.
+  CHECK(loginWith(*keys, makeScramSecret("correct horse", 64)) == ScramStatus::BadProof);
+  // Forged keys with the right salt fail at the backend.
+  ScramKeys forged = *keys;
+  forged.clientKey[0] ^= 1;
+  CHECK(loginWith(forged, secret) == ScramStatus::BadProof);
 }
 
 TEST_CASE("SCRAM-SHA-256-PLUS binds the exchange to the channel", "[auth]") {
