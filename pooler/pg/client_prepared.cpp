@@ -109,12 +109,14 @@ void ClientConn::handleQuery(pg::Bytes body) {
   std::string_view sql(reinterpret_cast<const char*>(body.data()), body.size());
   if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
   forgetUnnamed();  // a simple Query drops the unnamed statement
+  // Routed already (routeNext), when it is the transaction's first statement.
+  bool routed = routing_ && std::exchange(routing_->routedQuery, false);
   std::string refusal;
   const StatementWords words = scanWords(sql);
   if (auto why = sessionOnlyFeature(sql, words)) {
     log::info(who(), "refusing a session-only feature: {}", *why);
     refusal = raiseFeatureNotSupported(*why);
-  } else if (routing_) {
+  } else if (routing_ && !routed) {
     if (auto no = checkRouted(sql, nullptr, nullptr)) {
       log::info(who(), "refusing a statement: {}", no->message);
       refusal = raiseError(no->sqlstate, no->message, no->hint);

@@ -250,6 +250,8 @@ void ClientConn::routeNext() {
                                                                          : anyShard(d->map);
       read = route.kind == router::RouteKind::One && !route.write && f.statementCount == 1 &&
              r.deferredBegin.empty();
+      // This Query's route is decided: it is not analysed and routed again as it goes out.
+      r.routedQuery = route.kind == router::RouteKind::One;
     } else if (answerTransactionBatch(*d)) {
       continue;
     } else {
@@ -389,6 +391,7 @@ void ClientConn::routedReady() {
     releaseServer();
     r.shard.reset();
     r.directory.reset();
+    r.routedQuery = false;
     r.local = {};
     routeNext();
     return;

@@ -28,6 +28,9 @@ struct ClientConn::Routing {
   // the transaction is checked against it, not against a map published meanwhile (a statement
   // that waited for a server across a key move still runs where it was routed).
   std::shared_ptr<const router::DirectoryMap> directory;
+  // The transaction's first statement, a simple Query, was routed to one shard by routeNext:
+  // the check of that Query as it goes out (checkRouted) would give the same answer.
+  bool routedQuery = false;
   // A BEGIN shardpool answered itself: sent, its replies dropped, ahead of the transaction's
   // first statement, once that statement has picked the shard.
   std::string deferredBegin;
