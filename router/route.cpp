@@ -579,17 +579,18 @@ Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints
 
   // The session's hints as this string leaves them (setting one hint clears the other, as the
   // pooler's SessionHints do), then the comment's.
-  std::optional<uint32_t> sessionShard = session.shard;
+  // (A pointer rather than a copied optional: GCC 12 cannot see that the copy is initialized.)
+  const uint32_t* sessionShard = session.shard ? &*session.shard : nullptr;
   const std::string* sessionKey = session.shardingKey ? &*session.shardingKey : nullptr;
-  if (facts.resetShard) sessionShard.reset();
+  if (facts.resetShard) sessionShard = nullptr;
   if (facts.resetShardingKey) sessionKey = nullptr;
   if (facts.setShard) {
-    sessionShard = facts.setShard;
+    sessionShard = &*facts.setShard;
     sessionKey = nullptr;
   }
   if (facts.setShardingKey) {
     sessionKey = &*facts.setShardingKey;
-    sessionShard.reset();
+    sessionShard = nullptr;
   }
   if (sessionShard) return shardHintRoute(*sessionShard, RouteSource::SessionHint, map, write);
   if (sessionKey) return keyHintRoute(*sessionKey, RouteSource::SessionHint, map, write);
