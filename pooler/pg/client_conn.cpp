@@ -425,18 +425,12 @@ bool ClientConn::waitingForServer() const {
          (state_ == State::Scatter && routing_->scatter && routing_->scatter->waiting());
 }
 
-void ClientConn::assignServer(ServerLink* link) {
+void ClientConn::linkServer(ServerLink* link) {
   ServerConn* server = ServerConn::of(link);
   if (state_ == State::Scatter) {
     routing_->scatter->serverArrived(server);
     return;
   }
-  PoolCounters& counters = pool_->counters(worker().index());
-  counters.add(counters.assignments, 1);
-  counters.add(counters.waitUs, static_cast<uint64_t>(
-                                    std::chrono::duration_cast<std::chrono::microseconds>(
-                                        Clock::now() - waitStart_)
-                                        .count()));
   server_ = server;
   setState(State::Login);
   log::debug(who_, "linked to {}", server->who());

@@ -50,7 +50,6 @@ class ClientConn final : public ClientSession {
   void cancelRequested() override;
 
   // From the pool and the linked server.
-  void assignServer(ServerLink* server) override;
   void loginComplete(const protocol::pg::ErrorFields* error);
   void serverReady(ServerConn& server);  // a ReadyForQuery went by
   void noteParameter(std::string_view name, std::string_view value);  // ParameterStatus went by
@@ -91,6 +90,7 @@ class ClientConn final : public ClientSession {
   void describeMore(ConnRow& row) const override;
   void onTick(Clock::time_point now, const config::General& settings) override;
   void onClosing() override;
+  void linkServer(ServerLink* server) override;
 
  private:
   void handleStartupBytes();

@@ -83,6 +83,18 @@ void ClientSession::askPool(bool again) {
   }
 }
 
+void ClientSession::assignServer(ServerLink* server) {
+  if (state_ == State::WaitServer) {
+    PoolCounters& counters = pool_->counters(worker().index());
+    counters.add(counters.assignments, 1);
+    counters.add(counters.waitUs, static_cast<uint64_t>(
+                                      std::chrono::duration_cast<std::chrono::microseconds>(
+                                          Clock::now() - waitStart_)
+                                          .count()));
+  }
+  linkServer(server);
+}
+
 bool ClientSession::holdForFailover(std::string_view reason, std::string_view sqlstate) {
   Runtime& runtime = worker().runtime();
   HealthView* failover = runtime.health();

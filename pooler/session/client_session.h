@@ -46,9 +46,10 @@ class ClientSession : public Connection {
   virtual void cancelRequested() = 0;
 
   // Pairing, from the pool and the worker. waitingForServer(): a server handed to this client
-  // now would be taken; assignServer() gives it one of its pool's servers.
+  // now would be taken; assignServer() gives it one of its pool's servers (the wait is
+  // counted for SHOW STATS, then the engine links it: linkServer).
   virtual bool waitingForServer() const = 0;
-  virtual void assignServer(ServerLink* server) = 0;
+  void assignServer(ServerLink* server);
   // A server that was on its way to this waiting client is gone: ask the pool again.
   virtual void serverWithdrawn() = 0;
   // The connect made for this client failed; `sqlstate` is the server's when it refused the
@@ -70,6 +71,7 @@ class ClientSession : public Connection {
   virtual void describeMore(ConnRow& row) const = 0;
   virtual void onTick(Clock::time_point now, const config::General& settings) = 0;
   virtual void onClosing() = 0;
+  virtual void linkServer(ServerLink* server) = 0;
 
   // Asks the pool for a server: one idle is assigned at once, a new one is opened for this
   // client, or it queues (WaitServer until then). `again`: the same wait goes on (a server
