@@ -3,6 +3,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "pooler/net/conninfo.h"
 #include "pooler/net/log.h"
 #include "pooler/session/pool.h"
 #include "pooler/session/runtime.h"
@@ -19,16 +20,6 @@ std::string probeKey(const std::string& db, const std::string& shard, const conf
   return fmt::format("{}/{}/{}", db, shard, address(b));
 }
 
-// A libpq conninfo value, quoted.
-std::string quoted(std::string_view v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "'";
-}
-
 }  // namespace
 
 FailoverManager::FailoverManager(Runtime& runtime, uv_loop_t* loop)
@@ -42,7 +33,7 @@ void FailoverManager::stop() {
 
 std::string FailoverManager::conninfo(const Cluster& c, size_t member) const {
   const config::Backend& b = c.members[member];
-  return fmt::format("host={} port={} {}", quoted(b.host), b.port, c.conninfoBase);
+  return fmt::format("host={} port={} {}", conninfoValue(b.host), b.port, c.conninfoBase);
 }
 
 void FailoverManager::configure(const config::Config& cfg) {
@@ -88,8 +79,8 @@ void FailoverManager::configure(const config::Config& cfg) {
       if (c.checked)
         c.conninfoBase = fmt::format(
             "dbname={} user={} password={} application_name=shardpool_health connect_timeout={}",
-            quoted(shard.primary.dbname.empty() ? name : shard.primary.dbname), quoted(*user),
-            quoted(password.value_or("")),
+            conninfoValue(shard.primary.dbname.empty() ? name : shard.primary.dbname), conninfoValue(*user),
+            conninfoValue(password.value_or("")),
             std::max<int64_t>(1, (g.healthCheckTimeout.count() + 999) / 1000));
       std::vector<std::string> names;
       for (const auto& m : c.members) names.push_back(address(m));

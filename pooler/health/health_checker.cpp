@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "pooler/net/conninfo.h"
 #include "pooler/net/log.h"
 
 namespace shardpool::pooler::health {
@@ -20,12 +21,6 @@ void closeHandle(Handle*& h) {
   if (!uv_is_closing(base))
     uv_close(base, [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
   h = nullptr;
-}
-
-std::string trimmed(const char* text) {
-  std::string s = text ? text : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 }  // namespace
@@ -80,7 +75,7 @@ class HealthChecker::Probe {
     }
     conn_ = PQconnectStart(conninfo_.c_str());
     if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
-      fail(conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory");
+      fail(conn_ ? libpqMessage(PQerrorMessage(conn_)) : "out of memory");
       return;
     }
     state_ = State::Connecting;
@@ -155,19 +150,19 @@ class HealthChecker::Probe {
             return;
           case PGRES_POLLING_FAILED:
           default:
-            fail(trimmed(PQerrorMessage(conn_)));
+            fail(libpqMessage(PQerrorMessage(conn_)));
             return;
         }
       case State::Querying:
         if ((events & UV_WRITABLE) && PQflush(conn_) < 0) {
-          fail(trimmed(PQerrorMessage(conn_)));
+          fail(libpqMessage(PQerrorMessage(conn_)));
           return;
         }
         if (events & UV_READABLE) readResults();
         return;
       case State::Idle:
         // Unprompted input while idle: a notice, or the server going away.
-        if (!PQconsumeInput(conn_)) fail(trimmed(PQerrorMessage(conn_)));
+        if (!PQconsumeInput(conn_)) fail(libpqMessage(PQerrorMessage(conn_)));
         return;
       case State::Disconnected:
         return;
@@ -176,14 +171,14 @@ class HealthChecker::Probe {
 
   void sendQuery() {
     if (!PQsendQuery(conn_, sql_.c_str())) {
-      fail(trimmed(PQerrorMessage(conn_)));
+      fail(libpqMessage(PQerrorMessage(conn_)));
       return;
     }
     state_ = State::Querying;
     result_ = ProbeResult{};
     int more = PQflush(conn_);
     if (more < 0) {
-      fail(trimmed(PQerrorMessage(conn_)));
+      fail(libpqMessage(PQerrorMessage(conn_)));
       return;
     }
     watch(more ? UV_READABLE | UV_WRITABLE : UV_READABLE);
@@ -191,7 +186,7 @@ class HealthChecker::Probe {
 
   void readResults() {
     if (!PQconsumeInput(conn_)) {
-      fail(trimmed(PQerrorMessage(conn_)));
+      fail(libpqMessage(PQerrorMessage(conn_)));
       return;
     }
     while (!PQisBusy(conn_)) {
@@ -205,7 +200,7 @@ class HealthChecker::Probe {
         result_.inRecovery = std::string_view(PQgetvalue(r, 0, 0)) == "t";
         if (PQnfields(r) >= 2) result_.walPosition = parseLsn(PQgetvalue(r, 0, 1));
       } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        result_.error = trimmed(PQresultErrorMessage(r));
+        result_.error = libpqMessage(PQresultErrorMessage(r));
       }
       PQclear(r);
     }

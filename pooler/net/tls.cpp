@@ -1,10 +1,11 @@
 #include "pooler/net/tls.h"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+
+#include "pooler/net/conninfo.h"
 
 namespace shardpool::pooler {
 
@@ -51,11 +52,6 @@ bool loadCertAndKey(SSL_CTX* ctx, const std::string& cert, const std::string& ke
     return false;
   }
   return true;
-}
-
-bool isIpAddress(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 }  // namespace

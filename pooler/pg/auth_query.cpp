@@ -1,32 +1,13 @@
 #include "pooler/pg/auth_query.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <libpq-fe.h>
+
+#include "pooler/net/conninfo.h"
 
 namespace shardpool::pooler {
 
 namespace {
-
-std::string quoted(std::string_view v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "'";
-}
-
-std::string trimmed(const char* text) {
-  std::string s = text ? text : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-bool isAddress(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 // The lookup's state; it owns itself. Its uv handles point at it; it is freed in the timer's
 // close callback, after every callback that could reach it has been stopped (never inside one).
@@ -41,7 +22,7 @@ class AuthQueryRun {
   void start() {
     uv_timer_start(&timer_, onTimeout, static_cast<uint64_t>(target_.timeout.count()), 0);
     const std::string& host = target_.host;
-    if (host.empty() || host[0] == '/' || isAddress(host)) {
+    if (host.empty() || host[0] == '/' || isIpAddress(host)) {
       connect("");
       return;
     }
@@ -88,7 +69,7 @@ class AuthQueryRun {
   void connect(const std::string& hostaddr) {
     conn_ = PQconnectStart(authQueryConninfo(target_, hostaddr).c_str());
     if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
-      finish(failed(conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory"));
+      finish(failed(conn_ ? libpqMessage(PQerrorMessage(conn_)) : "out of memory"));
       return;
     }
     connecting_ = true;
@@ -156,12 +137,12 @@ class AuthQueryRun {
           return;
         case PGRES_POLLING_FAILED:
         default:
-          finish(failed(trimmed(PQerrorMessage(conn_))));
+          finish(failed(libpqMessage(PQerrorMessage(conn_))));
           return;
       }
     }
     if ((events & UV_WRITABLE) && PQflush(conn_) < 0) {
-      finish(failed(trimmed(PQerrorMessage(conn_))));
+      finish(failed(libpqMessage(PQerrorMessage(conn_))));
       return;
     }
     if (events & UV_READABLE) readResults();
@@ -170,12 +151,12 @@ class AuthQueryRun {
   void sendQuery() {
     const char* values[] = {target_.lookedUp.c_str()};
     if (!PQsendQueryParams(conn_, target_.query.c_str(), 1, nullptr, values, nullptr, nullptr, 0)) {
-      finish(failed(trimmed(PQerrorMessage(conn_))));
+      finish(failed(libpqMessage(PQerrorMessage(conn_))));
       return;
     }
     int more = PQflush(conn_);
     if (more < 0) {
-      finish(failed(trimmed(PQerrorMessage(conn_))));
+      finish(failed(libpqMessage(PQerrorMessage(conn_))));
       return;
     }
     watch(more ? UV_READABLE | UV_WRITABLE : UV_READABLE);
@@ -183,7 +164,7 @@ class AuthQueryRun {
 
   void readResults() {
     if (!PQconsumeInput(conn_)) {
-      finish(failed(trimmed(PQerrorMessage(conn_))));
+      finish(failed(libpqMessage(PQerrorMessage(conn_))));
       return;
     }
     while (!PQisBusy(conn_)) {
@@ -207,7 +188,7 @@ class AuthQueryRun {
         }
       } else {
         result_ = failed(st == PGRES_COMMAND_OK ? "auth_query returned no rows"
-                                                : trimmed(PQresultErrorMessage(r)));
+                                                : libpqMessage(PQresultErrorMessage(r)));
       }
       PQclear(r);
     }
@@ -246,11 +227,11 @@ class AuthQueryRun {
 }  // namespace
 
 std::string authQueryConninfo(const AuthQueryTarget& t, const std::string& hostaddr) {
-  std::string ci = fmt::format("host={} port={} dbname={} user={} password={}", quoted(t.host),
-                               t.port, quoted(t.dbname), quoted(t.user), quoted(t.password));
-  if (!hostaddr.empty()) ci += " hostaddr=" + quoted(hostaddr);
-  if (!t.sslmode.empty()) ci += " sslmode=" + quoted(t.sslmode);
-  if (!t.sslrootcert.empty()) ci += " sslrootcert=" + quoted(t.sslrootcert);
+  std::string ci = fmt::format("host={} port={} dbname={} user={} password={}", conninfoValue(t.host),
+                               t.port, conninfoValue(t.dbname), conninfoValue(t.user), conninfoValue(t.password));
+  if (!hostaddr.empty()) ci += " hostaddr=" + conninfoValue(hostaddr);
+  if (!t.sslmode.empty()) ci += " sslmode=" + conninfoValue(t.sslmode);
+  if (!t.sslrootcert.empty()) ci += " sslrootcert=" + conninfoValue(t.sslrootcert);
   return ci + " gssencmode=disable application_name='shardpool auth_query'";
 }
 
