@@ -1,11 +1,28 @@
 #include "config/build.h"
 
 #include "config/decode.h"
+#include "config/diagnostics.h"
 #include "config/env_tree.h"
 #include "config/overrides.h"
 #include "config/validate.h"
 
 namespace shardpool::config {
+
+namespace {
+
+// general.auth_hba_file, read now: a reload reads it again; its problems are the load's errors,
+// each at its line of the hba file.
+void loadAuthHba(Config& config, Diagnostics& diag) {
+  General& g = config.general;
+  if (g.authHbaFile.empty() || diag.hasErrorsAt("general.auth_hba_file")) return;
+  std::vector<HbaError> errors;
+  HbaRules rules = loadHbaFile(g.authHbaFile, errors);
+  for (HbaError& e : errors)
+    diag.add(ConfigError{e.file, e.line, 0, "general.auth_hba_file", std::move(e.message)});
+  if (errors.empty()) g.hba = std::make_shared<const HbaRules>(std::move(rules));
+}
+
+}  // namespace
 
 LoadResult buildConfig(toml::table& root, std::string sourcePath,
                        const std::vector<Override>& overrides, const EnvLookup& env,
@@ -16,6 +33,7 @@ LoadResult buildConfig(toml::table& root, std::string sourcePath,
   Config config;
   config.sourcePath = std::move(sourcePath);
   decodeConfig(root, config, diag);
+  loadAuthHba(config, diag);
   validateConfig(config, root, diag);
 
   LoadResult result;

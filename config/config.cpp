@@ -40,6 +40,14 @@ std::string_view toString(AuthType a) {
       return "md5";
     case AuthType::ScramSha256:
       return "scram-sha-256";
+    case AuthType::Cert:
+      return "cert";
+    case AuthType::Hba:
+      return "hba";
+    case AuthType::Peer:
+      return "peer";
+    case AuthType::Reject:
+      return "reject";
   }
   return "unknown";
 }
@@ -113,19 +121,44 @@ AuthType Config::authTypeFor(const User* user) const {
   return general.authType;
 }
 
-AuthType Config::loginAuthTypeFor(const User* user) const {
-  AuthType auth = authTypeFor(user);
+namespace {
+
+// md5 with a SCRAM secret runs SCRAM (PgBouncer's rule).
+AuthType withSecret(AuthType auth, const User* user) {
   if (auth == AuthType::Md5 && user != nullptr && secretKind(user->password) == SecretKind::Scram)
     return AuthType::ScramSha256;
   return auth;
 }
 
+}  // namespace
+
+AuthType Config::loginAuthTypeFor(const User* user) const {
+  return withSecret(authTypeFor(user), user);
+}
+
+AuthType Config::loginMethodFor(const User* user, const HbaClient& client,
+                                const HbaRule** rule) const {
+  AuthType auth = authTypeFor(user);
+  if (rule != nullptr) *rule = nullptr;
+  if (auth != AuthType::Hba) return withSecret(auth, user);
+  const HbaRule* found = general.hba ? general.hba->match(client) : nullptr;
+  if (rule != nullptr) *rule = found;
+  return found == nullptr ? AuthType::Reject : withSecret(found->method, user);
+}
+
 std::optional<std::string> Config::loginProblemFor(const User& user) const {
-  AuthType auth = loginAuthTypeFor(&user);
-  std::string from = user.authType ? "" : " (from general.auth_type)";
+  return loginProblem(user, loginAuthTypeFor(&user),
+                      user.authType ? "" : " (from general.auth_type)");
+}
+
+std::optional<std::string> Config::loginProblem(const User& user, AuthType auth,
+                                                std::string_view from) {
   switch (secretKind(user.password)) {
     case SecretKind::Empty:
-      if (auth == AuthType::Trust) return std::nullopt;
+      // cert and peer need no password; under hba the method depends on the connection.
+      if (auth == AuthType::Trust || auth == AuthType::Cert || auth == AuthType::Peer ||
+          auth == AuthType::Hba)
+        return std::nullopt;
       return fmt::format(
           "user \"{}\" has no password, which auth_type \"{}\"{} needs: it cannot log in; set "
           "its password, or auth_type = \"trust\"",

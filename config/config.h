@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/hba.h"
 #include "config/network.h"
 #include "config/sharding.h"
 
@@ -18,7 +19,8 @@ namespace shardpool::config {
 
 enum class PoolMode { Session, Transaction, Statement };
 // How clients prove who they are to shardpool.
-enum class AuthType { Trust, Password, Md5, ScramSha256 };
+// Cert and Hba may be configured; Peer and Reject come only from an hba rule (config/hba.h).
+enum class AuthType : uint8_t { Trust, Password, Md5, ScramSha256, Cert, Hba, Peer, Reject };
 enum class LogLevel { Debug, Info, Warn, Error };
 // TLS on one side of shardpool, with PgBouncer's sslmode names. Ordered from weakest to
 // strongest, so `mode >= TlsMode::Require` means "TLS is mandatory".
@@ -59,6 +61,11 @@ struct General {
   PoolMode poolMode = PoolMode::Session;
   uint32_t defaultPoolSize = 20;
   AuthType authType = AuthType::ScramSha256;
+  // The rules auth_type "hba" takes each login's method from (PgBouncer's auth_hba_file, in the
+  // pg_hba.conf format: config/hba.h); read when the configuration loads, so a reload re-reads
+  // it. Empty: none (auth_type "hba" is then refused).
+  std::string authHbaFile;
+  std::shared_ptr<const HbaRules> hba;
   std::string serverResetQuery = "DISCARD ALL";
   // Run on each new server connection after its login, before any client uses it (PgBouncer's
   // connect_query, here also a default for databases that set none); empty: none.
@@ -247,11 +254,20 @@ struct Config {
   // The auth type a login as `user` runs: authTypeFor, except that md5 with a SCRAM secret runs
   // scram-sha-256 (as PgBouncer does).
   AuthType loginAuthTypeFor(const User* user) const;
+  // The method a login as `user` over `client` runs: loginAuthTypeFor, except that "hba" gives
+  // the method of the first auth_hba_file rule that matches (`rule`, when given, is set to it),
+  // and Reject when none does.
+  AuthType loginMethodFor(const User* user, const HbaClient& client,
+                          const HbaRule** rule = nullptr) const;
   // Why `user` cannot log in with that auth type (no password; an md5 hash under
   // scram-sha-256), for the log at login and the warning at load; nullopt when it can. Such a
   // user is accepted in the configuration, as PgBouncer accepts it, and fails only its own
   // logins.
   std::optional<std::string> loginProblemFor(const User& user) const;
+  // The same for a login running `auth` (a method an hba rule chose); `from` is appended to
+  // the auth type's name in the message.
+  static std::optional<std::string> loginProblem(const User& user, AuthType auth,
+                                                 std::string_view from = "");
   // Per-database and per-user settings: the database's (or user's) value, else general's.
   uint32_t minPoolSizeFor(const Database& db) const;
   uint32_t reservePoolSizeFor(const Database& db) const;

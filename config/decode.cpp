@@ -106,6 +106,10 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto a = v.authType()) g.authType = *a;
      }},
+    {"auth_hba_file",
+     [](General& g, const ValueReader& v) {
+       if (auto s = v.string(true)) g.authHbaFile = *s;
+     }},
     {"server_reset_query",
      [](General& g, const ValueReader& v) {
        if (auto s = v.string(true)) g.serverResetQuery = *s;

@@ -56,6 +56,7 @@ const std::vector<GeneralKey>& generalKeys() {
       {"max_user_connections",
        [](const General& g) { return std::to_string(g.maxUserConnections); }},
       {"auth_type", [](const General& g) { return std::string(toString(g.authType)); }},
+      {"auth_hba_file", [](const General& g) { return g.authHbaFile; }},
       {"server_reset_query", [](const General& g) { return g.serverResetQuery; }},
       {"connect_query", [](const General& g) { return g.connectQuery; }},
       {"auth_user", [](const General& g) { return g.authUser; }},

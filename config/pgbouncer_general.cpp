@@ -49,6 +49,7 @@ constexpr Direct kDirect[] = {
     {"client_tls_key_file", Kind::Path},
     {"client_tls_cert_file", Kind::Path},
     {"client_tls_ca_file", Kind::Path},
+    {"auth_hba_file", Kind::Path},
     {"server_tls_sslmode", Kind::Tls},
     {"server_tls_ca_file", Kind::Path},
     {"server_tls_cert_file", Kind::Path},
@@ -76,8 +77,6 @@ struct Hint {
 constexpr Hint kNoEquivalent[] = {
     {"pidfile", "shardpool writes no pid file; run it under a service manager"},
     {"user", "start shardpool as that user instead (e.g. User= in its systemd unit)"},
-    {"auth_hba_file",
-     "shardpool does not read hba files; set auth_type per user in [users.<name>]"},
     {"disable_pqexec", kIgnored},
     {"track_extra_parameters", kIgnored},
     {"so_reuseport", "not needed: one shardpool process runs `workers` threads on the same port"},
@@ -204,13 +203,10 @@ void authType(Importer& im, const IniEntry* e) {
             "users listed in [users] and logs in to servers as the client's user unless the "
             "database sets user");
   } else if (v == "cert") {
-    im.authType = AuthType::Trust;
-    im.general.insert_or_assign("client_tls_sslmode", "verify-full");
-    im.note(*e, e->key,
-            "\"cert\" becomes auth_type = \"trust\" with client_tls_sslmode = \"verify-full\", "
-            "which requires a client certificate signed by client_tls_ca_file whose common name "
-            "is the user name");
-  } else if (v == "hba" || v == "pam" || v == "ldap") {
+    im.authType = AuthType::Cert;
+  } else if (v == "hba") {
+    im.authType = AuthType::Hba;
+  } else if (v == "pam" || v == "ldap") {
     im.authType = AuthType::ScramSha256;
     im.perUserAuthFallback = true;
     im.note(*e, e->key,

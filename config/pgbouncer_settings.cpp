@@ -11,7 +11,7 @@ using Kind = PgbouncerOnlySetting::Kind;
 constexpr std::string_view kLogs =
     "shardpool logs every connection to stderr; log_level sets how much";
 constexpr std::string_view kAuthLookup =
-    "shardpool checks passwords against [users] and auth_query only (no auth file or hba file)";
+    "shardpool checks passwords against [users] and auth_query only (no auth file)";
 constexpr std::string_view kTls = "shardpool uses TLS 1.2 or later with OpenSSL's defaults";
 constexpr std::string_view kTcp = "shardpool uses the operating system's TCP settings";
 constexpr std::string_view kDns = "shardpool resolves host names with the system resolver";
@@ -21,7 +21,6 @@ constexpr PgbouncerOnlySetting kSettings[] = {
     {"application_name_add_host", Kind::Count, "0",
      "application_name is passed on as the client set it"},
     {"auth_file", Kind::Text, "", kAuthLookup},
-    {"auth_hba_file", Kind::Text, "", kAuthLookup},
     {"auth_ident_file", Kind::Text, "", kAuthLookup},
     {"auth_ldap_options", Kind::Text, "", kAuthLookup},
     {"autodb_idle_timeout", Kind::Seconds, "3600s", "no counterpart"},

@@ -34,12 +34,22 @@ Place placeOf(const Importer& im, const std::string& name) {
   return {im.iniName, 0};
 }
 
+// Whether users log in without a password under `auth` (hba: some rules may need none).
+bool passwordOptional(AuthType auth) {
+  return auth == AuthType::Trust || auth == AuthType::Cert || auth == AuthType::Hba;
+}
+
 // The auth type a user with this stored password gets, or nullopt when it cannot log in
 // (a note says why). `own` is set when it differs from general.auth_type.
 bool pickAuth(Importer& im, const Place& at, const std::string& key, SecretKind kind,
               std::optional<AuthType>& own) {
   switch (im.authType) {
     case AuthType::Trust:
+    case AuthType::Cert:
+    case AuthType::Peer:
+    case AuthType::Reject:
+      return true;
+    case AuthType::Hba:  // the method is the rule's: a user whose secret cannot run it fails
       return true;
     case AuthType::Password:
       if (kind == SecretKind::Md5) {
@@ -82,11 +92,11 @@ std::optional<toml::table> buildUser(Importer& im, const std::string& name, toml
   if (auto error = secretFormatError(password)) {
     im.note(at.file, at.line, key,
             fmt::format("{}; {}", *error,
-                        im.authType == AuthType::Trust ? "password not copied" : "user skipped"));
-    if (im.authType != AuthType::Trust) return std::nullopt;
+                        passwordOptional(im.authType) ? "password not copied" : "user skipped"));
+    if (!passwordOptional(im.authType)) return std::nullopt;
     password.clear();
   }
-  if (password.empty() && im.authType != AuthType::Trust) {
+  if (password.empty() && !passwordOptional(im.authType)) {
     std::string why = listed != im.userlist.end() ? "its password in the userlist is empty"
                       : im.haveUserlist           ? "it is not in the userlist"
                                                   : "no userlist was read";

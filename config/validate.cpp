@@ -230,6 +230,51 @@ void checkAuthUsers(const Config& config, const toml::table& root, Diagnostics& 
                     joinKeyPath("databases", name), diag);
 }
 
+// An auth type a login may run, where it is set: general's, then each user's.
+struct AuthTypeSetting {
+  AuthType type;
+  const toml::table* table;
+  std::string path;  // "general" or "users.<name>"
+};
+
+std::vector<AuthTypeSetting> authTypeSettings(const Config& config, const toml::table& root) {
+  std::vector<AuthTypeSetting> out{
+      {config.general.authType, childTable(&root, "general"), "general"}};
+  const toml::table* users = childTable(&root, "users");
+  for (const auto& [name, user] : config.users)
+    if (user.authType)
+      out.push_back({*user.authType, childTable(users, name), joinKeyPath("users", name)});
+  return out;
+}
+
+// auth_type "hba" needs its rules; "cert" (as an auth type or an hba method) needs client TLS
+// that asks clients for a certificate and can verify it.
+void checkAuthMethods(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const General& g = config.general;
+  bool hbaCert = false;
+  if (g.hba)
+    for (const HbaRule& r : g.hba->rules) hbaCert = hbaCert || r.method == AuthType::Cert;
+  bool certReady = g.clientTlsSslmode != TlsMode::Disable && !g.clientTlsCaFile.empty();
+  for (const AuthTypeSetting& s : authTypeSettings(config, root)) {
+    std::string path = joinKeyPath(s.path, "auth_type");
+    if (diag.hasErrorsAt(path)) continue;
+    if (s.type == AuthType::Hba && g.authHbaFile.empty()) {
+      diag.at(valueRegion(s.table, "auth_type"), path,
+              "auth_type \"hba\" takes each login's method from auth_hba_file: set "
+              "general.auth_hba_file");
+    }
+    bool cert = s.type == AuthType::Cert || (s.type == AuthType::Hba && hbaCert);
+    if (cert && !certReady) {
+      diag.at(valueRegion(s.table, "auth_type"), path,
+              fmt::format("{} checks client certificates, which needs client TLS with a CA: set "
+                          "general.client_tls_sslmode (at least \"prefer\") and "
+                          "general.client_tls_ca_file",
+                          s.type == AuthType::Cert ? "auth_type \"cert\""
+                                                   : "a cert rule of auth_hba_file"));
+    }
+  }
+}
+
 }  // namespace
 
 void validateConfig(const Config& config, const toml::table& root, Diagnostics& diag) {
@@ -242,6 +287,7 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   checkConsole(config, root, diag);
   checkAuthBackoff(config, root, diag);
   checkAuthUsers(config, root, diag);
+  checkAuthMethods(config, root, diag);
   checkPgbouncerOnly(config, root, diag);
 }
 

@@ -15,8 +15,8 @@ namespace shardpool::config {
 namespace {
 
 constexpr PoolMode kPoolModes[] = {PoolMode::Session, PoolMode::Transaction, PoolMode::Statement};
-constexpr AuthType kAuthTypes[] = {AuthType::Trust, AuthType::Password, AuthType::Md5,
-                                   AuthType::ScramSha256};
+constexpr AuthType kAuthTypes[] = {AuthType::Trust,       AuthType::Password, AuthType::Md5,
+                                   AuthType::ScramSha256, AuthType::Cert,     AuthType::Hba};
 constexpr LogLevel kLogLevels[] = {LogLevel::Debug, LogLevel::Info, LogLevel::Warn,
                                    LogLevel::Error};
 constexpr TlsMode kTlsModes[] = {TlsMode::Disable, TlsMode::Allow,    TlsMode::Prefer,

@@ -94,9 +94,10 @@ bool Proxy::buildClientTls(const config::General& g, std::shared_ptr<const TlsCo
     out = nullptr;
     return true;
   }
-  out = TlsContext::forAccept(
-      g.clientTlsCertFile, g.clientTlsKeyFile,
-      g.clientTlsSslmode >= config::TlsMode::VerifyCa ? g.clientTlsCaFile : std::string(), error);
+  // A CA file asks clients for certificates (auth "cert" checks them) in every mode; verify-ca
+  // and verify-full refuse clients without one.
+  out = TlsContext::forAccept(g.clientTlsCertFile, g.clientTlsKeyFile, g.clientTlsCaFile,
+                              g.clientTlsSslmode >= config::TlsMode::VerifyCa, error);
   return out != nullptr;
 }
 

@@ -79,6 +79,30 @@ bool Connection::endpoints(Endpoint& peer, Endpoint& local) const {
   return true;
 }
 
+std::optional<Connection::PeerIp> Connection::peerIp() const {
+  int sock = fd();
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (sock < 0 || ::getpeername(sock, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return std::nullopt;
+  PeerIp ip;
+  const void* addr = nullptr;
+  if (ss.ss_family == AF_INET) {
+    addr = &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr;
+    std::memcpy(ip.bytes.data(), addr, 4);
+  } else if (ss.ss_family == AF_INET6) {
+    ip.v6 = true;
+    addr = &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
+    std::memcpy(ip.bytes.data(), addr, 16);
+  } else {
+    return std::nullopt;
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(ss.ss_family, addr, text, sizeof text);
+  ip.text = text;
+  return ip;
+}
+
 int Connection::acceptFrom(uv_stream_t* listener) {
   bool unixSocket = listener->type == UV_NAMED_PIPE;
   handle_ = unixSocket ? newPipe(loop_->loop(), this) : newTcp(loop_->loop(), this);

@@ -5,9 +5,11 @@
 
 #include <uv.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
 
 #include <memory>
@@ -42,6 +44,14 @@ class Connection {
     int port = 0;
   };
   bool endpoints(Endpoint& peer, Endpoint& local) const;
+  // The peer's IP address (4 bytes for IPv4, 16 for IPv6), for address rules; nullopt for a
+  // unix socket or a closed one.
+  struct PeerIp {
+    bool v6 = false;
+    std::array<uint8_t, 16> bytes{};
+    std::string text;  // as inet_ntop writes it
+  };
+  std::optional<PeerIp> peerIp() const;
 
   [[nodiscard]] int acceptFrom(uv_stream_t* listener);  // a TCP or unix-socket listener
   bool unixSocket() const { return handle_ && handle_->type == UV_NAMED_PIPE; }

@@ -60,7 +60,8 @@ TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
 std::unique_ptr<TlsContext> TlsContext::forAccept(const std::string& certFile,
                                                   const std::string& keyFile,
-                                                  const std::string& caFile, std::string& error) {
+                                                  const std::string& caFile, bool requireCert,
+                                                  std::string& error) {
   SSL_CTX* ctx = newContext(TLS_server_method(), error);
   if (!ctx) return nullptr;
   std::unique_ptr<TlsContext> out(new TlsContext(ctx));
@@ -71,7 +72,12 @@ std::unique_ptr<TlsContext> TlsContext::forAccept(const std::string& certFile,
       return nullptr;
     }
     SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(caFile.c_str()));
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    // Clients are asked for a certificate; one they send must verify. Without requireCert a
+    // client may send none (auth "cert" then refuses that client alone).
+    SSL_CTX_set_verify(ctx,
+                       requireCert ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                   : SSL_VERIFY_PEER,
+                       nullptr);
   }
   return out;
 }
@@ -207,6 +213,7 @@ bool TlsSession::takeOutput(std::string& out) {
 }
 
 std::string TlsSession::peerCommonName() const {
+  if (SSL_get_verify_result(ssl_) != X509_V_OK) return {};
   X509* cert = SSL_get1_peer_certificate(ssl_);
   if (!cert) return {};
   char cn[256] = {};

@@ -12,11 +12,13 @@ namespace shardpool::pooler {
 
 class TlsContext {
  public:
-  // Accepting side (clients connecting to shardpool). With `caFile`, clients must present a
-  // certificate signed by it.
+  // Accepting side (clients connecting to shardpool). With `caFile`, clients are asked for a
+  // certificate, and one they present must be signed by it; `requireCert` refuses clients
+  // that present none.
   static std::unique_ptr<TlsContext> forAccept(const std::string& certFile,
                                                const std::string& keyFile,
-                                               const std::string& caFile, std::string& error);
+                                               const std::string& caFile, bool requireCert,
+                                               std::string& error);
   // Connecting side (shardpool connecting to backends). `verify`: check the chain against
   // `caFile` (or the system store when empty).
   static std::unique_ptr<TlsContext> forConnect(bool verify, const std::string& caFile,

@@ -67,9 +67,12 @@ ClientAuth::Step ClientAuth::refusal(std::string reason) {
 ClientAuth::Step ClientAuth::begin(pg::Writer& out) {
   switch (type_) {
     case config::AuthType::Trust:
+    case config::AuthType::Cert:  // the certificate or the peer's OS user, checked by the caller
+    case config::AuthType::Peer:
       // PgBouncer's '"trust" authentication failed', in PostgreSQL's words and SQLSTATE.
       if (!user_)
-        return refusal(fmt::format("\"trust\" authentication failed for user \"{}\"", userName_));
+        return refusal(fmt::format("\"{}\" authentication failed for user \"{}\"",
+                                   config::toString(type_), userName_));
       return Step::Success;
     case config::AuthType::Password:
       pg::putAuthCleartext(out);
@@ -87,6 +90,9 @@ ClientAuth::Step ClientAuth::begin(pg::Writer& out) {
       else
         pg::putAuthSasl(out, {auth::kScramSha256});
       return Step::Continue;
+    case config::AuthType::Hba:  // resolved to a rule's method before the exchange
+    case config::AuthType::Reject:
+      break;
   }
   return fail("unsupported auth type");
 }
@@ -141,6 +147,10 @@ ClientAuth::Step ClientAuth::exchange(pg::Bytes body, pg::Writer& out) {
   ++round_;
   switch (type_) {
     case config::AuthType::Trust:
+    case config::AuthType::Cert:
+    case config::AuthType::Peer:
+    case config::AuthType::Hba:
+    case config::AuthType::Reject:
       return fail("unexpected password message");
     case config::AuthType::Password: {
       auto pw = pg::decodePasswordMessage(body);

@@ -5,9 +5,6 @@
 // user name or password is looked at.
 #include <fmt/format.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include "pooler/net/log.h"
 #include "pooler/pg/client_conn.h"
 #include "pooler/session/runtime.h"
@@ -35,25 +32,12 @@ auth::LoginBackoff::Policy policyOf(const config::General& g) {
 
 // The peer's address as the back-off counts it; nullopt for a trusted network or a socket
 // without an IP peer.
-std::optional<auth::SourceKey> sourceOf(int fd, const config::General& g) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-    return std::nullopt;
-  const uint8_t* bytes = nullptr;
-  bool v6 = false;
-  if (ss.ss_family == AF_INET) {
-    bytes = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
-  } else if (ss.ss_family == AF_INET6) {
-    bytes =
-        reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr);
-    v6 = true;
-  } else {
-    return std::nullopt;
-  }
+std::optional<auth::SourceKey> sourceOf(const std::optional<Connection::PeerIp>& ip,
+                                        const config::General& g) {
+  if (!ip) return std::nullopt;
   for (const config::Network& n : g.authFailureTrustedNetworks)
-    if (n.contains(v6, bytes)) return std::nullopt;
-  return auth::sourceKey(v6, bytes);
+    if (n.contains(ip->v6, ip->bytes.data())) return std::nullopt;
+  return auth::sourceKey(ip->v6, ip->bytes.data());
 }
 
 }  // namespace
@@ -64,7 +48,7 @@ bool ClientConn::admitLogin() {
   const config::General& g = cfg->general;
   auth::LoginBackoff::Policy policy = policyOf(g);
   if (!policy.enabled()) return true;
-  loginSource_ = sourceOf(fd(), g);
+  loginSource_ = sourceOf(peerIp(), g);
   if (!loginSource_) return true;
   // The clock itself, not the loop's cached time: a wait must not come out short.
   Clock::time_point now = Clock::now();

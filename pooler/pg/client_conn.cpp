@@ -233,9 +233,29 @@ bool ClientConn::beginAuth() {
 }
 
 bool ClientConn::beginAuthWith(const config::Config& cfg, const config::User* user) {
-  auth_ = std::make_unique<ClientAuth>(cfg.loginAuthTypeFor(user), user, user_,
+  const config::HbaRule* rule = nullptr;
+  config::AuthType method = loginMethod(cfg, user, &rule);
+  if (rule != nullptr)
+    log::debug(who_, "{} line {}: {}", cfg.general.authHbaFile, rule->line,
+               config::toString(method));
+  if (method == config::AuthType::Reject) return rejectLogin(rule);
+  if (method == config::AuthType::Cert || method == config::AuthType::Peer) {
+    if (std::optional<std::string> why = identityProblem(method)) {
+      noteAuthFailure();
+      fatal("28000",
+            fmt::format("{} authentication failed for user \"{}\"",
+                        method == config::AuthType::Cert ? "certificate" : "peer", user_),
+            fmt::format("authentication failed: {}", *why));
+      return false;
+    }
+  }
+  std::optional<std::string> unusable;
+  if (user != nullptr)
+    unusable = rule != nullptr ? config::Config::loginProblem(*user, method)
+                               : cfg.loginProblemFor(*user);
+  auth_ = std::make_unique<ClientAuth>(method, user, user_,
                                        tlsActive() ? tls()->tlsServerEndPoint() : std::string(),
-                                       user ? cfg.loginProblemFor(*user) : std::nullopt);
+                                       std::move(unusable));
   pg::Writer w;
   ClientAuth::Step step = auth_->begin(w);
   if (!w.data().empty()) send(w.take());

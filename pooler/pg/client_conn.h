@@ -3,6 +3,8 @@
 // linked server. Session pooling: one server for the whole client session.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -97,6 +99,22 @@ class ClientConn final : public ClientSession {
   bool handleStartupPacket(protocol::pg::Bytes body);
   bool beginAuth();  // sends the first authentication request (or completes a trust login)
   bool beginAuthWith(const config::Config& cfg, const config::User* user);
+  // The method this login runs (client_login.cpp): the user's auth_type, or under "hba" the
+  // method of the first auth_hba_file rule that matches this connection (`rule`, when given,
+  // is set to it; Reject when none does).
+  config::AuthType loginMethod(const config::Config& cfg, const config::User* user,
+                               const config::HbaRule** rule = nullptr) const;
+  bool rejectLogin(const config::HbaRule* rule);  // refuses an hba reject (or no rule): false
+  // Why cert (the verified certificate's common name) or peer (the unix socket's OS user) does
+  // not prove this client is user_; nullopt when it does.
+  std::optional<std::string> identityProblem(config::AuthType method) const;
+  // The OS user on the other end of a unix socket (SO_PEERCRED); nullopt over TCP.
+  struct PeerUser {
+    std::string name;
+    uid_t uid;
+    pid_t pid;
+  };
+  std::optional<PeerUser> peerUser() const;
   // Password lookup (client_lookup.cpp): whether this login's secret comes from auth_query;
   // startLookup() answers from the cache or waits in State::Auth for secretLookedUp().
   bool needsLookup(const config::Config& cfg, const config::User* user) const;

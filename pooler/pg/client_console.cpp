@@ -2,8 +2,6 @@
 // messages, and describing a client for SHOW CLIENTS.
 #include <fmt/format.h>
 
-#include <pwd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,25 +24,19 @@ constexpr size_t kMaxConsoleInput = 1 << 20;
 }
 
 bool ClientConn::peerConsoleLogin() {
-  if (!unixSocket() || (database_ != "shardpool" && database_ != "pgbouncer")) return false;
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
-  std::vector<char> buf(16384);
-  passwd pw{};
-  passwd* found = nullptr;
-  if (::getpwuid_r(cred.uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr)
-    return false;
-  std::string osUser = found->pw_name;
+  if (database_ != "shardpool" && database_ != "pgbouncer") return false;
+  std::optional<PeerUser> peer = peerUser();
+  if (!peer) return false;
   auto cfg = worker().runtime().config();
   auto listed = [&](const std::vector<std::string>& names) {
     return std::find(names.begin(), names.end(), user_) != names.end();
   };
-  if (user_ == "pgbouncer" && cred.uid == ::geteuid())
+  if (user_ == "pgbouncer" && peer->uid == ::geteuid())
     peerAdmin_ = true;
-  else if (osUser != user_ || !(listed(cfg->general.adminUsers) || listed(cfg->general.statsUsers)))
+  else if (peer->name != user_ ||
+           !(listed(cfg->general.adminUsers) || listed(cfg->general.statsUsers)))
     return false;
-  log::info(who_, "admitted by peer credentials (OS user \"{}\", pid {})", osUser, cred.pid);
+  log::info(who_, "admitted by peer credentials (OS user \"{}\", pid {})", peer->name, peer->pid);
   return true;
 }
 

@@ -49,7 +49,11 @@ AuthQueryTarget lookupTarget(const config::Config& cfg, const config::Database& 
 
 bool ClientConn::needsLookup(const config::Config& cfg, const config::User* user) const {
   if (user != nullptr && !user->password.empty()) return false;
-  if (cfg.loginAuthTypeFor(user) == config::AuthType::Trust) return false;
+  // Only the password methods need the secret.
+  config::AuthType method = loginMethod(cfg, user);
+  if (method != config::AuthType::Password && method != config::AuthType::Md5 &&
+      method != config::AuthType::ScramSha256)
+    return false;
   if (database_ == "shardpool" || database_ == "pgbouncer") return false;
   const config::Database* db = cfg.findDatabase(database_);
   return db != nullptr && !cfg.authUserFor(*db).empty();

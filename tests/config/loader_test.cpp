@@ -227,11 +227,13 @@ TEST_CASE("config: values of the wrong type or range are errors at the value", "
        "mean "
        "\"transaction\"?"},
       {"general", "auth_type = \"scram\"", "general.auth_type", 13,
-       "expected one of \"trust\", \"password\", \"md5\" or \"scram-sha-256\", got \"scram\"; did "
+       "expected one of \"trust\", \"password\", \"md5\", \"scram-sha-256\", \"cert\" or \"hba\", "
+       "got \"scram\"; did "
        "you mean "
        "\"scram-sha-256\"?"},
       {"general", "auth_type = \"ldap\"", "general.auth_type", 13,
-       "expected one of \"trust\", \"password\", \"md5\" or \"scram-sha-256\", got \"ldap\""},
+       "expected one of \"trust\", \"password\", \"md5\", \"scram-sha-256\", \"cert\" or \"hba\", "
+       "got \"ldap\""},
       {"general", "query_wait_timeout = 1979-05-27", "general.query_wait_timeout", 22,
        "expected a duration (seconds as a number, or a string such as \"250ms\", \"1.5s\", \"5m\" "
        "or "

@@ -66,8 +66,6 @@ TEST_CASE("pgbouncer import: [pgbouncer] settings map to [general]", "[config][p
       {"auth_type = trust", [](const General& g) { CHECK(g.authType == AuthType::Trust); }, ""},
       {"auth_type = any", [](const General& g) { CHECK(g.authType == AuthType::Trust); },
        "auth_type"},
-      {"auth_type = hba\nauth_hba_file = /etc/pgbouncer/hba.conf",
-       [](const General& g) { CHECK(g.authType == AuthType::ScramSha256); }, "auth_type"},
       {"auth_type = pam", [](const General& g) { CHECK(g.authType == AuthType::ScramSha256); },
        "auth_type"},
       {"auth_type = kerberos", [](const General& g) { CHECK(g.authType == AuthType::Md5); },
@@ -218,7 +216,7 @@ TEST_CASE("pgbouncer import: server_reset_query_always only when it is on", "[co
   CHECK(hasNote(on.result.notes, "server_reset_query_always", 2, "session-mode"));
 }
 
-TEST_CASE("pgbouncer import: TLS settings and auth_type cert", "[config][pgbouncer]") {
+TEST_CASE("pgbouncer import: TLS settings, auth_type cert and hba", "[config][pgbouncer]") {
   testing::TempDir dir;
   std::string cert = dir.file("server.crt");
   std::string key = dir.file("server.key");
@@ -240,11 +238,21 @@ TEST_CASE("pgbouncer import: TLS settings and auth_type cert", "[config][pgbounc
   CHECK(g.serverTlsKeyFile == key);
   CHECK(hasNote(imported.result.notes, "client_tls_protocols", 10, "TLS 1.2"));
 
-  // cert: the certificate's common name must be the user name, i.e. verify-full + trust.
+  // cert is shardpool's cert: same TLS settings, no note.
   auto certAuth = importOk(withGeneral(lines + "\nauth_type = cert"));
-  CHECK(certAuth.config->general.authType == AuthType::Trust);
-  CHECK(certAuth.config->general.clientTlsSslmode == TlsMode::VerifyFull);
-  CHECK(hasNote(certAuth.result.notes, "auth_type", 0, "verify-full"));
+  CHECK(certAuth.config->general.authType == AuthType::Cert);
+  CHECK(certAuth.config->general.clientTlsSslmode == TlsMode::Require);
+  CHECK_FALSE(hasNoteFor(certAuth.result.notes, "auth_type"));
+
+  // hba reads the same auth_hba_file, which has the same format.
+  std::string hba = dir.file("hba.conf", "local all all peer\nhost all all 0.0.0.0/0 md5\n");
+  auto hbaAuth = importOk(withGeneral("auth_type = hba\nauth_hba_file = " + hba));
+  CHECK(hbaAuth.config->general.authType == AuthType::Hba);
+  CHECK(hbaAuth.config->general.authHbaFile == hba);
+  REQUIRE(hbaAuth.config->general.hba != nullptr);
+  CHECK(hbaAuth.config->general.hba->rules.size() == 2);
+  CHECK_FALSE(hasNoteFor(hbaAuth.result.notes, "auth_type"));
+  CHECK_FALSE(hasNoteFor(hbaAuth.result.notes, "auth_hba_file"));
 
   auto empty = importOk(withGeneral("client_tls_ca_file ="));
   CHECK(empty.config->general.clientTlsCaFile.empty());

@@ -266,7 +266,7 @@ TEST_CASE("pgbouncer import: users from userlist.txt and [users]", "[config][pgb
          CHECK(user(c, "alice").authType == AuthType::Md5);
        },
        {"users.alice"}},
-      {"auth_type = hba",
+      {"auth_type = pam",
        "\"alice\" \"" + md5 + "\"\n\"bob\" \"pw\"\n",
        "",
        [&](const Config& c) {
