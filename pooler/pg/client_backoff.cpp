@@ -48,16 +48,17 @@ bool ClientConn::admitLogin() {
   const config::General& g = cfg->general;
   auth::LoginBackoff::Policy policy = policyOf(g);
   if (!policy.enabled()) return true;
-  loginSource_ = sourceOf(peerIp(), g);
-  if (!loginSource_) return true;
+  LoginState& login = this->login();
+  login.source = sourceOf(peerIp(), g);
+  if (!login.source) return true;
   // The clock itself, not the loop's cached time: a wait must not come out short.
   Clock::time_point now = Clock::now();
-  auth::LoginBackoff::Admission a = runtime.loginBackoff().admit(*loginSource_, now, policy);
+  auth::LoginBackoff::Admission a = runtime.loginBackoff().admit(*login.source, now, policy);
   switch (a.verdict) {
     case auth::LoginBackoff::Verdict::Now:
       return true;
     case auth::LoginBackoff::Verdict::Wait:
-      loginHeldUntil_ = a.at;
+      login.heldUntil = a.at;
       stopReading();
       log::info(who_, "login waits {} ms: too many failed logins from this address",
                 std::chrono::duration_cast<std::chrono::milliseconds>(a.at - now).count());
@@ -71,16 +72,16 @@ bool ClientConn::admitLogin() {
 }
 
 void ClientConn::resumeLogin() {
-  loginHeldUntil_.reset();
+  login().heldUntil.reset();
   startReading();
   // Bytes that came with the startup packet were held with it.
   if (beginAuth() && (state_ == State::Startup || state_ == State::Auth)) handleStartupBytes();
 }
 
 void ClientConn::noteAuthFailure() {
-  if (!loginSource_) return;
+  if (!login_ || !login_->source) return;
   Runtime& runtime = worker().runtime();
-  runtime.loginBackoff().failed(*loginSource_, Clock::now(),
+  runtime.loginBackoff().failed(*login_->source, Clock::now(),
                                 policyOf(runtime.config()->general));
 }
 

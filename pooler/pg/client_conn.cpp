@@ -96,7 +96,7 @@ void ClientConn::onData(Chunk* chunk, size_t len) {
 
 void ClientConn::handleStartupBytes() {
   // The login waits (back-off, or its password lookup): what came with it waits too.
-  if (loginHeldUntil_ || lookingUp_) return;
+  if (loginWaits()) return;
   while (state_ == State::Startup || state_ == State::Auth) {
     pg::Bytes data(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
     pg::Frame f = state_ == State::Startup ? pg::frameStartup(data) : pg::frameMessage(data);
@@ -253,20 +253,21 @@ bool ClientConn::beginAuthWith(const config::Config& cfg, const config::User* us
   if (user != nullptr)
     unusable = rule != nullptr ? config::Config::loginProblem(*user, method)
                                : cfg.loginProblemFor(*user);
-  auth_ = std::make_unique<ClientAuth>(method, user, user_,
+  std::unique_ptr<ClientAuth>& auth = login().auth;
+  auth = std::make_unique<ClientAuth>(method, user, user_,
                                        tlsActive() ? tls()->tlsServerEndPoint() : std::string(),
                                        std::move(unusable));
   pg::Writer w;
-  ClientAuth::Step step = auth_->begin(w);
+  ClientAuth::Step step = auth->begin(w);
   if (!w.data().empty()) send(w.take());
   if (step == ClientAuth::Step::Failure) {
     noteAuthFailure();
     forgetLookedUpSecret();
-    if (auth_->sqlstate() == "28P01")
+    if (auth->sqlstate() == "28P01")
       fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
-            fmt::format("authentication failed: {}", auth_->failure()));
+            fmt::format("authentication failed: {}", auth->failure()));
     else  // an unknown user under trust: its own message
-      fatal(auth_->sqlstate(), auth_->failure(), "authentication failed: user is not configured");
+      fatal(auth->sqlstate(), auth->failure(), "authentication failed: user is not configured");
     return false;
   }
   if (step == ClientAuth::Step::Success) {
@@ -317,12 +318,13 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
     return false;
   }
   pg::Writer w;
-  ClientAuth::Step step = auth_->onResponse(body, w);
-  if (step == ClientAuth::Step::Failure && auth_->sqlstate() != "28P01") {
+  ClientAuth& auth = *login().auth;
+  ClientAuth::Step step = auth.onResponse(body, w);
+  if (step == ClientAuth::Step::Failure && auth.sqlstate() != "28P01") {
     // As PostgreSQL: a malformed authentication message is a protocol violation (08P01), a
     // channel-binding mismatch an authorization failure (28000), each with its own message.
-    fatal(auth_->sqlstate(), auth_->failure(),
-          auth_->protocolViolation() ? "protocol violation during authentication"
+    fatal(auth.sqlstate(), auth.failure(),
+          auth.protocolViolation() ? "protocol violation during authentication"
                                      : "channel binding refused");
     return false;
   }
@@ -330,7 +332,7 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
     noteAuthFailure();
     forgetLookedUpSecret();
     fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_),
-          fmt::format("authentication failed: {}", auth_->failure()));
+          fmt::format("authentication failed: {}", auth.failure()));
     return false;
   }
   if (!w.data().empty()) send(w.take());
@@ -339,9 +341,9 @@ bool ClientConn::handleAuthMessage(char type, pg::Bytes body) {
 }
 
 void ClientConn::afterAuth() {
-  std::optional<auth::LoginCredential> proved = auth_ ? auth_->credential() : std::nullopt;
-  auth_.reset();
-  lookedUp_.reset();
+  std::optional<auth::LoginCredential> proved =
+      login_ && login_->auth ? login_->auth->credential() : std::nullopt;
+  login_.reset();
   Runtime& runtime = worker().runtime();
   if (database_ == "shardpool" || database_ == "pgbouncer") {
     startConsole();
@@ -711,7 +713,7 @@ void ClientConn::onTick(Clock::time_point now, const config::General& g) {
       return;
     case State::Startup:
     case State::Auth:
-      if (loginHeldUntil_ && now >= *loginHeldUntil_) {
+      if (login_ && login_->heldUntil && now >= *login_->heldUntil) {
         resumeLogin();
         return;
       }

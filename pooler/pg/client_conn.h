@@ -219,6 +219,7 @@ class ClientConn final : public ClientSession {
   bool loggedIn_ = false;
   bool txnPooling_ = false;       // transaction or statement pooling
   bool trackStatements_ = false;  // ... with protocol-level prepared statements mapped
+  bool hasUnnamed_ = false;        // unnamed_ holds the client's unnamed statement
   uint32_t maxPrepared_ = 0;
   std::unordered_map<std::string, ClientStatement> statements_;
   SettingChanges touched_;            // settings changed since the last capture (client_params)
@@ -228,24 +229,30 @@ class ClientConn final : public ClientSession {
   // unnamed Parse and kept, so that a client re-using it allocates nothing and one that never
   // uses it pays a pointer.
   std::unique_ptr<ClientStatement> unnamed_;
-  bool hasUnnamed_ = false;
-  uint64_t unnamedGeneration_ = 0;
-  bool answeredLocally_ = false;  // a ReadyForQuery of shardpool's own may end the transaction          // counts its replacements (ServerConn::holdsUnnamed)
+  uint64_t unnamedGeneration_ = 0;  // counts its replacements (ServerConn::holdsUnnamed)
   std::string inbuf_;  // startup/auth bytes, or bytes that arrived before login completed
-  std::unique_ptr<ClientAuth> auth_;  // during authentication only (about 500 bytes)
-  // auth_query: the user as looked up (its secret) and the cache key, during authentication.
-  std::unique_ptr<config::User> lookedUp_;
-  std::string lookupKey_;
-  bool lookingUp_ = false;
+  // What only a login needs, freed when it completes: an idle client does not carry it.
+  struct LoginState {
+    // auth_query: the user as looked up (its secret; auth points to it) and the cache key.
+    std::unique_ptr<config::User> lookedUp;
+    std::string lookupKey;
+    bool lookingUp = false;
+    std::unique_ptr<ClientAuth> auth;  // the exchange in progress (about 500 bytes)
+    // Failed-login back-off: where the login comes from (unset for trusted networks), and,
+    // while it waits, when its authentication may start.
+    std::optional<auth::SourceKey> source;
+    std::optional<Clock::time_point> heldUntil;
+  };
+  LoginState& login();  // created on first use
+  // Whether the login waits (back-off, or its password lookup).
+  bool loginWaits() const { return login_ && (login_->heldUntil || login_->lookingUp); }
+  std::unique_ptr<LoginState> login_;
   ServerConn* server_ = nullptr;
   protocol::pg::Scanner scanner_{1u << 20};  // only Terminate is collected from clients
   Chunk* currentChunk_ = nullptr;
-  // Failed-login back-off: where the login comes from (unset for trusted networks), and, while
-  // it waits, when its authentication may start.
-  std::optional<auth::SourceKey> loginSource_;
-  std::optional<Clock::time_point> loginHeldUntil_;
   std::unique_ptr<ConsoleSession> console_;
   bool peerAdmin_ = false;  // see peerConsoleLogin()
+  bool answeredLocally_ = false;  // a ReadyForQuery of shardpool's own may end the transaction
   // Recovery after a lost server (client_recovery.cpp).
   bool discardUntilSync_ = false;  // skip the rest of an extended batch; Sync gets ReadyForQuery
   bool lostTransaction_ = false;   // the open transaction died with its server: only ROLLBACK

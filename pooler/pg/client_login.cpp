@@ -13,6 +13,11 @@
 
 namespace shardpool::pooler {
 
+ClientConn::LoginState& ClientConn::login() {
+  if (!login_) login_ = std::make_unique<LoginState>();
+  return *login_;
+}
+
 std::optional<ClientConn::PeerUser> ClientConn::peerUser() const {
   if (!unixSocket()) return std::nullopt;
   ucred cred{};

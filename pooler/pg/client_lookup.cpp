@@ -61,12 +61,13 @@ bool ClientConn::needsLookup(const config::Config& cfg, const config::User* user
 
 bool ClientConn::startLookup(const config::Config& cfg) {
   const config::Database& db = *cfg.findDatabase(database_);
-  lookupKey_ = AuthCache::key(db.name == "*" ? database_ : db.name, user_);
+  LoginState& login = this->login();
+  login.lookupKey = AuthCache::key(db.name == "*" ? database_ : db.name, user_);
   AuthCache& cache = authCache(worker());
-  AuthCache::Found found = cache.find(lookupKey_, Clock::now(), {worker().index(), id()});
+  AuthCache::Found found = cache.find(login.lookupKey, Clock::now(), {worker().index(), id()});
   if (found.status == AuthCache::Status::Hit) return authWithSecret(found.result);
   setState(State::Auth);
-  lookingUp_ = true;
+  login.lookingUp = true;
   if (found.status == AuthCache::Status::Wait) {
     log::debug(who_, "waiting for the password lookup of another login");
     return true;
@@ -75,7 +76,7 @@ bool ClientConn::startLookup(const config::Config& cfg) {
   Runtime& runtime = worker().runtime();
   auto ttl = std::chrono::duration_cast<AuthCache::Clock::duration>(cfg.general.authQueryCacheTtl);
   runAuthQuery(worker().loop(), lookupTarget(cfg, db, database_, user_),
-               [&runtime, &cache, key = lookupKey_, ttl](AuthSecret result) {
+               [&runtime, &cache, key = login.lookupKey, ttl](AuthSecret result) {
                  for (const AuthCache::Waiter& w : cache.finish(key, result, Clock::now(), ttl))
                    runtime.worker(w.worker).post([id = w.clientId, result](Worker& worker) {
                      if (ClientSession* c = worker.findClient(id))
@@ -86,8 +87,8 @@ bool ClientConn::startLookup(const config::Config& cfg) {
 }
 
 void ClientConn::secretLookedUp(const AuthSecret& result) {
-  if (!lookingUp_ || state_ != State::Auth) return;
-  lookingUp_ = false;
+  if (!login_ || !login_->lookingUp || state_ != State::Auth) return;
+  login_->lookingUp = false;
   if (result.kind == AuthSecret::Kind::Failed) {
     log::warn(who_, "password lookup (auth_query) failed: {}", result.error);
     // Nothing about the user, nor the database's error, goes to the client.
@@ -99,17 +100,18 @@ void ClientConn::secretLookedUp(const AuthSecret& result) {
 }
 
 bool ClientConn::authWithSecret(const AuthSecret& result) {
-  lookedUp_.reset();
+  std::unique_ptr<config::User>& lookedUp = login().lookedUp;
+  lookedUp.reset();
   if (result.kind == AuthSecret::Kind::Found) {
-    lookedUp_ = std::make_unique<config::User>();
-    lookedUp_->name = user_;
-    lookedUp_->password = result.secret;
+    lookedUp = std::make_unique<config::User>();
+    lookedUp->name = user_;
+    lookedUp->password = result.secret;
   }
-  return beginAuthWith(*worker().runtime().config(), lookedUp_.get());
+  return beginAuthWith(*worker().runtime().config(), lookedUp.get());
 }
 
 void ClientConn::forgetLookedUpSecret() {
-  if (!lookupKey_.empty()) authCache(worker()).forget(lookupKey_);
+  if (login_ && !login_->lookupKey.empty()) authCache(worker()).forget(login_->lookupKey);
 }
 
 }  // namespace shardpool::pooler

@@ -12,7 +12,7 @@
 
 namespace shardpool::protocol::pg {
 
-enum class Disposition {
+enum class Disposition : uint8_t {
   Forward,  // pass the bytes through untouched
   Inspect,  // pass through, and deliver the whole body to onMessage
   Swallow,  // drop the bytes
@@ -44,7 +44,7 @@ class Scanner {
         std::memcpy(hdr_ + hdrLen_, data.data() + pos, take);
         size_t hdrStartInInput = pos;
         bool headerWasSplit = hdrLen_ > 0;
-        hdrLen_ += take;
+        hdrLen_ = static_cast<uint8_t>(hdrLen_ + take);
         pos += take;
         if (hdrLen_ < 5) break;
         uint32_t len = (uint32_t(hdr_[1]) << 24) | (uint32_t(hdr_[2]) << 16) |
@@ -101,14 +101,14 @@ class Scanner {
  private:
   bool passes() const { return disp_ == Disposition::Forward || disp_ == Disposition::Inspect; }
 
+  std::string body_;
   uint32_t maxCollect_;
-  uint8_t hdr_[5] = {};
-  size_t hdrLen_ = 0;
   uint32_t remaining_ = 0;
+  uint8_t hdr_[5] = {};
+  uint8_t hdrLen_ = 0;  // bytes of hdr_ read so far (at most 5)
   bool inBody_ = false;
   char type_ = 0;
   Disposition disp_ = Disposition::Forward;
-  std::string body_;
 };
 
 }  // namespace shardpool::protocol::pg
