@@ -211,3 +211,28 @@ TEST_CASE("auth_query: a failing lookup refuses the login quickly and clearly",
   CHECK(contains(log, "connect timed out"));
   ::close(silent);
 }
+
+TEST_CASE("auth_query: a host list whose first host is down is looked up on the next one",
+          "[integration][auth][auth_query][hosts]") {
+  LookupSetup setup;
+  std::string pg = std::to_string(pgPort());
+  std::string dbs = "[databases.aq_hosts]\nhost = [\"127.0.0.1\", \"127.0.0.1\"]\nport = [" +
+                    std::to_string(freePort()) + ", " + pg + "]\ndbname = \"sp_db\"\n\n";
+  // Every host down: the lookup fails, and the log says why for each.
+  uint16_t closed1 = freePort(), closed2 = freePort();
+  dbs += "[databases.aq_down]\nhost = [\"127.0.0.1\", \"127.0.0.1\"]\nport = [" +
+         std::to_string(closed1) + ", " + std::to_string(closed2) + "]\ndbname = \"sp_db\"\n\n";
+  Proxy proxy(setup.config("", dbs));
+  {
+    Conn c(proxy.conninfo(setup.scramRole(), "scram_pw", "aq_hosts"));
+    INFO(c.connectError().message << "\n" << proxy.log());
+    REQUIRE(c.ok());
+    CHECK(c.scalar("select current_user") == setup.scramRole());
+  }
+  CHECK(setup.calls(setup.scramRole()) == 1);
+  PgError e = loginError(proxy, setup.scramRole(), "scram_pw", "aq_down");
+  CHECK(e.sqlstate == "08006");
+  std::string log = proxy.log();
+  CHECK(contains(log, "port " + std::to_string(closed1) + " failed"));
+  CHECK(contains(log, "port " + std::to_string(closed2) + " failed"));
+}
