@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -148,7 +149,7 @@ TEST_CASE("auth_query: a burst of logins of one user runs one lookup",
   CHECK(setup.calls(setup.scramRole()) == 1);
 }
 
-TEST_CASE("auth_query: a password change is seen after the TTL, or after a failed login",
+TEST_CASE("auth_query: a password change is seen after the TTL, a reload, or a failed login",
           "[integration][auth][auth_query]") {
   LookupSetup setup;
   SECTION("cached for auth_query_cache_ttl") {
@@ -162,6 +163,19 @@ TEST_CASE("auth_query: a password change is seen after the TTL, or after a faile
     INFO(c.connectError().message << "\n" << proxy.log());
     REQUIRE(c.ok());
     CHECK(c.scalar("select current_user") == setup.scramRole());
+    CHECK(setup.calls(setup.scramRole()) == 2);
+  }
+  SECTION("looked up again after a reload") {
+    Proxy proxy(setup.config("auth_query_cache_ttl = \"1h\""));
+    REQUIRE(Conn(proxy.conninfo(setup.scramRole(), "scram_pw")).ok());
+    adminConn().query("ALTER ROLE " + setup.scramRole() + " PASSWORD 'changed_pw'");
+    proxy.signal(SIGHUP);
+    auto deadline = Clock::now() + 5s;
+    while (!contains(proxy.log(), "configuration reloaded") && Clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    Conn c(proxy.conninfo(setup.scramRole(), "changed_pw"));
+    INFO(c.connectError().message << "\n" << proxy.log());
+    REQUIRE(c.ok());
     CHECK(setup.calls(setup.scramRole()) == 2);
   }
   SECTION("a failed login looks the user up again at the next one") {
