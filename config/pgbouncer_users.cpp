@@ -110,11 +110,13 @@ std::optional<toml::table> buildUser(Importer& im, const std::string& name, toml
   if (!pickAuth(im, at, key, kind, own)) return std::nullopt;
   if (own) settings.insert_or_assign("auth_type", std::string(toString(*own)));
   if (!password.empty()) settings.insert_or_assign("password", escapeEnv(password));
-  if (kind == SecretKind::Scram && im.serversUseClientPasswords) {
+  // With a SCRAM secret, servers are logged in to with the keys the client's SCRAM login proved
+  // (as PgBouncer does); under trust no login proves any.
+  if (kind == SecretKind::Scram && im.serversUseClientPasswords && im.authType == AuthType::Trust) {
     im.note(at.file, at.line, key,
-            "stored as a SCRAM secret, which shardpool cannot use to log in to servers as this "
-            "user (PgBouncer passes SCRAM through): store the plain password, or set user and "
-            "password on the databases");
+            "stored as a SCRAM secret: under auth_type \"trust\" the client proves no password, "
+            "so servers cannot be logged in to as this user (nor can PgBouncer): store the plain "
+            "password, or set user and password on the databases");
   }
   return settings;
 }

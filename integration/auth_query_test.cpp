@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -148,7 +149,7 @@ TEST_CASE("auth_query: a burst of logins of one user runs one lookup",
   CHECK(setup.calls(setup.scramRole()) == 1);
 }
 
-TEST_CASE("auth_query: a password change is seen after the TTL, or after a failed login",
+TEST_CASE("auth_query: a password change is seen after the TTL, a reload, or a failed login",
           "[integration][auth][auth_query]") {
   LookupSetup setup;
   SECTION("cached for auth_query_cache_ttl") {
@@ -162,6 +163,19 @@ TEST_CASE("auth_query: a password change is seen after the TTL, or after a faile
     INFO(c.connectError().message << "\n" << proxy.log());
     REQUIRE(c.ok());
     CHECK(c.scalar("select current_user") == setup.scramRole());
+    CHECK(setup.calls(setup.scramRole()) == 2);
+  }
+  SECTION("looked up again after a reload") {
+    Proxy proxy(setup.config("auth_query_cache_ttl = \"1h\""));
+    REQUIRE(Conn(proxy.conninfo(setup.scramRole(), "scram_pw")).ok());
+    adminConn().query("ALTER ROLE " + setup.scramRole() + " PASSWORD 'changed_pw'");
+    proxy.signal(SIGHUP);
+    auto deadline = Clock::now() + 5s;
+    while (!contains(proxy.log(), "configuration reloaded") && Clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    Conn c(proxy.conninfo(setup.scramRole(), "changed_pw"));
+    INFO(c.connectError().message << "\n" << proxy.log());
+    REQUIRE(c.ok());
     CHECK(setup.calls(setup.scramRole()) == 2);
   }
   SECTION("a failed login looks the user up again at the next one") {
@@ -210,4 +224,29 @@ TEST_CASE("auth_query: a failing lookup refuses the login quickly and clearly",
   CHECK(contains(log, "no_such_db"));
   CHECK(contains(log, "connect timed out"));
   ::close(silent);
+}
+
+TEST_CASE("auth_query: a host list whose first host is down is looked up on the next one",
+          "[integration][auth][auth_query][hosts]") {
+  LookupSetup setup;
+  std::string pg = std::to_string(pgPort());
+  std::string dbs = "[databases.aq_hosts]\nhost = [\"127.0.0.1\", \"127.0.0.1\"]\nport = [" +
+                    std::to_string(freePort()) + ", " + pg + "]\ndbname = \"sp_db\"\n\n";
+  // Every host down: the lookup fails, and the log says why for each.
+  uint16_t closed1 = freePort(), closed2 = freePort();
+  dbs += "[databases.aq_down]\nhost = [\"127.0.0.1\", \"127.0.0.1\"]\nport = [" +
+         std::to_string(closed1) + ", " + std::to_string(closed2) + "]\ndbname = \"sp_db\"\n\n";
+  Proxy proxy(setup.config("", dbs));
+  {
+    Conn c(proxy.conninfo(setup.scramRole(), "scram_pw", "aq_hosts"));
+    INFO(c.connectError().message << "\n" << proxy.log());
+    REQUIRE(c.ok());
+    CHECK(c.scalar("select current_user") == setup.scramRole());
+  }
+  CHECK(setup.calls(setup.scramRole()) == 1);
+  PgError e = loginError(proxy, setup.scramRole(), "scram_pw", "aq_down");
+  CHECK(e.sqlstate == "08006");
+  std::string log = proxy.log();
+  CHECK(contains(log, "port " + std::to_string(closed1) + " failed"));
+  CHECK(contains(log, "port " + std::to_string(closed2) + " failed"));
 }

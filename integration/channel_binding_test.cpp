@@ -15,19 +15,6 @@ using namespace shardpool::integration;
 
 namespace {
 
-std::string certsDir() {
-  if (const char* v = std::getenv("SHARDPOOL_IT_CERTS"); v && *v) return v;
-#ifdef SHARDPOOL_IT_CERTS_DEFAULT
-  return SHARDPOOL_IT_CERTS_DEFAULT;
-#else
-  throw std::runtime_error("SHARDPOOL_IT_CERTS is not set (run the integration tests via ctest)");
-#endif
-}
-
-std::string cert(const std::string& file) {
-  return certsDir() + "/" + file;
-}
-
 void requireSslCluster() {
   INFO("the test cluster must run with TLS (pg-cluster.sh start with PG_CLUSTER_SSL_DIR)");
   REQUIRE(clusterValue("PG_SSL") == "1");
@@ -44,8 +31,8 @@ std::string withDebugLog(std::string config) {
 // Clients must use TLS, with the test server certificate; `extra`: more [general] lines.
 std::string tlsGeneral(const std::string& extra = "") {
   return generalSection("client_tls_sslmode = \"require\"\nclient_tls_cert_file = \"" +
-                        cert("server.crt") + "\"\nclient_tls_key_file = \"" + cert("server.key") +
-                        "\"\n" + extra);
+                        testCert("server.crt") + "\"\nclient_tls_key_file = \"" +
+                        testCert("server.key") + "\"\n" + extra);
 }
 
 // The test cluster over TLS as sp_tlsonly (pg_hba: hostssl scram-sha-256 only).
@@ -53,7 +40,7 @@ std::string tlsOnlyDatabase() {
   return "[databases.sp_db]\nhost = \"localhost\"\nport = " + std::to_string(pgPort()) +
          "\ndbname = \"sp_db\"\nuser = \"sp_tlsonly\"\npassword = \"" +
          clusterValue("SP_TLSONLY_PASSWORD") + "\"\nsslmode = \"verify-full\"\nsslrootcert = \"" +
-         cert("ca.crt") + "\"\n\n";
+         testCert("ca.crt") + "\"\n\n";
 }
 
 // A PostgreSQL-protocol client over TLS that sends hand-made SASL messages: enough of a client
@@ -226,7 +213,7 @@ TEST_CASE("channel binding: libpq channel_binding=require logs in through shardp
   {
     auto env = clientEnv("scram_pass");
     env["PGSSLMODE"] = "verify-full";
-    env["PGSSLROOTCERT"] = cert("ca.crt");
+    env["PGSSLROOTCERT"] = testCert("ca.crt");
     env["PGCHANNELBINDING"] = "require";
     std::vector<std::string> args{"psql", "-X", "-At", "-h", "localhost", "-p",
                                   std::to_string(proxy.port()), "-U", "sp_scram", "-d",

@@ -94,6 +94,14 @@ std::string sourceDir() {
 #endif
 }
 
+std::string testCert(const std::string& name) {
+#ifdef SHARDPOOL_IT_CERTS_DEFAULT
+  return requiredEnv("SHARDPOOL_IT_CERTS", SHARDPOOL_IT_CERTS_DEFAULT) + "/" + name;
+#else
+  return requiredEnv("SHARDPOOL_IT_CERTS", nullptr) + "/" + name;
+#endif
+}
+
 uint16_t freePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw fail("socket(): " + std::string(std::strerror(errno)));

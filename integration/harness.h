@@ -29,6 +29,9 @@ std::string clusterValue(const std::string& key);  // throws when missing
 uint16_t pgPort();
 std::string shardpoolBin();  // $SHARDPOOL_BIN
 std::string sourceDir();     // $SHARDPOOL_SOURCE_DIR
+// A file of the test CA and certificates (scripts/make-test-certs.sh, ctest fixture "certs"):
+// $SHARDPOOL_IT_CERTS/name.
+std::string testCert(const std::string& name);
 
 // A loopback port that was free a moment ago.
 uint16_t freePort();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -18,5 +19,10 @@ inline int remainingMs(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now()).count();
   return left <= 0 ? 0 : static_cast<int>(left);
 }
+
+// Exit code of a waitpid() status, or 128 + the signal that ended the process.
+int decodeStatus(int status);
+// Whether something accepts TCP connections on 127.0.0.1:port now.
+bool portAccepts(uint16_t port);
 
 }  // namespace shardpool::integration::detail

@@ -16,23 +16,11 @@ using namespace shardpool::integration;
 
 namespace {
 
-std::string certsDir() {
-  if (const char* v = std::getenv("SHARDPOOL_IT_CERTS"); v && *v) return v;
-#ifdef SHARDPOOL_IT_CERTS_DEFAULT
-  return SHARDPOOL_IT_CERTS_DEFAULT;
-#else
-  throw std::runtime_error("SHARDPOOL_IT_CERTS is not set (run the integration tests via ctest)");
-#endif
-}
-
-std::string cert(const std::string& file) {
-  return certsDir() + "/" + file;
-}
-
 // [general] with client TLS in `mode`, using the test server certificate.
 std::string clientTlsGeneral(const std::string& mode, const std::string& extra = "") {
   std::string s = "client_tls_sslmode = \"" + mode + "\"\nclient_tls_cert_file = \"" +
-                  cert("server.crt") + "\"\nclient_tls_key_file = \"" + cert("server.key") + "\"";
+                  testCert("server.crt") + "\"\nclient_tls_key_file = \"" + testCert("server.key") +
+                  "\"";
   if (!extra.empty()) s += "\n" + extra;
   return generalSection(s);
 }
@@ -135,14 +123,14 @@ TEST_CASE("tls: verify-full clients check the proxy's certificate (CN/SAN localh
                      " dbname=sp_db user=sp_scram password=scram_pass sslmode=verify-full";
 
   {
-    Conn c(base + " sslrootcert=" + cert("ca.crt"));
+    Conn c(base + " sslrootcert=" + testCert("ca.crt"));
     INFO(describe(c.connectError()));
     REQUIRE(c.ok());
     CHECK(PQsslInUse(c.get()) == 1);
     CHECK(c.scalar("select 1") == "1");
   }
   {
-    Conn c(base + " sslrootcert=" + cert("wrong-ca.crt"));
+    Conn c(base + " sslrootcert=" + testCert("wrong-ca.crt"));
     INFO(describe(c.connectError()));
     REQUIRE_FALSE(c.ok());
     CHECK(c.connectError().sqlstate.empty());  // libpq refused it, not the proxy
@@ -169,20 +157,22 @@ TEST_CASE("tls: client_tls_sslmode=prefer serves plain and TLS clients", "[integ
 TEST_CASE("tls: client_tls_sslmode=verify-full wants a client certificate whose CN is the user",
           "[integration][tls]") {
   auto start = Clock::now();
-  Proxy proxy(clientTlsGeneral("verify-full", "client_tls_ca_file = \"" + cert("ca.crt") + "\"") +
-              clusterDatabase() + userSection("sp_scram", "scram_pass"));
+  Proxy proxy(
+      clientTlsGeneral("verify-full", "client_tls_ca_file = \"" + testCert("ca.crt") + "\"") +
+      clusterDatabase() + userSection("sp_scram", "scram_pass"));
   std::string base = proxy.conninfo("sp_scram", "scram_pass") + " sslmode=require";
 
   {
-    Conn c(base + " sslcert=" + cert("client-sp_scram.crt") +
-           " sslkey=" + cert("client-sp_scram.key"));
+    Conn c(base + " sslcert=" + testCert("client-sp_scram.crt") +
+           " sslkey=" + testCert("client-sp_scram.key"));
     INFO(describe(c.connectError()));
     REQUIRE(c.ok());
     CHECK(PQsslInUse(c.get()) == 1);
     CHECK(c.scalar("select 1") == "1");
   }
   {
-    Conn c(base + " sslcert=" + cert("client-other.crt") + " sslkey=" + cert("client-other.key"));
+    Conn c(base + " sslcert=" + testCert("client-other.crt") +
+           " sslkey=" + testCert("client-other.key"));
     INFO(describe(c.connectError()));
     REQUIRE_FALSE(c.ok());
     CHECK(c.connectError().sqlstate == "28000");
@@ -191,7 +181,7 @@ TEST_CASE("tls: client_tls_sslmode=verify-full wants a client certificate whose 
   {
     // No certificate: the proxy ends the TLS handshake, so libpq reports an SSL error (no
     // SQLSTATE: the proxy never got to speak the protocol).
-    Conn c(base + " sslcert=" + cert("no-such.crt") + " sslkey=" + cert("no-such.key"));
+    Conn c(base + " sslcert=" + testCert("no-such.crt") + " sslkey=" + testCert("no-such.key"));
     INFO(describe(c.connectError()));
     REQUIRE_FALSE(c.ok());
     CHECK_FALSE(c.connectError().message.empty());
@@ -206,10 +196,10 @@ TEST_CASE("tls: backend sslmode verify-full/require/disable against a TLS-only r
   requireSslCluster();
   auto start = Clock::now();
   std::string cfg = generalSection();
-  cfg += tlsOnlyDatabase("db_verify", "verify-full", cert("ca.crt"));
+  cfg += tlsOnlyDatabase("db_verify", "verify-full", testCert("ca.crt"));
   cfg += tlsOnlyDatabase("db_plain", "disable", "");
-  cfg += tlsOnlyDatabase("db_wrongca", "verify-full", cert("wrong-ca.crt"));
-  cfg += tlsOnlyDatabase("db_require", "require", cert("wrong-ca.crt"));
+  cfg += tlsOnlyDatabase("db_wrongca", "verify-full", testCert("wrong-ca.crt"));
+  cfg += tlsOnlyDatabase("db_require", "require", testCert("wrong-ca.crt"));
   cfg += userSection("sp_scram", "scram_pass");
   Proxy proxy(cfg);
 
@@ -244,7 +234,7 @@ TEST_CASE("tls: large results and large queries with TLS on both legs", "[integr
   requireSslCluster();
   auto start = Clock::now();
   Proxy proxy(clientTlsGeneral("require") +
-              tlsOnlyDatabase("sp_db", "verify-full", cert("ca.crt")) +
+              tlsOnlyDatabase("sp_db", "verify-full", testCert("ca.crt")) +
               userSection("sp_scram", "scram_pass"));
   Conn c(proxy.conninfo("sp_scram", "scram_pass") + " sslmode=require");
   INFO(describe(c.connectError()));
@@ -286,7 +276,7 @@ TEST_CASE("tls: pgbench -M prepared -S on transaction pooling with TLS both legs
   Proxy proxy(clientTlsGeneral("require",
                                "pool_mode = \"transaction\"\ndefault_pool_size = 2\n"
                                "query_wait_timeout = \"10s\"") +
-              tlsOnlyDatabase("sp_db", "verify-full", cert("ca.crt")) +
+              tlsOnlyDatabase("sp_db", "verify-full", testCert("ca.crt")) +
               userSection("sp_scram", "scram_pass"));
   auto env = clientEnv("scram_pass");
   env["PGSSLMODE"] = "require";
@@ -333,7 +323,7 @@ TEST_CASE("tls: backend verify-full without a CA file uses the system's default 
   // the proxy's environment), the same configuration connects with a verified certificate.
   const char* old = std::getenv("SSL_CERT_FILE");
   std::optional<std::string> saved = old ? std::optional<std::string>(old) : std::nullopt;
-  ::setenv("SSL_CERT_FILE", cert("ca.crt").c_str(), 1);
+  ::setenv("SSL_CERT_FILE", testCert("ca.crt").c_str(), 1);
   struct Restore {
     std::optional<std::string> value;
     ~Restore() {
@@ -382,15 +372,15 @@ TEST_CASE("tls: RELOAD applies changed client TLS settings and files to new conn
   };
   Conn plainBefore(proxy.conninfo("sp_scram", "scram_pass"));
   REQUIRE(plainBefore.ok());
-  CHECK_FALSE(verifying(cert("ca.crt")).ok());  // no TLS yet
+  CHECK_FALSE(verifying(testCert("ca.crt")).ok());  // no TLS yet
 
   // TLS required from now on: new plain clients are refused, the one connected stays.
-  auto r = reload(tlsKeys("require", cert("server.crt"), cert("server.key")));
+  auto r = reload(tlsKeys("require", testCert("server.crt"), testCert("server.key")));
   REQUIRE_FALSE(r.empty());
   REQUIRE(r.back());
   INFO(errorFrom(r.back().get()).message);
   REQUIRE(PQresultStatus(r.back().get()) == PGRES_COMMAND_OK);
-  Conn tlsClient = verifying(cert("ca.crt"));
+  Conn tlsClient = verifying(testCert("ca.crt"));
   INFO(describe(tlsClient.connectError()));
   REQUIRE(tlsClient.ok());
   CHECK(PQsslInUse(tlsClient.get()) == 1);
@@ -402,14 +392,14 @@ TEST_CASE("tls: RELOAD applies changed client TLS settings and files to new conn
   // The other certificate: new clients see it, the TLS client keeps its session.
   r = reload(tlsKeys("require", otherCrt, otherKey));
   REQUIRE(PQresultStatus(r.back().get()) == PGRES_COMMAND_OK);
-  CHECK_FALSE(verifying(cert("ca.crt")).ok());
+  CHECK_FALSE(verifying(testCert("ca.crt")).ok());
   Conn renewed = verifying(otherCrt);
   INFO(describe(renewed.connectError()));
   CHECK(renewed.ok());
   CHECK(tlsClient.scalar("select 'same session'") == "same session");
 
   // A certificate whose key does not match: the reload is refused and the running TLS stays.
-  r = reload(tlsKeys("require", cert("server.crt"), otherKey));
+  r = reload(tlsKeys("require", testCert("server.crt"), otherKey));
   REQUIRE_FALSE(r.empty());
   REQUIRE(r.back());
   CHECK(PQresultStatus(r.back().get()) == PGRES_FATAL_ERROR);

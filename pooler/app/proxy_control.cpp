@@ -50,6 +50,7 @@ bool Proxy::reload(const std::string& why, std::vector<std::string>& errors,
     return false;
   }
   publish(applied, std::move(tls));
+  engine().reloaded();
   reloads_.fetch_add(1, std::memory_order_relaxed);
   log::info("", "{}: configuration reloaded ({} database(s), {} user(s))", why,
             applied->databases.size(), applied->users.size());

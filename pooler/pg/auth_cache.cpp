@@ -34,7 +34,8 @@ std::vector<AuthCache::Waiter> AuthCache::finish(const std::string& key, const A
   auto it = entries_.find(key);
   if (it == entries_.end()) return {};
   std::vector<Waiter> waiters = std::move(it->second.waiters);
-  if (result.kind == AuthSecret::Kind::Failed || ttl <= Clock::duration::zero()) {
+  if (result.kind == AuthSecret::Kind::Failed || ttl <= Clock::duration::zero() ||
+      it->second.stale) {
     entries_.erase(it);
     return waiters;
   }
@@ -59,6 +60,14 @@ void AuthCache::forget(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
   if (it != entries_.end() && !it->second.running) entries_.erase(it);
+}
+
+void AuthCache::clear() {
+  std::lock_guard lock(mutex_);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    it->second.stale = it->second.running;
+    it = it->second.running ? std::next(it) : entries_.erase(it);
+  }
 }
 
 size_t AuthCache::size() {

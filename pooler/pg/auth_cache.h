@@ -44,6 +44,9 @@ class AuthCache {
   // A login with a cached answer failed: the next login looks the user up again (a password
   // changed since). Nothing while a lookup runs.
   void forget(const std::string& key);
+  // RELOAD: every user is looked up again. A lookup running now still answers its waiters, but
+  // its answer is not kept (it may predate the change the reload is for).
+  void clear();
   size_t size();
 
   static std::string key(std::string_view database, std::string_view user);
@@ -51,6 +54,7 @@ class AuthCache {
  private:
   struct Entry {
     bool running = false;
+    bool stale = false;           // running across a clear(): not kept
     std::vector<Waiter> waiters;  // while running
     AuthSecret result;
     Clock::time_point expires;

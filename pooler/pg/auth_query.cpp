@@ -21,7 +21,22 @@ class AuthQueryRun {
 
   void start() {
     uv_timer_start(&timer_, onTimeout, static_cast<uint64_t>(target_.timeout.count()), 0);
-    const std::string& host = target_.host;
+    if (target_.hosts.empty()) {
+      finish(failed("no host to connect to"));
+      return;
+    }
+    startHost();
+  }
+
+ private:
+  static AuthSecret failed(std::string why) {
+    return {AuthSecret::Kind::Failed, {}, why.empty() ? "connection failed" : std::move(why)};
+  }
+
+  const std::string& host() const { return target_.hosts[hostIndex_].host; }
+
+  void startHost() {
+    const std::string& host = this->host();
     if (host.empty() || host[0] == '/' || isIpAddress(host)) {
       connect("");
       return;
@@ -35,13 +50,23 @@ class AuthQueryRun {
     if (rc != 0) {
       delete resolving_;
       resolving_ = nullptr;
-      finish(failed(fmt::format("could not resolve host \"{}\": {}", host, uv_strerror(rc))));
+      connectFailed(fmt::format("could not resolve host \"{}\": {}", host, uv_strerror(rc)));
     }
   }
 
- private:
-  static AuthSecret failed(std::string why) {
-    return {AuthSecret::Kind::Failed, {}, why.empty() ? "connection failed" : std::move(why)};
+  // This host cannot be reached: the next one of the list, or the end with every host's reason.
+  void connectFailed(std::string why) {
+    reasons_ += (reasons_.empty() ? "" : "; ") + why;
+    if (hostIndex_ + 1 >= target_.hosts.size()) {
+      finish(failed(reasons_));
+      return;
+    }
+    closePoll();  // before PQfinish: the next connection may get the same descriptor
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
+    connecting_ = false;
+    ++hostIndex_;
+    startHost();
   }
 
   static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
@@ -58,8 +83,8 @@ class AuthQueryRun {
         inet_ntop(res->ai_family, addr, text, sizeof text);
       }
       if (text[0] == '\0')
-        self->finish(failed(fmt::format("could not resolve host \"{}\": {}", self->target_.host,
-                                        uv_strerror(status))));
+        self->connectFailed(
+            fmt::format("could not resolve host \"{}\": {}", self->host(), uv_strerror(status)));
       else
         self->connect(text);
     }
@@ -67,9 +92,13 @@ class AuthQueryRun {
   }
 
   void connect(const std::string& hostaddr) {
-    conn_ = PQconnectStart(authQueryConninfo(target_, hostaddr).c_str());
-    if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
-      finish(failed(conn_ ? libpqMessage(PQerrorMessage(conn_)) : "out of memory"));
+    conn_ = PQconnectStart(authQueryConninfo(target_, hostIndex_, hostaddr).c_str());
+    if (!conn_) {
+      finish(failed("out of memory"));
+      return;
+    }
+    if (PQstatus(conn_) == CONNECTION_BAD) {
+      connectFailed(libpqMessage(PQerrorMessage(conn_)));
       return;
     }
     connecting_ = true;
@@ -137,7 +166,7 @@ class AuthQueryRun {
           return;
         case PGRES_POLLING_FAILED:
         default:
-          finish(failed(libpqMessage(PQerrorMessage(conn_))));
+          connectFailed(libpqMessage(PQerrorMessage(conn_)));
           return;
       }
     }
@@ -219,6 +248,8 @@ class AuthQueryRun {
   uv_poll_t* poll_ = nullptr;
   int pollFd_ = -1;
   PGconn* conn_ = nullptr;
+  size_t hostIndex_ = 0;
+  std::string reasons_;  // why each host tried so far could not be reached
   bool connecting_ = false;
   bool finished_ = false;
   AuthSecret result_ = failed("auth_query returned no result");
@@ -226,12 +257,19 @@ class AuthQueryRun {
 
 }  // namespace
 
-std::string authQueryConninfo(const AuthQueryTarget& t, const std::string& hostaddr) {
-  std::string ci = fmt::format("host={} port={} dbname={} user={} password={}", conninfoValue(t.host),
-                               t.port, conninfoValue(t.dbname), conninfoValue(t.user), conninfoValue(t.password));
+std::string authQueryConninfo(const AuthQueryTarget& t, size_t host, const std::string& hostaddr) {
+  const AuthQueryHost& h = t.hosts.at(host);
+  std::string ci =
+      fmt::format("host={} port={} dbname={} user={} password={}", conninfoValue(h.host), h.port,
+                  conninfoValue(t.dbname), conninfoValue(t.user), conninfoValue(t.password));
   if (!hostaddr.empty()) ci += " hostaddr=" + conninfoValue(hostaddr);
-  if (!t.sslmode.empty()) ci += " sslmode=" + conninfoValue(t.sslmode);
-  if (!t.sslrootcert.empty()) ci += " sslrootcert=" + conninfoValue(t.sslrootcert);
+  bool socketDir = !h.host.empty() && h.host[0] == '/';
+  if (socketDir) {
+    ci += " sslmode=disable";
+  } else {
+    if (!t.sslmode.empty()) ci += " sslmode=" + conninfoValue(t.sslmode);
+    if (!t.sslrootcert.empty()) ci += " sslrootcert=" + conninfoValue(t.sslrootcert);
+  }
   return ci + " gssencmode=disable application_name='shardpool auth_query'";
 }
 

@@ -20,15 +20,19 @@ AuthCache& authCache(Worker& worker) {
   return static_cast<PgEngine&>(worker.runtime().engine()).authCache();
 }
 
-// Where `db`'s lookups run: its (first) server, as auth_user, in auth_dbname or the database the
-// client's pool logs in to.
+// Where `db`'s lookups run: its (first shard's) server, or the hosts of its host list in turn,
+// as auth_user, in auth_dbname or the database the client's pool logs in to.
 AuthQueryTarget lookupTarget(const config::Config& cfg, const config::Database& db,
                              std::string_view clientDb, const std::string& user) {
   std::vector<config::Shard> shards = cfg.shardsOf(db);
   const config::Backend& primary = shards.front().primary;
   AuthQueryTarget t;
-  t.host = primary.host;
-  t.port = primary.port;
+  if (!db.hosts.empty() && !db.sharded()) {
+    for (size_t i = 0; i < db.hosts.size(); ++i)
+      t.hosts.push_back({db.hosts[i], db.ports.empty() ? db.port : db.ports[i]});
+  } else {
+    t.hosts.push_back({primary.host, primary.port});
+  }
   const std::string& authDb = cfg.authDbnameFor(db);
   t.dbname = !authDb.empty()             ? authDb
              : !primary.dbname.empty() ? primary.dbname
@@ -36,7 +40,6 @@ AuthQueryTarget lookupTarget(const config::Config& cfg, const config::Database& 
   t.user = cfg.authUserFor(db);
   if (const config::User* u = cfg.findUser(t.user)) t.password = u->password;
   config::TlsMode tls = cfg.serverTlsModeFor(db);
-  if (!t.host.empty() && t.host[0] == '/') tls = config::TlsMode::Disable;
   t.sslmode = std::string(config::toString(tls));
   if (tls >= config::TlsMode::VerifyCa) t.sslrootcert = cfg.serverTlsCaFileFor(db);
   t.query = cfg.authQueryFor(db);

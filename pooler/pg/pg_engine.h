@@ -14,6 +14,8 @@ class PgEngine final : public Engine {
   std::unique_ptr<ClientSession> newClient(Worker& worker, uint64_t id) override;
   std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) override;
   std::unique_ptr<WorkerLocal> newWorkerLocal(Worker& worker) override;
+  // Passwords looked up with auth_query are looked up again after a reload.
+  void reloaded() override { authCache_.clear(); }
   AuthCache& authCache() { return authCache_; }
 
  private:

@@ -26,6 +26,9 @@ class Engine {
   virtual std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) = 0;
   // The engine's state for `worker`, created with the worker (null: none).
   virtual std::unique_ptr<WorkerLocal> newWorkerLocal(Worker& worker) = 0;
+  // A reload (RELOAD, SIGHUP) was applied: drop what was learned from outside the
+  // configuration that a reload should renew (thread-safe).
+  virtual void reloaded() {}
 };
 
 }  // namespace shardpool::pooler

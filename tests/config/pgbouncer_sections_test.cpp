@@ -336,10 +336,14 @@ TEST_CASE("pgbouncer import: SCRAM secrets and servers that need the client's pa
       "[pgbouncer]\nauth_type = scram-sha-256\n[databases]\napp = host=h user=svc password=p\n",
       userlist);
   CHECK_FALSE(hasNoteFor(forced.result.notes, "users.carol"));
+  // Servers are logged in to as carol with the keys her SCRAM login proves, as PgBouncer does.
   auto passthrough =
       importOk("[pgbouncer]\nauth_type = scram-sha-256\n[databases]\napp = host=h\n", userlist);
-  CHECK(hasNote(passthrough.result.notes, "users.carol", 1, "SCRAM"));
+  CHECK_FALSE(hasNoteFor(passthrough.result.notes, "users.carol"));
   CHECK(user(*passthrough.config, "carol").password == kScramSecret);
+  // Under trust her login proves nothing: no server login as her.
+  auto trusted = importOk("[pgbouncer]\nauth_type = trust\n[databases]\napp = host=h\n", userlist);
+  CHECK(hasNote(trusted.result.notes, "users.carol", 1, "SCRAM"));
 
   // A forced user whose only password is a SCRAM secret cannot log in to the server.
   auto scramBackend = importOk(

@@ -69,3 +69,25 @@ TEST_CASE("auth cache: a failed login forgets the answer, not a running lookup",
   cache.forget(key);
   CHECK(cache.find(key, t0, {0, 3}).status == AuthCache::Status::Start);
 }
+
+TEST_CASE("auth cache: a reload forgets every answer, and a lookup it overtook", "[auth][pg]") {
+  AuthCache cache;
+  auto t0 = AuthCache::Clock::now();
+  std::string alice = AuthCache::key("app", "alice"), bob = AuthCache::key("app", "bob");
+  REQUIRE(cache.find(alice, t0, {0, 1}).status == AuthCache::Status::Start);
+  cache.finish(alice, found("md5old"), t0, 60s);
+  REQUIRE(cache.find(alice, t0, {0, 2}).status == AuthCache::Status::Hit);
+  REQUIRE(cache.find(bob, t0, {0, 3}).status == AuthCache::Status::Start);  // running
+
+  cache.clear();
+  CHECK(cache.find(alice, t0, {0, 4}).status == AuthCache::Status::Start);
+  cache.finish(alice, found("md5new"), t0, 60s);
+  auto hit = cache.find(alice, t0, {0, 5});
+  CHECK(hit.status == AuthCache::Status::Hit);
+  CHECK(hit.result.secret == "md5new");
+  // The lookup that ran across the reload still answers those waiting for it, but is not kept.
+  CHECK(cache.find(bob, t0, {1, 6}).status == AuthCache::Status::Wait);
+  auto waiters = cache.finish(bob, found("md5maybe_old"), t0, 60s);
+  CHECK(waiters.size() == 2);
+  CHECK(cache.find(bob, t0, {0, 7}).status == AuthCache::Status::Start);
+}
