@@ -196,14 +196,16 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   }
   Runtime& runtime = worker().runtime();
   config::TlsMode tlsMode = runtime.config()->general.clientTlsSslmode;
-  bool peer = peerConsoleLogin();  // the unix socket's own proof: no password, no TLS needed
-  if (tlsMode >= config::TlsMode::Require && !tlsActive() && !peer) {
+  bool peer = peerConsoleLogin();  // the unix socket's own proof: no password needed
+  // TLS is for the network: a unix-socket client never uses it, and is not refused for that
+  // (as in PgBouncer, and PostgreSQL's `local` rules).
+  if (tlsMode >= config::TlsMode::Require && !tlsActive() && !unixSocket()) {
     fatal("28000", "SSL connection is required (client_tls_sslmode = " +
                        std::string(config::toString(tlsMode)) + ")",
           "client did not use TLS");
     return false;
   }
-  if (tlsMode == config::TlsMode::VerifyFull && !peer && tls()->peerCommonName() != user_) {
+  if (tlsMode == config::TlsMode::VerifyFull && tlsActive() && tls()->peerCommonName() != user_) {
     fatal("28000",
           fmt::format("certificate common name \"{}\" does not match user \"{}\"",
                       tls()->peerCommonName(), user_),
