@@ -242,3 +242,29 @@ TEST_CASE("backend auth: trust, cleartext, md5 and SCRAM servers", "[integration
     CHECK(c.scalar("select current_database()") == "sp_db");
   }
 }
+
+TEST_CASE("client auth: a sharded database's servers log in with the SCRAM keys a client proved",
+          "[integration][auth]") {
+  // The user's secret is the role's own SCRAM secret (as auth_query would return it): shardpool
+  // cannot log in with a secret, only with the keys the client proved, on every shard.
+  TempRole role("it_shard_keys", "shard_pw");
+  std::string secret =
+      adminConn().scalar("SELECT rolpassword FROM pg_authid WHERE rolname = '" + role.name() + "'");
+  REQUIRE(secret.rfind("SCRAM-SHA-256$", 0) == 0);
+  std::string shard = "host = \"127.0.0.1\"\nport = " + std::to_string(pgPort()) +
+                      "\ndbname = \"sp_db\"\n\n";
+  std::string cfg = generalSection("pool_mode = \"transaction\"") +
+                    "[databases.shdb]\nsharding_function = \"modulo\"\n\n"
+                    "[[databases.shdb.shards]]\n" + shard + "[[databases.shdb.shards]]\n" + shard +
+                    userSection(role.name(), secret);
+  Proxy proxy(cfg);
+  Conn c(proxy.conninfo(role.name(), "shard_pw", "shdb"));
+  INFO(c.connectError().message);
+  REQUIRE(c.ok());
+  for (int s : {0, 1, 0}) {
+    INFO("shard " << s);
+    auto r = c.query("/* shard: " + std::to_string(s) + " */ SELECT current_user");
+    REQUIRE(r.size() == 1);
+    CHECK(r[0][0] == role.name());
+  }
+}
