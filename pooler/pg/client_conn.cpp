@@ -370,6 +370,7 @@ void ClientConn::afterAuth() {
   if (startRouting(*db)) {
     // Sharded: every transaction may go to another shard, so the pooling is per transaction
     // and prepared statements are tracked to be prepared again on each shard's servers.
+    routing_->credential = std::move(proved);
     pool_ = &shardPool(db->defaultShard.value_or(0));
     maxPrepared_ = std::max<uint32_t>(pool_->settings().maxPrepared, 1);
     txnPooling_ = true;

@@ -113,6 +113,8 @@ Pool& ClientConn::shardPool(uint32_t shard, uint32_t member) {
     auto cfg = worker().runtime().config();
     const config::Database* db = cfg->findDatabase(database_);
     slot = &worker().runtime().pools().get(*cfg, *db, database_, user_, shard, member);
+    if (r.credential && !db->user && !slot->settings().password)
+      slot->learnCredential(*r.credential);
   }
   return *slot;
 }

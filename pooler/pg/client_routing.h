@@ -15,6 +15,9 @@ namespace shardpool::pooler {
 
 struct ClientConn::Routing {
   std::vector<std::vector<Pool*>> pools;  // [shard][member], created on first use
+  // What this client proved at login, for pools without a password of their own (a SCRAM
+  // secret, or one from auth_query): each shard's pool learns it when it is first used.
+  std::optional<auth::LoginCredential> credential;
   config::ReadFrom readFrom = config::ReadFrom::Primary;
   uint32_t nextRead = 0;  // rotates the first candidate among equally loaded members
   // Members that may serve reads ([shard][member]), from the health checks' read targets as of
