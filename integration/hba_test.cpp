@@ -13,20 +13,14 @@
 #include <thread>
 
 #include "integration/harness.h"
+#include "integration/pgbouncer_process.h"
 #include "integration/raw_socket.h"
 
 using namespace shardpool::integration;
 
 namespace {
 
-std::string cert(const std::string& file) {
-  const char* dir = std::getenv("SHARDPOOL_IT_CERTS");
-#ifdef SHARDPOOL_IT_CERTS_DEFAULT
-  if (dir == nullptr || *dir == '\0') dir = SHARDPOOL_IT_CERTS_DEFAULT;
-#endif
-  if (dir == nullptr) throw std::runtime_error("SHARDPOOL_IT_CERTS is not set");
-  return std::string(dir) + "/" + file;
-}
+std::string cert(const std::string& file) { return testCert(file); }
 
 std::string osUser() {
   const passwd* pw = ::getpwuid(::geteuid());
@@ -208,4 +202,75 @@ TEST_CASE("auth hba: the first matching rule picks each login's method, and relo
   CHECK(logSoon(proxy, "authentication method \"kerberos\" is not supported"));
   CHECK(firstAnswer(port, "sp_scram") == "R10");
   CHECK(firstAnswer(port, "sp_md5").rfind("E28000: login rejected", 0) == 0);
+}
+
+TEST_CASE("auth hba: PgBouncer 1.18 and shardpool pick the same method from the same file",
+          "[integration][auth][hba][migration]") {
+  // One pgbouncer.ini with auth_type = hba; shardpool runs what import-pgbouncer makes of it, on
+  // the same port. Raw clients from several loopback addresses see each pooler's first answer:
+  // the authentication request (its method) or a rejection.
+  INFO(pgbouncerVersion());
+  TempDir dir;
+  uint16_t port = freePort();
+  std::string ini = dir.write(
+      "pgbouncer.ini",
+      "[databases]\nsp_db = host=127.0.0.1 port=" + std::to_string(pgPort()) +
+          " dbname=sp_db\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = " +
+          std::to_string(port) + "\nunix_socket_dir =\nauth_type = hba\nauth_file = " +
+          dir.path() + "/userlist.txt\nauth_hba_file = " + dir.path() +
+          "/hba.conf\npool_mode = transaction\n");
+  dir.write("userlist.txt",
+            "\"sp_scram\" \"scram_pass\"\n\"sp_md5\" \"md5_pass\"\n\"sp_clear\" "
+            "\"clear_pass\"\n\"sp_trust\" \"\"\n");
+  dir.write("trusted.txt", "sp_trust\nsp_scram\n");
+  dir.write("hba.conf",
+            "# TYPE  DATABASE  USER          ADDRESS           METHOD\n"
+            "host    sp_db     sp_md5        127.0.0.0/8       md5\n"
+            "host    sp_db     sp_clear      127.0.0.1/32      password\n"
+            "host    sp_db     sp_clear      127.0.0.2 255.255.255.255 reject\n"
+            "host    all       @trusted.txt  127.0.0.3/32      trust\n"
+            "host    sp_db     sp_scram      127.0.0.1/32      scram-sha-256\n"
+            "hostssl all       all           0.0.0.0/0         md5\n");
+  handOver(dir);
+
+  struct Probe {
+    std::string user;
+    const char* source;
+  };
+  const std::vector<Probe> probes = {
+      {"sp_md5", "127.0.0.1"},   {"sp_md5", "127.0.0.9"},   {"sp_clear", "127.0.0.1"},
+      {"sp_clear", "127.0.0.2"}, {"sp_clear", "127.0.0.4"}, {"sp_trust", "127.0.0.3"},
+      {"sp_scram", "127.0.0.3"}, {"sp_scram", "127.0.0.1"}, {"sp_trust", "127.0.0.1"},
+      {"sp_scram", "127.0.0.5"},
+  };
+  // The request's code, or "rejected" for an error that starts as PgBouncer's does.
+  auto observe = [&]() {
+    std::vector<std::string> out;
+    for (const Probe& p : probes) {
+      std::string a = firstAnswer(port, p.user, p.source);
+      size_t colon = a.find(": ");
+      if (a[0] == 'E' && colon != std::string::npos &&
+          a.compare(colon + 2, 14, "login rejected") == 0)
+        a = "rejected";
+      out.push_back(p.user + "@" + p.source + " " + a);
+    }
+    return out;
+  };
+  const std::vector<std::string> expected = {
+      "sp_md5@127.0.0.1 R5",         "sp_md5@127.0.0.9 R5",        "sp_clear@127.0.0.1 R3",
+      "sp_clear@127.0.0.2 rejected", "sp_clear@127.0.0.4 rejected", "sp_trust@127.0.0.3 R0",
+      "sp_scram@127.0.0.3 R0",       "sp_scram@127.0.0.1 R10",     "sp_trust@127.0.0.1 rejected",
+      "sp_scram@127.0.0.5 rejected",
+  };
+  {
+    PgBouncer bouncer(ini, port, dir.path() + "/pgbouncer.stderr");
+    INFO(bouncer.log());
+    CHECK(observe() == expected);
+  }
+  std::string toml = dir.path() + "/shardpool.toml";
+  auto imported = runCommand({shardpoolBin(), "import-pgbouncer", ini, "-o", toml}, {}, 20s);
+  INFO(imported.all());
+  REQUIRE(imported.exitCode == 0);
+  Proxy proxy(readFile(toml), {}, port);
+  CHECK(observe() == expected);
 }
