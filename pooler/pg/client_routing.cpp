@@ -1,9 +1,6 @@
-// Sharded databases: every transaction runs on one shard, the one its first statement routes to
-// (router/route.h). Between transactions the client has no server; the messages it sends wait in
-// inbuf_ until routeNext() has decided where they go. While linked, statements are forwarded
-// one sync point at a time, each checked against the transaction's shard: one that belongs
-// elsewhere gets an error from the server itself (a DO block that raises it), so the
-// transaction fails exactly as PostgreSQL would fail it.
+// Sharded databases: a client's routing state (the pools of each shard and member, read_from's
+// choice of member), the statements the routing pipeline (route_pipeline.cpp) treats itself,
+// and the check of each statement of a linked transaction against its shard.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -23,10 +20,6 @@ namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
 
-namespace {
-
-// The first keyword of `sql`, upper case ("BEGIN", "START", "COMMIT", ...), after any
-// comments (/* shard: 1 */ BEGIN).
 std::string firstWord(std::string_view sql) {
   size_t i = 0;
   for (;;) {
@@ -54,7 +47,6 @@ bool startsTransaction(const router::StatementFacts& f, std::string_view sql) {
   return w == "BEGIN" || w == "START";
 }
 
-// COMMIT / END / ROLLBACK / ABORT (not ROLLBACK TO SAVEPOINT, not PREPARE TRANSACTION).
 std::optional<std::string_view> endsTransaction(const router::StatementFacts& f,
                                                 std::string_view sql) {
   if (f.kind != router::StatementKind::TransactionControl || f.statementCount != 1)
@@ -66,13 +58,6 @@ std::optional<std::string_view> endsTransaction(const router::StatementFacts& f,
   return std::nullopt;
 }
 
-std::string_view bodyText(pg::Bytes body) {
-  std::string_view s(reinterpret_cast<const char*>(body.data()), body.size());
-  if (!s.empty() && s.back() == '\0') s.remove_suffix(1);
-  return s;
-}
-
-// SET / RESET of shardpool.* applied to the session's (or the transaction's) hints.
 void applyHints(router::SessionHints& session, router::SessionHints& local,
                 const router::StatementFacts& f) {
   router::SessionHints& h = f.setIsLocal ? local : session;
@@ -87,11 +72,6 @@ void applyHints(router::SessionHints& session, router::SessionHints& local,
   if (f.resetShard) h.shard.reset();
   if (f.resetShardingKey) h.shardingKey.reset();
 }
-
-uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.value_or(0); }
-
-
-}  // namespace
 
 bool ClientConn::startRouting(const config::Database& db) {
   auto cfg = worker().runtime().config();
@@ -160,243 +140,6 @@ uint32_t ClientConn::readMember(uint32_t shard) {
     }
   }
   return best;
-}
-
-void ClientConn::replyLocally(pg::Writer& w, char status) {
-  pg::putReadyForQuery(w, status);
-  appendOwned(w.data());
-  w.clear();
-}
-
-void ClientConn::routeNext() {
-  Routing& r = *routing_;
-  pg::Writer w;
-  while (state_ == State::Active && !server_ && !inbuf_.empty()) {
-    ShardRouter::Database* d = ShardRouter::of(worker()).find(database_);
-    if (!d) {
-      fatal("08006",
-            fmt::format("database \"{}\" is no longer sharded in the configuration: reconnect",
-                        database_),
-            "shard map changed");
-      return;
-    }
-    pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
-    pg::Frame first = pg::frameMessage(buf);
-    if (first.status == pg::FrameStatus::NeedMore) break;
-    if (first.status == pg::FrameStatus::Invalid) {
-      fatal("08P01", "invalid message length from client", "protocol violation");
-      return;
-    }
-    char status = r.deferredBegin.empty() ? 'I' : 'T';
-    std::optional<uint32_t> target;
-    bool read = false;  // a lone read outside a transaction: read_from may send it to a replica
-    if (first.type == 'X') {
-      close("client sent Terminate");
-      return;
-    }
-    if (first.type == 'Q') {
-      std::string_view sql = bodyText(first.body);
-      const router::StatementFacts& f = ShardRouter::of(worker()).analyze(*d, sql);
-      if (r.deferredBegin.empty() && startsTransaction(f, sql)) {
-        // Answered here: the shard is not known before the transaction's first statement.
-        r.deferBegin(sql, f);
-        inbuf_.erase(0, first.totalSize);
-        pg::putCommandComplete(w, firstWord(sql) == "START" ? "START TRANSACTION" : "BEGIN");
-        replyLocally(w, 'T');
-        continue;
-      }
-      if (!r.deferredBegin.empty()) {
-        if (auto verb = endsTransaction(f, sql)) {
-          r.endTransaction();  // an empty transaction: nothing ran anywhere
-          inbuf_.erase(0, first.totalSize);
-          pg::putCommandComplete(w, *verb);
-          replyLocally(w, 'I');
-          continue;
-        }
-      }
-      router::Route route = router::route(f, d->map, r.hints(), nullptr);
-      if (route.kind == router::RouteKind::Local) {
-        if (!f.setIsLocal || !r.deferredBegin.empty()) applyHints(r.session, r.local, f);
-        inbuf_.erase(0, first.totalSize);
-        pg::putCommandComplete(w, f.resetHint ? "RESET" : "SET");
-        replyLocally(w, status);
-        continue;
-      }
-      if (route.kind == router::RouteKind::All && r.deferredBegin.empty()) {
-        // Outside a transaction: on every shard it needs, the replies merged.
-        pg::MergePlan plan = planMerge(f);
-        if (f.statementCount > 1) {
-          plan.kind = pg::MergeKind::Refuse;
-          plan.sqlstate = "0A000";
-          plan.message =
-              "a query string with several statements must stay on one shard, and this one "
-              "needs several";
-          plan.hint = "send the statements one by one, or add a sharding key";
-        }
-        if (plan.kind == pg::MergeKind::Refuse) {
-          inbuf_.erase(0, first.totalSize);
-          pg::putMergeRefusal(w, plan);
-          replyLocally(w, status);
-          continue;
-        }
-        std::vector<pg::SegmentPlans> plans{{plan}};
-        flushForward();
-        startScatter(route.shards, first.totalSize, std::move(plans));
-        return;
-      }
-      // A refused statement runs on some shard as an error the server raises (checkRouted), so
-      // that a transaction it belongs to fails there as PostgreSQL would fail it.
-      target = route.kind == router::RouteKind::One && !route.anyShard ? route.shard
-                                                                         : anyShard(d->map);
-      read = route.kind == router::RouteKind::One && !route.write && f.statementCount == 1 &&
-             r.deferredBegin.empty();
-      // This Query's route is decided: it is not analysed and routed again as it goes out.
-      r.routedQuery = route.kind == router::RouteKind::One;
-    } else if (answerTransactionBatch(*d)) {
-      continue;
-    } else {
-      // Extended protocol (or a COPY, a function call): the first Bind that routes decides,
-      // looking as far as the batch's Sync. Statements named in this batch or earlier.
-      std::vector<std::pair<std::string, std::pair<std::string, std::vector<uint32_t>>>> parsed;
-      std::vector<uint32_t> scatterShards;
-      size_t off = 0;
-      bool complete = false;
-      while (!target && off < buf.size()) {
-        pg::Frame f = pg::frameMessage(buf.subspan(off));
-        if (f.status != pg::FrameStatus::Ok) break;
-        off += f.totalSize;
-        if (f.type == 'P') {
-          if (auto p = pg::decodeParse(f.body))
-            parsed.push_back({std::string(p->name), {std::string(p->query), p->paramTypes}});
-        } else if (f.type == 'B') {
-          auto b = pg::decodeBind(f.body);
-          if (!b) break;
-          const std::string* query = nullptr;
-          const std::vector<uint32_t>* types = nullptr;
-          for (auto it = parsed.rbegin(); it != parsed.rend() && !query; ++it)
-            if (it->first == b->statement) {
-              query = &it->second.first;
-              types = &it->second.second;
-            }
-          if (!query && !b->statement.empty()) {
-            auto st = statements_.find(std::string(b->statement));
-            if (st != statements_.end()) {
-              query = &st->second.query;
-              types = &st->second.paramTypes;
-            }
-          }
-          if (!query) continue;
-          const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(*d, *query);
-          if (facts.kind == router::StatementKind::TransactionControl) continue;
-          auto values = pg::decodeBindValues(b->rest);
-          router::Route route =
-              routeWith(facts, d->map, r.hints(), values ? &*values : nullptr, types);
-          if (route.kind == router::RouteKind::Local) {
-            applyHints(r.session, r.local, facts);  // the SET itself runs on the server (a harmless placeholder)
-            continue;
-          }
-          if (route.kind == router::RouteKind::All && r.deferredBegin.empty()) {
-            scatterShards = route.shards;
-            break;
-          }
-          target = route.kind == router::RouteKind::One && !route.anyShard ? route.shard
-                                                                             : anyShard(d->map);
-          read = route.kind == router::RouteKind::One && !route.write && r.deferredBegin.empty();
-          // ... when it is the batch's only statement.
-          for (size_t at = off; read;) {
-            pg::Frame g = pg::frameMessage(buf.subspan(at));
-            if (g.status != pg::FrameStatus::Ok || g.type == 'B') read = false;
-            if (!read || g.type == 'S') break;
-            at += g.totalSize;
-          }
-        } else if (f.type == 'S' || f.type == 'H' || f.type == 'F' || f.type == 'd') {
-          complete = true;
-          break;
-        }
-      }
-      if (!scatterShards.empty()) {
-        if (!scatterUnit(*d, scatterShards)) break;  // the rest of the batch has not arrived
-        return;
-      }
-      if (!target) {
-        // Not enough of the batch yet: wait for more, unless it is already large.
-        if (!complete && inbuf_.size() < (1u << 20)) break;
-        target = anyShard(d->map);
-      }
-    }
-    r.shard = *target;
-    r.directory = d->directory;
-    pool_ = &shardPool(*target, read ? readMember(*target) : 0);
-    askPool();
-    return;
-  }
-  flushForward();
-}
-
-void ClientConn::injectDeferredBegin() {
-  Routing& r = *routing_;
-  if (r.deferredBegin.empty() || !server_) return;
-  // Parse/Bind/Execute of the client's BEGIN, all replies dropped: it opens the transaction
-  // block, and the client's own statement follows in the same round trip.
-  pg::Writer w;
-  pg::putParse(w, "", r.deferredBegin, {});
-  pg::putBindEmpty(w, "", "");
-  pg::putExecute(w, "");
-  server_->appendOwned(w.data());
-  server_->pushRequest({'P', pg::Fate::Swallow});
-  server_->pushRequest({'B', pg::Fate::Swallow});
-  server_->pushRequest({'E', pg::Fate::Swallow});
-  r.deferredBegin.clear();
-}
-
-void ClientConn::pumpRouted() {
-  Routing& r = *routing_;
-  if (!server_ || state_ != State::Active || inbuf_.empty()) return;
-  if (r.awaitingReady && scanner_.atBoundary()) {
-    char t = inbuf_[0];
-    if (t != 'd' && t != 'c' && t != 'f') return;  // COPY data flows; statements wait
-  }
-  std::string pending = std::move(inbuf_);
-  inbuf_.clear();
-  pg::ScanResult res = scanner_.feed(
-      pg::Bytes(reinterpret_cast<const uint8_t*>(pending.data()), pending.size()), *this);
-  if (res.status == pg::ScanStatus::Invalid) {
-    fatal("08P01", "invalid message length from client", "protocol violation");
-    return;
-  }
-  if (state_ == State::Closing) return;
-  pending.erase(0, res.consumed);
-  pending.append(inbuf_);
-  inbuf_ = std::move(pending);
-  if (server_) server_->flushForward();
-  flushForward();
-  if (inbuf_.size() > (1u << 20))
-    stopReading();
-  else if (!reading())
-    startReading();
-}
-
-void ClientConn::routedReady() {
-  Routing& r = *routing_;
-  r.awaitingReady = false;
-  ServerConn* s = server_;
-  if (s && s->clean() && scanner_.atBoundary()) {
-    // Settings changed on this shard's server are read back first, so that the client meets
-    // them on every shard; its next statement waits until the capture's ReadyForQuery comes
-    // back here, and is routed afresh after the release.
-    if (!touched_.empty() && !s->cancelInFlight() && captureSettings(*s)) {
-      r.awaitingReady = true;
-      return;
-    }
-    releaseServer();
-    r.shard.reset();
-    r.directory.reset();
-    r.routedQuery = false;
-    r.local = {};
-    routeNext();
-    return;
-  }
-  pumpRouted();
 }
 
 std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,

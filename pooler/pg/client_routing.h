@@ -59,6 +59,28 @@ struct ClientConn::Routing {
   }
 };
 
+// Statement kinds the routing pipeline treats itself (client_routing.cpp).
+// The first keyword of `sql`, upper case ("BEGIN", "START", "COMMIT", ...), after any comments
+// (/* shard: 1 */ BEGIN).
+std::string firstWord(std::string_view sql);
+// BEGIN / START TRANSACTION alone in its string.
+bool startsTransaction(const router::StatementFacts& f, std::string_view sql);
+// COMMIT / END / ROLLBACK / ABORT (not ROLLBACK TO SAVEPOINT, not PREPARE TRANSACTION): the
+// command tag of its answer.
+std::optional<std::string_view> endsTransaction(const router::StatementFacts& f,
+                                                std::string_view sql);
+// SET / RESET of shardpool.* applied to the session's (or the transaction's) hints.
+void applyHints(router::SessionHints& session, router::SessionHints& local,
+                const router::StatementFacts& f);
+// Where a statement that any shard would serve goes when it picks the shard of a transaction.
+inline uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.value_or(0); }
+// A simple Query's text (its body without the terminating NUL).
+inline std::string_view bodyText(protocol::pg::Bytes body) {
+  std::string_view s(reinterpret_cast<const char*>(body.data()), body.size());
+  if (!s.empty() && s.back() == '\0') s.remove_suffix(1);
+  return s;
+}
+
 // router::route() with the values of a Bind (null: none, as for a simple Query).
 inline router::Route routeWith(const router::StatementFacts& f, const router::ShardMap& map,
                         const router::SessionHints& hints, const protocol::pg::BindValues* bind,
