@@ -13,6 +13,7 @@
 #include "pooler/auth/login_backoff.h"
 #include "pooler/pg/auth_cache.h"
 #include "pooler/pg/client_auth.h"
+#include "pooler/pg/client_statement.h"
 #include "pooler/session/client_session.h"
 #include "pooler/net/connection.h"
 #include "pooler/session/pool.h"
@@ -135,12 +136,8 @@ class ClientConn final : public ClientSession {
   bool captureSettings(ServerConn& server);
   void terminateForShutdown();
 
-  // Prepared statements in transaction/statement pooling (client_prepared.cpp).
-  struct ClientStatement {
-    std::string serverName;
-    std::string query;
-    std::vector<uint32_t> paramTypes;
-  };
+  // Prepared statements in transaction/statement pooling (client_prepared.cpp; ClientStatement
+  // in client_statement.h).
   void handleParse(protocol::pg::Bytes body);
   void handleBind(protocol::pg::Bytes body);
   void handleDescribe(protocol::pg::Bytes body);
@@ -202,7 +199,7 @@ class ClientConn final : public ClientSession {
   bool txnPooling_ = false;       // transaction or statement pooling
   bool trackStatements_ = false;  // ... with protocol-level prepared statements mapped
   uint32_t maxPrepared_ = 0;
-  std::unordered_map<std::string, ClientStatement> statements_;
+  ClientStatements statements_;
   SettingChanges touched_;            // settings changed since the last capture (client_params)
   SharedSettings startup_;  // the login's settings (pooling)
   std::vector<std::string> capturing_;  // names asked for by the capture in flight

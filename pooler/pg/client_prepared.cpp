@@ -3,6 +3,7 @@
 // demand on whichever server the client is given, and answered in order (see pg_requests.h).
 #include <fmt/format.h>
 
+#include "pooler/pg/batch_walk.h"
 #include "pooler/pg/client_conn.h"
 #include "pooler/pg/client_routing.h"
 #include "pooler/protocol/pg_extended.h"
@@ -320,19 +321,18 @@ void ClientConn::handleClose(pg::Bytes body) {
 }
 
 bool ClientConn::answerPrepareLocally() {
-  if (!trackStatements_ || routing_) return false;
+  if (!trackStatements_ || routing_ || inbuf_[0] != 'P') return false;
   std::vector<std::pair<std::string, ClientStatement>> parsed;
-  pg::Bytes rest(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
-  for (;;) {
-    pg::Frame f = pg::frameMessage(rest);
-    if (f.status != pg::FrameStatus::Ok) return false;
-    rest = rest.subspan(f.totalSize);
-    if (f.type == 'S') {
-      if (!rest.empty() || parsed.empty()) return false;
+  BatchWalk walk(pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size()),
+                 statements_);
+  for (BatchWalk::Message m;;) {
+    if (!walk.next(m)) return false;
+    if (m.type == 'S') {
+      if (!walk.atEnd() || parsed.empty()) return false;
       break;
     }
-    if (f.type != 'P') return false;
-    auto p = pg::decodeParse(f.body);
+    if (m.type != 'P') return false;
+    const pg::ParseMsg* p = m.parse;
     // A name the client already has must get the server's 42P05; the unnamed statement and
     // a text the pool has not seen prepared go to a server too.
     if (!p || p->name.empty() || statements_.count(std::string(p->name))) return false;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "pooler/pg/batch_walk.h"
 #include "pooler/pg/client_routing.h"
 #include "pooler/session/health_view.h"
 #include "pooler/net/log.h"
@@ -191,70 +192,48 @@ bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
   // pgbench -M extended/prepared and many drivers send them: answered here, like a simple BEGIN.
   Routing& r = *routing_;
   pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
-  struct Msg {
-    char type;
-    pg::Bytes body;
-  };
-  std::vector<Msg> msgs;
-  size_t off = 0;
-  bool synced = false;
-  while (off < buf.size() && !synced) {
-    pg::Frame f = pg::frameMessage(buf.subspan(off));
-    if (f.status != pg::FrameStatus::Ok) return false;
-    off += f.totalSize;
-    if (f.type != 'P' && f.type != 'B' && f.type != 'D' && f.type != 'E' && f.type != 'S')
+  // The batch through its Sync, of Parse, Bind, Describe and Execute only: its Parses (all named
+  // ones?) and its Bind, of a statement parsed in the batch or known by name.
+  size_t parses = 0, binds = 0;
+  bool namedParsesOnly = true, malformed = false, synced = false;
+  std::optional<pg::ParseMsg> parse;
+  std::string query;
+  BatchWalk walk(buf, statements_);
+  for (BatchWalk::Message m; !synced && walk.next(m);) {
+    if (m.type != 'P' && m.type != 'B' && m.type != 'D' && m.type != 'E' && m.type != 'S')
       return false;
-    msgs.push_back({f.type, f.body});
-    synced = f.type == 'S';
+    synced = m.type == 'S';
+    if (!synced) namedParsesOnly = namedParsesOnly && m.parse && !m.parse->name.empty();
+    if (m.type == 'P') {
+      if (++parses == 1 && m.parse) parse = *m.parse;
+      malformed = malformed || !m.parse;
+    } else if (m.type == 'B') {
+      ++binds;
+      malformed = malformed || !m.bind || !m.statement;
+      if (m.statement) query = std::string(m.statement->query);
+    }
   }
   if (!synced) return false;
+  size_t end = walk.offset();
   // Named statements only prepared (Parse, Sync: pgbench -M prepared, many drivers) while a
   // BEGIN waits for its shard: they are recorded and prepared on demand on whichever server
   // the client gets (as client_prepared.cpp does), so they pin nothing.
-  if (!r.deferredBegin.empty() &&
-      std::all_of(msgs.begin(), msgs.end(), [](const Msg& m) {
-        if (m.type == 'S') return true;
-        auto p = m.type == 'P' ? pg::decodeParse(m.body) : std::nullopt;
-        return p && !p->name.empty();
-      })) {
+  if (!r.deferredBegin.empty() && namedParsesOnly) {
     pg::Writer w;
-    for (const Msg& m : msgs) {
+    BatchWalk again(buf.first(end), statements_);
+    for (BatchWalk::Message m; again.next(m);) {
       if (m.type != 'P') continue;
-      auto p = pg::decodeParse(m.body);
-      statements_[std::string(p->name)] = ClientStatement{
-          pg::serverStatementName(p->query, p->paramTypes), std::string(p->query), p->paramTypes};
+      const pg::ParseMsg& p = *m.parse;
+      statements_[std::string(p.name)] = ClientStatement{
+          pg::serverStatementName(p.query, p.paramTypes), std::string(p.query), p.paramTypes};
       pg::putParseComplete(w);
     }
-    inbuf_.erase(0, off);
+    inbuf_.erase(0, end);
     replyLocally(w, 'T');
     return true;
   }
-  // Exactly one Bind, of a statement parsed in the batch or known by name.
-  std::optional<pg::ParseMsg> parse;
-  std::string query;
-  std::vector<uint32_t> types;
-  size_t binds = 0;
-  for (const Msg& m : msgs) {
-    if (m.type == 'P') {
-      if (parse) return false;
-      parse = pg::decodeParse(m.body);
-      if (!parse) return false;
-    } else if (m.type == 'B') {
-      auto b = pg::decodeBind(m.body);
-      if (!b || ++binds > 1) return false;
-      if (parse && parse->name == b->statement) {
-        query = std::string(parse->query);
-        types = parse->paramTypes;
-      } else if (auto it = statements_.find(std::string(b->statement));
-                 !b->statement.empty() && it != statements_.end()) {
-        query = it->second.query;
-        types = it->second.paramTypes;
-      } else {
-        return false;
-      }
-    }
-  }
-  if (binds != 1) return false;
+  // Exactly one Bind, and at most one Parse.
+  if (malformed || parses > 1 || binds != 1) return false;
   const router::StatementFacts& f = ShardRouter::of(worker()).analyze(d, query);
   std::optional<std::string_view> tag;
   bool begins = r.deferredBegin.empty() && startsTransaction(f, query);
@@ -267,7 +246,8 @@ bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
   else
     return false;
   pg::Writer w;
-  for (const Msg& m : msgs) {
+  BatchWalk again(buf.first(end), statements_);
+  for (BatchWalk::Message m; again.next(m);) {
     switch (m.type) {
       case 'P':
         if (!parse->name.empty())
@@ -300,7 +280,7 @@ bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
     r.deferBegin(query, f);
   else
     r.endTransaction();
-  inbuf_.erase(0, off);
+  inbuf_.erase(0, end);
   replyLocally(w, begins ? 'T' : 'I');
   return true;
 }

@@ -44,6 +44,7 @@
 #include <fmt/format.h>
 
 #include "pooler/merge/merge_planner.h"
+#include "pooler/pg/batch_walk.h"
 #include "pooler/pg/client_routing.h"
 #include "pooler/pg/server_conn.h"
 #include "pooler/pg/shard_router.h"
@@ -147,40 +148,20 @@ void ClientConn::routeNext() {
     } else {
       // Extended protocol (or a COPY, a function call): the first Bind that routes decides,
       // looking as far as the batch's Sync. Statements named in this batch or earlier.
-      std::vector<std::pair<std::string, std::pair<std::string, std::vector<uint32_t>>>> parsed;
+      BatchWalk walk(buf, statements_);
+      BatchWalk::Message m;
       std::vector<uint32_t> scatterShards;
-      size_t off = 0;
       bool complete = false;
-      while (!target && off < buf.size()) {
-        pg::Frame f = pg::frameMessage(buf.subspan(off));
-        if (f.status != pg::FrameStatus::Ok) break;
-        off += f.totalSize;
-        if (f.type == 'P') {
-          if (auto p = pg::decodeParse(f.body))
-            parsed.push_back({std::string(p->name), {std::string(p->query), p->paramTypes}});
-        } else if (f.type == 'B') {
-          auto b = pg::decodeBind(f.body);
-          if (!b) break;
-          const std::string* query = nullptr;
-          const std::vector<uint32_t>* types = nullptr;
-          for (auto it = parsed.rbegin(); it != parsed.rend() && !query; ++it)
-            if (it->first == b->statement) {
-              query = &it->second.first;
-              types = &it->second.second;
-            }
-          if (!query && !b->statement.empty()) {
-            auto st = statements_.find(std::string(b->statement));
-            if (st != statements_.end()) {
-              query = &st->second.query;
-              types = &st->second.paramTypes;
-            }
-          }
-          if (!query) continue;
-          const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(*d, *query);
+      while (!target && walk.next(m)) {
+        if (m.type == 'B') {
+          if (!m.bind) break;
+          if (!m.statement) continue;
+          const router::StatementFacts& facts =
+              ShardRouter::of(worker()).analyze(*d, m.statement->query);
           if (facts.kind == router::StatementKind::TransactionControl) continue;
-          auto values = pg::decodeBindValues(b->rest);
-          router::Route route =
-              routeWith(facts, d->map, r.hints(), values ? &*values : nullptr, types);
+          auto values = pg::decodeBindValues(m.bind->rest);
+          router::Route route = routeWith(facts, d->map, r.hints(), values ? &*values : nullptr,
+                                          m.statement->types);
           if (route.kind == router::RouteKind::Local) {
             applyHints(r.session, r.local, facts);  // the SET itself runs on the server (a harmless placeholder)
             continue;
@@ -192,14 +173,12 @@ void ClientConn::routeNext() {
           target = route.kind == router::RouteKind::One && !route.anyShard ? route.shard
                                                                              : anyShard(d->map);
           read = route.kind == router::RouteKind::One && !route.write && r.deferredBegin.empty();
-          // ... when it is the batch's only statement.
-          for (size_t at = off; read;) {
-            pg::Frame g = pg::frameMessage(buf.subspan(at));
-            if (g.status != pg::FrameStatus::Ok || g.type == 'B') read = false;
-            if (!read || g.type == 'S') break;
-            at += g.totalSize;
+          // ... when it is the batch's only statement: its Sync comes before any other Bind.
+          if (read) {
+            read = false;
+            while (!read && walk.next(m) && m.type != 'B') read = m.type == 'S';
           }
-        } else if (f.type == 'S' || f.type == 'H' || f.type == 'F' || f.type == 'd') {
+        } else if (m.type == 'S' || m.type == 'H' || m.type == 'F' || m.type == 'd') {
           complete = true;
           break;
         }
