@@ -180,9 +180,10 @@ class ClientConn final : public ClientSession {
   void startScatter(const std::vector<uint32_t>& shards, size_t end,
                     std::vector<protocol::pg::SegmentPlans> plans);
   void scatterFinished(std::string reply);  // from ScatterRun: the client's merged reply
-  // An extended batch whose first routed statement needs `shards`: scatter it when it is
-  // whole (false: wait for its Sync), or refuse it.
-  bool scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards);
+  // An extended batch whose first routed statement, the Bind after `bindsBefore` others, needs
+  // `shards`: scatter it when it is whole (false: wait for its Sync), or refuse it.
+  bool scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards,
+                   uint32_t bindsBefore);
   // An extended batch that is only BEGIN (or the COMMIT/ROLLBACK of a transaction that has not
   // run anywhere yet): answered by shardpool, as a simple-protocol BEGIN is; false otherwise.
   bool answerTransactionBatch(ShardRouter::Database& d);

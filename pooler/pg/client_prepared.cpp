@@ -111,7 +111,7 @@ void ClientConn::handleQuery(pg::Bytes body) {
   if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
   forgetUnnamed();  // a simple Query drops the unnamed statement
   // Routed already (routeNext), when it is the transaction's first statement.
-  bool routed = routing_ && std::exchange(routing_->routedQuery, false);
+  bool routed = routing_ && routing_->takeRoutedQuery();
   std::string refusal;
   const StatementWords words = scanWords(sql);
   if (auto why = sessionOnlyFeature(sql, words)) {
@@ -242,7 +242,8 @@ void ClientConn::handleBind(pg::Bytes body) {
     return;
   }
   auto it = b->statement.empty() ? statements_.end() : statements_.find(std::string(b->statement));
-  if (routing_) {
+  // Routed already (routeNext), when it is the Bind that picked the transaction's shard.
+  if (routing_ && !routing_->takeRoutedBind()) {
     const ClientStatement* named = it == statements_.end() ? nullptr : &it->second;
     if (named || b->statement.empty()) {
       auto values = pg::decodeBindValues(b->rest);

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pooler/pg/client_conn.h"
@@ -28,9 +29,15 @@ struct ClientConn::Routing {
   // the transaction is checked against it, not against a map published meanwhile (a statement
   // that waited for a server across a key move still runs where it was routed).
   std::shared_ptr<const router::DirectoryMap> directory;
-  // The transaction's first statement, a simple Query, was routed to one shard by routeNext:
-  // the check of that Query as it goes out (checkRouted) would give the same answer.
-  bool routedQuery = false;
+  // The statement routeNext routed to one shard as it picked the transaction's shard: its check
+  // as it goes out (checkRouted) would give the same answer, so it is not routed again. A
+  // simple Query (the next one, whatever it meets), or the Bind that comes after `bindsBefore`
+  // other Binds of the first unit.
+  struct Routed {
+    bool query = false;
+    std::optional<uint32_t> bindsBefore;
+  };
+  Routed routed;
   // A BEGIN shardpool answered itself: sent, its replies dropped, ahead of the transaction's
   // first statement, once that statement has picked the shard.
   std::string deferredBegin;
@@ -52,6 +59,16 @@ struct ClientConn::Routing {
     deferredBegin = std::string(sql);
     if (f.commentShard) local.shard = f.commentShard;
     if (f.commentShardingKey) local.shardingKey = f.commentShardingKey;
+  }
+  bool takeRoutedQuery() { return std::exchange(routed.query, false); }
+  bool takeRoutedBind() {
+    if (!routed.bindsBefore) return false;
+    if (*routed.bindsBefore == 0) {
+      routed.bindsBefore.reset();
+      return true;
+    }
+    --*routed.bindsBefore;
+    return false;
   }
   void endTransaction() {
     deferredBegin.clear();

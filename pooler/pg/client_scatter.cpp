@@ -13,7 +13,8 @@ namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
 
-bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards) {
+bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards,
+                             uint32_t bindsBefore) {
   // The batch through its Sync: every statement executed in it must need the same shards (an
   // INSERT by key beside an unkeyed SELECT would otherwise run everywhere).
   BatchWalk walk(pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size()),
@@ -23,12 +24,14 @@ bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_
   pg::SegmentPlans plans;
   std::optional<pg::MergePlan> refusal;
   bool synced = false;
+  uint32_t binds = 0;
   while (!synced) {
     if (!walk.next(m)) return false;
     switch (m.type) {
       case 'B': {
         if (!m.bind) break;
         portalQuery = m.statement ? m.statement->query : std::string_view();
+        if (binds++ == bindsBefore) break;  // routed by routeNext: it needs `shards`
         const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(d, portalQuery);
         auto values = pg::decodeBindValues(m.bind->rest);
         router::Route route = routeWith(facts, d.map, routing_->hints(),

@@ -36,7 +36,7 @@
 //  5. Linked: pumpRouted() feeds inbuf_ to the Scanner up to the next sync point (Query, Sync,
 //     FunctionCall, the end of a COPY) and waits for its ReadyForQuery. Each statement is
 //     checked against the transaction's shard as it goes out (handleQuery / handleBind ->
-//     checkRouted), except a simple Query that routeNext() routed already (Routing::routedQuery).
+//     checkRouted), except the statement routeNext() routed already (Routing::routed).
 //     Replies go back to the client as they come (ServerConn::onData).
 //  6. At each ReadyForQuery (routedReady): inside the transaction, the next unit goes. At its
 //     end, the settings the transaction changed are read back (captureSettings), the server is
@@ -142,7 +142,7 @@ void ClientConn::routeNext() {
       read = route.kind == router::RouteKind::One && !route.write && f.statementCount == 1 &&
              r.deferredBegin.empty();
       // This Query's route is decided: it is not analysed and routed again as it goes out.
-      r.routedQuery = route.kind == router::RouteKind::One;
+      r.routed = {route.kind == router::RouteKind::One, std::nullopt};
     } else if (answerTransactionBatch(*d)) {
       continue;
     } else {
@@ -152,8 +152,13 @@ void ClientConn::routeNext() {
       BatchWalk::Message m;
       std::vector<uint32_t> scatterShards;
       bool complete = false;
+      r.routed = {};
+      uint32_t binds = 0;      // so far, the one that decides included
+      bool unitEnded = false;  // a sync point before it: it goes out in a later unit
       while (!target && walk.next(m)) {
+        if (m.type == 'Q' || m.type == 'c' || m.type == 'f') unitEnded = true;
         if (m.type == 'B') {
+          ++binds;
           if (!m.bind) break;
           if (!m.statement) continue;
           const router::StatementFacts& facts =
@@ -172,6 +177,9 @@ void ClientConn::routeNext() {
           }
           target = route.kind == router::RouteKind::One && !route.anyShard ? route.shard
                                                                              : anyShard(d->map);
+          // This Bind's route is decided: it is not routed again as it goes out.
+          if (route.kind == router::RouteKind::One && !unitEnded)
+            r.routed = {false, binds - 1};
           read = route.kind == router::RouteKind::One && !route.write && r.deferredBegin.empty();
           // ... when it is the batch's only statement: its Sync comes before any other Bind.
           if (read) {
@@ -184,7 +192,7 @@ void ClientConn::routeNext() {
         }
       }
       if (!scatterShards.empty()) {
-        if (!scatterUnit(*d, scatterShards)) break;  // the rest of the batch has not arrived
+        if (!scatterUnit(*d, scatterShards, binds - 1)) break;  // the rest of the batch has not arrived
         return;
       }
       if (!target) {
@@ -260,7 +268,7 @@ void ClientConn::routedReady() {
     releaseServer();
     r.shard.reset();
     r.directory.reset();
-    r.routedQuery = false;
+    r.routed = {};
     r.local = {};
     routeNext();
     return;
