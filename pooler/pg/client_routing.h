@@ -76,21 +76,44 @@ struct ClientConn::Routing {
   }
 };
 
-// Statement kinds the routing pipeline treats itself (client_routing.cpp).
+// routeNext's decision for the statement waiting first.
+struct ClientConn::Next {
+  enum class Act : uint8_t {
+    Answered,  // shardpool answered it (or refused it) itself: on to the next
+    Wait,      // the rest of its batch has not arrived
+    Scatter,   // a scatter/gather run has it
+    Link,      // to `shard`: its pool is asked for a server
+  };
+  Act act = Act::Answered;
+  uint32_t shard = 0;
+  bool read = false;  // a read by itself outside a transaction: read_from may pick a replica
+  Routing::Routed routed;  // what was routed already, not to be routed again as it goes out
+};
+
+// Transaction control (route_begin.cpp).
 // The first keyword of `sql`, upper case ("BEGIN", "START", "COMMIT", ...), after any comments
 // (/* shard: 1 */ BEGIN).
 std::string firstWord(std::string_view sql);
 // BEGIN / START TRANSACTION alone in its string.
 bool startsTransaction(const router::StatementFacts& f, std::string_view sql);
+// The command tag of its answer: "BEGIN" or "START TRANSACTION".
+std::string_view beginTag(std::string_view sql);
 // COMMIT / END / ROLLBACK / ABORT (not ROLLBACK TO SAVEPOINT, not PREPARE TRANSACTION): the
 // command tag of its answer.
 std::optional<std::string_view> endsTransaction(const router::StatementFacts& f,
                                                 std::string_view sql);
-// SET / RESET of shardpool.* applied to the session's (or the transaction's) hints.
+// SET / RESET of shardpool.* applied to the session's (or the transaction's) hints
+// (route_set.cpp).
 void applyHints(router::SessionHints& session, router::SessionHints& local,
                 const router::StatementFacts& f);
 // Where a statement that any shard would serve goes when it picks the shard of a transaction.
 inline uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.value_or(0); }
+// The shard a transaction whose first statement has `route` runs on: a refused statement, or
+// one for several shards inside a transaction, runs on some shard as an error the server raises
+// (checkRouted), so that the transaction it belongs to fails there as PostgreSQL would fail it.
+inline uint32_t transactionShard(const router::Route& route, const router::ShardMap& map) {
+  return route.kind == router::RouteKind::One && !route.anyShard ? route.shard : anyShard(map);
+}
 // A simple Query's text (its body without the terminating NUL).
 inline std::string_view bodyText(protocol::pg::Bytes body) {
   std::string_view s(reinterpret_cast<const char*>(body.data()), body.size());

@@ -1,5 +1,7 @@
-// Sharded databases: one unit of a client's messages run on several shards at once, outside
-// transactions (scatter/gather), and the merged reply (pooler/scatter.h runs it).
+// Scatter/gather in a sharded database (the act step of route_pipeline.cpp for a statement that
+// needs several shards, outside transactions): one unit of a client's messages, a Query or an
+// extended batch through its Sync, run on those shards at once and their replies merged into
+// one (ScatterRun, scatter.h, runs it); or refused here when the replies cannot be merged.
 #include <fmt/format.h>
 
 #include "pooler/pg/batch_walk.h"
@@ -13,8 +15,32 @@ namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
 
-bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards,
-                             uint32_t bindsBefore) {
+ClientConn::Next ClientConn::scatterQuery(const router::StatementFacts& f,
+                                          const router::Route& route, size_t size) {
+  pg::MergePlan plan = planMerge(f);
+  if (f.statementCount > 1) {
+    plan.kind = pg::MergeKind::Refuse;
+    plan.sqlstate = "0A000";
+    plan.message =
+        "a query string with several statements must stay on one shard, and this one needs "
+        "several";
+    plan.hint = "send the statements one by one, or add a sharding key";
+  }
+  if (plan.kind == pg::MergeKind::Refuse) {
+    pg::Writer w;
+    pg::putMergeRefusal(w, plan);
+    replyLocally(size, w, 'I');
+    return {Next::Act::Answered};
+  }
+  std::vector<pg::SegmentPlans> plans{{plan}};
+  flushForward();
+  startScatter(route.shards, size, std::move(plans));
+  return {Next::Act::Scatter};
+}
+
+ClientConn::Next ClientConn::scatterBatch(ShardRouter::Database& d,
+                                          const std::vector<uint32_t>& shards,
+                                          uint32_t bindsBefore) {
   // The batch through its Sync: every statement executed in it must need the same shards (an
   // INSERT by key beside an unkeyed SELECT would otherwise run everywhere).
   BatchWalk walk(pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size()),
@@ -26,7 +52,7 @@ bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_
   bool synced = false;
   uint32_t binds = 0;
   while (!synced) {
-    if (!walk.next(m)) return false;
+    if (!walk.next(m)) return {Next::Act::Wait};
     switch (m.type) {
       case 'B': {
         if (!m.bind) break;
@@ -64,16 +90,14 @@ bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_
   }
   size_t off = walk.offset();
   if (refusal) {
-    inbuf_.erase(0, off);
     pg::Writer w;
     pg::putMergeRefusal(w, *refusal);
-    replyLocally(w, 'I');
+    replyLocally(off, w, 'I');
     flushForward();
-    routeNext();
-    return true;
+    return {Next::Act::Answered};
   }
   startScatter(shards, off, {std::move(plans)});
-  return true;
+  return {Next::Act::Scatter};
 }
 
 void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
