@@ -18,13 +18,18 @@ bool BatchWalk::next(Message& m) {
   off_ += f.totalSize;
   if (f.type == 'P') {
     if (auto p = pg::decodeParse(f.body)) {
-      parsed_.push_back(std::move(*p));
-      m.parse = &parsed_.back();
+      if (last_) earlier_.push_back(std::move(*last_));
+      last_ = std::move(p);
+      m.parse = &*last_;
     }
   } else if (f.type == 'B') {
     m.bind = pg::decodeBind(f.body);
     if (!m.bind) return true;
-    for (auto it = parsed_.rbegin(); it != parsed_.rend(); ++it)
+    if (last_ && last_->name == m.bind->statement) {
+      m.statement = Statement{last_->query, &last_->paramTypes};
+      return true;
+    }
+    for (auto it = earlier_.rbegin(); it != earlier_.rend(); ++it)
       if (it->name == m.bind->statement) {
         m.statement = Statement{it->query, &it->paramTypes};
         return true;

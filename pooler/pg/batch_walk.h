@@ -49,7 +49,10 @@ class BatchWalk {
   protocol::pg::Bytes batch_;
   const ClientStatements& known_;
   size_t off_ = 0;
-  std::vector<protocol::pg::ParseMsg> parsed_;  // the batch's Parses so far
+  // The batch's Parses so far: the last one, and those before it (a batch of one Parse, as most
+  // are, allocates nothing here).
+  std::optional<protocol::pg::ParseMsg> last_;
+  std::vector<protocol::pg::ParseMsg> earlier_;
 };
 
 }  // namespace shardpool::pooler
