@@ -28,8 +28,8 @@ class BatchWalk {
   // and `statement->types`, into the walk (valid until the next message).
   struct Message {
     char type = 0;
-    protocol::pg::Bytes body;   // after the length field
-    protocol::pg::Bytes whole;  // as sent, header included
+    protocol::pg::Bytes body;                       // after the length field
+    protocol::pg::Bytes whole;                      // as sent, header included
     const protocol::pg::ParseMsg* parse = nullptr;  // 'P' that decodes
     std::optional<protocol::pg::BindMsg> bind;      // 'B' that decodes
     std::optional<Statement> statement;             // 'B': the statement it binds, if known

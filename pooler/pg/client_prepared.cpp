@@ -324,8 +324,7 @@ void ClientConn::handleClose(pg::Bytes body) {
 bool ClientConn::answerPrepareLocally() {
   if (!trackStatements_ || routing_ || inbuf_[0] != 'P') return false;
   std::vector<std::pair<std::string, ClientStatement>> parsed;
-  BatchWalk walk(pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size()),
-                 statements_);
+  BatchWalk walk(bytesOf(inbuf_), statements_);
   for (BatchWalk::Message m;;) {
     if (!walk.next(m)) return false;
     if (m.type == 'S') {

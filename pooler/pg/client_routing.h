@@ -114,6 +114,10 @@ inline uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.
 inline uint32_t transactionShard(const router::Route& route, const router::ShardMap& map) {
   return route.kind == router::RouteKind::One && !route.anyShard ? route.shard : anyShard(map);
 }
+// The bytes of a buffer, for the codecs.
+inline protocol::pg::Bytes bytesOf(std::string_view s) {
+  return protocol::pg::Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
 // A simple Query's text (its body without the terminating NUL).
 inline std::string_view bodyText(protocol::pg::Bytes body) {
   std::string_view s(reinterpret_cast<const char*>(body.data()), body.size());

@@ -81,7 +81,7 @@ bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
   // An extended batch that only begins a transaction (or ends one that never ran anywhere), as
   // pgbench -M extended/prepared and many drivers send them: answered here, like a simple BEGIN.
   Routing& r = *routing_;
-  pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
+  pg::Bytes buf = bytesOf(inbuf_);
   // The batch through its Sync, of Parse, Bind, Describe and Execute only: its Parses (all named
   // ones?) and its Bind, of a statement parsed in the batch or known by name.
   size_t parses = 0, binds = 0;
@@ -140,9 +140,9 @@ bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
     switch (m.type) {
       case 'P':
         if (!parse->name.empty())
-          statements_[std::string(parse->name)] = ClientStatement{
-              pg::serverStatementName(parse->query, parse->paramTypes),
-              std::string(parse->query), parse->paramTypes};
+          statements_[std::string(parse->name)] =
+              ClientStatement{pg::serverStatementName(parse->query, parse->paramTypes),
+                              std::string(parse->query), parse->paramTypes};
         pg::putParseComplete(w);
         break;
       case 'B':

@@ -35,20 +35,23 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
     case router::RouteKind::Refuse:
       return Refusal{std::string(router::pgSqlstate(route.reason)), route.message, route.hint};
     case router::RouteKind::All:
-      return Refusal{"0A000", fmt::format(
-          "this statement needs {} shards, but a transaction runs on one shard (\"{}\"): run it "
-          "outside the transaction",
-          route.shards.size(), nameOf(*r.shard)), {}};
+      return Refusal{"0A000",
+                     fmt::format("this statement needs {} shards, but a transaction runs on one "
+                                 "shard (\"{}\"): run it outside the transaction",
+                                 route.shards.size(), nameOf(*r.shard)),
+                     {}};
     case router::RouteKind::One:
       // A statement that names no table at all (COMMIT, SELECT now(), SET) runs wherever the
       // transaction is, even where default_shard would send it on its own.
       if (route.anyShard || route.shard == *r.shard ||
           (route.source == router::RouteSource::Default && f.tables.empty()))
         return std::nullopt;
-      return Refusal{"0A000", fmt::format(
-          "this statement belongs to shard \"{}\", but the transaction runs on shard \"{}\": "
-          "cross-shard transactions are not supported",
-          nameOf(route.shard), nameOf(*r.shard)),
+      return Refusal{
+          "0A000",
+          fmt::format(
+              "this statement belongs to shard \"{}\", but the transaction runs on shard \"{}\": "
+              "cross-shard transactions are not supported",
+              nameOf(route.shard), nameOf(*r.shard)),
           "start the transaction with a statement of the shard it works on, or SET LOCAL "
           "shardpool.shard = N after BEGIN"};
   }

@@ -68,8 +68,7 @@ void ClientConn::routeNext() {
       return;
     }
     // 1. Parse: the first message waiting.
-    pg::Frame first = pg::frameMessage(
-        pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size()));
+    pg::Frame first = pg::frameMessage(bytesOf(inbuf_));
     if (first.status == pg::FrameStatus::NeedMore) break;
     if (first.status == pg::FrameStatus::Invalid) {
       fatal("08P01", "invalid message length from client", "protocol violation");
@@ -81,8 +80,8 @@ void ClientConn::routeNext() {
     }
     // 2, 3. Intercept, then route: a simple Query, or an extended batch (a COPY, a function
     // call are routed as one).
-    Next next = first.type == 'Q' ? routeQuery(*d, bodyText(first.body), first.totalSize)
-                                  : routeBatch(*d);
+    Next next =
+        first.type == 'Q' ? routeQuery(*d, bodyText(first.body), first.totalSize) : routeBatch(*d);
     // 4. Act.
     switch (next.act) {
       case Next::Act::Answered:
@@ -136,8 +135,7 @@ ClientConn::Next ClientConn::routeBatch(ShardRouter::Database& d) {
   if (answerTransactionBatch(d)) return {Next::Act::Answered};  // route_begin.cpp
   // The first Bind that routes decides, looking as far as the batch's Sync. Statements named in
   // this batch or earlier.
-  BatchWalk walk(pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size()),
-                 statements_);
+  BatchWalk walk(bytesOf(inbuf_), statements_);
   BatchWalk::Message m;
   bool complete = false;
   uint32_t binds = 0;      // so far, the one that decides included
@@ -152,8 +150,7 @@ ClientConn::Next ClientConn::routeBatch(ShardRouter::Database& d) {
     ++binds;
     if (!m.bind) break;
     if (!m.statement) continue;
-    const router::StatementFacts& facts =
-        ShardRouter::of(worker()).analyze(d, m.statement->query);
+    const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(d, m.statement->query);
     if (facts.kind == router::StatementKind::TransactionControl) continue;
     auto values = pg::decodeBindValues(m.bind->rest);
     router::Route route =

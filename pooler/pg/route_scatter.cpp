@@ -43,8 +43,7 @@ ClientConn::Next ClientConn::scatterBatch(ShardRouter::Database& d,
                                           uint32_t bindsBefore) {
   // The batch through its Sync: every statement executed in it must need the same shards (an
   // INSERT by key beside an unkeyed SELECT would otherwise run everywhere).
-  BatchWalk walk(pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size()),
-                 statements_);
+  BatchWalk walk(bytesOf(inbuf_), statements_);
   BatchWalk::Message m;
   std::string_view portalQuery;  // of the last Bind
   pg::SegmentPlans plans;
@@ -113,7 +112,7 @@ void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
       if (s.serverName == st.serverName) return;
     statements.push_back({st.serverName, st.query, st.paramTypes, parsedInUnit});
   };
-  BatchWalk walk(pg::Bytes(reinterpret_cast<const uint8_t*>(inbuf_.data()), end), statements_);
+  BatchWalk walk(bytesOf(std::string_view(inbuf_).substr(0, end)), statements_);
   for (BatchWalk::Message m; walk.next(m);) {
     pg::Writer w;
     if (m.type == 'P' && m.parse) {

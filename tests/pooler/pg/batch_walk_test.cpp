@@ -70,10 +70,10 @@ TEST_CASE("batch walk: each Bind names the statement the server would bind", "[p
   }
   CHECK(walk.atEnd());
   CHECK(walk.offset() == batch.size());
-  CHECK(seen == std::vector<std::string>{
-                    "P:s1", "B:SELECT * FROM t WHERE id = $1", "B:SELECT 1 FROM t WHERE id = $1",
-                    "P:again", "P:again", "B:SELECT 'latest'", "B:?", "P:", "B:SELECT $1", "B:?",
-                    "E", "S"});
+  CHECK(seen == std::vector<std::string>{"P:s1", "B:SELECT * FROM t WHERE id = $1",
+                                         "B:SELECT 1 FROM t WHERE id = $1", "P:again", "P:again",
+                                         "B:SELECT 'latest'", "B:?", "P:", "B:SELECT $1", "B:?",
+                                         "E", "S"});
 }
 
 TEST_CASE("batch walk: stops before a message that is not whole, or malformed lengths",

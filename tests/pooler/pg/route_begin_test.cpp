@@ -10,7 +10,9 @@ namespace pooler = shardpool::pooler;
 namespace router = shardpool::router;
 
 namespace {
-router::StatementFacts factsOf(std::string_view sql) { return router::analyze(sql, {}); }
+router::StatementFacts factsOf(std::string_view sql) {
+  return router::analyze(sql, {});
+}
 }  // namespace
 
 TEST_CASE("route begin: shardpool answers BEGIN and the end of a transaction that ran nowhere",
