@@ -15,6 +15,7 @@
 #include "pooler/auth/login_backoff.h"
 #include "pooler/pg/auth_cache.h"
 #include "pooler/pg/client_auth.h"
+#include "pooler/pg/client_statement.h"
 #include "pooler/session/client_session.h"
 #include "pooler/net/connection.h"
 #include "pooler/session/pool.h"
@@ -153,12 +154,8 @@ class ClientConn final : public ClientSession {
   bool captureSettings(ServerConn& server);
   void terminateForShutdown();
 
-  // Prepared statements in transaction/statement pooling (client_prepared.cpp).
-  struct ClientStatement {
-    std::string serverName;
-    std::string query;
-    std::vector<uint32_t> paramTypes;
-  };
+  // Prepared statements in transaction/statement pooling (client_prepared.cpp; ClientStatement
+  // in client_statement.h).
   void handleParse(protocol::pg::Bytes body);
   void handleBind(protocol::pg::Bytes body);
   void handleDescribe(protocol::pg::Bytes body);
@@ -177,9 +174,10 @@ class ClientConn final : public ClientSession {
   void evictIfFull();
   void clearStatements();
   void addStartupOptions(std::string_view options);
-  // Sharded databases (client_routing.cpp): each transaction goes to the shard its first
-  // statement routes to; statements in it that belong elsewhere are refused.
-  struct Routing;
+  // Sharded databases: each transaction goes to the shard its first statement routes to;
+  // statements in it that belong elsewhere are refused. The pipeline (route_pipeline.cpp) calls
+  // one file per kind of statement: route_begin, route_set, route_check, route_scatter.
+  struct Routing;  // client_routing.h
   bool startRouting(const config::Database& db);  // at login; false: not sharded
   Pool& shardPool(uint32_t shard, uint32_t member = 0);
   // read_from: the member of `shard` a read outside a transaction goes to (least outstanding).
@@ -187,26 +185,42 @@ class ClientConn final : public ClientSession {
   void routeNext();    // no server: decide where the waiting messages go
   void pumpRouted();   // linked: forward the next unit (up to a sync point) when due
   void routedReady();  // a ReadyForQuery went by
-  // The route of one statement in the linked transaction: nullopt when it may run there, else
-  // the error it gets.
+  // What routeNext does with the statement waiting first (client_routing.h): from a simple
+  // Query of `size` bytes, or from the extended batch waiting.
+  struct Next;
+  Next routeQuery(ShardRouter::Database& d, std::string_view sql, size_t size);
+  Next routeBatch(ShardRouter::Database& d);
+  // Answers the first `consumed` bytes waiting with what `w` holds and a ReadyForQuery.
+  void replyLocally(size_t consumed, protocol::pg::Writer& w, char status);
+  // route_begin.cpp. A simple BEGIN outside a transaction (or COMMIT / ROLLBACK of one that has
+  // not run anywhere yet), or an extended batch that is only that: answered by shardpool,
+  // the BEGIN sent ahead of the transaction's first statement (injectDeferredBegin); false for
+  // any other statement.
+  bool answerTransactionQuery(const router::StatementFacts& f, std::string_view sql,
+                              size_t size);
+  bool answerTransactionBatch(ShardRouter::Database& d);
+  void injectDeferredBegin();
+  // route_set.cpp: SET / RESET shardpool.* alone in a Query: the hints changed, SET answered.
+  void answerHintQuery(const router::StatementFacts& f, size_t size);
+  // route_check.cpp: the route of one statement in the linked transaction: nullopt when it may
+  // run there, else the error it gets.
   struct Refusal {
     std::string sqlstate, message, hint;
   };
   std::optional<Refusal> checkRouted(std::string_view sql, const protocol::pg::BindValues* bind,
                                      const std::vector<uint32_t>* types);
-  void replyLocally(protocol::pg::Writer& w, char status);
-  void injectDeferredBegin();
-  // Scatter/gather of one unit (the messages in inbuf_[0, end)) over `shards`.
+  // route_scatter.cpp: scatter/gather of one unit over several shards, outside transactions:
+  // a Query of `size` bytes whose route is `route`; an extended batch whose first routed
+  // statement, the Bind after `bindsBefore` others, needs `shards` (scattered when whole, else
+  // Wait; refused when its statements disagree).
+  Next scatterQuery(const router::StatementFacts& f, const router::Route& route, size_t size);
+  Next scatterBatch(ShardRouter::Database& d, const std::vector<uint32_t>& shards,
+                    uint32_t bindsBefore);
+  // The unit is the messages in inbuf_[0, end).
   friend class ScatterRun;
   void startScatter(const std::vector<uint32_t>& shards, size_t end,
                     std::vector<protocol::pg::SegmentPlans> plans);
   void scatterFinished(std::string reply);  // from ScatterRun: the client's merged reply
-  // An extended batch whose first routed statement needs `shards`: scatter it when it is
-  // whole (false: wait for its Sync), or refuse it.
-  bool scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards);
-  // An extended batch that is only BEGIN (or the COMMIT/ROLLBACK of a transaction that has not
-  // run anywhere yet): answered by shardpool, as a simple-protocol BEGIN is; false otherwise.
-  bool answerTransactionBatch(ShardRouter::Database& d);
   static constexpr size_t kMaxScatterBytes = 64u << 20;
   // After a lost server: answers the client's messages that belong to the lost transaction
   // (until its Sync, or its ROLLBACK) without a server. False when the client was closed.
@@ -221,7 +235,7 @@ class ClientConn final : public ClientSession {
   bool trackStatements_ = false;  // ... with protocol-level prepared statements mapped
   bool hasUnnamed_ = false;        // unnamed_ holds the client's unnamed statement
   uint32_t maxPrepared_ = 0;
-  std::unordered_map<std::string, ClientStatement> statements_;
+  ClientStatements statements_;
   SettingChanges touched_;            // settings changed since the last capture (client_params)
   SharedSettings startup_;  // the login's settings (pooling)
   std::vector<std::string> capturing_;  // names asked for by the capture in flight

@@ -3,6 +3,7 @@
 // demand on whichever server the client is given, and answered in order (see pg_requests.h).
 #include <fmt/format.h>
 
+#include "pooler/pg/batch_walk.h"
 #include "pooler/pg/client_conn.h"
 #include "pooler/pg/client_routing.h"
 #include "pooler/protocol/pg_extended.h"
@@ -110,7 +111,7 @@ void ClientConn::handleQuery(pg::Bytes body) {
   if (!sql.empty() && sql.back() == '\0') sql.remove_suffix(1);
   forgetUnnamed();  // a simple Query drops the unnamed statement
   // Routed already (routeNext), when it is the transaction's first statement.
-  bool routed = routing_ && std::exchange(routing_->routedQuery, false);
+  bool routed = routing_ && routing_->takeRoutedQuery();
   std::string refusal;
   const StatementWords words = scanWords(sql);
   if (auto why = sessionOnlyFeature(sql, words)) {
@@ -241,7 +242,8 @@ void ClientConn::handleBind(pg::Bytes body) {
     return;
   }
   auto it = b->statement.empty() ? statements_.end() : statements_.find(std::string(b->statement));
-  if (routing_) {
+  // Routed already (routeNext), when it is the Bind that picked the transaction's shard.
+  if (routing_ && !routing_->takeRoutedBind()) {
     const ClientStatement* named = it == statements_.end() ? nullptr : &it->second;
     if (named || b->statement.empty()) {
       auto values = pg::decodeBindValues(b->rest);
@@ -320,19 +322,17 @@ void ClientConn::handleClose(pg::Bytes body) {
 }
 
 bool ClientConn::answerPrepareLocally() {
-  if (!trackStatements_ || routing_) return false;
+  if (!trackStatements_ || routing_ || inbuf_[0] != 'P') return false;
   std::vector<std::pair<std::string, ClientStatement>> parsed;
-  pg::Bytes rest(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
-  for (;;) {
-    pg::Frame f = pg::frameMessage(rest);
-    if (f.status != pg::FrameStatus::Ok) return false;
-    rest = rest.subspan(f.totalSize);
-    if (f.type == 'S') {
-      if (!rest.empty() || parsed.empty()) return false;
+  BatchWalk walk(bytesOf(inbuf_), statements_);
+  for (BatchWalk::Message m;;) {
+    if (!walk.next(m)) return false;
+    if (m.type == 'S') {
+      if (!walk.atEnd() || parsed.empty()) return false;
       break;
     }
-    if (f.type != 'P') return false;
-    auto p = pg::decodeParse(f.body);
+    if (m.type != 'P') return false;
+    const pg::ParseMsg* p = m.parse;
     // A name the client already has must get the server's 42P05; the unnamed statement and
     // a text the pool has not seen prepared go to a server too.
     if (!p || p->name.empty() || statements_.count(std::string(p->name))) return false;

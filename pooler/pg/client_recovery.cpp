@@ -71,6 +71,7 @@ void ClientConn::serverLost(std::string_view reason, pg::RequestQueue::Pending p
   if (routing_) {
     routing_->awaitingReady = false;
     routing_->shard.reset();
+    routing_->routed = {};
     routing_->local = {};
   }
   if (!scanner_.atBoundary()) {

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pooler/pg/client_conn.h"
@@ -31,9 +32,15 @@ struct ClientConn::Routing {
   // the transaction is checked against it, not against a map published meanwhile (a statement
   // that waited for a server across a key move still runs where it was routed).
   std::shared_ptr<const router::DirectoryMap> directory;
-  // The transaction's first statement, a simple Query, was routed to one shard by routeNext:
-  // the check of that Query as it goes out (checkRouted) would give the same answer.
-  bool routedQuery = false;
+  // The statement routeNext routed to one shard as it picked the transaction's shard: its check
+  // as it goes out (checkRouted) would give the same answer, so it is not routed again. A
+  // simple Query (the next one, whatever it meets), or the Bind that comes after `bindsBefore`
+  // other Binds of the first unit.
+  struct Routed {
+    bool query = false;
+    std::optional<uint32_t> bindsBefore;
+  };
+  Routed routed;
   // A BEGIN shardpool answered itself: sent, its replies dropped, ahead of the transaction's
   // first statement, once that statement has picked the shard.
   std::string deferredBegin;
@@ -56,11 +63,70 @@ struct ClientConn::Routing {
     if (f.commentShard) local.shard = f.commentShard;
     if (f.commentShardingKey) local.shardingKey = f.commentShardingKey;
   }
+  bool takeRoutedQuery() { return std::exchange(routed.query, false); }
+  bool takeRoutedBind() {
+    if (!routed.bindsBefore) return false;
+    if (*routed.bindsBefore == 0) {
+      routed.bindsBefore.reset();
+      return true;
+    }
+    --*routed.bindsBefore;
+    return false;
+  }
   void endTransaction() {
     deferredBegin.clear();
     local = {};
   }
 };
+
+// routeNext's decision for the statement waiting first.
+struct ClientConn::Next {
+  enum class Act : uint8_t {
+    Answered,  // shardpool answered it (or refused it) itself: on to the next
+    Wait,      // the rest of its batch has not arrived
+    Scatter,   // a scatter/gather run has it
+    Link,      // to `shard`: its pool is asked for a server
+  };
+  Act act = Act::Answered;
+  uint32_t shard = 0;
+  bool read = false;  // a read by itself outside a transaction: read_from may pick a replica
+  Routing::Routed routed;  // what was routed already, not to be routed again as it goes out
+};
+
+// Transaction control (route_begin.cpp).
+// The first keyword of `sql`, upper case ("BEGIN", "START", "COMMIT", ...), after any comments
+// (/* shard: 1 */ BEGIN).
+std::string firstWord(std::string_view sql);
+// BEGIN / START TRANSACTION alone in its string.
+bool startsTransaction(const router::StatementFacts& f, std::string_view sql);
+// The command tag of its answer: "BEGIN" or "START TRANSACTION".
+std::string_view beginTag(std::string_view sql);
+// COMMIT / END / ROLLBACK / ABORT (not ROLLBACK TO SAVEPOINT, not PREPARE TRANSACTION): the
+// command tag of its answer.
+std::optional<std::string_view> endsTransaction(const router::StatementFacts& f,
+                                                std::string_view sql);
+// SET / RESET of shardpool.* applied to the session's (or the transaction's) hints
+// (route_set.cpp).
+void applyHints(router::SessionHints& session, router::SessionHints& local,
+                const router::StatementFacts& f);
+// Where a statement that any shard would serve goes when it picks the shard of a transaction.
+inline uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.value_or(0); }
+// The shard a transaction whose first statement has `route` runs on: a refused statement, or
+// one for several shards inside a transaction, runs on some shard as an error the server raises
+// (checkRouted), so that the transaction it belongs to fails there as PostgreSQL would fail it.
+inline uint32_t transactionShard(const router::Route& route, const router::ShardMap& map) {
+  return route.kind == router::RouteKind::One && !route.anyShard ? route.shard : anyShard(map);
+}
+// The bytes of a buffer, for the codecs.
+inline protocol::pg::Bytes bytesOf(std::string_view s) {
+  return protocol::pg::Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+// A simple Query's text (its body without the terminating NUL).
+inline std::string_view bodyText(protocol::pg::Bytes body) {
+  std::string_view s(reinterpret_cast<const char*>(body.data()), body.size());
+  if (!s.empty() && s.back() == '\0') s.remove_suffix(1);
+  return s;
+}
 
 // router::route() with the values of a Bind (null: none, as for a simple Query).
 inline router::Route routeWith(const router::StatementFacts& f, const router::ShardMap& map,

@@ -1,7 +1,10 @@
-// Sharded databases: one unit of a client's messages run on several shards at once, outside
-// transactions (scatter/gather), and the merged reply (pooler/scatter.h runs it).
+// Scatter/gather in a sharded database (the act step of route_pipeline.cpp for a statement that
+// needs several shards, outside transactions): one unit of a client's messages, a Query or an
+// extended batch through its Sync, run on those shards at once and their replies merged into
+// one (ScatterRun, scatter.h, runs it); or refused here when the replies cannot be merged.
 #include <fmt/format.h>
 
+#include "pooler/pg/batch_walk.h"
 #include "pooler/pg/client_routing.h"
 #include "pooler/net/log.h"
 #include "pooler/merge/merge_planner.h"
@@ -12,41 +15,53 @@ namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
 
-bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_t>& shards) {
+ClientConn::Next ClientConn::scatterQuery(const router::StatementFacts& f,
+                                          const router::Route& route, size_t size) {
+  pg::MergePlan plan = planMerge(f);
+  if (f.statementCount > 1) {
+    plan.kind = pg::MergeKind::Refuse;
+    plan.sqlstate = "0A000";
+    plan.message =
+        "a query string with several statements must stay on one shard, and this one needs "
+        "several";
+    plan.hint = "send the statements one by one, or add a sharding key";
+  }
+  if (plan.kind == pg::MergeKind::Refuse) {
+    pg::Writer w;
+    pg::putMergeRefusal(w, plan);
+    replyLocally(size, w, 'I');
+    return {Next::Act::Answered};
+  }
+  std::vector<pg::SegmentPlans> plans{{plan}};
+  flushForward();
+  startScatter(route.shards, size, std::move(plans));
+  return {Next::Act::Scatter};
+}
+
+ClientConn::Next ClientConn::scatterBatch(ShardRouter::Database& d,
+                                          const std::vector<uint32_t>& shards,
+                                          uint32_t bindsBefore) {
   // The batch through its Sync: every statement executed in it must need the same shards (an
   // INSERT by key beside an unkeyed SELECT would otherwise run everywhere).
-  pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), inbuf_.size());
-  std::vector<std::pair<std::string, std::string>> parsed;  // name, query
-  std::string portalQuery;
+  BatchWalk walk(bytesOf(inbuf_), statements_);
+  BatchWalk::Message m;
+  std::string_view portalQuery;  // of the last Bind
   pg::SegmentPlans plans;
   std::optional<pg::MergePlan> refusal;
-  size_t off = 0;
   bool synced = false;
-  while (off < buf.size() && !synced) {
-    pg::Frame f = pg::frameMessage(buf.subspan(off));
-    if (f.status != pg::FrameStatus::Ok) return false;
-    off += f.totalSize;
-    switch (f.type) {
-      case 'P':
-        if (auto p = pg::decodeParse(f.body))
-          parsed.emplace_back(std::string(p->name), std::string(p->query));
-        break;
+  uint32_t binds = 0;
+  while (!synced) {
+    if (!walk.next(m)) return {Next::Act::Wait};
+    switch (m.type) {
       case 'B': {
-        auto b = pg::decodeBind(f.body);
-        if (!b) break;
-        portalQuery.clear();
-        for (auto it = parsed.rbegin(); it != parsed.rend(); ++it)
-          if (it->first == b->statement) {
-            portalQuery = it->second;
-            break;
-          }
-        if (portalQuery.empty() && !b->statement.empty())
-          if (auto st = statements_.find(std::string(b->statement)); st != statements_.end())
-            portalQuery = st->second.query;
+        if (!m.bind) break;
+        portalQuery = m.statement ? m.statement->query : std::string_view();
+        if (binds++ == bindsBefore) break;  // routed by routeNext: it needs `shards`
         const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(d, portalQuery);
-        auto values = pg::decodeBindValues(b->rest);
-        router::Route route =
-            routeWith(facts, d.map, routing_->hints(), values ? &*values : nullptr, nullptr);
+        auto values = pg::decodeBindValues(m.bind->rest);
+        router::Route route = routeWith(facts, d.map, routing_->hints(),
+                                        values ? &*values : nullptr,
+                                        m.statement ? m.statement->types : nullptr);
         if (!refusal && (route.kind != router::RouteKind::All || route.shards != shards)) {
           refusal = pg::MergePlan{};
           refusal->kind = pg::MergeKind::Refuse;
@@ -72,18 +87,16 @@ bool ClientConn::scatterUnit(ShardRouter::Database& d, const std::vector<uint32_
         break;
     }
   }
-  if (!synced) return false;
+  size_t off = walk.offset();
   if (refusal) {
-    inbuf_.erase(0, off);
     pg::Writer w;
     pg::putMergeRefusal(w, *refusal);
-    replyLocally(w, 'I');
+    replyLocally(off, w, 'I');
     flushForward();
-    routeNext();
-    return true;
+    return {Next::Act::Answered};
   }
   startScatter(shards, off, {std::move(plans)});
-  return true;
+  return {Next::Act::Scatter};
 }
 
 void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
@@ -99,40 +112,33 @@ void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
       if (s.serverName == st.serverName) return;
     statements.push_back({st.serverName, st.query, st.paramTypes, parsedInUnit});
   };
-  pg::Bytes buf(reinterpret_cast<const uint8_t*>(inbuf_.data()), end);
-  for (size_t off = 0; off < buf.size();) {
-    pg::Frame f = pg::frameMessage(buf.subspan(off));
-    if (f.status != pg::FrameStatus::Ok) break;
-    pg::Bytes whole = buf.subspan(off, f.totalSize);
-    off += f.totalSize;
+  BatchWalk walk(bytesOf(std::string_view(inbuf_).substr(0, end)), statements_);
+  for (BatchWalk::Message m; walk.next(m);) {
     pg::Writer w;
-    if (f.type == 'P') {
-      auto p = pg::decodeParse(f.body);
-      if (p && !p->name.empty()) {
-        ClientStatement st{pg::serverStatementName(p->query, p->paramTypes),
-                           std::string(p->query), p->paramTypes};
+    if (m.type == 'P' && m.parse) {
+      const pg::ParseMsg& p = *m.parse;
+      if (!p.name.empty()) {
+        ClientStatement st{pg::serverStatementName(p.query, p.paramTypes), std::string(p.query),
+                           p.paramTypes};
         need(st, true);
         pg::putParse(w, st.serverName, st.query, st.paramTypes);
-        statements_[std::string(p->name)] = std::move(st);
+        statements_[std::string(p.name)] = std::move(st);
         unit += w.data();
         continue;
       }
-      if (p) {
-        r.unnamedQuery = std::string(p->query);
-        r.unnamedTypes = p->paramTypes;
-      }
-    } else if (f.type == 'B') {
-      auto b = pg::decodeBind(f.body);
-      auto it = b && !b->statement.empty() ? statements_.find(std::string(b->statement))
-                                           : statements_.end();
+      r.unnamedQuery = std::string(p.query);
+      r.unnamedTypes = p.paramTypes;
+    } else if (m.type == 'B' && m.bind) {
+      auto it = m.bind->statement.empty() ? statements_.end()
+                                          : statements_.find(std::string(m.bind->statement));
       if (it != statements_.end()) {
         need(it->second, false);
-        pg::putBindRenamed(w, *b, it->second.serverName);
+        pg::putBindRenamed(w, *m.bind, it->second.serverName);
         unit += w.data();
         continue;
       }
-    } else if (f.type == 'D') {
-      auto t = pg::decodeDescribe(f.body);
+    } else if (m.type == 'D') {
+      auto t = pg::decodeDescribe(m.body);
       auto it = t && t->kind == 'S' && !t->name.empty() ? statements_.find(std::string(t->name))
                                                          : statements_.end();
       if (it != statements_.end()) {
@@ -142,7 +148,7 @@ void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
         continue;
       }
     }
-    unit.append(reinterpret_cast<const char*>(whole.data()), whole.size());
+    unit.append(reinterpret_cast<const char*>(m.whole.data()), m.whole.size());
   }
   inbuf_.erase(0, end);
   std::vector<ScatterRun::Leg> legs;
