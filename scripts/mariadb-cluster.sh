@@ -38,20 +38,11 @@ usage() {
   exit 2
 }
 
-CMD=${1:-}
-if [ "$CMD" = replica ]; then
-  [ $# -eq 3 ] || usage
-  PRIMARY_DIR=$2
-  DIR=$3
-else
-  [ $# -eq 2 ] || usage
-  DIR=$2
-fi
-
 log() { echo "mariadb-cluster: $*" >&2; }
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+sp_cluster_args replica "$@"
 
 # mariadbd and mariadb-install-db switch to the mysql user themselves when started as root.
 USER_ARGS=()
@@ -59,7 +50,7 @@ if [ "$(id -u)" -eq 0 ]; then USER_ARGS=(--user=mysql); fi
 
 env_get() {
   [ -f "$DIR/env" ] || return 0
-  sed -n "s/^$1=//p" "$DIR/env" | head -n1
+  sp_env_get "$DIR/env" "$1"
 }
 
 server_pid() {
@@ -263,12 +254,7 @@ EOF
 # A replica of the server in PRIMARY_DIR: a copy of its seed (the state its binlog starts from)
 # replicating every binlog event since, by GTID.
 do_replica() {
-  mkdir -p "$DIR"
-  DIR=$(cd "$DIR" && pwd)
-  [ -f "$PRIMARY_DIR/env" ] || {
-    log "no server recorded in $PRIMARY_DIR"
-    exit 1
-  }
+  sp_cluster_replica_dirs
   local pport psock pseed tmp port server_id pos
   pport=$(sp_env_get "$PRIMARY_DIR/env" MYSQL_PORT)
   psock=$(sp_env_get "$PRIMARY_DIR/env" MYSQL_SOCKET)

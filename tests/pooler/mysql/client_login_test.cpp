@@ -8,15 +8,10 @@
 
 #include "pooler/mysql/server_login.h"
 #include "pooler/protocol/mysql_handshake.h"
-#include "pooler/protocol/mysql_results.h"
 #include "tests/pooler/mysql/login_test_helpers.h"
-#include "tests/pooler/protocol/mysql_recorded.h"
-#include "tests/pooler/protocol/mysql_test_helpers.h"
 
 using namespace shardpool::pooler;
 using namespace shardpool::pooler::testing;
-namespace my = shardpool::protocol::mysql;
-namespace recorded = shardpool::protocol::mysql::recorded;
 namespace auth = shardpool::pooler::auth;
 using Status = MysqlClientLogin::Status;
 
@@ -24,7 +19,7 @@ namespace {
 
 // The scramble of the recorded greeting, which the recorded client's token answers.
 MysqlClientLogin::Scramble recordedScramble() {
-  auto h = my::decodeHandshake(my::testing::firstPayload(recorded::kCliGreeting));
+  auto h = my::decodeHandshake(recordedGreeting());
   REQUIRE(h);
   REQUIRE(h->authPluginData.size() == 20);
   MysqlClientLogin::Scramble s{};
@@ -39,12 +34,6 @@ MysqlClientLogin greeted(const MysqlClientLogin::Scramble& scramble) {
   login.greet(w, "5.5.5-shardpool");
   takeOne(w);
   return login;
-}
-
-my::ErrPacket errOf(const WrittenPacket& p) {
-  auto err = my::decodeErr(p.bytes());
-  REQUIRE(err);
-  return *err;
 }
 
 std::string responseFor(std::string_view plugin, std::string_view token) {
@@ -126,12 +115,8 @@ TEST_CASE("MysqlClientLogin: a wrong password is ERR 1045 as MariaDB words it", 
     password = "";
   }
   REQUIRE(login.verify(password, w) == Status::Refused);
-  auto p = takeOne(w);
-  CHECK(p.seq == 2);
-  auto err = errOf(p);
-  CHECK(err.code == 1045);
-  CHECK(err.sqlState == "28000");
-  CHECK(err.message == "Access denied for user 'shard'@'127.0.0.1' (using password: YES)");
+  checkErr(takeOne(w), 2, 1045, "28000",
+           "Access denied for user 'shard'@'127.0.0.1' (using password: YES)");
   CHECK_FALSE(login.provenStage1());
   CHECK_FALSE(login.reason().empty());
 }
@@ -174,8 +159,8 @@ TEST_CASE("MysqlClientLogin: users without a password, and empty tokens", "[mysq
     REQUIRE(login.onPacket(my::asBytes(responseFor(my::kNativePasswordPlugin, "")), 1, w) ==
             Status::Identified);
     REQUIRE(login.verify("pw", w) == Status::Refused);
-    CHECK(errOf(takeOne(w)).message ==
-          "Access denied for user 'alice'@'127.0.0.1' (using password: NO)");
+    checkErr(takeOne(w), 2, 1045, "28000",
+             "Access denied for user 'alice'@'127.0.0.1' (using password: NO)");
   }
 }
 
@@ -215,12 +200,7 @@ TEST_CASE("MysqlClientLogin: refuse() ends the login with shardpool's own ERR", 
   REQUIRE(login.onPacket(my::testing::firstPayload(recorded::kCliHandshakeResponse), 1, w) ==
           Status::Identified);
   REQUIRE(login.refuse(w, 1049, "42000", "Unknown database 'shop'") == Status::Refused);
-  auto p = takeOne(w);
-  CHECK(p.seq == 2);
-  auto err = errOf(p);
-  CHECK(err.code == 1049);
-  CHECK(err.sqlState == "42000");
-  CHECK(err.message == "Unknown database 'shop'");
+  checkErr(takeOne(w), 2, 1049, "42000", "Unknown database 'shop'");
 }
 
 TEST_CASE("MysqlClientLogin and MysqlServerLogin log in to each other", "[mysql][login]") {

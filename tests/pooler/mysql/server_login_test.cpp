@@ -6,23 +6,14 @@
 #include <random>
 
 #include "pooler/protocol/mysql_handshake.h"
-#include "pooler/protocol/mysql_results.h"
 #include "tests/pooler/mysql/login_test_helpers.h"
-#include "tests/pooler/protocol/mysql_recorded.h"
-#include "tests/pooler/protocol/mysql_test_helpers.h"
 
 using namespace shardpool::pooler;
 using namespace shardpool::pooler::testing;
-namespace my = shardpool::protocol::mysql;
-namespace recorded = shardpool::protocol::mysql::recorded;
 namespace auth = shardpool::pooler::auth;
 using Status = MysqlServerLogin::Status;
 
 namespace {
-
-my::Bytes greetingPayload() {
-  return my::testing::firstPayload(recorded::kCliGreeting);
-}
 
 std::string errPayload(uint16_t code, std::string_view state, std::string_view message) {
   my::Writer w;
@@ -36,7 +27,7 @@ TEST_CASE("MysqlServerLogin: answers MariaDB's recorded greeting as the mariadb 
           "[mysql][login]") {
   MysqlServerLogin login("shard", recorded::kPassword, "shop", my::kCollationUtf8GeneralCi);
   my::Writer w;
-  REQUIRE(login.onPacket(greetingPayload(), 0, w) == Status::Continue);
+  REQUIRE(login.onPacket(recordedGreeting(), 0, w) == Status::Continue);
   CHECK(login.serverVersion() == "5.5.5-10.11.19-MariaDB-0+deb12u1");
   CHECK(login.connectionId() == 4);
 
@@ -79,7 +70,7 @@ TEST_CASE("MysqlServerLogin: the server's refusals are reported with its code an
   }
   SECTION("a wrong password") {
     MysqlServerLogin login("shard", "wrong", "shop");
-    REQUIRE(login.onPacket(greetingPayload(), 0, w) == Status::Continue);
+    REQUIRE(login.onPacket(recordedGreeting(), 0, w) == Status::Continue);
     takeOne(w);
     auto err = errPayload(1045, "28000", "Access denied for user 'shard'@'127.0.0.1'");
     CHECK(login.onPacket(my::asBytes(err), 2, w) == Status::Failed);
@@ -88,7 +79,7 @@ TEST_CASE("MysqlServerLogin: the server's refusals are reported with its code an
   }
   SECTION("a packet out of order") {
     MysqlServerLogin login("shard", "pw", "shop");
-    CHECK(login.onPacket(greetingPayload(), 1, w) == Status::Failed);
+    CHECK(login.onPacket(recordedGreeting(), 1, w) == Status::Failed);
     CHECK(login.errorCode() == 0);
   }
   SECTION("garbage for a greeting") {
@@ -102,7 +93,7 @@ TEST_CASE("MysqlServerLogin: an auth switch to mysql_native_password is answered
           "[mysql][login]") {
   MysqlServerLogin login("shard", "pw", "");
   my::Writer w;
-  REQUIRE(login.onPacket(greetingPayload(), 0, w) == Status::Continue);
+  REQUIRE(login.onPacket(recordedGreeting(), 0, w) == Status::Continue);
   auto response = my::decodeHandshakeResponse(takeOne(w).bytes());
   REQUIRE(response);
   CHECK_FALSE(response->capabilities & my::kClientConnectWithDb);  // no database asked for
@@ -139,7 +130,7 @@ TEST_CASE("MysqlServerLogin: random packets never crash it", "[mysql][login]") {
     my::Writer w;
     std::string junk = my::testing::randomBytes(rng, rng() % 80);
     bool greetFirst = i % 2 == 0;
-    if (greetFirst) REQUIRE(login.onPacket(greetingPayload(), 0, w) == Status::Continue);
+    if (greetFirst) REQUIRE(login.onPacket(recordedGreeting(), 0, w) == Status::Continue);
     (void)login.onPacket(my::asBytes(junk), greetFirst ? 2 : 0, w);
     CHECK_FALSE(w.failed());
   }
