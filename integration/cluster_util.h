@@ -6,7 +6,6 @@
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "integration/harness.h"
 
@@ -20,10 +19,7 @@ class Cluster {
     auto r = primary ? runCommand({script, "standby", primary->dir(), dir()}, {}, 120s)
                      : runCommand({script, "start", dir()}, {}, 120s);
     if (r.exitCode != 0) throw std::runtime_error("pg-cluster.sh failed:\n" + r.all());
-    for (const auto& line : split(readFile(dir() + "/env"))) {
-      auto eq = line.find('=');
-      if (eq != std::string::npos) env_[line.substr(0, eq)] = line.substr(eq + 1);
-    }
+    env_ = readEnvFile(dir() + "/env");
   }
   ~Cluster() { runCommand({sourceDir() + "/scripts/pg-cluster.sh", "stop", dir()}, {}, 60s); }
   Cluster(const Cluster&) = delete;
@@ -44,17 +40,6 @@ class Cluster {
   }
 
  private:
-  static std::vector<std::string> split(const std::string& text) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t nl = text.find('\n', start);
-      out.push_back(text.substr(start, nl - start));
-      if (nl == std::string::npos) break;
-      start = nl + 1;
-    }
-    return out;
-  }
   TempDir tmp_;
   std::map<std::string, std::string> env_;
 };

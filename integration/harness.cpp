@@ -22,16 +22,9 @@
 namespace shardpool::integration {
 
 using detail::fail;
+using detail::requiredEnv;
 
 namespace {
-
-std::string requiredEnv(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  if (v && *v) return v;
-  if (fallback && *fallback) return fallback;
-  throw fail(std::string("environment variable ") + name +
-             " is not set (run the integration tests through ctest)");
-}
 
 void replaceAll(std::string& s, std::string_view from, std::string_view to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
@@ -43,6 +36,14 @@ void replaceAll(std::string& s, std::string_view from, std::string_view to) {
 
 // ---- environment ---------------------------------------------------------------------------
 
+std::string detail::requiredEnv(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  if (v && *v) return v;
+  if (fallback && *fallback) return fallback;
+  throw fail(std::string("environment variable ") + name +
+             " is not set (run the integration tests through ctest)");
+}
+
 const std::map<std::string, std::string>& clusterEnv() {
   static std::once_flag once;
   static std::map<std::string, std::string> env;
@@ -52,18 +53,25 @@ const std::map<std::string, std::string>& clusterEnv() {
 #else
     std::string path = requiredEnv("SHARDPOOL_IT_ENV", nullptr);
 #endif
-    std::ifstream in(path);
-    if (!in) {
-      throw fail("cannot read " + path +
-                 " (is the test cluster running? `scripts/pg-cluster.sh start DIR`)");
-    }
-    std::string line;
-    while (std::getline(in, line)) {
-      auto eq = line.find('=');
-      if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
-      env[line.substr(0, eq)] = line.substr(eq + 1);
-    }
+    env = readEnvFile(path);
   });
+  return env;
+}
+
+std::map<std::string, std::string> readEnvFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw fail("cannot read " + path +
+               " (is the test server running? `scripts/pg-cluster.sh start DIR`, "
+               "`scripts/mariadb-cluster.sh start DIR`)");
+  }
+  std::map<std::string, std::string> env;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    env[line.substr(0, eq)] = line.substr(eq + 1);
+  }
   return env;
 }
 

@@ -25,6 +25,8 @@ using Ms = std::chrono::milliseconds;
 
 // KEY=value pairs from $SHARDPOOL_IT_ENV (written by `pg-cluster.sh start`), loaded once.
 const std::map<std::string, std::string>& clusterEnv();
+// KEY=value lines of an env file (pg-cluster.sh, mariadb-cluster.sh); throws when unreadable.
+std::map<std::string, std::string> readEnvFile(const std::string& path);
 std::string clusterValue(const std::string& key);  // throws when missing
 uint16_t pgPort();
 std::string shardpoolBin();  // $SHARDPOOL_BIN

@@ -20,6 +20,9 @@ inline int remainingMs(Clock::time_point deadline) {
   return left <= 0 ? 0 : static_cast<int>(left);
 }
 
+// $name, else `fallback` (a compiled-in default; may be null); throws when neither is set.
+std::string requiredEnv(const char* name, const char* fallback);
+
 // Exit code of a waitpid() status, or 128 + the signal that ended the process.
 int decodeStatus(int status);
 // Whether something accepts TCP connections on 127.0.0.1:port now.

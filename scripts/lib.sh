@@ -35,8 +35,26 @@ sp_wait_port() {
   return 1
 }
 
-# Reads KEY from an env file written by pg-cluster.sh.
+# Reads KEY from an env file written by pg-cluster.sh or mariadb-cluster.sh.
 sp_env_get() { sed -n "s/^$2=//p" "$1" | head -n1; }
+
+# A cluster script's arguments (pg-cluster.sh, mariadb-cluster.sh): `COMMAND DIR`, or
+# `SECOND PRIMARY_DIR DIR` for its command SECOND (standby, replica). Sets CMD, DIR and
+# PRIMARY_DIR; calls the script's usage() on anything else.
+# shellcheck disable=SC2034  # CMD, DIR and PRIMARY_DIR are for the caller
+sp_cluster_args() {
+  local second=$1
+  shift
+  CMD=${1:-}
+  if [ "$CMD" = "$second" ]; then
+    [ $# -eq 3 ] || usage
+    PRIMARY_DIR=$2
+    DIR=$3
+  else
+    [ $# -eq 2 ] || usage
+    DIR=$2
+  fi
+}
 
 # Builds the shardpool binary (RelWithDebInfo) into $SP_BUILD_DIR.
 sp_build() {
@@ -86,4 +104,15 @@ log_disconnections = 0
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
+}
+
+# A cluster script's standby/replica command: DIR created and made absolute; fails (with the
+# script's log()) unless PRIMARY_DIR holds a running server's env file.
+sp_cluster_replica_dirs() {
+  mkdir -p "$DIR"
+  DIR=$(cd "$DIR" && pwd)
+  [ -f "$PRIMARY_DIR/env" ] || {
+    log "no server recorded in $PRIMARY_DIR"
+    exit 1
+  }
 }

@@ -41,16 +41,6 @@ usage() {
   exit 2
 }
 
-CMD=${1:-}
-if [ "$CMD" = standby ]; then
-  [ $# -eq 3 ] || usage
-  PRIMARY_DIR=$2
-  DIR=$3
-else
-  [ $# -eq 2 ] || usage
-  DIR=$2
-fi
-
 log() { echo "pg-cluster: $*" >&2; }
 
 # Runs a command as the postgres user when we are root, else as ourselves; with a high fd limit.
@@ -64,6 +54,7 @@ as_pg() {
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+sp_cluster_args standby "$@"
 free_port() { sp_free_port; }
 
 # Reads KEY from DIR/env (empty when absent).
@@ -262,12 +253,7 @@ EOF
 
 # A hot standby streaming from the cluster in PRIMARY_DIR.
 do_standby() {
-  mkdir -p "$DIR"
-  DIR=$(cd "$DIR" && pwd)
-  [ -f "$PRIMARY_DIR/env" ] || {
-    log "no cluster recorded in $PRIMARY_DIR"
-    exit 1
-  }
+  sp_cluster_replica_dirs
   local psock pport tmp data sock logf port
   psock=$(sed -n 's/^SOCKET_DIR=//p' "$PRIMARY_DIR/env")
   pport=$(sed -n 's/^PGPORT=//p' "$PRIMARY_DIR/env")

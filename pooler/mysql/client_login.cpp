@@ -1,0 +1,132 @@
+#include "pooler/mysql/client_login.h"
+
+#include <fmt/format.h>
+
+#include "pooler/protocol/mysql_handshake.h"
+#include "pooler/protocol/mysql_results.h"
+
+namespace shardpool::pooler {
+
+namespace my = protocol::mysql;
+
+namespace {
+
+constexpr uint16_t kErrAccessDenied = 1045;  // ER_ACCESS_DENIED_ERROR, SQLSTATE 28000
+
+my::Bytes bytesOf(const std::array<uint8_t, auth::kMysqlScrambleLength>& a) {
+  return {a.data(), a.size()};
+}
+
+}  // namespace
+
+MysqlClientLogin::MysqlClientLogin(const Scramble& scramble, uint32_t connectionId,
+                                   std::string peerHost)
+    : scramble_(scramble), connectionId_(connectionId), peerHost_(std::move(peerHost)) {}
+
+void MysqlClientLogin::greet(my::Writer& out, std::string_view serverVersion) {
+  my::Handshake h;
+  h.serverVersion = serverVersion;
+  h.connectionId = connectionId_;
+  h.authPluginData.assign(reinterpret_cast<const char*>(scramble_.data()), scramble_.size());
+  h.capabilities = my::shardpoolCapabilities(false);
+  h.characterSet = my::kCollationUtf8mb4GeneralCi;
+  h.statusFlags = my::kServerStatusAutocommit;
+  h.authPluginName = my::kNativePasswordPlugin;
+  my::putHandshake(out, h);
+  seq_.reset(1);
+  phase_ = Phase::Response;
+}
+
+MysqlClientLogin::Status MysqlClientLogin::onPacket(my::Bytes payload, uint8_t sequenceId,
+                                                    my::Writer& out) {
+  if (phase_ != Phase::Response && phase_ != Phase::SwitchResponse) {
+    reason_ = "a packet while none was expected";
+    return Status::Malformed;
+  }
+  if (!seq_.accept(sequenceId)) {
+    reason_ =
+        fmt::format("packet out of order (sequence id {}, expected {})", sequenceId, seq_.next());
+    return Status::Malformed;
+  }
+  if (phase_ == Phase::Response) return takeResponse(payload, out);
+  token_.assign(my::asText(payload));  // the AuthSwitchResponse: the native token
+  phase_ = Phase::Verify;
+  return Status::Identified;
+}
+
+MysqlClientLogin::Status MysqlClientLogin::takeResponse(my::Bytes payload, my::Writer& out) {
+  if (my::isSslRequest(payload)) {
+    reason_ = "the client asked for TLS, which shardpool did not offer";
+    return Status::Malformed;
+  }
+  auto r = my::decodeHandshakeResponse(payload);
+  if (!r) {
+    reason_ = "malformed handshake response (or a pre-4.1 client)";
+    return Status::Malformed;
+  }
+  capabilities_ = r->capabilities & my::shardpoolCapabilities(false);
+  characterSet_ = r->characterSet;
+  user_.assign(r->username);
+  database_.assign(r->database);
+  // Without PLUGIN_AUTH a 4.1 client answers for mysql_native_password.
+  if (r->authPluginName.empty() || r->authPluginName == my::kNativePasswordPlugin) {
+    token_.assign(my::asText(r->authResponse));
+    phase_ = Phase::Verify;
+    return Status::Identified;
+  }
+  if (!(r->capabilities & my::kClientPluginAuth)) {
+    reason_ = fmt::format("auth plugin {} without PLUGIN_AUTH", r->authPluginName);
+    return Status::Malformed;
+  }
+  // The same scramble, with the NUL that mysql_native_password's plugin data ends with.
+  std::string data(reinterpret_cast<const char*>(scramble_.data()), scramble_.size());
+  data.push_back('\0');
+  my::putAuthSwitchRequest(out, seq_.take(), my::kNativePasswordPlugin, my::asBytes(data));
+  phase_ = Phase::SwitchResponse;
+  return Status::Continue;
+}
+
+MysqlClientLogin::Status MysqlClientLogin::verify(std::string_view password, my::Writer& out) {
+  if (phase_ != Phase::Verify) return deny(out, "verify() before the client identified itself");
+  const my::Bytes token = my::asBytes(token_);
+  if (password.empty()) {
+    if (!token.empty()) return deny(out, "password mismatch (the user has no password)");
+    phase_ = Phase::Done;
+    my::putOk(out, seq_.take(), my::OkPacket{.statusFlags = my::kServerStatusAutocommit},
+              capabilities_);
+    return Status::Accepted;
+  }
+  std::optional<auth::Sha1Digest> stage2 = auth::parseMysqlNativeStored(password);
+  if (!stage2) {
+    if (password.size() == 41 && password[0] == '*')
+      return deny(out, "the user's stored mysql_native_password hash is malformed");
+    stage2 = auth::mysqlNativeStage2(password);
+  }
+  auto stage1 = auth::verifyMysqlNativeToken(token, bytesOf(scramble_), *stage2);
+  if (!stage1) return deny(out, token.empty() ? "no password sent" : "password mismatch");
+  stage1_ = *stage1;
+  phase_ = Phase::Done;
+  my::putOk(out, seq_.take(), my::OkPacket{.statusFlags = my::kServerStatusAutocommit},
+            capabilities_);
+  return Status::Accepted;
+}
+
+MysqlClientLogin::Status MysqlClientLogin::refuse(my::Writer& out, uint16_t code,
+                                                  std::string_view sqlState,
+                                                  std::string_view message) {
+  phase_ = Phase::Done;
+  reason_.assign(message);
+  my::putErr(out, seq_.take(), my::ErrPacket{code, sqlState, message},
+             capabilities_ | my::kClientProtocol41);
+  return Status::Refused;
+}
+
+MysqlClientLogin::Status MysqlClientLogin::deny(my::Writer& out, std::string reason) {
+  std::string message = fmt::format("Access denied for user '{}'@'{}' (using password: {})", user_,
+                                    peerHost_, token_.empty() ? "NO" : "YES");
+  refuse(out, kErrAccessDenied, "28000", message);
+  reason_ = std::move(reason);
+  return Status::Refused;
+}
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,69 @@
+// The MySQL engine's backend login, without I/O: shardpool as a client logging in to a MySQL or
+// MariaDB server with mysql_native_password. It reads the server's greeting, writes a
+// HandshakeResponse41 (the capabilities both sides have, the database, the token), answers an
+// AuthSwitchRequest to mysql_native_password with the new scramble's token, and reports the OK
+// or the server's ERR. The session feeds it one payload at a time and sends what it writes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pooler/auth/mysql_auth.h"
+#include "pooler/protocol/mysql_codec.h"
+#include "pooler/protocol/mysql_constants.h"
+
+namespace shardpool::pooler {
+
+class MysqlServerLogin {
+ public:
+  enum class Status {
+    Continue,  // a packet was written (the response); feed the server's next one
+    Done,      // the server's OK: logged in
+    Failed,    // the server refused (its ERR) or spoke out of turn; error() says why
+  };
+
+  // The secret is the password, or the stage1 (SHA1(password)) a client proved to shardpool.
+  MysqlServerLogin(std::string user, std::string password, std::string database,
+                   uint8_t characterSet = protocol::mysql::kCollationUtf8mb4GeneralCi);
+  MysqlServerLogin(std::string user, const auth::Sha1Digest& stage1, std::string database,
+                   uint8_t characterSet = protocol::mysql::kCollationUtf8mb4GeneralCi);
+
+  Status onPacket(protocol::mysql::Bytes payload, uint8_t sequenceId, protocol::mysql::Writer& out);
+
+  // What both sides agreed on (after the greeting).
+  protocol::mysql::Capabilities capabilities() const { return capabilities_; }
+  uint32_t connectionId() const { return connectionId_; }
+  const std::string& serverVersion() const { return serverVersion_; }
+  uint16_t statusFlags() const { return statusFlags_; }
+  // After Failed: the server's ERR (code 0 when shardpool gave up by itself), and the text.
+  uint16_t errorCode() const { return errorCode_; }
+  const std::string& sqlState() const { return sqlState_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  Status onGreeting(protocol::mysql::Bytes payload, protocol::mysql::Writer& out);
+  Status onReply(protocol::mysql::Bytes payload, protocol::mysql::Writer& out);
+  std::string tokenFor(protocol::mysql::Bytes scramble) const;
+  Status fail(std::string error);
+  Status failWithErr(protocol::mysql::Bytes payload, std::string_view during);
+
+  std::string user_;
+  std::string password_;
+  std::optional<auth::Sha1Digest> stage1_;
+  std::string database_;
+  uint8_t characterSet_;
+  protocol::mysql::SequenceTracker seq_;
+  bool greeted_ = false;
+  bool switched_ = false;
+  protocol::mysql::Capabilities capabilities_ = 0;
+  uint32_t connectionId_ = 0;
+  std::string serverVersion_;
+  uint16_t statusFlags_ = 0;
+  uint16_t errorCode_ = 0;
+  std::string sqlState_;
+  std::string error_;
+};
+
+}  // namespace shardpool::pooler
