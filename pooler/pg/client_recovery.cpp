@@ -123,6 +123,7 @@ bool ClientConn::answerLostTransaction() {
     std::string body(reinterpret_cast<const char*>(f.body.data()), f.body.size());
     char type = f.type;
     inbuf_.erase(0, f.totalSize);
+    pg::releaseIfLarge(inbuf_);
     pg::Bytes b(reinterpret_cast<const uint8_t*>(body.data()), body.size());
     if (type == 'X') {
       appendOwned(w.data());

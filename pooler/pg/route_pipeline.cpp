@@ -105,6 +105,7 @@ void ClientConn::routeNext() {
 
 void ClientConn::replyLocally(size_t consumed, pg::Writer& w, char status) {
   inbuf_.erase(0, consumed);
+  pg::releaseIfLarge(inbuf_);
   pg::putReadyForQuery(w, status);
   appendOwned(w.data());
   w.clear();
@@ -194,6 +195,7 @@ void ClientConn::pumpRouted() {
   pending.erase(0, res.consumed);
   pending.append(inbuf_);
   inbuf_ = std::move(pending);
+  pg::releaseIfLarge(inbuf_);  // a burst's buffer is not kept while the client idles
   if (server_) server_->flushForward();
   flushForward();
   if (inbuf_.size() > (1u << 20))

@@ -151,6 +151,7 @@ void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
     unit.append(reinterpret_cast<const char*>(m.whole.data()), m.whole.size());
   }
   inbuf_.erase(0, end);
+  pg::releaseIfLarge(inbuf_);
   std::vector<ScatterRun::Leg> legs;
   std::vector<std::string> names;
   for (uint32_t s : shards) {

@@ -12,6 +12,14 @@
 
 namespace shardpool::protocol::pg {
 
+// The capacity a collected body or a held byte buffer keeps once it is done with: a burst above it
+// goes back to the allocator, so that a connection that once carried a large message does not
+// keep that much memory while it idles.
+inline constexpr size_t kKeptCapacity = 16 * 1024;
+inline void releaseIfLarge(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kKeptCapacity) std::string().swap(buffer);
+}
+
 enum class Disposition : uint8_t {
   Forward,  // pass the bytes through untouched
   Inspect,  // pass through, and deliver the whole body to onMessage
@@ -80,6 +88,7 @@ class Scanner {
           if (disp_ == Disposition::Inspect || disp_ == Disposition::Collect) {
             Bytes body(reinterpret_cast<const uint8_t*>(body_.data()), body_.size());
             if (!v.onMessage(type_, body)) return {ScanStatus::Stopped, pos};
+            if (body_.capacity() > kKeptCapacity) std::string().swap(body_);
           }
         }
       }
@@ -91,11 +100,13 @@ class Scanner {
 
   // True between messages: no partial header or body pending.
   bool atBoundary() const { return hdrLen_ == 0 && !inBody_; }
+  size_t heldCapacity() const { return body_.capacity(); }  // for tests
   void reset() {
     hdrLen_ = 0;
     remaining_ = 0;
     inBody_ = false;
     body_.clear();
+    releaseIfLarge(body_);
   }
 
  private:

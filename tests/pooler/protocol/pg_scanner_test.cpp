@@ -292,3 +292,33 @@ TEST_CASE("Scanner: random garbage never crashes", "[protocol]") {
     REQUIRE(v.forwardedCopy.size() <= buf.size());
   }
 }
+
+TEST_CASE("Scanner: a large collected body's buffer is given back, a small one's kept",
+          "[protocol]") {
+  Scanner scanner(1u << 20);
+  TestVisitor v;
+  v.dispositions['Q'] = Disposition::Collect;
+  std::string small = message('Q', std::string(1000, 's'));
+  v.feedChunk = asBytes(small);
+  REQUIRE(scanner.feed(asBytes(small), v).status == ScanStatus::Ok);
+  size_t kept = scanner.heldCapacity();
+  CHECK(kept >= 1000);  // reused by the next message: no allocation per message
+  CHECK(kept <= kKeptCapacity);
+
+  std::string large = message('Q', std::string(200 * 1024, 'l'));
+  v.feedChunk = asBytes(large);
+  REQUIRE(scanner.feed(asBytes(large), v).status == ScanStatus::Ok);
+  REQUIRE(v.messages.size() == 2);
+  CHECK(v.messages[1].second.size() == 200 * 1024);  // delivered whole first
+  CHECK(scanner.heldCapacity() <= kKeptCapacity);     // then not kept while the peer idles
+
+  std::string held(300 * 1024, 'x');
+  held.clear();
+  releaseIfLarge(held);
+  CHECK(held.capacity() <= kKeptCapacity);
+  std::string modest(100, 'y');
+  modest.clear();
+  size_t before = modest.capacity();
+  releaseIfLarge(modest);
+  CHECK(modest.capacity() == before);
+}
