@@ -202,7 +202,7 @@ void Console::run(const Command& c) {
       return;
     case Verb::Reload: {
       std::vector<std::string> errors, warnings;
-      if (!control.reload("RELOAD from " + client_.who(), errors, warnings)) {
+      if (!control.reload("RELOAD from " + client_.who().text(), errors, warnings)) {
         std::string msg = "configuration not reloaded:";
         for (const auto& e : errors) msg += "\n" + e;
         error("F0000", msg);
@@ -224,7 +224,7 @@ void Console::run(const Command& c) {
         return;
       }
       complete("SHUTDOWN");
-      control.requestShutdown(mode, client_.who());
+      control.requestShutdown(mode, client_.who().text());
       return;
     }
     case Verb::Unfence: {

@@ -8,6 +8,12 @@
 #include <mutex>
 
 namespace shardpool::pooler::log {
+
+std::string Who::text() const {
+  if (kind_ == 0) return std::string(text_);
+  if (user_.empty()) return fmt::format("{}-{}", kind_, id_);
+  return fmt::format("{}-{} {}@{}", kind_, id_, user_, database_);
+}
 namespace {
 std::atomic<int> gLevel{static_cast<int>(Level::Info)};
 std::mutex gWriteMutex;

@@ -60,7 +60,7 @@ bool ClientConn::admitLogin() {
     case auth::LoginBackoff::Verdict::Wait:
       login.heldUntil = a.at;
       stopReading();
-      log::info(who_, "login waits {} ms: too many failed logins from this address",
+      log::info(who(), "login waits {} ms: too many failed logins from this address",
                 std::chrono::duration_cast<std::chrono::milliseconds>(a.at - now).count());
       return false;
     case auth::LoginBackoff::Verdict::Refuse:

@@ -166,7 +166,6 @@ bool ClientConn::handleStartupPacket(pg::Bytes body) {
   user_ = std::string(p.param("user"));
   database_ = std::string(p.param("database"));
   if (database_.empty()) database_ = user_;
-  who_ = fmt::format("C-{} {}@{}", id(), user_, database_);
   // Newer clients may ask for protocol 3.x or send _pq_ options: answer as PostgreSQL does with
   // NegotiateProtocolVersion (3.0, and the options we do not know).
   std::vector<std::string_view> unknownOptions;
@@ -238,7 +237,7 @@ bool ClientConn::beginAuthWith(const config::Config& cfg, const config::User* us
   const config::HbaRule* rule = nullptr;
   config::AuthType method = loginMethod(cfg, user, &rule);
   if (rule != nullptr)
-    log::debug(who_, "{} line {}: {}", cfg.general.authHbaFile, rule->line,
+    log::debug(who(), "{} line {}: {}", cfg.general.authHbaFile, rule->line,
                config::toString(method));
   if (method == config::AuthType::Reject) return rejectLogin(rule);
   if (method == config::AuthType::Cert || method == config::AuthType::Peer) {
@@ -388,7 +387,7 @@ void ClientConn::afterAuth() {
   if (txnPooling_) scanner_.setMaxCollect(pg::kMaxMessageLength);
   startup_.assign(*params_);  // what RESET goes back to
   takeCancelKey();
-  log::debug(who_, "authenticated");
+  log::debug(who(), "authenticated");
   if (!routing_ && completeLoginLocally()) return;
   if (txnPooling_) {
     // What the client did not set is what a fresh server reports, not what another client
@@ -423,7 +422,7 @@ bool ClientConn::completeLoginLocally() {
   send(w.take());
   loggedIn_ = true;
   setState(State::Active);
-  log::info(who_, "login complete (the pool's cached login; a server comes with the first query)");
+  log::info(who(), "login complete (the pool's cached login; a server comes with the first query)");
   wantServer();  // for anything pipelined behind the login
   return true;
 }
@@ -458,7 +457,7 @@ void ClientConn::linkServer(ServerLink* link) {
   }
   server_ = server;
   setState(State::Login);
-  log::debug(who_, "linked to {}", server->who());
+  log::debug(who(), "linked to {}", server->who());
   std::vector<std::pair<std::string, std::string>> toApply;
   std::string query = buildSetQuery(*server, toApply);
   server->link(this, std::move(query), std::move(toApply));
@@ -491,7 +490,7 @@ void ClientConn::loginComplete(const pg::ErrorFields* error) {
     pg::putReadyForQuery(w, server_->transactionStatus());
     send(w.take());
     shareSettings();
-    log::info(who_, "login complete on {}", server_->who());
+    log::info(who(), "login complete on {}", server_->who());
   }
   forwardPending();
   if (server_ && server_->clean()) serverReady(*server_);
@@ -633,7 +632,7 @@ void ClientConn::cancelRequested() {
   } else if (state_ == State::Scatter && routing_->scatter) {
     routing_->scatter->cancel();
   } else {
-    log::info(who_, "cancel request ignored: no query of this client is running");
+    log::info(who(), "cancel request ignored: no query of this client is running");
   }
 }
 
@@ -656,7 +655,7 @@ void ClientConn::serverWithdrawn() {
     return;
   }
   if (state_ != State::WaitServer) return;
-  log::info(who_, "the server meant for this client closed first; asking the pool again");
+  log::info(who(), "the server meant for this client closed first; asking the pool again");
   askPool(true);
 }
 
@@ -668,7 +667,7 @@ void ClientConn::serverFailed(std::string_view reason, std::string_view sqlstate
   if (state_ != State::WaitServer) return;
   if (routing_ && pool_->member() != 0) {
     // A replica could not serve this read: its shard's primary will.
-    log::warn(who_, "connect to a replica failed ({}); reading from the primary", reason);
+    log::warn(who(), "connect to a replica failed ({}); reading from the primary", reason);
     pool_ = &shardPool(pool_->shard(), 0);
     askPool(true);
     return;

@@ -36,7 +36,7 @@ bool ClientConn::peerConsoleLogin() {
   else if (peer->name != user_ ||
            !(listed(cfg->general.adminUsers) || listed(cfg->general.statsUsers)))
     return false;
-  log::info(who_, "admitted by peer credentials (OS user \"{}\", pid {})", peer->name, peer->pid);
+  log::info(who(), "admitted by peer credentials (OS user \"{}\", pid {})", peer->name, peer->pid);
   return true;
 }
 
@@ -61,7 +61,7 @@ bool ClientConn::startConsole() {
   setState(State::Console);
   loggedIn_ = true;
   console_->greet(cancelPid_, cancelKey_);
-  log::info(who_, "admin console login ({})", admin ? "admin" : "stats");
+  log::info(who(), "admin console login ({})", admin ? "admin" : "stats");
   consoleInput();
   return true;
 }

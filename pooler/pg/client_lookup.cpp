@@ -72,10 +72,10 @@ bool ClientConn::startLookup(const config::Config& cfg) {
   setState(State::Auth);
   login.lookingUp = true;
   if (found.status == AuthCache::Status::Wait) {
-    log::debug(who_, "waiting for the password lookup of another login");
+    log::debug(who(), "waiting for the password lookup of another login");
     return true;
   }
-  log::debug(who_, "looking the password up with auth_query as \"{}\"", cfg.authUserFor(db));
+  log::debug(who(), "looking the password up with auth_query as \"{}\"", cfg.authUserFor(db));
   Runtime& runtime = worker().runtime();
   auto ttl = std::chrono::duration_cast<AuthCache::Clock::duration>(cfg.general.authQueryCacheTtl);
   runAuthQuery(worker().loop(), lookupTarget(cfg, db, database_, user_),
@@ -93,7 +93,7 @@ void ClientConn::secretLookedUp(const AuthSecret& result) {
   if (!login_ || !login_->lookingUp || state_ != State::Auth) return;
   login_->lookingUp = false;
   if (result.kind == AuthSecret::Kind::Failed) {
-    log::warn(who_, "password lookup (auth_query) failed: {}", result.error);
+    log::warn(who(), "password lookup (auth_query) failed: {}", result.error);
     // Nothing about the user, nor the database's error, goes to the client.
     fatal("08006", fmt::format("password lookup failed for user \"{}\"", user_),
           "auth_query failed");

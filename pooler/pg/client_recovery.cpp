@@ -60,7 +60,7 @@ void ClientConn::serverLost(std::string_view reason, pg::RequestQueue::Pending p
     // The server died while being set up for this client: nothing of the client's was sent on
     // it yet, so it just waits for another one.
     if (++loginRetries_ <= kMaxLoginRetries) {
-      log::warn(who_, "server lost before use ({}); waiting for another", reason);
+      log::warn(who(), "server lost before use ({}); waiting for another", reason);
       askPool();
       return;
     }
@@ -81,14 +81,14 @@ void ClientConn::serverLost(std::string_view reason, pg::RequestQueue::Pending p
   }
   worker().runtime().countError("server connection lost");
   if (pending.readies == 0 && !pending.openBatch && txStatus == 'I') {
-    log::info(who_, "server lost while idle ({}); the next query gets another", reason);
+    log::info(who(), "server lost while idle ({}); the next query gets another", reason);
     return;
   }
   std::string message = fmt::format(
       "server connection lost ({}); the transaction was rolled back (if this was its COMMIT, it "
       "may have committed) and can be retried",
       reason);
-  log::warn(who_, "server lost with {} repl{} pending: {}", pending.readies,
+  log::warn(who(), "server lost with {} repl{} pending: {}", pending.readies,
             pending.readies == 1 ? "y" : "ies", reason);
   pg::Writer w;
   for (size_t i = 0; i < pending.readies; ++i) {

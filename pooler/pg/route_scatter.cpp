@@ -170,7 +170,7 @@ void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
   r.scatter = std::make_unique<ScatterRun>(*this, std::move(legs), std::move(names),
                                            std::move(unit), std::move(statements),
                                            std::move(plans), std::move(options), kMaxScatterBytes);
-  log::debug(who_, "statement sent to {} shards", shards.size());
+  log::debug(who(), "statement sent to {} shards", shards.size());
   r.scatter->start();
 }
 

@@ -13,7 +13,7 @@
 namespace shardpool::pooler {
 
 ClientSession::ClientSession(Worker& worker, uint64_t id)
-    : Connection(worker, id), who_(fmt::format("C-{}", id)) {}
+    : Connection(worker, id) {}
 
 ClientSession::~ClientSession() = default;
 
@@ -21,7 +21,7 @@ void ClientSession::setState(State next) {
   if (!allowed(state_, next)) {
     // A broken invariant of shardpool's own, never the peer's doing: logged for the tests
     // (integration/harness.cpp fails a test whose proxy logged "BUG:"), then carried out.
-    log::error(who_, "BUG: impossible client state change {} -> {}", name(state_), name(next));
+    log::error(who(), "BUG: impossible client state change {} -> {}", name(state_), name(next));
     assert(false && "impossible client state change");
   }
   state_ = next;
@@ -78,7 +78,7 @@ void ClientSession::askPool(bool again) {
       worker().connectFor(*pool_, id());
       break;
     case Pool::Grant::Queued:
-      log::debug(who_, "waiting for a server connection");
+      log::debug(who(), "waiting for a server connection");
       break;
   }
 }
@@ -99,7 +99,7 @@ bool ClientSession::holdForFailover(std::string_view reason, std::string_view sq
   Runtime& runtime = worker().runtime();
   HealthView* failover = runtime.health();
   if (sqlstate.substr(0, 2) != "08" || !failover || !failover->covers(database_)) return false;
-  log::warn(who_, "connect failed ({}); holding for a failover decision", reason);
+  log::warn(who(), "connect failed ({}); holding for a failover decision", reason);
   runtime.pools().holdDatabase(database_, true, nullptr, pool_->shard());
   failover->suspect(database_);
   askPool(true);  // failover_wait_timeout counts from the first attempt
@@ -148,7 +148,7 @@ void ClientSession::close(std::string_view reason) {
   if (state_ == State::Closing) return;
   State was = state_;
   setState(State::Closing);
-  log::info(who_, "closing client connection: {}", reason);
+  log::info(who(), "closing client connection: {}", reason);
   if (was == State::WaitServer && pool_) pool_->cancelWait(worker().index(), id());
   onClosing();
   if (cancelPid_) worker().runtime().cancels().remove(cancelPid_);

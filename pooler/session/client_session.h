@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "pooler/net/connection.h"
+#include "pooler/net/log.h"
 #include "pooler/session/session_states.h"
 #include "pooler/session/worker.h"
 
@@ -28,7 +29,8 @@ class ClientSession : public Connection {
 
   Worker& worker() const { return static_cast<Worker&>(eventLoop()); }
   State state() const { return state_; }
-  const std::string& who() const { return who_; }
+  // The log prefix, "C-<id> <user>@<database>" (just "C-<id>" before the startup packet).
+  log::Who who() const { return log::Who('C', id(), user_, database_); }
   const std::string& user() const { return user_; }
   const std::string& database() const { return database_; }
 
@@ -91,7 +93,6 @@ class ClientSession : public Connection {
   void setState(State next);
 
   State state_ = State::Startup;
-  std::string who_;
   std::string user_;
   std::string database_;
   Pool* pool_ = nullptr;
