@@ -22,25 +22,20 @@ Connection::~Connection() {
 }
 
 namespace {
-// TCP and unix-socket streams share one allocation type so the close callback can free either.
-union AnyStream {
-  uv_stream_t stream;
-  uv_tcp_t tcp;
-  uv_pipe_t pipe;
-};
-
+// Each stream is allocated as its own type (a uv_tcp_t is 16 bytes smaller than a uv_pipe_t, and
+// there is one per client); the close callback frees it by the handle's type.
 uv_stream_t* newTcp(uv_loop_t* loop, void* owner) {
-  auto* h = new AnyStream;
-  uv_tcp_init(loop, &h->tcp);
-  h->stream.data = owner;
-  return &h->stream;
+  auto* h = new uv_tcp_t;
+  uv_tcp_init(loop, h);
+  h->data = owner;
+  return reinterpret_cast<uv_stream_t*>(h);
 }
 
 uv_stream_t* newPipe(uv_loop_t* loop, void* owner) {
-  auto* h = new AnyStream;
-  uv_pipe_init(loop, &h->pipe, 0);
-  h->stream.data = owner;
-  return &h->stream;
+  auto* h = new uv_pipe_t;
+  uv_pipe_init(loop, h, 0);
+  h->data = owner;
+  return reinterpret_cast<uv_stream_t*>(h);
 }
 
 uv_tcp_t* asTcp(uv_stream_t* s) { return reinterpret_cast<uv_tcp_t*>(s); }
@@ -488,6 +483,11 @@ void Connection::shutdownCb(uv_shutdown_t* req, int) {
   if (!uv_is_closing(h)) uv_close(h, closeCb);
 }
 
-void Connection::closeCb(uv_handle_t* h) { delete reinterpret_cast<AnyStream*>(h); }
+void Connection::closeCb(uv_handle_t* h) {
+  if (h->type == UV_NAMED_PIPE)
+    delete reinterpret_cast<uv_pipe_t*>(h);
+  else
+    delete reinterpret_cast<uv_tcp_t*>(h);
+}
 
 }  // namespace shardpool::pooler
