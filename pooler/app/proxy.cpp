@@ -69,6 +69,7 @@ uint16_t boundPort(int fd) {
 // left without one bind a new socket, which joins the same SO_REUSEPORT group. The unix socket
 // (unix_socket_dir) is one socket that every worker accepts on (each with its own dup).
 bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
+  Engine& pg = *engine(config::Protocol::Postgres);
   std::string error;
   std::vector<int> tcpFds, unixFds;
   if (grant)
@@ -88,7 +89,7 @@ bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
     }
   }
   for (size_t i = 0; i < tcpFds.size(); ++i) {
-    if (!workers_[i % workers_.size()]->adoptListener(tcpFds[i], error)) {
+    if (!workers_[i % workers_.size()]->adoptListener(tcpFds[i], pg, error)) {
       log::error("", "takeover: cannot accept on a handed-over socket: {}", error);
       closeAll(tcpFds, i + 1);
       closeAll(unixFds);
@@ -103,7 +104,7 @@ bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
   }
   for (auto& w : workers_) {
     if (!w->listenerFds().empty()) continue;
-    if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
+    if (!w->listen(reinterpret_cast<sockaddr*>(&addr), pg, error)) {
       log::error("", "cannot listen on {}:{}: {}", g.listenAddr, g.listenPort, error);
       closeAll(unixFds);
       return false;
@@ -113,6 +114,7 @@ bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
 }
 
 bool Proxy::openUnixListener(const config::General& g, std::vector<int>& handedOver) {
+  Engine& pg = *engine(config::Protocol::Postgres);
   std::string path = g.unixSocketDir.empty() ? std::string() : unixSocketPath(g);
   int fd = -1;
   // The old process's socket (each of its workers sent a dup of it): kept when it is ours.
@@ -135,7 +137,7 @@ bool Proxy::openUnixListener(const config::General& g, std::vector<int>& handedO
   unixSocketPath_ = path;  // ours now, also when handed over: removed when we exit
   for (size_t i = 0; i < workers_.size(); ++i) {
     int mine = i + 1 == workers_.size() ? fd : ::dup(fd);
-    if (mine < 0 || !workers_[i]->adoptListener(mine, error)) {
+    if (mine < 0 || !workers_[i]->adoptListener(mine, pg, error)) {
       log::error("", "cannot accept on the unix socket {}: {}", path,
                  mine < 0 ? std::strerror(errno) : error);
       if (i + 1 < workers_.size()) ::close(fd);

@@ -31,6 +31,9 @@ class ClientSession : public Connection {
   const std::string& who() const { return who_; }
   const std::string& user() const { return user_; }
   const std::string& database() const { return database_; }
+  // The protocol of the listener that accepted it: it draws servers only from pools of this
+  // protocol.
+  config::Protocol protocol() const { return protocol_; }
 
   // Accepted: begin reading the client's login (client_login_timeout counts from here).
   void start();
@@ -102,6 +105,8 @@ class ClientSession : public Connection {
   uint32_t cancelKey_ = 0;
 
  private:
+  friend class Worker;  // sets protocol_ when it accepts the client
+  config::Protocol protocol_ = config::Protocol::Postgres;
   bool counted_ = false;  // holds a max_client_conn slot
 };
 
