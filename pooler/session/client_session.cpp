@@ -30,6 +30,7 @@ void ClientSession::setState(State next) {
 void ClientSession::start() {
   startedAt_ = worker().now();
   startReading();
+  onStarted();
 }
 
 void ClientSession::describe(ConnRow& row) const {

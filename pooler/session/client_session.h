@@ -75,6 +75,8 @@ class ClientSession : public Connection {
   virtual void onTick(Clock::time_point now, const config::General& settings) = 0;
   virtual void onClosing() = 0;
   virtual void linkServer(ServerLink* server) = 0;
+  // start() began reading: a protocol whose server speaks first sends its greeting here.
+  virtual void onStarted() {}
 
   // Asks the pool for a server: one idle is assigned at once, a new one is opened for this
   // client, or it queues (WaitServer until then). `again`: the same wait goes on (a server
