@@ -20,6 +20,16 @@ std::string_view toString(PoolMode m) {
   return "unknown";
 }
 
+std::string_view toString(Protocol p) {
+  switch (p) {
+    case Protocol::Postgres:
+      return "postgres";
+    case Protocol::MySql:
+      return "mysql";
+  }
+  return "unknown";
+}
+
 std::string_view toString(LoadBalanceHosts l) {
   switch (l) {
     case LoadBalanceHosts::RoundRobin:

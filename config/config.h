@@ -35,12 +35,17 @@ enum class TlsMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull };
 // load_balance_hosts): the next one in turn, or the one that worked last. Either way a host
 // that cannot be reached is skipped for the next.
 enum class LoadBalanceHosts { RoundRobin, Disable };
+// The wire protocol a database's clients and servers speak. Its clients connect on that
+// protocol's port (listen_port; mysql_listen_port).
+enum class Protocol : uint8_t { Postgres, MySql };
+inline constexpr size_t kProtocolCount = 2;
 
 std::string_view toString(PoolMode m);
 std::string_view toString(AuthType a);
 std::string_view toString(LogLevel l);
 std::string_view toString(TlsMode m);  // "disable", "allow", ..., "verify-ca", "verify-full"
 std::string_view toString(LoadBalanceHosts l);  // "round-robin", "disable"
+std::string_view toString(Protocol p);          // "postgres", "mysql"
 
 // PgBouncer's default auth_query (1.22+): no password once VALID UNTIL has passed, and only roles
 // that may log in.
@@ -51,6 +56,9 @@ inline constexpr std::string_view kDefaultAuthQuery =
 struct General {
   std::string listenAddr = "127.0.0.1";
   uint16_t listenPort = 6432;
+  // The port MySQL clients connect on (databases with protocol = "mysql"), on listen_addr;
+  // 0: none.
+  uint16_t mysqlListenPort = 0;
   unsigned workers = 0;  // 0: one per core
   // A unix socket for clients, <dir>/.s.PGSQL.<listen_port> (PgBouncer's); empty: none. Its
   // file mode and group (empty: shardpool's own).
@@ -161,8 +169,11 @@ struct General {
 // Config::shardsOf gives the effective servers either way.
 struct Database {
   std::string name;
+  // PostgreSQL or MySQL. A MySQL database is served to clients of mysql_listen_port only, and
+  // has no sharding, replicas, auth_query or server TLS yet (config/validate_mysql.cpp).
+  Protocol protocol = Protocol::Postgres;
   std::string host = "127.0.0.1";  // or a unix-socket directory starting with '/'
-  uint16_t port = 5432;
+  uint16_t port = 5432;            // 3306 for a MySQL database
   // host = "a,b,c" (or an array): every host in order, `host` being the first; `port` may give
   // one port per host (`ports`, port being the first). Both empty for a single host.
   std::vector<std::string> hosts;

@@ -61,6 +61,10 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto p = v.integer(1, kMaxPort)) g.listenPort = static_cast<uint16_t>(*p);
      }},
+    {"mysql_listen_port",
+     [](General& g, const ValueReader& v) {
+       if (auto p = v.integer(0, kMaxPort)) g.mysqlListenPort = static_cast<uint16_t>(*p);
+     }},
     {"unix_socket_dir",
      [](General& g, const ValueReader& v) {
        if (auto s = v.string(true)) g.unixSocketDir = *s;
@@ -366,6 +370,10 @@ void readPorts(Database& d, const ValueReader& v) {
 }
 
 const Field<Database> kDatabaseFields[] = {
+    {"protocol",
+     [](Database& d, const ValueReader& v) {
+       if (auto p = v.protocol()) d.protocol = *p;
+     }},
     {"host",  // one host, or a host list: "a,b,c" or ["a", "b", "c"]
      [](Database& d, const ValueReader& v) {
        const toml::node& n = v.node();
@@ -491,6 +499,14 @@ const Field<User> kUserFields[] = {
      }},
 };
 
+// After a database's keys: a MySQL database without a port has MySQL's (3306); then the keys
+// that name shards.
+void finishDatabase(const toml::table& table, const std::string& path, Database& db,
+                    Diagnostics& diag) {
+  if (db.protocol == Protocol::MySql && !table.contains("port")) db.port = 3306;
+  decodeShardReferences(table, path, db, diag);
+}
+
 constexpr std::string_view kTopLevelKeys[] = {"general", "databases", "users"};
 
 // [databases.<name>] or [users.<name>] entries.
@@ -574,7 +590,7 @@ void decodeConfig(const toml::table& root, Config& out, Diagnostics& diag) {
       }
     } else if (key.str() == "databases") {
       decodeNamed<Database>(node, "databases", kDatabaseFields, out.databases, diag,
-                            decodeShardReferences);
+                            finishDatabase);
     } else if (key.str() == "users") {
       decodeNamed<User>(node, "users", kUserFields, out.users, diag);
     } else {

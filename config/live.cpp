@@ -38,6 +38,8 @@ const std::vector<GeneralKey>& generalKeys() {
        [](General& n, const General& r) { n.listenAddr = r.listenAddr; }},
       {"listen_port", [](const General& g) { return std::to_string(g.listenPort); },
        [](General& n, const General& r) { n.listenPort = r.listenPort; }},
+      {"mysql_listen_port", [](const General& g) { return std::to_string(g.mysqlListenPort); },
+       [](General& n, const General& r) { n.mysqlListenPort = r.mysqlListenPort; }},
       {"workers", [](const General& g) { return std::to_string(g.workers); },
        [](General& n, const General& r) { n.workers = r.workers; }},
       {"unix_socket_dir", [](const General& g) { return g.unixSocketDir; },

@@ -9,6 +9,7 @@
 #include "config/pgbouncer_settings.h"
 #include "config/text.h"
 #include "config/tree_lookup.h"
+#include "config/validate_mysql.h"
 #include "config/validate_sharding.h"
 #include "config/validate_tls.h"
 
@@ -282,6 +283,8 @@ void validateConfig(const Config& config, const toml::table& root, Diagnostics& 
   // A bad general.auth_type leaves users' effective auth type unknown.
   if (!diag.hasErrorsUnder("general.auth_type")) checkUsers(config, root, diag);
   checkMinPoolSizes(config, root, diag);
+  // Before sharding and TLS, which skip a database already refused here.
+  validateMysql(config, root, diag);
   validateSharding(config, root, diag);
   validateTls(config, root, diag);
   checkConsole(config, root, diag);

@@ -27,6 +27,7 @@ constexpr KeyType kKeyTypes[] = {KeyType::Integer, KeyType::Text};
 constexpr ReadFrom kReadFroms[] = {ReadFrom::Primary, ReadFrom::Replicas, ReadFrom::Any};
 constexpr LoadBalanceHosts kLoadBalanceHosts[] = {LoadBalanceHosts::RoundRobin,
                                                   LoadBalanceHosts::Disable};
+constexpr Protocol kProtocols[] = {Protocol::Postgres, Protocol::MySql};
 
 template <class Enum, size_t N>
 std::array<std::string_view, N> namesOf(const Enum (&values)[N]) {
@@ -232,6 +233,12 @@ std::optional<KeyType> ValueReader::keyType() const {
 std::optional<LoadBalanceHosts> ValueReader::loadBalanceHosts() const {
   static const auto kNames = namesOf(kLoadBalanceHosts);
   if (auto i = choice(kNames)) return kLoadBalanceHosts[*i];
+  return std::nullopt;
+}
+
+std::optional<Protocol> ValueReader::protocol() const {
+  static const auto kNames = namesOf(kProtocols);
+  if (auto i = choice(kNames)) return kProtocols[*i];
   return std::nullopt;
 }
 

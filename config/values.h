@@ -39,6 +39,7 @@ class ValueReader {
   std::optional<KeyType> keyType() const;
   std::optional<ReadFrom> readFrom() const;
   std::optional<LoadBalanceHosts> loadBalanceHosts() const;
+  std::optional<Protocol> protocol() const;
 
   // Reports `message` at this value.
   void error(std::string message) const;

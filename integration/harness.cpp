@@ -168,9 +168,13 @@ bool containsNoCase(std::string_view haystack, std::string_view needle) {
   return it != haystack.end();
 }
 
-std::string substitute(std::string text, uint16_t listenPort) {
+std::string substitute(std::string text, uint16_t listenPort, uint16_t mysqlListenPort) {
   if (listenPort != 0) replaceAll(text, "@LISTEN_PORT@", std::to_string(listenPort));
-  replaceAll(text, "@PGPORT@", std::to_string(pgPort()));
+  if (mysqlListenPort != 0)
+    replaceAll(text, "@MYSQL_LISTEN_PORT@", std::to_string(mysqlListenPort));
+  // Only where it is used: the MySQL tests run without a PostgreSQL cluster.
+  if (text.find("@PGPORT@") != std::string::npos)
+    replaceAll(text, "@PGPORT@", std::to_string(pgPort()));
   replaceAll(text, "@PGHOST@", "127.0.0.1");
   if (text.find("@SOCKET_DIR@") != std::string::npos) {
     replaceAll(text, "@SOCKET_DIR@", clusterValue("SOCKET_DIR"));

@@ -78,6 +78,7 @@ CommandResult runShell(const std::string& script,
 // A shardpool process. The config text (or each extra argument) may contain placeholders:
 //   @LISTEN_PORT@  a free port picked for the proxy     @PGPORT@  the test cluster's port
 //   @PGHOST@       127.0.0.1                            @SOCKET_DIR@  the cluster's socket dir
+//   @MYSQL_LISTEN_PORT@  a free port picked for the proxy's MySQL clients (mysql_listen_port)
 // With config text the proxy runs as `shardpool -c FILE [args...]`; with empty text as
 // `shardpool [args...]` (sidecar mode). The constructor waits (10 s at most) until the port accepts
 // TCP connections, and throws with the proxy's log when it does not. On destruction the log's
@@ -94,6 +95,8 @@ class Proxy {
   Proxy& operator=(const Proxy&) = delete;
 
   uint16_t port() const { return port_; }
+  // The port picked for @MYSQL_LISTEN_PORT@; 0 when the config has none.
+  uint16_t mysqlPort() const { return mysqlPort_; }
   pid_t pid() const { return pid_; }
   const std::string& configPath() const { return configPath_; }
   std::string log() const;  // everything the proxy wrote to stdout/stderr so far
@@ -113,14 +116,16 @@ class Proxy {
 
   TempDir dir_;
   uint16_t port_ = 0;
+  uint16_t mysqlPort_ = 0;
   pid_t pid_ = -1;
   std::optional<int> status_;
   std::string configPath_;
   std::string logPath_;
 };
 
-// Replaces the placeholders described above; `listenPort` 0 leaves @LISTEN_PORT@ alone.
-std::string substitute(std::string text, uint16_t listenPort);
+// Replaces the placeholders described above; `listenPort` 0 leaves @LISTEN_PORT@ alone, and
+// `mysqlListenPort` 0 @MYSQL_LISTEN_PORT@.
+std::string substitute(std::string text, uint16_t listenPort, uint16_t mysqlListenPort = 0);
 
 // ---- libpq ---------------------------------------------------------------------------------
 

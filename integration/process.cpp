@@ -195,9 +195,10 @@ CommandResult runShell(const std::string& script, const std::map<std::string, st
 }
 Proxy::Proxy(std::string tomlTemplate, std::vector<std::string> extraArgs, uint16_t port) {
   port_ = port != 0 ? port : freePort();
+  if (tomlTemplate.find("@MYSQL_LISTEN_PORT@") != std::string::npos) mysqlPort_ = freePort();
   std::vector<std::string> args{shardpoolBin()};
   if (!tomlTemplate.empty()) {
-    configPath_ = dir_.write("shardpool.toml", substitute(tomlTemplate, port_));
+    configPath_ = dir_.write("shardpool.toml", substitute(tomlTemplate, port_, mysqlPort_));
     args.push_back("-c");
     args.push_back(configPath_);
   }
@@ -234,7 +235,7 @@ Proxy::Proxy(std::string tomlTemplate, std::vector<std::string> extraArgs, uint1
                         " before accepting connections\ncommand: " + cmdline + "\nlog:\n" + log();
       throw fail(why);
     }
-    if (portAccepts(port_)) break;
+    if (portAccepts(port_) && (mysqlPort_ == 0 || portAccepts(mysqlPort_))) break;
     if (Clock::now() >= deadline) {
       std::string why = "shardpool did not accept connections on port " + std::to_string(port_) +
                         " within 10 s\ncommand: " + cmdline + "\nlog:\n" + log();

@@ -5,10 +5,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 #include "pooler/admin/console.h"
+#include "pooler/mysql/mysql_engine.h"
 #include "pooler/pg/pg_engine.h"
 #include "pooler/admin/metrics.h"
 #include "pooler/admin/snapshot.h"
@@ -42,7 +45,14 @@ bool resolveListen(const std::string& host, uint16_t port, sockaddr_storage& out
 }  // namespace
 
 Proxy::Proxy(std::shared_ptr<const config::Config> config, bool takeover)
-    : Runtime(std::move(config), makePgEngine()), takeoverRequested_(takeover) {}
+    : Runtime(std::move(config), engines()), takeoverRequested_(takeover) {}
+
+std::vector<std::unique_ptr<Engine>> Proxy::engines() {
+  std::vector<std::unique_ptr<Engine>> out;
+  out.push_back(makePgEngine());
+  out.push_back(makeMysqlEngine());
+  return out;
+}
 
 Proxy::~Proxy() {
   stopWorkers();
@@ -69,6 +79,7 @@ uint16_t boundPort(int fd) {
 // left without one bind a new socket, which joins the same SO_REUSEPORT group. The unix socket
 // (unix_socket_dir) is one socket that every worker accepts on (each with its own dup).
 bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
+  Engine& pg = *engine(config::Protocol::Postgres);
   std::string error;
   std::vector<int> tcpFds, unixFds;
   if (grant)
@@ -76,6 +87,13 @@ bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
   auto closeAll = [](const std::vector<int>& fds, size_t from = 0) {
     for (size_t i = from; i < fds.size(); ++i) ::close(fds[i]);
   };
+  // Handed-over MySQL listeners (mysql_listen_port) go to the MySQL engine.
+  std::vector<int> mysqlFds;
+  if (g.mysqlListenPort != 0) {
+    auto isMysql = [&](int fd) { return boundPort(fd) == g.mysqlListenPort; };
+    std::copy_if(tcpFds.begin(), tcpFds.end(), std::back_inserter(mysqlFds), isMysql);
+    tcpFds.erase(std::remove_if(tcpFds.begin(), tcpFds.end(), isMysql), tcpFds.end());
+  }
   for (int fd : tcpFds) {
     if (boundPort(fd) != g.listenPort) {
       log::error("",
@@ -84,16 +102,21 @@ bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
                  boundPort(fd), g.listenPort);
       closeAll(tcpFds);
       closeAll(unixFds);
+      closeAll(mysqlFds);
       return false;
     }
   }
   for (size_t i = 0; i < tcpFds.size(); ++i) {
-    if (!workers_[i % workers_.size()]->adoptListener(tcpFds[i], error)) {
+    if (!workers_[i % workers_.size()]->adoptListener(tcpFds[i], pg, error)) {
       log::error("", "takeover: cannot accept on a handed-over socket: {}", error);
       closeAll(tcpFds, i + 1);
       closeAll(unixFds);
       return false;
     }
+  }
+  if (!openMysqlListeners(g, mysqlFds)) {
+    closeAll(unixFds);
+    return false;
   }
   sockaddr_storage addr{};
   if (!resolveListen(g.listenAddr, g.listenPort, addr, error)) {
@@ -101,9 +124,10 @@ bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
     closeAll(unixFds);
     return false;
   }
-  for (auto& w : workers_) {
-    if (!w->listenerFds().empty()) continue;
-    if (!w->listen(reinterpret_cast<sockaddr*>(&addr), error)) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    if (i < tcpFds.size()) continue;  // has a handed-over one
+    if (!w->listen(reinterpret_cast<sockaddr*>(&addr), pg, error)) {
       log::error("", "cannot listen on {}:{}: {}", g.listenAddr, g.listenPort, error);
       closeAll(unixFds);
       return false;
@@ -112,7 +136,36 @@ bool Proxy::openListeners(const config::General& g, TakeoverGrant* grant) {
   return openUnixListener(g, unixFds);
 }
 
+// The MySQL port (mysql_listen_port), as the PostgreSQL one: handed-over sockets first, then
+// one new SO_REUSEPORT socket for each worker left without one.
+bool Proxy::openMysqlListeners(const config::General& g, const std::vector<int>& handedOver) {
+  if (g.mysqlListenPort == 0) return true;
+  Engine& mysql = *engine(config::Protocol::MySql);
+  std::string error;
+  for (size_t i = 0; i < handedOver.size(); ++i) {
+    if (!workers_[i % workers_.size()]->adoptListener(handedOver[i], mysql, error)) {
+      log::error("", "takeover: cannot accept on a handed-over MySQL socket: {}", error);
+      for (size_t j = i + 1; j < handedOver.size(); ++j) ::close(handedOver[j]);
+      return false;
+    }
+  }
+  sockaddr_storage addr{};
+  if (!resolveListen(g.listenAddr, g.mysqlListenPort, addr, error)) {
+    log::error("", "cannot resolve listen_addr \"{}\": {}", g.listenAddr, error);
+    return false;
+  }
+  for (size_t i = handedOver.size(); i < workers_.size(); ++i) {
+    if (!workers_[i]->listen(reinterpret_cast<sockaddr*>(&addr), mysql, error)) {
+      log::error("", "cannot listen on {}:{} (mysql_listen_port): {}", g.listenAddr,
+                 g.mysqlListenPort, error);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool Proxy::openUnixListener(const config::General& g, std::vector<int>& handedOver) {
+  Engine& pg = *engine(config::Protocol::Postgres);
   std::string path = g.unixSocketDir.empty() ? std::string() : unixSocketPath(g);
   int fd = -1;
   // The old process's socket (each of its workers sent a dup of it): kept when it is ours.
@@ -135,7 +188,7 @@ bool Proxy::openUnixListener(const config::General& g, std::vector<int>& handedO
   unixSocketPath_ = path;  // ours now, also when handed over: removed when we exit
   for (size_t i = 0; i < workers_.size(); ++i) {
     int mine = i + 1 == workers_.size() ? fd : ::dup(fd);
-    if (mine < 0 || !workers_[i]->adoptListener(mine, error)) {
+    if (mine < 0 || !workers_[i]->adoptListener(mine, pg, error)) {
       log::error("", "cannot accept on the unix socket {}: {}", path,
                  mine < 0 ? std::strerror(errno) : error);
       if (i + 1 < workers_.size()) ::close(fd);
@@ -237,6 +290,9 @@ int Proxy::run() {
             cfg->general.listenAddr, cfg->general.listenPort,
             unixSocketPath_.empty() ? std::string() : " and " + unixSocketPath_, workers_.size(),
             config::toString(cfg->general.poolMode));
+  if (cfg->general.mysqlListenPort != 0)
+    log::info("", "MySQL clients on {}:{} (mysql_listen_port)", cfg->general.listenAddr,
+              cfg->general.mysqlListenPort);
   if (grant) {
     confirmTakeover(*grant);
     log::info("", "takeover: confirmed; the old process stops accepting");

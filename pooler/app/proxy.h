@@ -74,6 +74,10 @@ class Proxy final : public Runtime, public admin::ControlPlane {
   [[nodiscard]] bool openListeners(const config::General& g, TakeoverGrant* grant);
   // unix_socket_dir: the handed-over socket when it is the one configured, else a new one.
   [[nodiscard]] bool openUnixListener(const config::General& g, std::vector<int>& handedOver);
+  [[nodiscard]] bool openMysqlListeners(const config::General& g,
+                                        const std::vector<int>& handedOver);
+  // The protocols the process serves: PostgreSQL and MySQL.
+  static std::vector<std::unique_ptr<Engine>> engines();
   void removeUnixSocket();  // at exit, unless handed over to a newer process
   void startTakeoverServer(const config::General& g);
   [[nodiscard]] bool startMetrics(const config::General& g);

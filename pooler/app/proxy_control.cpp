@@ -50,7 +50,8 @@ bool Proxy::reload(const std::string& why, std::vector<std::string>& errors,
     return false;
   }
   publish(applied, std::move(tls));
-  engine().reloaded();
+  for (size_t p = 0; p < config::kProtocolCount; ++p)
+    if (Engine* e = engine(static_cast<config::Protocol>(p))) e->reloaded();
   reloads_.fetch_add(1, std::memory_order_relaxed);
   log::info("", "{}: configuration reloaded ({} database(s), {} user(s))", why,
             applied->databases.size(), applied->users.size());

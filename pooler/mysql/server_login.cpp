@@ -59,7 +59,11 @@ MysqlServerLogin::Status MysqlServerLogin::onGreeting(my::Bytes payload, my::Wri
   connectionId_ = h->connectionId;
   statusFlags_ = h->statusFlags;
   // What both have, without connect attributes (shardpool sends none) and TLS (not yet).
-  capabilities_ = h->capabilities & my::shardpoolCapabilities(false) & ~my::kClientConnectAttrs;
+  const my::Capabilities loginNeeds = my::kClientProtocol41 | my::kClientSecureConnection |
+                                     my::kClientPluginAuth | my::kClientConnectWithDb |
+                                     my::kClientPluginAuthLenencClientData;
+  capabilities_ = h->capabilities & my::shardpoolCapabilities(false) & ~my::kClientConnectAttrs &
+                  (clientLimit_ | loginNeeds);
   if (database_.empty()) capabilities_ &= ~my::kClientConnectWithDb;
   // MariaDB's extended capabilities are offered only by a client that clears CLIENT_MYSQL;
   // shardpool asks for none of them.

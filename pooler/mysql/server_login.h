@@ -31,6 +31,10 @@ class MysqlServerLogin {
                    uint8_t characterSet = protocol::mysql::kCollationUtf8mb4GeneralCi);
 
   Status onPacket(protocol::mysql::Bytes payload, uint8_t sequenceId, protocol::mysql::Writer& out);
+  // Before the greeting: ask the server for no more than `client` (the capabilities of the
+  // client the connection is opened for) beyond what the login itself needs, so that replies
+  // come in the format that client negotiated.
+  void limitCapabilities(protocol::mysql::Capabilities client) { clientLimit_ = client; }
 
   // What both sides agreed on (after the greeting).
   protocol::mysql::Capabilities capabilities() const { return capabilities_; }
@@ -58,6 +62,7 @@ class MysqlServerLogin {
   bool greeted_ = false;
   bool switched_ = false;
   protocol::mysql::Capabilities capabilities_ = 0;
+  protocol::mysql::Capabilities clientLimit_ = ~protocol::mysql::Capabilities{0};
   uint32_t connectionId_ = 0;
   std::string serverVersion_;
   uint16_t statusFlags_ = 0;

@@ -16,8 +16,9 @@ namespace shardpool::pooler {
 namespace {
 
 AuthCache& authCache(Worker& worker) {
-  // Every client session of this process is the PostgreSQL engine's (pg_engine.cpp).
-  return static_cast<PgEngine&>(worker.runtime().engine()).authCache();
+  // The PostgreSQL engine (pg_engine.cpp) made this client.
+  auto* engine = worker.runtime().engine(config::Protocol::Postgres);
+  return static_cast<PgEngine&>(*engine).authCache();
 }
 
 // Where `db`'s lookups run: its (first shard's) server, or the hosts of its host list in turn,

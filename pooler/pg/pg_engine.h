@@ -11,6 +11,7 @@ namespace shardpool::pooler {
 
 class PgEngine final : public Engine {
  public:
+  config::Protocol protocol() const override { return config::Protocol::Postgres; }
   std::unique_ptr<ClientSession> newClient(Worker& worker, uint64_t id) override;
   std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) override;
   std::unique_ptr<WorkerLocal> newWorkerLocal(Worker& worker) override;

@@ -5,7 +5,7 @@
 
 namespace shardpool::pooler {
 
-ShardRouter& ShardRouter::of(Worker& worker) { return static_cast<ShardRouter&>(*worker.local()); }
+ShardRouter& ShardRouter::of(Worker& worker) { return static_cast<ShardRouter&>(*worker.local(config::Protocol::Postgres)); }
 
 bool routedDatabase(const config::Config& cfg, const config::Database& db) {
   if (db.shards.size() > 1) return true;

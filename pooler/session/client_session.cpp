@@ -30,6 +30,7 @@ void ClientSession::setState(State next) {
 void ClientSession::start() {
   startedAt_ = worker().now();
   startReading();
+  onStarted();
 }
 
 void ClientSession::describe(ConnRow& row) const {
@@ -69,6 +70,14 @@ void ClientSession::askPool(bool again) {
   Clock::time_point since = waitStart_;
   setState(State::WaitServer);
   waitStart_ = again ? since : Clock::now();
+  if (pool_->settings().protocol != protocol_) {
+    // A database of the other protocol (named by a client of this one): its servers could not
+    // speak to this client.
+    serverFailed(fmt::format("database \"{}\" is a {} database", database_,
+                             config::toString(pool_->settings().protocol)),
+                 "3D000");
+    return;
+  }
   Pool::Acquired a = pool_->acquire(worker(), id());
   switch (a.grant) {
     case Pool::Grant::Idle:

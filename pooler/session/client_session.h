@@ -33,6 +33,9 @@ class ClientSession : public Connection {
   log::Who who() const { return log::Who('C', id(), user_, database_); }
   const std::string& user() const { return user_; }
   const std::string& database() const { return database_; }
+  // The protocol of the listener that accepted it: it draws servers only from pools of this
+  // protocol.
+  config::Protocol protocol() const { return protocol_; }
 
   // Accepted: begin reading the client's login (client_login_timeout counts from here).
   void start();
@@ -74,6 +77,8 @@ class ClientSession : public Connection {
   virtual void onTick(Clock::time_point now, const config::General& settings) = 0;
   virtual void onClosing() = 0;
   virtual void linkServer(ServerLink* server) = 0;
+  // start() began reading: a protocol whose server speaks first sends its greeting here.
+  virtual void onStarted() {}
 
   // Asks the pool for a server: one idle is assigned at once, a new one is opened for this
   // client, or it queues (WaitServer until then). `again`: the same wait goes on (a server
@@ -103,6 +108,8 @@ class ClientSession : public Connection {
   uint32_t cancelKey_ = 0;
 
  private:
+  friend class Worker;  // sets protocol_ when it accepts the client
+  config::Protocol protocol_ = config::Protocol::Postgres;
   bool counted_ = false;  // holds a max_client_conn slot
 };
 

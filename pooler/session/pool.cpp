@@ -50,7 +50,7 @@ PoolTotals PoolCounters::read() const {
 }
 
 bool PoolSettings::sameBackend(const PoolSettings& o) const {
-  return host == o.host && port == o.port && dbname == o.dbname && user == o.user &&
+  return protocol == o.protocol && host == o.host && port == o.port && dbname == o.dbname && user == o.user &&
          password == o.password && tlsMode == o.tlsMode && tlsError == o.tlsError &&
          tlsCaFile == o.tlsCaFile && (tls == nullptr) == (o.tls == nullptr) &&
          connectQuery == o.connectQuery && hostList == o.hostList;

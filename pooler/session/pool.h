@@ -72,6 +72,8 @@ class alignas(64) PoolCounters {
 // ones it replaces stay alive (they are small and reloads are rare), so a reference taken on the
 // data path never dangles.
 struct PoolSettings {
+  // The protocol of its database: which engine opens its servers, which clients may use it.
+  config::Protocol protocol = config::Protocol::Postgres;
   std::string host;
   uint16_t port = 5432;
   // A database's host list (host:port is its first entry); empty for a single host. A new

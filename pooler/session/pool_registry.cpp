@@ -23,6 +23,7 @@ PoolSettings PoolRegistry::settingsFor(const config::Config& cfg, const config::
                                        uint32_t shard, uint32_t member) {
   const config::User* u = cfg.findUser(user);
   PoolSettings s;
+  s.protocol = db.protocol;
   s.host = db.host;
   s.port = db.port;
   s.dbname = db.dbname.empty() ? std::string(clientDb) : db.dbname;

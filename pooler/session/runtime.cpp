@@ -1,5 +1,6 @@
 #include "pooler/session/runtime.h"
 
+#include <cassert>
 #include <thread>
 
 #include "pooler/net/log.h"
@@ -14,8 +15,25 @@ unsigned workerCountFor(const config::Config& cfg) {
 }
 }  // namespace
 
+namespace {
+std::vector<std::unique_ptr<Engine>> one(std::unique_ptr<Engine> engine) {
+  std::vector<std::unique_ptr<Engine>> engines;
+  engines.push_back(std::move(engine));
+  return engines;
+}
+}  // namespace
+
 Runtime::Runtime(std::shared_ptr<const config::Config> config, std::unique_ptr<Engine> engine)
-    : config_(std::move(config)), engine_(std::move(engine)), pools_(workerCountFor(*config_)) {
+    : Runtime(std::move(config), one(std::move(engine))) {}
+
+Runtime::Runtime(std::shared_ptr<const config::Config> config,
+                 std::vector<std::unique_ptr<Engine>> engines)
+    : config_(std::move(config)), pools_(workerCountFor(*config_)) {
+  for (auto& e : engines) {
+    auto& slot = engines_[static_cast<size_t>(e->protocol())];
+    assert(!slot && "two engines for one protocol");
+    slot = std::move(e);
+  }
   unsigned n = workerCountFor(*config_);
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
 }

@@ -5,6 +5,7 @@
 // from it and adds the control loop.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -32,7 +33,9 @@ class ClientSession;
 
 class Runtime {
  public:
-  // `engine` is the protocol the workers serve (clients accepted, servers opened).
+  // `engines`: one per protocol the workers serve (clients accepted, servers opened).
+  Runtime(std::shared_ptr<const config::Config> config,
+          std::vector<std::unique_ptr<Engine>> engines);
   Runtime(std::shared_ptr<const config::Config> config, std::unique_ptr<Engine> engine);
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -42,7 +45,10 @@ class Runtime {
   std::shared_ptr<const config::Config> config() const;
   PoolRegistry& pools() { return pools_; }
   CancelRegistry& cancels() { return cancels_; }
-  Engine& engine() { return *engine_; }
+  // The engine of `protocol`; null when the process serves no such protocol.
+  Engine* engine(config::Protocol protocol) const {
+    return engines_[static_cast<size_t>(protocol)].get();
+  }
   Worker& worker(unsigned i) { return *workers_[i]; }
   unsigned workerCount() const { return static_cast<unsigned>(workers_.size()); }
   uint64_t nextId() { return nextId_.fetch_add(1, std::memory_order_relaxed); }
@@ -95,7 +101,7 @@ class Runtime {
  private:
   mutable std::mutex configMutex_;
   std::shared_ptr<const config::Config> config_;
-  std::unique_ptr<Engine> engine_;
+  std::array<std::unique_ptr<Engine>, config::kProtocolCount> engines_;
   std::shared_ptr<const TlsContext> acceptTls_;  // under configMutex_
   PoolRegistry pools_;
   CancelRegistry cancels_;

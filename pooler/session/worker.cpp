@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "pooler/session/conn_rows.h"
@@ -23,12 +24,17 @@ namespace shardpool::pooler {
 namespace {
 constexpr uint64_t kTickMs = 100;
 
-// A listening socket's handle: TCP, or a pipe for the unix socket.
-union ListenHandle {
-  uv_handle_t handle;
-  uv_stream_t stream;
-  uv_tcp_t tcp;
-  uv_pipe_t pipe;
+// A listening socket's handle (TCP, or a pipe for the unix socket), first so that the handle's
+// address is the listener's, and the engine its clients speak to.
+struct ListenHandle {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  };
+  Worker* worker;
+  Engine* engine;
 };
 
 void freeListener(uv_handle_t* h) {
@@ -47,7 +53,10 @@ constexpr uint64_t kFileHeadroom = 16;
 }
 
 Worker::Worker(Runtime& runtime, unsigned index)
-    : runtime_(runtime), index_(index), local_(runtime.engine().newWorkerLocal(*this)) {
+    : runtime_(runtime), index_(index) {
+  for (size_t p = 0; p < config::kProtocolCount; ++p)
+    if (Engine* e = runtime.engine(static_cast<config::Protocol>(p)))
+      locals_[p] = e->newWorkerLocal(*this);
   uv_loop_init(&loop_);
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   uv_async_init(&loop_, &async_, onAsync);
@@ -72,7 +81,7 @@ Worker::~Worker() {
   if (reserveFd_ >= 0) ::close(reserveFd_);
 }
 
-bool Worker::listen(const sockaddr* addr, std::string& error) {
+bool Worker::listen(const sockaddr* addr, Engine& engine, std::string& error) {
   int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = std::strerror(errno);
@@ -87,11 +96,13 @@ bool Worker::listen(const sockaddr* addr, std::string& error) {
     ::close(fd);
     return false;
   }
-  return adoptListener(fd, error);
+  return adoptListener(fd, engine, error);
 }
 
-bool Worker::adoptListener(int fd, std::string& error) {
+bool Worker::adoptListener(int fd, Engine& engine, std::string& error) {
   auto* handle = new ListenHandle;
+  handle->worker = this;
+  handle->engine = &engine;
   int rc;
   if (isUnixSocket(fd)) {
     uv_pipe_init(&loop_, &handle->pipe, 0);
@@ -100,7 +111,7 @@ bool Worker::adoptListener(int fd, std::string& error) {
     uv_tcp_init(&loop_, &handle->tcp);
     rc = uv_tcp_open(&handle->tcp, fd);
   }
-  handle->handle.data = this;
+  handle->handle.data = handle;
   if (rc == 0) rc = uv_listen(&handle->stream, 1024, onConnection);
   if (rc != 0) {
     error = uv_strerror(rc);
@@ -146,7 +157,8 @@ void Worker::onAsync(uv_async_t* a) {
 }
 
 void Worker::onConnection(uv_stream_t* listener, int status) {
-  auto* self = static_cast<Worker*>(listener->data);
+  auto* handle = static_cast<ListenHandle*>(listener->data);
+  Worker* self = handle->worker;
   if (status != 0) {
     // Out of file descriptors, libuv accepts and drops the connection: say so, once a second.
     bool noFiles = status == UV_EMFILE || status == UV_ENFILE;
@@ -162,7 +174,7 @@ void Worker::onConnection(uv_stream_t* listener, int status) {
     if (noFiles) self->refusePending(listener);
     return;
   }
-  self->accept(listener);
+  self->accept(listener, *handle->engine);
 }
 
 void Worker::refusePending(uv_stream_t* listener) {
@@ -180,10 +192,11 @@ void Worker::refusePending(uv_stream_t* listener) {
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-void Worker::accept(uv_stream_t* listener) {
+void Worker::accept(uv_stream_t* listener, Engine& engine) {
   now_ = Clock::now();
   uint64_t id = runtime_.nextId();
-  std::unique_ptr<ClientSession> client = runtime_.engine().newClient(*this, id);
+  std::unique_ptr<ClientSession> client = engine.newClient(*this, id);
+  client->protocol_ = engine.protocol();
   if (client->acceptFrom(listener) != 0) return;
   // Descriptors are handed out lowest first, so a new socket's number tells how full the table
   // is. Once it is nearly full libuv drops new connections without a word: say it first.
@@ -274,7 +287,11 @@ void Worker::giveServer(ServerLink* server, uint64_t clientId) {
 }
 
 void Worker::connectFor(Pool& pool, uint64_t clientId) {
-  ServerLink* s = adoptServer(runtime_.engine().newServer(*this, runtime_.nextId(), pool));
+  // Every pool's protocol has its engine: a client draws only from pools of its own protocol
+  // (ClientSession::askPool), and the process installs an engine for each.
+  Engine* engine = runtime_.engine(pool.settings().protocol);
+  assert(engine && "a pool of a protocol without an engine");
+  ServerLink* s = adoptServer(engine->newServer(*this, runtime_.nextId(), pool));
   s->start(clientId);
 }
 

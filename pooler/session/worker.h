@@ -4,6 +4,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -25,6 +26,7 @@ class ServerLink;
 class Connection;
 class Pool;
 class WorkerLocal;
+class Engine;
 struct ConnRow;
 
 using Clock = std::chrono::steady_clock;
@@ -38,12 +40,13 @@ class Worker final : public EventLoop {
   Worker& operator=(const Worker&) = delete;
   ~Worker();
 
-  // Opens a listening socket (SO_REUSEPORT) on this worker's loop; call before run().
-  [[nodiscard]] bool listen(const sockaddr* addr, std::string& error);
+  // Opens a listening socket (SO_REUSEPORT) on this worker's loop whose clients `engine`
+  // serves; call before run().
+  [[nodiscard]] bool listen(const sockaddr* addr, Engine& engine, std::string& error);
   // Accepts on an already listening socket, TCP or unix (one handed over by an older shardpool
-  // process, or the unix socket); takes ownership of `fd`. A worker may have several. Call
-  // before run().
-  [[nodiscard]] bool adoptListener(int fd, std::string& error);
+  // process, or the unix socket), for `engine`; takes ownership of `fd`. A worker may have
+  // several. Call before run().
+  [[nodiscard]] bool adoptListener(int fd, Engine& engine, std::string& error);
   // The listening sockets' fds, for handing them to a newer process (fixed once running).
   const std::vector<int>& listenerFds() const { return listenerFds_; }
   void run();            // thread body; returns after stop()
@@ -51,8 +54,10 @@ class Worker final : public EventLoop {
 
   Runtime& runtime() const { return runtime_; }
   unsigned index() const { return index_; }
-  // What the engine keeps for this worker (engine.h); null when it keeps nothing.
-  WorkerLocal* local() const { return local_.get(); }
+  // What the engine of `protocol` keeps for this worker (engine.h); null when it keeps nothing.
+  WorkerLocal* local(config::Protocol protocol) const {
+    return locals_[static_cast<size_t>(protocol)].get();
+  }
   Clock::time_point now() const { return now_; }
   bool shuttingDown() const { return shuttingDown_; }
   size_t clientCount() const { return clientsAlive_.load(std::memory_order_relaxed); }
@@ -111,7 +116,7 @@ class Worker final : public EventLoop {
   static void onTick(uv_timer_t* t);
   static void onCheck(uv_check_t* c);
   void wake();
-  void accept(uv_stream_t* listener);
+  void accept(uv_stream_t* listener, Engine& engine);
   // Out of descriptors: refuse the connections waiting to be accepted (see worker.cpp).
   void refusePending(uv_stream_t* listener);
   void tick();
@@ -128,7 +133,7 @@ class Worker final : public EventLoop {
   uv_check_t check_{};
   uv_idle_t idle_{};
   bool idleActive_ = false;
-  std::unique_ptr<WorkerLocal> local_;
+  std::array<std::unique_ptr<WorkerLocal>, config::kProtocolCount> locals_;
   Clock::time_point now_;
   Clock::time_point lastMaintain_;
   Clock::time_point lastAcceptError_;

@@ -48,8 +48,12 @@ class FakeServer final : public ServerLink {
 
 class FakeEngine final : public Engine {
  public:
+  explicit FakeEngine(config::Protocol protocol = config::Protocol::Postgres)
+      : protocol_(protocol) {}
+
   std::vector<FakeServer*> opened;  // owned by their workers
 
+  config::Protocol protocol() const override { return protocol_; }
   std::unique_ptr<ClientSession> newClient(Worker&, uint64_t) override { return nullptr; }
   std::unique_ptr<ServerLink> newServer(Worker& worker, uint64_t id, Pool& pool) override {
     auto s = std::make_unique<FakeServer>(worker, id, pool);
@@ -57,6 +61,9 @@ class FakeEngine final : public Engine {
     return s;
   }
   std::unique_ptr<WorkerLocal> newWorkerLocal(Worker&) override { return nullptr; }
+
+ private:
+  config::Protocol protocol_;
 };
 
 }  // namespace shardpool::pooler::testing

@@ -21,9 +21,13 @@ class TestRuntime final : public Runtime {
  public:
   explicit TestRuntime(std::string_view toml)
       : Runtime(config::testing::loadOk(toml), std::make_unique<testing::FakeEngine>()) {}
-  // The servers opened so far (a pool's Connect grant carried out by the worker).
-  const std::vector<testing::FakeServer*>& opened() {
-    return static_cast<testing::FakeEngine&>(engine()).opened;
+  TestRuntime(std::string_view toml, std::vector<std::unique_ptr<Engine>> engines)
+      : Runtime(config::testing::loadOk(toml), std::move(engines)) {}
+  // The servers opened so far by the engine of `protocol` (a pool's Connect grant carried out
+  // by the worker).
+  const std::vector<testing::FakeServer*>& opened(
+      config::Protocol protocol = config::Protocol::Postgres) {
+    return static_cast<testing::FakeEngine&>(*engine(protocol)).opened;
   }
   ~TestRuntime() override {
     for (auto& w : workers_) w->stop();  // close the loops' handles; nothing ever ran
@@ -34,9 +38,9 @@ class TestRuntime final : public Runtime {
   // Runs the tasks other threads posted to worker `i` (its loop never runs on a thread here).
   void runPosted(unsigned i) { uv_run(worker(i).loop(), UV_RUN_NOWAIT); }
 
-  Pool& pool(std::string_view user) {
+  Pool& pool(std::string_view user, std::string_view db = "appdb") {
     auto cfg = config();
-    return pools().get(*cfg, *cfg->findDatabase("appdb"), "appdb", user);
+    return pools().get(*cfg, *cfg->findDatabase(db), db, user);
   }
 };
 
@@ -325,6 +329,34 @@ TEST_CASE("clients with the same settings share the pool's one copy of them", "[
   CHECK(*c == tokyo);
   // Another pool keeps its own copies.
   CHECK(rt.pool("bob").internSettings(utc) != a);
+}
+
+
+TEST_CASE("a pool's servers are opened by the engine of its database's protocol",
+          "[session][pool]") {
+  std::vector<std::unique_ptr<Engine>> engines;
+  engines.push_back(std::make_unique<testing::FakeEngine>(config::Protocol::Postgres));
+  engines.push_back(std::make_unique<testing::FakeEngine>(config::Protocol::MySql));
+  TestRuntime rt(std::string(kTwoWorkers) +
+                     "[databases.shop]\nprotocol = \"mysql\"\n",
+                 std::move(engines));
+  Worker& w0 = rt.worker(0);
+  Pool& pg = rt.pool("alice");
+  Pool& my = rt.pool("alice", "shop");
+  CHECK(pg.settings().protocol == config::Protocol::Postgres);
+  CHECK(my.settings().protocol == config::Protocol::MySql);
+  CHECK(my.settings().port == 3306);
+  CHECK_FALSE(pg.settings().sameBackend(my.settings()));
+
+  REQUIRE(my.acquire(w0, 1).grant == Pool::Grant::Connect);
+  w0.connectFor(my, 1);
+  REQUIRE(pg.acquire(w0, 2).grant == Pool::Grant::Connect);
+  w0.connectFor(pg, 2);
+  REQUIRE(rt.opened(config::Protocol::MySql).size() == 1);
+  REQUIRE(rt.opened(config::Protocol::Postgres).size() == 1);
+  CHECK(&rt.opened(config::Protocol::MySql)[0]->pool() == &my);
+  CHECK(rt.opened(config::Protocol::MySql)[0]->openedFor == 1);
+  CHECK(&rt.opened(config::Protocol::Postgres)[0]->pool() == &pg);
 }
 
 }  // namespace shardpool::pooler

@@ -1,0 +1,99 @@
+#include "config/validate_mysql.h"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+#include "config/password_format.h"
+#include "config/text.h"
+#include "config/tree_lookup.h"
+
+namespace shardpool::config {
+
+namespace {
+
+// Keys of [databases.<name>] that only PostgreSQL databases have for now.
+constexpr std::string_view kPostgresOnlyKeys[] = {
+    "auth_user",         "auth_query", "auth_dbname",          "shards",        "replicas",
+    "sharding_function", "read_from",  "allow_unkeyed_writes", "default_shard", "tables",
+    "directory",         "sslmode",    "sslrootcert",          "connect_query"};
+
+void checkDatabase(const Config& config, const Database& db, const toml::table* table,
+                   const std::string& path, Diagnostics& diag) {
+  if (db.name == "*") {
+    diag.at(valueRegion(table, "protocol"), joinKeyPath(path, "protocol"),
+            "the fallback database \"*\" cannot be a MySQL database; name each MySQL database");
+  }
+  for (std::string_view key : kPostgresOnlyKeys) {
+    if (table == nullptr || !table->contains(key)) continue;
+    diag.at(keyRegion(table, key), joinKeyPath(path, key),
+            fmt::format("{} is not supported on a MySQL database (protocol = \"mysql\") yet", key));
+  }
+  if (!db.hosts.empty() || db.host.starts_with('/')) {
+    diag.at(valueRegion(table, "host"), joinKeyPath(path, "host"),
+            "a MySQL database has one TCP host for now (no host list, no unix socket)");
+  }
+  if (db.password && secretKind(*db.password) != SecretKind::Plain) {
+    diag.at(valueRegion(table, "password"), joinKeyPath(path, "password"),
+            "a MySQL database's backend password must be the plaintext password");
+  }
+  if (config.serverTlsModeFor(db) >= TlsMode::Require) {
+    diag.at(valueRegion(table, "protocol"), joinKeyPath(path, "protocol"),
+            fmt::format("server_tls_sslmode {} applies to this database, but shardpool does not "
+                        "use TLS towards MySQL servers yet",
+                        toString(config.serverTlsModeFor(db))));
+  }
+}
+
+// A password a MySQL client's login can be checked against (mysql_native_password): the
+// plaintext, or mysql.user's "*" and 40 hex digits; empty for a user without one.
+bool mysqlCheckable(std::string_view password) {
+  SecretKind kind = secretKind(password);
+  return kind == SecretKind::Plain || kind == SecretKind::Empty;
+}
+
+}  // namespace
+
+void validateMysql(const Config& config, const toml::table& root, Diagnostics& diag) {
+  const toml::table* section = childTable(&root, "databases");
+  const toml::table* general = childTable(&root, "general");
+  const Database* first = nullptr;
+  for (const auto& [name, db] : config.databases) {
+    if (db.protocol != Protocol::MySql) continue;
+    if (first == nullptr) first = &db;
+    std::string path = joinKeyPath("databases", name);
+    if (diag.hasErrorsUnder(path)) continue;
+    checkDatabase(config, db, childTable(section, name), path, diag);
+  }
+  const General& g = config.general;
+  if (g.mysqlListenPort != 0 && g.mysqlListenPort == g.listenPort) {
+    diag.at(valueRegion(general, "mysql_listen_port"), "general.mysql_listen_port",
+            fmt::format("mysql_listen_port {} is the listen_port; pick another port",
+                        g.mysqlListenPort));
+  } else if (g.mysqlListenPort != 0 && g.mysqlListenPort == g.metricsPort &&
+             g.metricsAddr == g.listenAddr) {
+    diag.at(valueRegion(general, "mysql_listen_port"), "general.mysql_listen_port",
+            fmt::format("mysql_listen_port {} is the metrics_port; pick another port",
+                        g.mysqlListenPort));
+  }
+  if (first == nullptr) return;
+  if (g.mysqlListenPort == 0) {
+    diag.warnAt(keyRegion(section, first->name), "general.mysql_listen_port",
+                "MySQL databases are configured but mysql_listen_port is 0: no client can reach "
+                "them; set mysql_listen_port");
+  }
+  // Users are not bound to a protocol: one whose password is an md5 hash or a SCRAM secret
+  // still serves PostgreSQL databases, but cannot log in to MySQL ones.
+  const toml::table* users = childTable(&root, "users");
+  for (const auto& [name, user] : config.users) {
+    if (mysqlCheckable(user.password)) continue;
+    diag.warnAt(keyRegion(users, name), joinKeyPath("users", name),
+                fmt::format("{}'s password is {}: it cannot log in to MySQL databases, whose "
+                            "logins need the plaintext password or mysql.user's \"*\" hash",
+                            quote(name),
+                            secretKind(user.password) == SecretKind::Md5 ? "an md5 hash"
+                                                                         : "a SCRAM secret"));
+  }
+}
+
+}  // namespace shardpool::config

@@ -1,0 +1,153 @@
+// The MySQL engine end to end: the mariadb CLI through shardpool's mysql_listen_port against
+// the fixture's MariaDB primary, compared with the same CLI connected directly; logins refused
+// as MariaDB refuses them; a backend that is down; several clients over fewer servers in
+// session pooling, each getting a fresh session.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "integration/harness.h"
+#include "integration/mariadb_client.h"
+
+using namespace shardpool::integration;
+
+namespace {
+
+// shardpool in front of the primary's sp_db for sp_app, with `extra` keys in [general].
+std::string mysqlConfig(uint16_t backendPort, const std::string& extra = "") {
+  const auto& primary = mariadbPrimary();
+  return "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+         "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n" +
+         extra + "\n[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+         std::to_string(backendPort) + "\n\n[users.sp_app]\npassword = \"" +
+         primary.value("SP_APP_PASSWORD") + "\"\n";
+}
+
+MariaDbCli appVia(uint16_t port) {
+  return MariaDbCli(port, "sp_app", mariadbPrimary().value("SP_APP_PASSWORD"));
+}
+
+}  // namespace
+
+TEST_CASE("mysql engine: the mariadb CLI through shardpool prints what it prints directly",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(mysqlConfig(primary.port()));
+  // Each script runs once directly and once through shardpool, on a table of its own (@T@).
+  std::string t = "it_engine_" + uniqueSuffix();
+  std::string direct = t + "_direct", proxied = t + "_proxied";
+  // Each script runs in one session: results, NULLs, warnings, errors (an error ends the
+  // script, as directly), several result sets, the schema, user variables, transactions, a
+  // 100 kB value.
+  const std::vector<std::string> scripts = {
+      "SELECT 1, 'two', NULL, 3.5, DATABASE()",
+      "CREATE TABLE @T@ (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO @T@ VALUES (1, 'one'), "
+      "(2, NULL), (3, 'three'); SELECT * FROM @T@ ORDER BY id",
+      "SET @x = 41; SELECT @x + 1; SELECT COUNT(*) FROM @T@ WHERE v IS NULL",
+      "BEGIN; UPDATE @T@ SET v = 'uno' WHERE id = 1; SELECT v FROM @T@ WHERE id = 1; ROLLBACK; "
+      "SELECT v FROM @T@ WHERE id = 1",
+      "SELECT CAST('abc' AS INT); SHOW WARNINGS",
+      "INSERT INTO @T@ VALUES (1, 'again')",
+      "SELECT * FROM @T@_missing",
+      "SELECT REPEAT('x', 100000) = REPEAT('x', 100000), LENGTH(REPEAT('y', 70000)), "
+      "REPEAT('z', 100000)",
+      "USE sp_db; SELECT DATABASE()",
+      "DROP TABLE @T@",
+  };
+  auto with = [](std::string text, const std::string& table) {
+    for (size_t p; (p = text.find("@T@")) != std::string::npos;) text.replace(p, 3, table);
+    return text;
+  };
+  auto same = [&](const std::string& text) {
+    std::string out = text;
+    for (size_t p; (p = out.find(direct)) != std::string::npos;)
+      out.replace(p, direct.size(), proxied);
+    return out;
+  };
+  for (const auto& sql : scripts) {
+    INFO(sql);
+    CommandResult d = appVia(primary.port()).run(with(sql, direct));
+    CommandResult p = appVia(proxy.mysqlPort()).run(with(sql, proxied));
+    CHECK(p.exitCode == d.exitCode);
+    CHECK(p.out == same(d.out));
+    MyError de = myErrorFromText(d.err), pe = myErrorFromText(p.err);
+    CHECK(pe.code == de.code);
+    CHECK(pe.sqlstate == de.sqlstate);
+    CHECK(pe.message == same(de.message));
+  }
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}
+
+TEST_CASE("mysql engine: wrong passwords, unknown users and databases are refused as MariaDB does",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(mysqlConfig(primary.port()));
+  MyError wrong =
+      MariaDbCli(proxy.mysqlPort(), "sp_app", "not_the_password").expectError("SELECT 1");
+  MyError direct = MariaDbCli(primary.port(), "sp_app", "not_the_password").expectError("SELECT 1");
+  CHECK(wrong.code == 1045);
+  CHECK(wrong.sqlstate == "28000");
+  CHECK(wrong.message == direct.message);
+  MyError unknown = MariaDbCli(proxy.mysqlPort(), "nobody", "x").expectError("SELECT 1");
+  CHECK(unknown.code == 1045);
+  CHECK(contains(unknown.message, "Access denied for user 'nobody'@'127.0.0.1'"));
+  MyError noDb =
+      MariaDbCli(proxy.mysqlPort(), "sp_app", primary.value("SP_APP_PASSWORD"), "no_such_db")
+          .expectError("SELECT 1");
+  CHECK(noDb.code == 1049);
+  CHECK(noDb.sqlstate == "42000");
+  CHECK(noDb.message == "Unknown database 'no_such_db'");
+  // Nothing was opened for them, and the proxy serves the next client.
+  CHECK(appVia(proxy.mysqlPort()).scalar("SELECT 7") == "7");
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}
+
+TEST_CASE("mysql engine: a backend that is down is a clear error, not a hang",
+          "[integration][mysql]") {
+  Proxy proxy(mysqlConfig(freePort()));
+  auto started = Clock::now();
+  MyError e = appVia(proxy.mysqlPort()).expectError("SELECT 1", 20s);
+  CHECK(Clock::now() - started < 10s);
+  CHECK(e.code == 1105);
+  CHECK(e.sqlstate == "HY000");
+  CHECK(contains(e.message, "could not connect to 127.0.0.1"));
+  CHECK(contains(proxy.log(), "server connect failed"));
+}
+
+TEST_CASE("mysql engine: session pooling serves 6 clients over 2 servers, each session fresh",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(mysqlConfig(primary.port(), "default_pool_size = 2"));
+  MariaDbCli admin(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"));
+  std::string script;
+  // Each client must not see what the one before it on the same server left (user variable,
+  // session setting; a temporary table would make its CREATE fail), then leaves its own behind.
+  for (int i = 0; i < 6; ++i) {
+    script += "mariadb --no-defaults -h 127.0.0.1 -P " + std::to_string(proxy.mysqlPort()) +
+              " -u sp_app -p\"$PW\" -D sp_db -B -N -e \"SELECT @left, @@session.sql_mode = "
+              "@@global.sql_mode; SET @left = " +
+              std::to_string(i) +
+              "; SET SESSION sql_mode = 'ANSI'; "
+              "CREATE TEMPORARY TABLE tmp_left (x INT); SELECT SLEEP(0.3)\" > out" +
+              std::to_string(i) + " 2>&1 &\n";
+  }
+  // While they run, the primary sees two connections of sp_app.
+  script += "sleep 0.5; mariadb --no-defaults -h 127.0.0.1 -P " + std::to_string(primary.port()) +
+            " -u sp_admin -p\"$ADMIN_PW\" -B -N -e \"SELECT COUNT(*) FROM "
+            "information_schema.PROCESSLIST WHERE USER = 'sp_app'\" > during\n";
+  script += "wait\ncat out0 out1 out2 out3 out4 out5 during\n";
+  TempDir dir;
+  CommandResult r = runShell(
+      "cd " + dir.path() + "\n" + script,
+      {{"PW", primary.value("SP_APP_PASSWORD")}, {"ADMIN_PW", primary.value("SP_ADMIN_PASSWORD")}},
+      60s);
+  INFO(r.all());
+  CHECK(r.exitCode == 0);
+  std::string expected;
+  for (int i = 0; i < 6; ++i) expected += "NULL\t1\n0\n";
+  CHECK(r.out == expected + "2\n");
+  // The two servers stay pooled once the clients are gone.
+  CHECK(admin.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'sp_app'") ==
+        "2");
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}

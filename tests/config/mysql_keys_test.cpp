@@ -1,0 +1,154 @@
+// protocol = "mysql" on a database and [general] mysql_listen_port: defaults, and what a MySQL
+// database may not have yet (config/validate_mysql.cpp).
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "config/config.h"
+#include "config_test_support.h"
+
+namespace shardpool::config {
+namespace {
+
+using testing::kMd5Secret;
+using testing::kScramSecret;
+using testing::loadOk;
+using testing::loadOneError;
+using testing::loadOneWarning;
+
+// A MySQL database on line 3 (its header) with keys appended after it.
+std::string mysqlDb(std::string_view extra = "") {
+  return "[general]\nmysql_listen_port = 6033\n[databases.shop]\nprotocol = \"mysql\"\n" +
+         std::string(extra);
+}
+
+TEST_CASE("config: protocol and mysql_listen_port defaults", "[config][mysql]") {
+  auto cfg = loadOk("[databases.app]\n");
+  CHECK(cfg->general.mysqlListenPort == 0);
+  CHECK(cfg->databases.at("app").protocol == Protocol::Postgres);
+  CHECK(cfg->databases.at("app").port == 5432);
+
+  cfg = loadOk(mysqlDb() + "[databases.app]\n");
+  CHECK(cfg->general.mysqlListenPort == 6033);
+  CHECK(cfg->databases.at("shop").protocol == Protocol::MySql);
+  CHECK(cfg->databases.at("shop").port == 3306);  // MySQL's port when none is given
+  CHECK(cfg->databases.at("app").port == 5432);
+  CHECK(loadOk(mysqlDb("port = 3307\n"))->databases.at("shop").port == 3307);
+  CHECK(loadOk("[databases.app]\nprotocol = \"postgres\"\n")->databases.at("app").protocol ==
+        Protocol::Postgres);
+}
+
+TEST_CASE("config: protocol takes postgres or mysql", "[config][mysql]") {
+  ConfigError e = loadOneError("[databases.app]\nprotocol = \"mariadb\"\n");
+  CHECK(e.keyPath == "databases.app.protocol");
+  CHECK(e.line == 2);
+  CHECK(e.message.find("\"postgres\"") != std::string::npos);
+  CHECK(e.message.find("\"mysql\"") != std::string::npos);
+}
+
+TEST_CASE("config: mysql_listen_port must not clash with the other ports", "[config][mysql]") {
+  ConfigError e = loadOneError("[general]\nmysql_listen_port = 6432\n[databases.app]\n");
+  CHECK(e.keyPath == "general.mysql_listen_port");
+  CHECK(e.message == "mysql_listen_port 6432 is the listen_port; pick another port");
+  e = loadOneError("[general]\nmetrics_port = 9100\nmysql_listen_port = 9100\n[databases.app]\n");
+  CHECK(e.message == "mysql_listen_port 9100 is the metrics_port; pick another port");
+  CHECK(loadOneError("[general]\nmysql_listen_port = 70000\n[databases.app]\n").keyPath ==
+        "general.mysql_listen_port");
+}
+
+TEST_CASE("config: a MySQL database refuses PostgreSQL-only keys", "[config][mysql]") {
+  struct Case {
+    std::string_view line;
+    std::string_view key;
+  };
+  const Case cases[] = {
+      {"auth_user = \"lookup\"", "auth_user"},
+      {"auth_query = \"SELECT 1\"", "auth_query"},
+      {"auth_dbname = \"x\"", "auth_dbname"},
+      {"connect_query = \"SET NAMES utf8mb4\"", "connect_query"},
+      {"sslmode = \"disable\"", "sslmode"},
+      {"sslrootcert = \"/etc/hostname\"", "sslrootcert"},
+      {"read_from = \"primary\"", "read_from"},
+      {"replicas = [{ host = \"10.0.0.2\" }]", "replicas"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.line);
+    ConfigError e = loadOneError(mysqlDb(std::string(c.line) + "\n"));
+    CHECK(e.keyPath == "databases.shop." + std::string(c.key));
+    CHECK(e.line == 5);
+    CHECK(e.message ==
+          std::string(c.key) + " is not supported on a MySQL database (protocol = \"mysql\") yet");
+  }
+  // Sharded: the refusal names shards (sharding's own checks may add theirs).
+  LoadResult sharded = loadString(
+      mysqlDb("sharding_function = \"modulo\"\n[[databases.shop.shards]]\nhost = \"a\"\n"
+              "[[databases.shop.shards]]\nhost = \"b\"\n"),
+      "test.toml");
+  REQUIRE_FALSE(sharded.ok());
+  bool namesShards = false;
+  for (const auto& e : sharded.errors) namesShards |= e.keyPath == "databases.shop.shards";
+  CHECK(namesShards);
+}
+
+TEST_CASE("config: a MySQL database has one TCP host and a plaintext password",
+          "[config][mysql]") {
+  ConfigError e = loadOneError(mysqlDb("host = \"10.0.0.1,10.0.0.2\"\n"));
+  CHECK(e.keyPath == "databases.shop.host");
+  CHECK(e.message == "a MySQL database has one TCP host for now (no host list, no unix socket)");
+  CHECK(loadOneError(mysqlDb("host = \"/run/mysqld\"\n")).keyPath == "databases.shop.host");
+
+  e = loadOneError(mysqlDb("user = \"app\"\npassword = \"" + std::string(kMd5Secret) + "\"\n"));
+  CHECK(e.keyPath == "databases.shop.password");
+  CHECK(e.message == "a MySQL database's backend password must be the plaintext password");
+  auto cfg = loadOk(mysqlDb("user = \"app\"\npassword = \"secret\"\n"));
+  CHECK(cfg->databases.at("shop").password == "secret");
+}
+
+TEST_CASE("config: no fallback MySQL database, no server TLS towards MySQL", "[config][mysql]") {
+  ConfigError e = loadOneError("[general]\nmysql_listen_port = 6033\n"
+                               "[databases.\"*\"]\nprotocol = \"mysql\"\n");
+  CHECK(e.keyPath == "databases.\"*\".protocol");
+  CHECK(e.line == 4);
+
+  e = loadOneError("[general]\nmysql_listen_port = 6033\nserver_tls_sslmode = \"require\"\n"
+                   "[databases.shop]\nprotocol = \"mysql\"\n");
+  CHECK(e.keyPath == "databases.shop.protocol");
+  CHECK(e.message.find("does not use TLS towards MySQL servers") != std::string::npos);
+  // prefer falls back to plain connections, as with a server that refuses TLS.
+  loadOk("[general]\nmysql_listen_port = 6033\nserver_tls_sslmode = \"prefer\"\n"
+         "[databases.shop]\nprotocol = \"mysql\"\n");
+}
+
+TEST_CASE("config: warnings for MySQL databases nobody can reach or log in to",
+          "[config][mysql]") {
+  ConfigError w = loadOneWarning("[databases.shop]\nprotocol = \"mysql\"\n");
+  CHECK(w.keyPath == "general.mysql_listen_port");
+  CHECK(w.line == 1);
+
+  // Users serve both protocols: an md5 or SCRAM secret is fine for PostgreSQL, a warning for
+  // MySQL; plaintext and mysql.user's *HEX are not.
+  loadOk(mysqlDb("[users.alice]\npassword = \"secret\"\n"
+                 "[users.bob]\npassword = \"*14E65567ABDB5135D0CFD9A70B3032C179A49EE7\"\n"));
+  w = loadOneWarning(mysqlDb("[users.alice]\nauth_type = \"md5\"\npassword = \"" +
+                             std::string(kMd5Secret) + "\"\n"));
+  CHECK(w.keyPath == "users.alice");
+  CHECK(w.message.find("an md5 hash: it cannot log in to MySQL databases") != std::string::npos);
+  w = loadOneWarning(mysqlDb("[users.alice]\npassword = \"" + std::string(kScramSecret) + "\"\n"));
+  CHECK(w.message.find("a SCRAM secret") != std::string::npos);
+  // Without a MySQL database nothing is said.
+  loadOk("[databases.app]\n[users.alice]\npassword = \"" + std::string(kScramSecret) + "\"\n");
+}
+
+TEST_CASE("config: mysql_listen_port needs a restart and shows in SHOW CONFIG", "[config][mysql]") {
+  CHECK(needsRestart("general.mysql_listen_port"));
+  auto running = loadOk(mysqlDb());
+  auto next = loadOk("[general]\nmysql_listen_port = 6034\n[databases.shop]\nprotocol = \"mysql\"\n");
+  CHECK(restartOnlyChanges(*running, *next) == std::vector<std::string>{"general.mysql_listen_port"});
+  bool shown = false;
+  for (const SettingView& s : describeGeneral(*running))
+    if (s.key == "mysql_listen_port") shown = s.value == "6033" && s.defaultValue == "0";
+  CHECK(shown);
+}
+
+}  // namespace
+}  // namespace shardpool::config
