@@ -107,7 +107,7 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   if (login_->provenStage1())
     MysqlEngine::of(worker()).learnStage1(*pool_, *login_->provenStage1());
   login_.reset();
-  log::info(who_, "login accepted");
+  log::info(who(), "login accepted");
   askPool();
   return state_ != State::Closing;
 }
@@ -116,7 +116,6 @@ MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
   setState(State::Auth);
   user_ = login_->user();
   database_ = login_->database();
-  who_ = fmt::format("C-{} {}@{}", id(), user_, database_);
   auto cfg = worker().runtime().config();
   const config::User* user = cfg->findUser(user_);
   if (!user) {
