@@ -151,3 +151,17 @@ TEST_CASE("mysql engine: session pooling serves 6 clients over 2 servers, each s
         "2");
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
 }
+
+TEST_CASE("mysql engine: a PostgreSQL client naming a MySQL database is refused, not paired",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(mysqlConfig(primary.port()));
+  Conn c(proxy.conninfo("sp_app", primary.value("SP_APP_PASSWORD"), "sp_db") +
+         " sslmode=disable");
+  PgError e = c.ok() ? c.expectError("SELECT 1", 10s) : c.connectError();
+  INFO(e.sqlstate << " " << e.message);
+  CHECK(e.sqlstate == "3D000");
+  CHECK(contains(e.message, "database \"sp_db\" is a mysql database"));
+  // The MySQL side is untouched by it.
+  CHECK(appVia(proxy.mysqlPort()).scalar("SELECT 1") == "1");
+}
