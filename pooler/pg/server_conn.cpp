@@ -32,9 +32,7 @@ std::chrono::milliseconds ownQueryBound(const PoolSettings& s) {
 ServerConn::ServerConn(Worker& worker, uint64_t id, Pool& pool)
     : ServerLink(worker, id, pool) {}
 
-ServerConn::~ServerConn() {
-  if (resolving_) resolving_->data = nullptr;
-}
+ServerConn::~ServerConn() = default;
 
 void ServerConn::onData(Chunk* chunk, size_t len) {
   if (state_ == State::Closed) return;  // waiting for the backend to go after Terminate

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "pooler/auth/auth_crypto.h"
 #include "pooler/net/connection.h"
+#include "pooler/net/host_resolver.h"
 #include "pooler/protocol/pg_requests.h"
 #include "pooler/protocol/pg_scanner.h"
 #include "pooler/session/server_link.h"
@@ -165,7 +166,6 @@ class ServerConn final : public ServerLink {
   bool tryNextHost(std::string_view reason);
   const std::string& targetHost() const;
   uint16_t targetPort() const;
-  static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
   void connectResolved(const sockaddr* addr);
   void sendStartup();
   void onTlsAnswer(Chunk* chunk, size_t len);
@@ -211,7 +211,7 @@ class ServerConn final : public ServerLink {
   std::optional<protocol::pg::ErrorFields> loginError_;
   std::optional<protocol::pg::ErrorFields> applyError_;  // of the pipelined settings query
   bool cancelAfterApply_ = false;  // a cancel asked for while the settings query ran
-  uv_getaddrinfo_t* resolving_ = nullptr;
+  HostResolver resolver_;  // the host name's lookup in flight
   size_t hostIndex_ = 0;  // of the pool's host list
   size_t hostsTried_ = 0;
   bool queryOpen_ = false;

@@ -40,25 +40,14 @@ void ServerConn::connectHost() {
     connectToPath(path);
     return;
   }
-  sockaddr_storage ss{};
-  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
-      uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
-    connectResolved(reinterpret_cast<sockaddr*>(&ss));
-    return;
-  }
-  resolving_ = new uv_getaddrinfo_t;
-  resolving_->data = this;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  std::string portText = std::to_string(port);
-  int rc = uv_getaddrinfo(worker().loop(), resolving_, onResolved, host.c_str(), portText.c_str(),
-                          &hints);
-  if (rc != 0) {
-    delete resolving_;
-    resolving_ = nullptr;
-    fail(fmt::format("could not resolve host \"{}\": {}", host, uv_strerror(rc)));
-  }
+  resolver_.resolve(worker().loop(), host, port, this,
+                    [](void* owner, const sockaddr* addr, std::string_view error) {
+                      auto* self = static_cast<ServerConn*>(owner);
+                      if (addr)
+                        self->connectResolved(addr);
+                      else
+                        self->fail(error);
+                    });
 }
 
 const std::string& ServerConn::targetHost() const {
@@ -75,30 +64,13 @@ bool ServerConn::tryNextHost(std::string_view reason) {
                        state_ == State::TlsRequest || state_ == State::TlsHandshake;
   if (!beforeStartup || hostsTried_ >= hosts) return false;
   log::warn(who_, "{}; trying the next host of the list", reason);
-  if (resolving_) {
-    resolving_->data = nullptr;  // onResolved frees it
-    resolving_ = nullptr;
-  }
+  resolver_.cancel();
   resetSocket();
   hostIndex_ = (hostIndex_ + 1) % hosts;
   ++hostsTried_;
   setState(State::Resolving);
   connectHost();
   return true;
-}
-
-void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
-  auto* self = static_cast<ServerConn*>(req->data);
-  delete req;
-  if (self) {
-    self->resolving_ = nullptr;
-    if (status != 0 || !res)
-      self->fail(fmt::format("could not resolve host \"{}\": {}", self->targetHost(),
-                             uv_strerror(status)));
-    else
-      self->connectResolved(res->ai_addr);
-  }
-  uv_freeaddrinfo(res);
 }
 
 void ServerConn::connectResolved(const sockaddr* addr) {
