@@ -1,0 +1,150 @@
+#include "pooler/mysql/statement_effects.h"
+
+#include <cctype>
+
+namespace shardpool::pooler {
+
+namespace {
+
+bool identChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+bool equalsWord(std::string_view word, std::string_view upper) {
+  if (word.size() != upper.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(word[i])) != upper[i]) return false;
+  return true;
+}
+
+// Past the string or quoted identifier that opens at sql[i] with `quote`.
+size_t skipQuoted(std::string_view sql, size_t i, char quote) {
+  for (++i; i < sql.size(); ++i) {
+    if (sql[i] == '\\' && quote != '`') {
+      ++i;
+    } else if (sql[i] == quote) {
+      if (i + 1 < sql.size() && sql[i + 1] == quote) {
+        ++i;  // a doubled quote
+      } else {
+        return i + 1;
+      }
+    }
+  }
+  return sql.size();
+}
+
+// Where the comment at sql[i] ends, or i when none starts there. Executable comments
+// (/*!50100 ... */, MariaDB's /*M! ... */) only lose their opening marker: what they hold is read.
+size_t skipComment(std::string_view sql, size_t i) {
+  char c = sql[i];
+  char next = i + 1 < sql.size() ? sql[i + 1] : '\0';
+  if (c == '#' || (c == '-' && next == '-' &&
+                   (i + 2 >= sql.size() || std::isspace(static_cast<unsigned char>(sql[i + 2]))))) {
+    size_t end = sql.find('\n', i);
+    return end == std::string_view::npos ? sql.size() : end + 1;
+  }
+  if (c == '/' && next == '*') {
+    size_t j = i + 2;
+    if (j < sql.size() && sql[j] == 'M' && j + 1 < sql.size() && sql[j + 1] == '!') ++j;
+    if (j < sql.size() && sql[j] == '!') {
+      ++j;
+      while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) ++j;
+      return j;
+    }
+    size_t end = sql.find("*/", i + 2);
+    return end == std::string_view::npos ? sql.size() : end + 2;
+  }
+  if (c == '*' && next == '/') return i + 2;  // the end of an executable comment
+  return i;
+}
+
+}  // namespace
+
+uint16_t scanStatementEffects(std::string_view sql) {
+  uint16_t effects = 0;
+  std::string_view first, second;  // the statement's first two words
+  size_t words = 0;
+  size_t i = 0;
+  while (i < sql.size()) {
+    char c = sql[i];
+    if (size_t end = skipComment(sql, i); end != i) {
+      i = end;
+      continue;
+    }
+    if (c == '\'' || c == '"' || c == '`') {
+      i = skipQuoted(sql, i, c);
+      continue;
+    }
+    if (c == ';') {
+      words = 0;
+      first = second = {};
+      ++i;
+      continue;
+    }
+    if (c == '@') {
+      if (i + 1 < sql.size() && sql[i + 1] == '@') {
+        i += 2;  // a system variable: its name is read as a word below
+        continue;
+      }
+      if (i + 1 < sql.size() && (identChar(sql[i + 1]) || sql[i + 1] == '\'' ||
+                                 sql[i + 1] == '"' || sql[i + 1] == '`'))
+        effects |= kUsesUserVariable;
+      ++i;
+      continue;
+    }
+    if (!identChar(c) || std::isdigit(static_cast<unsigned char>(c))) {
+      ++i;
+      if (std::isdigit(static_cast<unsigned char>(c)))
+        while (i < sql.size() && identChar(sql[i])) ++i;  // 1e5, 0x1F: not a word
+      continue;
+    }
+    size_t start = i;
+    while (i < sql.size() && identChar(sql[i])) ++i;
+    std::string_view word = sql.substr(start, i - start);
+    if (words == 0) first = word;
+    if (words == 1) second = word;
+    ++words;
+    if (equalsWord(word, "GET_LOCK")) effects |= kTakesNamedLock;
+    if (equalsWord(word, "SQL_CALC_FOUND_ROWS")) effects |= kCalcFoundRows;
+    if (words == 1) {
+      if (equalsWord(word, "PREPARE")) effects |= kPreparesText;
+      if (equalsWord(word, "HANDLER")) effects |= kOpensHandler;
+      if (equalsWord(word, "XA")) effects |= kXaTransaction;
+    } else if (equalsWord(first, "CREATE") && equalsWord(word, "TEMPORARY")) {
+      effects |= kCreatesTemporaryTable;
+    } else if (words == 2) {
+      bool tables = equalsWord(word, "TABLES") || equalsWord(word, "TABLE");
+      if (tables && equalsWord(first, "LOCK")) effects |= kLocksTables;
+      if (tables && equalsWord(first, "UNLOCK")) effects |= kUnlocksTables;
+      if (equalsWord(first, "SET") && equalsWord(word, "TRANSACTION"))
+        effects |= kSetsNextTransaction;
+    }
+  }
+  return effects;
+}
+
+std::optional<std::string_view> lastInsertIdQuery(std::string_view sql) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+  };
+  sql = trim(sql);
+  if (!sql.empty() && sql.back() == ';') sql = trim(sql.substr(0, sql.size() - 1));
+  if (sql.size() < 7 || !equalsWord(sql.substr(0, 6), "SELECT") ||
+      !std::isspace(static_cast<unsigned char>(sql[6])))
+    return std::nullopt;
+  std::string_view expr = trim(sql.substr(6));
+  std::string_view rest = expr;
+  constexpr std::string_view kName = "LAST_INSERT_ID";
+  if (rest.size() < kName.size() || !equalsWord(rest.substr(0, kName.size()), kName))
+    return std::nullopt;
+  rest = trim(rest.substr(kName.size()));
+  if (rest.empty() || rest.front() != '(') return std::nullopt;
+  rest = trim(rest.substr(1));
+  if (rest != ")") return std::nullopt;
+  return expr;
+}
+
+}  // namespace shardpool::pooler

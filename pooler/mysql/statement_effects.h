@@ -1,0 +1,35 @@
+// What a COM_QUERY's SQL does to its session that transaction pooling must respect, found by a
+// scan of the text (no parser, no allocation): user variables, temporary tables, LOCK TABLES,
+// GET_LOCK, SQL_CALC_FOUND_ROWS, text PREPARE, a one-shot SET TRANSACTION, HANDLER and XA.
+// Strings, quoted identifiers and comments are skipped; MySQL's executable comments (/*! ... */)
+// are read as SQL. It errs on the side of finding an effect: a false one only keeps a client on
+// its server longer. Session system variables and the schema are not its business: the
+// server reports them (session_vars.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace shardpool::pooler {
+
+enum StatementEffect : uint16_t {
+  kUsesUserVariable = 1 << 0,  // @name anywhere (set or read: a read may follow a set)
+  kCreatesTemporaryTable = 1 << 1,
+  kLocksTables = 1 << 2,
+  kUnlocksTables = 1 << 3,
+  kTakesNamedLock = 1 << 4,      // GET_LOCK()
+  kCalcFoundRows = 1 << 5,       // FOUND_ROWS() must run on the same server next
+  kPreparesText = 1 << 6,        // PREPARE name FROM ...
+  kSetsNextTransaction = 1 << 7, // SET TRANSACTION ... (the next transaction only)
+  kOpensHandler = 1 << 8,        // HANDLER t OPEN
+  kXaTransaction = 1 << 9,       // XA START ... (its own transaction, not reported as one)
+};
+
+uint16_t scanStatementEffects(std::string_view sql);
+
+// When `sql` is exactly SELECT LAST_INSERT_ID() (any case and spacing, an optional `;`), the
+// column name MySQL would give it (the expression as written); nullopt otherwise.
+std::optional<std::string_view> lastInsertIdQuery(std::string_view sql);
+
+}  // namespace shardpool::pooler

@@ -1,0 +1,59 @@
+// scanStatementEffects: what keeps a transaction-pooled MySQL client on its server, found in
+// the text of the statements real drivers and ORMs send.
+#include "pooler/mysql/statement_effects.h"
+
+#include <catch2/catch.hpp>
+
+using namespace shardpool::pooler;
+
+TEST_CASE("scanStatementEffects: user variables, set or read, outside strings and comments",
+          "[mysql][pinning]") {
+  CHECK(scanStatementEffects("SET @a = 1") == kUsesUserVariable);
+  CHECK(scanStatementEffects("select 1 into @c") == kUsesUserVariable);
+  CHECK(scanStatementEffects("SELECT @`quoted name`") == kUsesUserVariable);
+  CHECK(scanStatementEffects("SELECT @a:=@a+1 FROM t") == kUsesUserVariable);
+  CHECK(scanStatementEffects("SELECT @@session.time_zone, @@sql_mode") == 0);
+  CHECK(scanStatementEffects("SELECT 'me@example.com', \"@x\", `a@b` FROM t") == 0);
+  CHECK(scanStatementEffects("SELECT 1 -- @a\n") == 0);
+  CHECK(scanStatementEffects("SELECT 1 # @a") == 0);
+  CHECK(scanStatementEffects("SELECT /* @a */ 1") == 0);
+  CHECK(scanStatementEffects("SELECT 'it''s @a', 'x\\'@b'") == 0);
+  CHECK(scanStatementEffects("SELECT /*!50100 @a */ 1") == kUsesUserVariable);
+  CHECK(scanStatementEffects("SELECT 1--@a") == kUsesUserVariable);  // 1 - (-@a)
+}
+
+TEST_CASE("scanStatementEffects: temporary tables, locks, prepare, handler, XA",
+          "[mysql][pinning]") {
+  CHECK(scanStatementEffects("CREATE TEMPORARY TABLE t1 (a int)") == kCreatesTemporaryTable);
+  CHECK(scanStatementEffects("create or replace temporary table t (a int)") ==
+        kCreatesTemporaryTable);
+  CHECK(scanStatementEffects("DROP TEMPORARY TABLE t1") == 0);
+  CHECK(scanStatementEffects("CREATE TABLE temporary_things (a int)") == 0);
+  CHECK(scanStatementEffects("LOCK TABLES t READ, u WRITE") == kLocksTables);
+  CHECK(scanStatementEffects("lock table t write") == kLocksTables);
+  CHECK(scanStatementEffects("UNLOCK TABLES") == kUnlocksTables);
+  CHECK(scanStatementEffects("SELECT * FROM t LOCK IN SHARE MODE") == 0);
+  CHECK(scanStatementEffects("SELECT GET_LOCK('job', 10)") == kTakesNamedLock);
+  CHECK(scanStatementEffects("SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 5") == kCalcFoundRows);
+  CHECK(scanStatementEffects("PREPARE s FROM 'SELECT 1'") == kPreparesText);
+  CHECK(scanStatementEffects("HANDLER t OPEN") == kOpensHandler);
+  CHECK(scanStatementEffects("XA START 'x'") == kXaTransaction);
+  CHECK(scanStatementEffects("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE") ==
+        kSetsNextTransaction);
+  CHECK(scanStatementEffects("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE") == 0);
+  CHECK(scanStatementEffects("SELECT 1; set transaction read only") == kSetsNextTransaction);
+  CHECK(scanStatementEffects("SELECT 'PREPARE', 'LOCK TABLES'") == 0);
+  CHECK(scanStatementEffects("SELECT * FROM `prepare`") == 0);
+  CHECK(scanStatementEffects("INSERT INTO t VALUES (1); SELECT @a") == kUsesUserVariable);
+}
+
+TEST_CASE("lastInsertIdQuery: only the bare form is answered by shardpool", "[mysql][pinning]") {
+  CHECK(lastInsertIdQuery("SELECT LAST_INSERT_ID()") == std::optional<std::string_view>("LAST_INSERT_ID()"));
+  CHECK(lastInsertIdQuery("  select last_insert_id( ) ;") ==
+        std::optional<std::string_view>("last_insert_id( )"));
+  CHECK_FALSE(lastInsertIdQuery("SELECT LAST_INSERT_ID(5)"));
+  CHECK_FALSE(lastInsertIdQuery("SELECT LAST_INSERT_ID() AS id"));
+  CHECK_FALSE(lastInsertIdQuery("SELECT LAST_INSERT_ID(), 1"));
+  CHECK_FALSE(lastInsertIdQuery("SELECTLAST_INSERT_ID()"));
+  CHECK_FALSE(lastInsertIdQuery("SELECT 1"));
+}
