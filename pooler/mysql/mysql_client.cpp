@@ -4,6 +4,7 @@
 
 #include "pooler/mysql/mysql_engine.h"
 #include "pooler/mysql/mysql_server.h"
+#include "pooler/mysql/statement_effects.h"
 #include "pooler/net/log.h"
 #include "pooler/protocol/mysql_results.h"
 #include "pooler/session/conn_rows.h"
@@ -26,7 +27,35 @@ constexpr my::Capabilities kLoginOnly =
     my::kClientPluginAuth | my::kClientConnectAttrs | my::kClientPluginAuthLenencClientData |
     my::kClientCanHandleExpiredPasswords | my::kClientInteractive | my::kClientIgnoreSigpipe |
     my::kClientLocalFiles | my::kClientNoSchema | my::kClientOdbc | my::kClientLongFlag |
-    my::kClientReserved | my::kClientTransactions | my::kClientIgnoreSpace;
+    my::kClientReserved | my::kClientTransactions | my::kClientIgnoreSpace |
+    // Servers always track the session; a client without it gets OKs without the entries.
+    my::kClientSessionTrack;
+
+// Pins besides the statement effects (StatementEffect bits, all sticky but LOCK TABLES, which
+// lockTables_ holds, and the two one-command holds).
+constexpr uint16_t kPinPreparedStatement = 1 << 12;  // COM_STMT_PREPARE
+constexpr uint16_t kPinOption = 1 << 13;             // COM_SET_OPTION
+constexpr uint16_t kPinSessionState = 1 << 14;       // a state change the server reported
+constexpr uint16_t kPinTracking = 1 << 15;           // the client changed session_track_*
+constexpr uint16_t kStickyEffects = kUsesUserVariable | kCreatesTemporaryTable |
+                                    kTakesNamedLock | kPreparesText | kOpensHandler |
+                                    kXaTransaction;
+
+std::string_view pinName(uint16_t bit) {
+  switch (bit) {
+    case kUsesUserVariable: return "a user variable";
+    case kCreatesTemporaryTable: return "a temporary table";
+    case kTakesNamedLock: return "GET_LOCK";
+    case kPreparesText: return "PREPARE";
+    case kOpensHandler: return "HANDLER";
+    case kXaTransaction: return "an XA transaction";
+    case kPinPreparedStatement: return "a prepared statement";
+    case kPinOption: return "COM_SET_OPTION";
+    case kPinSessionState: return "a session state change";
+    case kPinTracking: return "session_track_* changed";
+    default: return "?";
+  }
+}
 
 }  // namespace
 
@@ -57,7 +86,7 @@ void MysqlClient::readInput() {
   size_t pos = 0;
   while (state_ != State::Closing) {
     if (state_ == State::WaitServer || state_ == State::Login) break;
-    if (state_ == State::Active && (!server_ || server_->busy())) break;
+    if (state_ == State::Active && server_ && server_->busy()) break;
     my::Bytes rest = my::asBytes(std::string_view(in_).substr(pos));
     my::MessageFrame m = my::frameMessage(rest);
     if (m.status == my::FrameStatus::Invalid) {
@@ -72,15 +101,31 @@ void MysqlClient::readInput() {
       my::appendPayload(message, joined);
       payload = my::asBytes(joined);
     }
-    pos += m.totalSize;
     if (login_) {
+      pos += m.totalSize;
       if (!onLoginPacket(payload, m.firstSequenceId)) return;  // closed: in_ is not touched again
       continue;
     }
+    if (!server_) {
+      if (answerLocally(payload, m.firstSequenceId)) {
+        pos += m.totalSize;
+        continue;
+      }
+      // Transaction pooling: the command waits in in_ for a server (linked at once when one
+      // is idle, then this loop goes on with it).
+      askPool();
+      if (!server_ && state_ == State::Active) break;
+      continue;
+    }
+    pos += m.totalSize;
     onCommand(message, payload, m.firstSequenceId);
   }
   readingInput_ = false;
-  if (state_ != State::Closing) in_.erase(0, pos);
+  if (state_ == State::Closing) return;
+  in_.erase(0, pos);
+  // A server linked while the loop ran (the login's) could not be released then: the bytes
+  // being read were still in in_.
+  releaseIfDone();
 }
 
 bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
@@ -104,6 +149,9 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   }
   pendingOk_ = w.take();
   capabilities_ = login_->capabilities();
+  collation_ = login_->characterSet();
+  transactionPooling_ = pool_->settings().mode != config::PoolMode::Session;
+  session_.setSchema(pool_->settings().dbname);
   if (login_->provenStage1())
     MysqlEngine::of(worker()).learnStage1(*pool_, *login_->provenStage1());
   login_.reset();
@@ -145,9 +193,18 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
     sendErr(sequenceId + 1, 1047, "08S01", "COM_CHANGE_USER is not supported by shardpool");
     return;
   }
+  if (transactionPooling_ && command == static_cast<uint8_t>(my::Command::Query)) {
+    if (auto column = lastInsertIdQuery(my::asText(payload.subspan(1)))) {
+      // The id of this client's last insert, whichever server ran it.
+      sendLastInsertId(sequenceId + 1, *column);
+      return;
+    }
+  }
   switch (server_->beginCommand(payload)) {
     case my::TrackStatus::More:
     case my::TrackStatus::Done:
+      if (transactionPooling_) notePins(payload);
+      resetInFlight_ = command == static_cast<uint8_t>(my::Command::ResetConnection);
       server_->send(std::string(my::asText(message)));
       return;
     case my::TrackStatus::WaitClient:
@@ -160,10 +217,176 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
           fmt::format("command 0x{:02x} is not supported by shardpool", command));
 }
 
+bool MysqlClient::answerLocally(my::Bytes payload, uint8_t sequenceId) {
+  uint8_t command = payload.empty() ? 0xFF : payload[0];
+  switch (static_cast<my::Command>(command)) {
+    case my::Command::Quit:
+      close("client sent COM_QUIT");
+      return true;
+    case my::Command::Ping:
+      sendOk(sequenceId + 1);
+      return true;
+    case my::Command::ResetConnection:
+      resetSession();
+      sendOk(sequenceId + 1);
+      return true;
+    case my::Command::Query:
+      if (auto column = lastInsertIdQuery(my::asText(payload.subspan(1)))) {
+        sendLastInsertId(sequenceId + 1, *column);
+        return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+void MysqlClient::sendOk(uint8_t sequenceId) {
+  my::Writer w;
+  my::OkPacket ok;
+  ok.statusFlags = my::kServerStatusAutocommit;
+  my::putOk(w, sequenceId, ok, capabilities_ | my::kClientProtocol41);
+  send(w.take());
+}
+
+void MysqlClient::sendLastInsertId(uint8_t seq, std::string_view columnName) {
+  my::Writer w;
+  my::Capabilities caps = capabilities_ | my::kClientProtocol41;
+  my::putColumnCount(w, seq++, 1, caps);
+  my::ColumnDefinition col;
+  col.name = columnName;
+  col.characterSet = my::kCollationBinary;
+  col.columnLength = 21;
+  col.type = my::FieldType::LongLong;
+  col.flags = my::kNotNullFlag | my::kUnsignedFlag | my::kBinaryFlag | my::kNumFlag;
+  my::putColumnDefinition(w, seq++, col, caps);
+  if ((caps & my::kClientDeprecateEof) == 0) my::putEof(w, seq++, {0, my::kServerStatusAutocommit});
+  std::string id = std::to_string(lastInsertId_);
+  std::optional<std::string_view> values[] = {std::string_view(id)};
+  my::putTextRow(w, seq++, values);
+  uint16_t flags = server_ ? server_->statusFlags() : my::kServerStatusAutocommit;
+  my::putResultSetEnd(w, seq, flags & ~my::kServerSessionStateChanged, 0, caps);
+  send(w.take());
+}
+
+void MysqlClient::notePins(my::Bytes payload) {
+  switch (static_cast<my::Command>(payload[0])) {
+    case my::Command::Query: {
+      uint16_t effects = scanStatementEffects(my::asText(payload.subspan(1)));
+      if (effects & kStickyEffects) pin(effects & kStickyEffects, "its statement");
+      if (effects & kLocksTables) lockTables_ = true;
+      if (effects & kUnlocksTables) lockTables_ = false;
+      // This command and the next: FOUND_ROWS() or the transaction it sets up.
+      if (effects & (kCalcFoundRows | kSetsNextTransaction)) holdNext_ = 2;
+      return;
+    }
+    case my::Command::StmtPrepare:
+      pin(kPinPreparedStatement, "COM_STMT_PREPARE");
+      return;
+    case my::Command::SetOption:
+      pin(kPinOption, "COM_SET_OPTION");
+      return;
+    default:
+      return;
+  }
+}
+
+void MysqlClient::pin(uint16_t reasons, std::string_view why) {
+  uint16_t added = reasons & ~pins_;
+  if (added == 0) return;
+  pins_ |= added;
+  for (uint16_t bit = 1; bit != 0; bit <<= 1)
+    if (added & bit)
+      log::info(who(), "pinned to its server until it leaves: {} ({})", pinName(bit), why);
+}
+
+void MysqlClient::noteSessionState(my::Bytes entries, const MysqlSessionVars::Noted& noted) {
+  session_.note(entries);
+  if (!transactionPooling_) return;
+  if (noted.tracking) pin(kPinTracking, "the server reported it");
+  if (noted.stateChange && !noted.variables && !noted.schema)
+    pin(kPinSessionState, "the server reported a change that is neither a variable nor the "
+                          "schema");
+}
+
+void MysqlClient::learnCharset(const MysqlSessionVars& server) {
+  for (std::string_view name : kCharsetVariables) {
+    if (const std::string* value = server.find(name))
+      session_.set(name, *value);
+  }
+  charsetKnown_ = true;
+}
+
+void MysqlClient::resetSession() {
+  session_.keepOnlyCharset();
+  session_.setSchema(pool_->settings().dbname);
+  pins_ = 0;
+  holdNext_ = 0;
+  lockTables_ = false;
+  lastInsertId_ = 0;
+}
+
+bool MysqlClient::clean() const {
+  uint16_t flags = server_->statusFlags();
+  return server_->tracking() && pins_ == 0 && !lockTables_ && holdNext_ == 0 &&
+         (flags & my::kServerStatusInTrans) == 0 && (flags & my::kServerStatusAutocommit) != 0 &&
+         (flags & my::kServerStatusCursorExists) == 0;
+}
+
+void MysqlClient::releaseIfDone() {
+  if (!transactionPooling_ || !server_ || server_->busy() || state_ != State::Active) return;
+  if (!in_.empty() || !clean()) return;  // a pipelined command goes to the same server
+  MysqlServer* s = server_;
+  server_ = nullptr;
+  s->release();
+}
+
 void MysqlClient::responseDone() {
+  if (holdNext_ > 0) --holdNext_;
+  if (resetInFlight_) {
+    resetInFlight_ = false;
+    // The server's session is a new connection's: this client's is again too, and the server
+    // gets its character set and schema back before the next command (serverReady()).
+    resetSession();
+    server_->forgetSession();
+    return;
+  }
+  releaseIfDone();
   // Commands that came while the server answered go now (from the server's callback: the
   // client's bytes are only read, never freed here).
   if (state_ == State::Active && !in_.empty()) readInput();
+}
+
+void MysqlClient::serverReady() {
+  if (state_ == State::Login) setState(State::Active);
+  if (!pendingOk_.empty()) {
+    send(std::move(pendingOk_));
+    pendingOk_.clear();
+  }
+  releaseIfDone();
+  readInput();
+}
+
+void MysqlClient::serverLinkFailed(std::string_view reason) {
+  server_ = nullptr;
+  failWaitingCommand(1105, "HY000",
+                     fmt::format("shardpool could not restore this session on a server: {}",
+                                 reason),
+                     fmt::format("server link failed: {}", reason));
+}
+
+void MysqlClient::failWaitingCommand(uint16_t code, std::string_view sqlState,
+                                     std::string_view message, std::string_view reason) {
+  if (!pendingOk_.empty()) {
+    // Still the login: its OK was not sent, the ERR ends it instead.
+    uint8_t seq = pendingOk_.size() > 3 ? static_cast<uint8_t>(pendingOk_[3]) : 0;
+    sendErr(seq, code, sqlState, message);
+  } else {
+    my::MessageFrame m = my::frameMessage(my::asBytes(in_));
+    uint8_t seq = m.status == my::FrameStatus::Ok ? m.firstSequenceId + 1 : 1;
+    sendErr(seq, code, sqlState, message);
+  }
+  close(reason);
 }
 
 void MysqlClient::linkServer(ServerLink* link) {
@@ -176,12 +399,8 @@ void MysqlClient::linkServer(ServerLink* link) {
     return;
   }
   server_ = server;
-  server->link(this);
   setState(State::Login);
-  setState(State::Active);
-  send(std::move(pendingOk_));
-  pendingOk_.clear();
-  readInput();
+  if (server->link(this)) serverReady();
 }
 
 void MysqlClient::serverWithdrawn() {
@@ -190,14 +409,13 @@ void MysqlClient::serverWithdrawn() {
 
 void MysqlClient::serverFailed(std::string_view reason, std::string_view sqlstate) {
   if (state_ != State::WaitServer) return;
-  uint8_t seq = pendingOk_.size() > 3 ? static_cast<uint8_t>(pendingOk_[3]) : 0;
   // A server's error code (libmariadb takes the client library's own 2xxx codes in an ERR for
   // a malformed packet): the backend's refusal, else ER_UNKNOWN_ERROR with the reason.
   bool denied = sqlstate == "28000";
-  sendErr(seq, denied ? 1045 : 1105, denied ? "28000" : "HY000",
-          fmt::format("shardpool could not log in to the server for database '{}': {}", database_,
-                      reason));
-  close(fmt::format("server connect failed: {}", reason));
+  failWaitingCommand(denied ? 1045 : 1105, denied ? "28000" : "HY000",
+                     fmt::format("shardpool could not log in to the server for database '{}': {}",
+                                 database_, reason),
+                     fmt::format("server connect failed: {}", reason));
 }
 
 void MysqlClient::serverLost(std::string_view reason) {
@@ -233,8 +451,9 @@ void MysqlClient::onTick(Clock::time_point now, const config::General& g) {
 
 void MysqlClient::onClosing() {
   if (MysqlServer* s = server_) {
+    bool reusable = transactionPooling_ && !s->busy() && clean();
     server_ = nullptr;
-    s->unlink();
+    s->unlink(reusable);
   }
 }
 

@@ -1,13 +1,24 @@
 // A MySQL client of shardpool: logs in with MysqlClientLogin (its OK is held back until a
 // server is linked, so a backend that is down reaches the client as the login's ERR), then
 // forwards each whole command to its server and the next one once the response is complete.
+//
 // Session pooling: the client keeps its server until it leaves (COM_QUIT is not forwarded).
+// Transaction pooling (and statement, which MySQL clients get as transaction): the server goes
+// back to the pool when a response is complete, no transaction is open (SERVER_STATUS_IN_TRANS
+// clear, autocommit on, no cursor) and nothing pins the session to it (statement_effects.h:
+// user variables, temporary tables, LOCK TABLES until UNLOCK TABLES, GET_LOCK, text PREPARE,
+// HANDLER, XA; binary prepared statements; a state change the server reported that is neither
+// a variable nor the schema). SQL_CALC_FOUND_ROWS and SET TRANSACTION keep it for one more
+// command. The session's variables and schema (session_ below, from the server's tracking)
+// are applied to whichever server it gets next. COM_PING, COM_RESET_CONNECTION and
+// SELECT LAST_INSERT_ID() are answered without a server when none is linked.
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "pooler/mysql/client_login.h"
+#include "pooler/mysql/session_vars.h"
 #include "pooler/session/client_session.h"
 
 namespace shardpool::pooler {
@@ -20,8 +31,24 @@ class MysqlClient final : public ClientSession {
   ~MysqlClient() override;
 
   protocol::mysql::Capabilities capabilities() const { return capabilities_; }
+  // What its session should look like on any server (variables and schema).
+  const MysqlSessionVars& session() const { return session_; }
+  // The login packet's collation, and whether the character-set variables it stands for are
+  // known by name yet (learnCharset: from the first server, which reported them).
+  uint8_t collation() const { return collation_; }
+  bool charsetKnown() const { return charsetKnown_; }
+  void learnCharset(const MysqlSessionVars& server);
+
   // From its server: the response to the current command is complete.
   void responseDone();
+  // The server's session is this client's now (after its own commands).
+  void serverReady();
+  // Making the server's session this client's failed (the server is closed).
+  void serverLinkFailed(std::string_view reason);
+  // An OK of its command carried session-state entries (already noted by the server as
+  // `noted`), or a last insert id.
+  void noteSessionState(protocol::mysql::Bytes entries, const MysqlSessionVars::Noted& noted);
+  void noteInsertId(uint64_t id) { lastInsertId_ = id; }
   // Its server is gone while linked.
   void serverLost(std::string_view reason);
 
@@ -54,6 +81,21 @@ class MysqlClient final : public ClientSession {
   MysqlClientLogin::Status identified(protocol::mysql::Writer& out);
   void onCommand(protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
                  uint8_t sequenceId);
+  // Transaction pooling, no server linked: a command shardpool answers itself (true).
+  bool answerLocally(protocol::mysql::Bytes payload, uint8_t sequenceId);
+  void sendLastInsertId(uint8_t sequenceId, std::string_view columnName);
+  void sendOk(uint8_t sequenceId);
+  // What a command does to the session's pins (transaction pooling).
+  void notePins(protocol::mysql::Bytes payload);
+  void pin(uint16_t reasons, std::string_view why);
+  // The session holds nothing a server could not carry to the next client.
+  bool clean() const;
+  void releaseIfDone();
+  // Back to the session a new connection has (COM_RESET_CONNECTION).
+  void resetSession();
+  // The command waiting for a server gets `message` as its ERR, then the client is closed.
+  void failWaitingCommand(uint16_t code, std::string_view sqlState, std::string_view message,
+                          std::string_view reason);
   // An ERR of shardpool's own with sequence id `sequenceId`.
   void sendErr(uint8_t sequenceId, uint16_t code, std::string_view sqlState,
                std::string_view message);
@@ -63,6 +105,15 @@ class MysqlClient final : public ClientSession {
   protocol::mysql::Capabilities capabilities_ = 0;
   MysqlServer* server_ = nullptr;
   std::string in_;  // bytes of commands not yet forwarded
+  MysqlSessionVars session_;
+  uint64_t lastInsertId_ = 0;
+  uint16_t pins_ = 0;       // StatementEffect bits and kPin* (mysql_client.cpp): sticky
+  uint8_t holdNext_ = 0;    // commands the server is kept for regardless (FOUND_ROWS, SET TRANSACTION)
+  uint8_t collation_ = 0;
+  bool charsetKnown_ = false;
+  bool lockTables_ = false;
+  bool transactionPooling_ = false;
+  bool resetInFlight_ = false;  // the client's COM_RESET_CONNECTION is with the server
   bool readingInput_ = false;
 };
 

@@ -24,6 +24,24 @@ bool isPlaintext(const std::optional<std::string>& password) {
   return password && !auth::parseMysqlNativeStored(*password);
 }
 
+// Tracking of every session variable and the schema, and (assigning them to themselves) the
+// character-set variables reported in the OK: the session's starting point.
+constexpr std::string_view kSetupQuery =
+    "SET SESSION session_track_system_variables='*', session_track_schema=ON, "
+    "session_track_state_change=ON, character_set_client=@@character_set_client, "
+    "character_set_connection=@@character_set_connection, "
+    "character_set_results=@@character_set_results, "
+    "collation_connection=@@collation_connection";
+
+// The collation shardpool logs in to servers with (MysqlServerLogin's default).
+constexpr uint8_t kServerCollation = my::kCollationUtf8mb4GeneralCi;
+
+std::string commandPacket(void (*put)(my::Writer&, std::string_view), std::string_view arg) {
+  my::Writer w;
+  put(w, arg);
+  return w.take();
+}
+
 }  // namespace
 
 MysqlServer::MysqlServer(Worker& worker, uint64_t id, Pool& pool) : ServerLink(worker, id, pool) {}
@@ -66,9 +84,12 @@ void MysqlServer::onConnected(int status) {
         "28000");
     return;
   }
+  // Session tracking is asked for whatever the client has: shardpool follows the session with
+  // it, and takes the entries out of OKs for a client without it.
   if (MysqlClient* c =
           forClient_ ? dynamic_cast<MysqlClient*>(worker().findClient(forClient_)) : nullptr)
-    login_->limitCapabilities(c->capabilities() & ~my::kClientLocalFiles);  // no LOCAL INFILE yet
+    login_->limitCapabilities((c->capabilities() & ~my::kClientLocalFiles) |  // no LOCAL INFILE
+                              my::kClientSessionTrack);
   startReading();
 }
 
@@ -78,7 +99,7 @@ void MysqlServer::onData(Chunk* chunk, size_t len) {
   std::string out;  // reply bytes for the client, sent once per read
   while (state_ != State::Closed) {
     my::Bytes rest = my::asBytes(std::string_view(in_).substr(pos));
-    if (state_ == State::Authenticating) {
+    if (login_) {
       my::MessageFrame m = my::frameMessage(rest);
       if (m.status == my::FrameStatus::Invalid) {
         fail("malformed packet from the server during login");
@@ -103,11 +124,17 @@ void MysqlServer::onData(Chunk* chunk, size_t len) {
       close("the server's reply is out of step with its command");
       return;
     }
-    if (state_ == State::Resetting) {
-      if (r.status == my::TrackStatus::Done) onResetReply(p.payload);
+    if (own_ != Own::None) {
+      if (r.status == my::TrackStatus::Done) onOwnDone();
       continue;
     }
-    out.append(my::asText(rest.first(p.totalSize)));
+    my::Bytes packet = rest.first(p.totalSize);
+    bool isOk = r.kind == my::PacketKind::Ok ||
+                (r.kind == my::PacketKind::Eof && tracker_.hasOk() && p.length >= 7);
+    if (isOk && client_)
+      relayOk(packet, p.payload, out);
+    else
+      out.append(my::asText(packet));
     if (r.status == my::TrackStatus::Done || r.status == my::TrackStatus::WaitClient) {
       if (client_ && !out.empty()) client_->send(std::move(out));
       out.clear();
@@ -116,6 +143,30 @@ void MysqlServer::onData(Chunk* chunk, size_t len) {
   }
   in_.erase(0, pos);
   if (client_ && !out.empty()) client_->send(std::move(out));
+}
+
+void MysqlServer::relayOk(my::Bytes packet, my::Bytes payload, std::string& out) {
+  std::optional<my::OkPacket> ok = my::decodeOk(payload, capabilities_);
+  if (!ok) {
+    out.append(my::asText(packet));
+    return;
+  }
+  if (ok->statusFlags & my::kServerSessionStateChanged) {
+    MysqlSessionVars::Noted noted = vars_.note(ok->sessionState);
+    client_->noteSessionState(ok->sessionState, noted);
+  }
+  if (ok->lastInsertId != 0) client_->noteInsertId(ok->lastInsertId);
+  if ((capabilities_ & my::kClientSessionTrack) == 0 ||
+      (client_->capabilities() & my::kClientSessionTrack) != 0) {
+    out.append(my::asText(packet));
+    return;
+  }
+  // The client reads the info as the rest of the packet: no length, no state entries.
+  ok->sessionState = {};
+  ok->statusFlags &= ~my::kServerSessionStateChanged;
+  my::Writer w;
+  putOk(w, packet[3], *ok, client_->capabilities() | my::kClientProtocol41);
+  out.append(w.data());
 }
 
 void MysqlServer::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
@@ -139,46 +190,184 @@ void MysqlServer::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   log::debug(who_, "logged in to {} (connection id {})", login_->serverVersion(),
              login_->connectionId());
   login_.reset();
-  uint64_t target = forClient_;
-  forClient_ = 0;
   pool_.counters(worker().index()).add(pool_.counters(worker().index()).serverConnects, 1);
-  offer(target);
+  vars_.setSchema(pool_.settings().dbname);
+  if (capabilities_ & my::kClientSessionTrack) {
+    startSetup();
+    return;
+  }
+  log::warn(who_, "the server offers no session-state tracking: transaction pooling keeps each "
+                  "client on its server");
+  afterLoginOrReset();
 }
 
-void MysqlServer::link(MysqlClient* client) {
-  setState(State::Active);
+void MysqlServer::startSetup() {
+  sendOwn(Own::Setup, commandPacket(my::putQuery, kSetupQuery), my::Command::Query);
+}
+
+void MysqlServer::afterLoginOrReset() {
+  if (!loggedIn_) {
+    loggedIn_ = true;
+    uint64_t target = forClient_;
+    forClient_ = 0;
+    offer(target);
+    return;
+  }
+  if (closedInsteadOfReuse()) return;
+  offer(0);
+}
+
+void MysqlServer::sendOwn(Own what, std::string packet, my::Command command) {
+  own_ = what;
+  send(std::move(packet));
+  tracker_.begin(command);
+}
+
+void MysqlServer::onOwnDone() {
+  Own what = own_;
+  own_ = Own::None;
+  if (tracker_.hasError()) {
+    std::string error = fmt::format("{} failed: {} ({})", [what] {
+      switch (what) {
+        case Own::Setup: return "turning session tracking on";
+        case Own::Reset: return "COM_RESET_CONNECTION";
+        case Own::Charset: return "setting the client's character set";
+        case Own::InitDb: return "selecting the client's schema";
+        case Own::Apply: return "applying the client's session variables";
+        case Own::None: break;
+      }
+      return "?";
+    }(), tracker_.errorMessage(), tracker_.errorCode());
+    if (what == Own::Charset || what == Own::InitDb || what == Own::Apply) {
+      linkFailed(error);
+      return;
+    }
+    if (what == Own::Setup && !loggedIn_) {
+      log::warn(who_, "{}: transaction pooling keeps each client on its server", error);
+      tracking_ = false;
+      afterLoginOrReset();
+      return;
+    }
+    close(error);
+    return;
+  }
+  const my::OkPacket* ok = tracker_.hasOk() ? &tracker_.lastOk() : nullptr;
+  switch (what) {
+    case Own::None:
+      return;
+    case Own::Setup:
+      tracking_ = true;
+      if (ok) vars_.note(ok->sessionState);
+      if (!client_) {
+        afterLoginOrReset();
+        return;
+      }
+      break;  // after its client's COM_RESET_CONNECTION: the client's session again
+    case Own::Reset:
+      // A fresh session: the variables a new connection has, tracking off, the schema as is
+      // (forgotten all the same: a client's own is selected again).
+      vars_.clear();
+      vars_.setSchema({});
+      startSetup();
+      return;
+    case Own::Charset:
+      if (ok) vars_.note(ok->sessionState);
+      if (client_) client_->learnCharset(vars_);
+      break;
+    case Own::InitDb:
+      if (client_) vars_.setSchema(client_->session().schema());
+      break;
+    case Own::Apply:
+      if (client_) {
+        std::string schema = vars_.schema();
+        vars_ = client_->session();
+        vars_.setSchema(schema);
+      }
+      break;
+  }
+  if (client_ && continueLink()) client_->serverReady();
+}
+
+bool MysqlServer::link(MysqlClient* client) {
+  setState(State::Login);
   client_ = client;
+  return continueLink();
+}
+
+bool MysqlServer::continueLink() {
+  MysqlClient* c = client_;
+  if (!c->charsetKnown()) {
+    if (c->collation() == kServerCollation) {
+      c->learnCharset(vars_);
+    } else {
+      std::string sql = fmt::format(
+          "SET character_set_client={0}, character_set_connection={0}, "
+          "character_set_results={0}, collation_connection={0}",
+          c->collation());
+      sendOwn(Own::Charset, commandPacket(my::putQuery, sql), my::Command::Query);
+      return false;
+    }
+  }
+  if (c->session().schema() != vars_.schema() && !c->session().schema().empty()) {
+    sendOwn(Own::InitDb, commandPacket(my::putInitDb, c->session().schema()),
+            my::Command::InitDb);
+    return false;
+  }
+  std::string sql = applyStatement(
+      c->session(), vars_, (tracker_.statusFlags() & my::kServerStatusNoBackslashEscapes) != 0);
+  if (!sql.empty()) {
+    sendOwn(Own::Apply, commandPacket(my::putQuery, sql), my::Command::Query);
+    return false;
+  }
+  if (state_ != State::Active) setState(State::Active);
+  return true;
+}
+
+void MysqlServer::linkFailed(std::string_view reason) {
+  MysqlClient* c = client_;
+  client_ = nullptr;
+  log::warn(who_, "{}", reason);
+  close(reason);
+  if (c) c->serverLinkFailed(reason);
 }
 
 my::TrackStatus MysqlServer::beginCommand(my::Bytes payload) {
   return tracker_.begin(payload);
 }
 
-void MysqlServer::unlink() {
+void MysqlServer::release() {
+  client_ = nullptr;
+  if (state_ == State::Closed || closedInsteadOfReuse()) return;
+  offer(0);
+}
+
+void MysqlServer::forgetSession() {
+  // Tracking is off again, and the variables are a new connection's: set up again, then the
+  // client's character set and schema are applied before its next command.
+  vars_.clear();
+  vars_.setSchema({});
+  tracking_ = false;
+  startSetup();
+}
+
+void MysqlServer::unlink(bool reusable) {
   client_ = nullptr;
   if (state_ == State::Closed) return;
   if (busy()) {
     close("the client left while the server was answering it");
     return;
   }
+  if (reusable && tracking_) {
+    release();
+    return;
+  }
   if (closedInsteadOfReuse()) return;
-  // Session state (variables, temporary tables, transactions, the schema) goes with the
-  // client: the next one gets a fresh session.
+  // Session state (variables, temporary tables, transactions, locks) goes with the client:
+  // the next one gets a fresh session.
   setState(State::Resetting);
   my::Writer w;
   my::putResetConnection(w);
-  send(w.take());
-  tracker_.begin(my::Command::ResetConnection);
-}
-
-void MysqlServer::onResetReply(my::Bytes payload) {
-  if (tracker_.hasError()) {
-    close(fmt::format("COM_RESET_CONNECTION failed: {}", tracker_.errorMessage()));
-    return;
-  }
-  (void)payload;
-  if (closedInsteadOfReuse()) return;
-  offer(0);
+  sendOwn(Own::Reset, w.take(), my::Command::ResetConnection);
 }
 
 void MysqlServer::fail(std::string_view reason, std::string_view sqlstate, bool socketDead) {
@@ -197,8 +386,7 @@ void MysqlServer::close(std::string_view reason, bool socketDead) {
     fail(reason, "08006", socketDead);
     return;
   }
-  bool loggedIn = state_ == State::Idle || state_ == State::Active || state_ == State::Login ||
-                  state_ == State::Resetting;
+  bool loggedIn = loggedIn_ || own_ == Own::Setup;
   setState(State::Closed);
   log::info(who_, "closing server connection: {}", reason);
   resolver_.cancel();

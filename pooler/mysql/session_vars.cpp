@@ -47,6 +47,8 @@ MysqlSessionVars::Noted MysqlSessionVars::note(my::Bytes entries) {
       case my::SessionTrackType::SystemVariables:
         if (change.name.starts_with("session_track_")) {
           noted.tracking = true;
+        } else if (change.name == "last_gtid") {
+          // MariaDB reports the GTID of each write: read-only, nothing to carry.
         } else {
           set(change.name, change.value);
           noted.variables = true;

@@ -141,3 +141,11 @@ TEST_CASE("MysqlSessionVars: keepOnlyCharset is what a client's COM_RESET_CONNEC
   CHECK(vars.variables().size() == 4);
   CHECK(vars.find("time_zone") == nullptr);
 }
+
+TEST_CASE("MysqlSessionVars: MariaDB's last_gtid after a write is not session state",
+          "[mysql][session]") {
+  MysqlSessionVars vars;
+  auto noted = noteAll(vars, {variable("last_gtid", "0-1-22")});
+  CHECK_FALSE(noted.variables);
+  CHECK(vars.variables().empty());
+}
