@@ -138,7 +138,8 @@ def main():
          "CREATE TEMPORARY TABLE tmp_p (a INT); INSERT INTO tmp_p VALUES (1), (2)",
          "SELECT SUM(a) FROM tmp_p"),
         ("prepare", "PREPARE s1 FROM 'SELECT ? * 2'", "SET @x = 21; EXECUTE s1 USING @x"),
-        ("named lock", "SELECT GET_LOCK('sp_pool_lock', 0)", "SELECT IS_USED_LOCK('sp_pool_lock') = CONNECTION_ID()"),
+        ("named lock", "SELECT GET_LOCK('%s', 0)" % T,  # the table's name: unique per run
+         "SELECT IS_USED_LOCK('%s') = CONNECTION_ID()" % T),
     ]
     for name, first, later in pins:
         p = connect()
@@ -152,14 +153,35 @@ def main():
         print("pinned=%s %s" % (name, backend(p) == mine), file=sys.stderr)
         out("pin", name + " same server", backend(p) == mine)
         p.close()
-    # The lock went with its session.
-    out("pin", "lock free again", run(c[0], "SELECT IS_FREE_LOCK('sp_pool_lock')"))
+    # The lock went with its session (a disconnect is processed by the server a moment later:
+    # wait for it).
+    out("pin", "lock taken again", run(c[0], "SELECT GET_LOCK('%s', 10)" % T))
+    out("pin", "lock released", run(c[0], "SELECT RELEASE_ALL_LOCKS()"))
 
     # LOCK TABLES holds the server until UNLOCK TABLES.
     out("lock", "c3 lock", run(c[3], "LOCK TABLES %s WRITE" % T))
     out("lock", "c3 insert", run(c[3], "INSERT INTO %s (owner, v) VALUES (3, 'lock')" % T))
     out("lock", "c3 unlock", run(c[3], "UNLOCK TABLES"))
     out("lock", "c4 sees", run(c[4], "SELECT COUNT(*) FROM %s WHERE v = 'lock'" % T))
+
+    # ---- COM_RESET_CONNECTION (PyMySQL's own command sender; MySQLdb 1.4 has none): through
+    # a pinned client's server, then answered without one ----
+    if DRIVER == "pymysql":
+        r = connect()
+        run(r, "SET time_zone = '+02:00'")
+        run(r, "SET NAMES latin1")
+        run(r, "SET @u = 1")
+        out("reset", "before", run(r, "SELECT @@time_zone, @@character_set_client, @u"))
+        r._execute_command(0x1F, b"")
+        r._read_ok_packet()
+        out("reset", "after", run(r, "SELECT @@time_zone, @@character_set_client, @u, DATABASE()"))
+        run(r, "SET time_zone = '+04:00'")
+        for i, conn in enumerate(conns):
+            run(conn, "SELECT %d" % i)
+        r._execute_command(0x1F, b"")
+        r._read_ok_packet()
+        out("reset", "again", run(r, "SELECT @@time_zone, @@character_set_client"))
+        r.close()
 
     # ---- errors, several result sets, ping ----
     out("misc", "c0 missing table", run(c[0], "SELECT * FROM %s_missing" % T))

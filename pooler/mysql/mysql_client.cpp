@@ -45,7 +45,7 @@ std::string_view pinName(uint16_t bit) {
   switch (bit) {
     case kUsesUserVariable: return "a user variable";
     case kCreatesTemporaryTable: return "a temporary table";
-    case kTakesNamedLock: return "GET_LOCK";
+    case kTakesNamedLock: return "GET_LOCK (until RELEASE_ALL_LOCKS())";
     case kPreparesText: return "PREPARE";
     case kOpensHandler: return "HANDLER";
     case kXaTransaction: return "an XA transaction";
@@ -273,6 +273,8 @@ void MysqlClient::notePins(my::Bytes payload) {
   switch (static_cast<my::Command>(payload[0])) {
     case my::Command::Query: {
       uint16_t effects = scanStatementEffects(my::asText(payload.subspan(1)));
+      if ((effects & kReleasesAllLocks) && !(effects & kTakesNamedLock))
+        pins_ &= ~kTakesNamedLock;
       if (effects & kStickyEffects) pin(effects & kStickyEffects, "its statement");
       if (effects & kLocksTables) lockTables_ = true;
       if (effects & kUnlocksTables) lockTables_ = false;
@@ -311,14 +313,16 @@ void MysqlClient::noteSessionState(my::Bytes entries, const MysqlSessionVars::No
 
 void MysqlClient::learnCharset(const MysqlSessionVars& server) {
   for (std::string_view name : kCharsetVariables) {
-    if (const std::string* value = server.find(name))
+    if (const std::string* value = server.find(name)) {
       session_.set(name, *value);
+      loginCharset_.set(name, *value);
+    }
   }
   charsetKnown_ = true;
 }
 
 void MysqlClient::resetSession() {
-  session_.keepOnlyCharset();
+  session_ = loginCharset_;
   session_.setSchema(pool_->settings().dbname);
   pins_ = 0;
   holdNext_ = 0;

@@ -6,7 +6,8 @@
 // Transaction pooling (and statement, which MySQL clients get as transaction): the server goes
 // back to the pool when a response is complete, no transaction is open (SERVER_STATUS_IN_TRANS
 // clear, autocommit on, no cursor) and nothing pins the session to it (statement_effects.h:
-// user variables, temporary tables, LOCK TABLES until UNLOCK TABLES, GET_LOCK, text PREPARE,
+// user variables, temporary tables, LOCK TABLES until UNLOCK TABLES, GET_LOCK until
+// RELEASE_ALL_LOCKS(), text PREPARE,
 // HANDLER, XA; binary prepared statements; a state change the server reported that is neither
 // a variable nor the schema). SQL_CALC_FOUND_ROWS and SET TRANSACTION keep it for one more
 // command. The session's variables and schema (session_ below, from the server's tracking)
@@ -106,6 +107,7 @@ class MysqlClient final : public ClientSession {
   MysqlServer* server_ = nullptr;
   std::string in_;  // bytes of commands not yet forwarded
   MysqlSessionVars session_;
+  MysqlSessionVars loginCharset_;  // the character-set variables its login packet set
   uint64_t lastInsertId_ = 0;
   uint16_t pins_ = 0;       // StatementEffect bits and kPin* (mysql_client.cpp): sticky
   uint8_t holdNext_ = 0;    // commands the server is kept for regardless (FOUND_ROWS, SET TRANSACTION)

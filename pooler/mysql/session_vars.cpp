@@ -89,10 +89,6 @@ const std::string* MysqlSessionVars::find(std::string_view name) const {
   return it != vars_.end() && it->first == name ? &it->second : nullptr;
 }
 
-void MysqlSessionVars::keepOnlyCharset() {
-  std::erase_if(vars_, [](const auto& entry) { return !isCharsetVariable(entry.first); });
-}
-
 std::string setValue(std::string_view name, std::string_view value, bool noBackslashEscapes) {
   if (value.empty() && name.starts_with("character_set_")) return "NULL";
   if (isNumber(value)) return std::string(value);

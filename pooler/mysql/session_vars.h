@@ -46,9 +46,6 @@ class MysqlSessionVars {
   // nullptr when the variable has a new connection's value.
   const std::string* find(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& variables() const { return vars_; }
-  // Forgets every variable but the character-set ones (what COM_RESET_CONNECTION leaves of a
-  // client's session, whose character set stays its login's).
-  void keepOnlyCharset();
   void clear() { vars_.clear(); }
 
   const std::string& schema() const { return schema_; }

@@ -106,6 +106,7 @@ uint16_t scanStatementEffects(std::string_view sql) {
     if (words == 1) second = word;
     ++words;
     if (equalsWord(word, "GET_LOCK")) effects |= kTakesNamedLock;
+    if (equalsWord(word, "RELEASE_ALL_LOCKS")) effects |= kReleasesAllLocks;
     if (equalsWord(word, "SQL_CALC_FOUND_ROWS")) effects |= kCalcFoundRows;
     if (words == 1) {
       if (equalsWord(word, "PREPARE")) effects |= kPreparesText;

@@ -1,6 +1,6 @@
 // What a COM_QUERY's SQL does to its session that transaction pooling must respect, found by a
 // scan of the text (no parser, no allocation): user variables, temporary tables, LOCK TABLES,
-// GET_LOCK, SQL_CALC_FOUND_ROWS, text PREPARE, a one-shot SET TRANSACTION, HANDLER and XA.
+// GET_LOCK (until RELEASE_ALL_LOCKS), SQL_CALC_FOUND_ROWS, text PREPARE, a one-shot SET TRANSACTION, HANDLER and XA.
 // Strings, quoted identifiers and comments are skipped; MySQL's executable comments (/*! ... */)
 // are read as SQL. It errs on the side of finding an effect: a false one only keeps a client on
 // its server longer. Session system variables and the schema are not its business: the
@@ -24,6 +24,7 @@ enum StatementEffect : uint16_t {
   kSetsNextTransaction = 1 << 7, // SET TRANSACTION ... (the next transaction only)
   kOpensHandler = 1 << 8,        // HANDLER t OPEN
   kXaTransaction = 1 << 9,       // XA START ... (its own transaction, not reported as one)
+  kReleasesAllLocks = 1 << 10,   // RELEASE_ALL_LOCKS(): no named lock is held after it
 };
 
 uint16_t scanStatementEffects(std::string_view sql);

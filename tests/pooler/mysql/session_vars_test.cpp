@@ -131,17 +131,6 @@ TEST_CASE("setValue: numbers bare, strings quoted for the server's sql_mode",
   CHECK(setValue("x", "it's a\\b", true) == "'it''s a\\b'");
 }
 
-TEST_CASE("MysqlSessionVars: keepOnlyCharset is what a client's COM_RESET_CONNECTION leaves",
-          "[mysql][session]") {
-  MysqlSessionVars vars;
-  for (auto name : kCharsetVariables) vars.set(name, "latin1");
-  vars.set("time_zone", "+01:00");
-  vars.set("autocommit", "OFF");
-  vars.keepOnlyCharset();
-  CHECK(vars.variables().size() == 4);
-  CHECK(vars.find("time_zone") == nullptr);
-}
-
 TEST_CASE("MysqlSessionVars: MariaDB's last_gtid after a write is not session state",
           "[mysql][session]") {
   MysqlSessionVars vars;

@@ -34,6 +34,7 @@ TEST_CASE("scanStatementEffects: temporary tables, locks, prepare, handler, XA",
   CHECK(scanStatementEffects("UNLOCK TABLES") == kUnlocksTables);
   CHECK(scanStatementEffects("SELECT * FROM t LOCK IN SHARE MODE") == 0);
   CHECK(scanStatementEffects("SELECT GET_LOCK('job', 10)") == kTakesNamedLock);
+  CHECK(scanStatementEffects("SELECT RELEASE_ALL_LOCKS()") == kReleasesAllLocks);
   CHECK(scanStatementEffects("SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 5") == kCalcFoundRows);
   CHECK(scanStatementEffects("PREPARE s FROM 'SELECT 1'") == kPreparesText);
   CHECK(scanStatementEffects("HANDLER t OPEN") == kOpensHandler);

@@ -1,0 +1,163 @@
+// MySQL transaction pooling, differentially: integration/drivers/mysql_pooling.py runs one
+// workload over 6 connections of a real driver (PyMySQL, and MySQLdb on libmariadb), directly
+// against the fixture's MariaDB and through shardpool in transaction pooling with 2 servers;
+// every line must be the same, the proxied run must have used at most 2 backends, and every
+// pinned client must have stayed on its server (the PyMySQL run also sends
+// COM_RESET_CONNECTION). The CLI cases cover a client whose character set is not the servers'
+// and a reused server that carries nothing of its previous client.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "integration/harness.h"
+#include "integration/mariadb_client.h"
+
+using namespace shardpool::integration;
+
+namespace {
+
+std::string poolingConfig(uint16_t backendPort, const std::string& extra = "") {
+  const auto& primary = mariadbPrimary();
+  return "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+         "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
+         "pool_mode = \"transaction\"\ndefault_pool_size = 2\nquery_wait_timeout = \"20s\"\n" +
+         extra + "\n[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+         std::to_string(backendPort) + "\n\n[users.sp_app]\npassword = \"" +
+         primary.value("SP_APP_PASSWORD") + "\"\n";
+}
+
+MariaDbCli admin() {
+  const auto& primary = mariadbPrimary();
+  return MariaDbCli(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"));
+}
+
+MariaDbCli appVia(uint16_t port) {
+  return MariaDbCli(port, "sp_app", mariadbPrimary().value("SP_APP_PASSWORD"));
+}
+
+// A database of its own that sp_app may USE (dropped at the end).
+struct TempSchema {
+  std::string name = "sp_pool_" + uniqueSuffix();
+  TempSchema() {
+    admin().run("CREATE DATABASE " + name + "; GRANT ALL ON " + name +
+                ".* TO 'sp_app'@'%'; GRANT ALL ON " + name + ".* TO 'sp_app'@'127.0.0.1'");
+  }
+  ~TempSchema() { admin().run("DROP DATABASE IF EXISTS " + name); }
+};
+
+// The two runs printed the same; else `diff -u` of them goes to stdout (ctest shows it).
+bool sameOutput(const std::string& label, const CommandResult& direct,
+                const CommandResult& proxied) {
+  if (proxied.out == direct.out) return true;
+  TempDir dir;
+  auto diff = runCommand({"diff", "-u", "--label", "MariaDB directly", "--label",
+                          "through shardpool", dir.write("direct", direct.out),
+                          dir.write("proxied", proxied.out)},
+                         {}, 10s);
+  std::printf("---- %s: direct vs shardpool ----\n%s----\n", label.c_str(), diff.out.c_str());
+  std::fflush(stdout);
+  return false;
+}
+
+void runDriver(const std::string& driver) {
+  auto probe = runCommand({"/usr/bin/python3", "-c",
+                           std::string("import ") + (driver == "pymysql" ? "pymysql" : "MySQLdb")},
+                          {}, 30s);
+  if (probe.exitCode != 0)
+    FAIL(driver << " is not installed (python3-pymysql / python3-mysqldb, "
+                   "scripts/install-deps.sh): "
+                << probe.all());
+  const auto& primary = mariadbPrimary();
+  TempSchema schema;
+  std::string table = "pool_" + driver + "_" + uniqueSuffix();
+  auto env = [&](uint16_t port) {
+    return std::map<std::string, std::string>{
+        {"MYSQL_HOST", "127.0.0.1"},
+        {"MYSQL_PORT", std::to_string(port)},
+        {"MYSQL_USER", "sp_app"},
+        {"MYSQL_PASSWORD", primary.value("SP_APP_PASSWORD")},
+        {"MYSQL_DATABASE", "sp_db"},
+        {"MYSQL_DATABASE2", schema.name},
+        {"TABLE", table}};
+  };
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   sourceDir() + "/integration/drivers/mysql_pooling.py", driver};
+  auto direct = runCommand(argv, env(primary.port()), 60s);
+  INFO(driver << " directly:\n" << direct.all());
+  REQUIRE(direct.exitCode == 0);
+  REQUIRE(contains(direct.out, "\ndone\n"));
+
+  Proxy proxy(poolingConfig(primary.port()));
+  auto proxied = runCommand(argv, env(proxy.mysqlPort()), 60s);
+  INFO(driver << " through shardpool:\n" << proxied.all() << "\nshardpool's log:\n"
+              << proxy.log());
+  CHECK(proxied.exitCode == 0);
+  CHECK(sameOutput(driver, direct, proxied));
+  // Multiplexed: 6 + 5 connections over 2 servers; each pinned client stayed on its own.
+  CHECK(contains(proxied.err, "backends=2\n"));
+  CHECK(contains(direct.err, "backends=11\n"));
+  CHECK(contains(proxied.err, "pinned=user variable True\n"));
+  CHECK_FALSE(contains(proxied.err, " False\n"));
+  CHECK(contains(proxy.log(), "pinned to its server until it leaves: a user variable"));
+  CHECK(contains(proxy.log(), "pinned to its server until it leaves: a temporary table"));
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}
+
+}  // namespace
+
+TEST_CASE("mysql pooling: PyMySQL through transaction pooling matches MariaDB directly",
+          "[integration][mysql]") {
+  runDriver("pymysql");
+}
+
+TEST_CASE("mysql pooling: MySQLdb through transaction pooling matches MariaDB directly",
+          "[integration][mysql]") {
+  runDriver("mysqldb");
+}
+
+TEST_CASE("mysql pooling: a reused server carries nothing of its previous client",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  // One server: every client gets the same one, one after the other.
+  Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1"));
+  auto cli = appVia(proxy.mysqlPort());
+  std::string first = cli.scalar("SELECT CONNECTION_ID()");
+  // A client leaves with variables, a user variable, a temporary table, an open
+  // transaction and autocommit off behind it.
+  cli.run("SET time_zone = '+07:00'; SET sql_mode = 'ANSI'; SET @left = 'behind'; "
+          "CREATE TEMPORARY TABLE left_behind (a INT); SET autocommit = 0; "
+          "INSERT INTO left_behind VALUES (1)");
+  cli.run("SET SESSION wait_timeout = 77; BEGIN; SELECT 1");
+  auto rows = cli.query(
+      "SELECT CONNECTION_ID(), @@time_zone, @@sql_mode = @@GLOBAL.sql_mode, @left IS NULL, "
+      "@@autocommit, @@wait_timeout = @@GLOBAL.wait_timeout");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == MyRow{first, "SYSTEM", "1", "1", "1", "1"});
+  // The same server (the only one), without the temporary table.
+  CHECK(cli.expectError("SELECT CONNECTION_ID() = " + first + " FROM left_behind").code == 1146);
+  CHECK(cli.scalar("SELECT CONNECTION_ID()") == first);
+}
+
+TEST_CASE("mysql pooling: a client's own character set follows it from server to server",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(poolingConfig(primary.port()));
+  // Logged in with latin1 (the servers log in with utf8mb4): it keeps latin1 on whichever
+  // server runs its statements, as directly.
+  auto latin = [&](uint16_t port) {
+    return runCommand({"mariadb", "--no-defaults", "--default-character-set=latin1", "-h",
+                       "127.0.0.1", "-P", std::to_string(port), "-u", "sp_app",
+                       "-p" + primary.value("SP_APP_PASSWORD"), "-N", "-B", "sp_db", "-e",
+                       "SELECT @@character_set_client, @@collation_connection; DO 1; "
+                       "SELECT @@character_set_results, LENGTH('\xe9')"},
+                      {}, 30s);
+  };
+  auto direct = latin(primary.port());
+  auto proxied = latin(proxy.mysqlPort());
+  INFO(proxied.all() << proxy.log());
+  CHECK(direct.exitCode == 0);
+  CHECK(proxied.exitCode == 0);
+  CHECK(sameOutput("latin1 client", direct, proxied));
+  CHECK(contains(direct.out, "latin1\tlatin1_swedish_ci\n"));
+}
