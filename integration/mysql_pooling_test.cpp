@@ -3,13 +3,16 @@
 // against the fixture's MariaDB and through shardpool in transaction pooling with 2 servers;
 // every line must be the same, the proxied run must have used at most 2 backends, and every
 // pinned client must have stayed on its server (the PyMySQL run also sends
-// COM_RESET_CONNECTION). The CLI cases cover a client whose character set is not the servers'
+// COM_RESET_CONNECTION). integration/drivers/mysql_node.js does the same for binary prepared
+// statements with node's mysql2 and mariadb connectors (npm, the "node" fixture). The CLI cases cover a client whose character set is not the servers'
 // and a reused server that carries nothing of its previous client.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
+#include "integration/admin_util.h"
 #include "integration/harness.h"
 #include "integration/mariadb_client.h"
 
@@ -104,7 +107,72 @@ void runDriver(const std::string& driver) {
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
 }
 
+// node's mysql2 (binary prepared statements) or mariadb (prepared statements pipelined with
+// their first execute, and pipelining), from the "node" fixture: integration/drivers/mysql_node.js
+// directly and through transaction pooling with 2 servers.
+void runNode(const std::string& driver, size_t maxPrepared = 200) {
+  std::string nodeDir = std::getenv("SHARDPOOL_IT_NODE_DIR") ? std::getenv("SHARDPOOL_IT_NODE_DIR")
+                                                             : "/tmp/shardpool-it-node";
+  const auto& primary = mariadbPrimary();
+  std::string table = "node_" + driver + "_" + uniqueSuffix();
+  auto env = [&](uint16_t port) {
+    return std::map<std::string, std::string>{
+        {"MYSQL_HOST", "127.0.0.1"},
+        {"MYSQL_PORT", std::to_string(port)},
+        {"MYSQL_USER", "sp_app"},
+        {"MYSQL_PASSWORD", primary.value("SP_APP_PASSWORD")},
+        {"MYSQL_DATABASE", "sp_db"},
+        {"TABLE", table},
+        {"NODE_PATH", nodeDir + "/node_modules"}};
+  };
+  std::vector<std::string> argv = {"node", sourceDir() + "/integration/drivers/mysql_node.js",
+                                   driver};
+  auto direct = runCommand(argv, env(primary.port()), 60s);
+  INFO(driver << " directly:\n" << direct.all());
+  REQUIRE(direct.exitCode == 0);
+  REQUIRE(contains(direct.out, "\ndone: \n"));
+
+  // sp_app may use the admin console (over PostgreSQL's protocol) to SHOW SERVERS.
+  Proxy proxy(poolingConfig(primary.port(),
+                            "admin_users = [\"sp_app\"]\nmax_prepared_statements = " +
+                                std::to_string(maxPrepared)));
+  auto proxied = runCommand(argv, env(proxy.mysqlPort()), 60s);
+  INFO(driver << " through shardpool:\n" << proxied.all() << "\nshardpool's log:\n"
+              << proxy.log());
+  CHECK(proxied.exitCode == 0);
+  CHECK(sameOutput(driver, direct, proxied));
+  CHECK(contains(proxied.err, "backends=2\n"));
+  CHECK(contains(direct.err, "backends=6\n"));
+  // Statements each server holds (SHOW SERVERS) stay within max_prepared_statements.
+  Conn console = consoleConn(proxy, "sp_app", primary.value("SP_APP_PASSWORD"));
+  auto servers = showRows(console, "SHOW SERVERS");
+  REQUIRE(servers.size() == 2);
+  size_t cap = maxPrepared;
+  for (const auto& row : servers) {
+    INFO(row.at("prepared_statements"));
+    CHECK(std::stoul(row.at("prepared_statements")) >= 1);
+    CHECK(std::stoul(row.at("prepared_statements")) <= cap);
+  }
+  CHECK_FALSE(contains(proxy.log(), "pinned to its server"));
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}
+
 }  // namespace
+
+TEST_CASE("mysql pooling: node mysql2's prepared statements through transaction pooling",
+          "[integration][mysql]") {
+  runNode("mysql2");
+}
+
+TEST_CASE("mysql pooling: node mysql2 with max_prepared_statements = 2 (servers close the oldest)",
+          "[integration][mysql]") {
+  runNode("mysql2", 2);
+}
+
+TEST_CASE("mysql pooling: node mariadb connector's pipelined prepares through transaction pooling",
+          "[integration][mysql]") {
+  runNode("mariadb");
+}
 
 TEST_CASE("mysql pooling: PyMySQL through transaction pooling matches MariaDB directly",
           "[integration][mysql]") {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# ctest fixture "node": installs node-postgres (pg@8) and postgres.js (postgres, pinned) from the
-# npm registry into DIR once, for the node-postgres integration test and the node driver-matrix
-# programs (NODE_PATH=DIR/node_modules).
+# ctest fixture "node": installs node-postgres (pg@8) and postgres.js (postgres, pinned), and the
+# MySQL drivers mysql2 and mariadb (both pinned), from the npm registry into DIR once, for the
+# node integration tests and the node driver-matrix programs (NODE_PATH=DIR/node_modules).
 #   integration/drivers/npm-install.sh DIR
 # Fails (non-zero, with the reason) when node or npm is missing or the install does not finish;
 # the tests that need the fixture then fail instead of being skipped.
@@ -12,7 +12,9 @@ DIR=$1
 TIMEOUT_S=${NPM_INSTALL_TIMEOUT_S:-240}
 PG_SPEC=pg@8            # node-postgres: any 8.x
 POSTGRES_VERSION=3.4.10 # postgres.js: exactly this version
-PACKAGES="$PG_SPEC postgres@$POSTGRES_VERSION"
+MYSQL2_VERSION=3.26.1   # node-mysql2
+MARIADB_VERSION=3.5.4   # MariaDB's own node connector
+PACKAGES="$PG_SPEC postgres@$POSTGRES_VERSION mysql2@$MYSQL2_VERSION mariadb@$MARIADB_VERSION"
 
 die() { echo "npm-install: $*" >&2; exit 1; }
 
@@ -28,10 +30,12 @@ installed_version() {
 }
 
 installed() {
-  local pg postgres
+  local pg postgres mysql2 mariadb
   pg=$(installed_version pg) && [ "${pg%%.*}" = "8" ] &&
     postgres=$(installed_version postgres) && [ "$postgres" = "$POSTGRES_VERSION" ] &&
-    echo "pg $pg, postgres $postgres"
+    mysql2=$(installed_version mysql2) && [ "$mysql2" = "$MYSQL2_VERSION" ] &&
+    mariadb=$(installed_version mariadb) && [ "$mariadb" = "$MARIADB_VERSION" ] &&
+    echo "pg $pg, postgres $postgres, mysql2 $mysql2, mariadb $mariadb"
 }
 
 if v=$(installed); then
@@ -50,5 +54,5 @@ if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 fi
 [ "$rc" -eq 0 ] || die "npm install $PACKAGES failed with status $rc (is the npm registry $(npm config get registry 2>/dev/null) reachable?)"
 
-v=$(installed) || die "npm install reported success but $DIR/node_modules lacks $PG_SPEC or postgres@$POSTGRES_VERSION"
+v=$(installed) || die "npm install reported success but $DIR/node_modules lacks one of $PACKAGES"
 echo "npm-install: $v installed in $DIR/node_modules"

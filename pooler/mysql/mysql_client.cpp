@@ -5,6 +5,7 @@
 #include "pooler/mysql/mysql_engine.h"
 #include "pooler/mysql/mysql_server.h"
 #include "pooler/mysql/statement_effects.h"
+#include "pooler/protocol/mysql_commands.h"
 #include "pooler/net/log.h"
 #include "pooler/protocol/mysql_results.h"
 #include "pooler/session/conn_rows.h"
@@ -200,6 +201,7 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
       return;
     }
   }
+  if (onStatementCommand(message, payload, sequenceId)) return;
   switch (server_->beginCommand(payload)) {
     case my::TrackStatus::More:
     case my::TrackStatus::Done:
@@ -215,6 +217,107 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
   }
   sendErr(sequenceId + 1, 1047, "08S01",
           fmt::format("command 0x{:02x} is not supported by shardpool", command));
+}
+
+bool MysqlClient::onStatementCommand(my::Bytes message, my::Bytes payload, uint8_t seq) {
+  if (pool_->settings().maxPrepared == 0) return false;  // pinned instead (notePins)
+  auto command = static_cast<my::Command>(payload[0]);
+  auto unknown = [&](uint32_t id, std::string_view where) {
+    sendErr(seq + 1, 1243, "HY000",
+            fmt::format("Unknown prepared statement handler ({}) given to {}", id, where));
+  };
+  switch (command) {
+    case my::Command::StmtPrepare: {
+      auto sql = my::decodeStmtPrepare(payload);
+      if (!sql) return false;
+      uint32_t id = nextStatementId_++;
+      std::string text(*sql);
+      if (const MysqlServer::Prepared* p = server_->preparedFor(text)) {
+        // This server has it: its reply as it was, with the client's id.
+        std::string reply = p->response;
+        for (int i = 0; i < 4; ++i)
+          reply[my::kHeaderSize + 1 + i] = static_cast<char>((id >> (8 * i)) & 0xFF);
+        statementPrepared(id, text, p->numParams);
+        send(std::move(reply));
+        return true;
+      }
+      server_->prepare(id, text, std::string(my::asText(message)));
+      return true;
+    }
+    case my::Command::StmtClose: {
+      if (auto id = my::decodeStmtClose(payload)) statements_.erase(*id);
+      return true;  // no reply; the server keeps it for the next clients
+    }
+    case my::Command::StmtExecute:
+    case my::Command::StmtSendLongData:
+    case my::Command::StmtReset:
+    case my::Command::StmtFetch:
+      break;
+    default:
+      return false;
+  }
+  std::optional<uint32_t> id = my::statementIdOf(payload);
+  // MariaDB's connectors pipeline a prepare and its first execute with id 0xFFFFFFFF: the
+  // statement prepared last.
+  if (id == 0xFFFFFFFFu) id = lastPrepared_;
+  auto it = id ? statements_.find(*id) : statements_.end();
+  if (it == statements_.end()) {
+    if (command == my::Command::StmtExecute) unknown(id.value_or(0), "mysqld_stmt_execute");
+    if (command == my::Command::StmtReset) unknown(id.value_or(0), "mysqld_stmt_reset");
+    if (command == my::Command::StmtFetch) unknown(id.value_or(0), "mysqld_stmt_fetch");
+    return true;  // SEND_LONG_DATA has no reply, as on the server
+  }
+  Statement& st = it->second;
+  std::string packet(my::asText(message));
+  switch (command) {
+    case my::Command::StmtExecute: {
+      auto e = my::decodeStmtExecute(payload, st.numParams);
+      if (e && e->numParams > 0) {
+        if (e->newParamsBound) {
+          st.types.assign(my::asText(e->paramTypes));
+        } else if (!st.types.empty()) {
+          // The server's statement may hold another client's types: bind this one's again.
+          e->newParamsBound = true;
+          e->paramTypes = my::asBytes(st.types);
+          my::Writer w;
+          my::putStmtExecute(w, *e);
+          packet = w.take();
+        }
+      }
+      longData_ = false;
+      break;
+    }
+    case my::Command::StmtSendLongData:
+      longData_ = true;
+      break;
+    case my::Command::StmtReset:
+      longData_ = false;
+      if (!server_->preparedFor(st.sql)) {
+        sendOk(seq + 1);  // nothing of it on this server to reset
+        return true;
+      }
+      break;
+    default:
+      break;
+  }
+  if (transactionPooling_ && command == my::Command::StmtExecute) notePins(payload);
+  server_->sendOnStatement(st.sql, std::move(packet));
+  return true;
+}
+
+void MysqlClient::statementPrepared(uint32_t id, const std::string& sql, uint16_t numParams) {
+  statements_[id] = Statement{sql, numParams, {}};
+  lastPrepared_ = id;
+}
+
+void MysqlClient::statementFailed(uint16_t code, std::string_view sqlState,
+                                  std::string_view message) {
+  sendErr(1, code, sqlState, message);
+  responseDone();
+}
+
+void MysqlClient::resumeInput() {
+  if (state_ == State::Active) readInput();
 }
 
 bool MysqlClient::answerLocally(my::Bytes payload, uint8_t sequenceId) {
@@ -283,7 +386,8 @@ void MysqlClient::notePins(my::Bytes payload) {
       return;
     }
     case my::Command::StmtPrepare:
-      pin(kPinPreparedStatement, "COM_STMT_PREPARE");
+      // Without tracking (max_prepared_statements = 0) its id is the server's own.
+      if (pool_->settings().maxPrepared == 0) pin(kPinPreparedStatement, "COM_STMT_PREPARE");
       return;
     case my::Command::SetOption:
       pin(kPinOption, "COM_SET_OPTION");
@@ -327,12 +431,14 @@ void MysqlClient::resetSession() {
   pins_ = 0;
   holdNext_ = 0;
   lockTables_ = false;
+  longData_ = false;
   lastInsertId_ = 0;
+  statements_.clear();
 }
 
 bool MysqlClient::clean() const {
   uint16_t flags = server_->statusFlags();
-  return server_->tracking() && pins_ == 0 && !lockTables_ && holdNext_ == 0 &&
+  return server_->tracking() && pins_ == 0 && !lockTables_ && holdNext_ == 0 && !longData_ &&
          (flags & my::kServerStatusInTrans) == 0 && (flags & my::kServerStatusAutocommit) != 0 &&
          (flags & my::kServerStatusCursorExists) == 0;
 }

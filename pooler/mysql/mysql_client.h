@@ -8,8 +8,9 @@
 // clear, autocommit on, no cursor) and nothing pins the session to it (statement_effects.h:
 // user variables, temporary tables, LOCK TABLES until UNLOCK TABLES, GET_LOCK until
 // RELEASE_ALL_LOCKS(), text PREPARE,
-// HANDLER, XA; binary prepared statements; a state change the server reported that is neither
-// a variable nor the schema). SQL_CALC_FOUND_ROWS and SET TRANSACTION keep it for one more
+// HANDLER, XA; SEND_LONG_DATA until its execute; a state change the server reported that is
+// neither a variable nor the schema). Binary prepared statements are not pins: their ids are
+// shardpool's, prepared on each server that runs them. SQL_CALC_FOUND_ROWS and SET TRANSACTION keep it for one more
 // command. The session's variables and schema (session_ below, from the server's tracking)
 // are applied to whichever server it gets next. COM_PING, COM_RESET_CONNECTION and
 // SELECT LAST_INSERT_ID() are answered without a server when none is linked.
@@ -17,6 +18,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "pooler/mysql/client_login.h"
 #include "pooler/mysql/session_vars.h"
@@ -50,6 +52,12 @@ class MysqlClient final : public ClientSession {
   // `noted`), or a last insert id.
   void noteSessionState(protocol::mysql::Bytes entries, const MysqlSessionVars::Noted& noted);
   void noteInsertId(uint64_t id) { lastInsertId_ = id; }
+  // Its COM_STMT_PREPARE succeeded on the server: `id` (shardpool's) stands for `sql`.
+  void statementPrepared(uint32_t id, const std::string& sql, uint16_t numParams);
+  // Preparing a statement on the server before a command on it failed: the command's ERR.
+  void statementFailed(uint16_t code, std::string_view sqlState, std::string_view message);
+  // Its server is free again without a reply (a command that has none): read on.
+  void resumeInput();
   // Its server is gone while linked.
   void serverLost(std::string_view reason);
 
@@ -86,6 +94,10 @@ class MysqlClient final : public ClientSession {
   bool answerLocally(protocol::mysql::Bytes payload, uint8_t sequenceId);
   void sendLastInsertId(uint8_t sequenceId, std::string_view columnName);
   void sendOk(uint8_t sequenceId);
+  // COM_STMT_*: statement ids are shardpool's, one series per client; the server maps them to
+  // its own (MysqlServer::sendOnStatement). False when the command is not one of them.
+  bool onStatementCommand(protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
+                          uint8_t sequenceId);
   // What a command does to the session's pins (transaction pooling).
   void notePins(protocol::mysql::Bytes payload);
   void pin(uint16_t reasons, std::string_view why);
@@ -106,6 +118,18 @@ class MysqlClient final : public ClientSession {
   protocol::mysql::Capabilities capabilities_ = 0;
   MysqlServer* server_ = nullptr;
   std::string in_;  // bytes of commands not yet forwarded
+  // Its prepared statements (with max_prepared_statements > 0): text, parameter count and the
+  // parameter types it last bound (sent again with each execute: a server's statement may
+  // have been bound by another client since).
+  struct Statement {
+    std::string sql;
+    uint16_t numParams = 0;
+    std::string types;
+  };
+  std::unordered_map<uint32_t, Statement> statements_;
+  uint32_t nextStatementId_ = 1;
+  uint32_t lastPrepared_ = 0;
+  bool longData_ = false;  // SEND_LONG_DATA went to the server: kept until the execute
   MysqlSessionVars session_;
   MysqlSessionVars loginCharset_;  // the character-set variables its login packet set
   uint64_t lastInsertId_ = 0;

@@ -36,6 +36,13 @@ constexpr std::string_view kSetupQuery =
 // The collation shardpool logs in to servers with (MysqlServerLogin's default).
 constexpr uint8_t kServerCollation = my::kCollationUtf8mb4GeneralCi;
 
+// A statement id in a packet (header included) whose payload starts with one byte and the id:
+// COM_STMT_* commands and the prepare's OK.
+void putStatementId(std::string& bytes, size_t packetStart, uint32_t id) {
+  for (int i = 0; i < 4; ++i)
+    bytes[packetStart + my::kHeaderSize + 1 + i] = static_cast<char>((id >> (8 * i)) & 0xFF);
+}
+
 std::string commandPacket(void (*put)(my::Writer&, std::string_view), std::string_view arg) {
   my::Writer w;
   put(w, arg);
@@ -124,17 +131,32 @@ void MysqlServer::onData(Chunk* chunk, size_t len) {
       close("the server's reply is out of step with its command");
       return;
     }
+    my::Bytes packet = rest.first(p.totalSize);
     if (own_ != Own::None) {
+      if (own_ == Own::Prepare) prepareReply_.append(my::asText(packet));
       if (r.status == my::TrackStatus::Done) onOwnDone();
       continue;
     }
-    my::Bytes packet = rest.first(p.totalSize);
     bool isOk = r.kind == my::PacketKind::Ok ||
                 (r.kind == my::PacketKind::Eof && tracker_.hasOk() && p.length >= 7);
-    if (isOk && client_)
-      relayOk(packet, p.payload, out);
-    else
+    if (preparing_) {
+      // The client's prepare: it sees its own statement id; the reply is kept as sent.
+      prepareReply_.append(my::asText(packet));
+      size_t at = out.size();
       out.append(my::asText(packet));
+      if (r.kind == my::PacketKind::StmtPrepareOk) putStatementId(out, at, prepareClientId_);
+      if (r.status == my::TrackStatus::Done) {
+        preparing_ = false;
+        if (!tracker_.hasError()) {
+          uint16_t params = keepPrepared(prepareSql_).numParams;
+          if (client_) client_->statementPrepared(prepareClientId_, prepareSql_, params);
+        }
+      }
+    } else if (isOk && client_) {
+      relayOk(packet, p.payload, out);
+    } else {
+      out.append(my::asText(packet));
+    }
     if (r.status == my::TrackStatus::Done || r.status == my::TrackStatus::WaitClient) {
       if (client_ && !out.empty()) client_->send(std::move(out));
       out.clear();
@@ -234,10 +256,26 @@ void MysqlServer::onOwnDone() {
         case Own::Charset: return "setting the client's character set";
         case Own::InitDb: return "selecting the client's schema";
         case Own::Apply: return "applying the client's session variables";
+        case Own::Prepare: return "preparing the client's statement";
         case Own::None: break;
       }
       return "?";
     }(), tracker_.errorMessage(), tracker_.errorCode());
+    if (what == Own::Prepare) {
+      // The client's command gets the prepare's ERR (a command without a reply, nothing).
+      std::string command = std::move(deferred_);
+      deferred_.clear();
+      prepareReply_.clear();
+      bool replies = command.size() > my::kHeaderSize &&
+                     static_cast<uint8_t>(command[my::kHeaderSize]) !=
+                         static_cast<uint8_t>(my::Command::StmtSendLongData);
+      if (client_ && replies)
+        client_->statementFailed(tracker_.errorCode(), tracker_.errorSqlState(),
+                                 tracker_.errorMessage());
+      else if (client_)
+        client_->resumeInput();
+      return;
+    }
     if (what == Own::Charset || what == Own::InitDb || what == Own::Apply) {
       linkFailed(error);
       return;
@@ -263,11 +301,16 @@ void MysqlServer::onOwnDone() {
         return;
       }
       break;  // after its client's COM_RESET_CONNECTION: the client's session again
+    case Own::Prepare:
+      keepPrepared(prepareSql_);
+      sendDeferred();
+      return;
     case Own::Reset:
       // A fresh session: the variables a new connection has, tracking off, the schema as is
-      // (forgotten all the same: a client's own is selected again).
+      // (forgotten all the same: a client's own is selected again), no prepared statements.
       vars_.clear();
       vars_.setSchema({});
+      prepared_.clear();
       startSetup();
       return;
     case Own::Charset:
@@ -300,10 +343,17 @@ bool MysqlServer::continueLink() {
     if (c->collation() == kServerCollation) {
       c->learnCharset(vars_);
     } else {
-      std::string sql = fmt::format(
-          "SET character_set_client={0}, character_set_connection={0}, "
-          "character_set_results={0}, collation_connection={0}",
+      // By name: character_set_* take only a character set's own number. A collation the
+      // server does not know gets the server's default, as at login.
+      std::string charset = fmt::format(
+          "COALESCE((SELECT CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID = "
+          "{}), @@character_set_server)",
           c->collation());
+      std::string sql = fmt::format(
+          "SET character_set_client = {0}, character_set_connection = {0}, "
+          "character_set_results = {0}, collation_connection = COALESCE((SELECT COLLATION_NAME "
+          "FROM information_schema.COLLATIONS WHERE ID = {1}), @@collation_server)",
+          charset, c->collation());
       sendOwn(Own::Charset, commandPacket(my::putQuery, sql), my::Command::Query);
       return false;
     }
@@ -346,8 +396,83 @@ void MysqlServer::forgetSession() {
   // client's character set and schema are applied before its next command.
   vars_.clear();
   vars_.setSchema({});
+  prepared_.clear();
   tracking_ = false;
   startSetup();
+}
+
+const MysqlServer::Prepared* MysqlServer::preparedFor(const std::string& sql) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) return nullptr;
+  it->second.lastUse = ++useCounter_;
+  return &it->second;
+}
+
+my::TrackStatus MysqlServer::prepare(uint32_t clientId, const std::string& sql,
+                                     std::string packet) {
+  preparing_ = true;
+  prepareSql_ = sql;
+  prepareClientId_ = clientId;
+  prepareReply_.clear();
+  my::TrackStatus st = tracker_.begin(my::asBytes(std::string_view(packet).substr(my::kHeaderSize)));
+  send(std::move(packet));
+  return st;
+}
+
+my::TrackStatus MysqlServer::sendOnStatement(const std::string& sql, std::string packet) {
+  if (const Prepared* p = preparedFor(sql)) {
+    putStatementId(packet, 0, p->id);
+    my::TrackStatus st =
+        tracker_.begin(my::asBytes(std::string_view(packet).substr(my::kHeaderSize)));
+    send(std::move(packet));
+    return st;
+  }
+  deferred_ = std::move(packet);
+  prepareSql_ = sql;
+  prepareClientId_ = 0;
+  prepareReply_.clear();
+  sendOwn(Own::Prepare, commandPacket(my::putStmtPrepare, sql), my::Command::StmtPrepare);
+  return my::TrackStatus::More;
+}
+
+const MysqlServer::Prepared& MysqlServer::keepPrepared(const std::string& sql) {
+  const my::StmtPrepareOk& ok = tracker_.prepareOk();
+  size_t cap = pool_.settings().maxPrepared;
+  auto closeOnServer = [this](uint32_t id) {
+    my::Writer w;
+    my::putStmtClose(w, id);  // no reply
+    send(w.take());
+  };
+  if (auto old = prepared_.find(sql); old != prepared_.end()) {
+    closeOnServer(old->second.id);
+    prepared_.erase(old);
+  }
+  if (cap > 0 && prepared_.size() >= cap) {
+    auto victim = prepared_.begin();
+    for (auto it = prepared_.begin(); it != prepared_.end(); ++it)
+      if (it->second.lastUse < victim->second.lastUse) victim = it;
+    closeOnServer(victim->second.id);
+    prepared_.erase(victim);
+  }
+  Prepared& kept = prepared_[sql];
+  kept.id = ok.statementId;
+  kept.numParams = ok.numParams;
+  kept.response = std::move(prepareReply_);
+  kept.lastUse = ++useCounter_;
+  prepareReply_.clear();
+  return kept;
+}
+
+void MysqlServer::sendDeferred() {
+  std::string packet = std::move(deferred_);
+  deferred_.clear();
+  const Prepared* p = preparedFor(prepareSql_);
+  putStatementId(packet, 0, p->id);
+  my::TrackStatus st =
+      tracker_.begin(my::asBytes(std::string_view(packet).substr(my::kHeaderSize)));
+  send(std::move(packet));
+  // A command without a reply (SEND_LONG_DATA): the client's next one may go now.
+  if (st == my::TrackStatus::Done && client_) client_->resumeInput();
 }
 
 void MysqlServer::unlink(bool reusable) {
@@ -427,6 +552,7 @@ void MysqlServer::onTick(Clock::time_point) {}
 
 void MysqlServer::describeMore(ConnRow& row) const {
   if (client_) row.link = client_->id();
+  row.preparedStatements = static_cast<uint32_t>(prepared_.size());
 }
 
 }  // namespace shardpool::pooler

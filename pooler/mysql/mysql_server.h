@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "pooler/mysql/server_login.h"
 #include "pooler/mysql/session_vars.h"
@@ -56,6 +57,25 @@ class MysqlServer final : public ServerLink {
   // The client's COM_RESET_CONNECTION went through it: its session is a fresh one now.
   void forgetSession();
 
+  // Prepared statements this server holds, by text (at most max_prepared_statements, least
+  // recently used closed first): each client's statement ids are shardpool's, mapped to the
+  // server's own on whichever server runs them.
+  struct Prepared {
+    uint32_t id = 0;  // the server's statement id
+    uint16_t numParams = 0;
+    std::string response;  // the prepare's reply as the server sent it (for the next client)
+    uint64_t lastUse = 0;
+  };
+  const Prepared* preparedFor(const std::string& sql);
+  // The client's COM_STMT_PREPARE for `sql`: the reply reaches it with statement id
+  // `clientId`, and is kept (client->statementPrepared() when it succeeded).
+  protocol::mysql::TrackStatus prepare(uint32_t clientId, const std::string& sql,
+                                       std::string packet);
+  // A command on a prepared statement (EXECUTE, SEND_LONG_DATA, RESET, FETCH): `packet` as the
+  // client sent it; it goes with this server's statement id, after preparing `sql` here first
+  // when needed (a failed prepare reaches the client as the command's ERR).
+  protocol::mysql::TrackStatus sendOnStatement(const std::string& sql, std::string packet);
+
  protected:
   void onTick(Clock::time_point now) override;
   void describeMore(ConnRow& row) const override;
@@ -69,7 +89,7 @@ class MysqlServer final : public ServerLink {
   void connectAddress(const sockaddr* addr);
   // shardpool's own commands: tracking set up after login (and after a reset), the reset
   // itself, and what makes the session a linked client's.
-  enum class Own : uint8_t { None, Setup, Reset, Charset, InitDb, Apply };
+  enum class Own : uint8_t { None, Setup, Reset, Charset, InitDb, Apply, Prepare };
   void onLoginPacket(protocol::mysql::Bytes payload, uint8_t sequenceId);
   void sendOwn(Own what, std::string packet, protocol::mysql::Command command);
   void startSetup();
@@ -77,6 +97,9 @@ class MysqlServer final : public ServerLink {
   // The next step of making the session the linked client's: false while one is in flight.
   bool continueLink();
   void linkFailed(std::string_view reason);
+  // A statement's prepare reply is complete (the client's or shardpool's own): kept.
+  const Prepared& keepPrepared(const std::string& sql);
+  void sendDeferred();
   void afterLoginOrReset();
   // An OK (or the 0xFE OK ending a result set) of the client's command: its session state is
   // noted for both; the bytes the client gets (rewritten without the state entries when it
@@ -89,6 +112,15 @@ class MysqlServer final : public ServerLink {
   Own own_ = Own::None;
   bool tracking_ = false;
   bool loggedIn_ = false;  // after the login's own commands: a reset sends it to the pool
+  std::unordered_map<std::string, Prepared> prepared_;
+  uint64_t useCounter_ = 0;
+  // A prepare in flight (the client's, or shardpool's own before a deferred command): its
+  // text, the client's id for it (0: own), and its reply so far.
+  std::string prepareSql_;
+  uint32_t prepareClientId_ = 0;
+  bool preparing_ = false;
+  std::string prepareReply_;
+  std::string deferred_;  // the statement command waiting for that own prepare
   protocol::mysql::Capabilities capabilities_ = 0;
   MysqlClient* client_ = nullptr;
   uint64_t forClient_ = 0;
