@@ -229,3 +229,42 @@ TEST_CASE("mysql pooling: a client's own character set follows it from server to
   CHECK(sameOutput("latin1 client", direct, proxied));
   CHECK(contains(direct.out, "latin1\tlatin1_swedish_ci\n"));
 }
+
+TEST_CASE("mysql pooling: sysbench oltp_read_write, 8 threads over 2 servers, prepared and not",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  TempSchema schema;
+  auto sysbench = [&](uint16_t port, const std::string& command,
+                      const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"sysbench", "oltp_read_write", "--mysql-host=127.0.0.1",
+                                     "--mysql-port=" + std::to_string(port), "--mysql-user=sp_app",
+                                     "--mysql-password=" + primary.value("SP_APP_PASSWORD"),
+                                     "--mysql-db=" + schema.name, "--tables=2",
+                                     "--table-size=500"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(command);
+    return runCommand(argv, {}, 60s);
+  };
+  auto prepared = sysbench(primary.port(), "prepare", {});
+  REQUIRE(prepared.exitCode == 0);
+  Proxy proxy(poolingConfig(primary.port()) + "\n[databases." + schema.name +
+              "]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+              std::to_string(primary.port()) + "\n");
+  for (std::string mode : {"auto", "disable"}) {
+    INFO("--db-ps-mode=" << mode);
+    auto run = sysbench(proxy.mysqlPort(), "run",
+                        {"--threads=8", "--time=3", "--db-ps-mode=" + mode,
+                         "--mysql-ignore-errors=1213,1205"});  // deadlocks, as directly
+    INFO(run.all() << proxy.log());
+    CHECK(run.exitCode == 0);
+    CHECK(contains(run.out, "transactions:"));
+    CHECK_FALSE(contains(run.out, "transactions:                        0 "));
+    CHECK_FALSE(contains(run.all(), "FATAL"));
+    // Every transaction deletes a row and inserts it again: the tables keep their size.
+    for (std::string t : {"sbtest1", "sbtest2"})
+      CHECK(appVia(primary.port()).scalar("SELECT COUNT(*) FROM " + schema.name + "." + t) ==
+            "500");
+  }
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+  CHECK_FALSE(contains(proxy.log(), "pinned"));
+}
