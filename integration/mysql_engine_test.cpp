@@ -117,29 +117,46 @@ TEST_CASE("mysql engine: a backend that is down is a clear error, not a hang",
 TEST_CASE("mysql engine: session pooling serves 6 clients over 2 servers, each session fresh",
           "[integration][mysql]") {
   const auto& primary = mariadbPrimary();
-  Proxy proxy(mysqlConfig(primary.port(), "default_pool_size = 2"));
   MariaDbCli admin(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"));
+  // A user of its own: the connections counted below are this test's, whatever runs beside it.
+  std::string user = "sp_s6_" + uniqueSuffix();
+  admin.run("CREATE USER '" + user + "'@'%' IDENTIFIED BY 'pw6'; CREATE USER '" + user +
+            "'@'127.0.0.1' IDENTIFIED BY 'pw6'; GRANT ALL ON sp_db.* TO '" + user +
+            "'@'%'; GRANT ALL ON sp_db.* TO '" + user + "'@'127.0.0.1'");
+  struct DropUser {
+    MariaDbCli& admin;
+    std::string user;
+    ~DropUser() {
+      admin.run("DROP USER IF EXISTS '" + user + "'@'%'; DROP USER IF EXISTS '" + user +
+                "'@'127.0.0.1'");
+    }
+  } dropUser{admin, user};
+  Proxy proxy("[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+              "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
+              "default_pool_size = 2\n\n[databases.sp_db]\nprotocol = \"mysql\"\n"
+              "host = \"127.0.0.1\"\nport = " +
+              std::to_string(primary.port()) + "\n\n[users." + user + "]\npassword = \"pw6\"\n");
   std::string script;
   // Each client must not see what the one before it on the same server left (user variable,
   // session setting; a temporary table would make its CREATE fail), then leaves its own behind.
   for (int i = 0; i < 6; ++i) {
     script += "mariadb --no-defaults -h 127.0.0.1 -P " + std::to_string(proxy.mysqlPort()) +
-              " -u sp_app -p\"$PW\" -D sp_db -B -N -e \"SELECT @left, @@session.sql_mode = "
+              " -u " + user + " -p\"$PW\" -D sp_db -B -N -e \"SELECT @left, @@session.sql_mode = "
               "@@global.sql_mode; SET @left = " +
               std::to_string(i) +
               "; SET SESSION sql_mode = 'ANSI'; "
               "CREATE TEMPORARY TABLE tmp_left (x INT); SELECT SLEEP(0.3)\" > out" +
               std::to_string(i) + " 2>&1 &\n";
   }
-  // While they run, the primary sees two connections of sp_app.
+  // While they run, the primary sees two connections of the user.
   script += "sleep 0.5; mariadb --no-defaults -h 127.0.0.1 -P " + std::to_string(primary.port()) +
             " -u sp_admin -p\"$ADMIN_PW\" -B -N -e \"SELECT COUNT(*) FROM "
-            "information_schema.PROCESSLIST WHERE USER = 'sp_app'\" > during\n";
+            "information_schema.PROCESSLIST WHERE USER = '" + user + "'\" > during\n";
   script += "wait\ncat out0 out1 out2 out3 out4 out5 during\n";
   TempDir dir;
   CommandResult r = runShell(
       "cd " + dir.path() + "\n" + script,
-      {{"PW", primary.value("SP_APP_PASSWORD")}, {"ADMIN_PW", primary.value("SP_ADMIN_PASSWORD")}},
+      {{"PW", "pw6"}, {"ADMIN_PW", primary.value("SP_ADMIN_PASSWORD")}},
       60s);
   INFO(r.all());
   CHECK(r.exitCode == 0);
@@ -147,8 +164,8 @@ TEST_CASE("mysql engine: session pooling serves 6 clients over 2 servers, each s
   for (int i = 0; i < 6; ++i) expected += "NULL\t1\n0\n";
   CHECK(r.out == expected + "2\n");
   // The two servers stay pooled once the clients are gone.
-  CHECK(admin.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'sp_app'") ==
-        "2");
+  CHECK(admin.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '" + user +
+                     "'") == "2");
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
 }
 

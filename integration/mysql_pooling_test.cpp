@@ -268,3 +268,44 @@ TEST_CASE("mysql pooling: sysbench oltp_read_write, 8 threads over 2 servers, pr
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
   CHECK_FALSE(contains(proxy.log(), "pinned"));
 }
+
+TEST_CASE("mysql pooling: the mariadb CLI and PyMySQL share a server, each with its own "
+          "multi-statement setting",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  // One server: both clients must get it. The CLI logs in with CLIENT_MULTI_STATEMENTS,
+  // PyMySQL (by default) without: COM_SET_OPTION switches the server for each.
+  Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1"));
+  auto cli = appVia(proxy.mysqlPort());
+  std::string pyScript =
+      "import pymysql, sys\n"
+      "c = pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+      "password=sys.argv[2], database='sp_db', autocommit=True)\n"
+      "cur = c.cursor()\n"
+      "try:\n"
+      "    cur.execute('SELECT 1; SELECT 2')\n"
+      "    print('multi', cur.fetchall())\n"
+      "except Exception as e:\n"
+      "    print('multi refused', e.args[0])\n"
+      "cur.execute('SELECT CONNECTION_ID()')\n"
+      "print('backend', cur.fetchall()[0][0])\n";
+  auto python = [&](uint16_t port) {
+    return runCommand({"/usr/bin/python3", "-c", pyScript, std::to_string(port),
+                       primary.value("SP_APP_PASSWORD")},
+                      {}, 30s);
+  };
+  auto direct = python(primary.port());
+  REQUIRE(direct.exitCode == 0);
+  CHECK(contains(direct.out, "multi refused 1064\n"));
+  for (int round = 0; round < 2; ++round) {
+    INFO("round " << round << "\n" << proxy.log());
+    CHECK(cli.query("SELECT 1; SELECT 2") == std::vector<MyRow>{{"1"}, {"2"}});
+    std::string server = cli.scalar("SELECT CONNECTION_ID()");
+    auto proxied = python(proxy.mysqlPort());
+    INFO(proxied.all());
+    CHECK(proxied.exitCode == 0);
+    CHECK(contains(proxied.out, "multi refused 1064\n"));
+    CHECK(contains(proxied.out, "backend " + server + "\n"));
+  }
+  CHECK_FALSE(contains(proxy.log(), "differ from its client's"));
+}

@@ -20,22 +20,9 @@ namespace {
 
 constexpr std::string_view kServerVersion = "5.5.5-10.11.0-shardpool";
 
-// Capabilities that shape a server's replies (EOF or not, session tracking, affected rows,
-// several result sets): a client and its server must agree on them. The rest only matter at
-// login.
-constexpr my::Capabilities kLoginOnly =
-    my::kClientMysql | my::kClientConnectWithDb | my::kClientSsl | my::kClientSecureConnection |
-    my::kClientPluginAuth | my::kClientConnectAttrs | my::kClientPluginAuthLenencClientData |
-    my::kClientCanHandleExpiredPasswords | my::kClientInteractive | my::kClientIgnoreSigpipe |
-    my::kClientLocalFiles | my::kClientNoSchema | my::kClientOdbc | my::kClientLongFlag |
-    my::kClientReserved | my::kClientTransactions | my::kClientIgnoreSpace |
-    // Servers always track the session; a client without it gets OKs without the entries.
-    my::kClientSessionTrack;
-
 // Pins besides the statement effects (StatementEffect bits, all sticky but LOCK TABLES, which
 // lockTables_ holds, and the two one-command holds).
 constexpr uint16_t kPinPreparedStatement = 1 << 12;  // COM_STMT_PREPARE
-constexpr uint16_t kPinOption = 1 << 13;             // COM_SET_OPTION
 constexpr uint16_t kPinSessionState = 1 << 14;       // a state change the server reported
 constexpr uint16_t kPinTracking = 1 << 15;           // the client changed session_track_*
 constexpr uint16_t kStickyEffects = kUsesUserVariable | kCreatesTemporaryTable |
@@ -51,7 +38,6 @@ std::string_view pinName(uint16_t bit) {
     case kOpensHandler: return "HANDLER";
     case kXaTransaction: return "an XA transaction";
     case kPinPreparedStatement: return "a prepared statement";
-    case kPinOption: return "COM_SET_OPTION";
     case kPinSessionState: return "a session state change";
     case kPinTracking: return "session_track_* changed";
     default: return "?";
@@ -150,6 +136,7 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   }
   pendingOk_ = w.take();
   capabilities_ = login_->capabilities();
+  multiStatements_ = (capabilities_ & my::kClientMultiStatements) != 0;
   collation_ = login_->characterSet();
   transactionPooling_ = pool_->settings().mode != config::PoolMode::Session;
   session_.setSchema(pool_->settings().dbname);
@@ -197,7 +184,7 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
   if (transactionPooling_ && command == static_cast<uint8_t>(my::Command::Query)) {
     if (auto column = lastInsertIdQuery(my::asText(payload.subspan(1)))) {
       // The id of this client's last insert, whichever server ran it.
-      sendLastInsertId(sequenceId + 1, *column);
+      sendLastInsertId(sequenceId + 1, *column, false);
       return;
     }
   }
@@ -206,6 +193,7 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
     case my::TrackStatus::More:
     case my::TrackStatus::Done:
       if (transactionPooling_) notePins(payload);
+      if (command == static_cast<uint8_t>(my::Command::SetOption)) noteSetOption(payload);
       resetInFlight_ = command == static_cast<uint8_t>(my::Command::ResetConnection);
       server_->send(std::string(my::asText(message)));
       return;
@@ -268,6 +256,13 @@ bool MysqlClient::onStatementCommand(my::Bytes message, my::Bytes payload, uint8
     return true;  // SEND_LONG_DATA has no reply, as on the server
   }
   Statement& st = it->second;
+  if (transactionPooling_ && command == my::Command::StmtExecute) {
+    if (auto column = lastInsertIdQuery(st.sql)) {
+      // As for the text form: this client's last insert, whichever server ran it.
+      sendLastInsertId(seq + 1, *column, true);
+      return true;
+    }
+  }
   std::string packet(my::asText(message));
   switch (command) {
     case my::Command::StmtExecute: {
@@ -335,7 +330,7 @@ bool MysqlClient::answerLocally(my::Bytes payload, uint8_t sequenceId) {
       return true;
     case my::Command::Query:
       if (auto column = lastInsertIdQuery(my::asText(payload.subspan(1)))) {
-        sendLastInsertId(sequenceId + 1, *column);
+        sendLastInsertId(sequenceId + 1, *column, false);
         return true;
       }
       return false;
@@ -352,7 +347,7 @@ void MysqlClient::sendOk(uint8_t sequenceId) {
   send(w.take());
 }
 
-void MysqlClient::sendLastInsertId(uint8_t seq, std::string_view columnName) {
+void MysqlClient::sendLastInsertId(uint8_t seq, std::string_view columnName, bool binary) {
   my::Writer w;
   my::Capabilities caps = capabilities_ | my::kClientProtocol41;
   my::putColumnCount(w, seq++, 1, caps);
@@ -364,9 +359,18 @@ void MysqlClient::sendLastInsertId(uint8_t seq, std::string_view columnName) {
   col.flags = my::kNotNullFlag | my::kUnsignedFlag | my::kBinaryFlag | my::kNumFlag;
   my::putColumnDefinition(w, seq++, col, caps);
   if ((caps & my::kClientDeprecateEof) == 0) my::putEof(w, seq++, {0, my::kServerStatusAutocommit});
-  std::string id = std::to_string(lastInsertId_);
-  std::optional<std::string_view> values[] = {std::string_view(id)};
-  my::putTextRow(w, seq++, values);
+  if (binary) {
+    // A binary row: header, the NULL bitmap (offset 2: one byte for one column), the BIGINT.
+    w.start(seq++);
+    w.u8(0x00);
+    w.u8(0x00);
+    w.u64(lastInsertId_);
+    w.finish();
+  } else {
+    std::string id = std::to_string(lastInsertId_);
+    std::optional<std::string_view> values[] = {std::string_view(id)};
+    my::putTextRow(w, seq++, values);
+  }
   uint16_t flags = server_ ? server_->statusFlags() : my::kServerStatusAutocommit;
   my::putResultSetEnd(w, seq, flags & ~my::kServerSessionStateChanged, 0, caps);
   send(w.take());
@@ -389,11 +393,16 @@ void MysqlClient::notePins(my::Bytes payload) {
       // Without tracking (max_prepared_statements = 0) its id is the server's own.
       if (pool_->settings().maxPrepared == 0) pin(kPinPreparedStatement, "COM_STMT_PREPARE");
       return;
-    case my::Command::SetOption:
-      pin(kPinOption, "COM_SET_OPTION");
-      return;
     default:
       return;
+  }
+}
+
+void MysqlClient::noteSetOption(my::Bytes payload) {
+  // Applied to whichever server it gets next, as its login's flag is.
+  if (auto option = my::decodeSetOption(payload)) {
+    multiStatements_ = *option == my::kOptionMultiStatementsOn;
+    server_->multiStatementsSet(multiStatements_);
   }
 }
 
@@ -499,9 +508,13 @@ void MysqlClient::failWaitingCommand(uint16_t code, std::string_view sqlState,
   close(reason);
 }
 
+uint64_t MysqlClient::flavor() const {
+  return MysqlServer::replyShaping(capabilities_);
+}
+
 void MysqlClient::linkServer(ServerLink* link) {
   auto* server = static_cast<MysqlServer*>(link);
-  if (((server->capabilities() ^ capabilities_) & ~kLoginOnly) != 0) {
+  if (server->flavor() != flavor()) {
     // Its replies would come in another format than this client negotiated.
     server->close(fmt::format("capabilities 0x{:x} differ from its client's 0x{:x}",
                               server->capabilities(), capabilities_));

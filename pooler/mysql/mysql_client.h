@@ -39,6 +39,8 @@ class MysqlClient final : public ClientSession {
   // The login packet's collation, and whether the character-set variables it stands for are
   // known by name yet (learnCharset: from the first server, which reported them).
   uint8_t collation() const { return collation_; }
+  // Whether its statements may hold several queries (its login's flag, then COM_SET_OPTION).
+  bool multiStatements() const { return multiStatements_; }
   bool charsetKnown() const { return charsetKnown_; }
   void learnCharset(const MysqlSessionVars& server);
 
@@ -61,6 +63,8 @@ class MysqlClient final : public ClientSession {
   // Its server is gone while linked.
   void serverLost(std::string_view reason);
 
+  // Its capabilities that shape a server's replies: it is given servers that share them.
+  uint64_t flavor() const override;
   bool isConsole() const override { return false; }
   void consoleSnapshot(const Snapshot&) override {}
   void consoleIdle() override {}
@@ -92,7 +96,8 @@ class MysqlClient final : public ClientSession {
                  uint8_t sequenceId);
   // Transaction pooling, no server linked: a command shardpool answers itself (true).
   bool answerLocally(protocol::mysql::Bytes payload, uint8_t sequenceId);
-  void sendLastInsertId(uint8_t sequenceId, std::string_view columnName);
+  // A result set of one row: its last insert id, in the text or the binary protocol.
+  void sendLastInsertId(uint8_t sequenceId, std::string_view columnName, bool binary);
   void sendOk(uint8_t sequenceId);
   // COM_STMT_*: statement ids are shardpool's, one series per client; the server maps them to
   // its own (MysqlServer::sendOnStatement). False when the command is not one of them.
@@ -101,6 +106,7 @@ class MysqlClient final : public ClientSession {
   // What a command does to the session's pins (transaction pooling).
   void notePins(protocol::mysql::Bytes payload);
   void pin(uint16_t reasons, std::string_view why);
+  void noteSetOption(protocol::mysql::Bytes payload);
   // The session holds nothing a server could not carry to the next client.
   bool clean() const;
   void releaseIfDone();
@@ -138,6 +144,7 @@ class MysqlClient final : public ClientSession {
   uint8_t collation_ = 0;
   bool charsetKnown_ = false;
   bool lockTables_ = false;
+  bool multiStatements_ = false;
   bool transactionPooling_ = false;
   bool resetInFlight_ = false;  // the client's COM_RESET_CONNECTION is with the server
   bool readingInput_ = false;

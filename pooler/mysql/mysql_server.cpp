@@ -53,6 +53,20 @@ std::string commandPacket(void (*put)(my::Writer&, std::string_view), std::strin
 
 MysqlServer::MysqlServer(Worker& worker, uint64_t id, Pool& pool) : ServerLink(worker, id, pool) {}
 
+uint64_t MysqlServer::replyShaping(my::Capabilities caps) {
+  constexpr my::Capabilities kLoginOnly =
+      my::kClientMysql | my::kClientConnectWithDb | my::kClientSsl | my::kClientSecureConnection |
+      my::kClientPluginAuth | my::kClientConnectAttrs | my::kClientPluginAuthLenencClientData |
+      my::kClientCanHandleExpiredPasswords | my::kClientInteractive | my::kClientIgnoreSigpipe |
+      my::kClientLocalFiles | my::kClientNoSchema | my::kClientOdbc | my::kClientLongFlag |
+      my::kClientReserved | my::kClientTransactions | my::kClientIgnoreSpace |
+      my::kClientSessionTrack |
+      // Switched per client with COM_SET_OPTION (continueLink), and asked of every server:
+      // only a CALL through the binary protocol answers differently with it.
+      my::kClientMultiStatements | my::kClientPsMultiResults;
+  return caps & ~kLoginOnly;
+}
+
 MysqlServer::~MysqlServer() = default;
 
 void MysqlServer::start(uint64_t forClient) {
@@ -96,7 +110,7 @@ void MysqlServer::onConnected(int status) {
   if (MysqlClient* c =
           forClient_ ? dynamic_cast<MysqlClient*>(worker().findClient(forClient_)) : nullptr)
     login_->limitCapabilities((c->capabilities() & ~my::kClientLocalFiles) |  // no LOCAL INFILE
-                              my::kClientSessionTrack);
+                              my::kClientSessionTrack | my::kClientPsMultiResults);
   startReading();
 }
 
@@ -207,6 +221,7 @@ void MysqlServer::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
       break;
   }
   capabilities_ = login_->capabilities();
+  multiStatements_ = (capabilities_ & my::kClientMultiStatements) != 0;
   tracker_.setCapabilities(capabilities_);
   tracker_.setStatusFlags(login_->statusFlags());
   log::debug(who_, "logged in to {} (connection id {})", login_->serverVersion(),
@@ -257,6 +272,7 @@ void MysqlServer::onOwnDone() {
         case Own::InitDb: return "selecting the client's schema";
         case Own::Apply: return "applying the client's session variables";
         case Own::Prepare: return "preparing the client's statement";
+        case Own::SetOption: return "switching multi-statements for the client";
         case Own::None: break;
       }
       return "?";
@@ -276,7 +292,8 @@ void MysqlServer::onOwnDone() {
         client_->resumeInput();
       return;
     }
-    if (what == Own::Charset || what == Own::InitDb || what == Own::Apply) {
+    if (what == Own::Charset || what == Own::InitDb || what == Own::Apply ||
+        what == Own::SetOption) {
       linkFailed(error);
       return;
     }
@@ -320,6 +337,9 @@ void MysqlServer::onOwnDone() {
     case Own::InitDb:
       if (client_) vars_.setSchema(client_->session().schema());
       break;
+    case Own::SetOption:
+      multiStatements_ = !multiStatements_;
+      break;
     case Own::Apply:
       if (client_) {
         std::string schema = vars_.schema();
@@ -357,6 +377,13 @@ bool MysqlServer::continueLink() {
       sendOwn(Own::Charset, commandPacket(my::putQuery, sql), my::Command::Query);
       return false;
     }
+  }
+  if (c->multiStatements() != multiStatements_) {
+    my::Writer w;
+    my::putSetOption(w, c->multiStatements() ? my::kOptionMultiStatementsOn
+                                             : my::kOptionMultiStatementsOff);
+    sendOwn(Own::SetOption, w.take(), my::Command::SetOption);
+    return false;
   }
   if (c->session().schema() != vars_.schema() && !c->session().schema().empty()) {
     sendOwn(Own::InitDb, commandPacket(my::putInitDb, c->session().schema()),

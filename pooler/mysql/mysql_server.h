@@ -37,6 +37,11 @@ class MysqlServer final : public ServerLink {
 
   // The capabilities agreed with the backend (the reply format a client must share).
   protocol::mysql::Capabilities capabilities() const { return capabilities_; }
+  // The capabilities that shape a server's replies (EOF or not, affected rows, several result
+  // sets): a client and its server must agree on them. The rest only matter at login, and
+  // SESSION_TRACK is taken out of OKs for clients without it.
+  static uint64_t replyShaping(protocol::mysql::Capabilities caps);
+  uint64_t flavor() const override { return replyShaping(capabilities_); }
   // Linked to `client` (from idle): true when its session is the client's already; else
   // shardpool's own commands make it so, and client->serverReady() (or serverLinkFailed())
   // follows. The client's commands then come through send() / beginCommand().
@@ -54,6 +59,8 @@ class MysqlServer final : public ServerLink {
   // pool. `reusable`: the session holds nothing of the client's beyond what vars_ knows,
   // so no reset is needed.
   void unlink(bool reusable = false);
+  // The client's COM_SET_OPTION went through it.
+  void multiStatementsSet(bool on) { multiStatements_ = on; }
   // The client's COM_RESET_CONNECTION went through it: its session is a fresh one now.
   void forgetSession();
 
@@ -89,7 +96,7 @@ class MysqlServer final : public ServerLink {
   void connectAddress(const sockaddr* addr);
   // shardpool's own commands: tracking set up after login (and after a reset), the reset
   // itself, and what makes the session a linked client's.
-  enum class Own : uint8_t { None, Setup, Reset, Charset, InitDb, Apply, Prepare };
+  enum class Own : uint8_t { None, Setup, Reset, Charset, InitDb, Apply, Prepare, SetOption };
   void onLoginPacket(protocol::mysql::Bytes payload, uint8_t sequenceId);
   void sendOwn(Own what, std::string packet, protocol::mysql::Command command);
   void startSetup();
@@ -112,6 +119,7 @@ class MysqlServer final : public ServerLink {
   Own own_ = Own::None;
   bool tracking_ = false;
   bool loggedIn_ = false;  // after the login's own commands: a reset sends it to the pool
+  bool multiStatements_ = false;  // CLIENT_MULTI_STATEMENTS as COM_SET_OPTION last left it
   std::unordered_map<std::string, Prepared> prepared_;
   uint64_t useCounter_ = 0;
   // A prepare in flight (the client's, or shardpool's own before a deferred command): its

@@ -78,7 +78,7 @@ void ClientSession::askPool(bool again) {
                  "3D000");
     return;
   }
-  Pool::Acquired a = pool_->acquire(worker(), id());
+  Pool::Acquired a = pool_->acquire(worker(), id(), flavor());
   switch (a.grant) {
     case Pool::Grant::Idle:
       assignServer(a.server);

@@ -55,6 +55,8 @@ class ClientSession : public Connection {
   // counted for SHOW STATS, then the engine links it: linkServer).
   virtual bool waitingForServer() const = 0;
   void assignServer(ServerLink* server);
+  // The servers this client can use (ServerLink::flavor()); 0: any.
+  virtual uint64_t flavor() const { return 0; }
   // A server that was on its way to this waiting client is gone: ask the pool again.
   virtual void serverWithdrawn() = 0;
   // The connect made for this client failed; `sqlstate` is the server's when it refused the

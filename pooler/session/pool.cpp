@@ -179,16 +179,18 @@ void Pool::connectForWaiter(Worker& from, const Waiter& w) {
         [this, id = w.clientId](Worker& target) { target.connectFor(*this, id); });
 }
 
-Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId) {
+Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId, uint64_t flavor) {
   IdleList& mine = idle_[worker.index()];
   // The steady path: nobody waits and this worker has an idle server; no lock. A waiter that
   // queues meanwhile on another worker is served by the next release (see release()).
-  if (!paused() && waiting_.load() == 0 && !mine.servers.empty())
-    return {Grant::Idle, unpark(mine)};
+  if (!paused() && waiting_.load() == 0)
+    if (ServerLink* s = unparkFlavor(mine, flavor)) return {Grant::Idle, s};
   std::unique_lock lock(mutex_);
-  if (!paused()) {
-    if (!mine.servers.empty() && waiters_.empty()) return {Grant::Idle, unpark(mine)};
-    if (waiters_.empty() && reserveSlot(settings().size)) return {Grant::Connect, nullptr};
+  if (!paused() && waiters_.empty()) {
+    if (ServerLink* s = unparkFlavor(mine, flavor)) return {Grant::Idle, s};
+    if (reserveSlot(settings().size)) return {Grant::Connect, nullptr};
+    // Full: one of another flavor, which the engine replaces.
+    if (!mine.servers.empty()) return {Grant::Idle, unpark(mine)};
   }
   pushWaiter({worker.index(), clientId, worker.now()});
   if (paused()) return {Grant::Queued, nullptr};
@@ -226,6 +228,20 @@ ServerLink* Pool::unpark(IdleList& list) {
   list.count.store(static_cast<uint32_t>(list.servers.size()));
   s->parked_ = false;
   return s;
+}
+
+ServerLink* Pool::unparkFlavor(IdleList& list, uint64_t flavor) {
+  if (list.servers.empty()) return nullptr;
+  if (flavor == 0 || list.servers.back()->flavor() == flavor) return unpark(list);
+  for (size_t i = list.servers.size() - 1; i-- > 0;) {
+    ServerLink* s = list.servers[i];
+    if (s->flavor() != flavor) continue;
+    list.servers.erase(list.servers.begin() + static_cast<std::ptrdiff_t>(i));
+    list.count.store(static_cast<uint32_t>(list.servers.size()));
+    s->parked_ = false;
+    return s;
+  }
+  return nullptr;
 }
 
 void Pool::park(IdleList& list, ServerLink* server) {

@@ -213,7 +213,9 @@ class Pool {
     ServerLink* server = nullptr;  // with Idle
   };
   // Called on `worker` for one of its clients. Connect: a slot is reserved, open a server.
-  Acquired acquire(Worker& worker, uint64_t clientId);
+  // `flavor`: what the client needs a server to share with it (ServerLink::flavor(); 0: any).
+  // An idle server of another flavor is taken only when no new one may be opened.
+  Acquired acquire(Worker& worker, uint64_t clientId, uint64_t flavor = 0);
   // Removes a waiting client; false when a server is already on its way to it.
   bool cancelWait(unsigned workerIndex, uint64_t clientId);
   // A clean server is free again (on its owning worker): give it to the first waiter or park it.
@@ -254,6 +256,8 @@ class Pool {
     std::atomic<uint32_t> count{0};
   };
   ServerLink* unpark(IdleList& list);  // the most recently parked
+  // The most recently parked one of `flavor` (any with 0); nullptr when none.
+  ServerLink* unparkFlavor(IdleList& list, uint64_t flavor);
   void park(IdleList& list, ServerLink* server);
   std::vector<unsigned> idleWorkers() const;  // workers with idle servers
   void pushWaiter(const Waiter& w);  // under mutex_

@@ -45,6 +45,8 @@ class ServerLink : public Connection {
   void checkTimers(Clock::time_point now);
   // In its pool's idle list (idle, and not on its way to a client).
   bool parked() const { return parked_; }
+  // What a client must share with this server to be given it (Pool::acquire); 0: any client.
+  virtual uint64_t flavor() const { return 0; }
 
  protected:
   // The one place where state_ changes: a server leaving the idle state leaves its pool's idle
