@@ -20,7 +20,7 @@ BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 JOBS=${FUZZ_JOBS:-1}
 ARTIFACTS=${FUZZ_ARTIFACTS:-$BUILD/artifacts}
 ALL_TARGETS=(pg_frontend pg_backend pg_startup pg_merge http_request scram_server scram_client
-  config_toml hba_rules sql_analyze route_bind pooler_text mysql_codec)
+  config_toml hba_rules sql_analyze route_bind pooler_text mysql_codec mysql_session)
 read -r -a TARGETS <<<"${FUZZ_TARGETS:-${ALL_TARGETS[*]}}"
 
 case "$SECONDS_PER_TARGET" in
