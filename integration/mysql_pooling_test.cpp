@@ -309,3 +309,46 @@ TEST_CASE("mysql pooling: the mariadb CLI and PyMySQL share a server, each with 
   }
   CHECK_FALSE(contains(proxy.log(), "differ from its client's"));
 }
+
+TEST_CASE("mysql pooling: idle_transaction_timeout ends a client that holds a server in a "
+          "transaction; client_idle_timeout an idle one",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1\n"
+                                            "idle_transaction_timeout = \"1s\"\n"
+                                            "client_idle_timeout = \"3s\""));
+  std::string script =
+      "import pymysql, sys, time\n"
+      "def conn():\n"
+      "    return pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+      "password=sys.argv[2], database='sp_db', autocommit=True)\n"
+      "a = conn()\n"
+      "a.cursor().execute('BEGIN')\n"
+      "t = time.time()\n"
+      "b = conn()\n"
+      "cur = b.cursor()\n"
+      "cur.execute('SELECT 1')\n"  // waits for the one server, freed by the timeout
+      "print('b got the server after', round(time.time() - t))\n"
+      "try:\n"
+      "    a.cursor().execute('SELECT 1')\n"
+      "    print('a still there')\n"
+      "except Exception as e:\n"
+      "    print('a ended', e.args[0])\n"
+      "time.sleep(4.5)\n"
+      "try:\n"
+      "    cur.execute('SELECT 1')\n"
+      "    print('b still there')\n"
+      "except Exception as e:\n"
+      "    print('b ended', e.args[0])\n";
+  auto r = runCommand({"/usr/bin/python3", "-c", script, std::to_string(proxy.mysqlPort()),
+                       primary.value("SP_APP_PASSWORD")},
+                      {}, 30s);
+  INFO(r.all() << proxy.log());
+  CHECK(r.exitCode == 0);
+  CHECK((contains(r.out, "b got the server after 1\n") ||
+         contains(r.out, "b got the server after 2\n")));
+  CHECK(contains(r.out, "a ended 4031\n"));
+  CHECK(contains(r.out, "b ended 4031\n"));
+  CHECK(contains(proxy.log(), "idle_transaction_timeout"));
+  CHECK(contains(proxy.log(), "client_idle_timeout"));
+}

@@ -461,6 +461,7 @@ void MysqlClient::releaseIfDone() {
 }
 
 void MysqlClient::responseDone() {
+  lastActivity_ = worker().now();  // idle from here, for the idle timeouts
   if (holdNext_ > 0) --holdNext_;
   if (resetInFlight_) {
     resetInFlight_ = false;
@@ -547,7 +548,10 @@ void MysqlClient::serverLost(std::string_view reason) {
 }
 
 void MysqlClient::terminate(std::string_view, std::string_view message, std::string_view reason) {
-  sendErr(0, 1927, "70100", message);
+  // 4031 (ER_CLIENT_INTERACTION_TIMEOUT) for the timeouts, as MySQL 8 sends when it drops an
+  // idle session; 1927 (ER_CONNECTION_KILLED) for the admin's KILL.
+  bool timeout = reason.ends_with("_timeout");
+  sendErr(0, timeout ? 4031 : 1927, timeout ? "HY000" : "70100", message);
   close(reason);
 }
 
@@ -568,8 +572,27 @@ void MysqlClient::sendErr(uint8_t sequenceId, uint16_t code, std::string_view sq
 
 void MysqlClient::onTick(Clock::time_point now, const config::General& g) {
   if ((state_ == State::Startup || state_ == State::Auth) && g.clientLoginTimeout.count() > 0 &&
-      now - startedAt_ >= g.clientLoginTimeout)
+      now - startedAt_ >= g.clientLoginTimeout) {
     close("client_login_timeout expired");
+    return;
+  }
+  if (state_ != State::Active || (server_ && server_->busy())) return;
+  auto seconds = [](config::Duration d) { return d.count() / 1000.0; };
+  bool inTransaction =
+      server_ && (server_->statusFlags() & my::kServerStatusInTrans) != 0;
+  // MySQL 8's code for a server closing an idle session; the client reads it next time.
+  if (inTransaction && g.idleTransactionTimeout.count() > 0 &&
+      now - lastActivity_ >= g.idleTransactionTimeout) {
+    terminate("", fmt::format("idle_transaction_timeout: idle in a transaction for more than "
+                              "{:.1f} s",
+                              seconds(g.idleTransactionTimeout)),
+              "idle_transaction_timeout");
+  } else if (!inTransaction && g.clientIdleTimeout.count() > 0 &&
+             now - lastActivity_ >= g.clientIdleTimeout) {
+    terminate("", fmt::format("client_idle_timeout: idle for more than {:.1f} s",
+                              seconds(g.clientIdleTimeout)),
+              "client_idle_timeout");
+  }
 }
 
 void MysqlClient::onClosing() {

@@ -256,6 +256,7 @@ void MysqlServer::afterLoginOrReset() {
 
 void MysqlServer::sendOwn(Own what, std::string packet, my::Command command) {
   own_ = what;
+  ownSince_ = worker().now();
   send(std::move(packet));
   tracker_.begin(command);
 }
@@ -575,7 +576,22 @@ void MysqlServer::onTlsFailed(const std::string& error) {
   fail(error);
 }
 
-void MysqlServer::onTick(Clock::time_point) {}
+void MysqlServer::onTick(Clock::time_point now) {
+  // shardpool's own commands are short: a server that does not answer one within the bound
+  // (server_connect_timeout, else 15 s) is closed, never left holding its slot or its client.
+  if (own_ == Own::None) return;
+  const PoolSettings& s = pool_.settings();
+  auto bound = s.serverConnectTimeout.count() > 0 ? std::chrono::milliseconds(s.serverConnectTimeout)
+                                                  : std::chrono::milliseconds(15000);
+  if (now - ownSince_ < bound) return;
+  std::string reason =
+      fmt::format("the server did not answer shardpool's own command within {} ms", bound.count());
+  if (client_ && (own_ == Own::Charset || own_ == Own::InitDb || own_ == Own::Apply ||
+                  own_ == Own::SetOption || own_ == Own::Prepare))
+    linkFailed(reason);
+  else
+    close(reason);
+}
 
 void MysqlServer::describeMore(ConnRow& row) const {
   if (client_) row.link = client_->id();

@@ -117,6 +117,7 @@ class MysqlServer final : public ServerLink {
   protocol::mysql::ResultTracker tracker_;
   MysqlSessionVars vars_;
   Own own_ = Own::None;
+  Clock::time_point ownSince_;  // when the own command in flight was sent
   bool tracking_ = false;
   bool loggedIn_ = false;  // after the login's own commands: a reset sends it to the pool
   bool multiStatements_ = false;  // CLIENT_MULTI_STATEMENTS as COM_SET_OPTION last left it
