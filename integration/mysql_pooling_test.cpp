@@ -352,3 +352,27 @@ TEST_CASE("mysql pooling: idle_transaction_timeout ends a client that holds a se
   CHECK(contains(proxy.log(), "idle_transaction_timeout"));
   CHECK(contains(proxy.log(), "client_idle_timeout"));
 }
+
+TEST_CASE("mysql pooling: malformed and hostile input gets what MariaDB answers, and the pool "
+          "goes on",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  // integration/drivers/mysql_bad_input.py: raw connections, one case each, directly and
+  // through shardpool (one server, so each case meets the server the one before used).
+  Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1"));
+  auto run = [&](uint16_t port) {
+    return runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_bad_input.py",
+                       std::to_string(port), primary.value("SP_APP_PASSWORD")},
+                      {}, 90s);
+  };
+  auto direct = run(primary.port());
+  INFO("directly:\n" << direct.all());
+  REQUIRE(direct.exitCode == 0);
+  auto proxied = run(proxy.mysqlPort());
+  INFO("through shardpool:\n" << proxied.all() << proxy.log());
+  CHECK(proxied.exitCode == 0);
+  CHECK(sameOutput("bad input", direct, proxied));
+  CHECK(contains(proxied.out, "afterwards: OK\ndone\n"));
+  CHECK_FALSE(contains(proxied.out, "hang"));
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}

@@ -125,6 +125,8 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
       send(w.take());
       return true;
     case MysqlClientLogin::Status::Malformed:
+      // As MariaDB answers a login it cannot read.
+      sendErr(sequenceId + 1, 1043, "08S01", "Bad handshake");
       close(fmt::format("malformed login: {}", login_->reason()));
       return false;
     case MysqlClientLogin::Status::Refused:
@@ -172,7 +174,11 @@ MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
 }
 
 void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequenceId) {
-  uint8_t command = payload.empty() ? 0xFF : payload[0];
+  if (payload.empty()) {
+    sendErr(sequenceId + 1, 1047, "08S01", "Unknown command");  // MariaDB's answer to it
+    return;
+  }
+  uint8_t command = payload[0];
   if (command == static_cast<uint8_t>(my::Command::Quit)) {
     close("client sent COM_QUIT");
     return;

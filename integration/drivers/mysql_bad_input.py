@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+# Malformed and hostile MySQL input through shardpool, one raw connection per case: each must
+# end in an ERR packet or a closed connection within a few seconds (never a hang), and a well
+# behaved client must still be served afterwards (integration/mysql_pooling_test.cpp).
+#
+#   mysql_bad_input.py PORT PASSWORD   (user sp_app, database sp_db)
+#
+# stdout: "<case>: <outcome>" per case, then "done".
+import hashlib
+import socket
+import struct
+import sys
+
+PORT = int(sys.argv[1])
+PASSWORD = sys.argv[2].encode()
+
+CLIENT_LONG_PASSWORD = 0x1
+CLIENT_CONNECT_WITH_DB = 0x8
+CLIENT_PROTOCOL_41 = 0x200
+CLIENT_SECURE_CONNECTION = 0x8000
+CLIENT_MULTI_RESULTS = 0x20000
+CLIENT_PLUGIN_AUTH = 0x80000
+CAPS = (CLIENT_LONG_PASSWORD | CLIENT_CONNECT_WITH_DB | CLIENT_PROTOCOL_41 |
+        CLIENT_SECURE_CONNECTION | CLIENT_MULTI_RESULTS | CLIENT_PLUGIN_AUTH)
+
+
+class Closed(Exception):
+    pass
+
+
+def connect():
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+    return s
+
+
+def read_exact(s, n):
+    b = b""
+    while len(b) < n:
+        try:
+            c = s.recv(n - len(b))
+        except socket.timeout:
+            raise TimeoutError("no answer within 5 s")
+        except ConnectionResetError:
+            raise Closed()
+        if not c:
+            raise Closed()
+        b += c
+    return b
+
+
+def packet(s):
+    h = read_exact(s, 4)
+    n = h[0] | h[1] << 8 | h[2] << 16
+    return h[3], read_exact(s, n)
+
+
+def send(s, seq, payload):
+    s.sendall(struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload)
+
+
+def login(s):
+    _, g = packet(s)
+    i = g.index(b"\0", 1) + 1 + 4
+    salt = g[i:i + 8]
+    i += 9 + 2 + 1 + 2 + 2 + 1 + 10
+    salt += g[i:i + 12]
+    h1 = hashlib.sha1(PASSWORD).digest()
+    x = hashlib.sha1(salt + hashlib.sha1(h1).digest()).digest()
+    token = bytes(a ^ b for a, b in zip(h1, x))
+    p = (struct.pack("<IIB", CAPS, 1 << 24, 45) + b"\0" * 23 + b"sp_app\0" + bytes([20]) +
+         token + b"sp_db\0" + b"mysql_native_password\0")
+    send(s, 1, p)
+    _, r = packet(s)
+    assert r[0] == 0, r
+
+
+def outcome(s):
+    """What the peer did next: its ERR code, OK, or closing."""
+    try:
+        _, r = packet(s)
+    except Closed:
+        return "closed"
+    if r[0] == 0xFF:
+        return "ERR %d" % struct.unpack("<H", r[1:3])[0]
+    if r[0] == 0x00:
+        return "OK"
+    return "other 0x%02x" % r[0]
+
+
+def until_closed(s):
+    """Reads until the peer closes (ERRs on the way are listed)."""
+    seen = []
+    try:
+        while True:
+            seen.append(outcome(s))
+            if seen[-1] == "closed":
+                return " ".join(seen)
+    except TimeoutError:
+        return " ".join(seen + ["timeout"])
+
+
+def query(s, sql):
+    send(s, 0, b"\x03" + sql.encode())
+    return outcome(s)
+
+
+def case(name, f):
+    s = connect()
+    try:
+        print("%s: %s" % (name, f(s)), flush=True)
+    except TimeoutError as e:
+        print("%s: hang (%s)" % (name, e), flush=True)
+    finally:
+        s.close()
+
+
+def garbage_greeting(s):
+    packet(s)
+    s.sendall(b"\x05\x00\x00\x01hello")
+    return until_closed(s)
+
+
+def short_login(s):
+    packet(s)
+    send(s, 1, b"\x00\x02")
+    return until_closed(s)
+
+
+def wrong_password(s):
+    global PASSWORD
+    saved, PASSWORD = PASSWORD, b"not the password"
+    try:
+        login(s)
+        return "logged in?!"
+    except AssertionError:
+        return "refused"
+    finally:
+        PASSWORD = saved
+
+
+def empty_command(s):
+    login(s)
+    send(s, 0, b"")
+    return outcome(s) + ", then " + query(s, "DO 1")
+
+
+def unknown_command(s):
+    login(s)
+    send(s, 0, b"\xee")
+    return outcome(s) + ", then " + query(s, "DO 1")
+
+
+def unknown_statement(s):
+    login(s)
+    send(s, 0, b"\x17" + struct.pack("<IBI", 777, 0, 1))
+    return outcome(s) + ", then " + query(s, "DO 1")
+
+
+def truncated_execute(s):
+    login(s)
+    send(s, 0, b"\x16SELECT ? + ?")
+    seq, ok = packet(s)
+    stmt = struct.unpack("<I", ok[1:5])[0]
+    while True:  # parameter definitions and EOF
+        _, p = packet(s)
+        if p[0] == 0xFE and len(p) < 9:
+            break
+    # Claims two bound parameters, sends no values.
+    send(s, 0, b"\x17" + struct.pack("<IBI", stmt, 0, 1) + b"\x00\x01\x08\x00\x08\x00")
+    return outcome(s) + ", then " + query(s, "DO 1")
+
+
+def half_packet_then_gone(s):
+    login(s)
+    s.sendall(b"\xff\xff\x00\x00\x03SELECT")  # 65535 bytes announced, 7 sent
+    return "sent"
+
+
+def gone_mid_result(s):
+    login(s)
+    send(s, 0, b"\x03SELECT REPEAT('x', 1000) FROM seq_1_to_2000")
+    packet(s)
+    return "left"
+
+
+def main():
+    case("garbage instead of a login", garbage_greeting)
+    case("login packet of 2 bytes", short_login)
+    case("wrong password", wrong_password)
+    case("empty command", empty_command)
+    case("unknown command 0xee", unknown_command)
+    case("execute of an unknown statement", unknown_statement)
+    case("execute without its values", truncated_execute)
+    case("half a packet, then gone", half_packet_then_gone)
+    case("gone in the middle of a result", gone_mid_result)
+    s = connect()
+    login(s)
+    print("afterwards: %s" % query(s, "DO 1"))
+    s.close()
+    print("done")
+
+
+main()
