@@ -72,6 +72,7 @@ def login(s):
     send(s, 1, p)
     _, r = packet(s)
     assert r[0] == 0, r
+    return salt
 
 
 def outcome(s):
@@ -183,6 +184,65 @@ def gone_mid_result(s):
     return "left"
 
 
+def lenenc(p, i):
+    c = p[i]
+    if c < 0xFB:
+        return c, i + 1
+    if c == 0xFB:
+        return None, i + 1
+    n = {0xFC: 2, 0xFD: 3, 0xFE: 8}[c]
+    return int.from_bytes(p[i + 1:i + 1 + n], "little"), i + 1 + n
+
+
+def rows(s, sql):
+    """The rows of a text result set, values as str (None for NULL), or the outcome."""
+    send(s, 0, b"\x03" + sql.encode())
+    _, p = packet(s)
+    if p[0] in (0x00, 0xFF):
+        return "ERR %d" % struct.unpack("<H", p[1:3])[0] if p[0] == 0xFF else "OK"
+    ncol, _ = lenenc(p, 0)
+    for _ in range(ncol):
+        packet(s)
+    packet(s)  # EOF after the definitions
+    out = []
+    while True:
+        _, p = packet(s)
+        if p[0] == 0xFE and len(p) < 9:
+            return out
+        i, row = 0, []
+        for _ in range(ncol):
+            n, i = lenenc(p, i)
+            row.append(None if n is None else p[i:i + n].decode())
+            i += 0 if n is None else n
+        out.append(tuple(row))
+
+
+def token(salt, password):
+    h1 = hashlib.sha1(password).digest()
+    x = hashlib.sha1(salt + hashlib.sha1(h1).digest()).digest()
+    return bytes(a ^ b for a, b in zip(h1, x))
+
+
+def change_user(password, database=b"sp_db", charset=8):
+    """COM_CHANGE_USER with the connection's own scramble, then the auth switch it gets."""
+    def run(s):
+        salt = login(s)
+        rows(s, "SET @x = 5")
+        send(s, 0, b"\x11sp_app\0" + bytes([20]) + token(salt, password) + database + b"\0" +
+             struct.pack("<H", charset) + b"mysql_native_password\0")
+        seq, switch = packet(s)
+        if switch[0] != 0xFE:
+            return "no auth switch: 0x%02x" % switch[0]
+        new_salt = switch[len(b"\xfemysql_native_password\0"):-1]
+        send(s, seq + 1, token(new_salt, password))
+        result = outcome(s)
+        if database != b"sp_db" and result.startswith("ERR"):
+            # MariaDB says 1044 (no access to it) for sp_app, shardpool 1049 (not configured).
+            result = "refused"
+        return "%s, then %s" % (result, rows(s, "SELECT @x, @@character_set_client, DATABASE()"))
+    return run
+
+
 def main():
     case("garbage instead of a login", garbage_greeting)
     case("login packet of 2 bytes", short_login)
@@ -193,6 +253,10 @@ def main():
     case("execute without its values", truncated_execute)
     case("half a packet, then gone", half_packet_then_gone)
     case("gone in the middle of a result", gone_mid_result)
+    case("COM_CHANGE_USER", change_user(PASSWORD))
+    case("COM_CHANGE_USER, utf8mb3", change_user(PASSWORD, charset=33))
+    case("COM_CHANGE_USER, wrong password", change_user(b"wrong"))
+    case("COM_CHANGE_USER to an unknown database", change_user(PASSWORD, b"sp_no_such_db"))
     s = connect()
     login(s)
     print("afterwards: %s" % query(s, "DO 1"))

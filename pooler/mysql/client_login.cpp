@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "pooler/protocol/mysql_commands.h"
 #include "pooler/protocol/mysql_handshake.h"
 #include "pooler/protocol/mysql_results.h"
 
@@ -79,6 +80,24 @@ MysqlClientLogin::Status MysqlClientLogin::takeResponse(my::Bytes payload, my::W
     return Status::Malformed;
   }
   // The same scramble, with the NUL that mysql_native_password's plugin data ends with.
+  std::string data(reinterpret_cast<const char*>(scramble_.data()), scramble_.size());
+  data.push_back('\0');
+  my::putAuthSwitchRequest(out, seq_.take(), my::kNativePasswordPlugin, my::asBytes(data));
+  phase_ = Phase::SwitchResponse;
+  return Status::Continue;
+}
+
+MysqlClientLogin::Status MysqlClientLogin::changeUser(my::Bytes payload, uint8_t sequenceId,
+                                                      my::Capabilities caps, my::Writer& out) {
+  auto c = my::decodeChangeUser(payload, caps);
+  if (!c || !seq_.accept(sequenceId)) {
+    reason_ = "malformed COM_CHANGE_USER";
+    return Status::Malformed;
+  }
+  capabilities_ = caps;
+  user_.assign(c->username);
+  database_.assign(c->database);
+  characterSet_ = c->hasCharacterSet ? static_cast<uint8_t>(c->characterSet) : 0;
   std::string data(reinterpret_cast<const char*>(scramble_.data()), scramble_.size());
   data.push_back('\0');
   my::putAuthSwitchRequest(out, seq_.take(), my::kNativePasswordPlugin, my::asBytes(data));

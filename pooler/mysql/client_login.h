@@ -46,6 +46,12 @@ class MysqlClientLogin {
   // hex digits as mysql.user keeps it; empty: the client must send no token) and writes OK or
   // ERR 1045.
   Status verify(std::string_view password, protocol::mysql::Writer& out);
+  // COM_CHANGE_USER on a logged-in connection (`payload` the command, `caps` what the
+  // connection negotiated): as MariaDB does, the password is asked for again against this
+  // object's scramble (an AuthSwitchRequest, sequence id 1), then Identified as for a login.
+  // Malformed when the command cannot be read.
+  Status changeUser(protocol::mysql::Bytes payload, uint8_t sequenceId,
+                    protocol::mysql::Capabilities caps, protocol::mysql::Writer& out);
   // Ends the login with an ERR of shardpool's own (an unknown database, no server).
   Status refuse(protocol::mysql::Writer& out, uint16_t code, std::string_view sqlState,
                 std::string_view message);

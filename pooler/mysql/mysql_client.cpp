@@ -131,15 +131,33 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
       return false;
     case MysqlClientLogin::Status::Refused:
       send(w.take());
+      if (changingUser_) {
+        log::info(who(), "COM_CHANGE_USER to {} refused: {}", user_, login_->reason());
+        user_ = std::move(previousUser_);
+        database_ = std::move(previousDatabase_);
+        changingUser_ = false;
+        login_.reset();
+        return true;
+      }
       close(fmt::format("login refused: {}", login_->reason()));
       return false;
     case MysqlClientLogin::Status::Accepted:
       break;
   }
   pendingOk_ = w.take();
-  capabilities_ = login_->capabilities();
-  multiStatements_ = (capabilities_ & my::kClientMultiStatements) != 0;
-  collation_ = login_->characterSet();
+  if (changingUser_) {
+    // A new session for the new user: its character set (the command's, else the one it had),
+    // its database's schema, nothing of the old one.
+    if (login_->characterSet() != 0) collation_ = login_->characterSet();
+    session_.clear();
+    loginCharset_.clear();
+    charsetKnown_ = false;
+    changingUser_ = false;
+  } else {
+    capabilities_ = login_->capabilities();
+    multiStatements_ = (capabilities_ & my::kClientMultiStatements) != 0;
+    collation_ = login_->characterSet();
+  }
   transactionPooling_ = pool_->settings().mode != config::PoolMode::Session;
   session_.setSchema(pool_->settings().dbname);
   if (login_->provenStage1())
@@ -151,7 +169,7 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
 }
 
 MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
-  setState(State::Auth);
+  if (!changingUser_) setState(State::Auth);
   user_ = login_->user();
   database_ = login_->database();
   auto cfg = worker().runtime().config();
@@ -166,7 +184,8 @@ MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
   const config::Database* db = cfg->findDatabase(database_);
   if (!db || db->protocol != config::Protocol::MySql || db->name != database_)
     return login_->refuse(out, 1049, "42000", fmt::format("Unknown database '{}'", database_));
-  if (!countClient()) return login_->refuse(out, 1040, "08004", "Too many connections");
+  if (!changingUser_ && !countClient())
+    return login_->refuse(out, 1040, "08004", "Too many connections");
   MysqlClientLogin::Status st = login_->verify(user->password, out);
   if (st == MysqlClientLogin::Status::Accepted)
     pool_ = &worker().runtime().pools().get(*cfg, *db, database_, user_);
@@ -184,7 +203,7 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
     return;
   }
   if (command == static_cast<uint8_t>(my::Command::ChangeUser)) {
-    sendErr(sequenceId + 1, 1047, "08S01", "COM_CHANGE_USER is not supported by shardpool");
+    startChangeUser(payload, sequenceId);
     return;
   }
   if (transactionPooling_ && command == static_cast<uint8_t>(my::Command::Query)) {
@@ -319,6 +338,27 @@ void MysqlClient::statementFailed(uint16_t code, std::string_view sqlState,
 
 void MysqlClient::resumeInput() {
   if (state_ == State::Active) readInput();
+}
+
+void MysqlClient::startChangeUser(my::Bytes payload, uint8_t sequenceId) {
+  if (MysqlServer* s = server_) {
+    server_ = nullptr;
+    s->unlink(false);  // whatever the outcome, the session it held ends
+  }
+  resetSession();
+  Endpoint peer, local;
+  std::string host = endpoints(peer, local) ? peer.host : std::string("localhost");
+  login_.emplace(auth::mysqlScramble(), static_cast<uint32_t>(id()), std::move(host));
+  my::Writer w;
+  if (login_->changeUser(payload, sequenceId, capabilities_, w) != MysqlClientLogin::Status::Continue) {
+    login_.reset();
+    sendErr(sequenceId + 1, 1047, "08S01", "Unknown command");  // MariaDB's for a bad one
+    return;
+  }
+  changingUser_ = true;
+  previousUser_ = user_;
+  previousDatabase_ = database_;
+  send(w.take());
 }
 
 bool MysqlClient::answerLocally(my::Bytes payload, uint8_t sequenceId) {

@@ -94,6 +94,10 @@ class MysqlClient final : public ClientSession {
   MysqlClientLogin::Status identified(protocol::mysql::Writer& out);
   void onCommand(protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
                  uint8_t sequenceId);
+  // COM_CHANGE_USER: the session ends (its server is reset), the password is checked again
+  // (MysqlClientLogin::changeUser), then the client draws from the new user's pool; refused,
+  // it stays the user it was, with a new session, as MariaDB leaves it.
+  void startChangeUser(protocol::mysql::Bytes payload, uint8_t sequenceId);
   // Transaction pooling, no server linked: a command shardpool answers itself (true).
   bool answerLocally(protocol::mysql::Bytes payload, uint8_t sequenceId);
   // A result set of one row: its last insert id, in the text or the binary protocol.
@@ -147,6 +151,9 @@ class MysqlClient final : public ClientSession {
   bool multiStatements_ = false;
   bool transactionPooling_ = false;
   bool resetInFlight_ = false;  // the client's COM_RESET_CONNECTION is with the server
+  bool changingUser_ = false;   // login_ checks a COM_CHANGE_USER
+  std::string previousUser_;    // who it stays when the change is refused
+  std::string previousDatabase_;
   bool readingInput_ = false;
 };
 
