@@ -182,3 +182,52 @@ TEST_CASE("mysql engine: a PostgreSQL client naming a MySQL database is refused,
   // The MySQL side is untouched by it.
   CHECK(appVia(proxy.mysqlPort()).scalar("SELECT 1") == "1");
 }
+
+TEST_CASE("mysql engine: client TLS: the CLI and PyMySQL log in over TLS; with require, a client "
+          "without it gets MySQL's 3159",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  for (std::string mode : {"prefer", "require"}) {
+    INFO("client_tls_sslmode = " << mode);
+    Proxy proxy(mysqlConfig(primary.port(), "client_tls_sslmode = \"" + mode +
+                                                "\"\nclient_tls_cert_file = \"" +
+                                                testCert("server.crt") +
+                                                "\"\nclient_tls_key_file = \"" +
+                                                testCert("server.key") + "\""));
+    auto cli = [&](const std::vector<std::string>& tls) {
+      std::vector<std::string> argv = {"mariadb", "--no-defaults", "-h", "127.0.0.1", "-P",
+                                       std::to_string(proxy.mysqlPort()), "-u", "sp_app",
+                                       "-p" + primary.value("SP_APP_PASSWORD")};
+      argv.insert(argv.end(), tls.begin(), tls.end());
+      argv.insert(argv.end(), {"sp_db", "-e", "status; SELECT 1 + 1"});
+      return runCommand(argv, {}, 30s);
+    };
+    auto withTls = cli({"--ssl", "--ssl-ca=" + testCert("ca.crt"), "--ssl-verify-server-cert"});
+    INFO(withTls.all() << proxy.log());
+    CHECK(withTls.exitCode == 0);
+    CHECK(contains(withTls.out, "Cipher in use is TLS_"));
+    CHECK(contains(withTls.out, "\n2\n"));
+    auto python = runCommand(
+        {"/usr/bin/python3", "-c",
+         "import pymysql, sys\n"
+         "c = pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+         "password=sys.argv[2], database='sp_db', ssl={'ca': sys.argv[3]})\n"
+         "cur = c.cursor()\ncur.execute('SELECT 40 + 2')\n"
+         "print(cur.fetchall()[0][0], c._sock.version())\n",
+         std::to_string(proxy.mysqlPort()), primary.value("SP_APP_PASSWORD"),
+         testCert("ca.crt")},
+        {}, 30s);
+    INFO(python.all());
+    CHECK(python.exitCode == 0);
+    CHECK(contains(python.out, "42 TLSv1."));
+    auto clear = cli({"--skip-ssl"});
+    INFO(clear.all());
+    if (mode == "require") {
+      CHECK(clear.exitCode != 0);
+      CHECK(myErrorFromText(clear.err).code == 3159);
+    } else {
+      CHECK(clear.exitCode == 0);
+      CHECK(contains(clear.out, "\n2\n"));
+    }
+  }
+}

@@ -24,12 +24,13 @@ MysqlClientLogin::MysqlClientLogin(const Scramble& scramble, uint32_t connection
                                    std::string peerHost)
     : scramble_(scramble), connectionId_(connectionId), peerHost_(std::move(peerHost)) {}
 
-void MysqlClientLogin::greet(my::Writer& out, std::string_view serverVersion) {
+void MysqlClientLogin::greet(my::Writer& out, std::string_view serverVersion, bool tls) {
+  tlsOffered_ = tls;
   my::Handshake h;
   h.serverVersion = serverVersion;
   h.connectionId = connectionId_;
   h.authPluginData.assign(reinterpret_cast<const char*>(scramble_.data()), scramble_.size());
-  h.capabilities = my::shardpoolCapabilities(false);
+  h.capabilities = my::shardpoolCapabilities(tls);
   h.characterSet = my::kCollationUtf8mb4GeneralCi;
   h.statusFlags = my::kServerStatusAutocommit;
   h.authPluginName = my::kNativePasswordPlugin;
@@ -57,15 +58,19 @@ MysqlClientLogin::Status MysqlClientLogin::onPacket(my::Bytes payload, uint8_t s
 
 MysqlClientLogin::Status MysqlClientLogin::takeResponse(my::Bytes payload, my::Writer& out) {
   if (my::isSslRequest(payload)) {
-    reason_ = "the client asked for TLS, which shardpool did not offer";
-    return Status::Malformed;
+    if (!tlsOffered_ || overTls_) {
+      reason_ = overTls_ ? "a second SSLRequest" : "the client asked for TLS, which shardpool did not offer";
+      return Status::Malformed;
+    }
+    overTls_ = true;  // the HandshakeResponse follows, sequence id 2, inside TLS
+    return Status::StartTls;
   }
   auto r = my::decodeHandshakeResponse(payload);
   if (!r) {
     reason_ = "malformed handshake response (or a pre-4.1 client)";
     return Status::Malformed;
   }
-  capabilities_ = r->capabilities & my::shardpoolCapabilities(false);
+  capabilities_ = r->capabilities & my::shardpoolCapabilities(overTls_);
   characterSet_ = r->characterSet;
   user_.assign(r->username);
   database_.assign(r->database);

@@ -30,16 +30,18 @@ class MysqlClientLogin {
     Identified,  // user and database are known: look the user up, then verify() or refuse()
     Accepted,    // verify() wrote the OK: the client is logged in
     Refused,     // an ERR was written (wrong password, refuse()); close after sending it
-    Malformed,   // not a login packet this protocol allows (or an SSLRequest: TLS is not
+    Malformed,   // not a login packet this protocol allows (or an SSLRequest when TLS was not
                  // offered); nothing was written, reason() says why
+    StartTls,    // the client's SSLRequest: start TLS; its HandshakeResponse follows in it
   };
 
   // `scramble`: auth::mysqlScramble() (tests pass their own); `peerHost`: as error messages
   // name the client ("Access denied for user 'u'@'127.0.0.1'").
   MysqlClientLogin(const Scramble& scramble, uint32_t connectionId, std::string peerHost);
 
-  // The greeting, sequence id 0.
-  void greet(protocol::mysql::Writer& out, std::string_view serverVersion);
+  // The greeting, sequence id 0; `tls`: CLIENT_SSL is offered (an SSLRequest is then answered
+  // with Status::StartTls).
+  void greet(protocol::mysql::Writer& out, std::string_view serverVersion, bool tls = false);
   // One whole client packet (its payload and sequence id); writes the reply, if any, to `out`.
   Status onPacket(protocol::mysql::Bytes payload, uint8_t sequenceId, protocol::mysql::Writer& out);
   // After Identified: checks the client's token against `password` (plaintext, or "*" and 40
@@ -61,6 +63,8 @@ class MysqlClientLogin {
   // What the client asked for, limited to what shardpool offered.
   protocol::mysql::Capabilities capabilities() const { return capabilities_; }
   uint8_t characterSet() const { return characterSet_; }
+  // The client's HandshakeResponse came over TLS (after an SSLRequest).
+  bool overTls() const { return overTls_; }
   // After Accepted: SHA1(password), as the client proved it; logs shardpool in to backends
   // that keep the same password when [users] has only the "*HEX" form.
   const std::optional<auth::Sha1Digest>& provenStage1() const { return stage1_; }
@@ -81,6 +85,8 @@ class MysqlClientLogin {
   std::string token_;
   protocol::mysql::Capabilities capabilities_ = 0;
   uint8_t characterSet_ = 0;
+  bool tlsOffered_ = false;
+  bool overTls_ = false;
   std::optional<auth::Sha1Digest> stage1_;
   std::string reason_;
 };

@@ -19,6 +19,7 @@ namespace my = protocol::mysql;
 namespace {
 
 constexpr std::string_view kServerVersion = "5.5.5-10.11.0-shardpool";
+constexpr size_t kSslRequestSize = 4 + 32;  // header and payload of an SSLRequest
 
 // Pins besides the statement effects (StatementEffect bits, all sticky but LOCK TABLES, which
 // lockTables_ holds, and the two one-command holds).
@@ -55,7 +56,7 @@ void MysqlClient::onStarted() {
   std::string host = endpoints(peer, local) ? peer.host : std::string("localhost");
   login_.emplace(auth::mysqlScramble(), static_cast<uint32_t>(id()), std::move(host));
   my::Writer w;
-  login_->greet(w, kServerVersion);
+  login_->greet(w, kServerVersion, worker().runtime().acceptTls() != nullptr);
   send(w.take());
 }
 
@@ -124,6 +125,16 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
     case MysqlClientLogin::Status::Identified:
       send(w.take());
       return true;
+    case MysqlClientLogin::Status::StartTls: {
+      std::shared_ptr<const TlsContext> ctx = worker().runtime().acceptTls();
+      if (!ctx || in_.size() > kSslRequestSize) {
+        // Reloaded without TLS meanwhile, or bytes pipelined behind the SSLRequest in clear.
+        close(ctx ? "data in clear text after the SSLRequest" : "client TLS is off now");
+        return false;
+      }
+      startTls(TlsSession::accept(*ctx));
+      return true;
+    }
     case MysqlClientLogin::Status::Malformed:
       // As MariaDB answers a login it cannot read.
       sendErr(sequenceId + 1, 1043, "08S01", "Bad handshake");
@@ -172,6 +183,13 @@ MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
   if (!changingUser_) setState(State::Auth);
   user_ = login_->user();
   database_ = login_->database();
+  if (!changingUser_ && !login_->overTls() &&
+      worker().runtime().config()->general.clientTlsSslmode >= config::TlsMode::Require) {
+    // As MySQL with require_secure_transport.
+    return login_->refuse(out, 3159, "08004",
+                          "Connections using insecure transport are prohibited while "
+                          "--require_secure_transport=ON.");
+  }
   auto cfg = worker().runtime().config();
   const config::User* user = cfg->findUser(user_);
   if (!user) {
