@@ -3,6 +3,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -172,6 +174,31 @@ std::string cachingSha2XorPassword(std::string_view password, std::span<const ui
   if (scramble.empty()) return out;
   for (size_t i = 0; i < out.size(); ++i)
     out[i] = char(uint8_t(out[i]) ^ scramble[i % scramble.size()]);
+  return out;
+}
+
+std::optional<std::string> rsaOaepEncrypt(std::string_view publicKeyPem,
+                                          std::string_view plaintext) {
+  BIO* bio = BIO_new_mem_buf(publicKeyPem.data(), static_cast<int>(publicKeyPem.size()));
+  EVP_PKEY* key = bio ? PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr) : nullptr;
+  BIO_free(bio);
+  if (!key) return std::nullopt;
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
+  std::optional<std::string> out;
+  size_t len = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(plaintext.data());
+  if (ctx && EVP_PKEY_encrypt_init(ctx) == 1 &&
+      EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+      EVP_PKEY_encrypt(ctx, nullptr, &len, in, plaintext.size()) == 1) {
+    std::string buf(len, '\0');
+    if (EVP_PKEY_encrypt(ctx, reinterpret_cast<unsigned char*>(buf.data()), &len, in,
+                         plaintext.size()) == 1) {
+      buf.resize(len);
+      out = std::move(buf);
+    }
+  }
+  EVP_PKEY_CTX_free(ctx);
+  EVP_PKEY_free(key);
   return out;
 }
 

@@ -63,5 +63,9 @@ std::optional<Sha256Digest> verifyCachingSha2Token(std::span<const uint8_t> toke
 // Full authentication without TLS: the password and its NUL XORed with the scramble (repeated),
 // the plaintext that the client then encrypts with the server's RSA public key (OAEP).
 std::string cachingSha2XorPassword(std::string_view password, std::span<const uint8_t> scramble);
+// Encrypts `plaintext` with an RSA public key in PEM (the server's AuthMoreData) with OAEP
+// padding, as caching_sha2_password's full authentication without TLS; nullopt when the key
+// cannot be read or is too short for the plaintext.
+std::optional<std::string> rsaOaepEncrypt(std::string_view publicKeyPem, std::string_view plaintext);
 
 }  // namespace shardpool::pooler::auth

@@ -70,7 +70,12 @@ MysqlServerLogin::Status MysqlServerLogin::onGreeting(my::Bytes payload, my::Wri
   capabilities_ |= my::kClientMysql;
   capabilities_ &= 0xFFFFFFFFu;
 
-  std::string token = tokenFor(my::asBytes(h->authPluginData));
+  // caching_sha2_password is answered in the response when the greeting proposes it and the
+  // password is known; otherwise mysql_native_password (a server may switch us after).
+  std::string_view plugin =
+      h->authPluginName == my::kCachingSha2Plugin && !stage1_ ? my::kCachingSha2Plugin
+                                                              : my::kNativePasswordPlugin;
+  std::string token = *answerFor(plugin, my::scrambleOf(my::asBytes(h->authPluginData)));
   my::HandshakeResponse r;
   r.capabilities = capabilities_;
   r.maxPacketSize = kMaxPacketSize;
@@ -78,9 +83,39 @@ MysqlServerLogin::Status MysqlServerLogin::onGreeting(my::Bytes payload, my::Wri
   r.username = user_;
   r.authResponse = my::asBytes(token);
   r.database = database_;
-  r.authPluginName = my::kNativePasswordPlugin;
+  r.authPluginName = plugin;
   my::putHandshakeResponse(out, seq_.take(), r);
   return Status::Continue;
+}
+
+std::optional<std::string> MysqlServerLogin::answerFor(std::string_view plugin,
+                                                       my::Bytes scramble) {
+  nonce_.assign(my::asText(scramble));
+  sha2_ = plugin == my::kCachingSha2Plugin;
+  if (!sha2_) return tokenFor(scramble);
+  if (stage1_) return std::nullopt;  // SHA256 of a password shardpool does not have
+  return auth::cachingSha2Token(password_, scramble);
+}
+
+MysqlServerLogin::Status MysqlServerLogin::onMoreData(my::Bytes data, my::Writer& out) {
+  if (!sha2_) return fail("unexpected AuthMoreData during a mysql_native_password login");
+  if (keyRequested_) {
+    // The server's RSA public key: the password (with its NUL) XORed with the scramble,
+    // encrypted with it.
+    auto secret = auth::rsaOaepEncrypt(my::asText(data),
+                                       auth::cachingSha2XorPassword(password_, my::asBytes(nonce_)));
+    if (!secret) return fail("the server's RSA public key could not be used");
+    my::putAuthSwitchResponse(out, seq_.take(), my::asBytes(*secret));
+    return Status::Continue;
+  }
+  if (data.size() == 1 && data[0] == my::kCachingSha2FastAuthSuccess) return Status::Continue;
+  if (data.size() == 1 && data[0] == my::kCachingSha2PerformFullAuth) {
+    keyRequested_ = true;
+    const uint8_t request = my::kCachingSha2RequestPublicKey;
+    my::putAuthSwitchResponse(out, seq_.take(), my::Bytes(&request, 1));
+    return Status::Continue;
+  }
+  return fail("unexpected caching_sha2_password data from the server");
 }
 
 MysqlServerLogin::Status MysqlServerLogin::onReply(my::Bytes payload, my::Writer& out) {
@@ -97,16 +132,24 @@ MysqlServerLogin::Status MysqlServerLogin::onReply(my::Bytes payload, my::Writer
     case my::kEofHeader: {
       auto sw = my::decodeAuthSwitchRequest(payload);
       if (!sw) return fail("malformed AuthSwitchRequest");
-      if (sw->pluginName != my::kNativePasswordPlugin)
+      if (sw->pluginName != my::kNativePasswordPlugin && sw->pluginName != my::kCachingSha2Plugin)
         return fail(
             fmt::format("the server asks for auth plugin \"{}\"; shardpool logs in to "
-                        "servers with mysql_native_password only",
+                        "servers with mysql_native_password or caching_sha2_password",
                         sw->pluginName));
       if (switched_) return fail("the server switched the auth plugin twice");
       switched_ = true;
-      std::string token = tokenFor(my::scrambleOf(sw->pluginData));
-      my::putAuthSwitchResponse(out, seq_.take(), my::asBytes(token));
+      auto token = answerFor(sw->pluginName, my::scrambleOf(sw->pluginData));
+      if (!token)
+        return fail("the server asks for caching_sha2_password, which needs the user's "
+                    "plaintext password in [users] (or the database's password)");
+      my::putAuthSwitchResponse(out, seq_.take(), my::asBytes(*token));
       return Status::Continue;
+    }
+    case 0x01: {  // AuthMoreData
+      auto data = my::decodeAuthMoreData(payload);
+      if (!data) return fail("malformed AuthMoreData");
+      return onMoreData(*data, out);
     }
     default:
       return fail(fmt::format("unexpected packet (0x{:02x}) during login", payload[0]));

@@ -1,8 +1,13 @@
 // The MySQL engine's backend login, without I/O: shardpool as a client logging in to a MySQL or
-// MariaDB server with mysql_native_password. It reads the server's greeting, writes a
-// HandshakeResponse41 (the capabilities both sides have, the database, the token), answers an
-// AuthSwitchRequest to mysql_native_password with the new scramble's token, and reports the OK
-// or the server's ERR. The session feeds it one payload at a time and sends what it writes.
+// MariaDB server. It reads the server's greeting, writes a HandshakeResponse41 (the
+// capabilities both sides have, the database, the token for the greeting's plugin), answers an
+// AuthSwitchRequest, and reports the OK or the server's ERR. The session feeds it one payload at
+// a time and sends what it writes.
+//
+// Plugins: mysql_native_password (from the password or the SHA1 stage a client proved), and
+// MySQL 8's caching_sha2_password (needs the plaintext password): the fast path, and the full
+// authentication the server asks for when its cache lacks the user, with the password encrypted
+// with the server's RSA key (asked for with 0x02; there is no TLS towards servers yet).
 #pragma once
 
 #include <cstdint>
@@ -49,6 +54,9 @@ class MysqlServerLogin {
  private:
   Status onGreeting(protocol::mysql::Bytes payload, protocol::mysql::Writer& out);
   Status onReply(protocol::mysql::Bytes payload, protocol::mysql::Writer& out);
+  Status onMoreData(protocol::mysql::Bytes data, protocol::mysql::Writer& out);
+  // The token for `plugin` (native or caching_sha2) and this scramble; sets sha2_/nonce_.
+  std::optional<std::string> answerFor(std::string_view plugin, protocol::mysql::Bytes scramble);
   std::string tokenFor(protocol::mysql::Bytes scramble) const;
   Status fail(std::string error);
   Status failWithErr(protocol::mysql::Bytes payload, std::string_view during);
@@ -61,6 +69,9 @@ class MysqlServerLogin {
   protocol::mysql::SequenceTracker seq_;
   bool greeted_ = false;
   bool switched_ = false;
+  bool sha2_ = false;          // answered for caching_sha2_password
+  bool keyRequested_ = false;  // its full authentication asked for the server's RSA key
+  std::string nonce_;          // the scramble the token answered
   protocol::mysql::Capabilities capabilities_ = 0;
   protocol::mysql::Capabilities clientLimit_ = ~protocol::mysql::Capabilities{0};
   uint32_t connectionId_ = 0;

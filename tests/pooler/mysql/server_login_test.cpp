@@ -2,6 +2,10 @@
 // and OK (the token must equal the recorded mariadb client's) and hand-made refusals.
 #include "pooler/mysql/server_login.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
 #include <catch2/catch.hpp>
 #include <random>
 
@@ -119,7 +123,14 @@ TEST_CASE("MysqlServerLogin: an auth switch to mysql_native_password is answered
     CHECK(login.onPacket(my::asBytes(switchTo("client_ed25519", 2)), 2, w) == Status::Failed);
     CHECK(login.error() ==
           "the server asks for auth plugin \"client_ed25519\"; shardpool logs in to servers "
-          "with mysql_native_password only");
+          "with mysql_native_password or caching_sha2_password");
+  }
+  SECTION("to caching_sha2_password: its fast-path token") {
+    REQUIRE(login.onPacket(my::asBytes(switchTo(my::kCachingSha2Plugin, 2)), 2, w) ==
+            Status::Continue);
+    auto answer = takeOne(w);
+    CHECK(answer.seq == 3);
+    CHECK(answer.payload == auth::cachingSha2Token("pw", my::asBytes(scramble)));
   }
 }
 
@@ -134,4 +145,123 @@ TEST_CASE("MysqlServerLogin: random packets never crash it", "[mysql][login]") {
     (void)login.onPacket(my::asBytes(junk), greetFirst ? 2 : 0, w);
     CHECK_FALSE(w.failed());
   }
+}
+
+namespace {
+
+// A MySQL 8 greeting proposing caching_sha2_password with `nonce`.
+std::string mysql8Greeting(const std::string& nonce) {
+  my::Handshake h;
+  h.serverVersion = "8.0.36";
+  h.connectionId = 9;
+  h.authPluginData = nonce;
+  h.capabilities = my::shardpoolCapabilities(false) | my::kClientPluginAuth;
+  h.characterSet = 255;
+  h.statusFlags = my::kServerStatusAutocommit;
+  h.authPluginName = my::kCachingSha2Plugin;
+  my::Writer w;
+  my::putHandshake(w, h);
+  return takeOne(w).payload;
+}
+
+std::string moreData(uint8_t seq, std::string_view data) {
+  my::Writer w;
+  my::putAuthMoreData(w, seq, my::asBytes(data));
+  return takeOne(w).payload;
+}
+
+std::string okPayload(uint8_t seq) {
+  my::Writer w;
+  my::putOk(w, seq, my::OkPacket{.statusFlags = my::kServerStatusAutocommit},
+            my::kClientProtocol41);
+  return takeOne(w).payload;
+}
+
+// An RSA key pair as MySQL 8 sends its public half (PEM), and a decryption with the private.
+struct RsaKey {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  ~RsaKey() { EVP_PKEY_free(key); }
+  std::string publicPem() const {
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(bio, key);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    std::string pem(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    return pem;
+  }
+  std::string decrypt(std::string_view cipher) const {
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
+    REQUIRE(EVP_PKEY_decrypt_init(ctx) == 1);
+    REQUIRE(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1);
+    size_t len = 0;
+    const auto* in = reinterpret_cast<const unsigned char*>(cipher.data());
+    REQUIRE(EVP_PKEY_decrypt(ctx, nullptr, &len, in, cipher.size()) == 1);
+    std::string out(len, '\0');
+    REQUIRE(EVP_PKEY_decrypt(ctx, reinterpret_cast<unsigned char*>(out.data()), &len, in,
+                             cipher.size()) == 1);
+    out.resize(len);
+    EVP_PKEY_CTX_free(ctx);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("MysqlServerLogin: MySQL 8's caching_sha2_password, fast path and full authentication",
+          "[mysql][login]") {
+  const std::string nonce = "0123456789abcdefghij";
+  MysqlServerLogin login("app", "s3cret", "shop");
+  my::Writer w;
+  REQUIRE(login.onPacket(my::asBytes(mysql8Greeting(nonce)), 0, w) == Status::Continue);
+  auto response = my::decodeHandshakeResponse(takeOne(w).bytes());
+  REQUIRE(response);
+  CHECK(response->authPluginName == my::kCachingSha2Plugin);
+  CHECK(my::asText(response->authResponse) ==
+        auth::cachingSha2Token("s3cret", my::asBytes(nonce)));
+
+  SECTION("the server has the user cached: fast auth success, then OK") {
+    REQUIRE(login.onPacket(my::asBytes(moreData(2, "\x03")), 2, w) == Status::Continue);
+    CHECK(w.data().empty());
+    CHECK(login.onPacket(my::asBytes(okPayload(3)), 3, w) == Status::Done);
+  }
+  SECTION("full authentication: the RSA key asked for, the password sent encrypted with it") {
+    RsaKey key;
+    REQUIRE(login.onPacket(my::asBytes(moreData(2, "\x04")), 2, w) == Status::Continue);
+    auto request = takeOne(w);
+    CHECK(request.seq == 3);
+    CHECK(request.payload == std::string(1, '\x02'));
+    REQUIRE(login.onPacket(my::asBytes(moreData(4, key.publicPem())), 4, w) == Status::Continue);
+    auto secret = takeOne(w);
+    CHECK(secret.seq == 5);
+    CHECK(key.decrypt(secret.payload) ==
+          auth::cachingSha2XorPassword("s3cret", my::asBytes(nonce)));
+    CHECK(login.onPacket(my::asBytes(okPayload(6)), 6, w) == Status::Done);
+  }
+  SECTION("a key that is not one fails clearly") {
+    REQUIRE(login.onPacket(my::asBytes(moreData(2, "\x04")), 2, w) == Status::Continue);
+    takeOne(w);
+    CHECK(login.onPacket(my::asBytes(moreData(4, "not a key")), 4, w) == Status::Failed);
+    CHECK(login.error() == "the server's RSA public key could not be used");
+  }
+}
+
+TEST_CASE("MysqlServerLogin: caching_sha2_password needs the plaintext password",
+          "[mysql][login]") {
+  // Only the SHA1 stage a client proved: answered with mysql_native_password, and a switch to
+  // caching_sha2_password is a clear failure.
+  MysqlServerLogin login("app", auth::mysqlNativeStage1("s3cret"), "shop");
+  my::Writer w;
+  REQUIRE(login.onPacket(my::asBytes(mysql8Greeting("0123456789abcdefghij")), 0, w) ==
+          Status::Continue);
+  auto response = my::decodeHandshakeResponse(takeOne(w).bytes());
+  REQUIRE(response);
+  CHECK(response->authPluginName == my::kNativePasswordPlugin);
+  my::Writer s;
+  my::putAuthSwitchRequest(s, 2, my::kCachingSha2Plugin,
+                           my::asBytes(std::string("abcdefghijklmnopqrst") + '\0'));
+  CHECK(login.onPacket(takeOne(s).bytes(), 2, w) == Status::Failed);
+  CHECK(login.error() ==
+        "the server asks for caching_sha2_password, which needs the user's plaintext password "
+        "in [users] (or the database's password)");
 }
