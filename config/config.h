@@ -59,6 +59,9 @@ struct General {
   // The port MySQL clients connect on (databases with protocol = "mysql"), on listen_addr;
   // 0: none.
   uint16_t mysqlListenPort = 0;
+  // The auth plugin the MySQL greeting proposes: false mysql_native_password (MariaDB's
+  // default), true caching_sha2_password (MySQL 8's: its clients answer with it at once).
+  bool mysqlCachingSha2 = false;
   unsigned workers = 0;  // 0: one per core
   // A unix socket for clients, <dir>/.s.PGSQL.<listen_port> (PgBouncer's); empty: none. Its
   // file mode and group (empty: shardpool's own).

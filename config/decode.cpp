@@ -65,6 +65,12 @@ const Field<General> kGeneralFields[] = {
      [](General& g, const ValueReader& v) {
        if (auto p = v.integer(0, kMaxPort)) g.mysqlListenPort = static_cast<uint16_t>(*p);
      }},
+    {"mysql_default_auth",
+     [](General& g, const ValueReader& v) {
+       static constexpr std::string_view kPlugins[] = {"mysql_native_password",
+                                                      "caching_sha2_password"};
+       if (auto i = v.choice(kPlugins)) g.mysqlCachingSha2 = *i == 1;
+     }},
     {"unix_socket_dir",
      [](General& g, const ValueReader& v) {
        if (auto s = v.string(true)) g.unixSocketDir = *s;

@@ -40,6 +40,10 @@ const std::vector<GeneralKey>& generalKeys() {
        [](General& n, const General& r) { n.listenPort = r.listenPort; }},
       {"mysql_listen_port", [](const General& g) { return std::to_string(g.mysqlListenPort); },
        [](General& n, const General& r) { n.mysqlListenPort = r.mysqlListenPort; }},
+      {"mysql_default_auth",
+       [](const General& g) {
+         return std::string(g.mysqlCachingSha2 ? "caching_sha2_password" : "mysql_native_password");
+       }},
       {"workers", [](const General& g) { return std::to_string(g.workers); },
        [](General& n, const General& r) { n.workers = r.workers; }},
       {"unix_socket_dir", [](const General& g) { return g.unixSocketDir; },

@@ -35,6 +35,8 @@ class ValueReader {
   std::optional<LogLevel> logLevel() const;
   std::optional<TlsMode> tlsMode() const;
   std::optional<bool> boolean() const;
+  // Index of the string value in `names`, or nullopt after reporting.
+  std::optional<size_t> choice(std::span<const std::string_view> names) const;
   std::optional<ShardingFunction> shardingFunction() const;  // not "none"
   std::optional<KeyType> keyType() const;
   std::optional<ReadFrom> readFrom() const;
@@ -49,8 +51,6 @@ class ValueReader {
   Diagnostics& diagnostics() const { return diag_; }
 
  private:
-  // Index of the string value in `names`, or nullopt after reporting.
-  std::optional<size_t> choice(std::span<const std::string_view> names) const;
 
   const toml::node& node_;
   std::string keyPath_;

@@ -231,3 +231,71 @@ TEST_CASE("mysql engine: client TLS: the CLI and PyMySQL log in over TLS; with r
     }
   }
 }
+
+TEST_CASE("mysql engine: caching_sha2_password from real clients: PyMySQL, the CLI, node mysql2",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  std::string password = primary.value("SP_APP_PASSWORD");
+  MariaDbCli admin(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"));
+  // The same user with mysql.user's SHA1 form in [users]: the fast path cannot check it.
+  std::string hashed = admin.scalar("SELECT PASSWORD('" + password + "')");
+  auto python = [&](uint16_t port, bool tls) {
+    return runCommand(
+        {"/usr/bin/python3", "-c",
+         "import pymysql, sys\n"
+         "kw = {'ssl': {'ca': sys.argv[3]}} if sys.argv[4] == '1' else {}\n"
+         "c = pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+         "password=sys.argv[2], database='sp_db', **kw)\n"
+         "cur = c.cursor()\ncur.execute('SELECT 6 * 7')\n"
+         "print(cur.fetchall()[0][0], c._auth_plugin_name)\n",
+         std::to_string(port), password, testCert("ca.crt"), tls ? "1" : "0"},
+        {}, 30s);
+  };
+  std::string tls = "client_tls_sslmode = \"prefer\"\nclient_tls_cert_file = \"" +
+                    testCert("server.crt") + "\"\nclient_tls_key_file = \"" +
+                    testCert("server.key") + "\"\n";
+  SECTION("plaintext in [users]: the fast path") {
+    Proxy proxy(mysqlConfig(primary.port(), "mysql_default_auth = \"caching_sha2_password\""));
+    auto r = python(proxy.mysqlPort(), false);
+    INFO(r.all() << proxy.log());
+    CHECK(r.out == "42 caching_sha2_password\n");
+    auto cli = appVia(proxy.mysqlPort()).scalar("SELECT 'cli'");
+    CHECK(cli == "cli");
+    auto node = runCommand(
+        {"node", "-e",
+         "const m = require('mysql2/promise');"
+         "(async () => { const c = await m.createConnection({host: '127.0.0.1', port: " +
+             std::to_string(proxy.mysqlPort()) + ", user: 'sp_app', password: process.argv[1], "
+             "database: 'sp_db'}); const [r] = await c.query('SELECT 6 * 7 AS x');"
+             "console.log(r[0].x); await c.end(); })().catch(e => { console.log(e.message); "
+             "process.exit(1); })",
+         password},
+        {{"NODE_PATH", std::string(std::getenv("SHARDPOOL_IT_NODE_DIR")
+                                       ? std::getenv("SHARDPOOL_IT_NODE_DIR")
+                                       : "/tmp/shardpool-it-node") +
+                           "/node_modules"}},
+        30s);
+    INFO(node.all());
+    CHECK(node.out == "42\n");
+    // A wrong password is still MariaDB's ERR 1045.
+    auto wrong = MariaDbCli(proxy.mysqlPort(), "sp_app", "wrong").expectError("SELECT 1");
+    CHECK(wrong.code == 1045);
+  }
+  SECTION("mysql.user's hash in [users]: full authentication over TLS, else a switch") {
+    std::string config = "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+                         "mysql_listen_port = @MYSQL_LISTEN_PORT@\n"
+                         "mysql_default_auth = \"caching_sha2_password\"\n" +
+                         tls + "\n[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\n"
+                         "port = " + std::to_string(primary.port()) +
+                         "\n\n[users.sp_app]\npassword = \"" + hashed + "\"\n";
+    Proxy proxy(config);
+    auto overTls = python(proxy.mysqlPort(), true);
+    INFO(overTls.all() << proxy.log());
+    CHECK(overTls.out == "42 caching_sha2_password\n");
+    auto clear = python(proxy.mysqlPort(), false);
+    INFO(clear.all());
+    CHECK(contains(clear.out, "42 "));  // switched to mysql_native_password (PyMySQL keeps
+                                        // the first plugin's name)
+    CHECK(contains(proxy.log(), "login accepted"));
+  }
+}

@@ -24,7 +24,8 @@ MysqlClientLogin::MysqlClientLogin(const Scramble& scramble, uint32_t connection
                                    std::string peerHost)
     : scramble_(scramble), connectionId_(connectionId), peerHost_(std::move(peerHost)) {}
 
-void MysqlClientLogin::greet(my::Writer& out, std::string_view serverVersion, bool tls) {
+void MysqlClientLogin::greet(my::Writer& out, std::string_view serverVersion, bool tls,
+                             bool cachingSha2) {
   tlsOffered_ = tls;
   my::Handshake h;
   h.serverVersion = serverVersion;
@@ -33,7 +34,7 @@ void MysqlClientLogin::greet(my::Writer& out, std::string_view serverVersion, bo
   h.capabilities = my::shardpoolCapabilities(tls);
   h.characterSet = my::kCollationUtf8mb4GeneralCi;
   h.statusFlags = my::kServerStatusAutocommit;
-  h.authPluginName = my::kNativePasswordPlugin;
+  h.authPluginName = cachingSha2 ? my::kCachingSha2Plugin : my::kNativePasswordPlugin;
   my::putHandshake(out, h);
   seq_.reset(1);
   phase_ = Phase::Response;
@@ -41,7 +42,7 @@ void MysqlClientLogin::greet(my::Writer& out, std::string_view serverVersion, bo
 
 MysqlClientLogin::Status MysqlClientLogin::onPacket(my::Bytes payload, uint8_t sequenceId,
                                                     my::Writer& out) {
-  if (phase_ != Phase::Response && phase_ != Phase::SwitchResponse) {
+  if (phase_ != Phase::Response && phase_ != Phase::SwitchResponse && phase_ != Phase::FullAuth) {
     reason_ = "a packet while none was expected";
     return Status::Malformed;
   }
@@ -51,7 +52,19 @@ MysqlClientLogin::Status MysqlClientLogin::onPacket(my::Bytes payload, uint8_t s
     return Status::Malformed;
   }
   if (phase_ == Phase::Response) return takeResponse(payload, out);
+  if (phase_ == Phase::FullAuth) {
+    // The password in clear (TLS), NUL-terminated.
+    std::string_view password = my::asText(payload);
+    if (!password.empty() && password.back() == '\0') password.remove_suffix(1);
+    token_.assign(password);
+    if (password.empty() || auth::mysqlNativeStage2(password) != *stored_)
+      return deny(out, "password mismatch (full authentication)");
+    stage1_ = auth::mysqlNativeStage1(password);
+    return accept(out);
+  }
   token_.assign(my::asText(payload));  // the AuthSwitchResponse: the native token
+  sha2_ = false;
+  if (stored_) return checkNative(*stored_, out);  // switched after verify()
   phase_ = Phase::Verify;
   return Status::Identified;
 }
@@ -75,7 +88,11 @@ MysqlClientLogin::Status MysqlClientLogin::takeResponse(my::Bytes payload, my::W
   user_.assign(r->username);
   database_.assign(r->database);
   // Without PLUGIN_AUTH a 4.1 client answers for mysql_native_password.
-  if (r->authPluginName.empty() || r->authPluginName == my::kNativePasswordPlugin) {
+  // A caching_sha2_password token is 32 bytes; a client that sent none (libmariadb's plugin
+  // waits for the server's plugin data) is switched like any other.
+  if (r->authPluginName.empty() || r->authPluginName == my::kNativePasswordPlugin ||
+      (r->authPluginName == my::kCachingSha2Plugin && r->authResponse.size() == 32)) {
+    sha2_ = r->authPluginName == my::kCachingSha2Plugin;
     token_.assign(my::asText(r->authResponse));
     phase_ = Phase::Verify;
     return Status::Identified;
@@ -115,20 +132,50 @@ MysqlClientLogin::Status MysqlClientLogin::verify(std::string_view password, my:
   const my::Bytes token = my::asBytes(token_);
   if (password.empty()) {
     if (!token.empty()) return deny(out, "password mismatch (the user has no password)");
-    phase_ = Phase::Done;
-    my::putOk(out, seq_.take(), my::OkPacket{.statusFlags = my::kServerStatusAutocommit},
-              capabilities_);
-    return Status::Accepted;
+    return accept(out);
   }
-  std::optional<auth::Sha1Digest> stage2 = auth::parseMysqlNativeStored(password);
-  if (!stage2) {
-    if (password.size() == 41 && password[0] == '*')
-      return deny(out, "the user's stored mysql_native_password hash is malformed");
-    stage2 = auth::mysqlNativeStage2(password);
+  std::optional<auth::Sha1Digest> hashed = auth::parseMysqlNativeStored(password);
+  if (!hashed && password.size() == 41 && password[0] == '*')
+    return deny(out, "the user's stored mysql_native_password hash is malformed");
+  if (sha2_ && !hashed) {
+    // caching_sha2_password's fast path, from the plaintext.
+    if (!auth::verifyCachingSha2Token(token, bytesOf(scramble_),
+                                      auth::cachingSha2Stage2(password)))
+      return deny(out, token.empty() ? "no password sent" : "password mismatch");
+    stage1_ = auth::mysqlNativeStage1(password);
+    const uint8_t fastAuthOk = my::kCachingSha2FastAuthSuccess;
+    my::putAuthMoreData(out, seq_.take(), my::Bytes(&fastAuthOk, 1));
+    return accept(out);
   }
-  auto stage1 = auth::verifyMysqlNativeToken(token, bytesOf(scramble_), *stage2);
+  if (sha2_) {
+    // Only mysql.user's SHA1 form: the client's password itself over TLS, else its native
+    // token for the same scramble.
+    stored_ = *hashed;
+    if (overTls_) {
+      const uint8_t fullAuth = my::kCachingSha2PerformFullAuth;
+      my::putAuthMoreData(out, seq_.take(), my::Bytes(&fullAuth, 1));
+      phase_ = Phase::FullAuth;
+    } else {
+      std::string data(reinterpret_cast<const char*>(scramble_.data()), scramble_.size());
+      data.push_back('\0');
+      my::putAuthSwitchRequest(out, seq_.take(), my::kNativePasswordPlugin, my::asBytes(data));
+      phase_ = Phase::SwitchResponse;
+    }
+    return Status::Continue;
+  }
+  return checkNative(hashed ? *hashed : auth::mysqlNativeStage2(password), out);
+}
+
+MysqlClientLogin::Status MysqlClientLogin::checkNative(const auth::Sha1Digest& stage2,
+                                                       my::Writer& out) {
+  const my::Bytes token = my::asBytes(token_);
+  auto stage1 = auth::verifyMysqlNativeToken(token, bytesOf(scramble_), stage2);
   if (!stage1) return deny(out, token.empty() ? "no password sent" : "password mismatch");
   stage1_ = *stage1;
+  return accept(out);
+}
+
+MysqlClientLogin::Status MysqlClientLogin::accept(my::Writer& out) {
   phase_ = Phase::Done;
   my::putOk(out, seq_.take(), my::OkPacket{.statusFlags = my::kServerStatusAutocommit},
             capabilities_);

@@ -1,12 +1,16 @@
 // The MySQL engine's client login, without I/O: shardpool as the server a MySQL client logs in
 // to. It writes the greeting (Handshake v10 offering mysql_native_password), reads the
-// client's HandshakeResponse41, switches a client that answered for another plugin (a MySQL 8
-// client's caching_sha2_password) to mysql_native_password with the same scramble, and checks
-// the token against the user's password from [users] (plaintext, or mysql.user's "*HEX" form).
-// The session feeds it one payload at a time and sends what it writes.
+// client's HandshakeResponse41 and checks its token against the user's password from [users]
+// (plaintext, or mysql.user's "*HEX" form). The session feeds it one payload at a time and
+// sends what it writes.
 //
-// Sequence ids: greeting 0, response 1, [AuthSwitchRequest 2, AuthSwitchResponse 3,] then the
-// OK or ERR that ends the login.
+// A MySQL 8 client answers for caching_sha2_password: with a plaintext password its fast-path
+// token is checked (AuthMoreData "fast auth success", then OK); with only the "*HEX" form,
+// over TLS the client is asked for its password (full authentication), and without TLS it is
+// switched to mysql_native_password with the same scramble. Other plugins are switched too.
+//
+// Sequence ids: greeting 0, response 1 (2 after an SSLRequest), then the AuthSwitchRequest or
+// AuthMoreData exchange, then the OK or ERR that ends the login.
 #pragma once
 
 #include <array>
@@ -40,8 +44,10 @@ class MysqlClientLogin {
   MysqlClientLogin(const Scramble& scramble, uint32_t connectionId, std::string peerHost);
 
   // The greeting, sequence id 0; `tls`: CLIENT_SSL is offered (an SSLRequest is then answered
-  // with Status::StartTls).
-  void greet(protocol::mysql::Writer& out, std::string_view serverVersion, bool tls = false);
+  // with Status::StartTls); `cachingSha2`: it proposes caching_sha2_password (mysql_default_auth)
+  // instead of mysql_native_password.
+  void greet(protocol::mysql::Writer& out, std::string_view serverVersion, bool tls = false,
+             bool cachingSha2 = false);
   // One whole client packet (its payload and sequence id); writes the reply, if any, to `out`.
   Status onPacket(protocol::mysql::Bytes payload, uint8_t sequenceId, protocol::mysql::Writer& out);
   // After Identified: checks the client's token against `password` (plaintext, or "*" and 40
@@ -79,7 +85,16 @@ class MysqlClientLogin {
   uint32_t connectionId_;
   std::string peerHost_;
   protocol::mysql::SequenceTracker seq_;
-  enum class Phase { Greeting, Response, SwitchResponse, Verify, Done } phase_ = Phase::Greeting;
+  // SwitchResponse: the native token after a switch; FullAuth: the cleartext password over
+  // TLS (caching_sha2_password's full authentication), checked against stored_ by onPacket.
+  enum class Phase { Greeting, Response, SwitchResponse, Verify, FullAuth, Done } phase_ =
+      Phase::Greeting;
+  bool sha2_ = false;  // the token is caching_sha2_password's
+  // After verify() asked for more (full authentication, or a switch to native): the user's
+  // stored stage2 that onPacket checks the answer against.
+  std::optional<auth::Sha1Digest> stored_;
+  Status accept(protocol::mysql::Writer& out);
+  Status checkNative(const auth::Sha1Digest& stage2, protocol::mysql::Writer& out);
   std::string user_;
   std::string database_;
   std::string token_;

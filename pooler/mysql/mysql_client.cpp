@@ -56,7 +56,8 @@ void MysqlClient::onStarted() {
   std::string host = endpoints(peer, local) ? peer.host : std::string("localhost");
   login_.emplace(auth::mysqlScramble(), static_cast<uint32_t>(id()), std::move(host));
   my::Writer w;
-  login_->greet(w, kServerVersion, worker().runtime().acceptTls() != nullptr);
+  login_->greet(w, kServerVersion, worker().runtime().acceptTls() != nullptr,
+                worker().runtime().config()->general.mysqlCachingSha2);
   send(w.take());
 }
 
@@ -156,6 +157,8 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
       break;
   }
   pendingOk_ = w.take();
+  pool_ = loginPool_;
+  loginPool_ = nullptr;
   if (changingUser_) {
     // A new session for the new user: its character set (the command's, else the one it had),
     // its database's schema, nothing of the old one.
@@ -204,10 +207,10 @@ MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
     return login_->refuse(out, 1049, "42000", fmt::format("Unknown database '{}'", database_));
   if (!changingUser_ && !countClient())
     return login_->refuse(out, 1040, "08004", "Too many connections");
-  MysqlClientLogin::Status st = login_->verify(user->password, out);
-  if (st == MysqlClientLogin::Status::Accepted)
-    pool_ = &worker().runtime().pools().get(*cfg, *db, database_, user_);
-  return st;
+  // Its pool once accepted, now or after more of the exchange (caching_sha2's full
+  // authentication, a switch to mysql_native_password).
+  loginPool_ = &worker().runtime().pools().get(*cfg, *db, database_, user_);
+  return login_->verify(user->password, out);
 }
 
 void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequenceId) {

@@ -152,6 +152,7 @@ class MysqlClient final : public ClientSession {
   bool transactionPooling_ = false;
   bool resetInFlight_ = false;  // the client's COM_RESET_CONNECTION is with the server
   bool changingUser_ = false;   // login_ checks a COM_CHANGE_USER
+  Pool* loginPool_ = nullptr;   // the pool of the user being checked, taken when accepted
   std::string previousUser_;    // who it stays when the change is refused
   std::string previousDatabase_;
   bool readingInput_ = false;

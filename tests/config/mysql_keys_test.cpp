@@ -38,6 +38,19 @@ TEST_CASE("config: protocol and mysql_listen_port defaults", "[config][mysql]") 
         Protocol::Postgres);
 }
 
+TEST_CASE("config: mysql_default_auth names the greeting's plugin", "[config][mysql]") {
+  CHECK_FALSE(loadOk(mysqlDb())->general.mysqlCachingSha2);
+  auto with = [](std::string_view plugin) {
+    return "[general]\nmysql_listen_port = 6033\nmysql_default_auth = \"" + std::string(plugin) +
+           "\"\n[databases.shop]\nprotocol = \"mysql\"\n";
+  };
+  CHECK_FALSE(loadOk(with("mysql_native_password"))->general.mysqlCachingSha2);
+  CHECK(loadOk(with("caching_sha2_password"))->general.mysqlCachingSha2);
+  ConfigError e = loadOneError(with("sha256_password"));
+  CHECK(e.keyPath == "general.mysql_default_auth");
+  CHECK(e.message.find("\"caching_sha2_password\"") != std::string::npos);
+}
+
 TEST_CASE("config: protocol takes postgres or mysql", "[config][mysql]") {
   ConfigError e = loadOneError("[databases.app]\nprotocol = \"mariadb\"\n");
   CHECK(e.keyPath == "databases.app.protocol");

@@ -121,28 +121,81 @@ TEST_CASE("MysqlClientLogin: a wrong password is ERR 1045 as MariaDB words it", 
   CHECK_FALSE(login.reason().empty());
 }
 
-TEST_CASE("MysqlClientLogin: a client answering for caching_sha2_password is switched",
-          "[mysql][login]") {
+TEST_CASE("MysqlClientLogin: a MySQL 8 client's caching_sha2_password", "[mysql][login]") {
   auto scramble = recordedScramble();
   auto login = greeted(scramble);
   my::Writer w;
   // A MySQL 8 client's fast-path token for its default plugin.
   std::string sha2 = auth::cachingSha2Token("pw", scramble);
   REQUIRE(login.onPacket(my::asBytes(responseFor(my::kCachingSha2Plugin, sha2)), 1, w) ==
-          Status::Continue);
-  auto sw = takeOne(w);
-  CHECK(sw.seq == 2);
-  auto request = my::decodeAuthSwitchRequest(sw.bytes());
-  REQUIRE(request);
-  CHECK(request->pluginName == my::kNativePasswordPlugin);
-  CHECK(my::testing::str(my::scrambleOf(request->pluginData)) ==
-        std::string(reinterpret_cast<const char*>(scramble.data()), scramble.size()));
-
-  std::string token = auth::mysqlNativeToken("pw", scramble);
-  REQUIRE(login.onPacket(my::asBytes(token), 3, w) == Status::Identified);
+          Status::Identified);
   CHECK(login.user() == "alice");
-  REQUIRE(login.verify("pw", w) == Status::Accepted);
-  CHECK(takeOne(w).seq == 4);
+
+  SECTION("a plaintext password: the fast path (fast auth success, then OK)") {
+    REQUIRE(login.verify("pw", w) == Status::Accepted);
+    auto packets = takePackets(w);
+    REQUIRE(packets.size() == 2);
+    CHECK(packets[0].seq == 2);
+    CHECK(packets[0].payload == std::string("\x01\x03", 2));
+    CHECK(packets[1].seq == 3);
+    CHECK(packets[1].payload[0] == 0x00);
+    REQUIRE(login.provenStage1());
+    CHECK(*login.provenStage1() == auth::mysqlNativeStage1("pw"));
+  }
+  SECTION("a wrong password: ERR 1045") {
+    REQUIRE(login.verify("other", w) == Status::Refused);
+    checkErr(takeOne(w), 2, 1045, "28000",
+             "Access denied for user 'alice'@'127.0.0.1' (using password: YES)");
+  }
+  SECTION("only mysql.user's hash, without TLS: switched to mysql_native_password") {
+    std::string stored = auth::formatMysqlNativeStored(auth::mysqlNativeStage2("pw"));
+    REQUIRE(login.verify(stored, w) == Status::Continue);
+    auto sw = takeOne(w);
+    CHECK(sw.seq == 2);
+    auto request = my::decodeAuthSwitchRequest(sw.bytes());
+    REQUIRE(request);
+    CHECK(request->pluginName == my::kNativePasswordPlugin);
+    CHECK(my::testing::str(my::scrambleOf(request->pluginData)) ==
+          std::string(reinterpret_cast<const char*>(scramble.data()), scramble.size()));
+    std::string token = auth::mysqlNativeToken("pw", scramble);
+    REQUIRE(login.onPacket(my::asBytes(token), 3, w) == Status::Accepted);
+    CHECK(takeOne(w).seq == 4);
+    CHECK(*login.provenStage1() == auth::mysqlNativeStage1("pw"));
+  }
+}
+
+TEST_CASE("MysqlClientLogin: caching_sha2_password's full authentication over TLS",
+          "[mysql][login]") {
+  auto scramble = recordedScramble();
+  MysqlClientLogin login(scramble, 7, "127.0.0.1");
+  my::Writer w;
+  login.greet(w, "5.5.5-shardpool", true);
+  auto greeting = my::decodeHandshake(takeOne(w).bytes());
+  REQUIRE(greeting);
+  CHECK((greeting->capabilities & my::kClientSsl) != 0);
+  // The SSLRequest (32 bytes: capabilities with CLIENT_SSL, max packet, charset, filler).
+  std::string ssl(32, '\0');
+  uint32_t caps = static_cast<uint32_t>(my::shardpoolCapabilities(true));
+  std::memcpy(ssl.data(), &caps, 4);
+  ssl[8] = static_cast<char>(my::kCollationUtf8mb4GeneralCi);
+  REQUIRE(login.onPacket(my::asBytes(ssl), 1, w) == Status::StartTls);
+  std::string response = responseFor(my::kCachingSha2Plugin, auth::cachingSha2Token("pw", scramble));
+  REQUIRE(login.onPacket(my::asBytes(response), 2, w) == Status::Identified);
+  CHECK(login.overTls());
+  std::string stored = auth::formatMysqlNativeStored(auth::mysqlNativeStage2("pw"));
+  REQUIRE(login.verify(stored, w) == Status::Continue);
+  auto more = takeOne(w);
+  CHECK(more.seq == 3);
+  CHECK(more.payload == std::string("\x01\x04", 2));
+  SECTION("the right password, in clear inside TLS") {
+    REQUIRE(login.onPacket(my::asBytes(std::string("pw", 3)), 4, w) == Status::Accepted);
+    CHECK(takeOne(w).seq == 5);
+    CHECK(*login.provenStage1() == auth::mysqlNativeStage1("pw"));
+  }
+  SECTION("a wrong one") {
+    REQUIRE(login.onPacket(my::asBytes(std::string("nope", 5)), 4, w) == Status::Refused);
+    CHECK(takeOne(w).seq == 5);
+  }
 }
 
 TEST_CASE("MysqlClientLogin: users without a password, and empty tokens", "[mysql][login]") {
