@@ -47,6 +47,11 @@ struct TempSchema {
                 ".* TO 'sp_app'@'%'; GRANT ALL ON " + name + ".* TO 'sp_app'@'127.0.0.1'");
   }
   ~TempSchema() { admin().run("DROP DATABASE IF EXISTS " + name); }
+  // The [databases] section that serves it through shardpool.
+  std::string databaseSection(uint16_t port) const {
+    return "\n[databases." + name + "]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+           std::to_string(port) + "\n";
+  }
 };
 
 // The two runs printed the same; else `diff -u` of them goes to stdout (ctest shows it).
@@ -247,9 +252,7 @@ TEST_CASE("mysql pooling: sysbench oltp_read_write, 8 threads over 2 servers, pr
   };
   auto prepared = sysbench(primary.port(), "prepare", {});
   REQUIRE(prepared.exitCode == 0);
-  Proxy proxy(poolingConfig(primary.port()) + "\n[databases." + schema.name +
-              "]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
-              std::to_string(primary.port()) + "\n");
+  Proxy proxy(poolingConfig(primary.port()) + schema.databaseSection(primary.port()));
   for (std::string mode : {"auto", "disable"}) {
     INFO("--db-ps-mode=" << mode);
     auto run = sysbench(proxy.mysqlPort(), "run",
@@ -374,5 +377,37 @@ TEST_CASE("mysql pooling: malformed and hostile input gets what MariaDB answers,
   CHECK(sameOutput("bad input", direct, proxied));
   CHECK(contains(proxied.out, "afterwards: OK\ndone\n"));
   CHECK_FALSE(contains(proxied.out, "hang"));
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}
+
+TEST_CASE("mysql pooling: Django's ORM on MySQLdb: migrate, then 6 threads of transactional CRUD "
+          "over 2 servers",
+          "[integration][mysql]") {
+  auto probe = runCommand({"/usr/bin/python3", "-c", "import django, MySQLdb"}, {}, 30s);
+  if (probe.exitCode != 0)
+    FAIL("Django or MySQLdb is not installed (python3-django, python3-mysqldb: "
+         "scripts/install-deps.sh): "
+         << probe.all());
+  const auto& primary = mariadbPrimary();
+  TempSchema direct, proxied;
+  auto run = [&](uint16_t port, const std::string& database) {
+    return runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_django.py"},
+                      {{"MYSQL_HOST", "127.0.0.1"},
+                       {"MYSQL_PORT", std::to_string(port)},
+                       {"MYSQL_USER", "sp_app"},
+                       {"MYSQL_PASSWORD", primary.value("SP_APP_PASSWORD")},
+                       {"MYSQL_DATABASE", database}},
+                      90s);
+  };
+  auto d = run(primary.port(), direct.name);
+  INFO("directly:\n" << d.all());
+  REQUIRE(d.exitCode == 0);
+  REQUIRE(contains(d.out, "counter: 60\n"));
+  Proxy proxy(poolingConfig(primary.port()) + proxied.databaseSection(primary.port()));
+  auto p = run(proxy.mysqlPort(), proxied.name);
+  INFO("through shardpool:\n" << p.all() << proxy.log());
+  CHECK(p.exitCode == 0);
+  CHECK(sameOutput("django", d, p));
+  CHECK_FALSE(contains(proxy.log(), "pinned"));
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
 }

@@ -12,8 +12,8 @@ PACKAGES=(
   # real servers and clients for tests, demo and benchmarks
   postgresql postgresql-contrib postgresql-client pgbouncer
   mariadb-server mariadb-client sysbench
-  # MySQL drivers for the MySQL engine's driver tests
-  python3-pymysql python3-mysqldb
+  # MySQL drivers (and Django's ORM on MySQLdb) for the MySQL engine's driver tests
+  python3-pymysql python3-mysqldb python3-django
   python3-psycopg openssl procps iproute2
   # client drivers of the driver matrix (integration/driver_matrix_test.cpp): every one from
   # Debian, nothing downloaded at test time
