@@ -16,7 +16,7 @@ namespace {
 constexpr std::string_view kPostgresOnlyKeys[] = {
     "auth_user",         "auth_query", "auth_dbname",          "shards",        "replicas",
     "sharding_function", "read_from",  "allow_unkeyed_writes", "default_shard", "tables",
-    "directory",         "sslmode",    "sslrootcert",          "connect_query"};
+    "directory",         "connect_query"};
 
 void checkDatabase(const Config& config, const Database& db, const toml::table* table,
                    const std::string& path, Diagnostics& diag) {
@@ -36,12 +36,6 @@ void checkDatabase(const Config& config, const Database& db, const toml::table* 
   if (db.password && secretKind(*db.password) != SecretKind::Plain) {
     diag.at(valueRegion(table, "password"), joinKeyPath(path, "password"),
             "a MySQL database's backend password must be the plaintext password");
-  }
-  if (config.serverTlsModeFor(db) >= TlsMode::Require) {
-    diag.at(valueRegion(table, "protocol"), joinKeyPath(path, "protocol"),
-            fmt::format("server_tls_sslmode {} applies to this database, but shardpool does not "
-                        "use TLS towards MySQL servers yet",
-                        toString(config.serverTlsModeFor(db))));
   }
 }
 

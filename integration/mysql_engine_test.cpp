@@ -299,3 +299,46 @@ TEST_CASE("mysql engine: caching_sha2_password from real clients: PyMySQL, the C
     CHECK(contains(proxy.log(), "login accepted"));
   }
 }
+
+TEST_CASE("mysql engine: TLS towards MySQL servers: verify-full, a wrong CA, a server without it",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();  // serves TLS (the fixture's certificates)
+  const auto& replica = mariadbReplica();  // does not
+  REQUIRE(primary.value("MYSQL_SSL") == "1");
+  // mysqlConfig ends with the [users] section: the database keys go before it.
+  auto withDbKeys = [](std::string text, const std::string& keys) {
+    size_t users = text.find("\n[users.");
+    text.insert(users, "\n" + keys);
+    return text;
+  };
+  {
+    Proxy proxy(withDbKeys(mysqlConfig(primary.port()),
+                           "sslmode = \"verify-full\"\nsslrootcert = \"" + testCert("ca.crt") +
+                               "\""));
+    auto rows = appVia(proxy.mysqlPort()).query("SHOW SESSION STATUS LIKE 'Ssl_version'");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0][1].rfind("TLSv1.", 0) == 0);
+  }
+  {
+    Proxy proxy(withDbKeys(mysqlConfig(primary.port()),
+                           "sslmode = \"verify-full\"\nsslrootcert = \"" +
+                               testCert("wrong-ca.crt") + "\""));
+    MyError e = appVia(proxy.mysqlPort()).expectError("SELECT 1");
+    INFO(e.message << proxy.log());
+    CHECK(e.code == 1105);
+    CHECK(contains(e.message, "TLS with the server failed"));
+  }
+  {
+    Proxy proxy(withDbKeys(mysqlConfig(replica.port()), "sslmode = \"require\""));
+    MyError e = appVia(proxy.mysqlPort()).expectError("SELECT 1");
+    INFO(e.message << proxy.log());
+    CHECK(e.code == 1105);
+    CHECK(contains(e.message, "does not offer TLS, which its sslmode requires"));
+  }
+  {
+    Proxy proxy(withDbKeys(mysqlConfig(replica.port()), "sslmode = \"prefer\""));
+    auto rows = appVia(proxy.mysqlPort()).query("SHOW SESSION STATUS LIKE 'Ssl_version'");
+    REQUIRE(rows.size() == 1);
+    CHECK((rows[0].size() < 2 || rows[0][1].empty()));  // no TLS: an empty Ssl_version
+  }
+}

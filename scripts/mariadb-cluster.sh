@@ -14,6 +14,11 @@
 #   scripts/mariadb-cluster.sh crash DIR   SIGKILL the server (a dead primary); data is kept
 #   scripts/mariadb-cluster.sh restart DIR start the kept data again on the same port (after crash)
 #
+# TLS (opt-in): with MARIADB_CLUSTER_SSL_DIR=DIR at `start` (DIR made by
+# scripts/make-test-certs.sh), the primary serves TLS with DIR's server.crt/server.key (CA
+# ca.crt), copied into its temp dir; its env then says MYSQL_SSL=1. Clients may still connect
+# without TLS.
+#
 # DIR only holds the `env` file (KEY=value lines); the data lives in a mktemp directory under /tmp.
 # As root, mariadb-install-db and mariadbd run with --user=mysql (mariadbd refuses root otherwise).
 # `--no-defaults` comes first on both, so nothing of /etc/mysql (nor its /run/mysqld socket)
@@ -92,6 +97,10 @@ server_args() {
     --innodb-log-file-size=16M --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0
     --sync-binlog=0 --sync-frm=0)
   if [ "$role" = replica ]; then args+=(--read-only=ON); fi
+  if [ -f "$tmp/ssl/server.crt" ]; then
+    args+=(--ssl-cert="$tmp/ssl/server.crt" --ssl-key="$tmp/ssl/server.key"
+      --ssl-ca="$tmp/ssl/ca.crt")
+  fi
   printf '%s\n' "${args[@]}"
 }
 
@@ -181,6 +190,7 @@ DATA_DIR=$tmp/data
 MARIADB_TMP_DIR=$tmp
 MARIADB_LOG=$tmp/mariadbd.log
 PID_FILE=$tmp/mariadbd.pid
+MYSQL_SSL=$([ -f "$tmp/ssl/server.crt" ] && echo 1 || echo 0)
 SEED_DIR=$tmp/seed
 SERVER_ID=$server_id
 ROLE=$role
@@ -219,6 +229,18 @@ do_start() {
     exit 1
   }
   cp -a "$tmp/seed" "$tmp/data"
+  if [ -n "${MARIADB_CLUSTER_SSL_DIR:-}" ]; then
+    local f
+    mkdir -p "$tmp/ssl"
+    for f in server.crt server.key ca.crt; do
+      [ -r "$MARIADB_CLUSTER_SSL_DIR/$f" ] || {
+        log "MARIADB_CLUSTER_SSL_DIR: cannot read $MARIADB_CLUSTER_SSL_DIR/$f (run scripts/make-test-certs.sh first)"
+        exit 1
+      }
+      install -m 600 "$MARIADB_CLUSTER_SSL_DIR/$f" "$tmp/ssl/$f"
+    done
+    own_tmp "$tmp"
+  fi
 
   port=$(start_on_free_port "$tmp" 1 primary) || {
     log "could not start MariaDB; log: $tmp/mariadbd.log"

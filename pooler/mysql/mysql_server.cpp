@@ -107,6 +107,13 @@ void MysqlServer::onConnected(int status) {
   }
   // Session tracking is asked for whatever the client has: shardpool follows the session with
   // it, and takes the entries out of OKs for a client without it.
+  if (s.tlsMode != config::TlsMode::Disable) {
+    if (!s.tls) {
+      fail(fmt::format("TLS to the server is not available: {}", s.tlsError));
+      return;
+    }
+    login_->useTls(true, s.tlsMode >= config::TlsMode::Require);
+  }
   if (MysqlClient* c =
           forClient_ ? dynamic_cast<MysqlClient*>(worker().findClient(forClient_)) : nullptr)
     login_->limitCapabilities((c->capabilities() & ~my::kClientLocalFiles) |  // no LOCAL INFILE
@@ -212,6 +219,11 @@ void MysqlServer::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   switch (st) {
     case MysqlServerLogin::Status::Continue:
       return;
+    case MysqlServerLogin::Status::StartTls: {
+      const PoolSettings& s = pool_.settings();
+      startTls(TlsSession::connect(*s.tls, s.host, s.tlsMode == config::TlsMode::VerifyFull));
+      return;
+    }
     case MysqlServerLogin::Status::Failed: {
       std::string sqlState = login_->sqlState().empty() ? "08006" : login_->sqlState();
       fail(fmt::format("the server refused the login: {}", login_->error()), sqlState);
@@ -572,8 +584,12 @@ void MysqlServer::onWriteError(int status) {
   close(fmt::format("write error: {}", uv_strerror(status)), true);
 }
 
+void MysqlServer::onTlsReady() {
+  if (login_) send(login_->responseAfterTls());
+}
+
 void MysqlServer::onTlsFailed(const std::string& error) {
-  fail(error);
+  fail(fmt::format("TLS with the server failed: {}", error));
 }
 
 void MysqlServer::onTick(Clock::time_point now) {

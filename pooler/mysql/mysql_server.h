@@ -90,6 +90,7 @@ class MysqlServer final : public ServerLink {
   void onReadEnd(int status) override;
   void onWriteError(int status) override;
   void onConnected(int status) override;
+  void onTlsReady() override;
   void onTlsFailed(const std::string& error) override;
 
  private:

@@ -54,6 +54,10 @@ MysqlServerLogin::Status MysqlServerLogin::onGreeting(my::Bytes payload, my::Wri
   const my::Capabilities required = my::kClientProtocol41 | my::kClientSecureConnection;
   if ((h->capabilities & required) != required)
     return fail(fmt::format("server {} lacks PROTOCOL_41 or SECURE_CONNECTION", h->serverVersion));
+  const bool tls = wantTls_ && (h->capabilities & my::kClientSsl) != 0;
+  if (requireTls_ && !tls)
+    return fail(fmt::format("server {} does not offer TLS, which its sslmode requires",
+                            h->serverVersion));
   greeted_ = true;
   serverVersion_.assign(h->serverVersion);
   connectionId_ = h->connectionId;
@@ -69,6 +73,7 @@ MysqlServerLogin::Status MysqlServerLogin::onGreeting(my::Bytes payload, my::Wri
   // shardpool asks for none of them.
   capabilities_ |= my::kClientMysql;
   capabilities_ &= 0xFFFFFFFFu;
+  if (tls) capabilities_ |= my::kClientSsl;
 
   // caching_sha2_password is answered in the response when the greeting proposes it and the
   // password is known; otherwise mysql_native_password (a server may switch us after).
@@ -84,6 +89,18 @@ MysqlServerLogin::Status MysqlServerLogin::onGreeting(my::Bytes payload, my::Wri
   r.authResponse = my::asBytes(token);
   r.database = database_;
   r.authPluginName = plugin;
+  if (tls) {
+    // The SSLRequest in clear, then the same response inside TLS.
+    my::SslRequest request;
+    request.capabilities = capabilities_;
+    request.maxPacketSize = kMaxPacketSize;
+    request.characterSet = characterSet_;
+    my::putSslRequest(out, seq_.take(), request);
+    my::Writer inside;
+    my::putHandshakeResponse(inside, seq_.take(), r);
+    afterTls_ = inside.take();
+    return Status::StartTls;
+  }
   my::putHandshakeResponse(out, seq_.take(), r);
   return Status::Continue;
 }

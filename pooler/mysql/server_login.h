@@ -25,6 +25,7 @@ class MysqlServerLogin {
  public:
   enum class Status {
     Continue,  // a packet was written (the response); feed the server's next one
+    StartTls,  // an SSLRequest was written: start TLS, then send responseAfterTls() in it
     Done,      // the server's OK: logged in
     Failed,    // the server refused (its ERR) or spoke out of turn; error() says why
   };
@@ -40,6 +41,14 @@ class MysqlServerLogin {
   // client the connection is opened for) beyond what the login itself needs, so that replies
   // come in the format that client negotiated.
   void limitCapabilities(protocol::mysql::Capabilities client) { clientLimit_ = client; }
+  // Before the greeting: ask for TLS when the server offers it (`want`), and fail when it does
+  // not and `require`.
+  void useTls(bool want, bool require) {
+    wantTls_ = want;
+    requireTls_ = require;
+  }
+  // After StartTls, once TLS is up: the HandshakeResponse (sequence id 2) to send inside it.
+  std::string responseAfterTls() { return std::move(afterTls_); }
 
   // What both sides agreed on (after the greeting).
   protocol::mysql::Capabilities capabilities() const { return capabilities_; }
@@ -68,6 +77,9 @@ class MysqlServerLogin {
   uint8_t characterSet_;
   protocol::mysql::SequenceTracker seq_;
   bool greeted_ = false;
+  bool wantTls_ = false;
+  bool requireTls_ = false;
+  std::string afterTls_;
   bool switched_ = false;
   bool sha2_ = false;          // answered for caching_sha2_password
   bool keyRequested_ = false;  // its full authentication asked for the server's RSA key

@@ -79,8 +79,6 @@ TEST_CASE("config: a MySQL database refuses PostgreSQL-only keys", "[config][mys
       {"auth_query = \"SELECT 1\"", "auth_query"},
       {"auth_dbname = \"x\"", "auth_dbname"},
       {"connect_query = \"SET NAMES utf8mb4\"", "connect_query"},
-      {"sslmode = \"disable\"", "sslmode"},
-      {"sslrootcert = \"/etc/hostname\"", "sslrootcert"},
       {"read_from = \"primary\"", "read_from"},
       {"replicas = [{ host = \"10.0.0.2\" }]", "replicas"},
   };
@@ -117,19 +115,18 @@ TEST_CASE("config: a MySQL database has one TCP host and a plaintext password",
   CHECK(cfg->databases.at("shop").password == "secret");
 }
 
-TEST_CASE("config: no fallback MySQL database, no server TLS towards MySQL", "[config][mysql]") {
+TEST_CASE("config: no fallback MySQL database; TLS towards MySQL servers as for PostgreSQL",
+          "[config][mysql]") {
   ConfigError e = loadOneError("[general]\nmysql_listen_port = 6033\n"
                                "[databases.\"*\"]\nprotocol = \"mysql\"\n");
   CHECK(e.keyPath == "databases.\"*\".protocol");
   CHECK(e.line == 4);
 
-  e = loadOneError("[general]\nmysql_listen_port = 6033\nserver_tls_sslmode = \"require\"\n"
-                   "[databases.shop]\nprotocol = \"mysql\"\n");
-  CHECK(e.keyPath == "databases.shop.protocol");
-  CHECK(e.message.find("does not use TLS towards MySQL servers") != std::string::npos);
-  // prefer falls back to plain connections, as with a server that refuses TLS.
-  loadOk("[general]\nmysql_listen_port = 6033\nserver_tls_sslmode = \"prefer\"\n"
-         "[databases.shop]\nprotocol = \"mysql\"\n");
+  auto cfg = loadOk("[general]\nmysql_listen_port = 6033\nserver_tls_sslmode = \"require\"\n"
+                    "[databases.shop]\nprotocol = \"mysql\"\n");
+  CHECK(cfg->serverTlsModeFor(cfg->databases.at("shop")) == TlsMode::Require);
+  cfg = loadOk(mysqlDb("sslmode = \"verify-full\"\nsslrootcert = \"/etc/hostname\"\n"));
+  CHECK(cfg->serverTlsModeFor(cfg->databases.at("shop")) == TlsMode::VerifyFull);
 }
 
 TEST_CASE("config: warnings for MySQL databases nobody can reach or log in to",
