@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 
 #include "integration/admin_util.h"
@@ -409,5 +410,66 @@ TEST_CASE("mysql pooling: Django's ORM on MySQLdb: migrate, then 6 threads of tr
   CHECK(p.exitCode == 0);
   CHECK(sameOutput("django", d, p));
   CHECK_FALSE(contains(proxy.log(), "pinned"));
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}
+
+TEST_CASE("mysql pooling: a backend that dies and comes back: pooled clients go on, a pinned one "
+          "is told",
+          "[integration][mysql]") {
+  // A MariaDB of its own (the fixture's serves the other tests).
+  TempDir dir;
+  std::string cluster = sourceDir() + "/scripts/mariadb-cluster.sh";
+  std::string data = dir.path() + "/db";
+  auto started = runCommand({cluster, "start", data}, {}, 120s);
+  REQUIRE(started.exitCode == 0);
+  struct Stop {
+    std::string cluster, data;
+    ~Stop() { runCommand({cluster, "stop", data}, {}, 60s); }
+  } stop{cluster, data};
+  uint16_t port = 0;
+  std::istringstream lines(started.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("MYSQL_PORT=", 0) == 0) port = static_cast<uint16_t>(std::stoi(line.substr(11)));
+  REQUIRE(port != 0);
+  Proxy proxy(poolingConfig(port));
+  std::string script =
+      "import pymysql, subprocess, sys, time\n"
+      "def conn():\n"
+      "    return pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+      "password='app_pass', database='sp_db', autocommit=True)\n"
+      "def q(c, sql):\n"
+      "    cur = c.cursor()\n"
+      "    cur.execute(sql)\n"
+      "    return cur.fetchall()\n"
+      "pooled, pinned = conn(), conn()\n"
+      "print('before', q(pooled, 'SELECT 1'), q(pinned, 'SET @v = 1'))\n"
+      "subprocess.run([sys.argv[2], 'crash', sys.argv[3]], check=True, capture_output=True)\n"
+      "try:\n"
+      "    q(pooled, 'SELECT 2')\n"
+      "    print('pooled answered while the server was down')\n"
+      "except Exception as e:\n"
+      "    print('pooled, server down:', e.args[0])\n"
+      "subprocess.run([sys.argv[2], 'restart', sys.argv[3]], check=True, capture_output=True)\n"
+      "try:\n"
+      "    q(pinned, 'SELECT @v')\n"
+      "    print('pinned answered?!')\n"
+      "except Exception as e:\n"
+      "    print('pinned:', e.args[0])\n"
+      "fresh = conn()\n"
+      "print('fresh', q(fresh, 'SELECT 3'))\n"
+      "try:\n"
+      "    print('pooled again', q(pooled, 'SELECT 4'))\n"
+      "except Exception as e:\n"
+      "    print('pooled was closed:', e.args[0])\n";
+  auto r = runCommand({"/usr/bin/python3", "-c", script, std::to_string(proxy.mysqlPort()),
+                       cluster, data},
+                      {}, 120s);
+  INFO(r.all() << proxy.log());
+  CHECK(r.exitCode == 0);
+  CHECK(contains(r.out, "before ((1,),) ()\n"));
+  // While the server is down: a clear error, not a hang.
+  CHECK(contains(r.out, "pooled, server down: 1105\n"));
+  CHECK(contains(r.out, "pinned: 2013\n"));  // its session is gone with the server
+  CHECK(contains(r.out, "fresh ((3,),)\n"));
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
 }
