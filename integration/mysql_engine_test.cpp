@@ -183,7 +183,7 @@ TEST_CASE("mysql engine: a PostgreSQL client naming a MySQL database is refused,
   CHECK(appVia(proxy.mysqlPort()).scalar("SELECT 1") == "1");
 }
 
-TEST_CASE("mysql engine: client TLS: the CLI and PyMySQL log in over TLS; with require, a client "
+TEST_CASE("mysql engine: client TLS: the CLI and PyMySQL log in over TLS, with require, a client "
           "without it gets MySQL's 3159",
           "[integration][mysql]") {
   const auto& primary = mariadbPrimary();

@@ -69,6 +69,12 @@ bool sameOutput(const std::string& label, const CommandResult& direct,
   return false;
 }
 
+// The "backends=N" a driver program prints last on stderr (distinct CONNECTION_ID()s); -1 without.
+int backendsSeen(const std::string& err) {
+  size_t at = err.rfind("backends=");
+  return at == std::string::npos ? -1 : std::atoi(err.c_str() + at + 9);
+}
+
 void runDriver(const std::string& driver) {
   auto probe = runCommand({"/usr/bin/python3", "-c",
                            std::string("import ") + (driver == "pymysql" ? "pymysql" : "MySQLdb")},
@@ -103,9 +109,12 @@ void runDriver(const std::string& driver) {
               << proxy.log());
   CHECK(proxied.exitCode == 0);
   CHECK(sameOutput(driver, direct, proxied));
-  // Multiplexed: 6 + 5 connections over 2 servers; each pinned client stayed on its own.
-  CHECK(contains(proxied.err, "backends=2\n"));
-  CHECK(contains(direct.err, "backends=11\n"));
+  // Multiplexed: 6 + 5 connections on at most the pool's 2 servers (a sequential workload may
+  // well need only one at a time); each pinned client stayed on its own.
+  int seen = backendsSeen(proxied.err);
+  CHECK(seen >= 1);
+  CHECK(seen <= 2);
+  CHECK(backendsSeen(direct.err) == 11);
   CHECK(contains(proxied.err, "pinned=user variable True\n"));
   CHECK_FALSE(contains(proxied.err, " False\n"));
   CHECK(contains(proxy.log(), "pinned to its server until it leaves: a user variable"));
@@ -147,8 +156,10 @@ void runNode(const std::string& driver, size_t maxPrepared = 200) {
               << proxy.log());
   CHECK(proxied.exitCode == 0);
   CHECK(sameOutput(driver, direct, proxied));
-  CHECK(contains(proxied.err, "backends=2\n"));
-  CHECK(contains(direct.err, "backends=6\n"));
+  int seen = backendsSeen(proxied.err);
+  CHECK(seen >= 1);
+  CHECK(seen <= 2);
+  CHECK(backendsSeen(direct.err) == 6);
   // Statements each server holds (SHOW SERVERS) stay within max_prepared_statements.
   Conn console = consoleConn(proxy, "sp_app", primary.value("SP_APP_PASSWORD"));
   auto servers = showRows(console, "SHOW SERVERS");
@@ -315,7 +326,7 @@ TEST_CASE("mysql pooling: the mariadb CLI and PyMySQL share a server, each with 
 }
 
 TEST_CASE("mysql pooling: idle_transaction_timeout ends a client that holds a server in a "
-          "transaction; client_idle_timeout an idle one",
+          "transaction, client_idle_timeout an idle one",
           "[integration][mysql]") {
   const auto& primary = mariadbPrimary();
   Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1\n"
@@ -338,6 +349,15 @@ TEST_CASE("mysql pooling: idle_transaction_timeout ends a client that holds a se
       "    print('a still there')\n"
       "except Exception as e:\n"
       "    print('a ended', e.args[0])\n"
+      "# A raw connection reads the ERR itself: 4031, before the connection closes.\n"
+      "sys.path.insert(0, sys.argv[3])\n"
+      "import mysql_bad_input as raw\n"
+      "raw.PORT, raw.PASSWORD = int(sys.argv[1]), sys.argv[2].encode()\n"
+      "s = raw.connect()\n"
+      "raw.login(s)\n"
+      "raw.query(s, 'BEGIN')\n"
+      "s.settimeout(5)\n"
+      "print('raw', raw.outcome(s), raw.outcome(s))\n"
       "time.sleep(4.5)\n"
       "try:\n"
       "    cur.execute('SELECT 1')\n"
@@ -345,14 +365,17 @@ TEST_CASE("mysql pooling: idle_transaction_timeout ends a client that holds a se
       "except Exception as e:\n"
       "    print('b ended', e.args[0])\n";
   auto r = runCommand({"/usr/bin/python3", "-c", script, std::to_string(proxy.mysqlPort()),
-                       primary.value("SP_APP_PASSWORD")},
+                       primary.value("SP_APP_PASSWORD"), sourceDir() + "/integration/drivers"},
                       {}, 30s);
   INFO(r.all() << proxy.log());
   CHECK(r.exitCode == 0);
+  CHECK(contains(r.out, "raw ERR 4031 closed\n"));
   CHECK((contains(r.out, "b got the server after 1\n") ||
          contains(r.out, "b got the server after 2\n")));
-  CHECK(contains(r.out, "a ended 4031\n"));
-  CHECK(contains(r.out, "b ended 4031\n"));
+  // The ERR 4031 comes with sequence id 0, before the client's next command: PyMySQL reads
+  // such a packet as CR_SERVER_LOST (2013), as it does MySQL 8's own.
+  CHECK(contains(r.out, "a ended 2013\n"));
+  CHECK(contains(r.out, "b ended 2013\n"));
   CHECK(contains(proxy.log(), "idle_transaction_timeout"));
   CHECK(contains(proxy.log(), "client_idle_timeout"));
 }

@@ -2,13 +2,15 @@
 # MySQL-protocol benchmark: sysbench against a throwaway MariaDB 10.11 (scripts/mariadb-cluster.sh)
 # directly, through shardpool in session pooling (one server per client), and through shardpool in
 # transaction pooling with fewer servers than clients, in one run, the same workload each time.
-# Prints TPS, p95 latency, errors and shardpool's CPU time per transaction side by side.
+# Prints TPS (and its ratio to direct), p95 latency, errors and shardpool's CPU time per
+# transaction side by side.
 # (ProxySQL, the reference MySQL pooler, is not packaged in Debian: it is not run here.)
-#   BENCH_SECONDS   length of each sysbench run (default 10; 12 runs)
-#   BENCH_THREADS   sysbench threads (default 16)
+#   BENCH_SECONDS   length of each sysbench run (default 10)
+#   BENCH_THREADS   sysbench thread counts (default "16 100")
 #   BENCH_POOL_SIZE transaction-pooling servers (default 4)
 #   BENCH_TABLES, BENCH_TABLE_SIZE  sysbench data (default 4 tables of 10,000 rows)
-#   BENCH_WORKLOADS sysbench tests (default "oltp_read_only oltp_read_write")
+#   BENCH_WORKLOADS sysbench tests (default "oltp_point_select oltp_read_only oltp_read_write")
+#   BENCH_PS_MODES  --db-ps-mode values (default "auto disable": prepared statements or not)
 #   BENCH_OUT       where raw outputs and shardpool's log go (default: $BUILD_DIR/bench-mysql)
 #   BUILD_DIR       build directory (default: build)
 # Everything shares this machine's cores (sysbench, MariaDB and shardpool): compare the columns
@@ -18,11 +20,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SECS=${BENCH_SECONDS:-10}
-THREADS=${BENCH_THREADS:-16}
+THREADS=${BENCH_THREADS:-16 100}
+MAX_THREADS=0
+for t in $THREADS; do [ "$t" -gt "$MAX_THREADS" ] && MAX_THREADS=$t; done
 POOL=${BENCH_POOL_SIZE:-4}
 TABLES=${BENCH_TABLES:-4}
 TABLE_SIZE=${BENCH_TABLE_SIZE:-10000}
-WORKLOADS=${BENCH_WORKLOADS:-oltp_read_only oltp_read_write}
+WORKLOADS=${BENCH_WORKLOADS:-oltp_point_select oltp_read_only oltp_read_write}
+PS_MODES=${BENCH_PS_MODES:-auto disable}
 OUT=${BENCH_OUT:-$SP_BUILD_DIR/bench-mysql}
 
 sp_build
@@ -45,7 +50,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "bench-mysql: MariaDB, sysbench $TABLES tables x $TABLE_SIZE rows, $THREADS threads" >&2
+echo "bench-mysql: MariaDB, sysbench $TABLES tables x $TABLE_SIZE rows, threads: $THREADS" >&2
 "$SP_ROOT/scripts/mariadb-cluster.sh" start "$WORK/db" >/dev/null
 DB_PORT=$(sp_env_get "$WORK/db/env" MYSQL_PORT)
 PASS=$(sp_env_get "$WORK/db/env" SP_APP_PASSWORD)
@@ -65,7 +70,7 @@ host = "127.0.0.1"
 port = $DB_PORT
 dbname = "sp_db"
 pool_mode = "session"
-pool_size = $((THREADS + 4))
+pool_size = $((MAX_THREADS + 4))
 
 [databases.transaction]
 protocol = "mysql"
@@ -97,11 +102,12 @@ sb "$DB_PORT" sp_db oltp_read_write prepare >"$WORK/prepare.log" 2>&1
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SP_PID/stat"; }
 TICK=$(getconf CLK_TCK)
 
-# run NAME PORT DB WORKLOAD PSMODE -> "TPS P95 ERRORS CPU_US_PER_TX"
+# run NAME PORT DB WORKLOAD PSMODE THREADS -> "TPS P95 ERRORS CPU_US_PER_TX"
 run() {
-  local name=$1 port=$2 db=$3 workload=$4 ps=$5 raw="$OUT/$1.txt" before after tps p95 err tx
+  local name=$1 port=$2 db=$3 workload=$4 ps=$5 threads=$6 raw="$OUT/$1.txt"
+  local before after tps p95 err tx
   before=$(cpu_ticks)
-  if ! sb "$port" "$db" "$workload" --threads="$THREADS" --time="$SECS" --db-ps-mode="$ps" \
+  if ! sb "$port" "$db" "$workload" --threads="$threads" --time="$SECS" --db-ps-mode="$ps" \
     --mysql-ignore-errors=1213,1205 --percentile=95 run >"$raw" 2>&1; then
     echo "bench-mysql: $name failed; last lines of $raw:" >&2
     tail -n 5 "$raw" | sed 's/^/  /' >&2
@@ -121,25 +127,30 @@ run() {
 }
 
 echo "bench-mysql: warm-up" >&2
-sb "$DB_PORT" sp_db oltp_read_only --threads="$THREADS" --time=2 run >/dev/null 2>&1 || true
-sb "$MY_PORT" transaction oltp_read_only --threads="$THREADS" --time=2 run >/dev/null 2>&1 || true
+sb "$DB_PORT" sp_db oltp_read_only --threads=16 --time=2 run >/dev/null 2>&1 || true
+sb "$MY_PORT" transaction oltp_read_only --threads=16 --time=2 run >/dev/null 2>&1 || true
 
 echo
-echo "sysbench, $THREADS threads, ${SECS}s per run; transaction pooling with $POOL servers"
+echo "sysbench, ${SECS}s per run; transaction pooling with $POOL servers"
 echo
-echo "| workload | prepared | target | TPS | p95 ms | ignored errors | shardpool CPU µs/tx |"
-echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
-for w in $WORKLOADS; do
-  for ps in auto disable; do
-    for target in direct session transaction; do
-      case $target in
-        direct) port=$DB_PORT db=sp_db ;;
-        session) port=$MY_PORT db=session ;;
-        transaction) port=$MY_PORT db=transaction ;;
-      esac
-      label=$([ "$ps" = auto ] && echo yes || echo no)
-      read -r tps p95 err cpu < <(run "$w-$ps-$target" "$port" "$db" "$w" "$ps")
-      echo "| $w | $label | $target | $tps | $p95 | $err | $cpu |"
+echo "| threads | workload | prepared | target | TPS | x direct | p95 ms | ignored errors | shardpool CPU µs/tx |"
+echo "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+for threads in $THREADS; do
+  for w in $WORKLOADS; do
+    for ps in $PS_MODES; do
+      direct_tps=""
+      for target in direct session transaction; do
+        case $target in
+          direct) port=$DB_PORT db=sp_db ;;
+          session) port=$MY_PORT db=session ;;
+          transaction) port=$MY_PORT db=transaction ;;
+        esac
+        label=$([ "$ps" = auto ] && echo yes || echo no)
+        read -r tps p95 err cpu < <(run "$threads-$w-$ps-$target" "$port" "$db" "$w" "$ps" "$threads")
+        [ "$target" = direct ] && direct_tps=$tps
+        ratio=$(awk -v a="$tps" -v b="$direct_tps" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }')
+        echo "| $threads | $w | $label | $target | $tps | $ratio | $p95 | $err | $cpu |"
+      done
     done
   done
 done

@@ -4,6 +4,7 @@
 # behaved client must still be served afterwards (integration/mysql_pooling_test.cpp).
 #
 #   mysql_bad_input.py PORT PASSWORD   (user sp_app, database sp_db)
+# Imported (set PORT and PASSWORD first), its connect/login/outcome helpers serve other tests.
 #
 # stdout: "<case>: <outcome>" per case, then "done".
 import hashlib
@@ -11,8 +12,8 @@ import socket
 import struct
 import sys
 
-PORT = int(sys.argv[1])
-PASSWORD = sys.argv[2].encode()
+PORT = 0  # set by main() from the command line, or by a test that imports this file
+PASSWORD = b""
 
 CLIENT_LONG_PASSWORD = 0x1
 CLIENT_CONNECT_WITH_DB = 0x8
@@ -244,6 +245,9 @@ def change_user(password, database=b"sp_db", charset=8):
 
 
 def main():
+    global PORT, PASSWORD
+    PORT = int(sys.argv[1])
+    PASSWORD = sys.argv[2].encode()
     case("garbage instead of a login", garbage_greeting)
     case("login packet of 2 bytes", short_login)
     case("wrong password", wrong_password)
@@ -264,4 +268,5 @@ def main():
     print("done")
 
 
-main()
+if __name__ == "__main__":
+    main()

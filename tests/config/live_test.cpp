@@ -43,7 +43,7 @@ TEST_CASE("admin_users accepts a list or PgBouncer's comma-separated string", "[
   CHECK(r2.config->general.statsUsers == std::vector<std::string>{"ops"});
 }
 
-TEST_CASE("console users that are not configured get a warning; reserved names are refused",
+TEST_CASE("console users that are not configured get a warning, reserved names are refused",
           "[config][live]") {
   // PgBouncer accepts such a list; the name alone cannot log in.
   auto r = loadString(kBase, "t.toml", {{"general.stats_users", "[\"ghost\"]"}});

@@ -115,7 +115,7 @@ TEST_CASE("config: a MySQL database has one TCP host and a plaintext password",
   CHECK(cfg->databases.at("shop").password == "secret");
 }
 
-TEST_CASE("config: no fallback MySQL database; TLS towards MySQL servers as for PostgreSQL",
+TEST_CASE("config: no fallback MySQL database, TLS towards MySQL servers as for PostgreSQL",
           "[config][mysql]") {
   ConfigError e = loadOneError("[general]\nmysql_listen_port = 6033\n"
                                "[databases.\"*\"]\nprotocol = \"mysql\"\n");

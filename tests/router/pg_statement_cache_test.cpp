@@ -75,7 +75,7 @@ TEST_CASE("StatementCache: long texts are analyzed but not kept", "[router][pg_s
   CHECK(cache.size() == 1);
 }
 
-TEST_CASE("StatementCache: capacity 0 keeps one entry; clear() empties", "[router][pg_statement]") {
+TEST_CASE("StatementCache: capacity 0 keeps one entry, clear() empties", "[router][pg_statement]") {
   TableRules rules = ordersRules("customer_id");
   StatementCache cache(0);
   CHECK(cache.capacity() == 1);

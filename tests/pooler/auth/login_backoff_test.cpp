@@ -108,7 +108,7 @@ TEST_CASE("login back-off: off with a zero threshold or delay", "[auth][backoff]
   }
 }
 
-TEST_CASE("login back-off: the table is bounded; the oldest failure makes room",
+TEST_CASE("login back-off: the table is bounded, the oldest failure makes room",
           "[auth][backoff]") {
   LoginBackoff table(100);
   const auto p = policy();

@@ -189,7 +189,7 @@ TEST_CASE("putOk / decodeOk round trips for every layout", "[mysql][protocol]") 
   }
 }
 
-TEST_CASE("session state: every tracker type round trips; malformed entries are refused",
+TEST_CASE("session state: every tracker type round trips, malformed entries are refused",
           "[mysql][protocol]") {
   std::vector<SessionStateChange> in(7);
   in[0].type = SessionTrackType::SystemVariables;

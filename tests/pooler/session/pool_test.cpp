@@ -277,7 +277,7 @@ TEST_CASE("a server parked on one worker is handed to a client queued on another
   CHECK(w1.findServer(s->id()) == s);
 }
 
-TEST_CASE("after RECONNECT a parked server closes at the next tick; one in use is left alone",
+TEST_CASE("after RECONNECT a parked server closes at the next tick, one in use is left alone",
           "[session][pool]") {
   TestRuntime rt(kTwoWorkers);
   Worker& w0 = rt.worker(0);
