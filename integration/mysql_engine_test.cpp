@@ -220,6 +220,15 @@ TEST_CASE("mysql engine: client TLS: the CLI and PyMySQL log in over TLS, with r
     INFO(python.all());
     CHECK(python.exitCode == 0);
     CHECK(contains(python.out, "42 TLSv1."));
+    // A ClientHello in the same segment as the SSLRequest is the start of the handshake.
+    auto pipelined = runCommand({"/usr/bin/python3",
+                                 sourceDir() + "/integration/drivers/mysql_tls_pipelined.py",
+                                 std::to_string(proxy.mysqlPort()),
+                                 primary.value("SP_APP_PASSWORD"), testCert("ca.crt")},
+                                {}, 30s);
+    INFO(pipelined.all());
+    CHECK(pipelined.exitCode == 0);
+    CHECK(contains(pipelined.out, "ok TLSv1.3 inside\n"));
     auto clear = cli({"--skip-ssl"});
     INFO(clear.all());
     if (mode == "require") {

@@ -19,7 +19,6 @@ namespace my = protocol::mysql;
 namespace {
 
 constexpr std::string_view kServerVersion = "5.5.5-10.11.0-shardpool";
-constexpr size_t kSslRequestSize = 4 + 32;  // header and payload of an SSLRequest
 
 // Pins besides the statement effects (StatementEffect bits, all sticky but LOCK TABLES, which
 // lockTables_ holds, and the two one-command holds).
@@ -93,6 +92,14 @@ void MysqlClient::readInput() {
     if (login_) {
       pos += m.totalSize;
       if (!onLoginPacket(payload, m.firstSequenceId)) return;  // closed: in_ is not touched again
+      if (tlsRequested_) {
+        tlsRequested_ = false;
+        std::string handshake = in_.substr(pos);
+        in_.clear();
+        readingInput_ = false;
+        startTls(TlsSession::accept(*worker().runtime().acceptTls()), handshake);
+        return;
+      }
       continue;
     }
     if (!server_) {
@@ -126,16 +133,14 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
     case MysqlClientLogin::Status::Identified:
       send(w.take());
       return true;
-    case MysqlClientLogin::Status::StartTls: {
-      std::shared_ptr<const TlsContext> ctx = worker().runtime().acceptTls();
-      if (!ctx || in_.size() > kSslRequestSize) {
-        // Reloaded without TLS meanwhile, or bytes pipelined behind the SSLRequest in clear.
-        close(ctx ? "data in clear text after the SSLRequest" : "client TLS is off now");
+    case MysqlClientLogin::Status::StartTls:
+      if (!worker().runtime().acceptTls()) {
+        close("client TLS is off now (reloaded)");
         return false;
       }
-      startTls(TlsSession::accept(*ctx));
+      // readInput() starts it, with the bytes behind the SSLRequest (the ClientHello).
+      tlsRequested_ = true;
       return true;
-    }
     case MysqlClientLogin::Status::Malformed:
       // As MariaDB answers a login it cannot read.
       sendErr(sequenceId + 1, 1043, "08S01", "Bad handshake");

@@ -151,6 +151,7 @@ class MysqlClient final : public ClientSession {
   bool multiStatements_ = false;
   bool transactionPooling_ = false;
   bool resetInFlight_ = false;  // the client's COM_RESET_CONNECTION is with the server
+  bool tlsRequested_ = false;   // its SSLRequest was read: readInput() starts TLS
   bool changingUser_ = false;   // login_ checks a COM_CHANGE_USER
   Pool* loginPool_ = nullptr;   // the pool of the user being checked, taken when accepted
   std::string previousUser_;    // who it stays when the change is refused

@@ -288,13 +288,17 @@ void Connection::flushForward() {
   submit(r);
 }
 
-void Connection::startTls(std::unique_ptr<TlsSession> session) {
+void Connection::startTls(std::unique_ptr<TlsSession> session, std::string_view alreadyRead) {
   tls_ = std::move(session);
   if (tls_->handshake() == TlsSession::Status::Error) {
     onTlsFailed(tls_->error());
     return;
   }
   flushTls();
+  if (!alreadyRead.empty()) {
+    tls_->feed(reinterpret_cast<const uint8_t*>(alreadyRead.data()), alreadyRead.size());
+    afterCiphertext();
+  }
 }
 
 void Connection::flushTls() {
@@ -309,6 +313,10 @@ void Connection::flushTls() {
 
 void Connection::onCiphertext(Chunk* chunk, size_t len) {
   tls_->feed(chunk->data(), len);
+  afterCiphertext();
+}
+
+void Connection::afterCiphertext() {
   if (!tls_->established()) {
     TlsSession::Status st = tls_->handshake();
     flushTls();

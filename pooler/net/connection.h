@@ -87,8 +87,10 @@ class Connection {
   void clearThrottle();
 
   // From now on bytes on the socket are TLS records. A connecting session starts its handshake
-  // at once; onTlsReady() follows when it is established.
-  void startTls(std::unique_ptr<TlsSession> session);
+  // at once; onTlsReady() follows when it is established. `alreadyRead`: TLS bytes that came in
+  // the same read as the request for TLS (MySQL's client sends its ClientHello right behind
+  // the SSLRequest, without waiting for an answer).
+  void startTls(std::unique_ptr<TlsSession> session, std::string_view alreadyRead = {});
   bool tlsActive() const { return tls_ != nullptr; }
   const TlsSession* tls() const { return tls_.get(); }
 
@@ -118,6 +120,8 @@ class Connection {
   void submit(WriteReq* r);
   void submitRaw(WriteReq* r);
   void onCiphertext(Chunk* chunk, size_t len);
+  // The TLS session was fed ciphertext: handshake progress, then the plaintext to onData().
+  void afterCiphertext();
   void flushTls();
   void afterWrite();
 
