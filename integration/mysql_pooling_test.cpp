@@ -496,3 +496,34 @@ TEST_CASE("mysql pooling: a backend that dies and comes back: pooled clients go 
   CHECK(contains(r.out, "fresh ((3,),)\n"));
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
 }
+
+TEST_CASE("mysql pooling: query_timeout ends a statement that runs too long (ERR 3024), the pool "
+          "goes on",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(poolingConfig(primary.port(), "query_timeout = \"1s\""));
+  std::string script =
+      "import pymysql, sys, time\n"
+      "def conn():\n"
+      "    return pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+      "password=sys.argv[2], database='sp_db', autocommit=True)\n"
+      "c = conn()\n"
+      "t = time.time()\n"
+      "try:\n"
+      "    c.cursor().execute('SELECT SLEEP(5)')\n"
+      "    print('slept')\n"
+      "except Exception as e:\n"
+      "    print('ended', e.args[0], 'after', round(time.time() - t))\n"
+      "d = conn()\n"
+      "cur = d.cursor()\n"
+      "cur.execute('SELECT SLEEP(0.2), 7')\n"
+      "print('next', cur.fetchall()[0][1])\n";
+  auto r = runCommand({"/usr/bin/python3", "-c", script, std::to_string(proxy.mysqlPort()),
+                       primary.value("SP_APP_PASSWORD")},
+                      {}, 30s);
+  INFO(r.all() << proxy.log());
+  CHECK(r.exitCode == 0);
+  CHECK((contains(r.out, "ended 3024 after 1\n") || contains(r.out, "ended 3024 after 2\n")));
+  CHECK(contains(r.out, "next 7\n"));
+  CHECK(contains(proxy.log(), "query_timeout"));
+}

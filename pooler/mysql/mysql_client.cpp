@@ -620,10 +620,15 @@ void MysqlClient::serverLost(std::string_view reason) {
 }
 
 void MysqlClient::terminate(std::string_view, std::string_view message, std::string_view reason) {
-  // 4031 (ER_CLIENT_INTERACTION_TIMEOUT) for the timeouts, as MySQL 8 sends when it drops an
-  // idle session; 1927 (ER_CONNECTION_KILLED) for the admin's KILL.
-  bool timeout = reason.ends_with("_timeout");
-  sendErr(0, timeout ? 4031 : 1927, timeout ? "HY000" : "70100", message);
+  // 4031 (ER_CLIENT_INTERACTION_TIMEOUT) for the idle timeouts, as MySQL 8 sends when it drops
+  // an idle session; 3024 (ER_QUERY_TIMEOUT, MySQL's max_execution_time) for query_timeout, as
+  // the answer to the statement; 1927 (ER_CONNECTION_KILLED) for the admin's KILL.
+  if (reason == "query_timeout")
+    sendErr(server_ ? server_->replySequence() : 1, 3024, "HY000", message);
+  else if (reason.ends_with("_timeout"))
+    sendErr(0, 4031, "HY000", message);
+  else
+    sendErr(0, 1927, "70100", message);
   close(reason);
 }
 
@@ -648,8 +653,17 @@ void MysqlClient::onTick(Clock::time_point now, const config::General& g) {
     close("client_login_timeout expired");
     return;
   }
-  if (state_ != State::Active || (server_ && server_->busy())) return;
   auto seconds = [](config::Duration d) { return d.count() / 1000.0; };
+  if (state_ == State::Active && server_ && server_->busy()) {
+    // As PgBouncer's query_timeout: the client gets an error and goes, and so does the server
+    // connection, whose session is in the middle of the statement.
+    if (g.queryTimeout.count() > 0 && now - server_->busySince() >= g.queryTimeout)
+      terminate("", fmt::format("query_timeout: the statement ran for more than {:.1f} s",
+                                seconds(g.queryTimeout)),
+                "query_timeout");
+    return;
+  }
+  if (state_ != State::Active) return;
   bool inTransaction =
       server_ && (server_->statusFlags() & my::kServerStatusInTrans) != 0;
   // MySQL 8's code for a server closing an idle session; the client reads it next time.

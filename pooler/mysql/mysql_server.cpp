@@ -158,6 +158,7 @@ void MysqlServer::onData(Chunk* chunk, size_t len) {
       if (r.status == my::TrackStatus::Done) onOwnDone();
       continue;
     }
+    replySeq_ = static_cast<uint8_t>(packet[3] + 1);
     bool isOk = r.kind == my::PacketKind::Ok ||
                 (r.kind == my::PacketKind::Eof && tracker_.hasOk() && p.length >= 7);
     if (preparing_) {
@@ -422,6 +423,8 @@ void MysqlServer::linkFailed(std::string_view reason) {
 }
 
 my::TrackStatus MysqlServer::beginCommand(my::Bytes payload) {
+  busySince_ = worker().now();
+  replySeq_ = 1;
   return tracker_.begin(payload);
 }
 
@@ -450,6 +453,8 @@ const MysqlServer::Prepared* MysqlServer::preparedFor(const std::string& sql) {
 
 my::TrackStatus MysqlServer::prepare(uint32_t clientId, const std::string& sql,
                                      std::string packet) {
+  busySince_ = worker().now();
+  replySeq_ = 1;
   preparing_ = true;
   prepareSql_ = sql;
   prepareClientId_ = clientId;
@@ -460,6 +465,8 @@ my::TrackStatus MysqlServer::prepare(uint32_t clientId, const std::string& sql,
 }
 
 my::TrackStatus MysqlServer::sendOnStatement(const std::string& sql, std::string packet) {
+  busySince_ = worker().now();
+  replySeq_ = 1;
   if (const Prepared* p = preparedFor(sql)) {
     putStatementId(packet, 0, p->id);
     my::TrackStatus st =

@@ -50,6 +50,10 @@ class MysqlServer final : public ServerLink {
   protocol::mysql::TrackStatus beginCommand(protocol::mysql::Bytes payload);
   bool busy() const { return !tracker_.done() || own_ != Own::None; }
   uint16_t statusFlags() const { return tracker_.statusFlags(); }
+  // Since when the client's command in flight was sent.
+  Clock::time_point busySince() const { return busySince_; }
+  // The sequence id the next packet of the reply to the client's command would have.
+  uint8_t replySequence() const { return replySeq_; }
   // Session-state tracking is on: transaction pooling can carry its session.
   bool tracking() const { return tracking_; }
   // The client is done with it at a clean boundary (transaction pooling): back to the pool
@@ -118,6 +122,8 @@ class MysqlServer final : public ServerLink {
   protocol::mysql::ResultTracker tracker_;
   MysqlSessionVars vars_;
   Own own_ = Own::None;
+  Clock::time_point busySince_;
+  uint8_t replySeq_ = 1;
   Clock::time_point ownSince_;  // when the own command in flight was sent
   bool tracking_ = false;
   bool loggedIn_ = false;  // after the login's own commands: a reset sends it to the pool
