@@ -351,3 +351,30 @@ TEST_CASE("mysql engine: TLS towards MySQL servers: verify-full, a wrong CA, a s
     CHECK((rows[0].size() < 2 || rows[0][1].empty()));  // no TLS: an empty Ssl_version
   }
 }
+
+TEST_CASE("mysql engine: statements and rows over 16 MiB (split packets) through transaction "
+          "pooling",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(mysqlConfig(primary.port(), "pool_mode = \"transaction\""));
+  TempDir dir;
+  // A 17 MB statement (several packets from the client) whose answer holds a 17 MB value
+  // (several packets from the server), printed by the CLI; directly and through shardpool.
+  std::string sql = dir.write("big.sql", "SELECT LENGTH('" + std::string(17'000'000, 'q') +
+                                             "'), REPEAT('y', 17000000) AS big, 'end';\n");
+  auto run = [&](uint16_t port) {
+    return runShell("mariadb --no-defaults --max-allowed-packet=64M -h 127.0.0.1 -P " +
+                        std::to_string(port) + " -u sp_app -p\"$PW\" -N -B sp_db < " + sql +
+                        " > " + dir.path() + "/out.txt && cd " + dir.path() +
+                        " && wc -c < out.txt && md5sum < out.txt && cut -c1-9 out.txt",
+                    {{"PW", primary.value("SP_APP_PASSWORD")}}, 60s);
+  };
+  auto direct = run(primary.port());
+  INFO(direct.all());
+  REQUIRE(direct.exitCode == 0);
+  CHECK(contains(direct.out, "17000000\t"));
+  auto proxied = run(proxy.mysqlPort());
+  INFO(proxied.all() << proxy.log());
+  CHECK(proxied.exitCode == 0);
+  CHECK(proxied.out == direct.out);
+}

@@ -90,7 +90,7 @@ server_args() {
   local args=(--no-defaults "${USER_ARGS[@]}"
     --datadir="$tmp/data" --tmpdir="$tmp" --port="$port" --bind-address=127.0.0.1
     --socket="$tmp/mysqld.sock" --pid-file="$tmp/mariadbd.pid" --log-error="$tmp/mariadbd.log"
-    --skip-name-resolve --skip-host-cache --max-connections=500
+    --skip-name-resolve --skip-host-cache --max-connections=500 --max-allowed-packet=64M
     --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci
     --server-id="$server_id" --log-bin=mariadb-bin --binlog-format=ROW --log-slave-updates
     --relay-log=relay-bin --skip-slave-start
