@@ -527,3 +527,23 @@ TEST_CASE("mysql pooling: query_timeout ends a statement that runs too long (ERR
   CHECK(contains(r.out, "next 7\n"));
   CHECK(contains(proxy.log(), "query_timeout"));
 }
+
+TEST_CASE("mysql pooling: an open cursor keeps its client on its server until the last row",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  // One worker: a released server is the next one handed out.
+  Proxy proxy(poolingConfig(primary.port(), "workers = 1"));
+  auto run = [&](uint16_t port) {
+    return runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_cursor.py",
+                       std::to_string(port), primary.value("SP_APP_PASSWORD")},
+                      {}, 60s);
+  };
+  auto direct = run(primary.port());
+  INFO("directly:\n" << direct.all());
+  REQUIRE(direct.exitCode == 0);
+  REQUIRE(contains(direct.out, "cursor open True"));
+  auto proxied = run(proxy.mysqlPort());
+  INFO("through shardpool:\n" << proxied.all() << proxy.log());
+  CHECK(proxied.exitCode == 0);
+  CHECK(sameOutput("cursor", direct, proxied));
+}
