@@ -547,3 +547,23 @@ TEST_CASE("mysql pooling: an open cursor keeps its client on its server until th
   CHECK(proxied.exitCode == 0);
   CHECK(sameOutput("cursor", direct, proxied));
 }
+
+TEST_CASE("mysql pooling: a client that executes without binding gets its own parameter types, "
+          "not those another client bound on the shared server statement",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  // One server: both clients' statements are the same server statement.
+  Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1"));
+  auto run = [&](uint16_t port) {
+    return runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_rebind.py",
+                       std::to_string(port), primary.value("SP_APP_PASSWORD")},
+                      {}, 60s);
+  };
+  auto direct = run(primary.port());
+  INFO("directly:\n" << direct.all());
+  REQUIRE(direct.exitCode == 0);
+  auto proxied = run(proxy.mysqlPort());
+  INFO("through shardpool:\n" << proxied.all() << proxy.log());
+  CHECK(proxied.exitCode == 0);
+  CHECK(sameOutput("rebind", direct, proxied));
+}
