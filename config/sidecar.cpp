@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view kListenFlag = "--listen";
 constexpr std::string_view kBackendFlag = "--backend";
+constexpr uint16_t kDefaultMysqlSidecarPort = 6033;  // ProxySQL's, for a MySQL backend
 
 ConfigError flagError(std::string_view flag, std::string message) {
   return ConfigError{{}, 0, 0, std::string(flag), std::move(message)};
@@ -24,9 +25,12 @@ toml::table sidecarTree(const ListenAddress& listen, const BackendUrl& url,
                         const std::optional<std::string>& password) {
   toml::table general;
   general.insert("listen_addr", listen.host);
-  general.insert("listen_port", static_cast<int64_t>(listen.port));
+  // A MySQL backend is served on mysql_listen_port (the --listen port); the PostgreSQL
+  // listener, which carries the admin console, keeps listen_port's default.
+  general.insert(url.mysql ? "mysql_listen_port" : "listen_port", static_cast<int64_t>(listen.port));
 
   toml::table database;
+  if (url.mysql) database.insert("protocol", "mysql");
   database.insert("host", url.host);
   database.insert("port", static_cast<int64_t>(url.port));
   database.insert("dbname", url.dbname);
@@ -34,7 +38,7 @@ toml::table sidecarTree(const ListenAddress& listen, const BackendUrl& url,
   if (password) database.insert("password", *password);
 
   toml::table user;
-  user.insert("auth_type", password ? "scram-sha-256" : "trust");
+  if (!url.mysql) user.insert("auth_type", password ? "scram-sha-256" : "trust");
   if (password) user.insert("password", *password);
 
   toml::table databases;
@@ -55,6 +59,8 @@ LoadResult fromSidecar(const SidecarOptions& opts, const std::vector<Override>& 
   try {
     std::vector<ConfigError> errors;
     ListenAddress listen{std::string(General{}.listenAddr), General{}.listenPort};
+    if (opts.backendUrl.starts_with("mysql://") || opts.backendUrl.starts_with("mariadb://"))
+      listen.port = kDefaultMysqlSidecarPort;
     if (!opts.listen.empty()) {
       Parsed<ListenAddress> parsed = parseListen(opts.listen);
       if (parsed.value) {
@@ -70,7 +76,7 @@ LoadResult fromSidecar(const SidecarOptions& opts, const std::vector<Override>& 
     EnvLookup env = processEnvironment();
     std::optional<std::string> password = url.value->password;
     if (!password) {
-      password = env("PGPASSWORD");
+      password = env(url.value->mysql ? "MYSQL_PWD" : "PGPASSWORD");
       if (password && password->empty()) password.reset();
     }
     toml::table root = sidecarTree(listen, *url.value, password);

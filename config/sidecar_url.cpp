@@ -10,7 +10,7 @@ namespace shardpool::config {
 
 namespace {
 
-constexpr std::string_view kSchemes[] = {"postgres://", "postgresql://"};
+constexpr std::string_view kSchemes[] = {"postgres://", "postgresql://", "mysql://", "mariadb://"};
 constexpr std::string_view kLoopback = "127.0.0.1";
 
 int hexValue(char c) {
@@ -86,11 +86,16 @@ Parsed<BackendUrl> parseBackendUrl(std::string_view url) {
   if (url.empty())
     return {std::nullopt, "a backend URL is required (postgres://user:password@host:port/dbname)"};
   std::string_view rest;
+  BackendUrl out;
   for (std::string_view scheme : kSchemes) {
-    if (url.starts_with(scheme)) rest = url.substr(scheme.size());
+    if (url.starts_with(scheme)) {
+      rest = url.substr(scheme.size());
+      out.mysql = scheme.starts_with("m");
+    }
   }
   if (rest.data() == nullptr)
-    return urlError("expected it to start with postgres:// or postgresql://");
+    return urlError("expected it to start with postgres://, postgresql://, mysql:// or mariadb://");
+  if (out.mysql) out.port = 3306;
   rest = rest.substr(0, rest.find('?'));  // query parameters are ignored for now
 
   size_t slash = rest.find('/');
@@ -103,7 +108,6 @@ Parsed<BackendUrl> parseBackendUrl(std::string_view url) {
   std::string_view userinfo = authority.substr(0, at);
   std::string_view hostport = authority.substr(at + 1);
 
-  BackendUrl out;
   size_t colon = userinfo.find(':');
   auto user = percentDecode(userinfo.substr(0, colon));
   if (!user) return urlError("bad percent-encoding in the user name");
@@ -122,6 +126,8 @@ Parsed<BackendUrl> parseBackendUrl(std::string_view url) {
   auto host = percentDecode(split->host);
   if (!host) return urlError("bad percent-encoding in the host");
   if (host->empty()) return urlError("no host (postgres://user@HOST/dbname)");
+  if (out.mysql && host->starts_with('/'))
+    return urlError("a MySQL backend is reached over TCP (no unix socket yet)");
   out.host = std::move(*host);
   if (split->port) {
     auto port = parsePort(*split->port);

@@ -1,4 +1,5 @@
-// Parsing of the sidecar flags: `--backend postgres://...` and `--listen host:port`.
+// Parsing of the sidecar flags: `--backend postgres://...` (or mysql://...) and
+// `--listen host:port`.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@ struct Parsed {
 };
 
 struct BackendUrl {
+  bool mysql = false;  // mysql:// or mariadb://: a MySQL backend (port 3306 unless given)
   std::string user;
   std::optional<std::string> password;
   std::string host;  // name, IP (IPv6 without brackets), or a unix-socket directory
@@ -22,7 +24,8 @@ struct BackendUrl {
   std::string dbname;  // defaults to user
 };
 
-// postgres://user[:password]@host[:port][/dbname][?params], also postgresql://. User, password,
+// postgres://user[:password]@host[:port][/dbname][?params], also postgresql://, and mysql:// or
+// mariadb:// for a MySQL backend (no unix-socket host there). User, password,
 // host and dbname are percent-decoded (a host of "%2Fvar%2Frun%2Fpostgresql" is a unix-socket
 // directory); "[::1]" is an IPv6 host; query parameters are accepted and ignored.
 Parsed<BackendUrl> parseBackendUrl(std::string_view url);

@@ -378,3 +378,14 @@ TEST_CASE("mysql engine: statements and rows over 16 MiB (split packets) through
   CHECK(proxied.exitCode == 0);
   CHECK(proxied.out == direct.out);
 }
+
+TEST_CASE("mysql engine: sidecar mode from a mysql:// URL", "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy("", {"--listen", "127.0.0.1:@MYSQL_LISTEN_PORT@", "--backend",
+                   "mysql://sp_app:" + primary.value("SP_APP_PASSWORD") + "@127.0.0.1:" +
+                       std::to_string(primary.port()) + "/sp_db",
+                   "--set", "general.listen_port=@LISTEN_PORT@", "--pool-mode", "transaction"});
+  auto cli = appVia(proxy.mysqlPort());
+  CHECK(cli.scalar("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())") == "sp_app@127.0.0.1 sp_db");
+  CHECK(MariaDbCli(proxy.mysqlPort(), "sp_app", "wrong").expectError("SELECT 1").code == 1045);
+}

@@ -195,14 +195,16 @@ CommandResult runShell(const std::string& script, const std::map<std::string, st
 }
 Proxy::Proxy(std::string tomlTemplate, std::vector<std::string> extraArgs, uint16_t port) {
   port_ = port != 0 ? port : freePort();
-  if (tomlTemplate.find("@MYSQL_LISTEN_PORT@") != std::string::npos) mysqlPort_ = freePort();
+  bool mysql = tomlTemplate.find("@MYSQL_LISTEN_PORT@") != std::string::npos;
+  for (const auto& a : extraArgs) mysql |= a.find("@MYSQL_LISTEN_PORT@") != std::string::npos;
+  if (mysql) mysqlPort_ = freePort();
   std::vector<std::string> args{shardpoolBin()};
   if (!tomlTemplate.empty()) {
     configPath_ = dir_.write("shardpool.toml", substitute(tomlTemplate, port_, mysqlPort_));
     args.push_back("-c");
     args.push_back(configPath_);
   }
-  for (auto& a : extraArgs) args.push_back(substitute(a, port_));
+  for (auto& a : extraArgs) args.push_back(substitute(a, port_, mysqlPort_));
   logPath_ = dir_.path() + "/shardpool.log";
 
   int logFd = ::open(logPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

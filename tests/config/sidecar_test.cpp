@@ -51,6 +51,26 @@ TEST_CASE("config: a backend URL becomes one database and one user", "[config]")
   CHECK(user.authType == AuthType::ScramSha256);
 }
 
+TEST_CASE("config: a mysql:// backend URL is a MySQL database served on the --listen port",
+          "[config]") {
+  ScopedEnv pwd("MYSQL_PWD", std::nullopt);
+  auto config = sidecarOk({"127.0.0.1:7033", "mysql://app:pw@db.example.com/shop"});
+  CHECK(config->general.mysqlListenPort == 7033);
+  CHECK(config->general.listenPort == General{}.listenPort);  // the console's
+  const Database& db = config->databases.at("shop");
+  CHECK(db.protocol == Protocol::MySql);
+  CHECK(db.port == 3306);
+  CHECK(db.user == "app");
+  CHECK(db.password == "pw");
+  CHECK(config->users.at("app").password == "pw");
+  // Without --listen: ProxySQL's port; mariadb:// too; the password from MYSQL_PWD.
+  ScopedEnv withPwd("MYSQL_PWD", "from-env");
+  config = sidecarOk({"", "mariadb://app@db:3307/shop"});
+  CHECK(config->general.mysqlListenPort == 6033);
+  CHECK(config->databases.at("shop").port == 3307);
+  CHECK(config->users.at("app").password == "from-env");
+}
+
 TEST_CASE("config: backend URL variants", "[config]") {
   struct Case {
     std::string url;
@@ -96,10 +116,11 @@ TEST_CASE("config: bad backend URLs are errors on --backend", "[config]") {
   };
   auto c = GENERATE(values<Case>({
       {"", "a backend URL is required (postgres://user:password@host:port/dbname)"},
-      {"mysql://app:pw@db/appdb",
-       "invalid backend URL: expected it to start with postgres:// or postgresql://"},
+      {"mysql://app:pw@%2Fvar%2Frun%2Fmysqld/appdb",
+       "invalid backend URL: a MySQL backend is reached over TCP (no unix socket yet)"},
       {"db.example.com:5432",
-       "invalid backend URL: expected it to start with postgres:// or postgresql://"},
+       "invalid backend URL: expected it to start with postgres://, postgresql://, mysql:// or "
+       "mariadb://"},
       {"postgres://db/appdb", "invalid backend URL: no user name (postgres://USER@host/dbname)"},
       {"postgres://:pw@db/appdb",
        "invalid backend URL: no user name (postgres://USER@host/dbname)"},
