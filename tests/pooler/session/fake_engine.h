@@ -21,6 +21,8 @@ class FakeServer final : public ServerLink {
 
   uint64_t openedFor = 0;  // the client start() was given (0: the pool)
   std::string closedBecause;
+  uint64_t kind = 0;  // its flavor() (what the MySQL engine sets from capabilities)
+  uint64_t flavor() const override { return kind; }
 
   void start(uint64_t forClient) override { openedFor = forClient; }
   void close(std::string_view reason, bool = false) override {

@@ -226,6 +226,44 @@ TEST_CASE("an idle server is parked on its worker, taken back there, and unparke
   CHECK(p.acquire(w0, 3).grant != Pool::Grant::Idle);
 }
 
+TEST_CASE("a client is given an idle server of its flavor, a new one while there is room, "
+          "another kind only when the pool is full",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);  // pool_size 2
+  Worker& w0 = rt.worker(0);
+  Pool& p = rt.pool("alice");
+  auto open = [&](uint64_t client, uint64_t kind) {
+    REQUIRE(p.acquire(w0, client, kind).grant == Pool::Grant::Connect);
+    w0.connectFor(p, client);
+    testing::FakeServer* s = rt.opened().back();
+    s->kind = kind;
+    p.release(w0, s);
+    return s;
+  };
+  testing::FakeServer* a = open(1, 7);
+  // Another kind: a is idle but not for it, and there is room: a new server.
+  testing::FakeServer* b = open(2, 9);
+  REQUIRE(p.counts().idle == 2);
+  // Kind 7 gets a, though b was parked last.
+  Pool::Acquired got = p.acquire(w0, 3, 7);
+  CHECK(got.grant == Pool::Grant::Idle);
+  CHECK(got.server == a);
+  CHECK(b->parked());
+  p.release(w0, a);
+  // Full (2 of 2) and no server of kind 5: the most recently parked one, which the engine
+  // replaces.
+  got = p.acquire(w0, 4, 5);
+  CHECK(got.grant == Pool::Grant::Idle);
+  CHECK(got.server == a);
+  p.release(w0, a);
+  // Flavor 0 (PostgreSQL's): any, the most recently parked.
+  got = p.acquire(w0, 5);
+  CHECK(got.server == a);
+  p.release(w0, a);
+  got = p.acquire(w0, 6, 9);
+  CHECK(got.server == b);
+}
+
 TEST_CASE("a server released while a client of another worker waits goes to that client",
           "[session][pool]") {
   TestRuntime rt(kTwoWorkers);
