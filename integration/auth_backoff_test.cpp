@@ -100,11 +100,6 @@ std::string backoffConfig(const std::string& general) {
          userSection("sp_scram", "scram_pass", "auth_type = \"password\"");
 }
 
-void rewrite(const Proxy& proxy, const std::string& tomlTemplate) {
-  std::ofstream out(proxy.configPath(), std::ios::trunc);
-  out << substitute(tomlTemplate, proxy.port());
-}
-
 }  // namespace
 
 TEST_CASE("auth back-off: wrong passwords from one address wait longer each time, no one else "
@@ -165,7 +160,7 @@ TEST_CASE("auth back-off: wrong passwords from one address wait longer each time
   }
 
   // Live reload: with the delay at 0 the slowed address is served at once.
-  rewrite(proxy, backoffConfig("auth_failure_delay = 0\n"));
+  proxy.rewriteConfig(backoffConfig("auth_failure_delay = 0\n"));
   proxy.signal(SIGHUP);
   auto deadline = Clock::now() + 5s;
   while (!contains(proxy.log(), "configuration reloaded") && Clock::now() < deadline)

@@ -101,6 +101,9 @@ class Proxy {
   const std::string& configPath() const { return configPath_; }
   std::string log() const;  // everything the proxy wrote to stdout/stderr so far
   void signal(int sig) const;
+  // Writes a new config file in place of the one it runs with (placeholders substituted with
+  // the same ports), for a reload.
+  void rewriteConfig(const std::string& tomlTemplate) const;
   // Exit status (code, or 128 + signal) once the process has exited; nullopt on timeout.
   std::optional<int> waitExit(Ms timeout);
   bool running();

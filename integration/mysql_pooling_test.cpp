@@ -570,3 +570,49 @@ TEST_CASE("mysql pooling: a client that executes without binding gets its own pa
   CHECK(proxied.exitCode == 0);
   CHECK(sameOutput("rebind", direct, proxied));
 }
+
+TEST_CASE("mysql pooling: SIGHUP raises the pool size for a MySQL client already waiting, "
+          "dropping nobody",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1"));
+  TempDir dir;
+  std::string bigger = dir.write(
+      "bigger.toml", substitute(poolingConfig(primary.port(), "max_db_connections = 2"),
+                                proxy.port(), proxy.mysqlPort()));
+  std::string script =
+      "import os, pymysql, shutil, signal, sys, threading, time\n"
+      "def conn():\n"
+      "    return pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+      "password=sys.argv[2], database='sp_db', autocommit=True)\n"
+      "a, b = conn(), conn()\n"
+      "ca = a.cursor()\n"
+      "ca.execute('BEGIN')\n"
+      "ca.execute('SELECT 1')\n"
+      "out = []\n"
+      "def run_b():\n"
+      "    cb = b.cursor()\n"
+      "    cb.execute(\"SELECT 'b ran'\")\n"
+      "    out.append(cb.fetchall()[0][0])\n"
+      "t = threading.Thread(target=run_b)\n"
+      "t.start()\n"
+      "time.sleep(0.7)\n"
+      "print('b waits for the only server:', not out)\n"
+      "shutil.copyfile(sys.argv[4], sys.argv[5])\n"
+      "os.kill(int(sys.argv[3]), signal.SIGHUP)\n"
+      "t.join(5)\n"
+      "print('after SIGHUP:', out)\n"
+      "ca.execute('SELECT 2')\n"
+      "print('a still in its transaction:', ca.fetchall()[0][0])\n"
+      "ca.execute('COMMIT')\n";
+  auto r = runCommand({"/usr/bin/python3", "-c", script, std::to_string(proxy.mysqlPort()),
+                       primary.value("SP_APP_PASSWORD"), std::to_string(proxy.pid()), bigger,
+                       proxy.configPath()},
+                      {}, 30s);
+  INFO(r.all() << proxy.log());
+  CHECK(r.exitCode == 0);
+  CHECK(r.out ==
+        "b waits for the only server: True\nafter SIGHUP: ['b ran']\n"
+        "a still in its transaction: 2\n");
+  CHECK(contains(proxy.log(), "SIGHUP: configuration reloaded"));
+}

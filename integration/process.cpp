@@ -291,6 +291,11 @@ void Proxy::signal(int sig) const {
   if (pid_ > 0) ::kill(pid_, sig);
 }
 
+void Proxy::rewriteConfig(const std::string& tomlTemplate) const {
+  std::ofstream out(configPath_, std::ios::trunc);
+  out << substitute(tomlTemplate, port_, mysqlPort_);
+}
+
 bool Proxy::running() {
   if (status_) return false;
   int status = 0;

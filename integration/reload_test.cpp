@@ -14,11 +14,6 @@ using namespace shardpool::integration;
 
 namespace {
 
-void rewrite(const Proxy& proxy, const std::string& tomlTemplate) {
-  std::ofstream out(proxy.configPath(), std::ios::trunc);
-  out << substitute(tomlTemplate, proxy.port());
-}
-
 bool logShows(const Proxy& proxy, const std::string& text, Ms timeout = 3s) {
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
@@ -49,7 +44,7 @@ TEST_CASE("SIGHUP raises the pool size for clients already waiting, dropping nob
   REQUIRE(PQsendQuery(b.get(), "SELECT 'b ran'"));
   CHECK_FALSE(finishedWithin(b, 700ms));  // the only server is in A's transaction
 
-  rewrite(proxy, txnConfig("2"));
+  proxy.rewriteConfig(txnConfig("2"));
   proxy.signal(SIGHUP);
   REQUIRE(finishedWithin(b, 5s));
   auto r = b.collect(1s);
@@ -71,7 +66,7 @@ TEST_CASE("an invalid configuration is refused and the running one kept", "[inte
   REQUIRE(a.ok());
   a.query("BEGIN");
 
-  rewrite(proxy, txnConfig("4", "query_timeout = \"30s\"\ndefault_pool_sise = 3"));
+  proxy.rewriteConfig(txnConfig("4", "query_timeout = \"30s\"\ndefault_pool_sise = 3"));
   proxy.signal(SIGHUP);
   CHECK(logShows(proxy, "keeping the running one"));
   CHECK(logShows(proxy, "default_pool_sise"));
@@ -82,7 +77,7 @@ TEST_CASE("an invalid configuration is refused and the running one kept", "[inte
   CHECK(contains(e.message, "default_pool_sise"));
   CHECK(contains(e.message, "did you mean \"default_pool_size\""));
 
-  rewrite(proxy, "this is [not toml");
+  proxy.rewriteConfig("this is [not toml");
   CHECK(console.expectError("RELOAD").sqlstate == "F0000");
 
   CHECK(a.scalar("SELECT 1") == "1");
@@ -114,14 +109,14 @@ TEST_CASE("RELOAD adds and removes databases and changes passwords live", "[inte
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.connectError().sqlstate == "3D000");
 
-  rewrite(proxy, config("first_pw", true));
+  proxy.rewriteConfig(config("first_pw", true));
   console.query("RELOAD");
   Conn extra(proxy.conninfo("app_user", "first_pw", "extra"));
   REQUIRE(extra.ok());
   CHECK(extra.scalar("SELECT current_user") == "sp_scram");
 
   // The password changes and the database goes: the connected client keeps working.
-  rewrite(proxy, config("second_pw", false));
+  proxy.rewriteConfig(config("second_pw", false));
   console.query("RELOAD");
   Conn oldPassword(proxy.conninfo("app_user", "first_pw", "fixed"));
   REQUIRE_FALSE(oldPassword.ok());
@@ -168,7 +163,7 @@ TEST_CASE("a restart-only change is reported and not applied", "[integration][re
   uint16_t other = freePort();
   std::string changed = txnConfig("4");
   changed.replace(changed.find("@LISTEN_PORT@"), 13, std::to_string(other));
-  rewrite(proxy, changed);
+  proxy.rewriteConfig(changed);
   proxy.signal(SIGHUP);
   CHECK(logShows(proxy, "general.listen_port changed; it takes effect after a restart"));
   Conn a(proxy.conninfo("sp_scram", "scram_pass"));
