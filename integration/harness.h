@@ -100,6 +100,9 @@ class Proxy {
   pid_t pid() const { return pid_; }
   const std::string& configPath() const { return configPath_; }
   std::string log() const;  // everything the proxy wrote to stdout/stderr so far
+  // Whether the log shows `text` within `timeout` (what the proxy logs after answering a client
+  // may come a moment after the client saw the answer).
+  bool logShows(const std::string& text, Ms timeout = 3s) const;
   void signal(int sig) const;
   // Writes a new config file in place of the one it runs with (placeholders substituted with
   // the same ports), for a reload.

@@ -111,7 +111,7 @@ TEST_CASE("mysql engine: a backend that is down is a clear error, not a hang",
   CHECK(e.code == 1105);
   CHECK(e.sqlstate == "HY000");
   CHECK(contains(e.message, "could not connect to 127.0.0.1"));
-  CHECK(contains(proxy.log(), "server connect failed"));
+  CHECK(proxy.logShows("server connect failed"));
 }
 
 TEST_CASE("mysql engine: session pooling serves 6 clients over 2 servers, each session fresh",

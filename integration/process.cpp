@@ -291,6 +291,15 @@ void Proxy::signal(int sig) const {
   if (pid_ > 0) ::kill(pid_, sig);
 }
 
+bool Proxy::logShows(const std::string& text, Ms timeout) const {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (contains(log(), text)) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
 void Proxy::rewriteConfig(const std::string& tomlTemplate) const {
   std::ofstream out(configPath_, std::ios::trunc);
   out << substitute(tomlTemplate, port_, mysqlPort_);

@@ -14,15 +14,6 @@ using namespace shardpool::integration;
 
 namespace {
 
-bool logShows(const Proxy& proxy, const std::string& text, Ms timeout = 3s) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (contains(proxy.log(), text)) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 std::string txnConfig(const std::string& poolSize, const std::string& more = "") {
   return generalSection("pool_mode = \"transaction\"\ndefault_pool_size = " + poolSize +
                         "\nadmin_users = [\"sp_admin\"]\n" + more) +
@@ -51,7 +42,7 @@ TEST_CASE("SIGHUP raises the pool size for clients already waiting, dropping nob
   REQUIRE(!r.empty());
   REQUIRE(r.front());
   CHECK(std::string(PQgetvalue(r.front().get(), 0, 0)) == "b ran");
-  CHECK(logShows(proxy, "SIGHUP: configuration reloaded"));
+  CHECK(proxy.logShows("SIGHUP: configuration reloaded"));
   // A is still in its transaction and finishes it.
   CHECK(a.scalar("SELECT 2") == "2");
   a.query("COMMIT");
@@ -68,8 +59,8 @@ TEST_CASE("an invalid configuration is refused and the running one kept", "[inte
 
   proxy.rewriteConfig(txnConfig("4", "query_timeout = \"30s\"\ndefault_pool_sise = 3"));
   proxy.signal(SIGHUP);
-  CHECK(logShows(proxy, "keeping the running one"));
-  CHECK(logShows(proxy, "default_pool_sise"));
+  CHECK(proxy.logShows("keeping the running one"));
+  CHECK(proxy.logShows("default_pool_sise"));
   Conn console = consoleConn(proxy);
   REQUIRE(console.ok());
   PgError e = console.expectError("RELOAD");
@@ -165,7 +156,7 @@ TEST_CASE("a restart-only change is reported and not applied", "[integration][re
   changed.replace(changed.find("@LISTEN_PORT@"), 13, std::to_string(other));
   proxy.rewriteConfig(changed);
   proxy.signal(SIGHUP);
-  CHECK(logShows(proxy, "general.listen_port changed; it takes effect after a restart"));
+  CHECK(proxy.logShows("general.listen_port changed; it takes effect after a restart"));
   Conn a(proxy.conninfo("sp_scram", "scram_pass"));
   CHECK(a.ok());
 }
