@@ -69,6 +69,29 @@ bool sameOutput(const std::string& label, const CommandResult& direct,
   return false;
 }
 
+// integration/drivers/<script> PORT PASSWORD, run directly against the primary and through
+// `proxy`: the direct run must succeed; the proxied one must too, and print the same. Returns
+// both for the test's own checks.
+struct DirectAndProxied {
+  CommandResult direct, proxied;
+};
+DirectAndProxied runBoth(const Proxy& proxy, const std::string& script, Ms timeout = 60s) {
+  const auto& primary = mariadbPrimary();
+  auto run = [&](uint16_t port) {
+    return runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/" + script,
+                       std::to_string(port), primary.value("SP_APP_PASSWORD")},
+                      {}, timeout);
+  };
+  DirectAndProxied r{run(primary.port()), {}};
+  INFO("directly:\n" << r.direct.all());
+  REQUIRE(r.direct.exitCode == 0);
+  r.proxied = run(proxy.mysqlPort());
+  INFO("through shardpool:\n" << r.proxied.all() << proxy.log());
+  CHECK(r.proxied.exitCode == 0);
+  CHECK(sameOutput(script, r.direct, r.proxied));
+  return r;
+}
+
 // The "backends=N" a driver program prints last on stderr (distinct CONNECTION_ID()s); -1 without.
 int backendsSeen(const std::string& err) {
   size_t at = err.rfind("backends=");
@@ -387,18 +410,7 @@ TEST_CASE("mysql pooling: malformed and hostile input gets what MariaDB answers,
   // integration/drivers/mysql_bad_input.py: raw connections, one case each, directly and
   // through shardpool (one server, so each case meets the server the one before used).
   Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1"));
-  auto run = [&](uint16_t port) {
-    return runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_bad_input.py",
-                       std::to_string(port), primary.value("SP_APP_PASSWORD")},
-                      {}, 90s);
-  };
-  auto direct = run(primary.port());
-  INFO("directly:\n" << direct.all());
-  REQUIRE(direct.exitCode == 0);
-  auto proxied = run(proxy.mysqlPort());
-  INFO("through shardpool:\n" << proxied.all() << proxy.log());
-  CHECK(proxied.exitCode == 0);
-  CHECK(sameOutput("bad input", direct, proxied));
+  auto [direct, proxied] = runBoth(proxy, "mysql_bad_input.py", 90s);
   CHECK(contains(proxied.out, "afterwards: OK\ndone\n"));
   CHECK_FALSE(contains(proxied.out, "hang"));
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
@@ -536,19 +548,8 @@ TEST_CASE("mysql pooling: an open cursor keeps its client on its server until th
   const auto& primary = mariadbPrimary();
   // One worker: a released server is the next one handed out.
   Proxy proxy(poolingConfig(primary.port(), "workers = 1"));
-  auto run = [&](uint16_t port) {
-    return runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_cursor.py",
-                       std::to_string(port), primary.value("SP_APP_PASSWORD")},
-                      {}, 60s);
-  };
-  auto direct = run(primary.port());
-  INFO("directly:\n" << direct.all());
-  REQUIRE(direct.exitCode == 0);
+  auto [direct, proxied] = runBoth(proxy, "mysql_cursor.py", 60s);
   REQUIRE(contains(direct.out, "cursor open True"));
-  auto proxied = run(proxy.mysqlPort());
-  INFO("through shardpool:\n" << proxied.all() << proxy.log());
-  CHECK(proxied.exitCode == 0);
-  CHECK(sameOutput("cursor", direct, proxied));
 }
 
 TEST_CASE("mysql pooling: a client that executes without binding gets its own parameter types, "
@@ -557,18 +558,7 @@ TEST_CASE("mysql pooling: a client that executes without binding gets its own pa
   const auto& primary = mariadbPrimary();
   // One server: both clients' statements are the same server statement.
   Proxy proxy(poolingConfig(primary.port(), "max_db_connections = 1"));
-  auto run = [&](uint16_t port) {
-    return runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_rebind.py",
-                       std::to_string(port), primary.value("SP_APP_PASSWORD")},
-                      {}, 60s);
-  };
-  auto direct = run(primary.port());
-  INFO("directly:\n" << direct.all());
-  REQUIRE(direct.exitCode == 0);
-  auto proxied = run(proxy.mysqlPort());
-  INFO("through shardpool:\n" << proxied.all() << proxy.log());
-  CHECK(proxied.exitCode == 0);
-  CHECK(sameOutput("rebind", direct, proxied));
+  runBoth(proxy, "mysql_rebind.py", 60s);
 }
 
 TEST_CASE("mysql pooling: SIGHUP raises the pool size for a MySQL client already waiting, "
