@@ -389,3 +389,31 @@ TEST_CASE("mysql engine: sidecar mode from a mysql:// URL", "[integration][mysql
   CHECK(cli.scalar("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())") == "sp_app@127.0.0.1 sp_db");
   CHECK(MariaDbCli(proxy.mysqlPort(), "sp_app", "wrong").expectError("SELECT 1").code == 1045);
 }
+
+TEST_CASE("mysql engine: client_tls_sslmode verify-ca needs a MySQL client's certificate",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  Proxy proxy(mysqlConfig(primary.port(),
+                          "client_tls_sslmode = \"verify-ca\"\nclient_tls_cert_file = \"" +
+                              testCert("server.crt") + "\"\nclient_tls_key_file = \"" +
+                              testCert("server.key") + "\"\nclient_tls_ca_file = \"" +
+                              testCert("ca.crt") + "\""));
+  auto cli = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"mariadb", "--no-defaults", "-h", "127.0.0.1", "-P",
+                                     std::to_string(proxy.mysqlPort()), "-u", "sp_app",
+                                     "-p" + primary.value("SP_APP_PASSWORD"), "--ssl",
+                                     "--ssl-ca=" + testCert("ca.crt")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"sp_db", "-N", "-B", "-e", "SELECT 1 + 1"});
+    return runCommand(argv, {}, 30s);
+  };
+  auto withCert = cli({"--ssl-cert=" + testCert("client-sp_scram.crt"),
+                       "--ssl-key=" + testCert("client-sp_scram.key")});
+  INFO(withCert.all() << proxy.log());
+  CHECK(withCert.exitCode == 0);
+  CHECK(withCert.out == "2\n");
+  auto without = cli({});
+  INFO(without.all());
+  CHECK(without.exitCode != 0);
+  CHECK_FALSE(contains(without.out, "2"));
+}
