@@ -31,9 +31,19 @@ void FailoverManager::stop() {
   if (checker_) checker_->stop();
 }
 
-std::string FailoverManager::conninfo(const Cluster& c, size_t member) const {
+ProbeTarget FailoverManager::target(const Cluster& c, size_t member) const {
   const config::Backend& b = c.members[member];
-  return fmt::format("host={} port={} {}", conninfoValue(b.host), b.port, c.conninfoBase);
+  ProbeTarget t;
+  t.key = probeKey(c.database, c.shardName, b);
+  if (c.mysql) {
+    t.mysql = *c.mysql;
+    t.mysql->host = b.host;
+    t.mysql->port = b.port;
+    if (!b.dbname.empty()) t.mysql->dbname = b.dbname;
+  } else {
+    t.conninfo = fmt::format("host={} port={} {}", conninfoValue(b.host), b.port, c.conninfoBase);
+  }
+  return t;
 }
 
 void FailoverManager::configure(const config::Config& cfg) {
@@ -76,12 +86,24 @@ void FailoverManager::configure(const config::Config& cfg) {
         record(fmt::format("database {}: no health checks (set user/password on the database, "
                            "or general.health_check_user)",
                            name));
-      if (c.checked)
+      if (c.checked && db.protocol == config::Protocol::MySql) {
+        MysqlEndpoint e;
+        e.user = *user;
+        e.password = password.value_or("");
+        e.dbname = shard.primary.dbname.empty() ? name : shard.primary.dbname;
+        e.tlsMode = cfg.serverTlsModeFor(db);
+        if (e.tlsMode != config::TlsMode::Disable)
+          e.tls = TlsContext::forConnect(e.tlsMode >= config::TlsMode::VerifyCa,
+                                         cfg.serverTlsCaFileFor(db), g.serverTlsCertFile,
+                                         g.serverTlsKeyFile, e.tlsError);
+        c.mysql = std::move(e);
+      } else if (c.checked) {
         c.conninfoBase = fmt::format(
             "dbname={} user={} password={} application_name=shardpool_health connect_timeout={}",
             conninfoValue(shard.primary.dbname.empty() ? name : shard.primary.dbname), conninfoValue(*user),
             conninfoValue(password.value_or("")),
             std::max<int64_t>(1, (g.healthCheckTimeout.count() + 999) / 1000));
+      }
       std::vector<std::string> names;
       for (const auto& m : c.members) names.push_back(address(m));
       c.state = initialCluster(names, 0);
@@ -102,7 +124,7 @@ void FailoverManager::configure(const config::Config& cfg) {
       }
       if (c.checked)
         for (size_t i = 0; i < c.members.size(); ++i)
-          targets.push_back({probeKey(c.database, c.shardName, c.members[i]), conninfo(c, i)});
+          targets.push_back(target(c, i));
       next.push_back(std::move(c));
     }
   }
@@ -162,7 +184,7 @@ void FailoverManager::apply(Cluster& c, size_t, const FailoverEvents& ev) {
     size_t m = *ev.promote;
     std::string db = c.database, shard = c.shardName;
     std::string key = probeKey(db, shard, c.members[m]);
-    checker_->execute(conninfo(c, m), "SELECT pg_catalog.pg_promote(true, 30)", promoteTimeout_,
+    checker_->promote(target(c, m), c.mysql ? mysqlPromoteTimeout_ : promoteTimeout_,
                       [this, db, shard, m, key](std::string error) {
                         std::lock_guard lock(mutex_);
                         for (Cluster& cl : clusters_) {

@@ -82,12 +82,13 @@ class FailoverManager final : public HealthView {
     bool checked = false;  // health-checked (else its members are as configured, all usable)
     std::vector<config::Backend> members;  // [0] the configured primary
     ClusterState state;
-    std::string conninfoBase;  // user, password, dbname for probes
+    std::string conninfoBase;  // PostgreSQL: user, password, dbname for probes
+    std::optional<MysqlEndpoint> mysql;  // MySQL: the probes' login, TLS, dbname (no address)
   };
   void onResult(const std::string& key, const ProbeResult& r);
   void apply(Cluster& c, size_t index, const FailoverEvents& ev);  // under mutex_
   void record(std::string event);                                  // under mutex_
-  std::string conninfo(const Cluster& c, size_t member) const;
+  ProbeTarget target(const Cluster& c, size_t member) const;
   std::vector<ReadTarget> targetsOf(const Cluster& c) const;  // under mutex_
   void bumpReadVersion() { readVersion_.fetch_add(1, std::memory_order_acq_rel); }
 
@@ -95,6 +96,8 @@ class FailoverManager final : public HealthView {
   uv_loop_t* loop_;
   std::unique_ptr<HealthChecker> checker_;
   std::chrono::milliseconds promoteTimeout_{10000};
+  // MySQL: the promotion waits (up to 20 s) for the replica to apply what it received.
+  std::chrono::milliseconds mysqlPromoteTimeout_{30000};
   std::mutex mutex_;  // clusters_, settings_ and events_, read by the console and workers
   FailoverSettings settings_;
   std::vector<Cluster> clusters_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "pooler/health/mysql_probe.h"
 #include "pooler/net/conninfo.h"
 #include "pooler/net/log.h"
 
@@ -46,25 +47,27 @@ uint64_t parseLsn(std::string_view text) {
   return hi << 32 | lo;
 }
 
-// One backend's connection and the probe (or one-shot statement) running on it.
-class HealthChecker::Probe {
+// A PostgreSQL backend's connection (libpq) and the probe (or one-shot statement) running on it.
+class HealthChecker::PgProbe final : public ProbeConnection {
  public:
   enum class State { Disconnected, Connecting, Idle, Querying };
-  using Done = std::function<void(Probe&, const ProbeResult&)>;
 
-  Probe(uv_loop_t* loop, std::string key, std::string conninfo, std::string sql, Done done)
-      : loop_(loop),
-        key_(std::move(key)),
+  PgProbe(uv_loop_t* loop, std::string key, std::string conninfo, std::string sql, Done done)
+      : ProbeConnection(std::move(key)),
+        loop_(loop),
         conninfo_(std::move(conninfo)),
         sql_(std::move(sql)),
         done_(std::move(done)) {}
-  ~Probe() { disconnect(); }
+  ~PgProbe() override { disconnect(); }
 
-  const std::string& key() const { return key_; }
-  const std::string& conninfo() const { return conninfo_; }
-  bool busy() const { return state_ == State::Connecting || state_ == State::Querying; }
+  bool serves(const ProbeTarget& target) const override {
+    return !target.mysql && target.conninfo == conninfo_;
+  }
+  bool busy() const override {
+    return state_ == State::Connecting || state_ == State::Querying;
+  }
 
-  void begin(std::chrono::milliseconds timeout) {
+  void begin(std::chrono::milliseconds timeout) override {
     if (busy()) return;
     started_ = Clock::now();
     timer_ = timer_ ? timer_ : newTimer();
@@ -113,7 +116,7 @@ class HealthChecker::Probe {
   }
 
   static void onPoll(uv_poll_t* p, int status, int events) {
-    auto* self = static_cast<Probe*>(p->data);
+    auto* self = static_cast<PgProbe*>(p->data);
     if (!self) return;
     if (status < 0) {
       // libpq knows best what went wrong with its socket (a refused connect, say).
@@ -128,7 +131,7 @@ class HealthChecker::Probe {
   }
 
   static void onTimeout(uv_timer_t* t) {
-    auto* self = static_cast<Probe*>(t->data);
+    auto* self = static_cast<PgProbe*>(t->data);
     if (self && self->busy())
       self->fail(self->state_ == State::Connecting ? "connect timed out" : "probe timed out");
   }
@@ -240,7 +243,6 @@ class HealthChecker::Probe {
   }
 
   uv_loop_t* loop_;
-  std::string key_;
   std::string conninfo_;
   std::string sql_;
   Done done_;
@@ -262,15 +264,18 @@ HealthChecker::~HealthChecker() {
 
 void HealthChecker::setTargets(const std::vector<ProbeTarget>& targets) {
   std::map<std::string, std::unique_ptr<Probe>> next;
+  auto report = [this](ProbeConnection& p, const ProbeResult& r) { onResult_(p.key(), r); };
   for (const ProbeTarget& t : targets) {
     auto it = probes_.find(t.key);
-    if (it != probes_.end() && it->second->conninfo() == t.conninfo) {
+    if (it != probes_.end() && it->second->serves(t)) {
       next[t.key] = std::move(it->second);
       continue;
     }
-    next[t.key] =
-        std::make_unique<Probe>(loop_, t.key, t.conninfo, kProbeSql,
-                                [this](Probe& p, const ProbeResult& r) { onResult_(p.key(), r); });
+    if (t.mysql)
+      next[t.key] = std::make_unique<MysqlProbe>(loop_, t.key, *t.mysql,
+                                                 MysqlProbe::Goal::Probe, report);
+    else
+      next[t.key] = std::make_unique<PgProbe>(loop_, t.key, t.conninfo, kProbeSql, report);
   }
   for (auto& [key, probe] : probes_)
     if (probe) retired_.push_back(std::move(probe));
@@ -312,12 +317,18 @@ void HealthChecker::probeNow(const std::string& key) {
   if (it != probes_.end()) it->second->begin(options_.timeout);
 }
 
-void HealthChecker::execute(const std::string& conninfo, const std::string& sql,
-                            std::chrono::milliseconds timeout,
+void HealthChecker::promote(const ProbeTarget& target, std::chrono::milliseconds timeout,
                             std::function<void(std::string)> done) {
-  auto probe = std::make_unique<Probe>(
-      loop_, "execute", conninfo, sql,
-      [done = std::move(done)](Probe&, const ProbeResult& r) { done(r.ok ? "" : r.error); });
+  auto report = [done = std::move(done)](ProbeConnection&, const ProbeResult& r) {
+    done(r.ok ? "" : r.error);
+  };
+  std::unique_ptr<Probe> probe;
+  if (target.mysql)
+    probe = std::make_unique<MysqlProbe>(loop_, "promote", *target.mysql,
+                                         MysqlProbe::Goal::Promote, std::move(report));
+  else
+    probe = std::make_unique<PgProbe>(loop_, "promote", target.conninfo,
+                                      "SELECT pg_catalog.pg_promote(true, 30)", std::move(report));
   probe->begin(timeout);
   oneShots_.push_back(std::move(probe));
 }

@@ -1,7 +1,8 @@
-// Control-plane health checks of backends with libpq in non-blocking mode on a uv loop (the
-// control loop, never a worker): one connection per backend, kept open between probes, each probe
-// `SELECT pg_is_in_recovery(), <replay or current WAL position>` bounded by a timeout. A probe
-// that fails closes the connection; the next one reconnects (connect_timeout bounded too).
+// Control-plane health checks of backends on a uv loop (the control loop, never a worker): one
+// connection per backend, kept open between probes, each probe bounded by a timeout. PostgreSQL
+// backends with libpq in non-blocking mode, each probe `SELECT pg_is_in_recovery(), <replay or
+// current WAL position>`; MySQL backends with MysqlProbe (mysql_probe.h: read_only and the GTID
+// position). A probe that fails closes the connection; the next one reconnects.
 #pragma once
 
 #include <libpq-fe.h>
@@ -15,22 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "pooler/health/probe.h"
+
 namespace shardpool::pooler::health {
-
-using Clock = std::chrono::steady_clock;
-
-struct ProbeTarget {
-  std::string key;       // stable identity, e.g. "app/shard0/10.0.0.1:5432"
-  std::string conninfo;  // libpq conninfo (host, port, dbname, user, password, sslmode, ...)
-};
-
-struct ProbeResult {
-  bool ok = false;
-  bool inRecovery = false;
-  uint64_t walPosition = 0;  // standbys: last replayed LSN; primaries: current LSN
-  std::string error;         // why the probe failed
-  std::chrono::microseconds latency{0};
-};
 
 // "16/B374D848" -> 0x16B374D848; 0 for text that is not an LSN.
 uint64_t parseLsn(std::string_view text);
@@ -56,13 +44,15 @@ class HealthChecker {
   // Probes `key` now instead of at its next turn (after a failure elsewhere, say).
   void probeNow(const std::string& key);
 
-  // Runs one statement on a fresh connection (pg_promote() on a standby); `done` gets "" or the
-  // error. Bounded by `timeout`.
-  void execute(const std::string& conninfo, const std::string& sql,
-               std::chrono::milliseconds timeout, std::function<void(std::string error)> done);
+  // Promotes the standby `target` on a fresh connection: PostgreSQL pg_promote(); MySQL stops
+  // replication once what it received is applied and clears read_only (mysql_probe_exchange.h).
+  // `done` gets "" or the error. Bounded by `timeout`.
+  void promote(const ProbeTarget& target, std::chrono::milliseconds timeout,
+               std::function<void(std::string error)> done);
 
  private:
-  class Probe;
+  class PgProbe;
+  using Probe = ProbeConnection;
   static void onTick(uv_timer_t* t);
   void tick();
   void finished(Probe* probe);

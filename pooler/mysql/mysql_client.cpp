@@ -517,9 +517,11 @@ void MysqlClient::resetSession() {
   statements_.clear();
 }
 
-bool MysqlClient::clean() const {
-  uint16_t flags = server_->statusFlags();
-  return server_->tracking() && pins_ == 0 && !lockTables_ && holdNext_ == 0 && !longData_ &&
+bool MysqlClient::clean() const { return clean(*server_); }
+
+bool MysqlClient::clean(const MysqlServer& server) const {
+  uint16_t flags = server.statusFlags();
+  return server.tracking() && pins_ == 0 && !lockTables_ && holdNext_ == 0 && !longData_ &&
          (flags & my::kServerStatusInTrans) == 0 && (flags & my::kServerStatusAutocommit) != 0 &&
          (flags & my::kServerStatusCursorExists) == 0;
 }
@@ -605,6 +607,8 @@ void MysqlClient::serverWithdrawn() {
 
 void MysqlClient::serverFailed(std::string_view reason, std::string_view sqlstate) {
   if (state_ != State::WaitServer) return;
+  // A database with health-checked replicas: the command waits for the failover's decision.
+  if (holdForFailover(reason, sqlstate)) return;
   // A server's error code (libmariadb takes the client library's own 2xxx codes in an ERR for
   // a malformed packet): the backend's refusal, else ER_UNKNOWN_ERROR with the reason.
   bool denied = sqlstate == "28000";
@@ -615,8 +619,24 @@ void MysqlClient::serverFailed(std::string_view reason, std::string_view sqlstat
 }
 
 void MysqlClient::serverLost(std::string_view reason) {
+  MysqlServer* s = server_;
   server_ = nullptr;
-  close(fmt::format("server connection lost: {}", reason));
+  // Transaction pooling, nothing of the session on that server (no transaction, no pin): the
+  // client stays, as it would through a failover of an idle client. A command in flight gets
+  // what a driver reports for a connection lost during a query (its outcome is unknown); the
+  // next command gets another server (after a failover, the new primary's). A transaction or
+  // a pinned session was on that server only: the client goes, as with a direct connection.
+  bool keep = s && transactionPooling_ && state_ == State::Active && clean(*s);
+  if (!keep) {
+    close(fmt::format("server connection lost: {}", reason));
+    return;
+  }
+  log::warn(who(), "server connection lost ({}); the session goes on with another server",
+            reason);
+  if (s->clientAwaitsReply())
+    sendErr(s->replySequence(), 2013, "HY000",
+            fmt::format("Lost connection to server during query (shardpool: {})", reason));
+  if (!in_.empty()) readInput();
 }
 
 void MysqlClient::terminate(std::string_view, std::string_view message, std::string_view reason) {

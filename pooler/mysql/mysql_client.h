@@ -113,6 +113,7 @@ class MysqlClient final : public ClientSession {
   void noteSetOption(protocol::mysql::Bytes payload);
   // The session holds nothing a server could not carry to the next client.
   bool clean() const;
+  bool clean(const MysqlServer& server) const;
   void releaseIfDone();
   // Back to the session a new connection has (COM_RESET_CONNECTION).
   void resetSession();

@@ -49,6 +49,11 @@ class MysqlServer final : public ServerLink {
   // A command was sent to it (its first payload): false when it cannot be followed.
   protocol::mysql::TrackStatus beginCommand(protocol::mysql::Bytes payload);
   bool busy() const { return !tracker_.done() || own_ != Own::None; }
+  // Its client's command went out (or waits here for its statement to be prepared): the client
+  // waits for a reply.
+  bool clientAwaitsReply() const {
+    return own_ == Own::None ? !tracker_.done() : own_ == Own::Prepare;
+  }
   uint16_t statusFlags() const { return tracker_.statusFlags(); }
   // Since when the client's command in flight was sent.
   Clock::time_point busySince() const { return busySince_; }

@@ -80,7 +80,6 @@ TEST_CASE("config: a MySQL database refuses PostgreSQL-only keys", "[config][mys
       {"auth_dbname = \"x\"", "auth_dbname"},
       {"connect_query = \"SET NAMES utf8mb4\"", "connect_query"},
       {"read_from = \"primary\"", "read_from"},
-      {"replicas = [{ host = \"10.0.0.2\" }]", "replicas"},
   };
   for (const Case& c : cases) {
     INFO(c.line);
@@ -99,6 +98,17 @@ TEST_CASE("config: a MySQL database refuses PostgreSQL-only keys", "[config][mys
   bool namesShards = false;
   for (const auto& e : sharded.errors) namesShards |= e.keyPath == "databases.shop.shards";
   CHECK(namesShards);
+}
+
+TEST_CASE("config: a MySQL database takes replicas (health checks, failover)", "[config][mysql]") {
+  auto cfg = loadOk(mysqlDb("replicas = [{ host = \"10.0.0.2\" }, { host = \"10.0.0.3\", port = 3307 }]\n"));
+  const Database& db = cfg->databases.at("shop");
+  std::vector<Shard> shards = cfg->shardsOf(db);
+  REQUIRE(shards.size() == 1);
+  REQUIRE(shards[0].replicas.size() == 2);
+  CHECK(shards[0].replicas[0].host == "10.0.0.2");
+  CHECK(shards[0].replicas[0].port == db.port);  // the database's port by default
+  CHECK(shards[0].replicas[1].port == 3307);
 }
 
 TEST_CASE("config: a MySQL database has one TCP host and a plaintext password",
