@@ -125,4 +125,29 @@ MyError MariaDbCli::expectError(const std::string& sql, Ms timeout) const {
   return error;
 }
 
+MariaDbCluster::MariaDbCluster(const MariaDbCluster* primary) {
+  std::string script = sourceDir() + "/scripts/mariadb-cluster.sh";
+  auto r = primary ? runCommand({script, "replica", primary->dir(), dir()}, {}, 120s)
+                   : runCommand({script, "start", dir()}, {}, 120s);
+  if (r.exitCode != 0) throw fail("mariadb-cluster.sh failed:\n" + r.all());
+  env_ = readEnvFile(dir() + "/env");
+}
+
+MariaDbCluster::~MariaDbCluster() {
+  runCommand({sourceDir() + "/scripts/mariadb-cluster.sh", "stop", dir()}, {}, 60s);
+}
+
+uint16_t MariaDbCluster::port() const {
+  return static_cast<uint16_t>(std::stoi(env_.at("MYSQL_PORT")));
+}
+
+MariaDbCli MariaDbCluster::admin() const {
+  return MariaDbCli(port(), "sp_admin", value("SP_ADMIN_PASSWORD"));
+}
+
+void MariaDbCluster::run(const std::string& command) const {
+  auto r = runCommand({sourceDir() + "/scripts/mariadb-cluster.sh", command, dir()}, {}, 60s);
+  if (r.exitCode != 0) throw fail("mariadb-cluster.sh " + command + ":\n" + r.all());
+}
+
 }  // namespace shardpool::integration

@@ -60,4 +60,26 @@ class MariaDbCli {
   std::string database_;
 };
 
+// A throwaway MariaDB server of a test's own (scripts/mariadb-cluster.sh), beside the shared
+// fixture: for tests that kill one (failover). Given a primary, a replica of it (binlog
+// replication by GTID, read_only=ON).
+class MariaDbCluster {
+ public:
+  explicit MariaDbCluster(const MariaDbCluster* primary = nullptr);
+  ~MariaDbCluster();
+  MariaDbCluster(const MariaDbCluster&) = delete;
+  MariaDbCluster& operator=(const MariaDbCluster&) = delete;
+
+  std::string dir() const { return tmp_.path() + "/cluster"; }
+  uint16_t port() const;
+  std::string value(const std::string& key) const { return env_.at(key); }
+  MariaDbCli admin() const;  // sp_admin (every privilege) on sp_db
+  // `scripts/mariadb-cluster.sh COMMAND DIR` (crash, restart, promote); throws on failure.
+  void run(const std::string& command) const;
+
+ private:
+  TempDir tmp_;
+  std::map<std::string, std::string> env_;
+};
+
 }  // namespace shardpool::integration

@@ -239,6 +239,15 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
       return;
     }
   }
+  if (transactionLost_ && answerLostTransaction(payload, sequenceId)) return;
+  inFlightCannotCommit_ = false;
+  if (command == static_cast<uint8_t>(my::Command::Query)) {
+    inFlightCannotCommit_ = cannotCommit(my::asText(payload.subspan(1)));
+  } else if (command == static_cast<uint8_t>(my::Command::StmtExecute)) {
+    auto id = my::statementIdOf(payload);
+    auto it = id ? statements_.find(*id) : statements_.end();
+    inFlightCannotCommit_ = it != statements_.end() && cannotCommit(it->second.sql);
+  }
   if (onStatementCommand(message, payload, sequenceId)) return;
   switch (server_->beginCommand(payload)) {
     case my::TrackStatus::More:
@@ -389,6 +398,8 @@ void MysqlClient::startChangeUser(my::Bytes payload, uint8_t sequenceId) {
 
 bool MysqlClient::answerLocally(my::Bytes payload, uint8_t sequenceId) {
   uint8_t command = payload.empty() ? 0xFF : payload[0];
+  if (transactionLost_ && !payload.empty() && answerLostTransaction(payload, sequenceId))
+    return true;
   switch (static_cast<my::Command>(command)) {
     case my::Command::Quit:
       close("client sent COM_QUIT");
@@ -507,6 +518,7 @@ void MysqlClient::learnCharset(const MysqlSessionVars& server) {
 }
 
 void MysqlClient::resetSession() {
+  transactionLost_ = false;
   session_ = loginCharset_;
   session_.setSchema(pool_->settings().dbname);
   pins_ = 0;
@@ -520,10 +532,27 @@ void MysqlClient::resetSession() {
 bool MysqlClient::clean() const { return clean(*server_); }
 
 bool MysqlClient::clean(const MysqlServer& server) const {
+  return portable(server) && (server.statusFlags() & my::kServerStatusInTrans) == 0;
+}
+
+bool MysqlClient::portable(const MysqlServer& server) const {
   uint16_t flags = server.statusFlags();
   return server.tracking() && pins_ == 0 && !lockTables_ && holdNext_ == 0 && !longData_ &&
-         (flags & my::kServerStatusInTrans) == 0 && (flags & my::kServerStatusAutocommit) != 0 &&
-         (flags & my::kServerStatusCursorExists) == 0;
+         (flags & my::kServerStatusAutocommit) != 0 && (flags & my::kServerStatusCursorExists) == 0;
+}
+
+bool MysqlClient::answerLostTransaction(my::Bytes payload, uint8_t sequenceId) {
+  auto command = static_cast<my::Command>(payload[0]);
+  if (command != my::Command::Query && command != my::Command::StmtExecute) return false;
+  transactionLost_ = false;
+  if (command == my::Command::Query && isRollback(my::asText(payload.subspan(1)))) {
+    sendOk(sequenceId + 1);
+    return true;
+  }
+  sendErr(sequenceId + 1, 1213, "40001",
+          "Deadlock found when trying to get lock; try restarting transaction (shardpool: the "
+          "transaction's server connection was lost; the transaction was rolled back)");
+  return true;
 }
 
 void MysqlClient::releaseIfDone() {
@@ -621,21 +650,36 @@ void MysqlClient::serverFailed(std::string_view reason, std::string_view sqlstat
 void MysqlClient::serverLost(std::string_view reason) {
   MysqlServer* s = server_;
   server_ = nullptr;
-  // Transaction pooling, nothing of the session on that server (no transaction, no pin): the
-  // client stays, as it would through a failover of an idle client. A command in flight gets
-  // what a driver reports for a connection lost during a query (its outcome is unknown); the
-  // next command gets another server (after a failover, the new primary's). A transaction or
-  // a pinned session was on that server only: the client goes, as with a direct connection.
-  bool keep = s && transactionPooling_ && state_ == State::Active && clean(*s);
+  // Transaction pooling, nothing of the session bound to that server but a transaction: the
+  // client stays (a failover drops no client that can go on). A command in flight gets what
+  // its outcome is: inside a transaction, a DML statement that cannot have committed it fails
+  // as a rolled-back transaction (1213, as Galera reports a transaction the cluster aborted:
+  // drivers and ORMs retry it); any other command's outcome is unknown (2013, what a driver
+  // reports for a connection lost during a query). A transaction idle at that moment fails
+  // its next statement as rolled back (a ROLLBACK is answered). The next command gets another
+  // server (after a failover, the new primary's). Temporary tables, user variables, locks or
+  // a cursor were on that server only: the client goes, as with a direct connection.
+  bool keep = s && transactionPooling_ && state_ == State::Active && portable(*s);
   if (!keep) {
     close(fmt::format("server connection lost: {}", reason));
     return;
   }
-  log::warn(who(), "server connection lost ({}); the session goes on with another server",
-            reason);
-  if (s->clientAwaitsReply())
-    sendErr(s->replySequence(), 2013, "HY000",
-            fmt::format("Lost connection to server during query (shardpool: {})", reason));
+  bool inTransaction = (s->statusFlags() & my::kServerStatusInTrans) != 0;
+  log::warn(who(), "server connection lost ({}){}; the session goes on with another server",
+            reason, inTransaction ? ", its transaction with it" : "");
+  if (s->clientAwaitsReply()) {
+    if (inTransaction && inFlightCannotCommit_)
+      sendErr(s->replySequence(), 1213, "40001",
+              fmt::format("Deadlock found when trying to get lock; try restarting transaction "
+                          "(shardpool: the transaction's server connection was lost: {}; the "
+                          "transaction was rolled back)",
+                          reason));
+    else
+      sendErr(s->replySequence(), 2013, "HY000",
+              fmt::format("Lost connection to server during query (shardpool: {})", reason));
+  } else if (inTransaction) {
+    transactionLost_ = true;
+  }
   if (!in_.empty()) readInput();
 }
 

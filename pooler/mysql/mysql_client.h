@@ -114,6 +114,12 @@ class MysqlClient final : public ClientSession {
   // The session holds nothing a server could not carry to the next client.
   bool clean() const;
   bool clean(const MysqlServer& server) const;
+  // Nothing of its session but a transaction is bound to `server` (transaction pooling): when
+  // that server is lost, the client can go on with another one.
+  bool portable(const MysqlServer& server) const;
+  // A command of a transaction whose server was lost (serverLost): ROLLBACK is answered, any
+  // other statement fails as rolled back; true when it was answered here.
+  bool answerLostTransaction(protocol::mysql::Bytes payload, uint8_t sequenceId);
   void releaseIfDone();
   // Back to the session a new connection has (COM_RESET_CONNECTION).
   void resetSession();
@@ -151,6 +157,10 @@ class MysqlClient final : public ClientSession {
   bool lockTables_ = false;
   bool multiStatements_ = false;
   bool transactionPooling_ = false;
+  // The command with the server is one DML statement (cannotCommit): lost with its server
+  // inside a transaction, the transaction is certainly rolled back.
+  bool inFlightCannotCommit_ = false;
+  bool transactionLost_ = false;  // its transaction's server was lost while it was idle
   bool resetInFlight_ = false;  // the client's COM_RESET_CONNECTION is with the server
   bool tlsRequested_ = false;   // its SSLRequest was read: readInput() starts TLS
   bool changingUser_ = false;   // login_ checks a COM_CHANGE_USER

@@ -148,4 +148,65 @@ std::optional<std::string_view> lastInsertIdQuery(std::string_view sql) {
   return expr;
 }
 
+namespace {
+
+// The first two words of `sql` (past spaces and comments; an executable comment is read as
+// SQL), and whether anything but spaces, comments and one trailing `;` follows the statement.
+struct Leading {
+  std::string_view first, second;
+  bool more = false;  // a `;` with a statement after it, or a string or quote (not followed)
+};
+
+Leading leadingWords(std::string_view sql) {
+  Leading out;
+  size_t i = 0;
+  size_t words = 0;
+  while (i < sql.size()) {
+    char c = sql[i];
+    if (size_t end = skipComment(sql, i); end != i) {
+      i = end;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == ';') {
+      for (size_t j = i + 1; j < sql.size(); ++j) {
+        if (std::isspace(static_cast<unsigned char>(sql[j]))) continue;
+        size_t end = skipComment(sql, j);
+        if (end == j) {
+          out.more = true;
+          break;
+        }
+        j = end - 1;
+      }
+      return out;
+    } else if (identChar(c)) {
+      size_t start = i;
+      while (i < sql.size() && identChar(sql[i])) ++i;
+      if (words == 0) out.first = sql.substr(start, i - start);
+      if (words == 1) out.second = sql.substr(start, i - start);
+      ++words;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      i = skipQuoted(sql, i, c);
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool cannotCommit(std::string_view sql) {
+  Leading w = leadingWords(sql);
+  if (w.more) return false;
+  for (std::string_view dml : {"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES",
+                               "TABLE"})
+    if (equalsWord(w.first, dml)) return true;
+  return false;
+}
+
+bool isRollback(std::string_view sql) {
+  Leading w = leadingWords(sql);
+  return !w.more && equalsWord(w.first, "ROLLBACK") && !equalsWord(w.second, "TO");
+}
+
 }  // namespace shardpool::pooler

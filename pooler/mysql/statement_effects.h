@@ -33,4 +33,11 @@ uint16_t scanStatementEffects(std::string_view sql);
 // column name MySQL would give it (the expression as written); nullopt otherwise.
 std::optional<std::string_view> lastInsertIdQuery(std::string_view sql);
 
+// One DML statement (SELECT, INSERT, UPDATE, DELETE, REPLACE, WITH, VALUES, TABLE) and nothing
+// after it: running it inside a transaction cannot commit that transaction (COMMIT, DDL, BEGIN
+// and SET autocommit = 1 can). A server lost while it ran took the transaction with it.
+bool cannotCommit(std::string_view sql);
+// ROLLBACK [WORK] [AND [NO] CHAIN] [[NO] RELEASE] alone (not ROLLBACK TO SAVEPOINT).
+bool isRollback(std::string_view sql);
+
 }  // namespace shardpool::pooler

@@ -58,3 +58,29 @@ TEST_CASE("lastInsertIdQuery: only the bare form is answered by shardpool", "[my
   CHECK_FALSE(lastInsertIdQuery("SELECTLAST_INSERT_ID()"));
   CHECK_FALSE(lastInsertIdQuery("SELECT 1"));
 }
+
+TEST_CASE("cannotCommit: one DML statement, nothing that may commit", "[mysql][pinning]") {
+  CHECK(cannotCommit("UPDATE t SET a = 1 WHERE id = 2"));
+  CHECK(cannotCommit("  /* c */ insert into t values (1);"));
+  CHECK(cannotCommit("SELECT ';' FROM t"));
+  CHECK(cannotCommit("DELETE FROM t; -- done"));
+  CHECK(cannotCommit("REPLACE INTO t VALUES (1)"));
+  CHECK_FALSE(cannotCommit("COMMIT"));
+  CHECK_FALSE(cannotCommit("commit work"));
+  CHECK_FALSE(cannotCommit("BEGIN"));
+  CHECK_FALSE(cannotCommit("CREATE TABLE x (a int)"));
+  CHECK_FALSE(cannotCommit("SET autocommit = 1"));
+  CHECK_FALSE(cannotCommit("UPDATE t SET a = 1; COMMIT"));
+  CHECK_FALSE(cannotCommit("/*!40101 COMMIT */"));
+  CHECK_FALSE(cannotCommit(""));
+}
+
+TEST_CASE("isRollback: ROLLBACK alone, not to a savepoint", "[mysql][pinning]") {
+  CHECK(isRollback("ROLLBACK"));
+  CHECK(isRollback(" rollback work;"));
+  CHECK(isRollback("ROLLBACK AND NO CHAIN"));
+  CHECK_FALSE(isRollback("ROLLBACK TO SAVEPOINT a"));
+  CHECK_FALSE(isRollback("rollback to a"));
+  CHECK_FALSE(isRollback("ROLLBACK; SELECT 1"));
+  CHECK_FALSE(isRollback("COMMIT"));
+}

@@ -1,0 +1,161 @@
+// Failover of a MySQL-protocol database: a MariaDB primary and its replica started by the test
+// (scripts/mariadb-cluster.sh start / replica, semi-synchronous replication so that what the
+// primary acknowledged reached the replica), shardpool in front with health checks and
+// auto_promote. The primary is killed (SIGKILL) under sysbench and a writer that records every
+// acknowledged insert; the writes must go on through the promoted replica, none lost.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "integration/admin_util.h"
+#include "integration/mariadb_client.h"
+
+using namespace shardpool::integration;
+
+namespace {
+
+template <class Pred>
+bool eventually(Pred done, Ms timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+  return true;
+}
+
+std::string failoverConfig(const MariaDbCluster& primary, const MariaDbCluster& replica) {
+  return "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+         "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
+         "pool_mode = \"transaction\"\ndefault_pool_size = 6\nquery_wait_timeout = \"30s\"\n"
+         "admin_users = [\"sp_console\"]\nhealth_check_interval = \"200ms\"\n"
+         "health_check_failures = 2\nfailover_wait_timeout = \"20s\"\nauto_promote = true\n\n"
+         "[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+         std::to_string(primary.port()) + "\nuser = \"sp_admin\"\npassword = \"" +
+         primary.value("SP_ADMIN_PASSWORD") + "\"\nreplicas = [ { host = \"127.0.0.1\", port = " +
+         std::to_string(replica.port()) + " } ]\n\n[users.sp_app]\npassword = \"" + primary.value("SP_APP_PASSWORD") + "\"\n" +
+         "[users.sp_console]\npassword = \"console_pass\"\n";
+}
+
+std::string writeTarget(Conn& console) {
+  for (const auto& row : showRows(console, "SHOW BACKENDS"))
+    if (row.at("write_target") == "1") return row.at("backend");
+  return {};
+}
+
+// "after=N errors=N lost=N" -> the value of `key`.
+long field(const std::string& line, const std::string& key) {
+  size_t at = line.find(key + "=");
+  if (at == std::string::npos) throw std::runtime_error("no " + key + " in: " + line);
+  return std::stol(line.substr(at + key.size() + 1));
+}
+
+}  // namespace
+
+TEST_CASE("mysql failover: SIGKILL of the primary under sysbench and writers, auto_promote, "
+          "no acknowledged write lost",
+          "[integration][mysql][failover]") {
+  MariaDbCluster primary;
+  MariaDbCluster replica(&primary);
+  // Semi-synchronous (AFTER_SYNC): a commit is acknowledged once the replica has it.
+  primary.admin().query(
+      "SET GLOBAL rpl_semi_sync_master_enabled = ON; "
+      "SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_SYNC'; "
+      "SET GLOBAL rpl_semi_sync_master_timeout = 600000");
+  replica.admin().query(
+      "SET GLOBAL rpl_semi_sync_slave_enabled = ON; STOP SLAVE IO_THREAD; START SLAVE IO_THREAD");
+  REQUIRE(eventually(
+      [&] {
+        auto rows = primary.admin().query("SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'");
+        return !rows.empty() && rows[0].at(1) == "1";
+      },
+      20s));
+  primary.admin().query("CREATE TABLE acks (id BIGINT PRIMARY KEY)");
+  auto sysbench = [&](uint16_t port, const std::string& user, const std::string& password,
+                      const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"sysbench",          "oltp_write_only",
+                                     "--mysql-host=127.0.0.1",
+                                     "--mysql-port=" + std::to_string(port),
+                                     "--mysql-user=" + user,  "--mysql-password=" + password,
+                                     "--mysql-db=sp_db",      "--tables=1",
+                                     "--table-size=1000"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return runCommand(argv, {}, 90s);
+  };
+  auto prepared = sysbench(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"),
+                           {"prepare"});
+  REQUIRE(prepared.exitCode == 0);
+  REQUIRE(eventually(
+      [&] { return replica.admin().scalar("SELECT COUNT(*) FROM sbtest1") == "1000"; }, 30s));
+
+  Proxy proxy(failoverConfig(primary, replica));
+  Conn console(proxy.conninfo("sp_console", "console_pass", "shardpool"));
+  REQUIRE(console.ok());
+  const std::string primaryAddr = "127.0.0.1:" + std::to_string(primary.port());
+  const std::string replicaAddr = "127.0.0.1:" + std::to_string(replica.port());
+  REQUIRE(eventually([&] { return writeTarget(console) == primaryAddr; }, 10s));
+
+  TempDir tmp;
+  const std::string marker = tmp.path() + "/crashed";
+  const int kWriters = 4;
+  CommandResult writes, bench;
+  std::thread writer([&] {
+    writes = runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_writer.py",
+                         std::to_string(proxy.mysqlPort()), "sp_app", primary.value("SP_APP_PASSWORD"), "sp_db",
+                         std::to_string(kWriters), "16", marker},
+                        {}, 90s);
+  });
+  std::thread load([&] {
+    bench = sysbench(proxy.mysqlPort(), "sp_app", primary.value("SP_APP_PASSWORD"),
+                     {"--threads=4", "--time=16", "--report-interval=1",
+                      "--mysql-ignore-errors=all", "run"});
+  });
+  std::this_thread::sleep_for(4s);
+  std::ofstream(marker) << "crashed\n";
+  primary.run("crash");
+  writer.join();
+  load.join();
+
+  INFO("writer:\n" << writes.all() << "\nsysbench:\n" << bench.all() << "\nshardpool's log:\n"
+                   << proxy.log());
+  REQUIRE(writes.exitCode == 0);
+  std::istringstream lines(writes.out);
+  std::string counts, ids;
+  std::getline(lines, counts);
+  std::getline(lines, ids);
+  CHECK(field(counts, "after") >= 50);  // writes went on after the crash
+  CHECK(field(counts, "lost") == 0);    // no writer's connection was dropped
+  CHECK(field(counts, "errors") <= 2 * kWriters);  // only statements in flight failed
+  // sysbench ran through it: transactions after the failover (the last reports show some).
+  CHECK(bench.exitCode == 0);
+  CHECK_FALSE(contains(bench.out, "transactions:                        0 "));
+  size_t lastReport = bench.out.rfind("] thds:");
+  REQUIRE(lastReport != std::string::npos);
+  CHECK_FALSE(contains(bench.out.substr(lastReport, 40), "tps: 0.00"));
+
+  CHECK(writeTarget(console) == replicaAddr);
+  bool promoted = false;
+  for (const auto& e : showRows(console, "SHOW EVENTS"))
+    promoted = promoted || contains(e.at("event"), "promoting");
+  CHECK(promoted);
+  CHECK(replica.admin().scalar("SELECT @@global.read_only") == "0");
+
+  // Every acknowledged insert is on the promoted replica.
+  REQUIRE_FALSE(ids.empty());
+  long acked = 0, present = 0;
+  for (size_t from = 0; from < ids.size();) {
+    // In batches of 2,000 ids: one command-line argument holds at most 128 KiB.
+    size_t to = from;
+    for (int n = 0; n < 2000 && to != std::string::npos; ++n) to = ids.find(',', to + 1);
+    std::string batch = ids.substr(from, to == std::string::npos ? std::string::npos : to - from);
+    acked += std::count(batch.begin(), batch.end(), ',') + 1;
+    present += std::stol(
+        replica.admin().scalar("SELECT COUNT(*) FROM acks WHERE id IN (" + batch + ")"));
+    from = to == std::string::npos ? ids.size() : to + 1;
+  }
+  CHECK(acked > 100);
+  CHECK(present == acked);
+  CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}
