@@ -26,12 +26,14 @@ bool eventually(Pred done, Ms timeout) {
   return true;
 }
 
-std::string failoverConfig(const MariaDbCluster& primary, const MariaDbCluster& replica) {
+std::string failoverConfig(const MariaDbCluster& primary, const MariaDbCluster& replica,
+                           bool autoPromote = true) {
   return "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
          "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
          "pool_mode = \"transaction\"\ndefault_pool_size = 6\nquery_wait_timeout = \"30s\"\n"
          "admin_users = [\"sp_console\"]\nhealth_check_interval = \"200ms\"\n"
-         "health_check_failures = 2\nfailover_wait_timeout = \"20s\"\nauto_promote = true\n\n"
+         "health_check_failures = 2\nfailover_wait_timeout = \"20s\"\nauto_promote = " +
+         std::string(autoPromote ? "true" : "false") + "\n\n"
          "[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
          std::to_string(primary.port()) + "\nuser = \"sp_admin\"\npassword = \"" +
          primary.value("SP_ADMIN_PASSWORD") + "\"\nreplicas = [ { host = \"127.0.0.1\", port = " +
@@ -158,4 +160,43 @@ TEST_CASE("mysql failover: SIGKILL of the primary under sysbench and writers, au
   CHECK(acked > 100);
   CHECK(present == acked);
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
+}
+
+TEST_CASE("mysql failover: an external promotion is followed and the old primary is fenced",
+          "[integration][mysql][failover]") {
+  MariaDbCluster primary;
+  MariaDbCluster replica(&primary);
+  Proxy proxy(failoverConfig(primary, replica, false));
+  Conn console(proxy.conninfo("sp_console", "console_pass", "shardpool"));
+  REQUIRE(console.ok());
+  MariaDbCli app(proxy.mysqlPort(), "sp_app", primary.value("SP_APP_PASSWORD"));
+  CHECK(app.scalar("SELECT @@port") == std::to_string(primary.port()));
+
+  primary.run("crash");
+  std::this_thread::sleep_for(1s);
+  // No primary and no auto_promote: a client waits for one.
+  CommandResult waited;
+  auto started = Clock::now();
+  std::thread client([&] { waited = app.run("SELECT @@port", 30s); });
+  std::this_thread::sleep_for(1500ms);
+  replica.run("promote");
+  client.join();
+  INFO(waited.all() << proxy.log());
+  CHECK(waited.exitCode == 0);
+  CHECK(contains(waited.out, std::to_string(replica.port())));
+  CHECK(Clock::now() - started >= 1500ms);
+  CHECK(writeTarget(console) == "127.0.0.1:" + std::to_string(replica.port()));
+
+  // The old primary comes back writable: it must not take writes.
+  primary.run("restart");
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& row : showRows(console, "SHOW BACKENDS"))
+          if (row.at("backend") == "127.0.0.1:" + std::to_string(primary.port()))
+            return row.at("state") == "fenced";
+        return false;
+      },
+      10s));
+  CHECK(writeTarget(console) == "127.0.0.1:" + std::to_string(replica.port()));
+  CHECK(app.scalar("SELECT @@port") == std::to_string(replica.port()));
 }

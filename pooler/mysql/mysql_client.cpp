@@ -659,6 +659,14 @@ void MysqlClient::serverLost(std::string_view reason) {
   // its next statement as rolled back (a ROLLBACK is answered). The next command gets another
   // server (after a failover, the new primary's). Temporary tables, user variables, locks or
   // a cursor were on that server only: the client goes, as with a direct connection.
+  if (s && state_ == State::Login) {
+    // Lost while being linked (shardpool's own commands): nothing of the client's ran on it,
+    // its command (or its login's OK) waits for another server.
+    log::warn(who(), "server connection lost while linking ({}); asking for another", reason);
+    setState(State::Active);
+    askPool(true);
+    return;
+  }
   bool keep = s && transactionPooling_ && state_ == State::Active && portable(*s);
   if (!keep) {
     close(fmt::format("server connection lost: {}", reason));
