@@ -52,7 +52,8 @@ bool equalsWord(std::string_view text, std::string_view lowerWord) {
   return true;
 }
 bool startsWithWord(std::string_view text, std::string_view lowerPrefix) {
-  return text.size() >= lowerPrefix.size() && equalsWord(text.substr(0, lowerPrefix.size()), lowerPrefix);
+  return text.size() >= lowerPrefix.size() &&
+         equalsWord(text.substr(0, lowerPrefix.size()), lowerPrefix);
 }
 
 // ---- comment hints -------------------------------------------------------------------------
@@ -157,18 +158,32 @@ std::string unquote(const Token& t) {
     } else if (c == '\\' && t.quote != '`' && i + 1 < s.size()) {
       char e = s[++i];
       switch (e) {
-        case '0': out += '\0'; break;
-        case 'b': out += '\b'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'Z': out += '\x1a'; break;
+        case '0':
+          out += '\0';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'Z':
+          out += '\x1a';
+          break;
         case '%':
         case '_':
           out += '\\';
           out += e;
           break;
-        default: out += e; break;
+        default:
+          out += e;
+          break;
       }
     } else {
       out += c;
@@ -409,12 +424,12 @@ std::string nameOf(const Token& t) {
 // Words that end a table reference (no alias can be one of them) or a clause.
 bool isClauseWord(const Token& t) {
   static constexpr std::array<std::string_view, 39> kWords{
-      "where",     "group",     "having",  "order",    "limit",   "window",   "for",
-      "lock",      "into",      "union",   "except",   "intersect", "on",     "using",
-      "join",      "inner",     "cross",   "left",     "right",   "natural",  "straight_join",
-      "set",       "returning", "procedure", "values", "value",   "select",   "partition",
-      "use",       "ignore",    "force",   "as",       "outer",   "full",     "offset",
-      "duplicate", "fetch",     "with",    "from"};
+      "where",     "group",     "having",    "order",  "limit",     "window",  "for",
+      "lock",      "into",      "union",     "except", "intersect", "on",      "using",
+      "join",      "inner",     "cross",     "left",   "right",     "natural", "straight_join",
+      "set",       "returning", "procedure", "values", "value",     "select",  "partition",
+      "use",       "ignore",    "force",     "as",     "outer",     "full",    "offset",
+      "duplicate", "fetch",     "with",      "from"};
   if (t.type != Tok::Word) return false;
   return std::any_of(kWords.begin(), kWords.end(),
                      [&](std::string_view w) { return equalsWord(t.raw, w); });
@@ -423,9 +438,9 @@ bool isClauseWord(const Token& t) {
 // Words that end a WHERE / ON condition at its own level.
 bool endsCondition(const Token& t) {
   static constexpr std::array<std::string_view, 22> kWords{
-      "group", "having",  "order",   "limit", "window", "for",       "lock",   "into",
-      "union", "except",  "intersect", "join", "inner",  "cross",    "left",   "right",
-      "natural", "straight_join", "where", "returning", "procedure", "set"};
+      "group",   "having",        "order",     "limit",     "window",    "for",   "lock", "into",
+      "union",   "except",        "intersect", "join",      "inner",     "cross", "left", "right",
+      "natural", "straight_join", "where",     "returning", "procedure", "set"};
   if (t.type != Tok::Word) return false;
   return std::any_of(kWords.begin(), kWords.end(),
                      [&](std::string_view w) { return equalsWord(t.raw, w); });
@@ -457,8 +472,8 @@ std::optional<StatementKind> kindOf(const std::vector<Token>& t, size_t b, size_
   if (is("insert") || is("replace")) return StatementKind::Insert;
   if (is("update")) return StatementKind::Update;
   if (is("delete")) return StatementKind::Delete;
-  if (is("create") || is("alter") || is("drop") || is("truncate") || is("rename") ||
-      is("grant") || is("revoke")) {
+  if (is("create") || is("alter") || is("drop") || is("truncate") || is("rename") || is("grant") ||
+      is("revoke")) {
     return StatementKind::Ddl;
   }
   if (is("begin") || is("commit") || is("rollback") || is("savepoint") || is("release") ||
@@ -471,12 +486,11 @@ std::optional<StatementKind> kindOf(const std::vector<Token>& t, size_t b, size_
   }
   if (is("set") || is("show")) return StatementKind::Set;
   static constexpr std::array<std::string_view, 40> kUtility{
-      "use",       "call",      "do",       "lock",      "unlock",   "handler",    "load",
-      "explain",   "describe",  "desc",     "analyze",   "check",    "checksum",   "optimize",
-      "repair",    "flush",     "kill",     "reset",     "purge",    "prepare",    "execute",
-      "deallocate", "help",     "install",  "uninstall", "change",   "stop",       "signal",
-      "resignal",  "get",       "cache",    "binlog",    "clone",    "import",     "restart",
-      "shutdown",  "backup",    "stage",    "show",      "replica"};
+      "use",       "call",   "do",      "lock",     "unlock",   "handler",    "load",   "explain",
+      "describe",  "desc",   "analyze", "check",    "checksum", "optimize",   "repair", "flush",
+      "kill",      "reset",  "purge",   "prepare",  "execute",  "deallocate", "help",   "install",
+      "uninstall", "change", "stop",    "signal",   "resignal", "get",        "cache",  "binlog",
+      "clone",     "import", "restart", "shutdown", "backup",   "stage",      "show",   "replica"};
   if (std::any_of(kUtility.begin(), kUtility.end(), [&](std::string_view u) { return is(u); })) {
     return StatementKind::Utility;
   }
@@ -522,7 +536,8 @@ class Analyzer {
   }
   size_t close(size_t open) const { return static_cast<size_t>(t_[open].partner); }
   bool isName(size_t i) const {
-    return i < end_ && (t_[i].type == Tok::Ident || (t_[i].type == Tok::Word && !isClauseWord(t_[i])));
+    return i < end_ &&
+           (t_[i].type == Tok::Ident || (t_[i].type == Tok::Word && !isClauseWord(t_[i])));
   }
   bool isQueryStart(size_t i, size_t e) const;
   size_t findWord(size_t b, size_t e, std::string_view w) const;  // at depth 0; e when absent
@@ -932,9 +947,8 @@ void Analyzer::conditions(size_t b, size_t e) {
 
 size_t Analyzer::column(size_t i, size_t e, Column& out) const {
   auto part = [&](size_t k) {
-    return k < e &&
-           (t_[k].type == Tok::Ident || (t_[k].type == Tok::Word && !isClauseWord(t_[k]) &&
-                                         !isWord(t_[k], "null") && !isWord(t_[k], "not")));
+    return k < e && (t_[k].type == Tok::Ident || (t_[k].type == Tok::Word && !isClauseWord(t_[k]) &&
+                                                  !isWord(t_[k], "null") && !isWord(t_[k], "not")));
   };
   if (!part(i)) return i;
   size_t qualifier = e, col = i, j = i + 1;
@@ -1116,7 +1130,8 @@ void Analyzer::selectStatement(size_t b, size_t e) {
   for (size_t i = b; i < e; ++i) {
     const Token& t = t_[i];
     bool next1 = i + 1 < e;
-    if ((isWord(t, "for") && next1 && (isWord(t_[i + 1], "update") || isWord(t_[i + 1], "share"))) ||
+    if ((isWord(t, "for") && next1 &&
+         (isWord(t_[i + 1], "update") || isWord(t_[i + 1], "share"))) ||
         (isWord(t, "lock") && next1 && isWord(t_[i + 1], "in")) || isWord(t, "into") ||
         isPunct(t, ":=")) {
       facts_.isWrite = true;
@@ -1269,8 +1284,8 @@ void Analyzer::deleteStatement(size_t b, size_t e) {
   size_t start = i++;
   while (word(i, "low_priority") || word(i, "quick") || word(i, "ignore")) ++i;
   size_t where = findWord(i, e, "where");
-  size_t stop = std::min({where, findWord(i, e, "order"), findWord(i, e, "limit"),
-                          findWord(i, e, "returning")});
+  size_t stop = std::min(
+      {where, findWord(i, e, "order"), findWord(i, e, "limit"), findWord(i, e, "returning")});
   size_t from = findWord(i, stop, "from");
   if (from == stop) return (void)fail("DELETE without FROM", e);
   // DELETE FROM t1, t2 USING <tables> (not a join's USING (col)): the tables follow USING.
@@ -1319,8 +1334,8 @@ void Analyzer::ddlStatement(size_t b, size_t e) {
   }
   // CREATE TABLE ... [AS] SELECT, CREATE VIEW ... AS SELECT.
   for (size_t k = b + 1; k < e && error_.empty(); k = next(k)) {
-    bool cte = word(k, "with") && (word(k + 1, "recursive") || word(k + 2, "as") ||
-                                   punct(k + 2, "("));
+    bool cte =
+        word(k, "with") && (word(k + 1, "recursive") || word(k + 2, "as") || punct(k + 2, "("));
     if (word(k, "select") || cte || (punct(k, "(") && isQueryStart(k + 1, close(k)))) {
       query(k, e);
       break;
@@ -1519,8 +1534,8 @@ void notParsed(StatementFacts& facts, std::optional<StatementKind> kind, std::st
   kept.statementCount = facts.statementCount;
   kept.commentShard = facts.commentShard;
   kept.commentShardingKey = std::move(facts.commentShardingKey);
-  kept.hintError = facts.hintError.rfind("comment hint", 0) == 0 ? std::move(facts.hintError)
-                                                                   : std::string();
+  kept.hintError =
+      facts.hintError.rfind("comment hint", 0) == 0 ? std::move(facts.hintError) : std::string();
   facts = std::move(kept);
   facts.parsed = false;
   facts.parseError = std::move(error);

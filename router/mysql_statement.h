@@ -1,7 +1,7 @@
 // What a MySQL (or MariaDB) statement means for routing: the same StatementFacts that
 // router/pg_statement.h produces for PostgreSQL, so that route() (router/route.h) decides for both
-// protocols. Pure: text and table rules in, facts out; no I/O, no allocation beyond the facts
-// and one token vector.
+// protocols. Pure: text and table rules in, facts out; no I/O. Meant to sit behind a cache of
+// results per statement text, like analyze() behind StatementCache: it allocates (tokens, names).
 //
 // There is no MySQL grammar here: a lexer that follows MySQL's lexical rules, then recognizers
 // for the simple shapes that routing needs. What it does not recognize it reports as not parsed

@@ -89,8 +89,7 @@ TEST_CASE("mysql: SELECT keys from WHERE equalities", "[router][mysql_statement]
       {"SELECT * FROM orders WHERE status = 'x' && customer_id = 5", "5", false},
       {"SELECT * FROM orders WHERE customer_id IN (1, 2, 3)", "1,2,3", false},
       {"SELECT * FROM orders WHERE customer_id IN (1, '2', -3, 1)", "1,2,-3", false},
-      {"SELECT * FROM orders WHERE (customer_id = 5 AND a = 1) AND (b = 2 OR c = 3)", "5",
-       false},
+      {"SELECT * FROM orders WHERE (customer_id = 5 AND a = 1) AND (b = 2 OR c = 3)", "5", false},
       {"SELECT * FROM orders WHERE customer_id = 5 AND x BETWEEN 1 AND 3", "5", false},
       {"SELECT * FROM orders WHERE customer_id IN (1, 2) AND customer_id = 2", "2", false},
       {"SELECT * FROM orders WHERE customer_id = 5 ORDER BY id LIMIT 10", "5", false},
@@ -169,8 +168,8 @@ TEST_CASE("mysql: joins, subqueries, unions and CTEs", "[router][mysql_statement
       {"SELECT * FROM orders o, items i WHERE i.customer_id = o.customer_id AND "
        "i.customer_id IN (1, 2)",
        "1,2", false},
-      {"SELECT * FROM orders o INNER JOIN items i ON i.customer_id = 5 AND o.customer_id = 5",
-       "5", false},
+      {"SELECT * FROM orders o INNER JOIN items i ON i.customer_id = 5 AND o.customer_id = 5", "5",
+       false},
       {"SELECT * FROM orders o LEFT JOIN items i ON o.customer_id = i.customer_id "
        "WHERE o.customer_id = 5",
        "5", true},
@@ -209,8 +208,7 @@ TEST_CASE("mysql: INSERT and REPLACE keys", "[router][mysql_statement]") {
       {"INSERT INTO orders (customer_id, total) VALUES (5, 10)", "5", false},
       {"INSERT INTO orders (total, customer_id) VALUES (10, ?)", "?0", false},
       {"INSERT orders (total, `customer_id`) VALUE (10, '8')", "8", false},
-      {"INSERT INTO orders (customer_id, total) VALUES (1, 10), (2, 20), (1, 30)", "1,2,1",
-       false},
+      {"INSERT INTO orders (customer_id, total) VALUES (1, 10), (2, 20), (1, 30)", "1,2,1", false},
       {"INSERT INTO orders (customer_id, total) VALUES ROW(1, 10), ROW(2, 20)", "1,2", false},
       {"REPLACE INTO orders (customer_id) VALUES (3)", "3", false},
       {"INSERT IGNORE INTO shop.orders (customer_id, note) VALUES (4, 'a,b')", "4", false},
@@ -223,8 +221,8 @@ TEST_CASE("mysql: INSERT and REPLACE keys", "[router][mysql_statement]") {
       {"INSERT INTO orders (total) VALUES (10)", "", true},
       {"INSERT INTO orders (customer_id) VALUES (DEFAULT)", "", true},
       {"INSERT INTO orders (customer_id) VALUES (1), (1 + 1)", "", true},
-      {"INSERT INTO orders (customer_id) SELECT customer_id FROM items WHERE customer_id = 5",
-       "5", true},
+      {"INSERT INTO orders (customer_id) SELECT customer_id FROM items WHERE customer_id = 5", "5",
+       true},
       {"INSERT INTO orders SET total = 1", "", true},
       {"INSERT INTO countries (code) VALUES ('fr')", "", false},
   };
@@ -244,8 +242,7 @@ TEST_CASE("mysql: INSERT and REPLACE keys", "[router][mysql_statement]") {
 TEST_CASE("mysql: UPDATE and DELETE keys", "[router][mysql_statement]") {
   const KeyCase cases[] = {
       {"UPDATE orders SET total = 1 WHERE customer_id = 5", "5", false},
-      {"UPDATE LOW_PRIORITY orders o SET o.total = 1 WHERE o.customer_id = ? LIMIT 1", "?0",
-       false},
+      {"UPDATE LOW_PRIORITY orders o SET o.total = 1 WHERE o.customer_id = ? LIMIT 1", "?0", false},
       {"UPDATE orders SET total = 1 WHERE id = 5", "", true},
       {"UPDATE orders SET total = 1", "", true},
       {"UPDATE orders o JOIN items i ON i.customer_id = o.customer_id SET o.total = i.total "
@@ -261,8 +258,8 @@ TEST_CASE("mysql: UPDATE and DELETE keys", "[router][mysql_statement]") {
       {"DELETE FROM countries WHERE code = 'fr'", "", false},
   };
   for (const KeyCase& c : cases) checkKeys(c);
-  CHECK(analyzeMysql("UPDATE orders SET customer_id = 2 WHERE customer_id = 1", rules())
-            .updatesKey);
+  CHECK(
+      analyzeMysql("UPDATE orders SET customer_id = 2 WHERE customer_id = 1", rules()).updatesKey);
   CHECK(analyzeMysql("UPDATE orders o SET o.customer_id = 2 WHERE customer_id = 1", rules())
             .updatesKey);
   CHECK_FALSE(
@@ -436,9 +433,10 @@ TEST_CASE("mysql: several statements", "[router][mysql_statement]") {
   CHECK_FALSE(f.keyMissing);
   f = analyzeMysql("SELECT ';' FROM orders WHERE customer_id = 1 -- ;\n", rules());
   CHECK(f.statementCount == 1);
-  f = analyzeMysql("CREATE TRIGGER t BEFORE INSERT ON audit FOR EACH ROW BEGIN SET @a = 1; "
-                   "SET @b = 2; END",
-                   rules());
+  f = analyzeMysql(
+      "CREATE TRIGGER t BEFORE INSERT ON audit FOR EACH ROW BEGIN SET @a = 1; "
+      "SET @b = 2; END",
+      rules());
   CHECK(f.parsed);
   CHECK(f.statementCount == 1);
   CHECK(f.kind == StatementKind::Ddl);
@@ -500,8 +498,7 @@ TEST_CASE("mysql: session hints with SET @shardpool_*", "[router][mysql_statemen
   CHECK_FALSE(f.isWrite);
   CHECK(analyzeMysql("set @SHARDPOOL_SHARD := '2'", rules()).setShard ==
         std::optional<uint32_t>(2));
-  CHECK(analyzeMysql("SET @`shardpool_shard` = 0", rules()).setShard ==
-        std::optional<uint32_t>(0));
+  CHECK(analyzeMysql("SET @`shardpool_shard` = 0", rules()).setShard == std::optional<uint32_t>(0));
   CHECK(analyzeMysql("SET @shardpool_sharding_key = 'acme'", rules()).setShardingKey ==
         std::optional<std::string>("acme"));
   CHECK(analyzeMysql("SET @shardpool_sharding_key = -42", rules()).setShardingKey ==
@@ -533,8 +530,8 @@ TEST_CASE("mysql: session hints with SET @shardpool_*", "[router][mysql_statemen
 
 TEST_CASE("mysql: text that does not parse", "[router][mysql_statement]") {
   for (std::string_view sql :
-       {"SELECT 'abc", "SELECT `abc", "SELECT 1 /* open", "SELECT (1", "SELECT 1)",
-        "SELECT (1; 2)", "FOO BAR", "42", "INSERT INTO", "INSERT INTO orders", "UPDATE orders",
+       {"SELECT 'abc", "SELECT `abc", "SELECT 1 /* open", "SELECT (1", "SELECT 1)", "SELECT (1; 2)",
+        "FOO BAR", "42", "INSERT INTO", "INSERT INTO orders", "UPDATE orders",
         "UPDATE orders WHERE customer_id = 1", "DELETE orders", "SELECT * FROM orders o p q",
         "SELECT * FROM", "SELECT * FROM orders WHERE customer_id = 1; FOO",
         "SELECT * FROM orders WHERE", "DELETE FROM orders WHERE ORDER BY id"}) {
