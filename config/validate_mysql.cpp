@@ -15,7 +15,7 @@ namespace {
 // Keys of [databases.<name>] that only PostgreSQL databases have for now.
 constexpr std::string_view kPostgresOnlyKeys[] = {
     "auth_user",         "auth_query", "auth_dbname",          "shards",
-    "sharding_function", "read_from",  "allow_unkeyed_writes", "default_shard", "tables",
+    "sharding_function", "allow_unkeyed_writes", "default_shard", "tables",
     "directory",         "connect_query"};
 
 void checkDatabase(const Config&, const Database& db, const toml::table* table,

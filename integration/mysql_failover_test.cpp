@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -199,4 +200,81 @@ TEST_CASE("mysql failover: an external promotion is followed and the old primary
       10s));
   CHECK(writeTarget(console) == "127.0.0.1:" + std::to_string(replica.port()));
   CHECK(app.scalar("SELECT @@port") == std::to_string(replica.port()));
+}
+
+namespace {
+
+// The fixture's primary, with its replica (or `replicas` as given) and read_from.
+std::string readFromConfig(const std::string& readFrom, const std::string& replicas) {
+  const auto& primary = mariadbPrimary();
+  return "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+         "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
+         "pool_mode = \"transaction\"\ndefault_pool_size = 2\nhealth_check_interval = 0\n\n"
+         "[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+         std::to_string(primary.port()) + "\nread_from = \"" + readFrom + "\"\nreplicas = " +
+         replicas + "\n\n[users.sp_app]\npassword = \"" + primary.value("SP_APP_PASSWORD") +
+         "\"\n";
+}
+
+std::string replicaList(uint16_t port) {
+  return "[ { host = \"127.0.0.1\", port = " + std::to_string(port) + " } ]";
+}
+
+}  // namespace
+
+TEST_CASE("mysql read_from replicas: lone reads on the replica, writes, transactions and pinned "
+          "sessions on the primary",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  const auto& replica = mariadbReplica();
+  const std::string p = std::to_string(primary.port()), r = std::to_string(replica.port());
+  Proxy proxy(readFromConfig("replicas", replicaList(replica.port())));
+  MariaDbCli app(proxy.mysqlPort(), "sp_app", primary.value("SP_APP_PASSWORD"));
+  // One client, one statement after the other: each read alone goes to the replica.
+  auto rows = app.query(
+      "SELECT @@port; "
+      "SELECT @@port, @@read_only FROM DUAL; "
+      "BEGIN; SELECT @@port; COMMIT; "
+      "SELECT @@port FROM DUAL FOR UPDATE; "
+      "SELECT @@port, LAST_INSERT_ID(); "
+      "SELECT @@port; "
+      "SET @pinned = 1; SELECT @@port");
+  INFO(proxy.log());
+  REQUIRE(rows.size() == 7);
+  CHECK(rows[0].at(0) == r);
+  CHECK(rows[1].at(0) == r);
+  CHECK(rows[1].at(1) == "1");
+  CHECK(rows[2].at(0) == p);  // inside a transaction
+  CHECK(rows[3].at(0) == p);  // FOR UPDATE
+  CHECK(rows[4].at(0) == p);  // a session function: the server of the client's last insert
+  CHECK(rows[5].at(0) == r);
+  CHECK(rows[6].at(0) == p);  // a user variable pins the client to the primary
+}
+
+TEST_CASE("mysql read_from any: reads take turns between the primary and the replica, an "
+          "unreachable replica sends them to the primary",
+          "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  const auto& replica = mariadbReplica();
+  const std::string p = std::to_string(primary.port()), r = std::to_string(replica.port());
+  {
+    Proxy proxy(readFromConfig("any", replicaList(replica.port())));
+    MariaDbCli app(proxy.mysqlPort(), "sp_app", primary.value("SP_APP_PASSWORD"));
+    auto rows = app.query("SELECT @@port; SELECT @@port; SELECT @@port; SELECT @@port");
+    REQUIRE(rows.size() == 4);
+    std::set<std::string> seen;
+    for (const auto& row : rows) seen.insert(row.at(0));
+    CHECK(seen == std::set<std::string>{p, r});
+  }
+  {
+    // Port 1: nothing listens there.
+    Proxy proxy(readFromConfig("replicas", replicaList(1)));
+    MariaDbCli app(proxy.mysqlPort(), "sp_app", primary.value("SP_APP_PASSWORD"));
+    auto rows = app.query("SELECT @@port; SELECT @@port");
+    INFO(proxy.log());
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].at(0) == p);
+    CHECK(rows[1].at(0) == p);
+    CHECK(proxy.logShows("reading from the primary", 5s));
+  }
 }

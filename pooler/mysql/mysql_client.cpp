@@ -109,6 +109,7 @@ void MysqlClient::readInput() {
       }
       // Transaction pooling: the command waits in in_ for a server (linked at once when one
       // is idle, then this loop goes on with it).
+      choosePool(payload);
       askPool();
       if (!server_ && state_ == State::Active) break;
       continue;
@@ -179,6 +180,11 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   }
   transactionPooling_ = pool_->settings().mode != config::PoolMode::Session;
   session_.setSchema(pool_->settings().dbname);
+  primaryPool_ = pool_;
+  replicaPools_.clear();
+  readVersion_ = UINT64_MAX;
+  if (const config::Database* db = worker().runtime().config()->findDatabase(database_))
+    readFrom_ = transactionPooling_ ? db->readFrom : config::ReadFrom::Primary;
   if (login_->provenStage1())
     MysqlEngine::of(worker()).learnStage1(*pool_, *login_->provenStage1());
   login_.reset();
@@ -636,6 +642,13 @@ void MysqlClient::serverWithdrawn() {
 
 void MysqlClient::serverFailed(std::string_view reason, std::string_view sqlstate) {
   if (state_ != State::WaitServer) return;
+  if (pool_ != primaryPool_ && primaryPool_) {
+    // A replica that cannot be reached: the read goes to the primary.
+    log::warn(who(), "replica unavailable for a read ({}); reading from the primary", reason);
+    pool_ = primaryPool_;
+    askPool(true);
+    return;
+  }
   // A database with health-checked replicas: the command waits for the failover's decision.
   if (holdForFailover(reason, sqlstate)) return;
   // A server's error code (libmariadb takes the client library's own 2xxx codes in an ERR for

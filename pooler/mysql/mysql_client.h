@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "pooler/mysql/client_login.h"
 #include "pooler/mysql/session_vars.h"
@@ -111,6 +112,12 @@ class MysqlClient final : public ClientSession {
   void notePins(protocol::mysql::Bytes payload);
   void pin(uint16_t reasons, std::string_view why);
   void noteSetOption(protocol::mysql::Bytes payload);
+  // read_from (client_reads.cpp): before asking for a server, the pool the command waiting
+  // first should run on: a replica's for a read by itself, else the primary's.
+  void choosePool(protocol::mysql::Bytes payload);
+  // Whether the command is one read-only SELECT that any replica may answer.
+  bool replicaMayServe(protocol::mysql::Bytes payload) const;
+  Pool* replicaPool();  // a readable member's pool in turn; nullptr: none is readable
   // The session holds nothing a server could not carry to the next client.
   bool clean() const;
   bool clean(const MysqlServer& server) const;
@@ -161,6 +168,15 @@ class MysqlClient final : public ClientSession {
   // inside a transaction, the transaction is certainly rolled back.
   bool inFlightCannotCommit_ = false;
   bool transactionLost_ = false;  // its transaction's server was lost while it was idle
+  // read_from: the primary's pool (the login's), the replicas' (created on first use, [k] for
+  // replica k + 1), which one a read tries next, and the health checks' read targets as of
+  // readVersion_ (readable_[k]: replica k may serve reads).
+  Pool* primaryPool_ = nullptr;
+  std::vector<Pool*> replicaPools_;
+  std::vector<bool> readable_;
+  uint64_t readVersion_ = UINT64_MAX;
+  uint32_t nextRead_ = 0;
+  config::ReadFrom readFrom_ = config::ReadFrom::Primary;
   bool resetInFlight_ = false;  // the client's COM_RESET_CONNECTION is with the server
   bool tlsRequested_ = false;   // its SSLRequest was read: readInput() starts TLS
   bool changingUser_ = false;   // login_ checks a COM_CHANGE_USER

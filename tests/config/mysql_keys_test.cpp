@@ -79,7 +79,6 @@ TEST_CASE("config: a MySQL database refuses PostgreSQL-only keys", "[config][mys
       {"auth_query = \"SELECT 1\"", "auth_query"},
       {"auth_dbname = \"x\"", "auth_dbname"},
       {"connect_query = \"SET NAMES utf8mb4\"", "connect_query"},
-      {"read_from = \"primary\"", "read_from"},
   };
   for (const Case& c : cases) {
     INFO(c.line);
@@ -109,6 +108,8 @@ TEST_CASE("config: a MySQL database takes replicas (health checks, failover)", "
   CHECK(shards[0].replicas[0].host == "10.0.0.2");
   CHECK(shards[0].replicas[0].port == db.port);  // the database's port by default
   CHECK(shards[0].replicas[1].port == 3307);
+  cfg = loadOk(mysqlDb("read_from = \"replicas\"\nreplicas = [{ host = \"10.0.0.2\" }]\n"));
+  CHECK(cfg->databases.at("shop").readFrom == ReadFrom::Replicas);
 }
 
 TEST_CASE("config: a MySQL database has one TCP host and a plaintext password",
