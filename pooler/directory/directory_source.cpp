@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "pooler/net/uv_handle.h"
+
 #include <algorithm>
 
 namespace shardpool::pooler {
@@ -16,16 +18,6 @@ constexpr std::chrono::milliseconds kQueryTimeout = 60s;
 constexpr std::chrono::milliseconds kFirstRetry = 1s;
 constexpr std::chrono::milliseconds kMaxRetry = 30s;
 constexpr size_t kDetailedBadRows = 3;
-
-template <class Handle>
-void closeHandle(Handle*& h) {
-  if (!h) return;
-  auto* base = reinterpret_cast<uv_handle_t*>(h);
-  base->data = nullptr;
-  if (!uv_is_closing(base))
-    uv_close(base, [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
-  h = nullptr;
-}
 
 // libpq's message on one line: "...failed: Connection refused Is the server running...".
 std::string oneLine(const char* text) {
@@ -67,8 +59,8 @@ DirectorySource::~DirectorySource() {
 void DirectorySource::stop() {
   stopped_ = true;
   disconnect();
-  closeHandle(timeout_);
-  closeHandle(schedule_);
+  closeAndDelete(timeout_);
+  closeAndDelete(schedule_);
 }
 
 uv_timer_t* DirectorySource::newTimer() {
@@ -192,7 +184,7 @@ void DirectorySource::watch(int events) {
     fail("no socket");
     return;
   }
-  if (poll_ && fd != pollFd_) closeHandle(poll_);
+  if (poll_ && fd != pollFd_) closeAndDelete(poll_);
   if (!poll_) {
     poll_ = new uv_poll_t;
     if (uv_poll_init_socket(loop_, poll_, fd) != 0) {
@@ -450,7 +442,7 @@ void DirectorySource::fail(const std::string& why) {
 }
 
 void DirectorySource::disconnect() {
-  closeHandle(poll_);
+  closeAndDelete(poll_);
   pollFd_ = -1;
   if (conn_) PQfinish(conn_);
   conn_ = nullptr;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "pooler/net/uv_handle.h"
+
 #include "pooler/health/mysql_probe.h"
 #include "pooler/net/conninfo.h"
 #include "pooler/net/log.h"
@@ -13,16 +15,6 @@ namespace {
 constexpr const char* kProbeSql =
     "SELECT pg_catalog.pg_is_in_recovery(), CASE WHEN pg_catalog.pg_is_in_recovery() "
     "THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END";
-
-template <class Handle>
-void closeHandle(Handle*& h) {
-  if (!h) return;
-  auto* base = reinterpret_cast<uv_handle_t*>(h);
-  base->data = nullptr;
-  if (!uv_is_closing(base))
-    uv_close(base, [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
-  h = nullptr;
-}
 
 }  // namespace
 
@@ -100,7 +92,7 @@ class HealthChecker::PgProbe final : public ProbeConnection {
       fail("no socket");
       return;
     }
-    if (poll_ && fd != pollFd_) closeHandle(poll_);
+    if (poll_ && fd != pollFd_) closeAndDelete(poll_);
     if (!poll_) {
       poll_ = new uv_poll_t;
       if (uv_poll_init_socket(loop_, poll_, fd) != 0) {
@@ -233,12 +225,12 @@ class HealthChecker::PgProbe final : public ProbeConnection {
   }
 
   void disconnect() {
-    closeHandle(poll_);
+    closeAndDelete(poll_);
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
     state_ = State::Disconnected;
     if (timer_) {
-      closeHandle(timer_);
+      closeAndDelete(timer_);
     }
   }
 
@@ -296,7 +288,7 @@ void HealthChecker::start() {
 }
 
 void HealthChecker::stop() {
-  closeHandle(timer_);
+  closeAndDelete(timer_);
   probes_.clear();
   oneShots_.clear();
   retired_.clear();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "pooler/net/uv_handle.h"
+
 #include "pooler/protocol/mysql_codec.h"
 
 namespace shardpool::pooler::health {
@@ -20,16 +22,6 @@ struct MysqlProbe::Connect {
 
 namespace {
 
-template <class Handle>
-void closeHandle(Handle*& h) {
-  if (!h) return;
-  auto* base = reinterpret_cast<uv_handle_t*>(h);
-  base->data = nullptr;
-  if (!uv_is_closing(base))
-    uv_close(base, [](uv_handle_t* x) { delete reinterpret_cast<Handle*>(x); });
-  h = nullptr;
-}
-
 struct WriteReq {
   uv_write_t req{};
   std::string bytes;
@@ -47,7 +39,7 @@ MysqlProbe::MysqlProbe(uv_loop_t* loop, std::string key, MysqlEndpoint endpoint,
 
 MysqlProbe::~MysqlProbe() {
   disconnect();
-  closeHandle(timer_);
+  closeAndDelete(timer_);
 }
 
 void MysqlProbe::begin(std::chrono::milliseconds timeout) {
@@ -291,7 +283,7 @@ void MysqlProbe::disconnect() {
     connecting_->owner = nullptr;  // its callback comes when the handle closes
     connecting_ = nullptr;
   }
-  closeHandle(tcp_);
+  closeAndDelete(tcp_);
   tls_.reset();
   in_.clear();
   exchange_.reset();
