@@ -186,7 +186,12 @@ class StatementCache {
  public:
   static constexpr size_t kDefaultMaxSqlBytes = 16 * 1024;
 
+  // Analyzes a text the cache does not hold: analyze() (PostgreSQL), or another dialect's with
+  // the same contract (router/mysql_statement.h).
+  using Analyzer = StatementFacts (*)(std::string_view sql, const TableRules& rules);
+
   explicit StatementCache(size_t capacity, size_t maxSqlBytes = kDefaultMaxSqlBytes);
+  StatementCache(size_t capacity, Analyzer analyzer, size_t maxSqlBytes = kDefaultMaxSqlBytes);
   StatementCache(const StatementCache&) = delete;
   StatementCache& operator=(const StatementCache&) = delete;
 
@@ -209,6 +214,7 @@ class StatementCache {
 
   size_t capacity_;
   size_t maxSqlBytes_;
+  Analyzer analyzer_;
   uint64_t rulesVersion_ = 0;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;

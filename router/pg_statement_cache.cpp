@@ -5,7 +5,10 @@
 namespace shardpool::router {
 
 StatementCache::StatementCache(size_t capacity, size_t maxSqlBytes)
-    : capacity_(std::max<size_t>(capacity, 1)), maxSqlBytes_(maxSqlBytes) {
+    : StatementCache(capacity, &analyze, maxSqlBytes) {}
+
+StatementCache::StatementCache(size_t capacity, Analyzer analyzer, size_t maxSqlBytes)
+    : capacity_(std::max<size_t>(capacity, 1)), maxSqlBytes_(maxSqlBytes), analyzer_(analyzer) {
   index_.reserve(capacity_);
 }
 
@@ -22,14 +25,14 @@ const StatementFacts& StatementCache::get(std::string_view sql, const TableRules
   }
   ++misses_;
   if (sql.size() > maxSqlBytes_) {
-    uncached_ = analyze(sql, rules);
+    uncached_ = analyzer_(sql, rules);
     return uncached_;
   }
   if (lru_.size() >= capacity_) {
     index_.erase(lru_.back().sql);
     lru_.pop_back();
   }
-  lru_.push_front(Entry{std::string(sql), analyze(sql, rules)});
+  lru_.push_front(Entry{std::string(sql), analyzer_(sql, rules)});
   index_.emplace(lru_.front().sql, lru_.begin());
   return lru_.front().facts;
 }

@@ -1,5 +1,8 @@
 #include "pooler/mysql/mysql_engine.h"
 
+#include "pooler/sharding/shard_router.h"
+#include "router/mysql_statement.h"
+
 #include "pooler/mysql/mysql_client.h"
 #include "pooler/mysql/mysql_server.h"
 #include "pooler/session/pool.h"
@@ -15,8 +18,8 @@ std::unique_ptr<ServerLink> MysqlEngine::newServer(Worker& worker, uint64_t id, 
   return std::make_unique<MysqlServer>(worker, id, pool);
 }
 
-std::unique_ptr<WorkerLocal> MysqlEngine::newWorkerLocal(Worker&) {
-  return nullptr;
+std::unique_ptr<WorkerLocal> MysqlEngine::newWorkerLocal(Worker& worker) {
+  return std::make_unique<ShardRouter>(worker, &router::analyzeMysql);
 }
 
 void MysqlEngine::reloaded() {

@@ -25,7 +25,7 @@
 #include "pooler/protocol/pg_requests.h"
 #include "pooler/merge/pg_merge.h"
 #include "pooler/protocol/pg_scanner.h"
-#include "pooler/pg/shard_router.h"
+#include "pooler/sharding/shard_router.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {

@@ -3,7 +3,7 @@
 #include "pooler/pg/client_routing.h"
 #include "pooler/session/health_view.h"
 #include "pooler/session/runtime.h"
-#include "pooler/pg/shard_router.h"
+#include "pooler/sharding/shard_router.h"
 
 namespace shardpool::pooler {
 

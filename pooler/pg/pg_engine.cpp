@@ -2,7 +2,7 @@
 
 #include "pooler/pg/client_conn.h"
 #include "pooler/pg/server_conn.h"
-#include "pooler/pg/shard_router.h"
+#include "pooler/sharding/shard_router.h"
 
 namespace shardpool::pooler {
 
@@ -15,7 +15,7 @@ std::unique_ptr<ServerLink> PgEngine::newServer(Worker& worker, uint64_t id, Poo
 }
 
 std::unique_ptr<WorkerLocal> PgEngine::newWorkerLocal(Worker& worker) {
-  return std::make_unique<ShardRouter>(worker);
+  return std::make_unique<ShardRouter>(worker, &router::analyze);
 }
 
 std::unique_ptr<Engine> makePgEngine() { return std::make_unique<PgEngine>(); }

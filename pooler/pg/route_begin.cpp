@@ -9,7 +9,7 @@
 #include "pooler/pg/batch_walk.h"
 #include "pooler/pg/client_routing.h"
 #include "pooler/pg/server_conn.h"
-#include "pooler/pg/shard_router.h"
+#include "pooler/sharding/shard_router.h"
 
 namespace shardpool::pooler {
 
@@ -123,7 +123,7 @@ bool ClientConn::answerTransactionBatch(ShardRouter::Database& d) {
   }
   // Exactly one Bind, and at most one Parse.
   if (malformed || parses > 1 || binds != 1) return false;
-  const router::StatementFacts& f = ShardRouter::of(worker()).analyze(d, query);
+  const router::StatementFacts& f = ShardRouter::of(worker(), config::Protocol::Postgres).analyze(d, query);
   std::optional<std::string_view> tag;
   bool begins = r.deferredBegin.empty() && startsTransaction(f, query);
   std::optional<std::string_view> ends =

@@ -8,7 +8,7 @@
 
 #include "pooler/pg/client_routing.h"
 #include "pooler/pg/server_conn.h"
-#include "pooler/pg/shard_router.h"
+#include "pooler/sharding/shard_router.h"
 #include "router/pg_refusal.h"
 
 namespace shardpool::pooler {
@@ -19,9 +19,9 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
                                                            const pg::BindValues* bind,
                                                            const std::vector<uint32_t>* types) {
   Routing& r = *routing_;
-  ShardRouter::Database* d = ShardRouter::of(worker()).find(database_);
+  ShardRouter::Database* d = ShardRouter::of(worker(), config::Protocol::Postgres).find(database_);
   if (!d || !r.shard || !server_) return std::nullopt;
-  const router::StatementFacts& f = ShardRouter::of(worker()).analyze(*d, sql);
+  const router::StatementFacts& f = ShardRouter::of(worker(), config::Protocol::Postgres).analyze(*d, sql);
   const router::KeyLookup* latest = d->map.directory;
   if (r.directory) d->map.directory = r.directory.get();  // the transaction's map (Routing)
   router::Route route = routeWith(f, d->map, r.hints(), bind, types);

@@ -50,7 +50,7 @@
 #include "pooler/pg/batch_walk.h"
 #include "pooler/pg/client_routing.h"
 #include "pooler/pg/server_conn.h"
-#include "pooler/pg/shard_router.h"
+#include "pooler/sharding/shard_router.h"
 
 namespace shardpool::pooler {
 
@@ -59,7 +59,7 @@ namespace pg = protocol::pg;
 void ClientConn::routeNext() {
   Routing& r = *routing_;
   while (state_ == State::Active && !server_ && !inbuf_.empty()) {
-    ShardRouter::Database* d = ShardRouter::of(worker()).find(database_);
+    ShardRouter::Database* d = ShardRouter::of(worker(), config::Protocol::Postgres).find(database_);
     if (!d) {
       fatal("08006",
             fmt::format("database \"{}\" is no longer sharded in the configuration: reconnect",
@@ -114,7 +114,7 @@ void ClientConn::replyLocally(size_t consumed, pg::Writer& w, char status) {
 ClientConn::Next ClientConn::routeQuery(ShardRouter::Database& d, std::string_view sql,
                                         size_t size) {
   Routing& r = *routing_;
-  const router::StatementFacts& f = ShardRouter::of(worker()).analyze(d, sql);
+  const router::StatementFacts& f = ShardRouter::of(worker(), config::Protocol::Postgres).analyze(d, sql);
   if (answerTransactionQuery(f, sql, size)) return {Next::Act::Answered};  // route_begin.cpp
   router::Route route = router::route(f, d.map, r.hints(), nullptr);
   if (route.kind == router::RouteKind::Local) {
@@ -151,7 +151,7 @@ ClientConn::Next ClientConn::routeBatch(ShardRouter::Database& d) {
     ++binds;
     if (!m.bind) break;
     if (!m.statement) continue;
-    const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(d, m.statement->query);
+    const router::StatementFacts& facts = ShardRouter::of(worker(), config::Protocol::Postgres).analyze(d, m.statement->query);
     if (facts.kind == router::StatementKind::TransactionControl) continue;
     auto values = pg::decodeBindValues(m.bind->rest);
     router::Route route =

@@ -9,7 +9,7 @@
 #include "pooler/net/log.h"
 #include "pooler/merge/merge_planner.h"
 #include "pooler/session/runtime.h"
-#include "pooler/pg/shard_router.h"
+#include "pooler/sharding/shard_router.h"
 
 namespace shardpool::pooler {
 
@@ -57,7 +57,7 @@ ClientConn::Next ClientConn::scatterBatch(ShardRouter::Database& d,
         if (!m.bind) break;
         portalQuery = m.statement ? m.statement->query : std::string_view();
         if (binds++ == bindsBefore) break;  // routed by routeNext: it needs `shards`
-        const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(d, portalQuery);
+        const router::StatementFacts& facts = ShardRouter::of(worker(), config::Protocol::Postgres).analyze(d, portalQuery);
         auto values = pg::decodeBindValues(m.bind->rest);
         router::Route route = routeWith(facts, d.map, routing_->hints(),
                                         values ? &*values : nullptr,
@@ -74,7 +74,7 @@ ClientConn::Next ClientConn::scatterBatch(ShardRouter::Database& d,
         break;
       }
       case 'E': {
-        const router::StatementFacts& facts = ShardRouter::of(worker()).analyze(d, portalQuery);
+        const router::StatementFacts& facts = ShardRouter::of(worker(), config::Protocol::Postgres).analyze(d, portalQuery);
         pg::MergePlan plan = planMerge(facts);
         if (!refusal && plan.kind == pg::MergeKind::Refuse) refusal = plan;
         plans.push_back(std::move(plan));
@@ -102,7 +102,7 @@ ClientConn::Next ClientConn::scatterBatch(ShardRouter::Database& d,
 void ClientConn::startScatter(const std::vector<uint32_t>& shards, size_t end,
                               std::vector<pg::SegmentPlans> plans) {
   Routing& r = *routing_;
-  ShardRouter::Database* d = ShardRouter::of(worker()).find(database_);
+  ShardRouter::Database* d = ShardRouter::of(worker(), config::Protocol::Postgres).find(database_);
   // The unit, with the client's statement names mapped to the servers' (as client_prepared.cpp
   // does for one server).
   std::string unit;

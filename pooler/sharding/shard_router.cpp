@@ -1,11 +1,13 @@
-#include "pooler/pg/shard_router.h"
+#include "pooler/sharding/shard_router.h"
 
 #include "pooler/session/runtime.h"
 #include "pooler/session/worker.h"
 
 namespace shardpool::pooler {
 
-ShardRouter& ShardRouter::of(Worker& worker) { return static_cast<ShardRouter&>(*worker.local(config::Protocol::Postgres)); }
+ShardRouter& ShardRouter::of(Worker& worker, config::Protocol protocol) {
+  return static_cast<ShardRouter&>(*worker.local(protocol));
+}
 
 bool routedDatabase(const config::Config& cfg, const config::Database& db) {
   if (db.shards.size() > 1) return true;
@@ -42,7 +44,7 @@ ShardRouter::Database* ShardRouter::find(std::string_view name) {
   if (auto it = dbs_.find(key); it != dbs_.end()) return it->second.get();
   const config::Database* db = cfg_->findDatabase(name);
   if (!db || !routedDatabase(*cfg_, *db)) return nullptr;
-  auto d = std::make_unique<Database>();
+  auto d = std::make_unique<Database>(analyzer_);
   d->cfg = cfg_;
   d->db = db;
   d->map = router::buildShardMap(*db);

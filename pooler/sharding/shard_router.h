@@ -1,7 +1,8 @@
-// A worker's view of the sharded databases: each one's router::ShardMap for the running
-// configuration, and a cache of statement analyses per database, so the data path parses each
-// distinct statement once per worker. The PostgreSQL engine's state per worker; used only on its thread, no locks
-// except a configuration refresh at most every 100 ms.
+// A worker's view of the routed databases of one protocol: each one's router::ShardMap for the
+// running configuration, and a cache of statement analyses per database (with that protocol's
+// SQL analyzer), so the data path parses each distinct statement once per worker. An engine's
+// state per worker (Engine::newWorkerLocal); used only on its thread, no locks except a
+// configuration refresh at most every 100 ms.
 #pragma once
 
 #include <chrono>
@@ -26,19 +27,21 @@ bool routedDatabase(const config::Config& cfg, const config::Database& db);
 
 class ShardRouter final : public WorkerLocal {
  public:
-  explicit ShardRouter(Worker& worker) : worker_(worker) {}
-  // The router of `worker`, whose engine is PostgreSQL's (pg_engine.cpp makes it).
-  static ShardRouter& of(Worker& worker);
+  ShardRouter(Worker& worker, router::StatementCache::Analyzer analyzer)
+      : worker_(worker), analyzer_(analyzer) {}
+  // The router of `worker` for `protocol`, whose engine made it (newWorkerLocal).
+  static ShardRouter& of(Worker& worker, config::Protocol protocol);
 
   // The routing state of sharded database `db` (one with more than one shard) under the
   // running configuration; null when `db` is no longer sharded or no longer exists. Valid until
   // the next call on this worker.
   struct Database {
+    explicit Database(router::StatementCache::Analyzer analyzer) : statements(4096, analyzer) {}
     std::shared_ptr<const config::Config> cfg;  // keeps `db` alive
     const config::Database* db = nullptr;
     router::ShardMap map;
     std::shared_ptr<const router::DirectoryMap> directory;  // directory sharding: the map used
-    router::StatementCache statements{4096};
+    router::StatementCache statements;
     uint64_t rulesVersion = 0;
   };
   Database* find(std::string_view db);
@@ -52,6 +55,7 @@ class ShardRouter final : public WorkerLocal {
   void refresh();
 
   Worker& worker_;
+  router::StatementCache::Analyzer analyzer_;
   std::shared_ptr<const config::Config> cfg_;
   std::chrono::steady_clock::time_point checked_{};
   uint64_t directoryVersion_ = 0;  // of the runtime's DirectoryRegistry when maps were taken
