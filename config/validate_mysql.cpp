@@ -13,10 +13,14 @@ namespace shardpool::config {
 namespace {
 
 // Keys of [databases.<name>] that only PostgreSQL databases have for now.
-constexpr std::string_view kPostgresOnlyKeys[] = {
-    "auth_user",         "auth_query", "auth_dbname",          "shards",
-    "sharding_function", "allow_unkeyed_writes", "default_shard", "tables",
-    "directory",         "connect_query"};
+constexpr std::string_view kPostgresOnlyKeys[] = {"auth_user", "auth_query", "auth_dbname",
+                                                   "connect_query"};
+
+bool hasUpper(std::string_view s) {
+  for (char c : s)
+    if (c >= 'A' && c <= 'Z') return true;
+  return false;
+}
 
 void checkDatabase(const Config&, const Database& db, const toml::table* table,
                    const std::string& path, Diagnostics& diag) {
@@ -32,6 +36,16 @@ void checkDatabase(const Config&, const Database& db, const toml::table* table,
   if (!db.hosts.empty() || db.host.starts_with('/')) {
     diag.at(valueRegion(table, "host"), joinKeyPath(path, "host"),
             "a MySQL database has one TCP host for now (no host list, no unix socket)");
+  }
+  // MySQL matches table and column names without regard to case (the analyzer folds them):
+  // a rule written with capitals would never match.
+  const toml::table* tables = childTable(table, "tables");
+  for (const auto& [name, rule] : db.tables) {
+    if (!hasUpper(name) && !hasUpper(rule.keyColumn)) continue;
+    diag.at(keyRegion(tables, name), joinKeyPath(joinKeyPath(path, "tables"), name),
+            fmt::format("a MySQL database's table rules are matched without regard to case: "
+                        "write {} in lower case",
+                        hasUpper(name) ? "the table name" : "the key column"));
   }
   if (db.password && secretKind(*db.password) != SecretKind::Plain) {
     diag.at(valueRegion(table, "password"), joinKeyPath(path, "password"),

@@ -89,10 +89,13 @@ MariaDbCli::MariaDbCli(uint16_t port, std::string user, std::string password, st
 
 CommandResult MariaDbCli::run(const std::string& sql, Ms timeout) const {
   // --no-defaults first: nothing of /etc/mysql (its socket, its charset) applies.
-  return runCommand({"mariadb", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P",
-                     std::to_string(port_), "-u", user_, "--password=" + password_, "--batch",
-                     "--skip-column-names", "--connect-timeout=10", "-D", database_, "-e", sql},
-                    {}, timeout);
+  std::vector<std::string> argv = {"mariadb", "--no-defaults", "--protocol=tcp", "-h",
+                                   "127.0.0.1", "-P", std::to_string(port_), "-u", user_,
+                                   "--password=" + password_, "--batch", "--skip-column-names",
+                                   "--connect-timeout=10", "-D", database_};
+  if (comments_) argv.push_back("--comments");
+  argv.insert(argv.end(), {"-e", sql});
+  return runCommand(argv, {}, timeout);
 }
 
 std::vector<MyRow> MariaDbCli::query(const std::string& sql, Ms timeout) const {

@@ -44,6 +44,11 @@ class MariaDbCli {
  public:
   MariaDbCli(uint16_t port, std::string user, std::string password, std::string database = "sp_db");
 
+  // Send comments to the server (--comments): the CLI strips them by default.
+  MariaDbCli& keepComments() {
+    comments_ = true;
+    return *this;
+  }
   // The CLI's exit code and output for `sql` (several statements allowed).
   CommandResult run(const std::string& sql, Ms timeout = 30s) const;
   // The rows `sql` prints (of every result set, in order); throws on an error.
@@ -58,6 +63,7 @@ class MariaDbCli {
   std::string user_;
   std::string password_;
   std::string database_;
+  bool comments_ = false;
 };
 
 // A throwaway MariaDB server of a test's own (scripts/mariadb-cluster.sh), beside the shared

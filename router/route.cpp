@@ -656,4 +656,18 @@ std::string_view routeKindName(RouteKind kind) {
   return "?";
 }
 
+void applyHints(SessionHints& session, SessionHints& local, const StatementFacts& f) {
+  SessionHints& h = f.setIsLocal ? local : session;
+  if (f.setShard) {
+    h.shard = f.setShard;
+    h.shardingKey.reset();
+  }
+  if (f.setShardingKey) {
+    h.shardingKey = f.setShardingKey;
+    h.shard.reset();
+  }
+  if (f.resetShard) h.shard.reset();
+  if (f.resetShardingKey) h.shardingKey.reset();
+}
+
 }  // namespace shardpool::router

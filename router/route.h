@@ -158,6 +158,10 @@ struct Route {
   std::string message, hint;                           // Refuse
 };
 
+// A Local route's SET / RESET of the hints, applied to the session's hints (or the transaction's,
+// for SET LOCAL): a shard hint clears a sharding_key hint and the other way round.
+void applyHints(SessionHints& session, SessionHints& local, const StatementFacts& f);
+
 // The decision for one statement. `params` is null for a simple Query (or a Parse not yet
 // bound): then a key written as $n is unknown. A One route allocates nothing.
 Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints& session,

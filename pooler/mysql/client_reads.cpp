@@ -17,7 +17,7 @@ namespace shardpool::pooler {
 
 namespace my = protocol::mysql;
 
-bool MysqlClient::replicaMayServe(my::Bytes payload) const {
+bool MysqlClient::replicaMayServe(my::Bytes payload) {
   if (pins_ != 0 || lockTables_ || holdNext_ != 0 || longData_ || transactionLost_) return false;
   std::string_view sql;
   auto command = static_cast<my::Command>(payload[0]);
@@ -33,6 +33,9 @@ bool MysqlClient::replicaMayServe(my::Bytes payload) const {
   }
   // User variables, locks and the like bind the session to the server that ran them.
   if (scanStatementEffects(sql) != 0) return false;
+  if (ShardRouter::Database* d = routedDatabase())
+    return router::mysqlReadOnlySelect(
+        ShardRouter::of(worker(), config::Protocol::MySql).analyze(*d, sql));
   static const router::TableRules kNoRules;
   return router::mysqlReadOnlySelect(router::analyzeMysql(sql, kNoRules));
 }

@@ -103,16 +103,24 @@ void MysqlClient::readInput() {
       continue;
     }
     if (!server_) {
-      if (answerLocally(payload, m.firstSequenceId)) {
+      if (answerLocally(payload, m.firstSequenceId) ||
+          routeCommand(payload, m.firstSequenceId) == Routing::Answered) {
         pos += m.totalSize;
         continue;
       }
       // Transaction pooling: the command waits in in_ for a server (linked at once when one
       // is idle, then this loop goes on with it).
-      choosePool(payload);
       askPool();
       if (!server_ && state_ == State::Active) break;
       continue;
+    }
+    if (sharded_ && transactionPooling_ && !payload.empty()) {
+      Routing r = checkLinked(payload, m.firstSequenceId);
+      if (r == Routing::Reroute) continue;
+      if (r == Routing::Answered) {
+        pos += m.totalSize;
+        continue;
+      }
     }
     pos += m.totalSize;
     onCommand(message, payload, m.firstSequenceId);
@@ -182,9 +190,23 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   session_.setSchema(pool_->settings().dbname);
   primaryPool_ = pool_;
   replicaPools_.clear();
+  shardPools_.clear();
+  hints_ = {};
+  deferredBegin_.clear();
   readVersion_ = UINT64_MAX;
-  if (const config::Database* db = worker().runtime().config()->findDatabase(database_))
+  if (const config::Database* db = worker().runtime().config()->findDatabase(database_)) {
     readFrom_ = transactionPooling_ ? db->readFrom : config::ReadFrom::Primary;
+    sharded_ = db->sharded();
+    if (db->sharded() && !transactionPooling_) {
+      // Each statement picks its shard: a client cannot keep one server for its session.
+      failWaitingCommand(1235, "42000",
+                         fmt::format("database '{}' is sharded: it is served in transaction "
+                                     "pooling only (pool_mode = \"transaction\")",
+                                     database_),
+                         "sharded database in session pooling");
+      return false;
+    }
+  }
   if (login_->provenStage1())
     MysqlEngine::of(worker()).learnStage1(*pool_, *login_->provenStage1());
   login_.reset();
@@ -428,10 +450,10 @@ bool MysqlClient::answerLocally(my::Bytes payload, uint8_t sequenceId) {
   }
 }
 
-void MysqlClient::sendOk(uint8_t sequenceId) {
+void MysqlClient::sendOk(uint8_t sequenceId, uint16_t statusFlags) {
   my::Writer w;
   my::OkPacket ok;
-  ok.statusFlags = my::kServerStatusAutocommit;
+  ok.statusFlags = statusFlags;
   my::putOk(w, sequenceId, ok, capabilities_ | my::kClientProtocol41);
   send(w.take());
 }
@@ -526,7 +548,9 @@ void MysqlClient::learnCharset(const MysqlSessionVars& server) {
 void MysqlClient::resetSession() {
   transactionLost_ = false;
   session_ = loginCharset_;
-  session_.setSchema(pool_->settings().dbname);
+  session_.setSchema((primaryPool_ ? primaryPool_ : pool_)->settings().dbname);
+  hints_ = {};
+  deferredBegin_.clear();
   pins_ = 0;
   holdNext_ = 0;
   lockTables_ = false;

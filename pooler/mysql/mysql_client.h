@@ -24,6 +24,8 @@
 #include "pooler/mysql/client_login.h"
 #include "pooler/mysql/session_vars.h"
 #include "pooler/session/client_session.h"
+#include "pooler/sharding/shard_router.h"
+#include "router/route.h"
 
 namespace shardpool::pooler {
 
@@ -64,6 +66,13 @@ class MysqlClient final : public ClientSession {
   // Its server is gone while linked.
   void serverLost(std::string_view reason);
 
+  // The schema its session has on a server of `pool`: a shard's own database name while the
+  // session is in the database's default schema, else the one the client chose (USE).
+  std::string_view schemaOn(const Pool& pool) const;
+  // A BEGIN shardpool answered, to run on the server first (MysqlServer::continueLink).
+  std::string_view pendingBegin() const { return deferredBegin_; }
+  void beginSent() { deferredBegin_.clear(); }
+
   // Its capabilities that shape a server's replies: it is given servers that share them.
   uint64_t flavor() const override;
   bool isConsole() const override { return false; }
@@ -103,7 +112,8 @@ class MysqlClient final : public ClientSession {
   bool answerLocally(protocol::mysql::Bytes payload, uint8_t sequenceId);
   // A result set of one row: its last insert id, in the text or the binary protocol.
   void sendLastInsertId(uint8_t sequenceId, std::string_view columnName, bool binary);
-  void sendOk(uint8_t sequenceId);
+  void sendOk(uint8_t sequenceId,
+              uint16_t statusFlags = protocol::mysql::kServerStatusAutocommit);
   // COM_STMT_*: statement ids are shardpool's, one series per client; the server maps them to
   // its own (MysqlServer::sendOnStatement). False when the command is not one of them.
   bool onStatementCommand(protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
@@ -112,11 +122,31 @@ class MysqlClient final : public ClientSession {
   void notePins(protocol::mysql::Bytes payload);
   void pin(uint16_t reasons, std::string_view why);
   void noteSetOption(protocol::mysql::Bytes payload);
+  // Sharded databases (client_routing.cpp), transaction pooling. What became of a command:
+  enum class Routing : uint8_t {
+    Answered,  // answered here (a hint SET, a deferred BEGIN, a refusal): on to the next
+    Link,      // pool_ is the pool to ask (no server linked), or the linked one serves it
+    Reroute,   // the linked server (outside a transaction) was released: route it again
+  };
+  // No server linked: picks pool_ for the command waiting first (its shard's primary, or a
+  // replica for a read with read_from), or answers it.
+  Routing routeCommand(protocol::mysql::Bytes payload, uint8_t sequenceId);
+  // A server linked: the command must belong to its shard (else it is refused inside a
+  // transaction, or routed anew outside one).
+  Routing checkLinked(protocol::mysql::Bytes payload, uint8_t sequenceId);
+  // The route of a COM_QUERY or COM_STMT_EXECUTE in database `d`; nullopt for other commands
+  // (any shard serves them).
+  std::optional<router::Route> routeOf(protocol::mysql::Bytes payload, ShardRouter::Database& d,
+                                       const router::StatementFacts** facts);
+  // Acts on a Local or refused route; true when answered.
+  bool answerRoute(const router::Route& r, const router::StatementFacts& f, uint8_t sequenceId);
+  Pool* shardPool(uint32_t shard);
+  ShardRouter::Database* routedDatabase();
   // read_from (client_reads.cpp): before asking for a server, the pool the command waiting
   // first should run on: a replica's for a read by itself, else the primary's.
   void choosePool(protocol::mysql::Bytes payload);
   // Whether the command is one read-only SELECT that any replica may answer.
-  bool replicaMayServe(protocol::mysql::Bytes payload) const;
+  bool replicaMayServe(protocol::mysql::Bytes payload);
   Pool* replicaPool();  // a readable member's pool in turn; nullptr: none is readable
   // The session holds nothing a server could not carry to the next client.
   bool clean() const;
@@ -171,6 +201,13 @@ class MysqlClient final : public ClientSession {
   // read_from: the primary's pool (the login's), the replicas' (created on first use, [k] for
   // replica k + 1), which one a read tries next, and the health checks' read targets as of
   // readVersion_ (readable_[k]: replica k may serve reads).
+  // Sharded: each shard's primary pool ([shard], created on first use), the session's hints
+  // (SET @shardpool_shard / @shardpool_sharding_key), and a BEGIN answered here, sent ahead of
+  // the transaction's first statement once that statement has picked the shard.
+  bool sharded_ = false;  // its database has several shards (as of its login)
+  std::vector<Pool*> shardPools_;
+  router::SessionHints hints_;
+  std::string deferredBegin_;
   Pool* primaryPool_ = nullptr;
   std::vector<Pool*> replicaPools_;
   std::vector<bool> readable_;

@@ -287,6 +287,7 @@ void MysqlServer::onOwnDone() {
         case Own::Apply: return "applying the client's session variables";
         case Own::Prepare: return "preparing the client's statement";
         case Own::SetOption: return "switching multi-statements for the client";
+        case Own::Begin: return "starting the client's transaction";
         case Own::None: break;
       }
       return "?";
@@ -307,7 +308,7 @@ void MysqlServer::onOwnDone() {
       return;
     }
     if (what == Own::Charset || what == Own::InitDb || what == Own::Apply ||
-        what == Own::SetOption) {
+        what == Own::SetOption || what == Own::Begin) {
       linkFailed(error);
       return;
     }
@@ -349,7 +350,10 @@ void MysqlServer::onOwnDone() {
       if (client_) client_->learnCharset(vars_);
       break;
     case Own::InitDb:
-      if (client_) vars_.setSchema(client_->session().schema());
+      if (client_) vars_.setSchema(client_->schemaOn(pool_));
+      break;
+    case Own::Begin:
+      if (client_) client_->beginSent();
       break;
     case Own::SetOption:
       multiStatements_ = !multiStatements_;
@@ -399,15 +403,20 @@ bool MysqlServer::continueLink() {
     sendOwn(Own::SetOption, w.take(), my::Command::SetOption);
     return false;
   }
-  if (c->session().schema() != vars_.schema() && !c->session().schema().empty()) {
-    sendOwn(Own::InitDb, commandPacket(my::putInitDb, c->session().schema()),
-            my::Command::InitDb);
+  std::string_view schema = c->schemaOn(pool_);
+  if (schema != vars_.schema() && !schema.empty()) {
+    sendOwn(Own::InitDb, commandPacket(my::putInitDb, schema), my::Command::InitDb);
     return false;
   }
   std::string sql = applyStatement(
       c->session(), vars_, (tracker_.statusFlags() & my::kServerStatusNoBackslashEscapes) != 0);
   if (!sql.empty()) {
     sendOwn(Own::Apply, commandPacket(my::putQuery, sql), my::Command::Query);
+    return false;
+  }
+  if (!c->pendingBegin().empty()) {
+    // A BEGIN shardpool answered (a sharded database): the transaction starts here.
+    sendOwn(Own::Begin, commandPacket(my::putQuery, c->pendingBegin()), my::Command::Query);
     return false;
   }
   if (state_ != State::Active) setState(State::Active);
@@ -610,7 +619,7 @@ void MysqlServer::onTick(Clock::time_point now) {
   std::string reason =
       fmt::format("the server did not answer shardpool's own command within {} ms", bound.count());
   if (client_ && (own_ == Own::Charset || own_ == Own::InitDb || own_ == Own::Apply ||
-                  own_ == Own::SetOption || own_ == Own::Prepare))
+                  own_ == Own::SetOption || own_ == Own::Prepare || own_ == Own::Begin))
     linkFailed(reason);
   else
     close(reason);

@@ -106,7 +106,7 @@ class MysqlServer final : public ServerLink {
   void connectAddress(const sockaddr* addr);
   // shardpool's own commands: tracking set up after login (and after a reset), the reset
   // itself, and what makes the session a linked client's.
-  enum class Own : uint8_t { None, Setup, Reset, Charset, InitDb, Apply, Prepare, SetOption };
+  enum class Own : uint8_t { None, Setup, Reset, Charset, InitDb, Apply, Prepare, SetOption, Begin };
   void onLoginPacket(protocol::mysql::Bytes payload, uint8_t sequenceId);
   void sendOwn(Own what, std::string packet, protocol::mysql::Command command);
   void startSetup();

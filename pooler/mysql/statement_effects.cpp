@@ -209,4 +209,17 @@ bool isRollback(std::string_view sql) {
   return !w.more && equalsWord(w.first, "ROLLBACK") && !equalsWord(w.second, "TO");
 }
 
+TransactionWord transactionWord(std::string_view sql) {
+  Leading w = leadingWords(sql);
+  if (w.more) return TransactionWord::None;
+  // BEGIN NOT ATOMIC opens a compound statement (MariaDB), not a transaction.
+  if (equalsWord(w.first, "BEGIN") && !equalsWord(w.second, "NOT")) return TransactionWord::Begin;
+  if (equalsWord(w.first, "START") && equalsWord(w.second, "TRANSACTION"))
+    return TransactionWord::Begin;
+  if (equalsWord(w.first, "COMMIT")) return TransactionWord::Commit;
+  if (equalsWord(w.first, "ROLLBACK") && !equalsWord(w.second, "TO"))
+    return TransactionWord::Rollback;
+  return TransactionWord::None;
+}
+
 }  // namespace shardpool::pooler

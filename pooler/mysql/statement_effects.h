@@ -40,4 +40,9 @@ bool cannotCommit(std::string_view sql);
 // ROLLBACK [WORK] [AND [NO] CHAIN] [[NO] RELEASE] alone (not ROLLBACK TO SAVEPOINT).
 bool isRollback(std::string_view sql);
 
+// A statement alone that opens or ends a transaction: BEGIN [WORK] / START TRANSACTION ...,
+// COMMIT ..., ROLLBACK ... (not ROLLBACK TO SAVEPOINT, not MariaDB's BEGIN NOT ATOMIC).
+enum class TransactionWord : uint8_t { None, Begin, Commit, Rollback };
+TransactionWord transactionWord(std::string_view sql);
+
 }  // namespace shardpool::pooler

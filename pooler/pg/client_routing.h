@@ -105,10 +105,6 @@ std::string_view beginTag(std::string_view sql);
 // command tag of its answer.
 std::optional<std::string_view> endsTransaction(const router::StatementFacts& f,
                                                 std::string_view sql);
-// SET / RESET of shardpool.* applied to the session's (or the transaction's) hints
-// (route_set.cpp).
-void applyHints(router::SessionHints& session, router::SessionHints& local,
-                const router::StatementFacts& f);
 // Where a statement that any shard would serve goes when it picks the shard of a transaction.
 inline uint32_t anyShard(const router::ShardMap& map) { return map.defaultShard.value_or(0); }
 // The shard a transaction whose first statement has `route` runs on: a refused statement, or

@@ -30,7 +30,7 @@ std::optional<ClientConn::Refusal> ClientConn::checkRouted(std::string_view sql,
   auto nameOf = [&](uint32_t s) { return s < names.size() ? names[s] : std::to_string(s); };
   switch (route.kind) {
     case router::RouteKind::Local:
-      if (!f.setIsLocal || server_->transactionStatus() != 'I') applyHints(r.session, r.local, f);
+      if (!f.setIsLocal || server_->transactionStatus() != 'I') router::applyHints(r.session, r.local, f);
       return std::nullopt;
     case router::RouteKind::Refuse:
       return Refusal{std::string(router::pgSqlstate(route.reason)), route.message, route.hint};

@@ -158,7 +158,7 @@ ClientConn::Next ClientConn::routeBatch(ShardRouter::Database& d) {
         routeWith(facts, d.map, r.hints(), values ? &*values : nullptr, m.statement->types);
     if (route.kind == router::RouteKind::Local) {
       // The SET itself runs on the server (a harmless placeholder setting).
-      applyHints(r.session, r.local, facts);
+      router::applyHints(r.session, r.local, facts);
       continue;
     }
     if (route.kind == router::RouteKind::All && r.deferredBegin.empty())

@@ -10,25 +10,10 @@ namespace shardpool::pooler {
 
 namespace pg = protocol::pg;
 
-void applyHints(router::SessionHints& session, router::SessionHints& local,
-                const router::StatementFacts& f) {
-  router::SessionHints& h = f.setIsLocal ? local : session;
-  if (f.setShard) {
-    h.shard = f.setShard;
-    h.shardingKey.reset();
-  }
-  if (f.setShardingKey) {
-    h.shardingKey = f.setShardingKey;
-    h.shard.reset();
-  }
-  if (f.resetShard) h.shard.reset();
-  if (f.resetShardingKey) h.shardingKey.reset();
-}
-
 void ClientConn::answerHintQuery(const router::StatementFacts& f, size_t size) {
   Routing& r = *routing_;
   char status = r.deferredBegin.empty() ? 'I' : 'T';
-  if (!f.setIsLocal || !r.deferredBegin.empty()) applyHints(r.session, r.local, f);
+  if (!f.setIsLocal || !r.deferredBegin.empty()) router::applyHints(r.session, r.local, f);
   pg::Writer w;
   pg::putCommandComplete(w, f.resetHint ? "RESET" : "SET");
   replyLocally(size, w, status);

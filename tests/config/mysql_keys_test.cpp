@@ -88,15 +88,33 @@ TEST_CASE("config: a MySQL database refuses PostgreSQL-only keys", "[config][mys
     CHECK(e.message ==
           std::string(c.key) + " is not supported on a MySQL database (protocol = \"mysql\") yet");
   }
-  // Sharded: the refusal names shards (sharding's own checks may add theirs).
-  LoadResult sharded = loadString(
-      mysqlDb("sharding_function = \"modulo\"\n[[databases.shop.shards]]\nhost = \"a\"\n"
-              "[[databases.shop.shards]]\nhost = \"b\"\n"),
-      "test.toml");
-  REQUIRE_FALSE(sharded.ok());
-  bool namesShards = false;
-  for (const auto& e : sharded.errors) namesShards |= e.keyPath == "databases.shop.shards";
-  CHECK(namesShards);
+}
+
+TEST_CASE("config: a MySQL database may be sharded, its table rules in lower case",
+          "[config][mysql]") {
+  auto cfg = loadOk(
+      mysqlDb("pool_mode = \"transaction\"\nsharding_function = \"modulo\"\n[[databases.shop.shards]]\nhost = \"a\"\n"
+              "[[databases.shop.shards]]\nhost = \"b\"\n"
+              "[databases.shop.tables]\norders = { key = \"id\" }\n"));
+  const Database& db = cfg->databases.at("shop");
+  CHECK(db.sharded());
+  CHECK(cfg->shardsOf(db).size() == 2);
+  CHECK(cfg->shardsOf(db)[1].primary.port == 3306);  // MySQL's port by default
+  ConfigError e = loadOneError(
+      mysqlDb("pool_mode = \"transaction\"\nsharding_function = \"modulo\"\n[[databases.shop.shards]]\nhost = \"a\"\n"
+              "[[databases.shop.shards]]\nhost = \"b\"\n"
+              "[databases.shop.tables]\nOrders = { key = \"id\" }\n"));
+  CHECK(e.keyPath == "databases.shop.tables.Orders");
+  CHECK(e.message ==
+        "a MySQL database's table rules are matched without regard to case: write the table name "
+        "in lower case");
+  e = loadOneError(
+      mysqlDb("pool_mode = \"transaction\"\nsharding_function = \"modulo\"\n[[databases.shop.shards]]\nhost = \"a\"\n"
+              "[[databases.shop.shards]]\nhost = \"b\"\n"
+              "[databases.shop.tables]\norders = { key = \"Id\" }\n"));
+  CHECK(e.message ==
+        "a MySQL database's table rules are matched without regard to case: write the key column "
+        "in lower case");
 }
 
 TEST_CASE("config: a MySQL database takes replicas (health checks, failover)", "[config][mysql]") {

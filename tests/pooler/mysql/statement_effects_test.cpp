@@ -84,3 +84,17 @@ TEST_CASE("isRollback: ROLLBACK alone, not to a savepoint", "[mysql][pinning]") 
   CHECK_FALSE(isRollback("ROLLBACK; SELECT 1"));
   CHECK_FALSE(isRollback("COMMIT"));
 }
+
+TEST_CASE("transactionWord: statements that open or end a transaction", "[mysql][pinning]") {
+  CHECK(transactionWord("BEGIN") == TransactionWord::Begin);
+  CHECK(transactionWord("begin work;") == TransactionWord::Begin);
+  CHECK(transactionWord("START TRANSACTION READ ONLY") == TransactionWord::Begin);
+  CHECK(transactionWord("/* shard: 1 */ START TRANSACTION") == TransactionWord::Begin);
+  CHECK(transactionWord("BEGIN NOT ATOMIC SELECT 1; END") == TransactionWord::None);
+  CHECK(transactionWord("COMMIT WORK") == TransactionWord::Commit);
+  CHECK(transactionWord("ROLLBACK") == TransactionWord::Rollback);
+  CHECK(transactionWord("ROLLBACK TO SAVEPOINT a") == TransactionWord::None);
+  CHECK(transactionWord("BEGIN; SELECT 1") == TransactionWord::None);
+  CHECK(transactionWord("START SLAVE") == TransactionWord::None);
+  CHECK(transactionWord("SELECT 1") == TransactionWord::None);
+}

@@ -52,17 +52,17 @@ TEST_CASE("route begin: shardpool answers BEGIN and the end of a transaction tha
 TEST_CASE("route set: SET shardpool.* changes the session's or the transaction's hints",
           "[pooler][routing]") {
   router::SessionHints session, local;
-  pooler::applyHints(session, local, factsOf("SET shardpool.shard = 1"));
+  router::applyHints(session, local, factsOf("SET shardpool.shard = 1"));
   CHECK(session.shard == 1u);
   CHECK_FALSE(local.shard);
-  pooler::applyHints(session, local, factsOf("SET LOCAL shardpool.sharding_key = '42'"));
+  router::applyHints(session, local, factsOf("SET LOCAL shardpool.sharding_key = '42'"));
   CHECK(local.shardingKey == std::optional<std::string>("42"));
   CHECK(session.shard == 1u);
   // One of the two at a level: a key replaces a shard, and the other way round.
-  pooler::applyHints(session, local, factsOf("SET shardpool.sharding_key = 7"));
+  router::applyHints(session, local, factsOf("SET shardpool.sharding_key = 7"));
   CHECK_FALSE(session.shard);
   CHECK(session.shardingKey == std::optional<std::string>("7"));
-  pooler::applyHints(session, local, factsOf("RESET shardpool.sharding_key"));
+  router::applyHints(session, local, factsOf("RESET shardpool.sharding_key"));
   CHECK_FALSE(session.shardingKey);
   CHECK(local.shardingKey == std::optional<std::string>("42"));
 }

@@ -1,0 +1,138 @@
+// Sharded MySQL databases: two shards as two schemas of the fixture's MariaDB primary, a table
+// sharded by `id` (modulo), clients through transaction pooling. Rows must land on the shard
+// their key picks (checked directly in each schema), keyed reads and writes find them,
+// transactions stay on one shard, hints pick a shard, and what shardpool cannot do (a statement
+// for several shards, a transaction across shards) is refused with a MySQL error.
+#include <catch2/catch.hpp>
+
+#include "integration/mariadb_client.h"
+
+using namespace shardpool::integration;
+
+namespace {
+
+MariaDbCli rootCli() {
+  const auto& primary = mariadbPrimary();
+  return MariaDbCli(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"));
+}
+
+// Two schemas, each with an `orders` table, that sp_app may use (dropped at the end).
+struct ShardSchemas {
+  std::string a = "sp_shard_a_" + uniqueSuffix(), b = "sp_shard_b_" + uniqueSuffix();
+  ShardSchemas() {
+    for (const auto& s : {a, b})
+      rootCli().query("CREATE DATABASE " + s + "; CREATE TABLE " + s +
+                      ".orders (id INT PRIMARY KEY, v VARCHAR(20)); GRANT ALL ON " + s +
+                      ".* TO 'sp_app'@'%'; GRANT ALL ON " + s + ".* TO 'sp_app'@'127.0.0.1'");
+  }
+  ~ShardSchemas() {
+    for (const auto& s : {a, b}) rootCli().run("DROP DATABASE IF EXISTS " + s);
+  }
+  // The ids in schema `s`, in order, comma-separated.
+  std::string ids(const std::string& s) const {
+    std::string out;
+    for (const auto& row : rootCli().query("SELECT id FROM " + s + ".orders ORDER BY id"))
+      out += (out.empty() ? "" : ",") + row.at(0);
+    return out;
+  }
+  std::string config() const {
+    const auto& primary = mariadbPrimary();
+    std::string port = std::to_string(primary.port());
+    return "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+           "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
+           "pool_mode = \"transaction\"\ndefault_pool_size = 2\n\n"
+           "[databases.shop]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + port +
+           "\nsharding_function = \"modulo\"\n"
+           "[[databases.shop.shards]]\nname = \"even\"\nhost = \"127.0.0.1\"\nport = " + port +
+           "\ndbname = \"" + a + "\"\n"
+           "[[databases.shop.shards]]\nname = \"odd\"\nhost = \"127.0.0.1\"\nport = " + port +
+           "\ndbname = \"" + b + "\"\n"
+           "[databases.shop.tables]\norders = { key = \"id\" }\n\n"
+           "[users.sp_app]\npassword = \"" + primary.value("SP_APP_PASSWORD") + "\"\n";
+  }
+};
+
+}  // namespace
+
+TEST_CASE("mysql sharding: rows land on their key's shard, keyed statements find them",
+          "[integration][mysql]") {
+  ShardSchemas schemas;
+  Proxy proxy(schemas.config());
+  MariaDbCli app(proxy.mysqlPort(), "sp_app", mariadbPrimary().value("SP_APP_PASSWORD"), "shop");
+  app.query(
+      "INSERT INTO orders (id, v) VALUES (1, 'a'); INSERT INTO orders (id, v) VALUES (2, 'b');"
+      "INSERT INTO orders (id, v) VALUES (3, 'c'), (5, 'e'); INSERT INTO orders SET id = 4, "
+      "v = 'd'; INSERT INTO `orders` (`v`, `id`) VALUES ('f', 6)");
+  INFO(proxy.log());
+  CHECK(schemas.ids(schemas.a) == "2,4,6");
+  CHECK(schemas.ids(schemas.b) == "1,3,5");
+  CHECK(app.scalar("SELECT v FROM orders WHERE id = 3") == "c");
+  CHECK(app.scalar("SELECT v FROM orders o WHERE o.id IN (4) AND v <> 'x'") == "d");
+  app.query("UPDATE orders SET v = 'A' WHERE id = 1; DELETE FROM orders WHERE id = 6");
+  CHECK(app.scalar("SELECT v FROM orders WHERE id = 1") == "A");
+  CHECK(schemas.ids(schemas.a) == "2,4");
+  // A session in the database's default schema is in each shard's own schema.
+  CHECK(app.scalar("SELECT DATABASE() FROM orders WHERE id = 5") == schemas.b);
+  CHECK(app.scalar("SELECT DATABASE() FROM orders WHERE id = 4") == schemas.a);
+}
+
+TEST_CASE("mysql sharding: several shards at once are refused, transactions stay on one shard",
+          "[integration][mysql]") {
+  ShardSchemas schemas;
+  Proxy proxy(schemas.config());
+  MariaDbCli app(proxy.mysqlPort(), "sp_app", mariadbPrimary().value("SP_APP_PASSWORD"), "shop");
+  app.query("INSERT INTO orders (id, v) VALUES (1, 'a'); INSERT INTO orders (id, v) VALUES (2, "
+            "'b'); INSERT INTO orders (id, v) VALUES (3, 'c')");
+  INFO(proxy.log());
+  // Without a key: every shard, which shardpool does not do for MySQL.
+  MyError e = app.expectError("SELECT COUNT(*) FROM orders");
+  CHECK(e.code == 1235);
+  CHECK(e.sqlstate == "42000");
+  CHECK(contains(e.message, "needs shards 0, 1"));
+  CHECK(app.expectError("UPDATE orders SET v = 'x'").code == 1235);
+  CHECK(app.expectError("INSERT INTO orders (id, v) VALUES (7, 'x'), (8, 'y')").code == 1235);
+  CHECK(schemas.ids(schemas.a) == "2");
+  // A transaction runs on the shard of its first statement (its BEGIN waits for it).
+  auto rows = app.query(
+      "BEGIN; UPDATE orders SET v = 'x' WHERE id = 1; SELECT v FROM orders WHERE id = 3; "
+      "UPDATE orders SET v = 'y' WHERE id = 3; COMMIT; SELECT v FROM orders WHERE id = 1");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].at(0) == "c");
+  CHECK(rows[1].at(0) == "x");
+  CHECK(rootCli().scalar("SELECT v FROM " + schemas.b + ".orders WHERE id = 3") == "y");
+  // Another shard inside it: refused, and the transaction (on its server) is not committed.
+  e = app.expectError("BEGIN; UPDATE orders SET v = 'z' WHERE id = 1; "
+                      "UPDATE orders SET v = 'z' WHERE id = 2; COMMIT");
+  CHECK(e.code == 1235);
+  CHECK(contains(e.message, "belongs to shard \"even\", but the transaction runs on shard \"odd\""));
+  CHECK(app.scalar("SELECT v FROM orders WHERE id = 1") == "x");
+  CHECK(app.scalar("SELECT v FROM orders WHERE id = 2") == "b");
+  // An empty transaction is answered; one that only reads a table-less statement runs anywhere.
+  CHECK(app.query("BEGIN; COMMIT; START TRANSACTION; ROLLBACK").empty());
+  CHECK(app.scalar("BEGIN; SELECT 1 + 1; COMMIT") == "2");
+}
+
+TEST_CASE("mysql sharding: shard hints, in the session and in a comment", "[integration][mysql]") {
+  ShardSchemas schemas;
+  Proxy proxy(schemas.config());
+  MariaDbCli app(proxy.mysqlPort(), "sp_app", mariadbPrimary().value("SP_APP_PASSWORD"), "shop");
+  app.keepComments();
+  app.query("INSERT INTO orders (id, v) VALUES (1, 'a'); INSERT INTO orders (id, v) VALUES (2, "
+            "'b'); INSERT INTO orders (id, v) VALUES (3, 'c')");
+  INFO(proxy.log());
+  auto rows = app.query(
+      "SET @shardpool_shard = 1; SELECT COUNT(*) FROM orders; SET @shardpool_shard = 0; "
+      "SELECT COUNT(*) FROM orders; SET @shardpool_sharding_key = 3; SELECT COUNT(*) FROM "
+      "orders; SET @shardpool_sharding_key = NULL; /* shard: 1 */ SELECT MAX(id) FROM orders");
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].at(0) == "2");
+  CHECK(rows[1].at(0) == "1");
+  CHECK(rows[2].at(0) == "2");
+  CHECK(rows[3].at(0) == "3");
+  // Unusable hints are refused, never sent elsewhere.
+  CHECK(app.expectError("SET @shardpool_shard = 7").code == 1231);
+  CHECK(app.expectError("/* shard: 9 */ SELECT 1").code == 1231);
+  CHECK(app.expectError("SET @shardpool_shard = 1, @x = 2").code != 0);
+  // With no hint left, an unkeyed read is refused again.
+  CHECK(app.expectError("SET @shardpool_shard = NULL; SELECT COUNT(*) FROM orders").code == 1235);
+}

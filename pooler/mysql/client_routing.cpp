@@ -1,0 +1,206 @@
+// MysqlClient on a sharded MySQL database (transaction pooling): each command that starts a
+// transaction's use of a server is routed on its own (router::route() on the MySQL analyzer's
+// facts: keys, hints, table rules), to its shard's primary pool; the commands that follow on
+// that server must belong to its shard.
+//
+//   - BEGIN / START TRANSACTION with no server: answered here (IN_TRANS in the OK) and sent
+//     ahead of the transaction's first statement once that statement has picked the shard
+//     (MysqlServer::continueLink); COMMIT or ROLLBACK of such an empty transaction is answered.
+//   - SET @shardpool_shard = N / @shardpool_sharding_key = 'K' (alone): the session's hints,
+//     answered here; NULL or DEFAULT clears. Comment hints (/* shard: N */) hold for their
+//     statement.
+//   - A statement for several shards (a read without a key of a sharded table, DDL, an allowed
+//     unkeyed write) is refused (ER_NOT_SUPPORTED_YET): shardpool does not run one MySQL
+//     statement on several shards. Other refusals as router/mysql_refusal.h names them.
+//   - Inside a transaction, a statement of another shard is refused; outside one (a pipelined
+//     command, say), the server goes back and the command is routed anew.
+//   - Prepared statements: a prepare runs on any shard's server (the schema is the same on
+//     every shard), each execute is routed with its parameter values.
+#include <fmt/format.h>
+
+#include "pooler/mysql/mysql_client.h"
+#include "pooler/mysql/mysql_server.h"
+#include "pooler/mysql/statement_effects.h"
+#include "pooler/net/log.h"
+#include "pooler/protocol/mysql_commands.h"
+#include "pooler/session/pool.h"
+#include "pooler/session/runtime.h"
+#include "router/mysql_refusal.h"
+
+namespace shardpool::pooler {
+
+namespace my = protocol::mysql;
+
+namespace {
+
+// A COM_STMT_EXECUTE's values in the router's terms (keys written as `?`).
+router::StatementParams paramsOf(const my::StmtExecute& e, std::string_view previousTypes) {
+  router::StatementParams params;
+  std::vector<my::ParamValue> values(e.numParams);
+  if (my::decodeParamValues(e, values, my::asBytes(previousTypes)) != my::ParamStatus::Ok)
+    return params;  // no values: a key written as `?` counts as unknown
+  params.values.resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const my::ParamValue& v = values[i];
+    router::ParamValue& out = params.values[i];
+    if (v.isNull) {
+      out.form = router::ParamValue::Form::Null;
+    } else if (auto s = v.asString()) {
+      out.form = router::ParamValue::Form::Text;
+      out.bytes = *s;
+    } else if (auto n = v.asInt64()) {
+      out.form = router::ParamValue::Form::Integer;
+      out.integer = *n;
+    } else {
+      out.form = router::ParamValue::Form::Opaque;
+    }
+  }
+  return params;
+}
+
+std::string shardLabel(const router::ShardMap& map, uint32_t shard) {
+  if (shard < map.shardNames.size()) return fmt::format("\"{}\"", map.shardNames[shard]);
+  return std::to_string(shard);
+}
+
+}  // namespace
+
+ShardRouter::Database* MysqlClient::routedDatabase() {
+  return ShardRouter::of(worker(), config::Protocol::MySql).find(database_);
+}
+
+Pool* MysqlClient::shardPool(uint32_t shard) {
+  if (shard == 0 || !primaryPool_) return primaryPool_;
+  if (shardPools_.size() <= shard) shardPools_.resize(shard + 1, nullptr);
+  if (!shardPools_[shard]) {
+    auto cfg = worker().runtime().config();
+    const config::Database* db = cfg->findDatabase(database_);
+    if (!db) return primaryPool_;
+    shardPools_[shard] = &worker().runtime().pools().get(*cfg, *db, database_, user_, shard);
+  }
+  return shardPools_[shard];
+}
+
+std::optional<router::Route> MysqlClient::routeOf(my::Bytes payload, ShardRouter::Database& d,
+                                                  const router::StatementFacts** facts) {
+  ShardRouter& router = ShardRouter::of(worker(), config::Protocol::MySql);
+  auto command = static_cast<my::Command>(payload[0]);
+  if (command == my::Command::Query) {
+    const router::StatementFacts& f = router.analyze(d, my::asText(payload.subspan(1)));
+    *facts = &f;
+    return router::route(f, d.map, hints_, nullptr);
+  }
+  if (command != my::Command::StmtExecute) return std::nullopt;
+  std::optional<uint32_t> id = my::statementIdOf(payload);
+  if (!id || *id == 0xFFFFFFFFu) return std::nullopt;  // runs where its prepare ran
+  auto it = statements_.find(*id);
+  if (it == statements_.end()) return std::nullopt;  // unknown: the engine's own error
+  const Statement& st = it->second;
+  const router::StatementFacts& f = router.analyze(d, st.sql);
+  *facts = &f;
+  std::optional<my::StmtExecute> e = my::decodeStmtExecute(payload, st.numParams);
+  if (!e) return router::route(f, d.map, hints_, nullptr);
+  router::StatementParams params = paramsOf(*e, st.types);
+  return router::route(f, d.map, hints_, &params);
+}
+
+bool MysqlClient::answerRoute(const router::Route& r, const router::StatementFacts& f,
+                              uint8_t seq) {
+  switch (r.kind) {
+    case router::RouteKind::Local: {
+      router::SessionHints none;
+      router::applyHints(hints_, none, f);
+      uint16_t status = my::kServerStatusAutocommit;
+      if (!deferredBegin_.empty() ||
+          (server_ && (server_->statusFlags() & my::kServerStatusInTrans)))
+        status |= my::kServerStatusInTrans;
+      sendOk(seq + 1, status);
+      return true;
+    }
+    case router::RouteKind::Refuse: {
+      router::MysqlError e = router::mysqlError(r.reason);
+      sendErr(seq + 1, e.code, e.sqlState,
+              r.hint.empty() ? r.message : fmt::format("{} ({})", r.message, r.hint));
+      return true;
+    }
+    case router::RouteKind::All: {
+      std::string shards;
+      for (uint32_t s : r.shards) shards += (shards.empty() ? "" : ", ") + std::to_string(s);
+      sendErr(seq + 1, 1235, "42000",
+              fmt::format("this statement needs shards {} of database '{}': shardpool does not "
+                          "run one statement on several MySQL shards; give it a sharding key, "
+                          "or a shard hint (/* shard: N */ or SET @shardpool_shard = N)",
+                          shards, database_));
+      return true;
+    }
+    case router::RouteKind::One:
+      return false;
+  }
+  return false;
+}
+
+MysqlClient::Routing MysqlClient::routeCommand(my::Bytes payload, uint8_t seq) {
+  ShardRouter::Database* d = transactionPooling_ ? routedDatabase() : nullptr;
+  if (!d || d->map.shardCount <= 1) {
+    choosePool(payload);
+    return Routing::Link;
+  }
+  if (static_cast<my::Command>(payload[0]) == my::Command::Query) {
+    switch (transactionWord(my::asText(payload.subspan(1)))) {
+      case TransactionWord::Begin:
+        // Its shard is the first statement's. A second BEGIN ends the first (empty) one.
+        deferredBegin_.assign(my::asText(payload.subspan(1)));
+        sendOk(seq + 1, my::kServerStatusAutocommit | my::kServerStatusInTrans);
+        return Routing::Answered;
+      case TransactionWord::Commit:
+      case TransactionWord::Rollback:
+        if (deferredBegin_.empty()) break;
+        deferredBegin_.clear();
+        sendOk(seq + 1);
+        return Routing::Answered;
+      case TransactionWord::None:
+        break;
+    }
+  }
+  const router::StatementFacts* facts = nullptr;
+  std::optional<router::Route> r = routeOf(payload, *d, &facts);
+  uint32_t shard = d->map.defaultShard.value_or(0);
+  if (r) {
+    if (answerRoute(*r, *facts, seq)) return Routing::Answered;
+    if (!r->anyShard) shard = r->shard;
+  }
+  pool_ = shardPool(shard);
+  return Routing::Link;
+}
+
+MysqlClient::Routing MysqlClient::checkLinked(my::Bytes payload, uint8_t seq) {
+  ShardRouter::Database* d = routedDatabase();
+  if (!d || d->map.shardCount <= 1) return Routing::Link;
+  const router::StatementFacts* facts = nullptr;
+  std::optional<router::Route> r = routeOf(payload, *d, &facts);
+  if (!r) return Routing::Link;
+  if (answerRoute(*r, *facts, seq)) return Routing::Answered;
+  uint32_t linked = server_->pool().shard();
+  if (r->anyShard || r->shard == linked) return Routing::Link;
+  if (clean()) {
+    // Nothing holds the session to this server: the command goes to its own shard.
+    MysqlServer* s = server_;
+    server_ = nullptr;
+    s->release();
+    return Routing::Reroute;
+  }
+  sendErr(seq + 1, 1235, "42000",
+          fmt::format("this statement belongs to shard {}, but the transaction runs on shard {} "
+                      "of database '{}': shardpool does not run a MySQL transaction on several "
+                      "shards",
+                      shardLabel(d->map, r->shard), shardLabel(d->map, linked), database_));
+  return Routing::Answered;
+}
+
+std::string_view MysqlClient::schemaOn(const Pool& pool) const {
+  if (primaryPool_ && session_.schema() == primaryPool_->settings().dbname)
+    return pool.settings().dbname;
+  return session_.schema();
+}
+
+}  // namespace shardpool::pooler
