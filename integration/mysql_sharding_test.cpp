@@ -136,3 +136,29 @@ TEST_CASE("mysql sharding: shard hints, in the session and in a comment", "[inte
   // With no hint left, an unkeyed read is refused again.
   CHECK(app.expectError("SET @shardpool_shard = NULL; SELECT COUNT(*) FROM orders").code == 1235);
 }
+
+TEST_CASE("mysql sharding: node mysql2 prepared statements are routed by their parameters",
+          "[integration][mysql]") {
+  ShardSchemas schemas;
+  Proxy proxy(schemas.config());
+  std::string nodeDir = std::getenv("SHARDPOOL_IT_NODE_DIR") ? std::getenv("SHARDPOOL_IT_NODE_DIR")
+                                                             : "/tmp/shardpool-it-node";
+  auto r = runCommand({"node", sourceDir() + "/integration/drivers/mysql_node_sharded.js"},
+                      {{"MYSQL_HOST", "127.0.0.1"},
+                       {"MYSQL_PORT", std::to_string(proxy.mysqlPort())},
+                       {"MYSQL_USER", "sp_app"},
+                       {"MYSQL_PASSWORD", mariadbPrimary().value("SP_APP_PASSWORD")},
+                       {"MYSQL_DATABASE", "shop"},
+                       {"NODE_PATH", nodeDir + "/node_modules"}},
+                      60s);
+  INFO(r.all() << proxy.log());
+  REQUIRE(r.exitCode == 0);
+  CHECK(schemas.ids(schemas.a) == "10,12,14");
+  CHECK(schemas.ids(schemas.b) == "11,13,15");
+  for (int id = 10; id < 16; ++id)
+    CHECK(contains(r.out, "read " + std::to_string(id) + ": n" + std::to_string(id) + "@" +
+                              (id % 2 == 0 ? schemas.a : schemas.b) + "\n"));
+  CHECK(contains(r.out, "read '13': n13\n"));
+  CHECK(contains(r.out, "unkeyed: 1235\n"));
+  CHECK(contains(r.out, "done\n"));
+}

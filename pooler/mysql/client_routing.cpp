@@ -18,6 +18,9 @@
 //     every shard), each execute is routed with its parameter values.
 #include <fmt/format.h>
 
+#include <cmath>
+#include <cstring>
+
 #include "pooler/mysql/mysql_client.h"
 #include "pooler/mysql/mysql_server.h"
 #include "pooler/mysql/statement_effects.h"
@@ -32,6 +35,25 @@ namespace shardpool::pooler {
 namespace my = protocol::mysql;
 
 namespace {
+
+// A DOUBLE or FLOAT parameter that holds a whole number (node's mysql2 binds every JS number
+// as a DOUBLE): that integer.
+std::optional<int64_t> wholeNumber(const my::ParamValue& v) {
+  double d = 0;
+  if (v.type == my::FieldType::Double && v.raw.size() == 8) {
+    std::memcpy(&d, v.raw.data(), 8);
+  } else if (v.type == my::FieldType::Float && v.raw.size() == 4) {
+    float f = 0;
+    std::memcpy(&f, v.raw.data(), 4);
+    d = f;
+  } else {
+    return std::nullopt;
+  }
+  // Within ±2^63, and integral (NaN fails both tests).
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || std::trunc(d) != d)
+    return std::nullopt;
+  return static_cast<int64_t>(d);
+}
 
 // A COM_STMT_EXECUTE's values in the router's terms (keys written as `?`).
 router::StatementParams paramsOf(const my::StmtExecute& e, std::string_view previousTypes) {
@@ -51,6 +73,9 @@ router::StatementParams paramsOf(const my::StmtExecute& e, std::string_view prev
     } else if (auto n = v.asInt64()) {
       out.form = router::ParamValue::Form::Integer;
       out.integer = *n;
+    } else if (auto w = wholeNumber(v)) {
+      out.form = router::ParamValue::Form::Integer;
+      out.integer = *w;
     } else {
       out.form = router::ParamValue::Form::Opaque;
     }
