@@ -7,6 +7,8 @@
 
 #include "integration/mariadb_client.h"
 
+#include <thread>
+
 using namespace shardpool::integration;
 
 namespace {
@@ -35,18 +37,24 @@ struct ShardSchemas {
       out += (out.empty() ? "" : ",") + row.at(0);
     return out;
   }
-  std::string config() const {
+  // `extra` goes into the database's section; `replicaPort` (non-zero) gives each shard the
+  // fixture's replica (which replays both schemas) as its replica.
+  std::string config(const std::string& extra = "", uint16_t replicaPort = 0) const {
     const auto& primary = mariadbPrimary();
     std::string port = std::to_string(primary.port());
+    std::string replicas =
+        replicaPort ? "replicas = [ { host = \"127.0.0.1\", port = " +
+                          std::to_string(replicaPort) + " } ]\n"
+                    : "";
     return "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
            "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
            "pool_mode = \"transaction\"\ndefault_pool_size = 2\n\n"
            "[databases.shop]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + port +
-           "\nsharding_function = \"modulo\"\n"
+           "\nsharding_function = \"modulo\"\n" + extra +
            "[[databases.shop.shards]]\nname = \"even\"\nhost = \"127.0.0.1\"\nport = " + port +
-           "\ndbname = \"" + a + "\"\n"
+           "\ndbname = \"" + a + "\"\n" + replicas +
            "[[databases.shop.shards]]\nname = \"odd\"\nhost = \"127.0.0.1\"\nport = " + port +
-           "\ndbname = \"" + b + "\"\n"
+           "\ndbname = \"" + b + "\"\n" + replicas +
            "[databases.shop.tables]\norders = { key = \"id\" }\n\n"
            "[users.sp_app]\npassword = \"" + primary.value("SP_APP_PASSWORD") + "\"\n";
   }
@@ -161,4 +169,32 @@ TEST_CASE("mysql sharding: node mysql2 prepared statements are routed by their p
   CHECK(contains(r.out, "read '13': n13\n"));
   CHECK(contains(r.out, "unkeyed: 1235\n"));
   CHECK(contains(r.out, "done\n"));
+}
+
+TEST_CASE("mysql sharding: read_from replicas reads a shard's replica, writes its primary",
+          "[integration][mysql]") {
+  ShardSchemas schemas;
+  const auto& replica = mariadbReplica();
+  Proxy proxy(schemas.config("read_from = \"replicas\"\n",
+                             replica.port()));
+  MariaDbCli app(proxy.mysqlPort(), "sp_app", mariadbPrimary().value("SP_APP_PASSWORD"), "shop");
+  app.query("INSERT INTO orders (id, v) VALUES (1, 'a'); INSERT INTO orders (id, v) VALUES (2, "
+            "'b')");
+  INFO(proxy.log());
+  // The replica replays both schemas; wait for the rows.
+  MariaDbCli direct(replica.port(), "sp_admin", mariadbPrimary().value("SP_ADMIN_PASSWORD"));
+  auto deadline = Clock::now() + 10s;
+  while (direct.scalar("SELECT COUNT(*) FROM " + schemas.a + ".orders") != "1" &&
+         Clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  auto rows = app.query(
+      "SELECT @@port, v, DATABASE() FROM orders WHERE id = 1; "
+      "SELECT @@port, v, DATABASE() FROM orders WHERE id = 2; "
+      "BEGIN; SELECT @@port, v, DATABASE() FROM orders WHERE id = 2; COMMIT");
+  REQUIRE(rows.size() == 3);
+  const std::string r = std::to_string(replica.port()),
+                    p = std::to_string(mariadbPrimary().port());
+  CHECK(rows[0] == MyRow{r, "a", schemas.b});
+  CHECK(rows[1] == MyRow{r, "b", schemas.a});
+  CHECK(rows[2] == MyRow{p, "b", schemas.a});  // inside a transaction: the primary
 }

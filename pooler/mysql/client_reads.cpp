@@ -1,5 +1,5 @@
 // MysqlClient and read_from (transaction pooling): a command that is one read-only SELECT by
-// itself (router/mysql_statement.h: mysqlReadOnlySelect, nothing that pins the session, no
+// itself, on an unsharded database or on the shard its key picks, (router/mysql_statement.h: mysqlReadOnlySelect, nothing that pins the session, no
 // transaction: none is open while the client has no server) runs on a replica that the health
 // checks count as readable (up, not banned, not fenced), in turn; with read_from = "any" the
 // primary takes its turn too. Anything else, and a read when no replica is readable or the one
@@ -18,7 +18,9 @@ namespace shardpool::pooler {
 namespace my = protocol::mysql;
 
 bool MysqlClient::replicaMayServe(my::Bytes payload) {
-  if (pins_ != 0 || lockTables_ || holdNext_ != 0 || longData_ || transactionLost_) return false;
+  if (pins_ != 0 || lockTables_ || holdNext_ != 0 || longData_ || transactionLost_ ||
+      !deferredBegin_.empty())
+    return false;
   std::string_view sql;
   auto command = static_cast<my::Command>(payload[0]);
   if (command == my::Command::Query) {
@@ -40,32 +42,39 @@ bool MysqlClient::replicaMayServe(my::Bytes payload) {
   return router::mysqlReadOnlySelect(router::analyzeMysql(sql, kNoRules));
 }
 
-Pool* MysqlClient::replicaPool() {
+Pool* MysqlClient::replicaPool(uint32_t shard) {
   auto cfg = worker().runtime().config();
   const config::Database* db = cfg->findDatabase(database_);
   if (!db) return nullptr;
   std::vector<config::Shard> shards = cfg->shardsOf(*db);
-  if (shards.empty() || shards[0].replicas.empty()) return nullptr;
-  const std::vector<config::Backend>& replicas = shards[0].replicas;
-  if (replicaPools_.size() != replicas.size()) {
-    replicaPools_.assign(replicas.size(), nullptr);
+  if (shard >= shards.size() || shards[shard].replicas.empty()) return nullptr;
+  const std::vector<config::Backend>& replicas = shards[shard].replicas;
+  if (replicaPools_.size() != shards.size()) {
+    replicaPools_.assign(shards.size(), {});
+    readable_.assign(shards.size(), {});
     readVersion_ = UINT64_MAX;
   }
   HealthView* health = worker().runtime().health();
   uint64_t version = health ? health->readTargetsVersion() : 0;
   if (version != readVersion_) {
-    readable_.assign(replicas.size(), true);
+    for (auto& r : readable_) r.clear();  // asked again below, shard by shard
+    readVersion_ = version;
+  }
+  std::vector<Pool*>& pools = replicaPools_[shard];
+  std::vector<bool>& readable = readable_[shard];
+  if (pools.size() != replicas.size()) pools.assign(replicas.size(), nullptr);
+  if (readable.size() != replicas.size()) {
+    readable.assign(replicas.size(), true);
     if (health) {
-      std::vector<ReadTarget> targets = health->readTargets(database_, 0);
+      std::vector<ReadTarget> targets = health->readTargets(database_, shard);
       if (!targets.empty()) {
-        readable_.assign(replicas.size(), false);
+        readable.assign(replicas.size(), false);
         for (const ReadTarget& t : targets)
           for (size_t k = 0; k < replicas.size(); ++k)
             if (!t.writeTarget && replicas[k].host == t.host && replicas[k].port == t.port)
-              readable_[k] = true;
+              readable[k] = true;
       }
     }
-    readVersion_ = version;
   }
   // With "any" the primary is one more candidate (index replicas.size()).
   size_t candidates = replicas.size() + (readFrom_ == config::ReadFrom::Any ? 1 : 0);
@@ -73,22 +82,22 @@ Pool* MysqlClient::replicaPool() {
     size_t k = (nextRead_ + i) % candidates;
     if (k == replicas.size()) {
       nextRead_ = static_cast<uint32_t>(k + 1);
-      return primaryPool_;
+      return shardPool(shard);
     }
-    if (!readable_[k]) continue;
+    if (!readable[k]) continue;
     nextRead_ = static_cast<uint32_t>(k + 1);
-    if (!replicaPools_[k])
-      replicaPools_[k] = &worker().runtime().pools().get(*cfg, *db, database_, user_, 0,
-                                                         static_cast<uint32_t>(k + 1));
-    return replicaPools_[k];
+    if (!pools[k])
+      pools[k] = &worker().runtime().pools().get(*cfg, *db, database_, user_, shard,
+                                                 static_cast<uint32_t>(k + 1));
+    return pools[k];
   }
   return nullptr;
 }
 
-void MysqlClient::choosePool(my::Bytes payload) {
+void MysqlClient::choosePool(my::Bytes payload, uint32_t shard) {
+  pool_ = shardPool(shard);
   if (!primaryPool_ || readFrom_ == config::ReadFrom::Primary) return;
-  Pool* read = replicaMayServe(payload) ? replicaPool() : nullptr;
-  pool_ = read ? read : primaryPool_;
+  if (Pool* read = replicaMayServe(payload) ? replicaPool(shard) : nullptr) pool_ = read;
 }
 
 }  // namespace shardpool::pooler

@@ -167,7 +167,7 @@ bool MysqlClient::answerRoute(const router::Route& r, const router::StatementFac
 MysqlClient::Routing MysqlClient::routeCommand(my::Bytes payload, uint8_t seq) {
   ShardRouter::Database* d = transactionPooling_ ? routedDatabase() : nullptr;
   if (!d || d->map.shardCount <= 1) {
-    choosePool(payload);
+    choosePool(payload, 0);
     return Routing::Link;
   }
   if (static_cast<my::Command>(payload[0]) == my::Command::Query) {
@@ -194,7 +194,7 @@ MysqlClient::Routing MysqlClient::routeCommand(my::Bytes payload, uint8_t seq) {
     if (answerRoute(*r, *facts, seq)) return Routing::Answered;
     if (!r->anyShard) shard = r->shard;
   }
-  pool_ = shardPool(shard);
+  choosePool(payload, shard);
   return Routing::Link;
 }
 

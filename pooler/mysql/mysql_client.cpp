@@ -666,10 +666,10 @@ void MysqlClient::serverWithdrawn() {
 
 void MysqlClient::serverFailed(std::string_view reason, std::string_view sqlstate) {
   if (state_ != State::WaitServer) return;
-  if (pool_ != primaryPool_ && primaryPool_) {
-    // A replica that cannot be reached: the read goes to the primary.
+  if (pool_->member() > 0 && primaryPool_) {
+    // A replica that cannot be reached: the read goes to its shard's primary.
     log::warn(who(), "replica unavailable for a read ({}); reading from the primary", reason);
-    pool_ = primaryPool_;
+    pool_ = shardPool(pool_->shard());
     askPool(true);
     return;
   }

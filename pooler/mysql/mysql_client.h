@@ -144,10 +144,12 @@ class MysqlClient final : public ClientSession {
   ShardRouter::Database* routedDatabase();
   // read_from (client_reads.cpp): before asking for a server, the pool the command waiting
   // first should run on: a replica's for a read by itself, else the primary's.
-  void choosePool(protocol::mysql::Bytes payload);
+  void choosePool(protocol::mysql::Bytes payload, uint32_t shard);
   // Whether the command is one read-only SELECT that any replica may answer.
   bool replicaMayServe(protocol::mysql::Bytes payload);
-  Pool* replicaPool();  // a readable member's pool in turn; nullptr: none is readable
+  // A readable replica's pool of `shard` in turn (with "any", the primary's among them);
+  // nullptr: none is readable.
+  Pool* replicaPool(uint32_t shard);
   // The session holds nothing a server could not carry to the next client.
   bool clean() const;
   bool clean(const MysqlServer& server) const;
@@ -198,9 +200,10 @@ class MysqlClient final : public ClientSession {
   // inside a transaction, the transaction is certainly rolled back.
   bool inFlightCannotCommit_ = false;
   bool transactionLost_ = false;  // its transaction's server was lost while it was idle
-  // read_from: the primary's pool (the login's), the replicas' (created on first use, [k] for
-  // replica k + 1), which one a read tries next, and the health checks' read targets as of
-  // readVersion_ (readable_[k]: replica k may serve reads).
+  // read_from: the primary's pool (the login's: shard 0's), the replicas' of each shard
+  // (created on first use, [s][k] for member k + 1), which one a read tries next, and the
+  // health checks' read targets as of readVersion_ (readable_[s][k]: that replica may serve
+  // reads).
   // Sharded: each shard's primary pool ([shard], created on first use), the session's hints
   // (SET @shardpool_shard / @shardpool_sharding_key), and a BEGIN answered here, sent ahead of
   // the transaction's first statement once that statement has picked the shard.
@@ -209,8 +212,8 @@ class MysqlClient final : public ClientSession {
   router::SessionHints hints_;
   std::string deferredBegin_;
   Pool* primaryPool_ = nullptr;
-  std::vector<Pool*> replicaPools_;
-  std::vector<bool> readable_;
+  std::vector<std::vector<Pool*>> replicaPools_;  // [shard][replica]
+  std::vector<std::vector<bool>> readable_;      // [shard][replica]; empty: ask again
   uint64_t readVersion_ = UINT64_MAX;
   uint32_t nextRead_ = 0;
   config::ReadFrom readFrom_ = config::ReadFrom::Primary;
