@@ -303,9 +303,23 @@ void Pool::release(Worker& worker, ServerLink* server) {
     park(mine, server);
     return;
   }
-  Waiter w = popWaiter();
+  Waiter w = popWaiterFor(worker.index());
   lock.unlock();
   dispatch(worker, server, w.worker, w.clientId);
+}
+
+Pool::Waiter Pool::popWaiterFor(unsigned worker) {
+  if (waiters_.front().worker != worker &&
+      PoolClock::now() - waiters_.front().since < kLocalFirst) {
+    for (auto it = waiters_.begin() + 1; it != waiters_.end(); ++it) {
+      if (it->worker != worker) continue;
+      Waiter w = *it;
+      waiters_.erase(it);
+      waiting_.store(static_cast<uint32_t>(waiters_.size()));
+      return w;
+    }
+  }
+  return popWaiter();
 }
 
 void Pool::stealFor(Worker& worker) {

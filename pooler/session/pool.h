@@ -129,6 +129,12 @@ class Pool {
        uint32_t member, std::string shardName, PoolSettings settings, unsigned workers,
        ConnectionLimit* dbLimit, ConnectionLimit* userLimit);
 
+  // A server released on a worker goes to the oldest waiter, unless that one is another
+  // worker's and has waited less than this: then to the releasing worker's oldest waiter.
+  // Moving a server to another worker costs a dup, a close, epoll changes and a wake-up per
+  // transaction; no waiter is passed over for longer than this.
+  static constexpr std::chrono::milliseconds kLocalFirst{5};
+
   const std::string& name() const { return name_; }  // "user@db", sharded "user@db/shard"
   const std::string& database() const { return clientDb_; }
   const std::string& user() const { return user_; }
@@ -249,6 +255,8 @@ class Pool {
     uint64_t clientId;
     PoolClock::time_point since;
   };
+  // See kLocalFirst. Under the lock, with waiters.
+  Waiter popWaiterFor(unsigned worker);
   // A worker's idle servers: touched only on that worker's thread, without a lock; `count`
   // is what other threads read (whether to ask that worker for one).
   struct alignas(64) IdleList {

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string_view>
+#include <thread>
 
 #include "pooler/session/conn_rows.h"
 #include "pooler/session/runtime.h"
@@ -395,6 +396,53 @@ TEST_CASE("a pool's servers are opened by the engine of its database's protocol"
   CHECK(&rt.opened(config::Protocol::MySql)[0]->pool() == &my);
   CHECK(rt.opened(config::Protocol::MySql)[0]->openedFor == 1);
   CHECK(&rt.opened(config::Protocol::Postgres)[0]->pool() == &pg);
+}
+
+}  // namespace shardpool::pooler
+
+namespace shardpool::pooler {
+
+TEST_CASE("a released server goes to a waiter of its own worker before a newer one of another",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Worker& w1 = rt.worker(1);
+  Pool& p = rt.pool("alice");
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  w0.connectFor(p, 1);
+  w0.connectFor(p, 2);
+  testing::FakeServer* s = rt.opened()[0];
+  // Worker 1's client queued first, worker 0's right after it.
+  REQUIRE(p.acquire(w1, 10).grant == Pool::Grant::Queued);
+  REQUIRE(p.acquire(w0, 3).grant == Pool::Grant::Queued);
+  p.release(w0, s);
+  // Worker 0's waiter was served first (it is no longer queued); the test has no client 3, so
+  // the server came back and went on to worker 1's.
+  CHECK_FALSE(p.cancelWait(0, 3));
+  rt.runPosted(1);
+  CHECK(w1.findServer(s->id()) == s);
+}
+
+TEST_CASE("a waiter of another worker is passed over for a few milliseconds only",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Worker& w1 = rt.worker(1);
+  Pool& p = rt.pool("alice");
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  w0.connectFor(p, 1);
+  w0.connectFor(p, 2);
+  testing::FakeServer* s = rt.opened()[0];
+  REQUIRE(p.acquire(w1, 10).grant == Pool::Grant::Queued);
+  std::this_thread::sleep_for(Pool::kLocalFirst + std::chrono::milliseconds(2));
+  REQUIRE(p.acquire(w0, 3).grant == Pool::Grant::Queued);
+  p.release(w0, s);
+  // Worker 1's waiter waited long enough: first come, first served.
+  CHECK(p.cancelWait(0, 3));
+  rt.runPosted(1);
+  CHECK(w1.findServer(s->id()) == s);
 }
 
 }  // namespace shardpool::pooler
