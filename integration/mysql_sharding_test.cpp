@@ -39,7 +39,8 @@ struct ShardSchemas {
   }
   // `extra` goes into the database's section; `replicaPort` (non-zero) gives each shard the
   // fixture's replica (which replays both schemas) as its replica.
-  std::string config(const std::string& extra = "", uint16_t replicaPort = 0) const {
+  std::string config(const std::string& extra = "", uint16_t replicaPort = 0,
+                     const std::string& tables = "") const {
     const auto& primary = mariadbPrimary();
     std::string port = std::to_string(primary.port());
     std::string replicas =
@@ -55,7 +56,7 @@ struct ShardSchemas {
            "\ndbname = \"" + a + "\"\n" + replicas +
            "[[databases.shop.shards]]\nname = \"odd\"\nhost = \"127.0.0.1\"\nport = " + port +
            "\ndbname = \"" + b + "\"\n" + replicas +
-           "[databases.shop.tables]\norders = { key = \"id\" }\n\n"
+           "[databases.shop.tables]\norders = { key = \"id\" }\n" + tables + "\n"
            "[users.sp_app]\npassword = \"" + primary.value("SP_APP_PASSWORD") + "\"\n";
   }
 };
@@ -197,4 +198,44 @@ TEST_CASE("mysql sharding: read_from replicas reads a shard's replica, writes it
   CHECK(rows[0] == MyRow{r, "a", schemas.b});
   CHECK(rows[1] == MyRow{r, "b", schemas.a});
   CHECK(rows[2] == MyRow{p, "b", schemas.a});  // inside a transaction: the primary
+}
+
+TEST_CASE("mysql sharding: DDL and replicated-table writes go to every shard, unmerged reads are "
+          "gathered",
+          "[integration][mysql]") {
+  ShardSchemas schemas;
+  Proxy proxy(schemas.config("", 0, "countries = { replicated = true }\n"));
+  MariaDbCli app(proxy.mysqlPort(), "sp_app", mariadbPrimary().value("SP_APP_PASSWORD"), "shop");
+  INFO(proxy.log());
+  app.query("CREATE TABLE countries (code CHAR(2) PRIMARY KEY, name VARCHAR(20)); "
+            "INSERT INTO countries (code, name) VALUES ('fr', 'France'); "
+            "INSERT INTO orders (id, v) VALUES (1, 'a'); INSERT INTO orders (id, v) VALUES (2, "
+            "'b'); INSERT INTO orders (id, v) VALUES (3, 'c'); INSERT INTO orders (id, v) VALUES "
+            "(4, 'd')");
+  for (const auto& s : {schemas.a, schemas.b})
+    CHECK(rootCli().scalar("SELECT name FROM " + s + ".countries") == "France");
+  // A read of a replicated table: one shard.
+  CHECK(app.scalar("SELECT name FROM countries WHERE code = 'fr'") == "France");
+  // Rows of every shard, shard after shard, one set of columns.
+  auto rows = app.query("SELECT id, v FROM orders WHERE v <> 'zzz'");
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0] == MyRow{"2", "b"});
+  CHECK(rows[1] == MyRow{"4", "d"});
+  CHECK(rows[2] == MyRow{"1", "a"});
+  CHECK(rows[3] == MyRow{"3", "c"});
+  CHECK(app.query("SELECT id FROM orders WHERE v = 'nothing'").empty());
+  // Still refused: rows that would need merging.
+  MyError e = app.expectError("SELECT id FROM orders ORDER BY id");
+  CHECK(e.code == 1235);
+  CHECK(contains(e.message, "merging"));
+  // One shard fails: its error, named, ends the statement (the other shard keeps its write).
+  rootCli().query("INSERT INTO " + schemas.b + ".countries VALUES ('de', 'Deutschland')");
+  e = app.expectError("INSERT INTO countries (code, name) VALUES ('de', 'Germany')");
+  CHECK(e.code == 1062);
+  CHECK(contains(e.message, "shard \"odd\": Duplicate entry"));
+  CHECK(rootCli().scalar("SELECT name FROM " + schemas.a + ".countries WHERE code = 'de'") ==
+        "Germany");
+  app.query("DROP TABLE countries");
+  for (const auto& s : {schemas.a, schemas.b})
+    CHECK(rootCli().query("SHOW TABLES FROM " + s + " LIKE 'countries'").empty());
 }

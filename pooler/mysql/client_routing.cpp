@@ -164,7 +164,13 @@ bool MysqlClient::answerRoute(const router::Route& r, const router::StatementFac
   return false;
 }
 
-MysqlClient::Routing MysqlClient::routeCommand(my::Bytes payload, uint8_t seq) {
+MysqlClient::Routing MysqlClient::routeCommand(my::Bytes message, my::Bytes payload,
+                                              uint8_t seq) {
+  if (fanout_) {
+    // The next shard of a statement running on several.
+    pool_ = shardPool(fanout_->shards[fanout_->at]);
+    return Routing::Link;
+  }
   ShardRouter::Database* d = transactionPooling_ ? routedDatabase() : nullptr;
   if (!d || d->map.shardCount <= 1) {
     choosePool(payload, 0);
@@ -191,6 +197,11 @@ MysqlClient::Routing MysqlClient::routeCommand(my::Bytes payload, uint8_t seq) {
   std::optional<router::Route> r = routeOf(payload, *d, &facts);
   uint32_t shard = d->map.defaultShard.value_or(0);
   if (r) {
+    if (r->kind == router::RouteKind::All) {
+      if (!startFanout(*r, *facts, message, payload, seq)) return Routing::Answered;
+      pool_ = shardPool(fanout_->shards[0]);
+      return Routing::Link;
+    }
     if (answerRoute(*r, *facts, seq)) return Routing::Answered;
     if (!r->anyShard) shard = r->shard;
   }
@@ -199,6 +210,7 @@ MysqlClient::Routing MysqlClient::routeCommand(my::Bytes payload, uint8_t seq) {
 }
 
 MysqlClient::Routing MysqlClient::checkLinked(my::Bytes payload, uint8_t seq) {
+  if (fanout_) return Routing::Link;  // on the shard whose turn it is
   ShardRouter::Database* d = routedDatabase();
   if (!d || d->map.shardCount <= 1) return Routing::Link;
   const router::StatementFacts* facts = nullptr;
@@ -220,6 +232,117 @@ MysqlClient::Routing MysqlClient::checkLinked(my::Bytes payload, uint8_t seq) {
                       "shards",
                       shardLabel(d->map, r->shard), shardLabel(d->map, linked), database_));
   return Routing::Answered;
+}
+
+bool MysqlClient::startFanout(const router::Route& r, const router::StatementFacts& f,
+                              my::Bytes message, my::Bytes payload, uint8_t seq) {
+  std::string_view sql;
+  auto command = static_cast<my::Command>(payload[0]);
+  if (command == my::Command::Query) {
+    sql = my::asText(payload.subspan(1));
+  } else if (auto id = my::statementIdOf(payload); id && statements_.count(*id)) {
+    sql = statements_.at(*id).sql;
+  }
+  auto refuse = [&](std::string_view why) {
+    std::string shards;
+    for (uint32_t s : r.shards) shards += (shards.empty() ? "" : ", ") + std::to_string(s);
+    sendErr(seq + 1, 1235, "42000",
+            fmt::format("this statement needs shards {} of database '{}', and {}; give it a "
+                        "sharding key, or a shard hint (/* shard: N */ or SET @shardpool_shard "
+                        "= N)",
+                        shards, database_, why));
+    return false;
+  };
+  if (!deferredBegin_.empty())
+    return refuse("shardpool runs a MySQL transaction on one shard");
+  if (f.statementCount != 1 || sql.empty())
+    return refuse("shardpool runs only one statement at a time on several MySQL shards");
+  if (scanStatementEffects(sql) != 0)
+    return refuse("what it leaves in the session would be on several servers");
+  if (!r.write && needsMerge(sql))
+    return refuse(
+        "its rows would need merging (ORDER BY, LIMIT, GROUP BY, DISTINCT, aggregates), which "
+        "shardpool does not do for MySQL yet");
+  Fanout fan;
+  // The whole message as the client framed it (one packet, or several for a long one).
+  fan.command.assign(my::asText(message));
+  fan.shards = r.shards;
+  if (ShardRouter::Database* d = routedDatabase())
+    for (uint32_t shard : r.shards) fan.names.push_back(shardLabel(d->map, shard));
+  fan.seq = static_cast<uint8_t>(seq + 1);
+  fanout_ = std::move(fan);
+  log::debug(who(), "running one statement on {} shards in turn", r.shards.size());
+  return true;
+}
+
+void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKind kind,
+                               bool done) {
+  Fanout& f = *fanout_;
+  const bool first = f.at == 0, last = f.at + 1 == f.shards.size();
+  auto forward = [&] {
+    size_t at = f.out.size();
+    f.out.append(my::asText(packet));
+    f.out[at + 3] = static_cast<char>(f.seq++);
+  };
+  if (kind == my::PacketKind::Err) {
+    // Which shard failed, in the message (as PostgreSQL clients get it).
+    std::optional<my::ErrPacket> err = my::decodeErr(payload);
+    if (err) {
+      std::string name =
+          f.at < f.names.size() ? f.names[f.at] : std::to_string(f.shards[f.at]);
+      std::string message = fmt::format("shard {}: {}", name, err->message);
+      err->message = message;
+      my::Writer w;
+      my::putErr(w, f.seq++, *err, capabilities_ | my::kClientProtocol41);
+      f.out.append(w.data());
+    } else {
+      forward();
+    }
+    f.failed = true;
+  } else if (done && kind == my::PacketKind::Ok) {
+    // A write: the shards' affected rows add up, in one OK at the end.
+    std::optional<my::OkPacket> ok = my::decodeOk(payload, capabilities_ | my::kClientProtocol41);
+    if (ok) {
+      f.affected += ok->affectedRows;
+      f.warnings = static_cast<uint16_t>(f.warnings + ok->warnings);
+    }
+    if (last) {
+      my::OkPacket sum;
+      sum.affectedRows = f.affected;
+      sum.warnings = f.warnings;
+      sum.statusFlags = ok ? static_cast<uint16_t>(ok->statusFlags & ~my::kServerSessionStateChanged)
+                           : my::kServerStatusAutocommit;
+      my::Writer w;
+      my::putOk(w, f.seq++, sum, capabilities_ | my::kClientProtocol41);
+      f.out.append(w.data());
+    }
+  } else if (done) {
+    if (last) forward();  // the end of the rows of every shard
+  } else if (kind == my::PacketKind::ColumnCount || kind == my::PacketKind::ColumnDefinition ||
+             kind == my::PacketKind::Eof) {
+    if (first) forward();  // the columns, once
+  } else if (kind != my::PacketKind::Progress) {
+    forward();  // rows (and their continuation packets)
+  }
+  if (done || f.out.size() >= 65536) {
+    if (!f.out.empty()) send(std::move(f.out));
+    f.out.clear();
+  }
+}
+
+bool MysqlClient::nextShard() {
+  Fanout& f = *fanout_;
+  if (f.failed || f.at + 1 >= f.shards.size() || !server_ || !clean()) {
+    fanout_.reset();
+    return false;
+  }
+  ++f.at;
+  MysqlServer* s = server_;
+  server_ = nullptr;
+  s->release();
+  in_.insert(0, f.command);  // routed to shards[at] (routeCommand), then sent as the client's
+  if (state_ == State::Active) readInput();
+  return true;
 }
 
 std::string_view MysqlClient::schemaOn(const Pool& pool) const {

@@ -104,7 +104,7 @@ void MysqlClient::readInput() {
     }
     if (!server_) {
       if (answerLocally(payload, m.firstSequenceId) ||
-          routeCommand(payload, m.firstSequenceId) == Routing::Answered) {
+          routeCommand(message, payload, m.firstSequenceId) == Routing::Answered) {
         pos += m.totalSize;
         continue;
       }
@@ -604,6 +604,7 @@ void MysqlClient::responseDone() {
     server_->forgetSession();
     return;
   }
+  if (fanout_ && nextShard()) return;
   releaseIfDone();
   // Commands that came while the server answered go now (from the server's callback: the
   // client's bytes are only read, never freed here).
@@ -687,6 +688,11 @@ void MysqlClient::serverFailed(std::string_view reason, std::string_view sqlstat
 void MysqlClient::serverLost(std::string_view reason) {
   MysqlServer* s = server_;
   server_ = nullptr;
+  if (fanout_) {
+    // Shards that ran it keep what it did; the client learns the outcome is unknown.
+    if (!fanout_->out.empty()) send(std::move(fanout_->out));
+    fanout_.reset();
+  }
   // Transaction pooling, nothing of the session bound to that server but a transaction: the
   // client stays (a failover drops no client that can go on). A command in flight gets what
   // its outcome is: inside a transaction, a DML statement that cannot have committed it fails

@@ -23,6 +23,7 @@
 
 #include "pooler/mysql/client_login.h"
 #include "pooler/mysql/session_vars.h"
+#include "pooler/protocol/mysql_result_tracker.h"
 #include "pooler/session/client_session.h"
 #include "pooler/sharding/shard_router.h"
 #include "router/route.h"
@@ -69,6 +70,11 @@ class MysqlClient final : public ClientSession {
   // The schema its session has on a server of `pool`: a shard's own database name while the
   // session is in the database's default schema, else the one the client chose (USE).
   std::string_view schemaOn(const Pool& pool) const;
+  // A statement for several shards runs on each in turn (client_routing.cpp): the server hands
+  // every packet of its reply here instead of relaying it.
+  bool fanningOut() const { return fanout_.has_value(); }
+  void fanoutPacket(protocol::mysql::Bytes packet, protocol::mysql::Bytes payload,
+                    protocol::mysql::PacketKind kind, bool done);
   // A BEGIN shardpool answered, to run on the server first (MysqlServer::continueLink).
   std::string_view pendingBegin() const { return deferredBegin_; }
   void beginSent() { deferredBegin_.clear(); }
@@ -130,7 +136,8 @@ class MysqlClient final : public ClientSession {
   };
   // No server linked: picks pool_ for the command waiting first (its shard's primary, or a
   // replica for a read with read_from), or answers it.
-  Routing routeCommand(protocol::mysql::Bytes payload, uint8_t sequenceId);
+  Routing routeCommand(protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
+                       uint8_t sequenceId);
   // A server linked: the command must belong to its shard (else it is refused inside a
   // transaction, or routed anew outside one).
   Routing checkLinked(protocol::mysql::Bytes payload, uint8_t sequenceId);
@@ -141,6 +148,13 @@ class MysqlClient final : public ClientSession {
   // Acts on a Local or refused route; true when answered.
   bool answerRoute(const router::Route& r, const router::StatementFacts& f, uint8_t sequenceId);
   Pool* shardPool(uint32_t shard);
+  // Starts running the command in `message` on every shard of `r` in turn (a write broadcast,
+  // or a read whose rows need no merging); false (the client told why) when it cannot.
+  bool startFanout(const router::Route& r, const router::StatementFacts& f,
+                   protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
+                   uint8_t sequenceId);
+  // A shard answered its part: on to the next one (true), or the fanout is over (false).
+  bool nextShard();
   ShardRouter::Database* routedDatabase();
   // read_from (client_reads.cpp): before asking for a server, the pool the command waiting
   // first should run on: a replica's for a read by itself, else the primary's.
@@ -208,6 +222,18 @@ class MysqlClient final : public ClientSession {
   // (SET @shardpool_shard / @shardpool_sharding_key), and a BEGIN answered here, sent ahead of
   // the transaction's first statement once that statement has picked the shard.
   bool sharded_ = false;  // its database has several shards (as of its login)
+  struct Fanout {
+    std::string command;  // the client's command (its message), sent to each shard in turn
+    std::vector<uint32_t> shards;
+    std::vector<std::string> names;  // of the shards, for their errors
+    size_t at = 0;       // shards[at] runs it now
+    uint8_t seq = 1;     // the sequence id of the next packet the client gets
+    uint64_t affected = 0;
+    uint16_t warnings = 0;
+    bool failed = false;  // a shard's ERR went to the client: the other shards are skipped
+    std::string out;      // packets for the client, sent in batches
+  };
+  std::optional<Fanout> fanout_;
   std::vector<Pool*> shardPools_;
   router::SessionHints hints_;
   std::string deferredBegin_;

@@ -174,6 +174,8 @@ void MysqlServer::onData(Chunk* chunk, size_t len) {
           if (client_) client_->statementPrepared(prepareClientId_, prepareSql_, params);
         }
       }
+    } else if (client_ && client_->fanningOut()) {
+      client_->fanoutPacket(packet, p.payload, r.kind, r.status == my::TrackStatus::Done);
     } else if (isOk && client_) {
       relayOk(packet, p.payload, out);
     } else {

@@ -222,4 +222,37 @@ TransactionWord transactionWord(std::string_view sql) {
   return TransactionWord::None;
 }
 
+bool needsMerge(std::string_view sql) {
+  constexpr std::string_view kWords[] = {"ORDER",     "GROUP",  "LIMIT", "DISTINCT",
+                                         "DISTINCTROW", "HAVING", "UNION", "INTERSECT",
+                                         "EXCEPT",    "OFFSET", "OVER",  "WINDOW"};
+  constexpr std::string_view kAggregates[] = {
+      "COUNT", "SUM",      "MIN",      "MAX",        "AVG",         "GROUP_CONCAT",
+      "STD",   "STDDEV",   "STDDEV_POP", "STDDEV_SAMP", "VARIANCE",  "VAR_POP",
+      "VAR_SAMP", "BIT_AND", "BIT_OR",  "BIT_XOR",    "JSON_ARRAYAGG", "JSON_OBJECTAGG"};
+  size_t i = 0;
+  while (i < sql.size()) {
+    char c = sql[i];
+    if (size_t end = skipComment(sql, i); end != i) {
+      i = end;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      i = skipQuoted(sql, i, c);
+    } else if (identChar(c)) {
+      size_t start = i;
+      while (i < sql.size() && identChar(sql[i])) ++i;
+      std::string_view word = sql.substr(start, i - start);
+      for (std::string_view w : kWords)
+        if (equalsWord(word, w)) return true;
+      size_t j = i;
+      while (j < sql.size() && std::isspace(static_cast<unsigned char>(sql[j]))) ++j;
+      if (j < sql.size() && sql[j] == '(')
+        for (std::string_view a : kAggregates)
+          if (equalsWord(word, a)) return true;
+    } else {
+      ++i;
+    }
+  }
+  return false;
+}
+
 }  // namespace shardpool::pooler

@@ -45,4 +45,10 @@ bool isRollback(std::string_view sql);
 enum class TransactionWord : uint8_t { None, Begin, Commit, Rollback };
 TransactionWord transactionWord(std::string_view sql);
 
+// Whether rows from several shards, put one after the other, could differ from what one server
+// would answer: ORDER BY, GROUP BY, LIMIT/OFFSET, DISTINCT, HAVING, set operations, window
+// functions, or an aggregate function call (COUNT(...), SUM(...), ...) anywhere outside strings
+// and comments. It errs towards true.
+bool needsMerge(std::string_view sql);
+
 }  // namespace shardpool::pooler

@@ -98,3 +98,19 @@ TEST_CASE("transactionWord: statements that open or end a transaction", "[mysql]
   CHECK(transactionWord("START SLAVE") == TransactionWord::None);
   CHECK(transactionWord("SELECT 1") == TransactionWord::None);
 }
+
+TEST_CASE("needsMerge: what concatenated rows of several shards would get wrong",
+          "[mysql][pinning]") {
+  CHECK_FALSE(needsMerge("SELECT id, v FROM orders WHERE v = 'a'"));
+  CHECK_FALSE(needsMerge("SELECT * FROM orders WHERE v = 'ORDER BY'"));
+  CHECK_FALSE(needsMerge("SELECT `count` FROM t /* LIMIT 1 */"));
+  CHECK_FALSE(needsMerge("SELECT count FROM t"));
+  CHECK(needsMerge("SELECT * FROM orders ORDER BY id"));
+  CHECK(needsMerge("SELECT * FROM orders LIMIT 5"));
+  CHECK(needsMerge("select count(*) from orders"));
+  CHECK(needsMerge("SELECT SUM (v) FROM t"));
+  CHECK(needsMerge("SELECT DISTINCT v FROM t"));
+  CHECK(needsMerge("SELECT v FROM t GROUP BY v"));
+  CHECK(needsMerge("SELECT v FROM t UNION SELECT v FROM u"));
+  CHECK(needsMerge("SELECT ROW_NUMBER() OVER () FROM t"));
+}
