@@ -58,61 +58,8 @@ bool startsWithWord(std::string_view text, std::string_view lowerPrefix) {
 
 // ---- comment hints -------------------------------------------------------------------------
 
-struct CommentHints {
-  std::optional<uint32_t> shard;
-  std::optional<std::string> shardingKey;
-  std::string error;
-};
-
-// `shard: 3`, `shard = 3`, `sharding_key: 'acme'` anywhere in one comment's text.
-void hintsInComment(std::string_view body, CommentHints& out) {
-  for (size_t i = 0; i < body.size(); ++i) {
-    if (i > 0 && isIdentChar(body[i - 1])) continue;
-    std::string_view rest = body.substr(i);
-    bool isKey = startsWithWord(rest, "sharding_key");
-    if (!isKey && !startsWithWord(rest, "shard")) continue;
-    size_t j = i + (isKey ? 12 : 5);
-    if (j < body.size() && isIdentChar(body[j])) continue;
-    while (j < body.size() && isSpace(body[j])) ++j;
-    if (j == body.size() || (body[j] != ':' && body[j] != '=')) continue;
-    ++j;
-    while (j < body.size() && isSpace(body[j])) ++j;
-    std::string value;
-    if (j < body.size() && (body[j] == '\'' || body[j] == '"')) {
-      char quote = body[j++];
-      for (; j < body.size(); ++j) {
-        if (body[j] != quote) {
-          value += body[j];
-        } else if (j + 1 < body.size() && body[j + 1] == quote) {
-          value += quote;
-          ++j;
-        } else {
-          ++j;
-          break;
-        }
-      }
-    } else {
-      while (j < body.size() && !isSpace(body[j]) && body[j] != ',' && body[j] != ';') {
-        value += body[j++];
-      }
-    }
-    i = j == 0 ? 0 : j - 1;
-    if (!isKey) {
-      if (out.shard) continue;
-      if (auto shard = detail::parseShardNumber(value)) {
-        out.shard = shard;
-      } else if (out.error.empty()) {
-        out.error = fmt::format("comment hint shard: '{}' is not a shard number", value);
-      }
-    } else if (!out.shardingKey) {
-      if (!value.empty()) {
-        out.shardingKey = std::move(value);
-      } else if (out.error.empty()) {
-        out.error = "comment hint sharding_key: no value";
-      }
-    }
-  }
-}
+using detail::CommentHints;
+using detail::hintsInComment;
 
 // ---- lexer ---------------------------------------------------------------------------------
 
@@ -617,21 +564,7 @@ size_t Analyzer::conditionEnd(size_t b, size_t e) const {
 
 void Analyzer::touch(std::string_view name) {
   if (name.empty()) return;
-  const ShardedTable* sharded = nullptr;
-  if (auto it = rules_.sharded.find(name); it != rules_.sharded.end()) sharded = &it->second;
-  if (sharded != nullptr) facts_.keyMissing = true;
-  if (std::find(facts_.tables.begin(), facts_.tables.end(), name) != facts_.tables.end()) return;
-  facts_.tables.emplace_back(name);
-  if (sharded != nullptr) facts_.touchesSharded = true;
-  if (rules_.replicated.find(name) != rules_.replicated.end()) facts_.touchesReplicated = true;
-  if (auto it = rules_.pinned.find(name); it != rules_.pinned.end() && !facts_.conflictingPins) {
-    if (!facts_.pinnedShard) {
-      facts_.pinnedShard = it->second;
-    } else if (*facts_.pinnedShard != it->second) {
-      facts_.pinnedShard.reset();
-      facts_.conflictingPins = true;
-    }
-  }
+  if (noteTable(facts_, rules_, name) != nullptr) facts_.keyMissing = true;
 }
 
 // A table reference of the current level; its key is settled by leaveLevel().

@@ -174,6 +174,12 @@ struct StatementFacts {
   std::string hintError;
 };
 
+// Records that the statement touches table `name` (a TableRules key: each table once, in order)
+// with what its rule says (touchesSharded, touchesReplicated, the pinned shard or a conflict);
+// its sharding rule, or nullptr. For every dialect's analyzer.
+const ShardedTable* noteTable(StatementFacts& facts, const TableRules& rules,
+                              std::string_view name);
+
 // Analyzes `sql` (one Query message's text, or one Parse message's statement). Thread-safe:
 // libpg_query keeps its state per thread.
 StatementFacts analyze(std::string_view sql, const TableRules& rules);

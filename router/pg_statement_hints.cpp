@@ -68,7 +68,8 @@ size_t skipBlockComment(std::string_view sql, size_t i, size_t& bodyEnd) {
   return sql.size();
 }
 
-// Hints in the text of one comment.
+}  // namespace
+
 void hintsInComment(std::string_view body, CommentHints& out) {
   for (size_t i = 0; i < body.size(); ++i) {
     if (i > 0 && isIdentChar(body[i - 1])) continue;
@@ -121,7 +122,6 @@ void hintsInComment(std::string_view body, CommentHints& out) {
   }
 }
 
-}  // namespace
 
 std::optional<uint32_t> parseShardNumber(std::string_view text) {
   size_t b = 0, e = text.size();

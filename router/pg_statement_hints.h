@@ -1,4 +1,5 @@
-// Internal to router/pg_statement*: what a plain scan of the SQL text finds, parsed or not.
+// Internal to the router's statement analyzers (pg_statement*, mysql_statement): what a plain scan
+// of the SQL text finds, parsed or not.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,10 @@ struct CommentHints {
 // String literals ('...', E'...', $tag$...$tag$) and quoted identifiers are skipped, so a hint
 // inside one is not a hint. The first of each hint wins.
 CommentHints scanCommentHints(std::string_view sql);
+
+// The hints in the text of one comment (`shard: 3`, `shard = 3`, `sharding_key: 'acme'`, first of
+// each wins): the same in every SQL dialect, whose own lexer finds the comments.
+void hintsInComment(std::string_view body, CommentHints& out);
 
 // The kind the first keyword suggests, for text the parser rejected ("Empty" when there is no
 // word at all).

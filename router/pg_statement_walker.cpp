@@ -32,23 +32,7 @@ bool isLeafTag(std::string_view tag) {
 // ---- tables and keys ---------------------------------------------------------------------------
 
 const ShardedTable* Analyzer::addTable(std::string_view name) {
-  const ShardedTable* sharded = nullptr;
-  if (auto it = rules_.sharded.find(name); it != rules_.sharded.end()) sharded = &it->second;
-  if (std::find(facts_.tables.begin(), facts_.tables.end(), name) != facts_.tables.end()) {
-    return sharded;
-  }
-  facts_.tables.emplace_back(name);
-  if (sharded != nullptr) facts_.touchesSharded = true;
-  if (rules_.replicated.find(name) != rules_.replicated.end()) facts_.touchesReplicated = true;
-  if (auto it = rules_.pinned.find(name); it != rules_.pinned.end() && !facts_.conflictingPins) {
-    if (!facts_.pinnedShard) {
-      facts_.pinnedShard = it->second;
-    } else if (*facts_.pinnedShard != it->second) {
-      facts_.pinnedShard.reset();
-      facts_.conflictingPins = true;
-    }
-  }
-  return sharded;
+  return noteTable(facts_, rules_, name);
 }
 
 void Analyzer::addKeySet(std::vector<KeyRef> keys) {
