@@ -148,16 +148,10 @@ bool MysqlClient::answerRoute(const router::Route& r, const router::StatementFac
               r.hint.empty() ? r.message : fmt::format("{} ({})", r.message, r.hint));
       return true;
     }
-    case router::RouteKind::All: {
-      std::string shards;
-      for (uint32_t s : r.shards) shards += (shards.empty() ? "" : ", ") + std::to_string(s);
-      sendErr(seq + 1, 1235, "42000",
-              fmt::format("this statement needs shards {} of database '{}': shardpool does not "
-                          "run one statement on several MySQL shards; give it a sharding key, "
-                          "or a shard hint (/* shard: N */ or SET @shardpool_shard = N)",
-                          shards, database_));
+    case router::RouteKind::All:
+      // A server is linked: a transaction (or a pinned session) is on one shard.
+      refuseShards(r, seq, "shardpool runs a MySQL transaction on one shard");
       return true;
-    }
     case router::RouteKind::One:
       return false;
   }
@@ -234,6 +228,16 @@ MysqlClient::Routing MysqlClient::checkLinked(my::Bytes payload, uint8_t seq) {
   return Routing::Answered;
 }
 
+void MysqlClient::refuseShards(const router::Route& r, uint8_t seq, std::string_view why) {
+  std::string shards;
+  for (uint32_t s : r.shards) shards += (shards.empty() ? "" : ", ") + std::to_string(s);
+  sendErr(seq + 1, 1235, "42000",
+          fmt::format("this statement needs shards {} of database '{}', and {}; give it a "
+                      "sharding key, or a shard hint (/* shard: N */ or SET @shardpool_shard = "
+                      "N)",
+                      shards, database_, why));
+}
+
 bool MysqlClient::startFanout(const router::Route& r, const router::StatementFacts& f,
                               my::Bytes message, my::Bytes payload, uint8_t seq) {
   std::string_view sql;
@@ -244,13 +248,7 @@ bool MysqlClient::startFanout(const router::Route& r, const router::StatementFac
     sql = statements_.at(*id).sql;
   }
   auto refuse = [&](std::string_view why) {
-    std::string shards;
-    for (uint32_t s : r.shards) shards += (shards.empty() ? "" : ", ") + std::to_string(s);
-    sendErr(seq + 1, 1235, "42000",
-            fmt::format("this statement needs shards {} of database '{}', and {}; give it a "
-                        "sharding key, or a shard hint (/* shard: N */ or SET @shardpool_shard "
-                        "= N)",
-                        shards, database_, why));
+    refuseShards(r, seq, why);
     return false;
   };
   if (!deferredBegin_.empty())

@@ -153,6 +153,8 @@ class MysqlClient final : public ClientSession {
   bool startFanout(const router::Route& r, const router::StatementFacts& f,
                    protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
                    uint8_t sequenceId);
+  // ERR 1235 for a statement that needs the shards of `r`, saying `why` it cannot have them.
+  void refuseShards(const router::Route& r, uint8_t sequenceId, std::string_view why);
   // A shard answered its part: on to the next one (true), or the fanout is over (false).
   bool nextShard();
   ShardRouter::Database* routedDatabase();
