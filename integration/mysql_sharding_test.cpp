@@ -93,8 +93,8 @@ TEST_CASE("mysql sharding: several shards at once are refused, transactions stay
   app.query("INSERT INTO orders (id, v) VALUES (1, 'a'); INSERT INTO orders (id, v) VALUES (2, "
             "'b'); INSERT INTO orders (id, v) VALUES (3, 'c')");
   INFO(proxy.log());
-  // Without a key: every shard, which shardpool does not do for MySQL.
-  MyError e = app.expectError("SELECT COUNT(*) FROM orders");
+  // Without a key, a read whose rows would need merging: refused.
+  MyError e = app.expectError("SELECT AVG(id) FROM orders");
   CHECK(e.code == 1235);
   CHECK(e.sqlstate == "42000");
   CHECK(contains(e.message, "needs shards 0, 1"));
@@ -143,7 +143,7 @@ TEST_CASE("mysql sharding: shard hints, in the session and in a comment", "[inte
   CHECK(app.expectError("/* shard: 9 */ SELECT 1").code == 1231);
   CHECK(app.expectError("SET @shardpool_shard = 1, @x = 2").code != 0);
   // With no hint left, an unkeyed read is refused again.
-  CHECK(app.expectError("SET @shardpool_shard = NULL; SELECT COUNT(*) FROM orders").code == 1235);
+  CHECK(app.expectError("SET @shardpool_shard = NULL; SELECT AVG(id) FROM orders").code == 1235);
 }
 
 TEST_CASE("mysql sharding: node mysql2 prepared statements are routed by their parameters",
@@ -224,8 +224,17 @@ TEST_CASE("mysql sharding: DDL and replicated-table writes go to every shard, un
   CHECK(rows[2] == MyRow{"1", "a"});
   CHECK(rows[3] == MyRow{"3", "c"});
   CHECK(app.query("SELECT id FROM orders WHERE v = 'nothing'").empty());
+  MyError e;
+  // Aggregates alone are combined from each shard's row.
+  CHECK(app.query("SELECT COUNT(*), SUM(id), MIN(id), MAX(id) FROM orders") ==
+        std::vector<MyRow>{{"4", "10", "1", "4"}});
+  CHECK(app.query("SELECT COUNT(*) AS n, SUM(id) FROM orders WHERE v = 'nothing'") ==
+        std::vector<MyRow>{{"0", "NULL"}});
+  e = app.expectError("SELECT MIN(v) FROM orders");
+  CHECK(e.code == 1235);
+  CHECK(contains(e.message, "could not combine"));
   // Still refused: rows that would need merging.
-  MyError e = app.expectError("SELECT id FROM orders ORDER BY id");
+  e = app.expectError("SELECT id FROM orders ORDER BY id");
   CHECK(e.code == 1235);
   CHECK(contains(e.message, "merging"));
   // One shard fails: its error, named, ends the statement (the other shard keeps its write).

@@ -257,11 +257,18 @@ bool MysqlClient::startFanout(const router::Route& r, const router::StatementFac
     return refuse("shardpool runs only one statement at a time on several MySQL shards");
   if (scanStatementEffects(sql) != 0)
     return refuse("what it leaves in the session would be on several servers");
-  if (!r.write && needsMerge(sql))
-    return refuse(
-        "its rows would need merging (ORDER BY, LIMIT, GROUP BY, DISTINCT, aggregates), which "
-        "shardpool does not do for MySQL yet");
   Fanout fan;
+  if (!r.write && needsMerge(sql)) {
+    // Aggregates alone (COUNT, SUM, MIN, MAX) combine from each shard's row; text protocol only.
+    std::optional<std::vector<Aggregate>> aggregates;
+    if (command == my::Command::Query) aggregates = simpleAggregates(sql);
+    if (!aggregates)
+      return refuse(
+          "its rows would need merging (ORDER BY, LIMIT, GROUP BY, DISTINCT, aggregates other "
+          "than COUNT, SUM, MIN and MAX alone), which shardpool does not do for MySQL yet");
+    fan.aggregates = std::move(*aggregates);
+    fan.combined.resize(fan.aggregates.size());
+  }
   // The whole message as the client framed it (one packet, or several for a long one).
   fan.command.assign(my::asText(message));
   fan.shards = r.shards;
@@ -315,7 +322,35 @@ void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKi
       f.out.append(w.data());
     }
   } else if (done) {
+    if (last && !f.aggregates.empty()) {
+      if (f.uncombinable) {
+        my::Writer w;
+        my::putErr(w, f.seq++,
+                   my::ErrPacket{1235, "42000",
+                                 "shardpool could not combine the shards' aggregates (values "
+                                 "that are not numbers or dates, or not one row per shard)"},
+                   capabilities_ | my::kClientProtocol41);
+        f.out.append(w.data());
+        send(std::move(f.out));
+        f.out.clear();
+        return;
+      }
+      std::vector<std::optional<std::string_view>> row;
+      for (const auto& v : f.combined)
+        row.push_back(v ? std::optional<std::string_view>(*v) : std::nullopt);
+      my::Writer w;
+      my::putTextRow(w, f.seq++, row);
+      f.out.append(w.data());
+    }
     if (last) forward();  // the end of the rows of every shard
+  } else if (!f.aggregates.empty() && kind == my::PacketKind::Row) {
+    std::vector<std::optional<std::string_view>> row;
+    if (!my::decodeTextRow(payload, row) || row.size() != f.aggregates.size()) {
+      f.uncombinable = true;
+    } else {
+      for (size_t i = 0; i < row.size(); ++i)
+        if (!combineAggregate(f.aggregates[i], f.combined[i], row[i])) f.uncombinable = true;
+    }
   } else if (kind == my::PacketKind::ColumnCount || kind == my::PacketKind::ColumnDefinition ||
              kind == my::PacketKind::Eof) {
     if (first) forward();  // the columns, once

@@ -23,6 +23,7 @@
 
 #include "pooler/mysql/client_login.h"
 #include "pooler/mysql/session_vars.h"
+#include "pooler/mysql/statement_effects.h"
 #include "pooler/protocol/mysql_result_tracker.h"
 #include "pooler/session/client_session.h"
 #include "pooler/sharding/shard_router.h"
@@ -234,6 +235,11 @@ class MysqlClient final : public ClientSession {
     uint16_t warnings = 0;
     bool failed = false;  // a shard's ERR went to the client: the other shards are skipped
     std::string out;      // packets for the client, sent in batches
+    // A read of aggregates only (simpleAggregates): each shard's one row is combined into
+    // `combined`, sent as the one row before the last shard's end.
+    std::vector<Aggregate> aggregates;
+    std::vector<std::optional<std::string>> combined;
+    bool uncombinable = false;
   };
   std::optional<Fanout> fanout_;
   std::vector<Pool*> shardPools_;

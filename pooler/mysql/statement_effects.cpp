@@ -1,5 +1,6 @@
 #include "pooler/mysql/statement_effects.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace shardpool::pooler {
@@ -250,6 +251,168 @@ bool needsMerge(std::string_view sql) {
           if (equalsWord(word, a)) return true;
     } else {
       ++i;
+    }
+  }
+  return false;
+}
+
+std::optional<std::vector<Aggregate>> simpleAggregates(std::string_view sql) {
+  // SELECT, then items `FUNC ( ... ) [[AS] alias]` separated by commas, then FROM.
+  size_t i = 0;
+  auto skipSpace = [&] {
+    for (;;) {
+      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+      if (i >= sql.size()) return;
+      size_t end = skipComment(sql, i);
+      if (end == i) return;
+      i = end;
+    }
+  };
+  auto word = [&]() -> std::string_view {
+    skipSpace();
+    size_t start = i;
+    while (i < sql.size() && identChar(sql[i])) ++i;
+    return sql.substr(start, i - start);
+  };
+  if (!equalsWord(word(), "SELECT")) return std::nullopt;
+  std::vector<Aggregate> out;
+  for (;;) {
+    std::string_view fn = word();
+    Aggregate a;
+    if (equalsWord(fn, "COUNT")) {
+      a = Aggregate::Count;
+    } else if (equalsWord(fn, "SUM")) {
+      a = Aggregate::Sum;
+    } else if (equalsWord(fn, "MIN")) {
+      a = Aggregate::Min;
+    } else if (equalsWord(fn, "MAX")) {
+      a = Aggregate::Max;
+    } else {
+      return std::nullopt;
+    }
+    skipSpace();
+    if (i >= sql.size() || sql[i] != '(') return std::nullopt;
+    // The argument: balanced parentheses, strings skipped; DISTINCT or ALL is not merged.
+    size_t depth = 0, argStart = i + 1;
+    for (; i < sql.size(); ++i) {
+      char c = sql[i];
+      if (c == '\'' || c == '"' || c == '`') {
+        i = skipQuoted(sql, i, c) - 1;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')' && --depth == 0) {
+        break;
+      }
+    }
+    if (i >= sql.size()) return std::nullopt;
+    Leading arg = leadingWords(sql.substr(argStart, i - argStart));
+    if (equalsWord(arg.first, "DISTINCT") || equalsWord(arg.first, "ALL")) return std::nullopt;
+    ++i;
+    out.push_back(a);
+    std::string_view next = word();
+    if (equalsWord(next, "AS")) next = word();
+    if (!next.empty() && !equalsWord(next, "FROM")) next = word();  // an alias
+    skipSpace();
+    if (equalsWord(next, "FROM")) break;
+    if (!next.empty() || i >= sql.size() || sql[i] != ',') return std::nullopt;
+    ++i;
+  }
+  if (needsMerge(sql.substr(i))) return std::nullopt;
+  return out;
+}
+
+namespace {
+
+// A decimal number text ("-12", "3.50") as a value scaled by 10^scale.
+struct Decimal {
+  __int128 value = 0;
+  int scale = 0;
+};
+
+std::optional<Decimal> parseDecimal(std::string_view s) {
+  Decimal d;
+  bool negative = false, digits = false, point = false;
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) negative = s[i++] == '-';
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '.' && !point) {
+      point = true;
+    } else if (c >= '0' && c <= '9') {
+      if (d.value > (static_cast<__int128>(1) << 120)) return std::nullopt;
+      d.value = d.value * 10 + (c - '0');
+      digits = true;
+      if (point) ++d.scale;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!digits || d.scale > 30) return std::nullopt;
+  if (negative) d.value = -d.value;
+  return d;
+}
+
+__int128 scaled(const Decimal& d, int scale) {
+  __int128 v = d.value;
+  for (int k = d.scale; k < scale; ++k) v *= 10;
+  return v;
+}
+
+std::string formatDecimal(__int128 v, int scale) {
+  bool negative = v < 0;
+  unsigned __int128 u = negative ? static_cast<unsigned __int128>(-v) : v;
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(u % 10)));
+    u /= 10;
+  } while (u != 0);
+  while (static_cast<int>(digits.size()) <= scale) digits.insert(digits.begin(), '0');
+  if (scale > 0) digits.insert(digits.end() - scale, '.');
+  return negative ? "-" + digits : digits;
+}
+
+// Date and time texts compare as strings: 2026-12-07 10:00:00, 10:00:00.5.
+bool dateLike(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || c == '-' || c == ':' || c == ' ' || c == '.')) return false;
+  return s.find('-') != std::string_view::npos || s.find(':') != std::string_view::npos;
+}
+
+}  // namespace
+
+bool combineAggregate(Aggregate a, std::optional<std::string>& acc,
+                      const std::optional<std::string_view>& value) {
+  if (!value) return true;  // NULL: no rows there (SUM, MIN, MAX); COUNT is never NULL
+  if (!acc) {
+    acc = std::string(*value);
+    return true;
+  }
+  auto x = parseDecimal(*acc), y = parseDecimal(*value);
+  switch (a) {
+    case Aggregate::Count:
+    case Aggregate::Sum: {
+      if (!x || !y) return false;
+      int scale = std::max(x->scale, y->scale);
+      __int128 sum = scaled(*x, scale) + scaled(*y, scale);
+      acc = formatDecimal(sum, scale);
+      return true;
+    }
+    case Aggregate::Min:
+    case Aggregate::Max: {
+      int cmp;
+      if (x && y) {
+        int scale = std::max(x->scale, y->scale);
+        __int128 l = scaled(*x, scale), r = scaled(*y, scale);
+        cmp = l < r ? -1 : l > r ? 1 : 0;
+      } else if (dateLike(*acc) && dateLike(*value) && acc->size() == value->size()) {
+        cmp = acc->compare(*value);
+      } else {
+        return false;
+      }
+      if ((a == Aggregate::Min && cmp > 0) || (a == Aggregate::Max && cmp < 0))
+        acc = std::string(*value);
+      return true;
     }
   }
   return false;

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 #include <string_view>
 
 namespace shardpool::pooler {
@@ -50,5 +52,18 @@ TransactionWord transactionWord(std::string_view sql);
 // functions, or an aggregate function call (COUNT(...), SUM(...), ...) anywhere outside strings
 // and comments. It errs towards true.
 bool needsMerge(std::string_view sql);
+
+// A SELECT whose select list is only aggregate calls that shards' rows can be combined from:
+// COUNT(...), SUM(...), MIN(...), MAX(...) (not DISTINCT inside), each with an optional alias,
+// and nothing after FROM that would need merging (needsMerge: GROUP BY, ORDER BY, LIMIT, ...).
+// The aggregates in select-list order; nullopt for anything else.
+enum class Aggregate : uint8_t { Count, Sum, Min, Max };
+std::optional<std::vector<Aggregate>> simpleAggregates(std::string_view sql);
+
+// Combines one aggregate's values of two shards' rows (text protocol; nullopt is NULL): COUNT
+// and SUM add (integers and fixed-point decimals exactly), MIN and MAX compare numbers, or
+// date/time texts. False when the values cannot be combined exactly (then `acc` is unchanged).
+bool combineAggregate(Aggregate a, std::optional<std::string>& acc,
+                      const std::optional<std::string_view>& value);
 
 }  // namespace shardpool::pooler

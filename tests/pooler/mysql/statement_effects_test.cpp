@@ -114,3 +114,48 @@ TEST_CASE("needsMerge: what concatenated rows of several shards would get wrong"
   CHECK(needsMerge("SELECT v FROM t UNION SELECT v FROM u"));
   CHECK(needsMerge("SELECT ROW_NUMBER() OVER () FROM t"));
 }
+
+TEST_CASE("simpleAggregates: a select list of COUNT, SUM, MIN and MAX only", "[mysql][pinning]") {
+  using A = Aggregate;
+  CHECK(simpleAggregates("SELECT COUNT(*) FROM t") == std::vector<A>{A::Count});
+  CHECK(simpleAggregates("select count(*) as n, sum(x) total, MIN(y), max(f(z)) from t where "
+                         "a = 1") == std::vector<A>{A::Count, A::Sum, A::Min, A::Max});
+  CHECK(simpleAggregates("SELECT COUNT(*) FROM t WHERE v = 'ORDER BY'") ==
+        std::vector<A>{A::Count});
+  CHECK_FALSE(simpleAggregates("SELECT COUNT(DISTINCT x) FROM t"));
+  CHECK_FALSE(simpleAggregates("SELECT AVG(x) FROM t"));
+  CHECK_FALSE(simpleAggregates("SELECT x, COUNT(*) FROM t GROUP BY x"));
+  CHECK_FALSE(simpleAggregates("SELECT COUNT(*) FROM t GROUP BY x"));
+  CHECK_FALSE(simpleAggregates("SELECT COUNT(*) + 1 FROM t"));
+  CHECK_FALSE(simpleAggregates("SELECT COUNT(*) FROM t LIMIT 1"));
+  CHECK_FALSE(simpleAggregates("SELECT COUNT(*)"));
+  CHECK_FALSE(simpleAggregates("SELECT COUNT(*) FROM t UNION SELECT COUNT(*) FROM u"));
+}
+
+TEST_CASE("combineAggregate: sums exactly, compares numbers and dates", "[mysql][pinning]") {
+  std::optional<std::string> acc;
+  CHECK(combineAggregate(Aggregate::Count, acc, "3"));
+  CHECK(combineAggregate(Aggregate::Count, acc, "4"));
+  CHECK(acc == "7");
+  acc.reset();
+  CHECK(combineAggregate(Aggregate::Sum, acc, std::nullopt));  // a shard without rows
+  CHECK_FALSE(acc);
+  CHECK(combineAggregate(Aggregate::Sum, acc, "12.50"));
+  CHECK(combineAggregate(Aggregate::Sum, acc, "-20.25"));
+  CHECK(acc == "-7.75");
+  CHECK(combineAggregate(Aggregate::Sum, acc, "99999999999999999999999"));
+  CHECK(acc == "99999999999999999999991.25");
+  acc = "10";
+  CHECK(combineAggregate(Aggregate::Min, acc, "9.5"));
+  CHECK(acc == "9.5");
+  CHECK(combineAggregate(Aggregate::Max, acc, "-3"));
+  CHECK(acc == "9.5");
+  acc = "2026-12-07 10:00:00";
+  CHECK(combineAggregate(Aggregate::Max, acc, "2027-01-01 00:00:00"));
+  CHECK(acc == "2027-01-01 00:00:00");
+  acc = "apple";
+  CHECK_FALSE(combineAggregate(Aggregate::Min, acc, "Banana"));  // collation order: unknown
+  CHECK(acc == "apple");
+  acc = "1e3";
+  CHECK_FALSE(combineAggregate(Aggregate::Sum, acc, "1"));
+}
