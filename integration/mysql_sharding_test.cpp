@@ -233,8 +233,19 @@ TEST_CASE("mysql sharding: DDL and replicated-table writes go to every shard, un
   e = app.expectError("SELECT MIN(v) FROM orders");
   CHECK(e.code == 1235);
   CHECK(contains(e.message, "could not combine"));
+  // ORDER BY result columns and LIMIT: sorted and cut across shards.
+  CHECK(app.query("SELECT id, v FROM orders ORDER BY id") ==
+        std::vector<MyRow>{{"1", "a"}, {"2", "b"}, {"3", "c"}, {"4", "d"}});
+  CHECK(app.query("SELECT id AS n FROM orders o ORDER BY n DESC LIMIT 3") ==
+        std::vector<MyRow>{{"4"}, {"3"}, {"2"}});
+  CHECK(app.query("SELECT * FROM orders ORDER BY 1 LIMIT 2") ==
+        std::vector<MyRow>{{"1", "a"}, {"2", "b"}});
+  CHECK(app.query("SELECT id FROM orders LIMIT 3").size() == 3);
+  e = app.expectError("SELECT v FROM orders ORDER BY v");  // text: the collation's order
+  CHECK(e.code == 1235);
+  CHECK(contains(e.message, "could not sort"));
   // Still refused: rows that would need merging.
-  e = app.expectError("SELECT id FROM orders ORDER BY id");
+  e = app.expectError("SELECT id FROM orders ORDER BY id LIMIT 1 OFFSET 1");
   CHECK(e.code == 1235);
   CHECK(contains(e.message, "merging"));
   // One shard fails: its error, named, ends the statement (the other shard keeps its write).

@@ -18,6 +18,8 @@
 //     every shard), each execute is routed with its parameter values.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 
@@ -35,6 +37,9 @@ namespace shardpool::pooler {
 namespace my = protocol::mysql;
 
 namespace {
+
+// What a fanout holds of sorted rows before the last shard answers.
+constexpr size_t kMaxHeldBytes = 64 * 1024 * 1024;
 
 // A DOUBLE or FLOAT parameter that holds a whole number (node's mysql2 binds every JS number
 // as a DOUBLE): that integer.
@@ -260,14 +265,20 @@ bool MysqlClient::startFanout(const router::Route& r, const router::StatementFac
   Fanout fan;
   if (!r.write && needsMerge(sql)) {
     // Aggregates alone (COUNT, SUM, MIN, MAX) combine from each shard's row; text protocol only.
+    // A trailing ORDER BY / LIMIT sorts and cuts the rows of every shard.
     std::optional<std::vector<Aggregate>> aggregates;
     if (command == my::Command::Query) aggregates = simpleAggregates(sql);
-    if (!aggregates)
+    if (aggregates) {
+      fan.aggregates = std::move(*aggregates);
+      fan.combined.resize(fan.aggregates.size());
+    } else if (command == my::Command::Query) {
+      fan.order = simpleOrder(sql);
+    }
+    if (fan.aggregates.empty() && !fan.order)
       return refuse(
-          "its rows would need merging (ORDER BY, LIMIT, GROUP BY, DISTINCT, aggregates other "
-          "than COUNT, SUM, MIN and MAX alone), which shardpool does not do for MySQL yet");
-    fan.aggregates = std::move(*aggregates);
-    fan.combined.resize(fan.aggregates.size());
+          "its rows would need merging (GROUP BY, DISTINCT, OFFSET, aggregates other than "
+          "COUNT, SUM, MIN and MAX alone, ORDER BY of more than result columns), which "
+          "shardpool does not do for MySQL yet");
   }
   // The whole message as the client framed it (one packet, or several for a long one).
   fan.command.assign(my::asText(message));
@@ -342,7 +353,25 @@ void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKi
       my::putTextRow(w, f.seq++, row);
       f.out.append(w.data());
     }
+    if (last && f.order && !f.order->items.empty()) {
+      sendHeldRows(f);
+      if (f.failed) return;
+    }
     if (last) forward();  // the end of the rows of every shard
+  } else if (f.order && (kind == my::PacketKind::Row || kind == my::PacketKind::Continuation)) {
+    if (kind == my::PacketKind::Continuation) {
+      f.uncombinable = true;  // a row over 16 MiB is not held
+    } else if (f.order->items.empty()) {
+      if (!f.order->limit || f.rowsSent < *f.order->limit) {
+        forward();
+        ++f.rowsSent;
+      }
+    } else if (f.heldBytes + payload.size() > kMaxHeldBytes) {
+      f.uncombinable = true;
+    } else if (!f.uncombinable) {
+      f.held.emplace_back(my::asText(payload));
+      f.heldBytes += payload.size();
+    }
   } else if (!f.aggregates.empty() && kind == my::PacketKind::Row) {
     std::vector<std::optional<std::string_view>> row;
     if (!my::decodeTextRow(payload, row) || row.size() != f.aggregates.size()) {
@@ -353,6 +382,10 @@ void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKi
     }
   } else if (kind == my::PacketKind::ColumnCount || kind == my::PacketKind::ColumnDefinition ||
              kind == my::PacketKind::Eof) {
+    if (first && f.order && kind == my::PacketKind::ColumnDefinition) {
+      std::optional<my::ColumnDefinition> def = my::decodeColumnDefinition(payload, capabilities_);
+      f.columnNames.emplace_back(def ? def->name : std::string_view());
+    }
     if (first) forward();  // the columns, once
   } else if (kind != my::PacketKind::Progress) {
     forward();  // rows (and their continuation packets)
@@ -360,6 +393,79 @@ void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKi
   if (done || f.out.size() >= 65536) {
     if (!f.out.empty()) send(std::move(f.out));
     f.out.clear();
+  }
+}
+
+void MysqlClient::sendHeldRows(Fanout& f) {
+  auto fail = [&](std::string_view why) {
+    my::Writer w;
+    std::string message = fmt::format("shardpool could not sort the shards' rows: {}", why);
+    my::putErr(w, f.seq++, my::ErrPacket{1235, "42000", message},
+               capabilities_ | my::kClientProtocol41);
+    f.out.append(w.data());
+    send(std::move(f.out));
+    f.out.clear();
+    f.failed = true;
+  };
+  if (f.uncombinable) return fail("a row over 16 MiB, or over 64 MiB of rows in all");
+  // The result columns that ORDER BY names.
+  std::vector<std::pair<size_t, bool>> keys;
+  for (const OrderItem& item : f.order->items) {
+    size_t column = f.columnNames.size();
+    if (item.name.empty()) {
+      column = item.position - 1;
+    } else {
+      for (size_t i = 0; i < f.columnNames.size(); ++i) {
+        const std::string& n = f.columnNames[i];
+        if (n.size() == item.name.size() &&
+            std::equal(n.begin(), n.end(), item.name.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) ==
+                     std::tolower(static_cast<unsigned char>(b));
+            })) {
+          column = i;
+          break;
+        }
+      }
+    }
+    if (column >= f.columnNames.size())
+      return fail(fmt::format("ORDER BY {} is not a column of the result",
+                              item.name.empty() ? std::to_string(item.position) : item.name));
+    keys.emplace_back(column, item.descending);
+  }
+  struct Row {
+    size_t index;
+    std::vector<std::optional<std::string_view>> values;
+  };
+  std::vector<Row> rows(f.held.size());
+  for (size_t i = 0; i < f.held.size(); ++i) {
+    rows[i].index = i;
+    if (!my::decodeTextRow(my::asBytes(f.held[i]), rows[i].values) ||
+        rows[i].values.size() != f.columnNames.size())
+      return fail("a malformed row");
+  }
+  bool comparable = true;
+  std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    for (const auto& [column, descending] : keys) {
+      std::optional<int> c = compareValues(a.values[column], b.values[column]);
+      if (!c) {
+        comparable = false;
+        return false;
+      }
+      if (*c != 0) return descending ? *c > 0 : *c < 0;
+    }
+    return false;
+  });
+  if (!comparable)
+    return fail("values that are not numbers or dates (text sorts by its collation)");
+  size_t count = f.order->limit ? std::min<uint64_t>(*f.order->limit, rows.size()) : rows.size();
+  for (size_t i = 0; i < count; ++i) {
+    my::Writer w;
+    w.packet(f.seq++, my::asBytes(f.held[rows[i].index]));
+    f.out.append(w.data());
+    if (f.out.size() >= 65536) {
+      send(std::move(f.out));
+      f.out.clear();
+    }
   }
 }
 

@@ -240,7 +240,16 @@ class MysqlClient final : public ClientSession {
     std::vector<Aggregate> aggregates;
     std::vector<std::optional<std::string>> combined;
     bool uncombinable = false;
+    // A read with a trailing ORDER BY and/or LIMIT (simpleOrder): rows are held (with ORDER
+    // BY), sorted and cut when the last shard is done, or counted and cut as they come.
+    std::optional<OrderSpec> order;
+    std::vector<std::string> columnNames;  // of the first shard's result
+    std::vector<std::string> held;         // row payloads
+    size_t heldBytes = 0;
+    uint64_t rowsSent = 0;
   };
+  // The end of a fanout that holds rows: sorted and cut (ORDER BY), else why not, as an ERR.
+  void sendHeldRows(Fanout& f);
   std::optional<Fanout> fanout_;
   std::vector<Pool*> shardPools_;
   router::SessionHints hints_;

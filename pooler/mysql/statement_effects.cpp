@@ -418,4 +418,140 @@ bool combineAggregate(Aggregate a, std::optional<std::string>& acc,
   return false;
 }
 
+std::optional<OrderSpec> simpleOrder(std::string_view sql) {
+  // The top-level ORDER BY and LIMIT words (outside parentheses, strings and comments).
+  size_t orderAt = std::string_view::npos, limitAt = std::string_view::npos;
+  size_t orderStart = 0, previousStart = 0, depth = 0;
+  std::string_view previous;
+  for (size_t i = 0; i < sql.size();) {
+    char c = sql[i];
+    if (size_t end = skipComment(sql, i); end != i) {
+      i = end;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      i = skipQuoted(sql, i, c);
+    } else if (c == '(') {
+      ++depth;
+      ++i;
+    } else if (c == ')') {
+      if (depth > 0) --depth;
+      ++i;
+    } else if (identChar(c)) {
+      size_t start = i;
+      while (i < sql.size() && identChar(sql[i])) ++i;
+      std::string_view word = sql.substr(start, i - start);
+      if (depth == 0 && equalsWord(word, "BY") && equalsWord(previous, "ORDER") &&
+          orderAt == std::string_view::npos) {
+        orderAt = i;
+        orderStart = previousStart;
+      }
+      if (depth == 0 && equalsWord(word, "LIMIT")) limitAt = start;
+      previous = word;
+      previousStart = start;
+    } else {
+      ++i;
+    }
+  }
+  if (orderAt == std::string_view::npos && limitAt == std::string_view::npos) return std::nullopt;
+  size_t head = orderAt != std::string_view::npos ? orderStart : limitAt;
+  if (!equalsWord(leadingWords(sql).first, "SELECT") || needsMerge(sql.substr(0, head)))
+    return std::nullopt;
+  OrderSpec spec;
+  size_t i = orderAt == std::string_view::npos ? limitAt : orderAt;
+  auto skipSpace = [&] {
+    for (;;) {
+      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+      if (i >= sql.size()) return;
+      size_t end = skipComment(sql, i);
+      if (end == i) return;
+      i = end;
+    }
+  };
+  auto word = [&]() -> std::string_view {
+    skipSpace();
+    size_t start = i;
+    while (i < sql.size() && identChar(sql[i])) ++i;
+    return sql.substr(start, i - start);
+  };
+  if (orderAt != std::string_view::npos) {
+    for (;;) {
+      OrderItem item;
+      skipSpace();
+      if (i < sql.size() && sql[i] == '`') {
+        size_t end = skipQuoted(sql, i, '`');
+        item.name = std::string(sql.substr(i + 1, end - i - 2));
+        i = end;
+      } else {
+        std::string_view w = word();
+        if (w.empty()) return std::nullopt;
+        // A qualified name: its last part.
+        while (i < sql.size() && sql[i] == '.') {
+          ++i;
+          w = word();
+          if (w.empty()) return std::nullopt;
+        }
+        uint64_t n = 0;
+        bool number = !w.empty();
+        for (char ch : w) number = number && ch >= '0' && ch <= '9';
+        if (number) {
+          for (char ch : w) n = n * 10 + static_cast<uint64_t>(ch - '0');
+          if (n == 0 || n > 4096) return std::nullopt;
+          item.position = n;
+        } else {
+          item.name = std::string(w);
+        }
+      }
+      skipSpace();
+      size_t save = i;
+      std::string_view dir = word();
+      if (equalsWord(dir, "DESC")) {
+        item.descending = true;
+      } else if (!equalsWord(dir, "ASC")) {
+        i = save;
+      }
+      spec.items.push_back(std::move(item));
+      skipSpace();
+      if (i < sql.size() && sql[i] == ',') {
+        ++i;
+        continue;
+      }
+      break;
+    }
+  }
+  size_t save = i;
+  if (equalsWord(word(), "LIMIT")) {
+    std::string_view n = word();
+    uint64_t v = 0;
+    if (n.empty() || n.size() > 18) return std::nullopt;
+    for (char ch : n) {
+      if (ch < '0' || ch > '9') return std::nullopt;
+      v = v * 10 + static_cast<uint64_t>(ch - '0');
+    }
+    spec.limit = v;
+  } else {
+    i = save;
+  }
+  // Nothing else may follow (an OFFSET, a `LIMIT m, n`, FOR UPDATE, ...).
+  skipSpace();
+  if (i < sql.size() && sql[i] == ';') ++i;
+  skipSpace();
+  if (i != sql.size()) return std::nullopt;
+  return spec;
+}
+
+std::optional<int> compareValues(const std::optional<std::string_view>& a,
+                                 const std::optional<std::string_view>& b) {
+  if (!a || !b) return a ? 1 : b ? -1 : 0;
+  auto x = parseDecimal(*a), y = parseDecimal(*b);
+  if (x && y) {
+    int scale = std::max(x->scale, y->scale);
+    __int128 l = scaled(*x, scale), r = scaled(*y, scale);
+    return l < r ? -1 : l > r ? 1 : 0;
+  }
+  if (dateLike(*a) && dateLike(*b) && a->size() == b->size()) {
+    int c = a->compare(*b);
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  return std::nullopt;
+}
+
 }  // namespace shardpool::pooler

@@ -66,4 +66,26 @@ std::optional<std::vector<Aggregate>> simpleAggregates(std::string_view sql);
 bool combineAggregate(Aggregate a, std::optional<std::string>& acc,
                       const std::optional<std::string_view>& value);
 
+// A SELECT that needs no merging but for a trailing ORDER BY and/or LIMIT n: rows from several
+// shards are then sorted and cut by shardpool. ORDER BY items are result columns, named (a
+// column name or alias, matched without regard to case; a qualified name by its last part) or
+// numbered (1-based), each ASC or DESC. Nothing before ORDER BY may need merging (GROUP BY,
+// DISTINCT, aggregates, ...); OFFSET is not taken. nullopt for anything else.
+struct OrderItem {
+  std::string name;     // empty: `position`
+  size_t position = 0;  // 1-based, with an empty name
+  bool descending = false;
+};
+struct OrderSpec {
+  std::vector<OrderItem> items;
+  std::optional<uint64_t> limit;
+};
+std::optional<OrderSpec> simpleOrder(std::string_view sql);
+
+// MySQL's order of two result values (text protocol; nullopt is NULL, which sorts first):
+// numbers numerically, date/time texts as text; nullopt when they cannot be compared exactly
+// (strings, whose order is the column's collation's).
+std::optional<int> compareValues(const std::optional<std::string_view>& a,
+                                 const std::optional<std::string_view>& b);
+
 }  // namespace shardpool::pooler

@@ -159,3 +159,46 @@ TEST_CASE("combineAggregate: sums exactly, compares numbers and dates", "[mysql]
   acc = "1e3";
   CHECK_FALSE(combineAggregate(Aggregate::Sum, acc, "1"));
 }
+
+TEST_CASE("simpleOrder: a trailing ORDER BY of result columns and a LIMIT", "[mysql][pinning]") {
+  auto o = simpleOrder("SELECT id, v FROM t WHERE v <> 'x' ORDER BY id");
+  REQUIRE(o);
+  REQUIRE(o->items.size() == 1);
+  CHECK(o->items[0].name == "id");
+  CHECK_FALSE(o->items[0].descending);
+  CHECK_FALSE(o->limit);
+  o = simpleOrder("select a.id as n, v from t a order by n desc, `v` asc, 2 limit 10;");
+  REQUIRE(o);
+  REQUIRE(o->items.size() == 3);
+  CHECK(o->items[0].name == "n");
+  CHECK(o->items[0].descending);
+  CHECK(o->items[1].name == "v");
+  CHECK(o->items[2].position == 2);
+  CHECK(o->limit == 10u);
+  o = simpleOrder("SELECT * FROM t ORDER BY t.id");
+  REQUIRE(o);
+  CHECK(o->items[0].name == "id");
+  o = simpleOrder("SELECT id FROM t LIMIT 5");
+  REQUIRE(o);
+  CHECK(o->items.empty());
+  CHECK(o->limit == 5u);
+  CHECK_FALSE(simpleOrder("SELECT id FROM t"));
+  CHECK_FALSE(simpleOrder("SELECT id FROM t ORDER BY id LIMIT 5 OFFSET 5"));
+  CHECK_FALSE(simpleOrder("SELECT id FROM t ORDER BY id LIMIT 5, 5"));
+  CHECK_FALSE(simpleOrder("SELECT id FROM t ORDER BY id + 1"));
+  CHECK_FALSE(simpleOrder("SELECT id FROM t ORDER BY LOWER(v)"));
+  CHECK_FALSE(simpleOrder("SELECT DISTINCT id FROM t ORDER BY id"));
+  CHECK_FALSE(simpleOrder("SELECT v, COUNT(*) FROM t GROUP BY v ORDER BY v"));
+  CHECK_FALSE(simpleOrder("SELECT id FROM t ORDER BY id FOR UPDATE"));
+  CHECK_FALSE(simpleOrder("SELECT id FROM (SELECT id FROM t LIMIT 3) x ORDER BY id"));
+}
+
+TEST_CASE("compareValues: numbers, dates and NULL, never collated text", "[mysql][pinning]") {
+  CHECK(compareValues("2", "10") == -1);
+  CHECK(compareValues("-1.5", "-1.25") == -1);
+  CHECK(compareValues("3.0", "3") == 0);
+  CHECK(compareValues(std::nullopt, "1") == -1);  // NULL first
+  CHECK(compareValues("2026-12-07", "2026-01-31") == 1);
+  CHECK_FALSE(compareValues("apple", "Banana"));
+  CHECK_FALSE(compareValues("2026-12-07", "2026-12-07 10:00:00"));
+}
