@@ -168,6 +168,7 @@ TEST_CASE("mysql sharding: node mysql2 prepared statements are routed by their p
     CHECK(contains(r.out, "read " + std::to_string(id) + ": n" + std::to_string(id) + "@" +
                               (id % 2 == 0 ? schemas.a : schemas.b) + "\n"));
   CHECK(contains(r.out, "read '13': n13\n"));
+  CHECK(contains(r.out, "gathered: 10,11,12,13,14,15\n"));
   CHECK(contains(r.out, "unkeyed: 1235\n"));
   CHECK(contains(r.out, "done\n"));
 }

@@ -1,6 +1,7 @@
 // Binary prepared statements on a sharded MySQL database through shardpool (mysql2's execute):
 // each execute is routed by its parameter values. Inserts ids 10..15 with `?` parameters, reads
-// each back by id, and tries one unkeyed read, printing one line per result.
+// each back by id, reads them all without a key (gathered from both shards), and tries one
+// unkeyed aggregate (refused in the binary protocol), printing one line per result.
 //
 //   node mysql_node_sharded.js   (MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD,
 //                                 MYSQL_DATABASE from the environment)
@@ -26,6 +27,9 @@ async function main() {
   // A text key: '12' converts for the integer key column.
   const [rows] = await c.execute('SELECT v FROM orders WHERE id = ?', ['13']);
   process.stdout.write(`read '13': ${rows.map((r) => r.v).join(',')}\n`);
+  // No key: every shard's rows, gathered (binary protocol rows).
+  const [all] = await c.execute('SELECT id FROM orders WHERE v LIKE ?', ['n%']);
+  process.stdout.write(`gathered: ${all.map((r) => r.id).sort((a, b) => a - b).join(',')}\n`);
   try {
     await c.execute('SELECT COUNT(*) FROM orders WHERE v = ?', ['n10']);
     process.stdout.write('unkeyed: succeeded\n');
