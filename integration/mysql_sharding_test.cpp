@@ -205,7 +205,7 @@ TEST_CASE("mysql sharding: DDL and replicated-table writes go to every shard, un
           "gathered",
           "[integration][mysql]") {
   ShardSchemas schemas;
-  Proxy proxy(schemas.config("", 0, "countries = { replicated = true }\n"));
+  Proxy proxy(schemas.config("", 0, "countries = { replicated = true }\nitems = { key = \"id\" }\n"));
   MariaDbCli app(proxy.mysqlPort(), "sp_app", mariadbPrimary().value("SP_APP_PASSWORD"), "shop");
   INFO(proxy.log());
   app.query("CREATE TABLE countries (code CHAR(2) PRIMARY KEY, name VARCHAR(20)); "
@@ -232,6 +232,20 @@ TEST_CASE("mysql sharding: DDL and replicated-table writes go to every shard, un
   CHECK(app.query("SELECT COUNT(*) AS n, SUM(id) FROM orders WHERE v = 'nothing'") ==
         std::vector<MyRow>{{"0", "NULL"}});
   e = app.expectError("SELECT MIN(v) FROM orders");
+  CHECK(e.code == 1235);
+  CHECK(contains(e.message, "could not combine"));
+  // By group: one row per group, combined across shards, in group order.
+  app.query("CREATE TABLE items (id INT PRIMARY KEY, cat INT, price DECIMAL(10,2)); "
+            "INSERT INTO items (id, cat, price) VALUES (1, 1, 10.00); "
+            "INSERT INTO items (id, cat, price) VALUES (2, 1, 5.50); "
+            "INSERT INTO items (id, cat, price) VALUES (3, 2, 1.25); "
+            "INSERT INTO items (id, cat, price) VALUES (4, 2, 2.00); "
+            "INSERT INTO items (id, cat, price) VALUES (5, NULL, 3.00)");
+  CHECK(app.query("SELECT cat, COUNT(*), SUM(price), MIN(price), MAX(id) FROM items GROUP BY "
+                  "cat") == std::vector<MyRow>{{"NULL", "1", "3.00", "3.00", "5"},
+                                               {"1", "2", "15.50", "5.50", "2"},
+                                               {"2", "2", "3.25", "1.25", "4"}});
+  e = app.expectError("SELECT v, COUNT(*) FROM orders GROUP BY v");  // text groups: collation
   CHECK(e.code == 1235);
   CHECK(contains(e.message, "could not combine"));
   // ORDER BY result columns and LIMIT: sorted and cut across shards.

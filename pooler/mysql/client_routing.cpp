@@ -266,19 +266,15 @@ bool MysqlClient::startFanout(const router::Route& r, const router::StatementFac
   if (!r.write && needsMerge(sql)) {
     // Aggregates alone (COUNT, SUM, MIN, MAX) combine from each shard's row; text protocol only.
     // A trailing ORDER BY / LIMIT sorts and cuts the rows of every shard.
-    std::optional<std::vector<Aggregate>> aggregates;
-    if (command == my::Command::Query) aggregates = simpleAggregates(sql);
-    if (aggregates) {
-      fan.aggregates = std::move(*aggregates);
-      fan.combined.resize(fan.aggregates.size());
-    } else if (command == my::Command::Query) {
-      fan.order = simpleOrder(sql);
+    if (command == my::Command::Query) {
+      fan.grouping = simpleGrouping(sql);
+      if (!fan.grouping) fan.order = simpleOrder(sql);
     }
-    if (fan.aggregates.empty() && !fan.order)
+    if (!fan.grouping && !fan.order)
       return refuse(
-          "its rows would need merging (GROUP BY, DISTINCT, OFFSET, aggregates other than "
-          "COUNT, SUM, MIN and MAX alone, ORDER BY of more than result columns), which "
-          "shardpool does not do for MySQL yet");
+          "its rows would need merging (DISTINCT, OFFSET, HAVING, aggregates other than COUNT, "
+          "SUM, MIN and MAX, GROUP BY with ORDER BY or LIMIT, ORDER BY of more than result "
+          "columns), which shardpool does not do for MySQL yet");
   }
   // The whole message as the client framed it (one packet, or several for a long one).
   fan.command.assign(my::asText(message));
@@ -333,25 +329,9 @@ void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKi
       f.out.append(w.data());
     }
   } else if (done) {
-    if (last && !f.aggregates.empty()) {
-      if (f.uncombinable) {
-        my::Writer w;
-        my::putErr(w, f.seq++,
-                   my::ErrPacket{1235, "42000",
-                                 "shardpool could not combine the shards' aggregates (values "
-                                 "that are not numbers or dates, or not one row per shard)"},
-                   capabilities_ | my::kClientProtocol41);
-        f.out.append(w.data());
-        send(std::move(f.out));
-        f.out.clear();
-        return;
-      }
-      std::vector<std::optional<std::string_view>> row;
-      for (const auto& v : f.combined)
-        row.push_back(v ? std::optional<std::string_view>(*v) : std::nullopt);
-      my::Writer w;
-      my::putTextRow(w, f.seq++, row);
-      f.out.append(w.data());
+    if (last && f.grouping) {
+      sendGroups(f);
+      if (f.failed) return;
     }
     if (last && f.order && !f.order->items.empty()) {
       sendHeldRows(f);
@@ -372,14 +352,10 @@ void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKi
       f.held.emplace_back(my::asText(payload));
       f.heldBytes += payload.size();
     }
-  } else if (!f.aggregates.empty() && kind == my::PacketKind::Row) {
-    std::vector<std::optional<std::string_view>> row;
-    if (!my::decodeTextRow(payload, row) || row.size() != f.aggregates.size()) {
-      f.uncombinable = true;
-    } else {
-      for (size_t i = 0; i < row.size(); ++i)
-        if (!combineAggregate(f.aggregates[i], f.combined[i], row[i])) f.uncombinable = true;
-    }
+  } else if (f.grouping && kind == my::PacketKind::Row) {
+    combineRow(f, payload);
+  } else if (f.grouping && kind == my::PacketKind::Continuation) {
+    f.uncombinable = true;
   } else if (kind == my::PacketKind::ColumnCount || kind == my::PacketKind::ColumnDefinition ||
              kind == my::PacketKind::Eof) {
     if (first && f.order && kind == my::PacketKind::ColumnDefinition) {
@@ -393,6 +369,73 @@ void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKi
   if (done || f.out.size() >= 65536) {
     if (!f.out.empty()) send(std::move(f.out));
     f.out.clear();
+  }
+}
+
+void MysqlClient::combineRow(Fanout& f, my::Bytes payload) {
+  const Grouping& g = *f.grouping;
+  std::vector<std::optional<std::string_view>> row;
+  if (f.uncombinable || !my::decodeTextRow(payload, row) || row.size() != g.columns.size()) {
+    f.uncombinable = true;
+    return;
+  }
+  std::string key;
+  for (size_t k : g.groupBy) {
+    if (!row[k]) {
+      key += "N;";
+      continue;
+    }
+    if (!groupableValue(*row[k])) {
+      f.uncombinable = true;  // text: its collation decides which values are one group
+      return;
+    }
+    key += fmt::format("{}:{};", row[k]->size(), *row[k]);
+  }
+  auto [it, added] = f.groupIndex.try_emplace(key, f.groups.size());
+  if (added) {
+    f.groups.emplace_back(g.columns.size());
+    for (size_t k = 0; k < g.columns.size(); ++k)
+      if (!g.columns[k] && row[k]) f.groups.back()[k] = std::string(*row[k]);
+  }
+  std::vector<std::optional<std::string>>& group = f.groups[it->second];
+  for (size_t k = 0; k < g.columns.size(); ++k)
+    if (g.columns[k] && !combineAggregate(*g.columns[k], group[k], row[k])) f.uncombinable = true;
+}
+
+void MysqlClient::sendGroups(Fanout& f) {
+  if (f.uncombinable) {
+    my::Writer w;
+    my::putErr(w, f.seq++,
+               my::ErrPacket{1235, "42000",
+                             "shardpool could not combine the shards' rows (group values or "
+                             "aggregates that are not numbers or dates, or a row over 16 MiB)"},
+               capabilities_ | my::kClientProtocol41);
+    f.out.append(w.data());
+    send(std::move(f.out));
+    f.out.clear();
+    f.failed = true;
+    return;
+  }
+  // As MariaDB returns GROUP BY results: in the order of the GROUP BY columns.
+  std::vector<size_t> order(f.groups.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    for (size_t k : f.grouping->groupBy) {
+      auto view = [](const std::optional<std::string>& v) {
+        return v ? std::optional<std::string_view>(*v) : std::nullopt;
+      };
+      std::optional<int> c = compareValues(view(f.groups[a][k]), view(f.groups[b][k]));
+      if (c && *c != 0) return *c < 0;
+    }
+    return false;
+  });
+  for (size_t i : order) {
+    std::vector<std::optional<std::string_view>> row;
+    for (const auto& v : f.groups[i])
+      row.push_back(v ? std::optional<std::string_view>(*v) : std::nullopt);
+    my::Writer w;
+    my::putTextRow(w, f.seq++, row);
+    f.out.append(w.data());
   }
 }
 

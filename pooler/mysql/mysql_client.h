@@ -16,6 +16,7 @@
 // SELECT LAST_INSERT_ID() are answered without a server when none is linked.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -235,10 +236,12 @@ class MysqlClient final : public ClientSession {
     uint16_t warnings = 0;
     bool failed = false;  // a shard's ERR went to the client: the other shards are skipped
     std::string out;      // packets for the client, sent in batches
-    // A read of aggregates only (simpleAggregates): each shard's one row is combined into
-    // `combined`, sent as the one row before the last shard's end.
-    std::vector<Aggregate> aggregates;
-    std::vector<std::optional<std::string>> combined;
+    // A read of aggregates, by group or not (simpleGrouping): every shard's rows are combined
+    // into one row per group (`groups`, found by their key in `groupIndex`), sorted by the
+    // GROUP BY columns and sent before the last shard's end.
+    std::optional<Grouping> grouping;
+    std::map<std::string, size_t, std::less<>> groupIndex;
+    std::vector<std::vector<std::optional<std::string>>> groups;
     bool uncombinable = false;
     // A read with a trailing ORDER BY and/or LIMIT (simpleOrder): rows are held (with ORDER
     // BY), sorted and cut when the last shard is done, or counted and cut as they come.
@@ -250,6 +253,9 @@ class MysqlClient final : public ClientSession {
   };
   // The end of a fanout that holds rows: sorted and cut (ORDER BY), else why not, as an ERR.
   void sendHeldRows(Fanout& f);
+  // A shard's row of a grouped read, into its group; the groups, sorted, at the end.
+  void combineRow(Fanout& f, protocol::mysql::Bytes payload);
+  void sendGroups(Fanout& f);
   std::optional<Fanout> fanout_;
   std::vector<Pool*> shardPools_;
   router::SessionHints hints_;

@@ -256,71 +256,6 @@ bool needsMerge(std::string_view sql) {
   return false;
 }
 
-std::optional<std::vector<Aggregate>> simpleAggregates(std::string_view sql) {
-  // SELECT, then items `FUNC ( ... ) [[AS] alias]` separated by commas, then FROM.
-  size_t i = 0;
-  auto skipSpace = [&] {
-    for (;;) {
-      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
-      if (i >= sql.size()) return;
-      size_t end = skipComment(sql, i);
-      if (end == i) return;
-      i = end;
-    }
-  };
-  auto word = [&]() -> std::string_view {
-    skipSpace();
-    size_t start = i;
-    while (i < sql.size() && identChar(sql[i])) ++i;
-    return sql.substr(start, i - start);
-  };
-  if (!equalsWord(word(), "SELECT")) return std::nullopt;
-  std::vector<Aggregate> out;
-  for (;;) {
-    std::string_view fn = word();
-    Aggregate a;
-    if (equalsWord(fn, "COUNT")) {
-      a = Aggregate::Count;
-    } else if (equalsWord(fn, "SUM")) {
-      a = Aggregate::Sum;
-    } else if (equalsWord(fn, "MIN")) {
-      a = Aggregate::Min;
-    } else if (equalsWord(fn, "MAX")) {
-      a = Aggregate::Max;
-    } else {
-      return std::nullopt;
-    }
-    skipSpace();
-    if (i >= sql.size() || sql[i] != '(') return std::nullopt;
-    // The argument: balanced parentheses, strings skipped; DISTINCT or ALL is not merged.
-    size_t depth = 0, argStart = i + 1;
-    for (; i < sql.size(); ++i) {
-      char c = sql[i];
-      if (c == '\'' || c == '"' || c == '`') {
-        i = skipQuoted(sql, i, c) - 1;
-      } else if (c == '(') {
-        ++depth;
-      } else if (c == ')' && --depth == 0) {
-        break;
-      }
-    }
-    if (i >= sql.size()) return std::nullopt;
-    Leading arg = leadingWords(sql.substr(argStart, i - argStart));
-    if (equalsWord(arg.first, "DISTINCT") || equalsWord(arg.first, "ALL")) return std::nullopt;
-    ++i;
-    out.push_back(a);
-    std::string_view next = word();
-    if (equalsWord(next, "AS")) next = word();
-    if (!next.empty() && !equalsWord(next, "FROM")) next = word();  // an alias
-    skipSpace();
-    if (equalsWord(next, "FROM")) break;
-    if (!next.empty() || i >= sql.size() || sql[i] != ',') return std::nullopt;
-    ++i;
-  }
-  if (needsMerge(sql.substr(i))) return std::nullopt;
-  return out;
-}
-
 namespace {
 
 // A decimal number text ("-12", "3.50") as a value scaled by 10^scale.
@@ -553,5 +488,188 @@ std::optional<int> compareValues(const std::optional<std::string_view>& a,
   }
   return std::nullopt;
 }
+
+std::optional<Grouping> simpleGrouping(std::string_view sql) {
+  size_t i = 0;
+  auto skipSpace = [&] {
+    for (;;) {
+      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+      if (i >= sql.size()) return;
+      size_t end = skipComment(sql, i);
+      if (end == i) return;
+      i = end;
+    }
+  };
+  auto word = [&]() -> std::string_view {
+    skipSpace();
+    size_t start = i;
+    while (i < sql.size() && identChar(sql[i])) ++i;
+    return sql.substr(start, i - start);
+  };
+  // A possibly qualified name (a.b.c): its last part, or empty.
+  auto name = [&]() -> std::string_view {
+    std::string_view w = word();
+    while (!w.empty() && i < sql.size() && sql[i] == '.') {
+      ++i;
+      w = word();
+    }
+    return w;
+  };
+  auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::toupper(static_cast<unsigned char>(x)) ==
+                    std::toupper(static_cast<unsigned char>(y));
+           });
+  };
+  if (!equalsWord(word(), "SELECT")) return std::nullopt;
+  Grouping g;
+  std::vector<std::string_view> names, aliases;  // per column (empty for an aggregate's name)
+  for (;;) {
+    size_t itemStart = i;
+    std::string_view fn = word();
+    skipSpace();
+    std::optional<Aggregate> a;
+    if (i < sql.size() && sql[i] == '(') {
+      if (equalsWord(fn, "COUNT")) {
+        a = Aggregate::Count;
+      } else if (equalsWord(fn, "SUM")) {
+        a = Aggregate::Sum;
+      } else if (equalsWord(fn, "MIN")) {
+        a = Aggregate::Min;
+      } else if (equalsWord(fn, "MAX")) {
+        a = Aggregate::Max;
+      } else {
+        return std::nullopt;
+      }
+      size_t depth = 0, argStart = i + 1;
+      for (; i < sql.size(); ++i) {
+        char c = sql[i];
+        if (c == '\'' || c == '"' || c == '`') {
+          i = skipQuoted(sql, i, c) - 1;
+        } else if (c == '(') {
+          ++depth;
+        } else if (c == ')' && --depth == 0) {
+          break;
+        }
+      }
+      if (i >= sql.size()) return std::nullopt;
+      Leading arg = leadingWords(sql.substr(argStart, i - argStart));
+      if (equalsWord(arg.first, "DISTINCT") || equalsWord(arg.first, "ALL")) return std::nullopt;
+      ++i;
+      names.emplace_back();
+    } else {
+      i = itemStart;
+      std::string_view n = name();
+      if (n.empty() || equalsWord(n, "DISTINCT") || equalsWord(n, "DISTINCTROW"))
+        return std::nullopt;
+      names.push_back(n);
+    }
+    g.columns.push_back(a);
+    std::string_view next = word();
+    std::string_view alias;
+    if (equalsWord(next, "AS")) {
+      alias = word();
+      if (alias.empty()) return std::nullopt;
+      next = word();
+    } else if (!next.empty() && !equalsWord(next, "FROM")) {
+      alias = next;
+      next = word();
+    }
+    aliases.push_back(alias);
+    skipSpace();
+    if (equalsWord(next, "FROM")) break;
+    if (!next.empty() || i >= sql.size() || sql[i] != ',') return std::nullopt;
+    ++i;
+  }
+  // FROM ... up to a top-level GROUP BY; nothing after its list.
+  size_t depth = 0, groupAt = std::string_view::npos;
+  std::string_view previous;
+  size_t previousStart = 0, fromStart = i;
+  for (size_t j = i; j < sql.size();) {
+    char c = sql[j];
+    if (size_t end = skipComment(sql, j); end != j) {
+      j = end;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      j = skipQuoted(sql, j, c);
+    } else if (c == '(') {
+      ++depth;
+      ++j;
+    } else if (c == ')') {
+      if (depth > 0) --depth;
+      ++j;
+    } else if (identChar(c)) {
+      size_t start = j;
+      while (j < sql.size() && identChar(sql[j])) ++j;
+      std::string_view w = sql.substr(start, j - start);
+      if (depth == 0 && equalsWord(w, "BY") && equalsWord(previous, "GROUP") &&
+          groupAt == std::string_view::npos) {
+        groupAt = j;
+        fromStart = previousStart;
+      }
+      previous = w;
+      previousStart = start;
+    } else {
+      ++j;
+    }
+  }
+  bool anyGroupColumn = false;
+  for (const auto& c : g.columns) anyGroupColumn = anyGroupColumn || !c;
+  if (groupAt == std::string_view::npos) {
+    if (anyGroupColumn || needsMerge(sql.substr(i))) return std::nullopt;
+    return g;
+  }
+  if (needsMerge(sql.substr(i, fromStart - i))) return std::nullopt;
+  i = groupAt;
+  for (;;) {
+    skipSpace();
+    std::string_view item;
+    size_t position = 0;
+    if (i < sql.size() && sql[i] == '`') {
+      size_t end = skipQuoted(sql, i, '`');
+      item = sql.substr(i + 1, end - i - 2);
+      i = end;
+    } else {
+      item = name();
+      if (item.empty()) return std::nullopt;
+      bool number = true;
+      for (char ch : item) number = number && ch >= '0' && ch <= '9';
+      if (number) {
+        if (item.size() > 4) return std::nullopt;
+        for (char ch : item) position = position * 10 + static_cast<size_t>(ch - '0');
+      }
+    }
+    size_t column = g.columns.size();
+    for (size_t k = 0; k < g.columns.size() && column == g.columns.size(); ++k) {
+      if (position > 0) {
+        if (k + 1 == position) column = k;
+      } else if ((!names[k].empty() && same(names[k], item)) ||
+                 (!aliases[k].empty() && same(aliases[k], item))) {
+        column = k;
+      }
+    }
+    if (column == g.columns.size() || g.columns[column]) return std::nullopt;
+    if (std::find(g.groupBy.begin(), g.groupBy.end(), column) != g.groupBy.end())
+      return std::nullopt;
+    g.groupBy.push_back(column);
+    skipSpace();
+    if (i < sql.size() && sql[i] == ',') {
+      ++i;
+      continue;
+    }
+    break;
+  }
+  skipSpace();
+  if (i < sql.size() && sql[i] == ';') ++i;
+  skipSpace();
+  if (i != sql.size()) return std::nullopt;  // HAVING, ORDER BY, LIMIT, WITH ROLLUP, ...
+  // Every group column is grouped by.
+  for (size_t k = 0; k < g.columns.size(); ++k)
+    if (!g.columns[k] && std::find(g.groupBy.begin(), g.groupBy.end(), k) == g.groupBy.end())
+      return std::nullopt;
+  return g;
+}
+
+bool groupableValue(std::string_view value) { return parseDecimal(value) || dateLike(value); }
 
 }  // namespace shardpool::pooler

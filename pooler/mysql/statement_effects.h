@@ -53,12 +53,8 @@ TransactionWord transactionWord(std::string_view sql);
 // and comments. It errs towards true.
 bool needsMerge(std::string_view sql);
 
-// A SELECT whose select list is only aggregate calls that shards' rows can be combined from:
-// COUNT(...), SUM(...), MIN(...), MAX(...) (not DISTINCT inside), each with an optional alias,
-// and nothing after FROM that would need merging (needsMerge: GROUP BY, ORDER BY, LIMIT, ...).
-// The aggregates in select-list order; nullopt for anything else.
+// An aggregate function whose values from several shards combine (combineAggregate).
 enum class Aggregate : uint8_t { Count, Sum, Min, Max };
-std::optional<std::vector<Aggregate>> simpleAggregates(std::string_view sql);
 
 // Combines one aggregate's values of two shards' rows (text protocol; nullopt is NULL): COUNT
 // and SUM add (integers and fixed-point decimals exactly), MIN and MAX compare numbers, or
@@ -87,5 +83,21 @@ std::optional<OrderSpec> simpleOrder(std::string_view sql);
 // (strings, whose order is the column's collation's).
 std::optional<int> compareValues(const std::optional<std::string_view>& a,
                                  const std::optional<std::string_view>& b);
+
+// A SELECT whose rows from several shards can be combined by group: its select list is group
+// columns (a column name, qualified or not, with an optional alias) and COUNT/SUM/MIN/MAX calls
+// (not DISTINCT inside), with GROUP BY naming exactly the group columns (by name, alias or
+// position) when there are any, and nothing else that would need merging (HAVING, ORDER BY,
+// LIMIT, DISTINCT, ...). Per select-list column: its aggregate, or nullopt for a group column;
+// `groupBy` lists the group columns (0-based) in GROUP BY order. nullopt for anything else.
+struct Grouping {
+  std::vector<std::optional<Aggregate>> columns;
+  std::vector<size_t> groupBy;
+};
+std::optional<Grouping> simpleGrouping(std::string_view sql);
+
+// A group column's value whose equality across shards is its text's: a number or a date/time
+// (text compares by the column's collation: 'a' and 'A' may be one group).
+bool groupableValue(std::string_view value);
 
 }  // namespace shardpool::pooler

@@ -115,21 +115,37 @@ TEST_CASE("needsMerge: what concatenated rows of several shards would get wrong"
   CHECK(needsMerge("SELECT ROW_NUMBER() OVER () FROM t"));
 }
 
-TEST_CASE("simpleAggregates: a select list of COUNT, SUM, MIN and MAX only", "[mysql][pinning]") {
+TEST_CASE("simpleGrouping: aggregates alone, or by group columns", "[mysql][pinning]") {
   using A = Aggregate;
-  CHECK(simpleAggregates("SELECT COUNT(*) FROM t") == std::vector<A>{A::Count});
-  CHECK(simpleAggregates("select count(*) as n, sum(x) total, MIN(y), max(f(z)) from t where "
-                         "a = 1") == std::vector<A>{A::Count, A::Sum, A::Min, A::Max});
-  CHECK(simpleAggregates("SELECT COUNT(*) FROM t WHERE v = 'ORDER BY'") ==
-        std::vector<A>{A::Count});
-  CHECK_FALSE(simpleAggregates("SELECT COUNT(DISTINCT x) FROM t"));
-  CHECK_FALSE(simpleAggregates("SELECT AVG(x) FROM t"));
-  CHECK_FALSE(simpleAggregates("SELECT x, COUNT(*) FROM t GROUP BY x"));
-  CHECK_FALSE(simpleAggregates("SELECT COUNT(*) FROM t GROUP BY x"));
-  CHECK_FALSE(simpleAggregates("SELECT COUNT(*) + 1 FROM t"));
-  CHECK_FALSE(simpleAggregates("SELECT COUNT(*) FROM t LIMIT 1"));
-  CHECK_FALSE(simpleAggregates("SELECT COUNT(*)"));
-  CHECK_FALSE(simpleAggregates("SELECT COUNT(*) FROM t UNION SELECT COUNT(*) FROM u"));
+  auto g = simpleGrouping("SELECT COUNT(*) FROM t");
+  REQUIRE(g);
+  CHECK(g->columns == std::vector<std::optional<A>>{A::Count});
+  CHECK(g->groupBy.empty());
+  g = simpleGrouping("select count(*) as n, sum(x) total, MIN(y), max(f(z)) from t where a = 1");
+  REQUIRE(g);
+  CHECK(g->columns == std::vector<std::optional<A>>{A::Count, A::Sum, A::Min, A::Max});
+  CHECK(simpleGrouping("SELECT COUNT(*) FROM t WHERE v = 'ORDER BY'"));
+  g = simpleGrouping("SELECT t.k, COUNT(*) AS n, SUM(v) FROM t WHERE v > 0 GROUP BY t.k");
+  REQUIRE(g);
+  CHECK(g->columns == std::vector<std::optional<A>>{std::nullopt, A::Count, A::Sum});
+  CHECK(g->groupBy == std::vector<size_t>{0});
+  g = simpleGrouping("SELECT a, b AS bee, MAX(c) FROM t GROUP BY bee, 1;");
+  REQUIRE(g);
+  CHECK(g->groupBy == std::vector<size_t>{1, 0});
+  CHECK_FALSE(simpleGrouping("SELECT COUNT(DISTINCT x) FROM t"));
+  CHECK_FALSE(simpleGrouping("SELECT AVG(x) FROM t"));
+  CHECK_FALSE(simpleGrouping("SELECT x, COUNT(*) FROM t"));           // x not grouped
+  CHECK_FALSE(simpleGrouping("SELECT x, y, COUNT(*) FROM t GROUP BY x"));
+  CHECK_FALSE(simpleGrouping("SELECT x, COUNT(*) FROM t GROUP BY x HAVING COUNT(*) > 1"));
+  CHECK_FALSE(simpleGrouping("SELECT x, COUNT(*) FROM t GROUP BY x ORDER BY x"));
+  CHECK_FALSE(simpleGrouping("SELECT x, COUNT(*) FROM t GROUP BY x WITH ROLLUP"));
+  CHECK_FALSE(simpleGrouping("SELECT x, COUNT(*) FROM t GROUP BY LOWER(x)"));
+  CHECK_FALSE(simpleGrouping("SELECT COUNT(*) + 1 FROM t"));
+  CHECK_FALSE(simpleGrouping("SELECT COUNT(*) FROM t LIMIT 1"));
+  CHECK_FALSE(simpleGrouping("SELECT COUNT(*)"));
+  CHECK_FALSE(simpleGrouping("SELECT DISTINCT x FROM t GROUP BY x"));
+  CHECK_FALSE(simpleGrouping("SELECT COUNT(*) FROM t UNION SELECT COUNT(*) FROM u"));
+  CHECK_FALSE(simpleGrouping("SELECT id, v FROM t"));  // nothing to combine
 }
 
 TEST_CASE("combineAggregate: sums exactly, compares numbers and dates", "[mysql][pinning]") {
