@@ -274,3 +274,28 @@ TEST_CASE("mysql sharding: DDL and replicated-table writes go to every shard, un
   for (const auto& s : {schemas.a, schemas.b})
     CHECK(rootCli().query("SHOW TABLES FROM " + s + " LIKE 'countries'").empty());
 }
+
+TEST_CASE("mysql sharding: differential, one schema directly against two shards through shardpool",
+          "[integration][mysql]") {
+  ShardSchemas schemas;
+  std::string single = "sp_single_" + uniqueSuffix();
+  rootCli().query("CREATE DATABASE " + single + "; GRANT ALL ON " + single +
+                  ".* TO 'sp_app'@'%'; GRANT ALL ON " + single + ".* TO 'sp_app'@'127.0.0.1'");
+  Proxy proxy(schemas.config("", 0, "items = { key = \"id\" }\n"));
+  const auto& primary = mariadbPrimary();
+  auto r = runCommand({"/usr/bin/python3", sourceDir() + "/integration/drivers/mysql_shard_diff.py",
+                       "127.0.0.1", std::to_string(primary.port()), single,
+                       std::to_string(proxy.mysqlPort()), "shop", "sp_app",
+                       primary.value("SP_APP_PASSWORD")},
+                      {}, 120s);
+  rootCli().run("DROP DATABASE IF EXISTS " + single);
+  INFO(r.all() << proxy.log());
+  CHECK(r.exitCode == 0);
+  CHECK(contains(r.out, " 0 differ"));
+  size_t at = r.out.find("checked ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoi(r.out.substr(at + 8)) > 400);
+  // Both shards hold rows: the statements were spread.
+  CHECK(rootCli().scalar("SELECT COUNT(*) > 50 FROM " + schemas.a + ".items") == "1");
+  CHECK(rootCli().scalar("SELECT COUNT(*) > 50 FROM " + schemas.b + ".items") == "1");
+}
