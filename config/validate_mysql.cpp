@@ -33,9 +33,11 @@ void checkDatabase(const Config&, const Database& db, const toml::table* table,
     diag.at(keyRegion(table, key), joinKeyPath(path, key),
             fmt::format("{} is not supported on a MySQL database (protocol = \"mysql\") yet", key));
   }
-  if (!db.hosts.empty() || db.host.starts_with('/')) {
+  bool unixSocket = db.host.starts_with('/');
+  for (const auto& h : db.hosts) unixSocket = unixSocket || h.starts_with('/');
+  if (unixSocket) {
     diag.at(valueRegion(table, "host"), joinKeyPath(path, "host"),
-            "a MySQL database has one TCP host for now (no host list, no unix socket)");
+            "a MySQL database's hosts are TCP hosts (no unix socket for now)");
   }
   // MySQL matches table and column names without regard to case (the analyzer folds them):
   // a rule written with capitals would never match.

@@ -278,3 +278,21 @@ TEST_CASE("mysql read_from any: reads take turns between the primary and the rep
     CHECK(proxy.logShows("reading from the primary", 5s));
   }
 }
+
+TEST_CASE("mysql host list: a host that cannot be reached is skipped", "[integration][mysql]") {
+  const auto& primary = mariadbPrimary();
+  // Port 1: nothing listens there. Round robin starts new servers on either host.
+  Proxy proxy("[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+              "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
+              "pool_mode = \"transaction\"\ndefault_pool_size = 2\n\n"
+              "[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1,127.0.0.1\"\n"
+              "port = \"1," +
+              std::to_string(primary.port()) + "\"\n\n[users.sp_app]\npassword = \"" +
+              primary.value("SP_APP_PASSWORD") + "\"\n");
+  for (int i = 0; i < 3; ++i) {
+    MariaDbCli app(proxy.mysqlPort(), "sp_app", primary.value("SP_APP_PASSWORD"));
+    CHECK(app.scalar("SELECT @@port") == std::to_string(primary.port()));
+  }
+  INFO(proxy.log());
+  CHECK(proxy.logShows("trying the next host of the list", 5s));
+}

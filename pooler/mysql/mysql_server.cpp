@@ -71,26 +71,48 @@ MysqlServer::~MysqlServer() = default;
 
 void MysqlServer::start(uint64_t forClient) {
   forClient_ = forClient;
+  hosts_.start(pool_.firstHost(), pool_.settings());
+  connectHost();
+}
+
+void MysqlServer::connectHost() {
   const PoolSettings& s = pool_.settings();
-  resolver_.resolve(worker().loop(), s.host, s.port, this,
+  resolver_.resolve(worker().loop(), hosts_.host(s), hosts_.port(s), this,
                     [](void* owner, const sockaddr* addr, std::string_view error) {
                       auto* self = static_cast<MysqlServer*>(owner);
                       if (addr)
                         self->connectAddress(addr);
-                      else
+                      else if (!self->tryNextHost(error))
                         self->fail(error);
                     });
 }
 
+bool MysqlServer::tryNextHost(std::string_view reason) {
+  // Only a host that cannot be reached: one that refuses the login would refuse on every host.
+  if (state_ != State::Resolving && state_ != State::Connecting) return false;
+  if (!hosts_.next(pool_.settings())) return false;
+  log::warn(who_, "{}; trying the next host of the list", reason);
+  resolver_.cancel();
+  resetSocket();
+  setState(State::Resolving);
+  connectHost();
+  return true;
+}
+
 void MysqlServer::connectAddress(const sockaddr* addr) {
   setState(State::Connecting);
-  if (int rc = connectTo(addr); rc != 0) fail(fmt::format("connect failed: {}", uv_strerror(rc)));
+  if (int rc = connectTo(addr); rc != 0) {
+    std::string reason = fmt::format("connect failed: {}", uv_strerror(rc));
+    if (!tryNextHost(reason)) fail(reason);
+  }
 }
 
 void MysqlServer::onConnected(int status) {
   const PoolSettings& s = pool_.settings();
   if (status != 0) {
-    fail(fmt::format("could not connect to {}:{}: {}", s.host, s.port, uv_strerror(status)));
+    std::string reason = fmt::format("could not connect to {}:{}: {}", hosts_.host(s),
+                                     hosts_.port(s), uv_strerror(status));
+    if (!tryNextHost(reason)) fail(reason);
     return;
   }
   setState(State::Authenticating);
@@ -224,7 +246,7 @@ void MysqlServer::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
       return;
     case MysqlServerLogin::Status::StartTls: {
       const PoolSettings& s = pool_.settings();
-      startTls(TlsSession::connect(*s.tls, s.host, s.tlsMode == config::TlsMode::VerifyFull));
+      startTls(TlsSession::connect(*s.tls, hosts_.host(s), s.tlsMode == config::TlsMode::VerifyFull));
       return;
     }
     case MysqlServerLogin::Status::Failed: {
@@ -241,6 +263,7 @@ void MysqlServer::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   tracker_.setStatusFlags(login_->statusFlags());
   log::debug(who_, "logged in to {} (connection id {})", login_->serverVersion(),
              login_->connectionId());
+  pool_.hostWorked(hosts_.index());
   login_.reset();
   pool_.counters(worker().index()).add(pool_.counters(worker().index()).serverConnects, 1);
   vars_.setSchema(pool_.settings().dbname);

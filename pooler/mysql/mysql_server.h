@@ -19,6 +19,7 @@
 #include "pooler/mysql/session_vars.h"
 #include "pooler/net/host_resolver.h"
 #include "pooler/protocol/mysql_result_tracker.h"
+#include "pooler/session/pool.h"
 #include "pooler/session/server_link.h"
 
 namespace shardpool::pooler {
@@ -103,6 +104,9 @@ class MysqlServer final : public ServerLink {
   void onTlsFailed(const std::string& error) override;
 
  private:
+  void connectHost();  // the host hosts_ points at
+  // A host of the list could not be reached: on to the next one (true), unless all were tried.
+  bool tryNextHost(std::string_view reason);
   void connectAddress(const sockaddr* addr);
   // shardpool's own commands: tracking set up after login (and after a reset), the reset
   // itself, and what makes the session a linked client's.
@@ -146,6 +150,7 @@ class MysqlServer final : public ServerLink {
   MysqlClient* client_ = nullptr;
   uint64_t forClient_ = 0;
   HostResolver resolver_;
+  HostCursor hosts_;  // which host of the pool's list it connects to
   std::string in_;  // bytes of a packet not yet whole
   bool goneReported_ = false;
 };

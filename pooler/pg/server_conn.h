@@ -16,6 +16,7 @@
 #include "pooler/net/host_resolver.h"
 #include "pooler/protocol/pg_requests.h"
 #include "pooler/protocol/pg_scanner.h"
+#include "pooler/session/pool.h"
 #include "pooler/session/server_link.h"
 #include "pooler/session/session_states.h"
 #include "pooler/session/settings_list.h"
@@ -160,7 +161,7 @@ class ServerConn final : public ServerLink {
   void onTlsFailed(const std::string& error) override;
 
  private:
-  // Host lists: connects to the host at hostIndex_; tryNextHost() moves on to the next one after
+  // Host lists: connects to the host hosts_ points at; tryNextHost() moves on to the next one after
   // a failure before the startup packet went out (false: none left, or too late for that).
   void connectHost();
   bool tryNextHost(std::string_view reason);
@@ -212,8 +213,7 @@ class ServerConn final : public ServerLink {
   std::optional<protocol::pg::ErrorFields> applyError_;  // of the pipelined settings query
   bool cancelAfterApply_ = false;  // a cancel asked for while the settings query ran
   HostResolver resolver_;  // the host name's lookup in flight
-  size_t hostIndex_ = 0;  // of the pool's host list
-  size_t hostsTried_ = 0;
+  HostCursor hosts_;  // which host of the pool's list it connects to
   bool queryOpen_ = false;
   bool xactOpen_ = false;
   Clock::time_point queryStart_;

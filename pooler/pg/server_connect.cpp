@@ -18,8 +18,7 @@ namespace pg = protocol::pg;
 
 void ServerConn::start(uint64_t forClient) {
   forClient_ = forClient;
-  hostIndex_ = pool_.firstHost() % pool_.settings().hostCount();
-  hostsTried_ = 1;
+  hosts_.start(pool_.firstHost(), pool_.settings());
   connectHost();
 }
 
@@ -50,24 +49,17 @@ void ServerConn::connectHost() {
                     });
 }
 
-const std::string& ServerConn::targetHost() const {
-  return pool_.settings().hostAt(hostIndex_);
-}
+const std::string& ServerConn::targetHost() const { return hosts_.host(pool_.settings()); }
 
-uint16_t ServerConn::targetPort() const {
-  return pool_.settings().portAt(hostIndex_);
-}
+uint16_t ServerConn::targetPort() const { return hosts_.port(pool_.settings()); }
 
 bool ServerConn::tryNextHost(std::string_view reason) {
-  size_t hosts = pool_.settings().hostCount();
   bool beforeStartup = state_ == State::Resolving || state_ == State::Connecting ||
                        state_ == State::TlsRequest || state_ == State::TlsHandshake;
-  if (!beforeStartup || hostsTried_ >= hosts) return false;
+  if (!beforeStartup || !hosts_.next(pool_.settings())) return false;
   log::warn(who_, "{}; trying the next host of the list", reason);
   resolver_.cancel();
   resetSocket();
-  hostIndex_ = (hostIndex_ + 1) % hosts;
-  ++hostsTried_;
   setState(State::Resolving);
   connectHost();
   return true;
@@ -334,7 +326,7 @@ void ServerConn::loginDone() {
   scram_.reset();
   log::debug(who_, "connected to backend pid {}", backendPid_);
   pool_.noteLoginParams(params_);
-  pool_.hostWorked(hostIndex_);
+  pool_.hostWorked(hosts_.index());
   counters().add(counters().serverConnects, 1);
   offer(forClient_);
   forClient_ = 0;

@@ -123,6 +123,30 @@ struct PoolSettings {
   bool sameBackend(const PoolSettings& other) const;
 };
 
+// Which host of its pool's list a server connection tries (every engine): from
+// Pool::firstHost() on, each host once, moving on when one cannot be reached before the login.
+class HostCursor {
+ public:
+  void start(size_t first, const PoolSettings& s) {
+    index_ = first % s.hostCount();
+    tried_ = 1;
+  }
+  // The next host of the list, unless every one was tried.
+  bool next(const PoolSettings& s) {
+    if (tried_ >= s.hostCount()) return false;
+    index_ = (index_ + 1) % s.hostCount();
+    ++tried_;
+    return true;
+  }
+  size_t index() const { return index_; }
+  const std::string& host(const PoolSettings& s) const { return s.hostAt(index_); }
+  uint16_t port(const PoolSettings& s) const { return s.portAt(index_); }
+
+ private:
+  size_t index_ = 0;
+  size_t tried_ = 0;
+};
+
 class Pool {
  public:
   Pool(PoolRegistry& registry, std::string clientDb, std::string user, uint32_t shard,

@@ -130,12 +130,15 @@ TEST_CASE("config: a MySQL database takes replicas (health checks, failover)", "
   CHECK(cfg->databases.at("shop").readFrom == ReadFrom::Replicas);
 }
 
-TEST_CASE("config: a MySQL database has one TCP host and a plaintext password",
+TEST_CASE("config: a MySQL database has TCP hosts and a plaintext password",
           "[config][mysql]") {
-  ConfigError e = loadOneError(mysqlDb("host = \"10.0.0.1,10.0.0.2\"\n"));
+  auto list = loadOk(mysqlDb("host = \"10.0.0.1,10.0.0.2\"\nport = \"3306,3307\"\n"));
+  CHECK(list->databases.at("shop").hosts.size() == 2);
+  ConfigError e = loadOneError(mysqlDb("host = \"/run/mysqld\"\n"));
   CHECK(e.keyPath == "databases.shop.host");
-  CHECK(e.message == "a MySQL database has one TCP host for now (no host list, no unix socket)");
-  CHECK(loadOneError(mysqlDb("host = \"/run/mysqld\"\n")).keyPath == "databases.shop.host");
+  CHECK(e.message == "a MySQL database's hosts are TCP hosts (no unix socket for now)");
+  CHECK(loadOneError(mysqlDb("host = \"10.0.0.1,/run/mysqld\"\n")).keyPath ==
+        "databases.shop.host");
 
   e = loadOneError(mysqlDb("user = \"app\"\npassword = \"" + std::string(kMd5Secret) + "\"\n"));
   CHECK(e.keyPath == "databases.shop.password");
