@@ -353,46 +353,14 @@ bool combineAggregate(Aggregate a, std::optional<std::string>& acc,
   return false;
 }
 
-std::optional<OrderSpec> simpleOrder(std::string_view sql) {
-  // The top-level ORDER BY and LIMIT words (outside parentheses, strings and comments).
-  size_t orderAt = std::string_view::npos, limitAt = std::string_view::npos;
-  size_t orderStart = 0, previousStart = 0, depth = 0;
-  std::string_view previous;
-  for (size_t i = 0; i < sql.size();) {
-    char c = sql[i];
-    if (size_t end = skipComment(sql, i); end != i) {
-      i = end;
-    } else if (c == '\'' || c == '"' || c == '`') {
-      i = skipQuoted(sql, i, c);
-    } else if (c == '(') {
-      ++depth;
-      ++i;
-    } else if (c == ')') {
-      if (depth > 0) --depth;
-      ++i;
-    } else if (identChar(c)) {
-      size_t start = i;
-      while (i < sql.size() && identChar(sql[i])) ++i;
-      std::string_view word = sql.substr(start, i - start);
-      if (depth == 0 && equalsWord(word, "BY") && equalsWord(previous, "ORDER") &&
-          orderAt == std::string_view::npos) {
-        orderAt = i;
-        orderStart = previousStart;
-      }
-      if (depth == 0 && equalsWord(word, "LIMIT")) limitAt = start;
-      previous = word;
-      previousStart = start;
-    } else {
-      ++i;
-    }
-  }
-  if (orderAt == std::string_view::npos && limitAt == std::string_view::npos) return std::nullopt;
-  size_t head = orderAt != std::string_view::npos ? orderStart : limitAt;
-  if (!equalsWord(leadingWords(sql).first, "SELECT") || needsMerge(sql.substr(0, head)))
-    return std::nullopt;
-  OrderSpec spec;
-  size_t i = orderAt == std::string_view::npos ? limitAt : orderAt;
-  auto skipSpace = [&] {
+namespace {
+
+// A position in SQL text that steps over spaces and comments, reads words and (qualified)
+// names: the small parser of simpleOrder and simpleGrouping.
+struct Cursor {
+  std::string_view sql;
+  size_t i = 0;
+  void skipSpace() {
     for (;;) {
       while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
       if (i >= sql.size()) return;
@@ -400,61 +368,132 @@ std::optional<OrderSpec> simpleOrder(std::string_view sql) {
       if (end == i) return;
       i = end;
     }
-  };
-  auto word = [&]() -> std::string_view {
+  }
+  std::string_view word() {
     skipSpace();
     size_t start = i;
     while (i < sql.size() && identChar(sql[i])) ++i;
     return sql.substr(start, i - start);
-  };
-  if (orderAt != std::string_view::npos) {
-    for (;;) {
-      OrderItem item;
-      skipSpace();
-      if (i < sql.size() && sql[i] == '`') {
-        size_t end = skipQuoted(sql, i, '`');
-        item.name = std::string(sql.substr(i + 1, end - i - 2));
-        i = end;
-      } else {
-        std::string_view w = word();
-        if (w.empty()) return std::nullopt;
-        // A qualified name: its last part.
-        while (i < sql.size() && sql[i] == '.') {
-          ++i;
-          w = word();
-          if (w.empty()) return std::nullopt;
+  }
+  // a.b.c: its last part; empty when no name is there.
+  std::string_view name() {
+    std::string_view w = word();
+    while (!w.empty() && i < sql.size() && sql[i] == '.') {
+      ++i;
+      w = word();
+    }
+    return w;
+  }
+  bool at(char c) {
+    skipSpace();
+    return i < sql.size() && sql[i] == c;
+  }
+  // Nothing but spaces, comments and one `;` up to the end.
+  bool atEnd() {
+    if (at(';')) ++i;
+    skipSpace();
+    return i == sql.size();
+  }
+};
+
+// Where the top-level (outside parentheses, strings and comments) `<first> BY` clause starts
+// (its first word) and where its list starts (after BY), and the first top-level LIMIT.
+struct Clauses {
+  size_t orderStart = std::string_view::npos, orderList = std::string_view::npos;
+  size_t groupStart = std::string_view::npos, groupList = std::string_view::npos;
+  size_t limit = std::string_view::npos;
+};
+
+Clauses topLevelClauses(std::string_view sql, size_t from) {
+  Clauses c;
+  size_t depth = 0, previousStart = 0;
+  std::string_view previous;
+  for (size_t i = from; i < sql.size();) {
+    char ch = sql[i];
+    if (size_t end = skipComment(sql, i); end != i) {
+      i = end;
+    } else if (ch == '\'' || ch == '"' || ch == '`') {
+      i = skipQuoted(sql, i, ch);
+    } else if (ch == '(') {
+      ++depth;
+      ++i;
+    } else if (ch == ')') {
+      if (depth > 0) --depth;
+      ++i;
+    } else if (identChar(ch)) {
+      size_t start = i;
+      while (i < sql.size() && identChar(sql[i])) ++i;
+      std::string_view w = sql.substr(start, i - start);
+      if (depth == 0 && equalsWord(w, "BY")) {
+        if (equalsWord(previous, "ORDER") && c.orderList == std::string_view::npos) {
+          c.orderStart = previousStart;
+          c.orderList = i;
+        } else if (equalsWord(previous, "GROUP") && c.groupList == std::string_view::npos) {
+          c.groupStart = previousStart;
+          c.groupList = i;
         }
-        uint64_t n = 0;
-        bool number = !w.empty();
+      }
+      if (depth == 0 && equalsWord(w, "LIMIT") && c.limit == std::string_view::npos) c.limit = start;
+      previous = w;
+      previousStart = start;
+    } else {
+      ++i;
+    }
+  }
+  return c;
+}
+
+bool sameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::toupper(static_cast<unsigned char>(x)) ==
+                  std::toupper(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+std::optional<OrderSpec> simpleOrder(std::string_view sql) {
+  Clauses c = topLevelClauses(sql, 0);
+  if (c.orderList == std::string_view::npos && c.limit == std::string_view::npos)
+    return std::nullopt;
+  size_t head = c.orderList != std::string_view::npos ? c.orderStart : c.limit;
+  if (!equalsWord(leadingWords(sql).first, "SELECT") || needsMerge(sql.substr(0, head)))
+    return std::nullopt;
+  OrderSpec spec;
+  Cursor cur{sql, c.orderList != std::string_view::npos ? c.orderList : c.limit};
+  if (c.orderList != std::string_view::npos) {
+    do {
+      OrderItem item;
+      if (cur.at('`')) {
+        size_t end = skipQuoted(sql, cur.i, '`');
+        item.name = std::string(sql.substr(cur.i + 1, end - cur.i - 2));
+        cur.i = end;
+      } else {
+        std::string_view w = cur.name();
+        if (w.empty()) return std::nullopt;
+        bool number = true;
         for (char ch : w) number = number && ch >= '0' && ch <= '9';
         if (number) {
-          for (char ch : w) n = n * 10 + static_cast<uint64_t>(ch - '0');
-          if (n == 0 || n > 4096) return std::nullopt;
-          item.position = n;
+          if (w.size() > 4) return std::nullopt;
+          for (char ch : w) item.position = item.position * 10 + static_cast<size_t>(ch - '0');
+          if (item.position == 0) return std::nullopt;
         } else {
           item.name = std::string(w);
         }
       }
-      skipSpace();
-      size_t save = i;
-      std::string_view dir = word();
+      size_t save = cur.i;
+      std::string_view dir = cur.word();
       if (equalsWord(dir, "DESC")) {
         item.descending = true;
       } else if (!equalsWord(dir, "ASC")) {
-        i = save;
+        cur.i = save;
       }
       spec.items.push_back(std::move(item));
-      skipSpace();
-      if (i < sql.size() && sql[i] == ',') {
-        ++i;
-        continue;
-      }
-      break;
-    }
+    } while (cur.at(',') && ++cur.i);
   }
-  size_t save = i;
-  if (equalsWord(word(), "LIMIT")) {
-    std::string_view n = word();
+  size_t save = cur.i;
+  if (equalsWord(cur.word(), "LIMIT")) {
+    std::string_view n = cur.word();
     uint64_t v = 0;
     if (n.empty() || n.size() > 18) return std::nullopt;
     for (char ch : n) {
@@ -463,13 +502,10 @@ std::optional<OrderSpec> simpleOrder(std::string_view sql) {
     }
     spec.limit = v;
   } else {
-    i = save;
+    cur.i = save;
   }
   // Nothing else may follow (an OFFSET, a `LIMIT m, n`, FOR UPDATE, ...).
-  skipSpace();
-  if (i < sql.size() && sql[i] == ';') ++i;
-  skipSpace();
-  if (i != sql.size()) return std::nullopt;
+  if (!cur.atEnd()) return std::nullopt;
   return spec;
 }
 
@@ -490,47 +526,15 @@ std::optional<int> compareValues(const std::optional<std::string_view>& a,
 }
 
 std::optional<Grouping> simpleGrouping(std::string_view sql) {
-  size_t i = 0;
-  auto skipSpace = [&] {
-    for (;;) {
-      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
-      if (i >= sql.size()) return;
-      size_t end = skipComment(sql, i);
-      if (end == i) return;
-      i = end;
-    }
-  };
-  auto word = [&]() -> std::string_view {
-    skipSpace();
-    size_t start = i;
-    while (i < sql.size() && identChar(sql[i])) ++i;
-    return sql.substr(start, i - start);
-  };
-  // A possibly qualified name (a.b.c): its last part, or empty.
-  auto name = [&]() -> std::string_view {
-    std::string_view w = word();
-    while (!w.empty() && i < sql.size() && sql[i] == '.') {
-      ++i;
-      w = word();
-    }
-    return w;
-  };
-  auto same = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::toupper(static_cast<unsigned char>(x)) ==
-                    std::toupper(static_cast<unsigned char>(y));
-           });
-  };
-  if (!equalsWord(word(), "SELECT")) return std::nullopt;
+  Cursor cur{sql};
+  if (!equalsWord(cur.word(), "SELECT")) return std::nullopt;
   Grouping g;
-  std::vector<std::string_view> names, aliases;  // per column (empty for an aggregate's name)
+  std::vector<std::string_view> names, aliases;  // per column (no name for an aggregate)
   for (;;) {
-    size_t itemStart = i;
-    std::string_view fn = word();
-    skipSpace();
+    size_t itemStart = cur.i;
+    std::string_view fn = cur.word();
     std::optional<Aggregate> a;
-    if (i < sql.size() && sql[i] == '(') {
+    if (cur.at('(')) {
       if (equalsWord(fn, "COUNT")) {
         a = Aggregate::Count;
       } else if (equalsWord(fn, "SUM")) {
@@ -542,95 +546,64 @@ std::optional<Grouping> simpleGrouping(std::string_view sql) {
       } else {
         return std::nullopt;
       }
-      size_t depth = 0, argStart = i + 1;
+      // The argument: balanced parentheses, strings skipped; DISTINCT or ALL is not merged.
+      size_t depth = 0, argStart = cur.i + 1, i = cur.i;
       for (; i < sql.size(); ++i) {
-        char c = sql[i];
-        if (c == '\'' || c == '"' || c == '`') {
-          i = skipQuoted(sql, i, c) - 1;
-        } else if (c == '(') {
+        char ch = sql[i];
+        if (ch == '\'' || ch == '"' || ch == '`') {
+          i = skipQuoted(sql, i, ch) - 1;
+        } else if (ch == '(') {
           ++depth;
-        } else if (c == ')' && --depth == 0) {
+        } else if (ch == ')' && --depth == 0) {
           break;
         }
       }
       if (i >= sql.size()) return std::nullopt;
       Leading arg = leadingWords(sql.substr(argStart, i - argStart));
       if (equalsWord(arg.first, "DISTINCT") || equalsWord(arg.first, "ALL")) return std::nullopt;
-      ++i;
+      cur.i = i + 1;
       names.emplace_back();
     } else {
-      i = itemStart;
-      std::string_view n = name();
+      cur.i = itemStart;
+      std::string_view n = cur.name();
       if (n.empty() || equalsWord(n, "DISTINCT") || equalsWord(n, "DISTINCTROW"))
         return std::nullopt;
       names.push_back(n);
     }
     g.columns.push_back(a);
-    std::string_view next = word();
+    std::string_view next = cur.word();
     std::string_view alias;
     if (equalsWord(next, "AS")) {
-      alias = word();
+      alias = cur.word();
       if (alias.empty()) return std::nullopt;
-      next = word();
+      next = cur.word();
     } else if (!next.empty() && !equalsWord(next, "FROM")) {
       alias = next;
-      next = word();
+      next = cur.word();
     }
     aliases.push_back(alias);
-    skipSpace();
     if (equalsWord(next, "FROM")) break;
-    if (!next.empty() || i >= sql.size() || sql[i] != ',') return std::nullopt;
-    ++i;
+    if (!next.empty() || !cur.at(',')) return std::nullopt;
+    ++cur.i;
   }
-  // FROM ... up to a top-level GROUP BY; nothing after its list.
-  size_t depth = 0, groupAt = std::string_view::npos;
-  std::string_view previous;
-  size_t previousStart = 0, fromStart = i;
-  for (size_t j = i; j < sql.size();) {
-    char c = sql[j];
-    if (size_t end = skipComment(sql, j); end != j) {
-      j = end;
-    } else if (c == '\'' || c == '"' || c == '`') {
-      j = skipQuoted(sql, j, c);
-    } else if (c == '(') {
-      ++depth;
-      ++j;
-    } else if (c == ')') {
-      if (depth > 0) --depth;
-      ++j;
-    } else if (identChar(c)) {
-      size_t start = j;
-      while (j < sql.size() && identChar(sql[j])) ++j;
-      std::string_view w = sql.substr(start, j - start);
-      if (depth == 0 && equalsWord(w, "BY") && equalsWord(previous, "GROUP") &&
-          groupAt == std::string_view::npos) {
-        groupAt = j;
-        fromStart = previousStart;
-      }
-      previous = w;
-      previousStart = start;
-    } else {
-      ++j;
-    }
-  }
+  Clauses c = topLevelClauses(sql, cur.i);
   bool anyGroupColumn = false;
-  for (const auto& c : g.columns) anyGroupColumn = anyGroupColumn || !c;
-  if (groupAt == std::string_view::npos) {
-    if (anyGroupColumn || needsMerge(sql.substr(i))) return std::nullopt;
+  for (const auto& column : g.columns) anyGroupColumn = anyGroupColumn || !column;
+  if (c.groupList == std::string_view::npos) {
+    if (anyGroupColumn || needsMerge(sql.substr(cur.i))) return std::nullopt;
     return g;
   }
-  if (needsMerge(sql.substr(i, fromStart - i))) return std::nullopt;
-  i = groupAt;
-  for (;;) {
-    skipSpace();
+  if (needsMerge(sql.substr(cur.i, c.groupStart - cur.i))) return std::nullopt;
+  cur.i = c.groupList;
+  do {
     std::string_view item;
     size_t position = 0;
-    if (i < sql.size() && sql[i] == '`') {
-      size_t end = skipQuoted(sql, i, '`');
-      item = sql.substr(i + 1, end - i - 2);
-      i = end;
+    if (cur.at('`')) {
+      size_t end = skipQuoted(sql, cur.i, '`');
+      item = sql.substr(cur.i + 1, end - cur.i - 2);
+      cur.i = end;
     } else {
-      item = name();
+      item = cur.name();
       if (item.empty()) return std::nullopt;
       bool number = true;
       for (char ch : item) number = number && ch >= '0' && ch <= '9';
@@ -643,8 +616,8 @@ std::optional<Grouping> simpleGrouping(std::string_view sql) {
     for (size_t k = 0; k < g.columns.size() && column == g.columns.size(); ++k) {
       if (position > 0) {
         if (k + 1 == position) column = k;
-      } else if ((!names[k].empty() && same(names[k], item)) ||
-                 (!aliases[k].empty() && same(aliases[k], item))) {
+      } else if ((!names[k].empty() && sameName(names[k], item)) ||
+                 (!aliases[k].empty() && sameName(aliases[k], item))) {
         column = k;
       }
     }
@@ -652,17 +625,8 @@ std::optional<Grouping> simpleGrouping(std::string_view sql) {
     if (std::find(g.groupBy.begin(), g.groupBy.end(), column) != g.groupBy.end())
       return std::nullopt;
     g.groupBy.push_back(column);
-    skipSpace();
-    if (i < sql.size() && sql[i] == ',') {
-      ++i;
-      continue;
-    }
-    break;
-  }
-  skipSpace();
-  if (i < sql.size() && sql[i] == ';') ++i;
-  skipSpace();
-  if (i != sql.size()) return std::nullopt;  // HAVING, ORDER BY, LIMIT, WITH ROLLUP, ...
+  } while (cur.at(',') && ++cur.i);
+  if (!cur.atEnd()) return std::nullopt;  // HAVING, ORDER BY, LIMIT, WITH ROLLUP, ...
   // Every group column is grouped by.
   for (size_t k = 0; k < g.columns.size(); ++k)
     if (!g.columns[k] && std::find(g.groupBy.begin(), g.groupBy.end(), k) == g.groupBy.end())
