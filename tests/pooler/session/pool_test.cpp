@@ -61,6 +61,16 @@ auth_type = "trust"
 auth_type = "trust"
 )";
 
+// Both of alice's servers opened on worker 0 (clients 1 and 2); the first one.
+testing::FakeServer* twoServersOnWorker0(TestRuntime& rt, Pool& p) {
+  Worker& w0 = rt.worker(0);
+  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
+  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
+  w0.connectFor(p, 1);
+  w0.connectFor(p, 2);
+  return rt.opened()[0];
+}
+
 }  // namespace
 
 TEST_CASE("a pool grants pool_size connects, then queues clients in order", "[session][pool]") {
@@ -295,11 +305,7 @@ TEST_CASE("a server parked on one worker is handed to a client queued on another
   Worker& w0 = rt.worker(0);
   Worker& w1 = rt.worker(1);
   Pool& p = rt.pool("alice");
-  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
-  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
-  w0.connectFor(p, 1);
-  w0.connectFor(p, 2);
-  testing::FakeServer* s = rt.opened()[0];
+  testing::FakeServer* s = twoServersOnWorker0(rt, p);
   p.release(w0, s);
   REQUIRE(s->parked());
 
@@ -408,11 +414,7 @@ TEST_CASE("a released server goes to a waiter of its own worker before a newer o
   Worker& w0 = rt.worker(0);
   Worker& w1 = rt.worker(1);
   Pool& p = rt.pool("alice");
-  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
-  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
-  w0.connectFor(p, 1);
-  w0.connectFor(p, 2);
-  testing::FakeServer* s = rt.opened()[0];
+  testing::FakeServer* s = twoServersOnWorker0(rt, p);
   // Worker 1's client queued first, worker 0's right after it.
   REQUIRE(p.acquire(w1, 10).grant == Pool::Grant::Queued);
   REQUIRE(p.acquire(w0, 3).grant == Pool::Grant::Queued);
@@ -430,11 +432,7 @@ TEST_CASE("a waiter of another worker is passed over for a few milliseconds only
   Worker& w0 = rt.worker(0);
   Worker& w1 = rt.worker(1);
   Pool& p = rt.pool("alice");
-  REQUIRE(p.acquire(w0, 1).grant == Pool::Grant::Connect);
-  REQUIRE(p.acquire(w0, 2).grant == Pool::Grant::Connect);
-  w0.connectFor(p, 1);
-  w0.connectFor(p, 2);
-  testing::FakeServer* s = rt.opened()[0];
+  testing::FakeServer* s = twoServersOnWorker0(rt, p);
   REQUIRE(p.acquire(w1, 10).grant == Pool::Grant::Queued);
   std::this_thread::sleep_for(Pool::kLocalFirst + std::chrono::milliseconds(2));
   REQUIRE(p.acquire(w0, 3).grant == Pool::Grant::Queued);
