@@ -198,6 +198,7 @@ MysqlClient::Routing MysqlClient::routeCommand(my::Bytes message, my::Bytes payl
   if (r) {
     if (r->kind == router::RouteKind::All) {
       if (!startFanout(*r, *facts, message, payload, seq)) return Routing::Answered;
+      if (fanout_->command != my::asText(message)) return Routing::Replaced;
       pool_ = shardPool(fanout_->shards[0]);
       return Routing::Link;
     }
@@ -276,8 +277,17 @@ bool MysqlClient::startFanout(const router::Route& r, const router::StatementFac
           "SUM, MIN and MAX, GROUP BY with ORDER BY or LIMIT, ORDER BY of more than result "
           "columns), which shardpool does not do for MySQL yet");
   }
-  // The whole message as the client framed it (one packet, or several for a long one).
+  // The whole message as the client framed it (one packet, or several for a long one); with an
+  // OFFSET, each shard runs LIMIT offset + n instead, and the offset is skipped here.
   fan.command.assign(my::asText(message));
+  if (fan.order && fan.order->offset > 0) {
+    const OrderSpec& o = *fan.order;
+    std::string text = fmt::format("{}LIMIT {}{}", sql.substr(0, o.limitBegin),
+                                   o.offset + o.limit.value_or(0), sql.substr(o.limitEnd));
+    my::Writer w;
+    my::putQuery(w, text);
+    fan.command = w.take();
+  }
   fan.shards = r.shards;
   if (ShardRouter::Database* d = routedDatabase())
     for (uint32_t shard : r.shards) fan.names.push_back(shardLabel(d->map, shard));
@@ -342,10 +352,9 @@ void MysqlClient::fanoutPacket(my::Bytes packet, my::Bytes payload, my::PacketKi
     if (kind == my::PacketKind::Continuation) {
       f.uncombinable = true;  // a row over 16 MiB is not held
     } else if (f.order->items.empty()) {
-      if (!f.order->limit || f.rowsSent < *f.order->limit) {
+      uint64_t n = f.rowsSeen++;
+      if (n >= f.order->offset && (!f.order->limit || n - f.order->offset < *f.order->limit))
         forward();
-        ++f.rowsSent;
-      }
     } else if (f.heldBytes + payload.size() > kMaxHeldBytes) {
       f.uncombinable = true;
     } else if (!f.uncombinable) {
@@ -500,8 +509,10 @@ void MysqlClient::sendHeldRows(Fanout& f) {
   });
   if (!comparable)
     return fail("values that are not numbers or dates (text sorts by its collation)");
-  size_t count = f.order->limit ? std::min<uint64_t>(*f.order->limit, rows.size()) : rows.size();
-  for (size_t i = 0; i < count; ++i) {
+  size_t from = std::min<uint64_t>(f.order->offset, rows.size());
+  size_t count = rows.size() - from;
+  if (f.order->limit) count = std::min<uint64_t>(*f.order->limit, count);
+  for (size_t i = from; i < from + count; ++i) {
     my::Writer w;
     w.packet(f.seq++, my::asBytes(f.held[rows[i].index]));
     f.out.append(w.data());

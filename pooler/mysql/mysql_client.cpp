@@ -103,9 +103,15 @@ void MysqlClient::readInput() {
       continue;
     }
     if (!server_) {
-      if (answerLocally(payload, m.firstSequenceId) ||
-          routeCommand(message, payload, m.firstSequenceId) == Routing::Answered) {
+      if (answerLocally(payload, m.firstSequenceId)) {
         pos += m.totalSize;
+        continue;
+      }
+      Routing routing = routeCommand(message, payload, m.firstSequenceId);
+      if (routing == Routing::Answered || routing == Routing::Replaced) {
+        pos += m.totalSize;
+        // A fanout's own text runs in its place, next.
+        if (routing == Routing::Replaced) in_.insert(pos, fanout_->command);
         continue;
       }
       // Transaction pooling: the command waits in in_ for a server (linked at once when one

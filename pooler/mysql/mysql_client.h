@@ -135,6 +135,7 @@ class MysqlClient final : public ClientSession {
     Answered,  // answered here (a hint SET, a deferred BEGIN, a refusal): on to the next
     Link,      // pool_ is the pool to ask (no server linked), or the linked one serves it
     Reroute,   // the linked server (outside a transaction) was released: route it again
+    Replaced,  // a fanout runs another text in its place (fanout_->command): send that next
   };
   // No server linked: picks pool_ for the command waiting first (its shard's primary, or a
   // replica for a read with read_from), or answers it.
@@ -249,7 +250,7 @@ class MysqlClient final : public ClientSession {
     std::vector<std::string> columnNames;  // of the first shard's result
     std::vector<std::string> held;         // row payloads
     size_t heldBytes = 0;
-    uint64_t rowsSent = 0;
+    uint64_t rowsSeen = 0;  // LIMIT without ORDER BY: gathered rows so far
   };
   // The end of a fanout that holds rows: sorted and cut (ORDER BY), else why not, as an ERR.
   void sendHeldRows(Fanout& f);

@@ -491,20 +491,44 @@ std::optional<OrderSpec> simpleOrder(std::string_view sql) {
       spec.items.push_back(std::move(item));
     } while (cur.at(',') && ++cur.i);
   }
-  size_t save = cur.i;
-  if (equalsWord(cur.word(), "LIMIT")) {
+  auto number = [&]() -> std::optional<uint64_t> {
     std::string_view n = cur.word();
     uint64_t v = 0;
-    if (n.empty() || n.size() > 18) return std::nullopt;
+    if (n.empty() || n.size() > 15) return std::nullopt;
     for (char ch : n) {
       if (ch < '0' || ch > '9') return std::nullopt;
       v = v * 10 + static_cast<uint64_t>(ch - '0');
     }
-    spec.limit = v;
+    return v;
+  };
+  cur.skipSpace();
+  size_t save = cur.i;
+  if (equalsWord(cur.word(), "LIMIT")) {
+    spec.limitBegin = save;
+    std::optional<uint64_t> n = number();
+    if (!n) return std::nullopt;
+    spec.limit = n;
+    if (cur.at(',')) {  // LIMIT offset, count
+      ++cur.i;
+      std::optional<uint64_t> count = number();
+      if (!count) return std::nullopt;
+      spec.offset = *n;
+      spec.limit = count;
+    } else {
+      size_t before = cur.i;
+      if (equalsWord(cur.word(), "OFFSET")) {
+        std::optional<uint64_t> offset = number();
+        if (!offset) return std::nullopt;
+        spec.offset = *offset;
+      } else {
+        cur.i = before;
+      }
+    }
+    spec.limitEnd = cur.i;
   } else {
     cur.i = save;
   }
-  // Nothing else may follow (an OFFSET, a `LIMIT m, n`, FOR UPDATE, ...).
+  // Nothing else may follow (FOR UPDATE, INTO, ...).
   if (!cur.atEnd()) return std::nullopt;
   return spec;
 }

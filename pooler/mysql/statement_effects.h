@@ -65,8 +65,8 @@ bool combineAggregate(Aggregate a, std::optional<std::string>& acc,
 // A SELECT that needs no merging but for a trailing ORDER BY and/or LIMIT n: rows from several
 // shards are then sorted and cut by shardpool. ORDER BY items are result columns, named (a
 // column name or alias, matched without regard to case; a qualified name by its last part) or
-// numbered (1-based), each ASC or DESC. Nothing before ORDER BY may need merging (GROUP BY,
-// DISTINCT, aggregates, ...); OFFSET is not taken. nullopt for anything else.
+// numbered (1-based), each ASC or DESC; LIMIT n [OFFSET m] or LIMIT m, n. Nothing before
+// ORDER BY may need merging (GROUP BY, DISTINCT, aggregates, ...). nullopt for anything else.
 struct OrderItem {
   std::string name;     // empty: `position`
   size_t position = 0;  // 1-based, with an empty name
@@ -75,6 +75,10 @@ struct OrderItem {
 struct OrderSpec {
   std::vector<OrderItem> items;
   std::optional<uint64_t> limit;
+  uint64_t offset = 0;  // LIMIT n OFFSET m, or LIMIT m, n
+  // Where the LIMIT clause is in the text (begin, end), for running it on each shard as
+  // LIMIT offset + n: a shard cannot know which of its rows the others' push past the offset.
+  size_t limitBegin = 0, limitEnd = 0;
 };
 std::optional<OrderSpec> simpleOrder(std::string_view sql);
 
