@@ -70,6 +70,8 @@ same("SELECT cat, COUNT(*), SUM(price), MIN(made), MAX(id) FROM items GROUP BY c
      ordered=True)
 same("SELECT made, COUNT(*) FROM items WHERE cat = 2 GROUP BY made", ordered=True)
 same("SELECT cat AS c, MAX(price) AS top FROM items GROUP BY c", ordered=True)
+same("SELECT DISTINCT cat FROM items")
+same("SELECT DISTINCT cat, made FROM items WHERE price > 300")
 same("SELECT id, price FROM items ORDER BY price DESC, id LIMIT 15", ordered=True)
 same("SELECT id, made FROM items ORDER BY made, id", ordered=True)
 same("SELECT * FROM items ORDER BY 1 DESC LIMIT 5", ordered=True)

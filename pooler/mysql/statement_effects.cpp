@@ -552,6 +552,10 @@ std::optional<int> compareValues(const std::optional<std::string_view>& a,
 std::optional<Grouping> simpleGrouping(std::string_view sql) {
   Cursor cur{sql};
   if (!equalsWord(cur.word(), "SELECT")) return std::nullopt;
+  // SELECT DISTINCT a, b: every column is a group column (GROUP BY a, b).
+  size_t afterSelect = cur.i;
+  bool distinct = equalsWord(cur.word(), "DISTINCT");
+  if (!distinct) cur.i = afterSelect;
   Grouping g;
   std::vector<std::string_view> names, aliases;  // per column (no name for an aggregate)
   for (;;) {
@@ -613,6 +617,14 @@ std::optional<Grouping> simpleGrouping(std::string_view sql) {
   Clauses c = topLevelClauses(sql, cur.i);
   bool anyGroupColumn = false;
   for (const auto& column : g.columns) anyGroupColumn = anyGroupColumn || !column;
+  if (distinct) {
+    if (c.groupList != std::string_view::npos || needsMerge(sql.substr(cur.i))) return std::nullopt;
+    for (size_t k = 0; k < g.columns.size(); ++k) {
+      if (g.columns[k]) return std::nullopt;  // DISTINCT with aggregates: not merged
+      g.groupBy.push_back(k);
+    }
+    return g;
+  }
   if (c.groupList == std::string_view::npos) {
     if (anyGroupColumn || needsMerge(sql.substr(cur.i))) return std::nullopt;
     return g;

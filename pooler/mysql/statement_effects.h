@@ -92,7 +92,8 @@ std::optional<int> compareValues(const std::optional<std::string_view>& a,
 // columns (a column name, qualified or not, with an optional alias) and COUNT/SUM/MIN/MAX calls
 // (not DISTINCT inside), with GROUP BY naming exactly the group columns (by name, alias or
 // position) when there are any, and nothing else that would need merging (HAVING, ORDER BY,
-// LIMIT, DISTINCT, ...). Per select-list column: its aggregate, or nullopt for a group column;
+// LIMIT, ...); or SELECT DISTINCT of columns only, grouped by all of them. Per select-list
+// column: its aggregate, or nullopt for a group column;
 // `groupBy` lists the group columns (0-based) in GROUP BY order. nullopt for anything else.
 struct Grouping {
   std::vector<std::optional<Aggregate>> columns;

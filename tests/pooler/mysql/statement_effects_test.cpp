@@ -144,6 +144,12 @@ TEST_CASE("simpleGrouping: aggregates alone, or by group columns", "[mysql][pinn
   CHECK_FALSE(simpleGrouping("SELECT COUNT(*) FROM t LIMIT 1"));
   CHECK_FALSE(simpleGrouping("SELECT COUNT(*)"));
   CHECK_FALSE(simpleGrouping("SELECT DISTINCT x FROM t GROUP BY x"));
+  g = simpleGrouping("SELECT DISTINCT cat, t.made AS m FROM t WHERE a = 1");
+  REQUIRE(g);
+  CHECK(g->columns == std::vector<std::optional<A>>{std::nullopt, std::nullopt});
+  CHECK(g->groupBy == std::vector<size_t>{0, 1});
+  CHECK_FALSE(simpleGrouping("SELECT DISTINCT cat, COUNT(*) FROM t"));
+  CHECK_FALSE(simpleGrouping("SELECT DISTINCT cat FROM t ORDER BY cat"));
   CHECK_FALSE(simpleGrouping("SELECT COUNT(*) FROM t UNION SELECT COUNT(*) FROM u"));
   CHECK_FALSE(simpleGrouping("SELECT id, v FROM t"));  // nothing to combine
 }
