@@ -24,7 +24,7 @@
 
 #include "pooler/mysql/client_login.h"
 #include "pooler/mysql/session_vars.h"
-#include "pooler/mysql/statement_effects.h"
+#include "pooler/mysql/shard_merge.h"
 #include "pooler/protocol/mysql_result_tracker.h"
 #include "pooler/session/client_session.h"
 #include "pooler/sharding/shard_router.h"
@@ -151,6 +151,7 @@ class MysqlClient final : public ClientSession {
   // Acts on a Local or refused route; true when answered.
   bool answerRoute(const router::Route& r, const router::StatementFacts& f, uint8_t sequenceId);
   Pool* shardPool(uint32_t shard);
+  static std::string shardName(const router::ShardMap& map, uint32_t shard);  // "\"eu\"" or "1"
   // Starts running the command in `message` on every shard of `r` in turn (a write broadcast,
   // or a read whose rows need no merging); false (the client told why) when it cannot.
   bool startFanout(const router::Route& r, const router::StatementFacts& f,
