@@ -170,6 +170,10 @@ MysqlClient::Routing MysqlClient::routeCommand(my::Bytes message, my::Bytes payl
     pool_ = shardPool(fanout_->shards[fanout_->at]);
     return Routing::Link;
   }
+  if (!sharded_ && readFrom_ == config::ReadFrom::Primary) {
+    pool_ = primaryPool_ ? primaryPool_ : pool_;  // one pool: nothing to route
+    return Routing::Link;
+  }
   ShardRouter::Database* d = transactionPooling_ ? routedDatabase() : nullptr;
   if (!d || d->map.shardCount <= 1) {
     choosePool(payload, 0);

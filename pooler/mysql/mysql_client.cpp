@@ -274,14 +274,19 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
     }
   }
   if (transactionLost_ && answerLostTransaction(payload, sequenceId)) return;
-  inFlightCannotCommit_ = false;
-  if (command == static_cast<uint8_t>(my::Command::Query)) {
-    inFlightCannotCommit_ = cannotCommit(my::asText(payload.subspan(1)));
-  } else if (command == static_cast<uint8_t>(my::Command::StmtExecute)) {
+  // Read only when the server is lost inside a transaction (serverLost): outside one there is
+  // none to lose, and the text is not scanned for it.
+  auto cannotCommitIt = [&] {
+    if (command == static_cast<uint8_t>(my::Command::Query))
+      return cannotCommit(my::asText(payload.subspan(1)));
+    if (command != static_cast<uint8_t>(my::Command::StmtExecute)) return false;
     auto id = my::statementIdOf(payload);
     auto it = id ? statements_.find(*id) : statements_.end();
-    inFlightCannotCommit_ = it != statements_.end() && cannotCommit(it->second.sql);
-  }
+    return it != statements_.end() && cannotCommit(it->second.sql);
+  };
+  inFlightCannotCommit_ = transactionPooling_ &&
+                          (server_->statusFlags() & my::kServerStatusInTrans) != 0 &&
+                          cannotCommitIt();
   if (onStatementCommand(message, payload, sequenceId)) return;
   switch (server_->beginCommand(payload)) {
     case my::TrackStatus::More:
