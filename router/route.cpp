@@ -122,17 +122,36 @@ std::string pinnedTables(const StatementFacts& facts, const ShardMap& map) {
   return out;
 }
 
+// How the database's clients write the session hints and statement parameters.
+struct Wording {
+  std::string_view shardHint;  // the session's shard hint, as SET names it
+  std::string_view keyHint;    // the session's sharding key hint
+  std::string_view clearShard;  // the statement that clears the shard hint
+  std::string_view param;       // a statement parameter, in the client's SQL
+  std::string_view dialect;     // "PostgreSQL" / "MySQL", for "if it is valid ..."
+};
+
+const Wording& wording(const ShardMap& map) {
+  static constexpr Wording kPostgres{"shardpool.shard", "shardpool.sharding_key",
+                                     "RESET shardpool.shard", "$n", "PostgreSQL"};
+  static constexpr Wording kMysql{"@shardpool_shard", "@shardpool_sharding_key",
+                                  "SET @shardpool_shard = NULL", "?", "MySQL"};
+  return map.protocol == config::Protocol::MySql ? kMysql : kPostgres;
+}
+
 std::string hintUsage(const ShardMap& map) {
+  const Wording& w = wording(map);
   return fmt::format(
-      "shardpool.shard (or /* shard: N */) takes a shard number from 0 to {}: {}; "
-      "shardpool.sharding_key (or /* sharding_key: K */) takes a value of the sharding key",
-      map.shardCount - 1, shardsOfDatabase(map));
+      "{} (or /* shard: N */) takes a shard number from 0 to {}: {}; "
+      "{} (or /* sharding_key: K */) takes a value of the sharding key",
+      w.shardHint, map.shardCount - 1, shardsOfDatabase(map), w.keyHint);
 }
 
 // "shardpool.shard =" / "comment hint shard:", to be followed by the value.
-std::string_view hintName(RouteSource source, bool key) {
+std::string hintName(RouteSource source, bool key, const ShardMap& map) {
   if (source == RouteSource::SessionHint) {
-    return key ? "shardpool.sharding_key =" : "shardpool.shard =";
+    const Wording& w = wording(map);
+    return fmt::format("{} =", key ? w.keyHint : w.shardHint);
   }
   return key ? "comment hint sharding_key:" : "comment hint shard:";
 }
@@ -224,14 +243,19 @@ KeyStatus shardOfKey(const KeyValue& key, const ShardMap& map, uint32_t& shard, 
 // The value of a key written as $n, from the statement's parameters: Ok with `key` set (it may
 // view the message), Unknown (no parameters, NULL, a form that says nothing about the key), or
 // Refused.
-KeyStatus paramKey(const KeyRef& ref, const StatementParams* params, KeyValue& key,
-                   Route& refusal, const auto& what) {
+KeyStatus paramKey(const KeyRef& ref, const StatementParams* params, const ShardMap& map,
+                   KeyValue& key, Route& refusal, const auto& what) {
   auto index = static_cast<size_t>(ref.paramIndex);
   if (params == nullptr || ref.paramIndex < 0 || index >= params->values.size()) {
     return KeyStatus::Unknown;
   }
   const ParamValue& p = params->values[index];
-  auto describe = [&] { return fmt::format("bind parameter ${} for {}", index + 1, what()); };
+  // PostgreSQL's parameters are numbered ($2); MySQL's are the n-th `?`.
+  auto describe = [&] {
+    return map.protocol == config::Protocol::MySql
+               ? fmt::format("parameter {} (?) for {}", index + 1, what())
+               : fmt::format("bind parameter ${} for {}", index + 1, what());
+  };
   using Form = ParamValue::Form;
   if (ref.isText) {
     if (p.form == Form::Text || p.form == Form::Untyped) {
@@ -304,7 +328,7 @@ class ShardSet {
 // The shard a shardpool.sharding_key hint names, read as map.hintKeyType.
 KeyStatus hintKeyShard(const std::string& text, RouteSource source, const ShardMap& map,
                        uint32_t& shard, Route& refusal) {
-  auto what = [&] { return fmt::format("{} {}", hintName(source, true), quoted(text)); };
+  auto what = [&] { return fmt::format("{} {}", hintName(source, true, map), quoted(text)); };
   KeyValue key = KeyValue::ofText(text);
   if (map.hintKeyType == KeyKind::Integer) {
     int64_t v = 0;
@@ -313,8 +337,8 @@ KeyStatus hintKeyShard(const std::string& text, RouteSource source, const ShardM
       refusal = int8Refusal(
           status, text, what(),
           fmt::format("the sharded tables of database \"{}\" have integer keys: give an integer, "
-                      "e.g. SET shardpool.sharding_key = 42",
-                      map.database));
+                      "e.g. SET {} = 42",
+                      map.database, wording(map).keyHint));
       return KeyStatus::Refused;
     }
     key = KeyValue::ofInteger(v);
@@ -325,12 +349,12 @@ KeyStatus hintKeyShard(const std::string& text, RouteSource source, const ShardM
 Route shardHintRoute(uint32_t shard, RouteSource source, const ShardMap& map, bool write) {
   if (shard >= map.shardCount) {
     return refuse(RefusalReason::InvalidKey,
-                  fmt::format("{} {} is out of range: {}", hintName(source, false), shard,
+                  fmt::format("{} {} is out of range: {}", hintName(source, false, map), shard,
                               shardsOfDatabase(map)),
                   source == RouteSource::SessionHint
-                      ? fmt::format("SET shardpool.shard to a number from 0 to {}, or RESET "
-                                    "shardpool.shard",
-                                    map.shardCount - 1)
+                      ? fmt::format("SET {} to a number from 0 to {}, or {}",
+                                    wording(map).shardHint, map.shardCount - 1,
+                                    wording(map).clearShard)
                       : fmt::format("use a shard number from 0 to {}", map.shardCount - 1));
   }
   return one(shard, source, write);
@@ -373,11 +397,12 @@ Route unkeyedWrite(const StatementFacts& facts, const ShardMap& map, bool write)
                     fmt::format("INSERT into sharded {} without a usable value for the sharding "
                                 "key: shardpool cannot tell which shard the row belongs to",
                                 tables),
-                    fmt::format("list {} in the column list with a literal or a $n parameter "
+                    fmt::format("list {} in the column list with a literal or a {} parameter "
                                 "that is not NULL (not DEFAULT, an expression or INSERT ... "
                                 "SELECT), or route the statement with /* shard: N */ or SET "
-                                "shardpool.sharding_key",
-                                keyColumn(facts, map)));
+                                "{}",
+                                keyColumn(facts, map), wording(map).param,
+                                wording(map).keyHint));
     case StatementKind::Update:
     case StatementKind::Delete:
     case StatementKind::Select:
@@ -412,8 +437,9 @@ Route unkeyedWrite(const StatementFacts& facts, const ShardMap& map, bool write)
                             "FROM, MERGE and other writing utility statements are not split "
                             "into rows per shard",
                             tables),
-                "send it to each shard in turn with SET shardpool.shard = N (COPY: only the "
-                "rows of that shard), or use INSERT/UPDATE with the key");
+                fmt::format("send it to each shard in turn with SET {} = N (COPY: only the "
+                            "rows of that shard), or use INSERT/UPDATE with the key",
+                            wording(map).shardHint));
 }
 
 Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const StatementParams* params,
@@ -445,7 +471,7 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const State
     for (const KeyRef& ref : alternatives) {
       KeyValue key = ref.value();
       KeyStatus status = KeyStatus::Ok;
-      if (ref.source == KeyRef::Source::Param) status = paramKey(ref, params, key, refusal, what);
+      if (ref.source == KeyRef::Source::Param) status = paramKey(ref, params, map, key, refusal, what);
       uint32_t shard = 0;
       if (status == KeyStatus::Ok) status = shardOfKey(key, map, shard, refusal, what);
       if (status == KeyStatus::Refused) return refusal;
@@ -485,8 +511,9 @@ Route shardedRoute(const StatementFacts& facts, const ShardMap& map, const State
                               "must go to a single shard",
                               shardedTables(facts, map), facts.multiRowInsert ? "rows" : "keys",
                               shardLabels(map, sorted)),
-                  "send one INSERT per shard, or route each one with "
-                  "SET shardpool.sharding_key / /* sharding_key: K */");
+                  fmt::format("send one INSERT per shard, or route each one with "
+                              "SET {} / /* sharding_key: K */",
+                              wording(map).keyHint));
   }
   return all(std::move(sorted), RouteSource::Key, write);
 }
@@ -537,6 +564,7 @@ ShardMap buildShardMap(const config::Database& db) {
     for (const config::Shard& s : db.shards) map.shardNames.push_back(s.name);
   }
   map.function = db.shardingFunction;
+  map.protocol = db.protocol;
   map.defaultShard = db.defaultShard;
   map.allowUnkeyedWrites = db.allowUnkeyedWrites;
   // Names: the config's spelling is already the router's (a name without an upper-case letter
@@ -611,9 +639,9 @@ Route route(const StatementFacts& facts, const ShardMap& map, const SessionHints
                               "which shard it belongs to, and database \"{}\" has no "
                               "default_shard",
                               facts.parseError, map.database),
-                  fmt::format("if it is valid PostgreSQL, add /* shard: N */ to it (N from 0 to "
-                              "{}), or SET shardpool.shard = N before it",
-                              map.shardCount - 1));
+                  fmt::format("if it is valid {}, add /* shard: N */ to it (N from 0 to "
+                              "{}), or SET {} = N before it",
+                              wording(map).dialect, map.shardCount - 1, wording(map).shardHint));
   }
   return automaticRoute(facts, map, params, write);
 }

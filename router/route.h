@@ -75,6 +75,9 @@ struct ShardMap {
   // ShardingFunction::Directory: the map (not owned; outlives the ShardMap that points to it).
   // Null: directory keys are refused (55000) until the caller sets it.
   const KeyLookup* directory = nullptr;
+  // The database's protocol: refusals name the hints and parameters as its clients write them
+  // (PostgreSQL: SET shardpool.shard, $1; MySQL: SET @shardpool_shard, ?).
+  config::Protocol protocol = config::Protocol::Postgres;
 };
 
 // The ShardMap of a database (its directory pointer left null: the caller sets it). An unsharded

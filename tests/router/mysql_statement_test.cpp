@@ -607,6 +607,7 @@ const ShardMap& twoShards() {
   static const ShardMap m = [] {
     config::Database db;
     db.name = "app";
+    db.protocol = config::Protocol::MySql;
     for (const char* name : {"s0", "s1"}) {
       config::Shard s;
       s.name = name;
@@ -700,6 +701,52 @@ TEST_CASE("mysql: route() places MySQL statements", "[router][mysql_statement]")
   CHECK(r.kind == RouteKind::Refuse);
   r = routeOf("/* shard: 0 */ DELETE FROM orders WHERE");  // ... unless a hint places it
   CHECK(r.kind == RouteKind::One);
+}
+
+TEST_CASE("mysql: refusals name hints and parameters as MySQL clients write them",
+          "[router][mysql_statement]") {
+  auto mentionsPostgres = [](const Route& r) {
+    std::string all = r.message + " " + r.hint;
+    return all.find("shardpool.") != std::string::npos || all.find('$') != std::string::npos ||
+           all.find("RESET") != std::string::npos || all.find("PostgreSQL") != std::string::npos;
+  };
+  Route r = routeOf("SET @shardpool_shard = 7");
+  REQUIRE(r.kind == RouteKind::Refuse);
+  CHECK(r.message.find("@shardpool_shard =") != std::string::npos);
+  CHECK(r.hint.find("SET @shardpool_shard = NULL") != std::string::npos);
+  CHECK_FALSE(mentionsPostgres(r));
+
+  r = routeOf("SET @shardpool_sharding_key = 'abc'");
+  REQUIRE(r.kind == RouteKind::Refuse);
+  CHECK(r.hint.find("SET @shardpool_sharding_key = 42") != std::string::npos);
+  CHECK_FALSE(mentionsPostgres(r));
+
+  r = routeOf("INSERT INTO orders (total) VALUES (1)");
+  REQUIRE(r.kind == RouteKind::Refuse);
+  CHECK(r.hint.find("a ? parameter") != std::string::npos);
+  CHECK_FALSE(mentionsPostgres(r));
+
+  r = routeOf("INSERT INTO orders (customer_id) VALUES (1), (2)");
+  REQUIRE(r.kind == RouteKind::Refuse);
+  CHECK(r.hint.find("SET @shardpool_sharding_key") != std::string::npos);
+  CHECK_FALSE(mentionsPostgres(r));
+
+  // A `?` whose value is no integer: the parameter is named by its position among the `?`s.
+  StatementParams params;
+  ParamValue v;
+  v.form = ParamValue::Form::Text;
+  v.bytes = "x1";
+  params.values = {v};
+  r = routeOf("SELECT * FROM orders WHERE customer_id = ?", &params);
+  REQUIRE(r.kind == RouteKind::Refuse);
+  CHECK(r.message.find("parameter 1 (?)") != std::string::npos);
+  CHECK_FALSE(mentionsPostgres(r));
+
+  r = routeOf("DELETE FROM orders WHERE");
+  REQUIRE(r.kind == RouteKind::Refuse);
+  CHECK(r.hint.find("valid MySQL") != std::string::npos);
+  CHECK(r.hint.find("SET @shardpool_shard = N") != std::string::npos);
+  CHECK_FALSE(mentionsPostgres(r));
 }
 
 }  // namespace
