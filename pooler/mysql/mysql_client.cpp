@@ -53,7 +53,9 @@ MysqlClient::~MysqlClient() = default;
 void MysqlClient::onStarted() {
   Endpoint peer, local;
   std::string host = endpoints(peer, local) ? peer.host : std::string("localhost");
-  login_.emplace(auth::mysqlScramble(), static_cast<uint32_t>(id()), std::move(host));
+  // Its connection id is its cancel registry entry's: the id another client's KILL names.
+  takeCancelKey();
+  login_.emplace(auth::mysqlScramble(), cancelPid_, std::move(host));
   my::Writer w;
   login_->greet(w, kServerVersion, worker().runtime().acceptTls() != nullptr,
                 worker().runtime().config()->general.mysqlCachingSha2);
@@ -101,6 +103,14 @@ void MysqlClient::readInput() {
         return;
       }
       continue;
+    }
+    if (!payload.empty() && payload[0] == static_cast<uint8_t>(my::Command::Query)) {
+      // The ids in KILL are shardpool's: never a server's business.
+      if (auto kill = killStatement(my::asText(payload.subspan(1)))) {
+        pos += m.totalSize;
+        if (!answerKill(*kill, m.firstSequenceId)) return;  // closed
+        continue;
+      }
     }
     if (!server_) {
       if (answerLocally(payload, m.firstSequenceId)) {
@@ -216,6 +226,7 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   if (login_->provenStage1())
     MysqlEngine::of(worker()).learnStage1(*pool_, *login_->provenStage1());
   login_.reset();
+  worker().runtime().cancels().setOwner(cancelPid_, user_);
   log::info(who(), "login accepted");
   askPool();
   return state_ != State::Closing;
@@ -422,7 +433,7 @@ void MysqlClient::startChangeUser(my::Bytes payload, uint8_t sequenceId) {
   resetSession();
   Endpoint peer, local;
   std::string host = endpoints(peer, local) ? peer.host : std::string("localhost");
-  login_.emplace(auth::mysqlScramble(), static_cast<uint32_t>(id()), std::move(host));
+  login_.emplace(auth::mysqlScramble(), cancelPid_, std::move(host));
   my::Writer w;
   if (login_->changeUser(payload, sequenceId, capabilities_, w) != MysqlClientLogin::Status::Continue) {
     login_.reset();
@@ -693,6 +704,56 @@ void MysqlClient::terminate(std::string_view, std::string_view message, std::str
   else
     sendErr(0, 1927, "70100", message);
   close(reason);
+}
+
+bool MysqlClient::answerKill(const KillStatement& kill, uint8_t sequenceId) {
+  if (!kill.supported) {
+    sendErr(sequenceId + 1, 1235, "42000",
+            "This version of shardpool doesn't yet support this KILL: use KILL [CONNECTION | "
+            "QUERY] <connection id>, the id of a client of shardpool");
+    return true;
+  }
+  if (kill.id == cancelPid_) {
+    // Its own connection, as MariaDB answers it.
+    if (kill.query) {
+      sendErr(sequenceId + 1, 1317, "70100", "Query execution was interrupted");
+      return true;
+    }
+    sendErr(sequenceId + 1, 1927, "08S01", "Connection was killed");
+    close("KILL of its own connection");
+    return false;
+  }
+  auto outcome = kill.id > UINT32_MAX
+                     ? CancelRegistry::Kill::Unknown
+                     : worker().runtime().cancels().kill(worker(), static_cast<uint32_t>(kill.id),
+                                                         user_, !kill.query);
+  switch (outcome) {
+    case CancelRegistry::Kill::Unknown:
+      sendErr(sequenceId + 1, 1094, "HY000", fmt::format("Unknown thread id: {}", kill.id));
+      break;
+    case CancelRegistry::Kill::NotOwner:
+      sendErr(sequenceId + 1, 1095, "HY000",
+              fmt::format("You are not owner of thread {}", kill.id));
+      break;
+    case CancelRegistry::Kill::Sent:
+      log::info(who(), "KILL {}{} sent", kill.query ? "QUERY " : "", kill.id);
+      sendOk(sequenceId + 1, server_ ? server_->statusFlags() : my::kServerStatusAutocommit);
+      break;
+  }
+  return true;
+}
+
+void MysqlClient::killRequested(bool wholeConnection) {
+  if (state_ == State::Closing) return;
+  log::info(who(), "KILL {}from another client", wholeConnection ? "" : "QUERY ");
+  // A statement on several shards runs shard after shard: it is not interrupted.
+  if (server_ && !fanout_ && server_->clientCommandRunning()) server_->killQuery();
+  if (wholeConnection) close("killed by KILL from another client");
+}
+
+void MysqlClient::killDone() {
+  releaseIfDone();
+  if (state_ == State::Active && !in_.empty()) readInput();
 }
 
 void MysqlClient::closeIfIdle() {

@@ -25,6 +25,7 @@
 #include "pooler/mysql/client_login.h"
 #include "pooler/mysql/session_vars.h"
 #include "pooler/mysql/shard_merge.h"
+#include "pooler/mysql/statement_effects.h"
 #include "pooler/protocol/mysql_result_tracker.h"
 #include "pooler/session/client_session.h"
 #include "pooler/sharding/shard_router.h"
@@ -89,6 +90,9 @@ class MysqlClient final : public ClientSession {
   void terminate(std::string_view sqlstate, std::string_view message,
                  std::string_view reason) override;
   void cancelRequested() override {}
+  void killRequested(bool wholeConnection) override;
+  // The KILL QUERY its server sent for it was answered: the server is free again.
+  void killDone();
   bool waitingForServer() const override { return state_ == State::WaitServer; }
   void serverWithdrawn() override;
   void serverFailed(std::string_view reason, std::string_view sqlstate = "08006") override;
@@ -119,6 +123,8 @@ class MysqlClient final : public ClientSession {
   // Transaction pooling, no server linked: a command shardpool answers itself (true).
   bool answerLocally(protocol::mysql::Bytes payload, uint8_t sequenceId);
   // A result set of one row: its last insert id, in the text or the binary protocol.
+  // Its KILL statement (an id of shardpool's), answered here; false when the client was closed.
+  bool answerKill(const KillStatement& kill, uint8_t sequenceId);
   void sendLastInsertId(uint8_t sequenceId, std::string_view columnName, bool binary);
   void sendOk(uint8_t sequenceId,
               uint16_t statusFlags = protocol::mysql::kServerStatusAutocommit);

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "pooler/mysql/kill_sender.h"
 #include "pooler/mysql/mysql_client.h"
 #include "pooler/mysql/mysql_engine.h"
 #include "pooler/net/log.h"
@@ -101,6 +102,7 @@ bool MysqlServer::tryNextHost(std::string_view reason) {
 
 void MysqlServer::connectAddress(const sockaddr* addr) {
   setState(State::Connecting);
+  std::memcpy(&addr_, addr, addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
   if (int rc = connectTo(addr); rc != 0) {
     std::string reason = fmt::format("connect failed: {}", uv_strerror(rc));
     if (!tryNextHost(reason)) fail(reason);
@@ -116,31 +118,45 @@ void MysqlServer::onConnected(int status) {
     return;
   }
   setState(State::Authenticating);
-  if (isPlaintext(s.password)) {
-    login_.emplace(s.user, *s.password, s.dbname);
-  } else if (auto stage1 = MysqlEngine::of(worker()).provenStage1(pool_)) {
-    login_.emplace(s.user, *stage1, s.dbname);
-  } else {
-    fail(
-        "no password to log in to the server with: the user's [users] password is mysql.user's "
-        "hash and no client has proved it yet",
-        "28000");
+  std::string error, sqlState;
+  login_ = newLogin(error, sqlState);
+  if (!login_) {
+    fail(error, sqlState);
     return;
   }
   // Session tracking is asked for whatever the client has: shardpool follows the session with
   // it, and takes the entries out of OKs for a client without it.
-  if (s.tlsMode != config::TlsMode::Disable) {
-    if (!s.tls) {
-      fail(fmt::format("TLS to the server is not available: {}", s.tlsError));
-      return;
-    }
-    login_->useTls(true, s.tlsMode >= config::TlsMode::Require);
-  }
   if (MysqlClient* c =
           forClient_ ? dynamic_cast<MysqlClient*>(worker().findClient(forClient_)) : nullptr)
     login_->limitCapabilities((c->capabilities() & ~my::kClientLocalFiles) |  // no LOCAL INFILE
                               my::kClientSessionTrack | my::kClientPsMultiResults);
   startReading();
+}
+
+std::optional<MysqlServerLogin> MysqlServer::newLogin(std::string& error,
+                                                      std::string& sqlState) {
+  const PoolSettings& s = pool_.settings();
+  std::optional<MysqlServerLogin> login;
+  if (isPlaintext(s.password)) {
+    login.emplace(s.user, *s.password, s.dbname);
+  } else if (auto stage1 = MysqlEngine::of(worker()).provenStage1(pool_)) {
+    login.emplace(s.user, *stage1, s.dbname);
+  } else {
+    error =
+        "no password to log in to the server with: the user's [users] password is mysql.user's "
+        "hash and no client has proved it yet";
+    sqlState = "28000";
+    return std::nullopt;
+  }
+  if (s.tlsMode != config::TlsMode::Disable) {
+    if (!s.tls) {
+      error = fmt::format("TLS to the server is not available: {}", s.tlsError);
+      sqlState = "08006";
+      return std::nullopt;
+    }
+    login->useTls(true, s.tlsMode >= config::TlsMode::Require);
+  }
+  return login;
 }
 
 void MysqlServer::onData(Chunk* chunk, size_t len) {
@@ -264,6 +280,7 @@ void MysqlServer::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   log::debug(who_, "logged in to {} (connection id {})", login_->serverVersion(),
              login_->connectionId());
   pool_.hostWorked(hosts_.index());
+  threadId_ = login_->connectionId();
   login_.reset();
   pool_.counters(worker().index()).add(pool_.counters(worker().index()).serverConnects, 1);
   vars_.setSchema(pool_.settings().dbname);
@@ -633,7 +650,41 @@ void MysqlServer::onTlsFailed(const std::string& error) {
   fail(fmt::format("TLS with the server failed: {}", error));
 }
 
+void MysqlServer::killQuery() {
+  if (killing_ || !clientCommandRunning() || threadId_ == 0 || addr_.ss_family == 0) return;
+  std::string error, sqlState;
+  std::optional<MysqlServerLogin> login = newLogin(error, sqlState);
+  if (!login) {
+    log::warn(who_, "cannot send KILL QUERY: {}", error);
+    return;
+  }
+  const PoolSettings& s = pool_.settings();
+  KillTarget target;
+  target.addr = addr_;
+  target.threadId = threadId_;
+  target.host = hosts_.host(s);
+  if (s.tlsMode != config::TlsMode::Disable) target.tls = s.tls;
+  target.verifyHost = s.tlsMode == config::TlsMode::VerifyFull;
+  target.serverId = id();
+  killing_ = true;
+  killSince_ = worker().now();
+  log::info(who_, "KILL QUERY {} for its client's command", threadId_);
+  sendKillQuery(worker(), std::move(target), std::move(*login));
+}
+
+void MysqlServer::killDelivered() {
+  if (!killing_) return;
+  killing_ = false;
+  if (client_ && !busy()) client_->killDone();
+}
+
 void MysqlServer::onTick(Clock::time_point now) {
+  // A KILL that gets no answer: the server's session is in an unknown state.
+  if (killing_ && now - killSince_ >= std::chrono::seconds(10)) {
+    killing_ = false;
+    close("KILL QUERY got no answer within 10 s");
+    return;
+  }
   // shardpool's own commands are short: a server that does not answer one within the bound
   // (server_connect_timeout, else 15 s) is closed, never left holding its slot or its client.
   if (own_ == Own::None) return;

@@ -49,7 +49,15 @@ class MysqlServer final : public ServerLink {
   bool link(MysqlClient* client);
   // A command was sent to it (its first payload): false when it cannot be followed.
   protocol::mysql::TrackStatus beginCommand(protocol::mysql::Bytes payload);
-  bool busy() const { return !tracker_.done() || own_ != Own::None; }
+  // A command in flight, or a KILL of its query not yet answered (killQuery).
+  bool busy() const { return !tracker_.done() || own_ != Own::None || killing_; }
+  // The client's own command is running on it (not shardpool's).
+  bool clientCommandRunning() const { return own_ == Own::None && !tracker_.done(); }
+  // Another client's KILL: stop the client's running command with KILL QUERY from a fresh
+  // connection (kill_sender.h). Until that is answered the server stays busy, so it neither
+  // goes back to the pool nor takes the client's next command.
+  void killQuery();
+  void killDelivered();
   // Its client's command went out (or waits here for its statement to be prepared): the client
   // waits for a reply.
   bool clientAwaitsReply() const {
@@ -108,6 +116,8 @@ class MysqlServer final : public ServerLink {
   // A host of the list could not be reached: on to the next one (true), unless all were tried.
   bool tryNextHost(std::string_view reason);
   void connectAddress(const sockaddr* addr);
+  // The login to the pool's server with its credentials and TLS (nullopt: `error` says why).
+  std::optional<MysqlServerLogin> newLogin(std::string& error, std::string& sqlState);
   // shardpool's own commands: tracking set up after login (and after a reset), the reset
   // itself, and what makes the session a linked client's.
   enum class Own : uint8_t { None, Setup, Reset, Charset, InitDb, Apply, Prepare, SetOption, Begin };
@@ -135,6 +145,10 @@ class MysqlServer final : public ServerLink {
   uint8_t replySeq_ = 1;
   Clock::time_point ownSince_;  // when the own command in flight was sent
   bool tracking_ = false;
+  bool killing_ = false;  // a KILL QUERY for its client's command is on its way
+  Clock::time_point killSince_;
+  sockaddr_storage addr_{};  // where it is connected
+  uint32_t threadId_ = 0;    // the server's id of this connection
   bool loggedIn_ = false;  // after the login's own commands: a reset sends it to the pool
   bool multiStatements_ = false;  // CLIENT_MULTI_STATEMENTS as COM_SET_OPTION last left it
   std::unordered_map<std::string, Prepared> prepared_;

@@ -122,4 +122,77 @@ TransactionWord transactionWord(std::string_view sql) {
   return TransactionWord::None;
 }
 
+std::optional<KillStatement> killStatement(std::string_view sql) {
+  // Cheap test first: every COM_QUERY passes here.
+  size_t start = 0;
+  while (start < sql.size() && std::isspace(static_cast<unsigned char>(sql[start]))) ++start;
+  if (start == sql.size() || (sql[start] != 'k' && sql[start] != 'K' && sql[start] != '/'))
+    return std::nullopt;
+  // The words (and at most one number) of the statement, past comments.
+  std::string_view words[6];
+  size_t count = 0;
+  bool trailing = false;  // something after a `;`
+  bool semicolon = false;
+  for (size_t i = start; i < sql.size();) {
+    char c = sql[i];
+    if (size_t end = skipComment(sql, i); end != i) {
+      i = end;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+      continue;
+    }
+    if (semicolon) {
+      trailing = true;
+      break;
+    }
+    if (c == ';') {
+      semicolon = true;
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    if (identChar(c)) {
+      while (end < sql.size() && identChar(sql[end])) ++end;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      end = skipQuoted(sql, i, c);
+    } else {
+      end = i + 1;  // an operator or a parenthesis: an expression
+    }
+    if (count == std::size(words)) {
+      if (!equalsWord(words[0], "KILL")) return std::nullopt;
+      trailing = true;  // too many words for a KILL shardpool answers
+      break;
+    }
+    words[count++] = sql.substr(i, end - i);
+    i = end;
+  }
+  if (count == 0 || !equalsWord(words[0], "KILL")) return std::nullopt;
+  KillStatement k;
+  if (trailing) {  // KILL with more statements behind it: refused whole
+    k.supported = false;
+    return k;
+  }
+  size_t at = 1;
+  if (at < count && (equalsWord(words[at], "HARD") || equalsWord(words[at], "SOFT"))) ++at;
+  if (at < count && equalsWord(words[at], "CONNECTION")) {
+    ++at;
+  } else if (at < count && equalsWord(words[at], "QUERY")) {
+    k.query = true;
+    ++at;
+  }
+  auto number = [](std::string_view w, uint64_t& out) {
+    if (w.empty() || w.size() > 19) return false;
+    out = 0;
+    for (char c : w) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return true;
+  };
+  if (at + 1 != count || !number(words[at], k.id)) k.supported = false;
+  return k;
+}
+
 }  // namespace shardpool::pooler

@@ -47,4 +47,15 @@ bool isRollback(std::string_view sql);
 enum class TransactionWord : uint8_t { None, Begin, Commit, Rollback };
 TransactionWord transactionWord(std::string_view sql);
 
+// KILL [HARD | SOFT] [CONNECTION | QUERY] <id> alone (an optional `;`): the client connection
+// ids are shardpool's (the greeting's), so shardpool answers it (CancelRegistry::kill).
+// `supported` is false for the forms it cannot map to one of its clients: KILL QUERY ID <query
+// id>, KILL ... USER <name>, an id that is not a plain number.
+struct KillStatement {
+  bool query = false;  // QUERY: the running statement only; else the whole connection
+  bool supported = true;
+  uint64_t id = 0;
+};
+std::optional<KillStatement> killStatement(std::string_view sql);
+
 }  // namespace shardpool::pooler

@@ -49,6 +49,9 @@ class ClientSession : public Connection {
                          std::string_view reason) = 0;
   // A cancel request with this client's key: cancels its query when one is running.
   virtual void cancelRequested() = 0;
+  // MySQL's KILL from another client of the same user (CancelRegistry::kill): its running
+  // query, or the whole connection.
+  virtual void killRequested(bool wholeConnection) { (void)wholeConnection; }
 
   // Pairing, from the pool and the worker. waitingForServer(): a server handed to this client
   // now would be taken; assignServer() gives it one of its pool's servers (the wait is

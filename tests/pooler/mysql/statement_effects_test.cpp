@@ -98,3 +98,52 @@ TEST_CASE("transactionWord: statements that open or end a transaction", "[mysql]
   CHECK(transactionWord("START SLAVE") == TransactionWord::None);
   CHECK(transactionWord("SELECT 1") == TransactionWord::None);
 }
+
+namespace shardpool::pooler {
+namespace {
+
+TEST_CASE("mysql: killStatement reads the KILL forms shardpool answers", "[mysql_effects]") {
+  auto k = killStatement("KILL 42");
+  REQUIRE(k);
+  CHECK(k->supported);
+  CHECK_FALSE(k->query);
+  CHECK(k->id == 42);
+
+  k = killStatement("  kill query 7 ;  ");
+  REQUIRE(k);
+  CHECK(k->supported);
+  CHECK(k->query);
+  CHECK(k->id == 7);
+
+  k = killStatement("/* from the CLI */ KILL HARD CONNECTION 123456789");
+  REQUIRE(k);
+  CHECK(k->supported);
+  CHECK_FALSE(k->query);
+  CHECK(k->id == 123456789);
+
+  k = killStatement("KILL SOFT QUERY /*x*/ 9");
+  REQUIRE(k);
+  CHECK(k->query);
+  CHECK(k->id == 9);
+
+  // Forms that name no client of shardpool: answered as not supported, never forwarded.
+  for (const char* sql : {"KILL QUERY ID 5", "KILL USER app", "KILL CONNECTION_ID()",
+                          "KILL QUERY 5 + 1", "KILL", "KILL QUERY 'x'",
+                          "KILL 99999999999999999999", "KILL 5; SELECT 1",
+                          "KILL QUERY 5 AND MORE WORDS THAN FIT"}) {
+    INFO(sql);
+    k = killStatement(sql);
+    REQUIRE(k);
+    CHECK_FALSE(k->supported);
+  }
+
+  // Not a KILL first: the usual path.
+  for (const char* sql : {"SELECT 1", "KILLS 5", "kill_me()", "SELECT 1; KILL 5", "",
+                          "/* KILL 5 */ SELECT 1", "killed = 1"}) {
+    INFO(sql);
+    CHECK_FALSE(killStatement(sql));
+  }
+}
+
+}  // namespace
+}  // namespace shardpool::pooler
