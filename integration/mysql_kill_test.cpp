@@ -1,7 +1,8 @@
 // KILL between MySQL clients through shardpool (CancelRegistry::kill, MysqlServer::killQuery,
 // pooler/mysql/kill_sender.h): integration/drivers/mysql_kill.py runs the same KILLs directly
 // against the fixture's MariaDB and through transaction pooling (2 servers, 2 workers), and the
-// two must print the same; then the forms only shardpool refuses, and a server's own id.
+// two must print the same (the mariadb CLI's Ctrl-C, which KILLs from a connection without a
+// database, included); then the forms only shardpool refuses, and a server's own id.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -31,8 +32,8 @@ std::string before(const std::string& out, const std::string& marker) {
 
 }  // namespace
 
-TEST_CASE("mysql kill: KILL QUERY and KILL between clients act as on MariaDB, by shardpool's "
-          "connection ids",
+TEST_CASE("mysql kill: KILL QUERY and KILL between clients (and the CLI's Ctrl-C) act as on "
+          "MariaDB, by shardpool's connection ids",
           "[integration][mysql]") {
   const auto& primary = mariadbPrimary();
   auto run = [&](uint16_t port, bool proxied) {
@@ -47,6 +48,7 @@ TEST_CASE("mysql kill: KILL QUERY and KILL between clients act as on MariaDB, by
   INFO("directly:\n" << direct.all());
   REQUIRE(direct.exitCode == 0);
   REQUIRE(contains(direct.out, "victim error 1317, in time"));
+  REQUIRE(contains(direct.out, "cli ctrl-c: killed True in time\n"));
 
   Proxy proxy(killConfig(primary.port()));
   auto proxied = run(proxy.mysqlPort(), true);
@@ -62,6 +64,7 @@ TEST_CASE("mysql kill: KILL QUERY and KILL between clients act as on MariaDB, by
   CHECK(contains(proxied.out, "server id differs: True\n"));
   CHECK(contains(proxied.out, "a server's id: error 1094\n"));
   CHECK(contains(proxied.out, "its transaction goes on: ok [(29,)] ok []\n"));
+  CHECK(contains(proxied.out, "no database: error 1046\n"));
   CHECK(contains(proxied.out, "\ndone\n"));
   CHECK(proxy.logShows("KILL QUERY"));
 }

@@ -4,6 +4,8 @@ lines before "proxy-only:" must be the same. argv: PORT APP_PASSWORD ADMIN_PASSW
 A client's connection id is the one its greeting gave (PyMySQL's thread_id(), what the mariadb
 CLI sends KILL QUERY for on Ctrl-C); through shardpool it is shardpool's, and KILL names it.
 """
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -86,6 +88,30 @@ print("killed running client:", outcome(d, "SELECT 26"))
 print("own connection:", outcome(killers[2], "KILL %d" % killers[2].thread_id()))
 print("others go on:", outcome(a, "SELECT 27"), outcome(b, "SELECT 28"))
 
+# The mariadb CLI's Ctrl-C: it connects again (without a database) and sends
+# KILL /*!50000 QUERY */ <its connection id>.
+cli = subprocess.Popen(["mariadb", "--no-defaults", "-h127.0.0.1", "-P%d" % PORT, "-usp_app",
+                        "-p" + APP_PASSWORD, "sp_db", "-e", "SELECT SLEEP(20)"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+time.sleep(1.5)
+start = time.time()
+cli.send_signal(signal.SIGINT)
+cli_out, _ = cli.communicate(timeout=30)
+print("cli ctrl-c:", "killed" if "query killed" in cli_out else repr(cli_out),
+      "ERROR 1317" in cli_out, "in time" if time.time() - start < 5 else "slow")
+
+# A connection without a database (as the CLI's KILL connection, mysqladmin): it pings, then
+# picks one with COM_INIT_DB or USE.
+n = pymysql.connect(host="127.0.0.1", port=PORT, user="sp_app", password=APP_PASSWORD,
+                    autocommit=True)
+n.ping()
+print("no database: ping ok")
+n.select_db("sp_db")
+print("COM_INIT_DB:", outcome(n, "SELECT DATABASE(), 30"))
+m = pymysql.connect(host="127.0.0.1", port=PORT, user="sp_app", password=APP_PASSWORD,
+                    autocommit=True)
+print("USE:", outcome(m, "USE sp_db"), outcome(m, "SELECT DATABASE(), 31"))
+
 print("proxy-only:")
 if PROXIED:
     # Forms that name no client of shardpool's are refused, never sent to a server.
@@ -103,4 +129,8 @@ if PROXIED:
     print("server id differs:", server_id != e.thread_id())
     print("a server's id:", outcome(b, "KILL %d" % server_id))
     print("its transaction goes on:", outcome(e, "SELECT 29"), outcome(e, "COMMIT"))
+    # Without a database, shardpool has no server to run a statement on.
+    o = pymysql.connect(host="127.0.0.1", port=PORT, user="sp_app", password=APP_PASSWORD,
+                        autocommit=True)
+    print("no database:", outcome(o, "SELECT 1"))
 print("done")

@@ -112,6 +112,11 @@ void MysqlClient::readInput() {
         continue;
       }
     }
+    if (!pool_) {  // logged in without a database
+      pos += m.totalSize;
+      if (!answerWithoutDatabase(payload, m.firstSequenceId)) return;  // closed
+      continue;
+    }
     if (!server_) {
       if (answerLocally(payload, m.firstSequenceId)) {
         pos += m.totalSize;
@@ -202,6 +207,26 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
     multiStatements_ = (capabilities_ & my::kClientMultiStatements) != 0;
     collation_ = login_->characterSet();
   }
+  if (!pool_) {
+    login_.reset();
+    worker().runtime().cancels().setOwner(cancelPid_, user_);
+    setState(State::Active);
+    send(std::move(pendingOk_));
+    pendingOk_.clear();
+    log::info(who(), "login accepted without a database");
+    return true;
+  }
+  if (!joinPool()) return false;
+  if (login_->provenStage1())
+    MysqlEngine::of(worker()).learnStage1(*pool_, *login_->provenStage1());
+  login_.reset();
+  worker().runtime().cancels().setOwner(cancelPid_, user_);
+  log::info(who(), "login accepted");
+  askPool();
+  return state_ != State::Closing;
+}
+
+bool MysqlClient::joinPool() {
   transactionPooling_ = pool_->settings().mode != config::PoolMode::Session;
   session_.setSchema(pool_->settings().dbname);
   primaryPool_ = pool_;
@@ -223,13 +248,7 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
       return false;
     }
   }
-  if (login_->provenStage1())
-    MysqlEngine::of(worker()).learnStage1(*pool_, *login_->provenStage1());
-  login_.reset();
-  worker().runtime().cancels().setOwner(cancelPid_, user_);
-  log::info(who(), "login accepted");
-  askPool();
-  return state_ != State::Closing;
+  return true;
 }
 
 MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
@@ -249,9 +268,16 @@ MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
     // Answered as a wrong password, so that a client cannot tell which users exist.
     return login_->verify("*" + std::string(40, '0'), out);
   }
-  if (database_.empty())
-    return login_->refuse(out, 1046, "3D000",
-                          "No database selected (shardpool needs one at login)");
+  if (database_.empty()) {
+    // No database: a connection that only KILLs or pings (the mariadb CLI's Ctrl-C,
+    // mysqladmin), or picks its database later with USE. It gets no pool until then.
+    if (changingUser_)
+      return login_->refuse(out, 1046, "3D000",
+                            "No database selected (shardpool needs one to change user)");
+    if (!countClient()) return login_->refuse(out, 1040, "08004", "Too many connections");
+    loginPool_ = nullptr;
+    return login_->verify(user->password, out);
+  }
   const config::Database* db = cfg->findDatabase(database_);
   if (!db || db->protocol != config::Protocol::MySql || db->name != database_)
     return login_->refuse(out, 1049, "42000", fmt::format("Unknown database '{}'", database_));
@@ -740,6 +766,54 @@ bool MysqlClient::answerKill(const KillStatement& kill, uint8_t sequenceId) {
       sendOk(sequenceId + 1, server_ ? server_->statusFlags() : my::kServerStatusAutocommit);
       break;
   }
+  return true;
+}
+
+bool MysqlClient::answerWithoutDatabase(my::Bytes payload, uint8_t sequenceId) {
+  auto command = static_cast<my::Command>(payload.empty() ? 0xFF : payload[0]);
+  std::optional<std::string> use;
+  if (command == my::Command::InitDb) {
+    use = std::string(my::asText(payload.subspan(1)));
+  } else if (command == my::Command::Query) {
+    use = useStatementTarget(my::asText(payload.subspan(1)));
+  }
+  switch (command) {
+    case my::Command::Quit:
+      close("client sent COM_QUIT");
+      return false;
+    case my::Command::Ping:
+    case my::Command::ResetConnection:
+      sendOk(sequenceId + 1);
+      return true;
+    default:
+      break;
+  }
+  if (!use) {
+    sendErr(sequenceId + 1, 1046, "3D000",
+            "No database selected (through shardpool, a connection without a database may "
+            "only USE one of its databases, KILL or ping)");
+    return true;
+  }
+  auto cfg = worker().runtime().config();
+  const config::Database* db = cfg->findDatabase(*use);
+  if (!db || db->protocol != config::Protocol::MySql || db->name != *use) {
+    sendErr(sequenceId + 1, 1049, "42000", fmt::format("Unknown database '{}'", *use));
+    return true;
+  }
+  Pool& pool = worker().runtime().pools().get(*cfg, *db, *use, user_);
+  if (db->sharded() && pool.settings().mode == config::PoolMode::Session) {
+    sendErr(sequenceId + 1, 1235, "42000",
+            fmt::format("database '{}' is sharded: it is served in transaction pooling only "
+                        "(pool_mode = \"transaction\")",
+                        *use));
+    return true;
+  }
+  database_ = *use;
+  pool_ = &pool;
+  if (!joinPool()) return false;
+  log::info(who(), "database {} chosen with {}", database_,
+            command == my::Command::InitDb ? "COM_INIT_DB" : "USE");
+  sendOk(sequenceId + 1);
   return true;
 }
 

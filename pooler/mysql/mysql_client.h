@@ -123,6 +123,12 @@ class MysqlClient final : public ClientSession {
   // Transaction pooling, no server linked: a command shardpool answers itself (true).
   bool answerLocally(protocol::mysql::Bytes payload, uint8_t sequenceId);
   // A result set of one row: its last insert id, in the text or the binary protocol.
+  // After the login (or a USE without a database): its pool's mode, schema, shards; false
+  // when the client was refused (a sharded database in session pooling) and closed.
+  bool joinPool();
+  // Logged in without a database: USE (or COM_INIT_DB) of a MySQL database joins its pool;
+  // PING, RESET and QUIT are answered; anything else gets ERR 1046. False when closed.
+  bool answerWithoutDatabase(protocol::mysql::Bytes payload, uint8_t sequenceId);
   // Its KILL statement (an id of shardpool's), answered here; false when the client was closed.
   bool answerKill(const KillStatement& kill, uint8_t sequenceId);
   void sendLastInsertId(uint8_t sequenceId, std::string_view columnName, bool binary);

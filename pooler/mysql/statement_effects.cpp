@@ -195,4 +195,33 @@ std::optional<KillStatement> killStatement(std::string_view sql) {
   return k;
 }
 
+std::optional<std::string> useStatementTarget(std::string_view sql) {
+  auto trim = [](std::string_view t) {
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    return t;
+  };
+  sql = trim(sql);
+  if (!sql.empty() && sql.back() == ';') sql = trim(sql.substr(0, sql.size() - 1));
+  if (sql.size() < 5 || !equalsWord(sql.substr(0, 3), "USE") ||
+      !std::isspace(static_cast<unsigned char>(sql[3])))
+    return std::nullopt;
+  std::string_view name = trim(sql.substr(4));
+  if (name.size() >= 2 && name.front() == '`' && name.back() == '`') {
+    std::string out;
+    for (size_t i = 1; i + 1 < name.size(); ++i) {
+      out += name[i];
+      if (name[i] == '`') {
+        if (name[i + 1] != '`' || i + 2 >= name.size()) return std::nullopt;
+        ++i;  // a doubled backquote stands for one
+      }
+    }
+    return out;
+  }
+  for (char c : name)
+    if (!identChar(c)) return std::nullopt;
+  if (name.empty()) return std::nullopt;
+  return std::string(name);
+}
+
 }  // namespace shardpool::pooler

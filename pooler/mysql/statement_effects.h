@@ -58,4 +58,7 @@ struct KillStatement {
 };
 std::optional<KillStatement> killStatement(std::string_view sql);
 
+// USE <name> alone (the name bare or in backquotes, an optional `;`): the name.
+std::optional<std::string> useStatementTarget(std::string_view sql);
+
 }  // namespace shardpool::pooler

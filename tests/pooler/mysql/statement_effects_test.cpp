@@ -145,5 +145,17 @@ TEST_CASE("mysql: killStatement reads the KILL forms shardpool answers", "[mysql
   }
 }
 
+TEST_CASE("mysql: useStatementTarget reads USE <database>", "[mysql_effects]") {
+  CHECK(useStatementTarget("USE shop") == "shop");
+  CHECK(useStatementTarget("  use   sp_db ; ") == "sp_db");
+  CHECK(useStatementTarget("USE `my db`") == "my db");
+  CHECK(useStatementTarget("USE `a``b`") == "a`b");
+  for (const char* sql : {"USE", "USE a b", "USE a; SELECT 1", "USERS", "USE `a", "USE a-b",
+                          "SELECT 1", "USE `a`b`"}) {
+    INFO(sql);
+    CHECK_FALSE(useStatementTarget(sql));
+  }
+}
+
 }  // namespace
 }  // namespace shardpool::pooler
