@@ -296,3 +296,58 @@ TEST_CASE("mysql host list: a host that cannot be reached is skipped", "[integra
   INFO(proxy.log());
   CHECK(proxy.logShows("trying the next host of the list", 5s));
 }
+
+TEST_CASE("mysql health checks run over TLS when the database's pools do", "[integration][mysql]") {
+  // The pools' user may log in over TLS only (REQUIRE SSL): a probe without TLS would be
+  // refused and the primary counted down. The fixture's replica serves no TLS: its probe fails
+  // with verify-full, as a pool's connect would.
+  const auto& primary = mariadbPrimary();
+  const auto& replica = mariadbReplica();
+  REQUIRE(primary.value("MYSQL_SSL") == "1");
+  MariaDbCli admin(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"));
+  const std::string user = "sp_tls_" + uniqueSuffix();
+  admin.run("CREATE USER '" + user + "'@'%' IDENTIFIED BY 'tls_pass' REQUIRE SSL; CREATE USER '" +
+            user + "'@'127.0.0.1' IDENTIFIED BY 'tls_pass' REQUIRE SSL; GRANT SELECT ON *.* TO '" +
+            user + "'@'%'; GRANT SELECT ON *.* TO '" + user + "'@'127.0.0.1'");
+  struct Drop {
+    MariaDbCli& admin;
+    std::string user;
+    ~Drop() { admin.run("DROP USER IF EXISTS '" + user + "'@'%', '" + user + "'@'127.0.0.1'"); }
+  } drop{admin, user};
+  const std::string p = "127.0.0.1:" + std::to_string(primary.port());
+  const std::string r = "127.0.0.1:" + std::to_string(replica.port());
+  Proxy proxy(
+      "[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+      "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
+      "pool_mode = \"transaction\"\ndefault_pool_size = 2\nadmin_users = [\"sp_console\"]\n"
+      "health_check_interval = \"200ms\"\n\n"
+      "[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+      std::to_string(primary.port()) + "\nuser = \"" + user +
+      "\"\npassword = \"tls_pass\"\nsslmode = \"verify-full\"\nsslrootcert = \"" +
+      testCert("ca.crt") + "\"\nreplicas = [ { host = \"127.0.0.1\", port = " +
+      std::to_string(replica.port()) + " } ]\n\n[users.sp_app]\npassword = \"" +
+      primary.value("SP_APP_PASSWORD") + "\"\n[users.sp_console]\npassword = \"console_pass\"\n");
+  Conn console(proxy.conninfo("sp_console", "console_pass", "shardpool"));
+  auto backend = [&](const std::string& addr) {
+    for (const auto& row : showRows(console, "SHOW BACKENDS"))
+      if (row.at("backend") == addr) return row;
+    return NamedRow{};
+  };
+  bool probed = eventually(
+      [&] {
+        NamedRow pr = backend(p), rr = backend(r);
+        return !pr.empty() && !rr.empty() && pr.at("role") == "primary" &&
+               rr.at("state") == "down";
+      },
+      10s);
+  NamedRow pr = backend(p), rr = backend(r);
+  INFO("primary: " << (pr.empty() ? "-" : pr.at("state") + " / " + pr.at("last_error"))
+                   << "\nreplica: " << (rr.empty() ? "-" : rr.at("state") + " / " + rr.at("last_error"))
+                   << "\n" << proxy.log());
+  REQUIRE(probed);
+  CHECK(pr.at("state") == "up");
+  CHECK(pr.at("write_target") == "1");
+  CHECK(contains(rr.at("last_error"), "TLS"));
+  MariaDbCli app(proxy.mysqlPort(), "sp_app", primary.value("SP_APP_PASSWORD"));
+  CHECK(app.scalar("SELECT @@port") == std::to_string(primary.port()));
+}

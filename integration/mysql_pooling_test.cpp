@@ -606,3 +606,51 @@ TEST_CASE("mysql pooling: SIGHUP raises the pool size for a MySQL client already
         "a still in its transaction: 2\n");
   CHECK(proxy.logShows("SIGHUP: configuration reloaded"));
 }
+
+TEST_CASE("mysql pooling: session pooling: a client whose server is killed loses its connection, "
+          "as directly",
+          "[integration][mysql]") {
+  // The client's session lived on that server: it is not moved to another one silently.
+  const auto& primary = mariadbPrimary();
+  std::string config = poolingConfig(primary.port());
+  const std::string mode = "pool_mode = \"transaction\"";
+  config.replace(config.find(mode), mode.size(), "pool_mode = \"session\"");
+  Proxy proxy(config);
+  std::string script =
+      "import pymysql, sys, time\n"
+      "def conn(port, user, password):\n"
+      "    return pymysql.connect(host='127.0.0.1', port=port, user=user, password=password, "
+      "database='sp_db', autocommit=True)\n"
+      "def q(c, sql):\n"
+      "    cur = c.cursor()\n"
+      "    cur.execute(sql)\n"
+      "    return cur.fetchall()\n"
+      "port, direct = int(sys.argv[1]), int(sys.argv[2])\n"
+      "c = conn(port, 'sp_app', sys.argv[3])\n"
+      "print('before', q(c, 'SELECT 1'))\n"
+      "server = q(c, 'SELECT CONNECTION_ID()')[0][0]\n"
+      "admin = conn(direct, 'sp_admin', sys.argv[4])\n"
+      "admin.cursor().execute('KILL %d' % server)\n"
+      "time.sleep(0.5)\n"
+      "for sql in ('SELECT 2', 'SELECT 3'):\n"
+      "    try:\n"
+      "        print('answered', q(c, sql))\n"
+      "    except pymysql.MySQLError as e:\n"
+      "        code = e.args[0] if e.args else 0\n"
+      "        print('lost' if code in (2006, 2013) else 'closed' if code == 0 else code)\n"
+      "print('a new connection', q(conn(port, 'sp_app', sys.argv[3]), 'SELECT 4'))\n";
+  auto run = [&](uint16_t port) {
+    return runCommand({"/usr/bin/python3", "-c", script, std::to_string(port),
+                       std::to_string(primary.port()), primary.value("SP_APP_PASSWORD"),
+                       primary.value("SP_ADMIN_PASSWORD")},
+                      {}, 60s);
+  };
+  auto direct = run(primary.port());
+  INFO("directly:\n" << direct.all());
+  REQUIRE(direct.exitCode == 0);
+  REQUIRE(contains(direct.out, "before ((1,),)\nlost\n"));
+  auto proxied = run(proxy.mysqlPort());
+  INFO("through shardpool:\n" << proxied.all() << proxy.log());
+  CHECK(proxied.exitCode == 0);
+  CHECK(proxied.out == direct.out);
+}
