@@ -2,8 +2,9 @@
 # MySQL-protocol benchmark: sysbench against a throwaway MariaDB 10.11 (scripts/mariadb-cluster.sh)
 # directly, through shardpool in session pooling (one server per client), and through shardpool in
 # transaction pooling with fewer servers than clients, in one run, the same workload each time.
-# Prints TPS (and its ratio to direct), p95 latency, errors and shardpool's CPU time per
-# transaction side by side.
+# Prints TPS (and its ratio to direct), p95 latency, errors, and the CPU time per transaction
+# of shardpool, MariaDB and sysbench side by side: on a machine they share, their sum is what
+# one transaction costs, and it bounds the TPS.
 # (ProxySQL, the reference MySQL pooler, is not packaged in Debian: it is not run here.)
 #   BENCH_SECONDS   length of each sysbench run (default 10)
 #   BENCH_THREADS   sysbench thread counts (default "16 100")
@@ -99,31 +100,45 @@ sb() {  # sb PORT DB ARGS...
 }
 sb "$DB_PORT" sp_db oltp_read_write prepare >"$WORK/prepare.log" 2>&1
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SP_PID/stat"; }
+DB_PID=$(cat "$(sp_env_get "$WORK/db/env" PID_FILE)")
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
+per_tx() {  # per_tx TICKS TRANSACTIONS -> µs per transaction
+  awk -v t="$1" -v n="$2" -v k="$TICK" 'BEGIN {printf "%.1f", t * 1e6 / k / n}'
+}
 
-# run NAME PORT DB WORKLOAD PSMODE THREADS -> "TPS P95 ERRORS CPU_US_PER_TX"
+# run NAME PORT DB WORKLOAD PSMODE THREADS
+#   -> "TPS P95 ERRORS SHARDPOOL_US_PER_TX MARIADB_US_PER_TX SYSBENCH_US_PER_TX"
 run() {
   local name=$1 port=$2 db=$3 workload=$4 ps=$5 threads=$6 raw="$OUT/$1.txt"
-  local before after tps p95 err tx
-  before=$(cpu_ticks)
-  if ! sb "$port" "$db" "$workload" --threads="$threads" --time="$SECS" --db-ps-mode="$ps" \
-    --mysql-ignore-errors=1213,1205 --percentile=95 run >"$raw" 2>&1; then
+  local before after db_before db_after tps p95 err tx
+  before=$(cpu_ticks "$SP_PID")
+  db_before=$(cpu_ticks "$DB_PID")
+  # sysbench's own CPU: the subshell's children's times (bash's `times`, second line).
+  if ! (sb "$port" "$db" "$workload" --threads="$threads" --time="$SECS" --db-ps-mode="$ps" \
+    --mysql-ignore-errors=1213,1205 --percentile=95 run >"$raw" 2>&1; rc=$?
+    times >"$raw.times"; exit $rc); then
     echo "bench-mysql: $name failed; last lines of $raw:" >&2
     tail -n 5 "$raw" | sed 's/^/  /' >&2
-    echo "FAIL FAIL FAIL FAIL"
+    echo "FAIL FAIL FAIL FAIL FAIL FAIL"
     return
   fi
-  after=$(cpu_ticks)
+  after=$(cpu_ticks "$SP_PID")
+  db_after=$(cpu_ticks "$DB_PID")
   tps=$(sed -n 's/^ *transactions: *[0-9]* *(\([0-9.]*\) per sec.*/\1/p' "$raw")
   tx=$(sed -n 's/^ *transactions: *\([0-9]*\) .*/\1/p' "$raw")
   p95=$(sed -n 's/^ *95th percentile: *\([0-9.]*\).*/\1/p' "$raw")
   err=$(sed -n 's/^ *ignored errors: *\([0-9]*\) .*/\1/p' "$raw")
-  local cpu="-"
-  if [ "$port" = "$MY_PORT" ] && [ "${tx:-0}" -gt 0 ]; then
-    cpu=$(awk -v t="$((after - before))" -v n="$tx" -v k="$TICK" 'BEGIN {printf "%.1f", t * 1e6 / k / n}')
+  local cpu="-" dbcpu="-" sbcpu="-"
+  if [ "${tx:-0}" -gt 0 ]; then
+    [ "$port" = "$MY_PORT" ] && cpu=$(per_tx "$((after - before))" "$tx")
+    dbcpu=$(per_tx "$((db_after - db_before))" "$tx")
+    # "0m1.234s 0m0.567s" -> seconds, user + system
+    sbcpu=$(awk -v n="$tx" 'NR == 2 {
+        split($1, u, /[ms]/); split($2, s, /[ms]/)
+        printf "%.1f", ((u[1] + s[1]) * 60 + u[2] + s[2]) * 1e6 / n }' "$raw.times")
   fi
-  echo "${tps:-?} ${p95:-?} ${err:-0} $cpu"
+  echo "${tps:-?} ${p95:-?} ${err:-0} $cpu $dbcpu $sbcpu"
 }
 
 echo "bench-mysql: warm-up" >&2
@@ -133,8 +148,8 @@ sb "$MY_PORT" transaction oltp_read_only --threads=16 --time=2 run >/dev/null 2>
 echo
 echo "sysbench, ${SECS}s per run; transaction pooling with $POOL servers"
 echo
-echo "| threads | workload | prepared | target | TPS | x direct | p95 ms | ignored errors | shardpool CPU µs/tx |"
-echo "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| threads | workload | prepared | target | TPS | x direct | p95 ms | ignored errors | CPU µs/tx: shardpool | MariaDB | sysbench | all |"
+echo "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for threads in $THREADS; do
   for w in $WORKLOADS; do
     for ps in $PS_MODES; do
@@ -146,10 +161,11 @@ for threads in $THREADS; do
           transaction) port=$MY_PORT db=transaction ;;
         esac
         label=$([ "$ps" = auto ] && echo yes || echo no)
-        read -r tps p95 err cpu < <(run "$threads-$w-$ps-$target" "$port" "$db" "$w" "$ps" "$threads")
+        read -r tps p95 err cpu dbcpu sbcpu < <(run "$threads-$w-$ps-$target" "$port" "$db" "$w" "$ps" "$threads")
         [ "$target" = direct ] && direct_tps=$tps
         ratio=$(awk -v a="$tps" -v b="$direct_tps" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }')
-        echo "| $threads | $w | $label | $target | $tps | $ratio | $p95 | $err | $cpu |"
+        all=$(awk -v a="$cpu" -v b="$dbcpu" -v c="$sbcpu" 'BEGIN { if (b == "-" || c == "-") print "-"; else printf "%.1f", (a == "-" ? 0 : a) + b + c }')
+        echo "| $threads | $w | $label | $target | $tps | $ratio | $p95 | $err | $cpu | $dbcpu | $sbcpu | $all |"
       done
     done
   done
