@@ -13,8 +13,7 @@ namespace shardpool::config {
 namespace {
 
 // Keys of [databases.<name>] that only PostgreSQL databases have for now.
-constexpr std::string_view kPostgresOnlyKeys[] = {"auth_user", "auth_query", "auth_dbname",
-                                                   "connect_query"};
+constexpr std::string_view kPostgresOnlyKeys[] = {"connect_query"};
 
 bool hasUpper(std::string_view s) {
   for (char c : s)

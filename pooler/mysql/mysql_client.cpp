@@ -158,6 +158,10 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
   my::Writer w;
   MysqlClientLogin::Status st = login_->onPacket(payload, sequenceId, w);
   if (st == MysqlClientLogin::Status::Identified) st = identified(w);
+  return loginStep(st, w, sequenceId);
+}
+
+bool MysqlClient::loginStep(MysqlClientLogin::Status st, my::Writer& w, uint8_t sequenceId) {
   switch (st) {
     case MysqlClientLogin::Status::Continue:
     case MysqlClientLogin::Status::Identified:
@@ -186,11 +190,17 @@ bool MysqlClient::onLoginPacket(my::Bytes payload, uint8_t sequenceId) {
         login_.reset();
         return true;
       }
+      if (!lookupKey_.empty()) {
+        // A password changed since it was looked up: the next login looks it up again.
+        MysqlEngine::of(worker()).authCache().forget(lookupKey_);
+      }
       close(fmt::format("login refused: {}", login_->reason()));
       return false;
     case MysqlClientLogin::Status::Accepted:
       break;
   }
+  lookupKey_.clear();
+  lookupKey_.shrink_to_fit();
   pendingOk_ = w.take();
   pool_ = loginPool_;
   loginPool_ = nullptr;
@@ -264,9 +274,14 @@ MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
   }
   auto cfg = worker().runtime().config();
   const config::User* user = cfg->findUser(user_);
-  if (!user) {
+  const config::Database* named = database_.empty() ? nullptr : cfg->findDatabase(database_);
+  // A user without a password in [users] is looked up with its database's auth_query.
+  const bool lookup = (!user || user->password.empty()) && named &&
+                      named->protocol == config::Protocol::MySql && named->name == database_ &&
+                      !cfg->authUserFor(*named).empty();
+  if (!user && !lookup) {
     // Answered as a wrong password, so that a client cannot tell which users exist.
-    return login_->verify("*" + std::string(40, '0'), out);
+    return login_->verify(std::string(kNoSuchUser), out);
   }
   if (database_.empty()) {
     // No database: a connection that only KILLs or pings (the mariadb CLI's Ctrl-C,
@@ -286,6 +301,7 @@ MysqlClientLogin::Status MysqlClient::identified(my::Writer& out) {
   // Its pool once accepted, now or after more of the exchange (caching_sha2's full
   // authentication, a switch to mysql_native_password).
   loginPool_ = &worker().runtime().pools().get(*cfg, *db, database_, user_);
+  if (lookup) return startLookup(*cfg, *db, out);
   return login_->verify(user->password, out);
 }
 

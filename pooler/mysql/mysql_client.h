@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pooler/auth/auth_cache.h"
 #include "pooler/mysql/client_login.h"
 #include "pooler/mysql/session_vars.h"
 #include "pooler/mysql/shard_merge.h"
@@ -114,6 +115,18 @@ class MysqlClient final : public ClientSession {
   // A login packet; false when the client was closed.
   bool onLoginPacket(protocol::mysql::Bytes payload, uint8_t sequenceId);
   MysqlClientLogin::Status identified(protocol::mysql::Writer& out);
+  // Sends what a login step wrote and acts on its status; false when the client was closed.
+  bool loginStep(MysqlClientLogin::Status st, protocol::mysql::Writer& w, uint8_t sequenceId);
+  // auth_query (client_lookup.cpp): the user's password hash from its database, through the
+  // engine's cache; the login goes on in secretLookedUp() when the answer is not cached.
+  MysqlClientLogin::Status startLookup(const config::Config& cfg, const config::Database& db,
+                                       protocol::mysql::Writer& out);
+  MysqlClientLogin::Status verifyLookedUp(const AuthSecret& result,
+                                          protocol::mysql::Writer& out);
+ public:
+  void secretLookedUp(const AuthSecret& result);
+
+ private:
   void onCommand(protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
                  uint8_t sequenceId);
   // COM_CHANGE_USER: the session ends (its server is reset), the password is checked again
@@ -202,6 +215,10 @@ class MysqlClient final : public ClientSession {
                std::string_view message);
 
   std::optional<MysqlClientLogin> login_;
+  std::string lookupKey_;   // its auth_query cache key while a looked-up login runs
+  bool lookingUp_ = false;  // the login waits for auth_query's answer
+  // The stored form of no password at all: verified as a wrong one.
+  static constexpr std::string_view kNoSuchUser = "*0000000000000000000000000000000000000000";
   std::string pendingOk_;  // the login's OK, sent once a server is linked
   protocol::mysql::Capabilities capabilities_ = 0;
   MysqlServer* server_ = nullptr;

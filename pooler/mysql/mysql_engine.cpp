@@ -23,8 +23,11 @@ std::unique_ptr<WorkerLocal> MysqlEngine::newWorkerLocal(Worker& worker) {
 }
 
 void MysqlEngine::reloaded() {
-  std::lock_guard lock(mutex_);
-  stages_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    stages_.clear();
+  }
+  authCache_.clear();
 }
 
 MysqlEngine& MysqlEngine::of(Worker& worker) {

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "pooler/mysql/kill_sender.h"
+#include "pooler/mysql/side_query.h"
 #include "pooler/mysql/mysql_client.h"
 #include "pooler/mysql/mysql_engine.h"
 #include "pooler/net/log.h"
@@ -659,17 +659,26 @@ void MysqlServer::killQuery() {
     return;
   }
   const PoolSettings& s = pool_.settings();
-  KillTarget target;
-  target.addr = addr_;
-  target.threadId = threadId_;
-  target.host = hosts_.host(s);
-  if (s.tlsMode != config::TlsMode::Disable) target.tls = s.tls;
-  target.verifyHost = s.tlsMode == config::TlsMode::VerifyFull;
-  target.serverId = id();
+  SideQuery q;
+  q.host = hosts_.host(s);
+  q.port = hosts_.port(s);
+  q.addr = addr_;
+  if (s.tlsMode != config::TlsMode::Disable) q.tls = s.tls;
+  q.verifyHost = s.tlsMode == config::TlsMode::VerifyFull;
+  q.sql = fmt::format("KILL QUERY {}", threadId_);
+  q.timeout = std::chrono::seconds(10);
   killing_ = true;
   killSince_ = worker().now();
   log::info(who_, "KILL QUERY {} for its client's command", threadId_);
-  sendKillQuery(worker(), std::move(target), std::move(*login));
+  runSideQuery(worker(), std::move(q), std::move(*login),
+               [&w = worker(), id = id(), thread = threadId_](const SideResult& r) {
+                 if (r.ok)
+                   log::info("", "KILL QUERY {}: sent", thread);
+                 else
+                   log::warn("", "KILL QUERY {}: {}", thread, r.error);
+                 if (auto* server = dynamic_cast<MysqlServer*>(w.findServer(id)))
+                   server->killDelivered();
+               });
 }
 
 void MysqlServer::killDelivered() {
@@ -680,9 +689,9 @@ void MysqlServer::killDelivered() {
 
 void MysqlServer::onTick(Clock::time_point now) {
   // A KILL that gets no answer: the server's session is in an unknown state.
-  if (killing_ && now - killSince_ >= std::chrono::seconds(10)) {
+  if (killing_ && now - killSince_ >= std::chrono::seconds(15)) {
     killing_ = false;
-    close("KILL QUERY got no answer within 10 s");
+    close("KILL QUERY got no answer within 15 s");
     return;
   }
   // shardpool's own commands are short: a server that does not answer one within the bound

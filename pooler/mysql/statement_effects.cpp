@@ -224,4 +224,27 @@ std::optional<std::string> useStatementTarget(std::string_view sql) {
   return std::string(name);
 }
 
+std::string authLookupStatement(std::string_view query, std::string_view user) {
+  std::string literal = "X'";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : user) {
+    literal += kHex[c >> 4];
+    literal += kHex[c & 0xF];
+  }
+  literal += '\'';
+  for (size_t i = 0; i < query.size();) {
+    char c = query[i];
+    if (size_t end = skipComment(query, i); end != i) {
+      i = end;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      i = skipQuoted(query, i, c);
+    } else if (c == '?') {
+      return std::string(query.substr(0, i)) + literal + std::string(query.substr(i + 1));
+    } else {
+      ++i;
+    }
+  }
+  return std::string(query);  // no parameter: the query as written
+}
+
 }  // namespace shardpool::pooler

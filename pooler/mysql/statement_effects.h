@@ -58,6 +58,14 @@ struct KillStatement {
 };
 std::optional<KillStatement> killStatement(std::string_view sql);
 
+// auth_query for a MySQL database: `query` with its first `?` (outside quotes) replaced by the
+// user name as a hex literal (X'...': nothing in the name can escape it). PostgreSQL's default
+// query (or an empty one) stands for MySQL's: kMysqlAuthQuery.
+inline constexpr std::string_view kMysqlAuthQuery =
+    "SELECT User, authentication_string FROM mysql.user WHERE User = ? AND plugin IN "
+    "('mysql_native_password', '') ORDER BY Host = '%' DESC LIMIT 1";
+std::string authLookupStatement(std::string_view query, std::string_view user);
+
 // USE <name> alone (the name bare or in backquotes, an optional `;`): the name.
 std::optional<std::string> useStatementTarget(std::string_view sql);
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "pooler/pg/auth_cache.h"
+#include "pooler/auth/auth_cache.h"
 
 namespace shardpool::pooler {
 

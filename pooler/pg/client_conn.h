@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "pooler/auth/login_backoff.h"
-#include "pooler/pg/auth_cache.h"
+#include "pooler/auth/auth_cache.h"
 #include "pooler/pg/client_auth.h"
 #include "pooler/pg/client_statement.h"
 #include "pooler/session/client_session.h"

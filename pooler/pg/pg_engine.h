@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "pooler/pg/auth_cache.h"
+#include "pooler/auth/auth_cache.h"
 #include "pooler/session/engine.h"
 
 namespace shardpool::pooler {

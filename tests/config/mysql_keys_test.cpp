@@ -75,9 +75,6 @@ TEST_CASE("config: a MySQL database refuses PostgreSQL-only keys", "[config][mys
     std::string_view key;
   };
   const Case cases[] = {
-      {"auth_user = \"lookup\"", "auth_user"},
-      {"auth_query = \"SELECT 1\"", "auth_query"},
-      {"auth_dbname = \"x\"", "auth_dbname"},
       {"connect_query = \"SET NAMES utf8mb4\"", "connect_query"},
   };
   for (const Case& c : cases) {
@@ -88,6 +85,15 @@ TEST_CASE("config: a MySQL database refuses PostgreSQL-only keys", "[config][mys
     CHECK(e.message ==
           std::string(c.key) + " is not supported on a MySQL database (protocol = \"mysql\") yet");
   }
+}
+
+TEST_CASE("config: a MySQL database takes auth_user, auth_query and auth_dbname", "[config][mysql]") {
+  auto cfg = loadOk(mysqlDb("auth_user = \"lookup\"\nauth_query = \"SELECT u, p FROM t WHERE u = ?\"\n"
+                            "auth_dbname = \"mysql\"\n"));
+  const Database& db = cfg->databases.at("shop");
+  CHECK(cfg->authUserFor(db) == "lookup");
+  CHECK(cfg->authQueryFor(db) == "SELECT u, p FROM t WHERE u = ?");
+  CHECK(cfg->authDbnameFor(db) == "mysql");
 }
 
 TEST_CASE("config: a MySQL database may be sharded, its table rules in lower case",

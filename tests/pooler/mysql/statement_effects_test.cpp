@@ -145,6 +145,15 @@ TEST_CASE("mysql: killStatement reads the KILL forms shardpool answers", "[mysql
   }
 }
 
+TEST_CASE("mysql: authLookupStatement binds the user name as a hex literal", "[mysql_effects]") {
+  CHECK(authLookupStatement("SELECT u, p FROM t WHERE u = ?", "app") ==
+        "SELECT u, p FROM t WHERE u = X'617070'");
+  // Quotes and comments keep their question marks; the name cannot break out.
+  CHECK(authLookupStatement("SELECT '?', `a?` /* ? */ FROM t WHERE u = ? AND v = ?", "x'; --") ==
+        "SELECT '?', `a?` /* ? */ FROM t WHERE u = X'78273B202D2D' AND v = ?");
+  CHECK(authLookupStatement("SELECT 1", "a") == "SELECT 1");
+}
+
 TEST_CASE("mysql: useStatementTarget reads USE <database>", "[mysql_effects]") {
   CHECK(useStatementTarget("USE shop") == "shop");
   CHECK(useStatementTarget("  use   sp_db ; ") == "sp_db");

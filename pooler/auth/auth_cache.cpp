@@ -1,4 +1,4 @@
-#include "pooler/pg/auth_cache.h"
+#include "pooler/auth/auth_cache.h"
 
 namespace shardpool::pooler {
 

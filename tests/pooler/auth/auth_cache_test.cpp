@@ -1,6 +1,6 @@
 // The auth_query cache: one lookup per user however many logins wait, answers kept for the TTL,
 // failures never kept, and a failed login forgetting the answer it used.
-#include "pooler/pg/auth_cache.h"
+#include "pooler/auth/auth_cache.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,7 @@
-// Secrets looked up with auth_query, shared by every worker: one lookup per (database, user) at a
-// time, however many clients log in at once, and its answer kept for auth_query_cache_ttl.
-// Pure bookkeeping under a mutex; the lookup itself is auth_query.h's.
+// Secrets looked up with auth_query, shared by every worker (each engine keeps its own): one
+// lookup per (database, user) at a time, however many clients log in at once, and its answer
+// kept for auth_query_cache_ttl. Pure bookkeeping under a mutex; the lookups themselves are the
+// engines' (PostgreSQL: pooler/pg/auth_query.h, MySQL: pooler/mysql/side_query.h).
 #pragma once
 
 #include <chrono>
