@@ -9,6 +9,7 @@
 #include "pooler/session/health_view.h"
 #include "pooler/session/pool.h"
 #include "pooler/session/runtime.h"
+#include "pooler/session/server_link.h"
 
 namespace shardpool::pooler {
 
@@ -78,7 +79,7 @@ void ClientSession::askPool(bool again) {
                  "3D000");
     return;
   }
-  Pool::Acquired a = pool_->acquire(worker(), id(), flavor());
+  Pool::Acquired a = pool_->acquire(worker(), id(), flavor(), lastServer_);
   switch (a.grant) {
     case Pool::Grant::Idle:
       assignServer(a.server);
@@ -96,6 +97,7 @@ void ClientSession::assignServer(ServerLink* server) {
   if (state_ == State::WaitServer) {
     PoolCounters& counters = pool_->counters(worker().index());
     counters.add(counters.assignments, 1);
+    lastServer_ = server->id();
     counters.add(counters.waitUs, static_cast<uint64_t>(
                                       std::chrono::duration_cast<std::chrono::microseconds>(
                                           Clock::now() - waitStart_)

@@ -111,6 +111,7 @@ class ClientSession : public Connection {
   Clock::time_point lastActivity_;  // last bytes from the client
   uint32_t cancelPid_ = 0;
   uint32_t cancelKey_ = 0;
+  uint64_t lastServer_ = 0;  // the id of the server it was given last (Pool::acquire prefers it)
 
  private:
   friend class Worker;  // sets protocol_ when it accepts the client

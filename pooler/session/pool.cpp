@@ -179,15 +179,16 @@ void Pool::connectForWaiter(Worker& from, const Waiter& w) {
         [this, id = w.clientId](Worker& target) { target.connectFor(*this, id); });
 }
 
-Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId, uint64_t flavor) {
+Pool::Acquired Pool::acquire(Worker& worker, uint64_t clientId, uint64_t flavor,
+                             uint64_t preferred) {
   IdleList& mine = idle_[worker.index()];
   // The steady path: nobody waits and this worker has an idle server; no lock. A waiter that
   // queues meanwhile on another worker is served by the next release (see release()).
   if (!paused() && waiting_.load() == 0)
-    if (ServerLink* s = unparkFlavor(mine, flavor)) return {Grant::Idle, s};
+    if (ServerLink* s = unparkFlavor(mine, flavor, preferred)) return {Grant::Idle, s};
   std::unique_lock lock(mutex_);
   if (!paused() && waiters_.empty()) {
-    if (ServerLink* s = unparkFlavor(mine, flavor)) return {Grant::Idle, s};
+    if (ServerLink* s = unparkFlavor(mine, flavor, preferred)) return {Grant::Idle, s};
     if (reserveSlot(settings().size)) return {Grant::Connect, nullptr};
     // Full: one of another flavor, which the engine replaces.
     if (!mine.servers.empty()) return {Grant::Idle, unpark(mine)};
@@ -230,17 +231,25 @@ ServerLink* Pool::unpark(IdleList& list) {
   return s;
 }
 
-ServerLink* Pool::unparkFlavor(IdleList& list, uint64_t flavor) {
+ServerLink* Pool::unparkFlavor(IdleList& list, uint64_t flavor, uint64_t preferred) {
   if (list.servers.empty()) return nullptr;
-  if (flavor == 0 || list.servers.back()->flavor() == flavor) return unpark(list);
-  for (size_t i = list.servers.size() - 1; i-- > 0;) {
+  auto takeAt = [&](size_t i) {
     ServerLink* s = list.servers[i];
-    if (s->flavor() != flavor) continue;
     list.servers.erase(list.servers.begin() + static_cast<std::ptrdiff_t>(i));
     list.count.store(static_cast<uint32_t>(list.servers.size()));
     s->parked_ = false;
     return s;
+  };
+  // The client's last server, when it is parked here (most often on top: nobody took it).
+  if (preferred != 0 && list.servers.back()->id() != preferred) {
+    for (size_t i = list.servers.size() - 1; i-- > 0;) {
+      ServerLink* s = list.servers[i];
+      if (s->id() == preferred && (flavor == 0 || s->flavor() == flavor)) return takeAt(i);
+    }
   }
+  if (flavor == 0 || list.servers.back()->flavor() == flavor) return unpark(list);
+  for (size_t i = list.servers.size() - 1; i-- > 0;)
+    if (list.servers[i]->flavor() == flavor) return takeAt(i);
   return nullptr;
 }
 

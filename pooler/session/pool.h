@@ -245,7 +245,10 @@ class Pool {
   // Called on `worker` for one of its clients. Connect: a slot is reserved, open a server.
   // `flavor`: what the client needs a server to share with it (ServerLink::flavor(); 0: any).
   // An idle server of another flavor is taken only when no new one may be opened.
-  Acquired acquire(Worker& worker, uint64_t clientId, uint64_t flavor = 0);
+  // `preferred`: the id of the server the client had last; taken when it is idle on `worker`
+  // (its prepared statements are there), else the most recently parked one.
+  Acquired acquire(Worker& worker, uint64_t clientId, uint64_t flavor = 0,
+                   uint64_t preferred = 0);
   // Removes a waiting client; false when a server is already on its way to it.
   bool cancelWait(unsigned workerIndex, uint64_t clientId);
   // A clean server is free again (on its owning worker): give it to the first waiter or park it.
@@ -289,7 +292,7 @@ class Pool {
   };
   ServerLink* unpark(IdleList& list);  // the most recently parked
   // The most recently parked one of `flavor` (any with 0); nullptr when none.
-  ServerLink* unparkFlavor(IdleList& list, uint64_t flavor);
+  ServerLink* unparkFlavor(IdleList& list, uint64_t flavor, uint64_t preferred = 0);
   void park(IdleList& list, ServerLink* server);
   std::vector<unsigned> idleWorkers() const;  // workers with idle servers
   void pushWaiter(const Waiter& w);  // under mutex_

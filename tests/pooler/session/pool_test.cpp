@@ -275,6 +275,27 @@ TEST_CASE("a client is given an idle server of its flavor, a new one while there
   CHECK(got.server == b);
 }
 
+TEST_CASE("a client is given the server it had last when that one is idle", "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);  // pool_size 2
+  Worker& w0 = rt.worker(0);
+  Pool& p = rt.pool("alice");
+  testing::FakeServer* a = twoServersOnWorker0(rt, p);
+  testing::FakeServer* b = rt.opened()[1];
+  p.release(w0, a);
+  p.release(w0, b);  // b parked last: on top
+  // Client 1 had a: it gets a, not the most recently parked b.
+  Pool::Acquired got = p.acquire(w0, 1, 0, a->id());
+  CHECK(got.grant == Pool::Grant::Idle);
+  CHECK(got.server == a);
+  CHECK(b->parked());
+  p.release(w0, a);
+  // Without a preference, or preferring a server that is not idle here: the top one.
+  got = p.acquire(w0, 2, 0, 0);
+  CHECK(got.server == a);
+  got = p.acquire(w0, 3, 0, 987654);
+  CHECK(got.server == b);
+}
+
 TEST_CASE("a server released while a client of another worker waits goes to that client",
           "[session][pool]") {
   TestRuntime rt(kTwoWorkers);
