@@ -121,8 +121,14 @@ void ClientConn::linkServer(ServerLink* link) {
   server_ = server;
   setState(State::Login);
   log::debug(who(), "linked to {}", server->who());
+  // Most links go to a server a client with the same settings list left as it found it.
+  if (server->settingsMatch(params_.shared())) {
+    server->link(this, std::string(), {});
+    return;
+  }
   std::vector<std::pair<std::string, std::string>> toApply;
   std::string query = buildSetQuery(*server, toApply);
+  if (query.empty()) server->noteSettingsMatch(params_.shared());
   server->link(this, std::move(query), std::move(toApply));
 }
 

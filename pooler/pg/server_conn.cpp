@@ -211,6 +211,7 @@ void ServerConn::capture(std::string query) {
 
 void ServerConn::noteSetting(std::string_view name, const std::string* value) {
   if (findSetting(params_, name)) return;  // reported: ParameterStatus keeps it
+  ++settingsVersion_;
   if (value)
     setSetting(applied_, name, *value);
   else
@@ -397,6 +398,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
       if (type == 'Z') {
         requests_.clear();
         applied_.clear();  // the reset query (DISCARD ALL / RESET ALL) undid them
+        ++settingsVersion_;
         statements_.clear();
         // ... and connect_query's settings with them: it runs again before the server is reused.
         if (!startConnectQuery()) backToPool();
@@ -420,6 +422,7 @@ bool ServerConn::onMessage(char type, pg::Bytes body) {
 }
 
 void ServerConn::setParam(std::string_view name, std::string_view value) {
+  ++settingsVersion_;
   setSetting(params_, name, value);
 }
 
@@ -530,6 +533,7 @@ void ServerConn::unlink(bool clientMidMessage, bool settingsUnknown) {
 }
 
 void ServerConn::noteApplied(const Params& applied) {
+  ++settingsVersion_;
   for (auto& [k, v] : applied) {
     if (!param(k).empty()) continue;  // reported: ParameterStatus updated it
     if (v.empty())

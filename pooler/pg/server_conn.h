@@ -67,6 +67,18 @@ class ServerConn final : public ServerLink {
     return &params_[i].second;
   }
   const Params& applied() const { return applied_; }
+  // A client whose settings list is `profile` (an interned list, shared by the pool's clients
+  // with the same settings) found nothing to apply on this server: until the server's settings
+  // change, another client with that very list needs no comparison either. The list is kept
+  // alive here, so a client cannot change it in place (SharedSettings copies on write).
+  void noteSettingsMatch(std::shared_ptr<SettingsList> profile) {
+    matchedProfile_ = std::move(profile);
+    matchedVersion_ = settingsVersion_;
+    matched_ = true;
+  }
+  bool settingsMatch(const std::shared_ptr<SettingsList>& profile) const {
+    return matched_ && matchedProfile_ == profile && matchedVersion_ == settingsVersion_;
+  }
   // The unreported settings connect_query left on this server (read back after it ran): what a
   // client that never set them expects, instead of the server's defaults.
   const Params& baseline() const { return baseline_; }
@@ -196,6 +208,11 @@ class ServerConn final : public ServerLink {
   protocol::pg::Scanner scanner_;
   Chunk* currentChunk_ = nullptr;
   Params params_;
+  // Bumped by every change of params_, applied_ and baseline_ (settingsMatch()).
+  uint64_t settingsVersion_ = 0;
+  std::shared_ptr<SettingsList> matchedProfile_;  // see noteSettingsMatch()
+  uint64_t matchedVersion_ = 0;
+  bool matched_ = false;
   Params applied_;       // settings shardpool applied that the server does not report
   Params pendingApply_;  // being applied by the Login query
   Params baseline_;      // see baseline()

@@ -281,6 +281,7 @@ bool ServerConn::startConnectQuery() {
   send(w.take());
   setUnnamed(0, 0);
   baseline_.clear();
+  ++settingsVersion_;
   setupReplies_ = 2;
   log::debug(who_, "running connect_query");
   return true;
@@ -303,7 +304,10 @@ bool ServerConn::onSetupReply(char type, pg::Bytes body) {
       if (setupReplies_ != 1) return false;  // rows of connect_query itself
       if (auto row = pg::decodeDataRow(body); row && row->size() == 2 && (*row)[0]) {
         const std::string& name = *(*row)[0];
-        if (!reports(name) && (*row)[1]) setSetting(baseline_, name, *(*row)[1]);
+        if (!reports(name) && (*row)[1]) {
+          setSetting(baseline_, name, *(*row)[1]);
+          ++settingsVersion_;
+        }
       }
       return false;
     case 'Z':

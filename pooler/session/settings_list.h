@@ -68,6 +68,8 @@ class SharedSettings {
   void assign(SettingsList list) { list_ = std::make_shared<SettingsList>(std::move(list)); }
   // `list` must hold what this one holds (an interned equal list).
   void share(std::shared_ptr<SettingsList> list) { list_ = std::move(list); }
+  // The list itself (null when empty): equal pointers mean equal settings.
+  const std::shared_ptr<SettingsList>& shared() const { return list_; }
 
  private:
   SettingsList& own() {
