@@ -157,7 +157,12 @@ void ClientConn::handleParse(pg::Bytes body) {
   std::string_view query = p->query;
   std::vector<uint32_t>& types = p->paramTypes;
   std::string rewritten;  // the text the server gets instead of the client's
-  const StatementWords words = scanWords(query);
+  StatementWords words;
+  if (p->name.empty() && unnamed_ && unnamed_->wordBits != ClientStatement::kWordsUnknown &&
+      unnamed_->query == query)
+    words.bits = unnamed_->wordBits;  // the same text as the last unnamed Parse
+  else
+    words = scanWords(query);
   if (auto why = sessionOnlyFeature(query, words)) {
     // Prepare, under the client's name, a statement that raises the error when executed.
     log::info(who(), "refusing a session-only feature: {}", *why);
@@ -204,6 +209,7 @@ void ClientConn::handleParse(pg::Bytes body) {
     if (!unnamed_) unnamed_ = std::make_unique<ClientStatement>();
     hasUnnamed_ = true;
     unnamed_->serverName.clear();
+    unnamed_->wordBits = rewritten.empty() ? words.bits : ClientStatement::kWordsUnknown;
     unnamed_->query.assign(query);
     unnamed_->paramTypes.assign(types.begin(), types.end());
     ++unnamedGeneration_;

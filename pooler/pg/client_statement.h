@@ -15,6 +15,10 @@ struct ClientStatement {
   std::string serverName;
   std::string query;
   std::vector<uint32_t> paramTypes;
+  // The unnamed statement: scanWords(query).bits, so that a Parse of the same text again (most
+  // drivers' one-shot queries) is not scanned again; kWordsUnknown when not known.
+  static constexpr uint32_t kWordsUnknown = UINT32_MAX;
+  uint32_t wordBits = kWordsUnknown;
 };
 
 // A client's statements by the names it gave them: a map allocated with the first one, so that a
