@@ -263,7 +263,7 @@ PoolCounters& ServerConn::counters() {
   return pool_.counters(worker().index());
 }
 
-void ServerConn::pushRequest(pg::Request r) {
+void ServerConn::pushRequest(pg::Request&& r) {
   if (requests_.empty()) busySince_ = worker().now();
   if (!queryOpen_) {
     queryOpen_ = true;

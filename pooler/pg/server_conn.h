@@ -112,7 +112,7 @@ class ServerConn final : public ServerLink {
   void unlink(bool clientMidMessage = false, bool settingsUnknown = false);
   // Requests sent (or answered by shardpool) and not yet replied to; pushing drains replies
   // that shardpool synthesizes once they are due.
-  void pushRequest(protocol::pg::Request r);
+  void pushRequest(protocol::pg::Request&& r);
   bool awaitingReady() const { return !requests_.empty(); }
   Clock::time_point busySince() const { return busySince_; }    // oldest outstanding request
   Clock::time_point readySince() const { return readySince_; }  // last time nothing was pending

@@ -37,7 +37,7 @@ class Ring {
   T& front() { return slots_[head_]; }
   const T& front() const { return slots_[head_]; }
   const T& operator[](size_t i) const { return slots_[(head_ + i) & (slots_.size() - 1)]; }
-  void push_back(T v) {
+  void push_back(T&& v) {
     if (count_ == slots_.size()) grow();
     slots_[(head_ + count_) & (slots_.size() - 1)] = std::move(v);
     ++count_;
@@ -74,7 +74,7 @@ struct Request {
 
 class RequestQueue {
  public:
-  void push(Request r) {
+  void push(Request&& r) {
     if (r.type == 'S') skipping_ = false;
     q_.push_back(std::move(r));
   }
