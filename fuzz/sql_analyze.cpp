@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!facts.parsed) FUZZ_CHECK(facts.tables.empty() && facts.keySets.empty());
   for (const auto& keys : facts.keySets) FUZZ_CHECK(!keys.empty());
 
-  static router::StatementCache cache(8);
+  static router::StatementCache cache(8, &router::analyze);
   const router::StatementFacts& cached = cache.get(sql, hashMap.tables, 1);
   FUZZ_CHECK(cached.kind == facts.kind && cached.tables == facts.tables &&
              cached.keySets == facts.keySets && cached.isWrite == facts.isWrite &&

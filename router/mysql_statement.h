@@ -1,5 +1,5 @@
 // What a MySQL (or MariaDB) statement means for routing: the same StatementFacts that
-// router/pg_statement.h produces for PostgreSQL, so that route() (router/route.h) decides for both
+// router/pg_statement.h produces for PostgreSQL (router/statement_facts.h), so that route() (router/route.h) decides for both
 // protocols. Pure: text and table rules in, facts out; no I/O. Meant to sit behind a cache of
 // results per statement text, like analyze() behind StatementCache: it allocates (tokens, names).
 //
@@ -99,7 +99,7 @@
 
 #include <string_view>
 
-#include "router/pg_statement.h"
+#include "router/statement_facts.h"
 
 namespace shardpool::router {
 

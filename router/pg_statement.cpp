@@ -15,30 +15,6 @@
 
 namespace shardpool::router {
 
-std::string_view statementKindName(StatementKind kind) {
-  switch (kind) {
-    case StatementKind::Select:
-      return "select";
-    case StatementKind::Insert:
-      return "insert";
-    case StatementKind::Update:
-      return "update";
-    case StatementKind::Delete:
-      return "delete";
-    case StatementKind::Ddl:
-      return "ddl";
-    case StatementKind::TransactionControl:
-      return "transaction control";
-    case StatementKind::Set:
-      return "set";
-    case StatementKind::Utility:
-      return "utility";
-    case StatementKind::Empty:
-      return "empty";
-  }
-  return "?";
-}
-
 namespace detail {
 namespace {
 

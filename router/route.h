@@ -1,5 +1,5 @@
 // The routing decision for one statement of a sharded database: which shard (or shards) it goes
-// to, or why it is refused. Pure: the statement's facts (pg_statement.h), the database's shard
+// to, or why it is refused. Pure: the statement's facts (statement_facts.h, from either dialect's analyzer), the database's shard
 // map, the session's hints and the Bind values in; a Route out. No I/O, no locks, no clock.
 //
 // Precedence (issue 6): a session hint (SET shardpool.shard / shardpool.sharding_key), then a
@@ -44,7 +44,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "router/pg_statement.h"
+#include "router/statement_facts.h"
 
 namespace shardpool::router {
 

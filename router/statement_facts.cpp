@@ -1,8 +1,32 @@
 #include <algorithm>
 
-#include "router/pg_statement.h"
+#include "router/statement_facts.h"
 
 namespace shardpool::router {
+
+std::string_view statementKindName(StatementKind kind) {
+  switch (kind) {
+    case StatementKind::Select:
+      return "select";
+    case StatementKind::Insert:
+      return "insert";
+    case StatementKind::Update:
+      return "update";
+    case StatementKind::Delete:
+      return "delete";
+    case StatementKind::Ddl:
+      return "ddl";
+    case StatementKind::TransactionControl:
+      return "transaction control";
+    case StatementKind::Set:
+      return "set";
+    case StatementKind::Utility:
+      return "utility";
+    case StatementKind::Empty:
+      return "empty";
+  }
+  return "?";
+}
 
 const ShardedTable* noteTable(StatementFacts& facts, const TableRules& rules,
                               std::string_view name) {

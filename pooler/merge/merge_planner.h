@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "pooler/merge/pg_merge.h"
-#include "router/pg_statement.h"
+#include "router/statement_facts.h"
 
 namespace shardpool::pooler {
 

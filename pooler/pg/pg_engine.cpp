@@ -3,6 +3,7 @@
 #include "pooler/pg/client_conn.h"
 #include "pooler/pg/server_conn.h"
 #include "pooler/sharding/shard_router.h"
+#include "router/pg_statement.h"
 
 namespace shardpool::pooler {
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "config/config.h"
-#include "router/pg_statement.h"
+#include "router/statement_facts.h"
 #include "router/directory.h"
 #include "router/route.h"
 #include "pooler/session/engine.h"

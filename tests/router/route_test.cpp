@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "router/pg_params.h"
+#include "router/pg_statement.h"
 #include "router/pg_refusal.h"
 #include "router/route.h"
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "pooler/pg/client_routing.h"
+#include "router/pg_statement.h"
 
 namespace pooler = shardpool::pooler;
 namespace router = shardpool::router;

@@ -1,11 +1,8 @@
 #include <algorithm>
 
-#include "router/pg_statement.h"
+#include "router/statement_facts.h"
 
 namespace shardpool::router {
-
-StatementCache::StatementCache(size_t capacity, size_t maxSqlBytes)
-    : StatementCache(capacity, &analyze, maxSqlBytes) {}
 
 StatementCache::StatementCache(size_t capacity, Analyzer analyzer, size_t maxSqlBytes)
     : capacity_(std::max<size_t>(capacity, 1)), maxSqlBytes_(maxSqlBytes), analyzer_(analyzer) {

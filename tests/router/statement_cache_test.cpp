@@ -23,7 +23,7 @@ constexpr std::string_view kC = "SELECT * FROM orders WHERE customer_id = 3";
 
 TEST_CASE("StatementCache: hits return the facts analyze() gives", "[router][pg_statement]") {
   TableRules rules = ordersRules("customer_id");
-  StatementCache cache(8);
+  StatementCache cache(8, &analyze);
   const StatementFacts& first = cache.get(kA, rules, 1);
   REQUIRE(first.keySets.size() == 1);
   CHECK(first.keySets[0][0].integer == 1);
@@ -40,7 +40,7 @@ TEST_CASE("StatementCache: hits return the facts analyze() gives", "[router][pg_
 
 TEST_CASE("StatementCache: least recently used entries go first", "[router][pg_statement]") {
   TableRules rules = ordersRules("customer_id");
-  StatementCache cache(2);
+  StatementCache cache(2, &analyze);
   cache.get(kA, rules, 1);
   cache.get(kB, rules, 1);
   cache.get(kA, rules, 1);  // A is now the most recently used
@@ -58,7 +58,7 @@ TEST_CASE("StatementCache: least recently used entries go first", "[router][pg_s
 TEST_CASE("StatementCache: a new rules version empties the cache", "[router][pg_statement]") {
   TableRules byCustomer = ordersRules("customer_id");
   TableRules byId = ordersRules("id");
-  StatementCache cache(4);
+  StatementCache cache(4, &analyze);
   CHECK_FALSE(cache.get(kA, byCustomer, 1).keyMissing);
   CHECK(cache.get(kA, byId, 2).keyMissing);  // re-analyzed under the new rules
   CHECK(cache.size() == 1);
@@ -67,7 +67,7 @@ TEST_CASE("StatementCache: a new rules version empties the cache", "[router][pg_
 
 TEST_CASE("StatementCache: long texts are analyzed but not kept", "[router][pg_statement]") {
   TableRules rules = ordersRules("customer_id");
-  StatementCache cache(4, 32);
+  StatementCache cache(4, &analyze, 32);
   const StatementFacts& f = cache.get(kA, rules, 1);  // longer than 32 bytes
   CHECK(f.keySets.size() == 1);
   CHECK(cache.size() == 0);
@@ -77,7 +77,7 @@ TEST_CASE("StatementCache: long texts are analyzed but not kept", "[router][pg_s
 
 TEST_CASE("StatementCache: capacity 0 keeps one entry, clear() empties", "[router][pg_statement]") {
   TableRules rules = ordersRules("customer_id");
-  StatementCache cache(0);
+  StatementCache cache(0, &analyze);
   CHECK(cache.capacity() == 1);
   cache.get(kA, rules, 1);
   cache.get(kB, rules, 1);
@@ -114,7 +114,7 @@ TEST_CASE("analyze: micro-benchmark", "[.bench]") {
     }
     return best;
   };
-  StatementCache cache(64);
+  StatementCache cache(64, &analyze);
   for (std::string_view q : queries) {
     size_t sink = 0;
     double analyzeUs = perCall([&] { sink += analyze(q, rules).tables.size(); });
