@@ -1,6 +1,7 @@
 // The routing decision for one statement of a sharded database: which shard (or shards) it goes
-// to, or why it is refused. Pure: the statement's facts (statement_facts.h, from either dialect's analyzer), the database's shard
-// map, the session's hints and the Bind values in; a Route out. No I/O, no locks, no clock.
+// to, or why it is refused. Pure: the statement's facts (statement_facts.h, from either
+// dialect's analyzer), the database's shard map, the session's hints and the parameter values
+// in; a Route out. No I/O, no locks, no clock.
 //
 // Precedence (issue 6): a session hint (SET shardpool.shard / shardpool.sharding_key), then a
 // comment hint (/* shard: N */, /* sharding_key: K */), then the keys found in the statement.
