@@ -72,14 +72,25 @@ uint16_t scanStatementEffects(std::string_view sql) {
   return effects;
 }
 
-std::optional<std::string_view> lastInsertIdQuery(std::string_view sql) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-  };
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// A statement without the spaces around it and its one trailing `;`.
+std::string_view trimStatement(std::string_view sql) {
   sql = trim(sql);
   if (!sql.empty() && sql.back() == ';') sql = trim(sql.substr(0, sql.size() - 1));
+  return sql;
+}
+
+}  // namespace
+
+std::optional<std::string_view> lastInsertIdQuery(std::string_view sql) {
+  sql = trimStatement(sql);
   if (sql.size() < 7 || !equalsWord(sql.substr(0, 6), "SELECT") ||
       !std::isspace(static_cast<unsigned char>(sql[6])))
     return std::nullopt;
@@ -196,13 +207,7 @@ std::optional<KillStatement> killStatement(std::string_view sql) {
 }
 
 std::optional<std::string> useStatementTarget(std::string_view sql) {
-  auto trim = [](std::string_view t) {
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
-    return t;
-  };
-  sql = trim(sql);
-  if (!sql.empty() && sql.back() == ';') sql = trim(sql.substr(0, sql.size() - 1));
+  sql = trimStatement(sql);
   if (sql.size() < 5 || !equalsWord(sql.substr(0, 3), "USE") ||
       !std::isspace(static_cast<unsigned char>(sql[3])))
     return std::nullopt;
