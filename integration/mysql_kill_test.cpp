@@ -60,6 +60,8 @@ TEST_CASE("mysql kill: KILL QUERY and KILL between clients (and the CLI's Ctrl-C
   CHECK(contains(proxied.out, "user: error 1235\n"));
   CHECK(contains(proxied.out, "expression: error 1235\n"));
   CHECK(contains(proxied.out, "with more: error 1235\n"));
+  CHECK(contains(proxied.out, "behind another statement: error 1235\n"));
+  CHECK(contains(proxied.out, "its victim untouched: ok [(32,)]\n"));
   // A server's connection id names no client: the KILL is not passed on to the server.
   CHECK(contains(proxied.out, "server id differs: True\n"));
   CHECK(contains(proxied.out, "a server's id: error 1094\n"));

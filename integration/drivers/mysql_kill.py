@@ -119,6 +119,11 @@ if PROXIED:
     print("user:", outcome(b, "KILL USER sp_app"))
     print("expression:", outcome(b, "KILL QUERY 1 + 1"))
     print("with more:", outcome(b, "KILL 1; SELECT 1"))
+    multi = pymysql.connect(host="127.0.0.1", port=PORT, user="sp_app", password=APP_PASSWORD,
+                            database="sp_db", autocommit=True,
+                            client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    print("behind another statement:", outcome(multi, "SELECT 1; KILL %d" % a.thread_id()))
+    print("its victim untouched:", outcome(a, "SELECT 32"))
     # A server's own connection id (CONNECTION_ID() inside a transaction: the server that
     # runs it) is not a client's: the KILL is refused, the transaction is untouched.
     e = conn()

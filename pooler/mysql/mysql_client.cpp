@@ -327,6 +327,17 @@ void MysqlClient::onCommand(my::Bytes message, my::Bytes payload, uint8_t sequen
     }
   }
   if (transactionLost_ && answerLostTransaction(payload, sequenceId)) return;
+  if (command == static_cast<uint8_t>(my::Command::Query) && multiStatements_) {
+    // A KILL behind another statement (a leading one is answered in readInput): its id is
+    // shardpool's, a server would read it as one of its own threads.
+    std::string_view text = my::asText(payload.subspan(1));
+    if (text.find(';') != std::string_view::npos && (scanStatementEffects(text) & kRunsKill)) {
+      sendErr(sequenceId + 1, 1235, "42000",
+              "This version of shardpool doesn't yet support KILL inside a multi-statement "
+              "query: send the KILL alone");
+      return;
+    }
+  }
   // Read only when the server is lost inside a transaction (serverLost): outside one there is
   // none to lose, and the text is not scanned for it.
   auto cannotCommitIt = [&] {

@@ -56,6 +56,7 @@ uint16_t scanStatementEffects(std::string_view sql) {
     if (equalsWord(word, "RELEASE_ALL_LOCKS")) effects |= kReleasesAllLocks;
     if (equalsWord(word, "SQL_CALC_FOUND_ROWS")) effects |= kCalcFoundRows;
     if (words == 1) {
+      if (equalsWord(word, "KILL")) effects |= kRunsKill;
       if (equalsWord(word, "PREPARE")) effects |= kPreparesText;
       if (equalsWord(word, "HANDLER")) effects |= kOpensHandler;
       if (equalsWord(word, "XA")) effects |= kXaTransaction;

@@ -27,6 +27,7 @@ enum StatementEffect : uint16_t {
   kOpensHandler = 1 << 8,        // HANDLER t OPEN
   kXaTransaction = 1 << 9,       // XA START ... (its own transaction, not reported as one)
   kReleasesAllLocks = 1 << 10,   // RELEASE_ALL_LOCKS(): no named lock is held after it
+  kRunsKill = 1 << 11,           // a statement that starts with KILL (its ids are shardpool's)
 };
 
 uint16_t scanStatementEffects(std::string_view sql);

@@ -145,6 +145,13 @@ TEST_CASE("mysql: killStatement reads the KILL forms shardpool answers", "[mysql
   }
 }
 
+TEST_CASE("mysql: a KILL anywhere in a multi-statement query is seen", "[mysql_effects]") {
+  CHECK((scanStatementEffects("SELECT 1; KILL 5") & kRunsKill) != 0);
+  CHECK((scanStatementEffects("SELECT 1;/* x */ kill query 5;") & kRunsKill) != 0);
+  CHECK((scanStatementEffects("SELECT 'KILL 5'; SELECT `kill`") & kRunsKill) == 0);
+  CHECK((scanStatementEffects("SELECT killed FROM t") & kRunsKill) == 0);
+}
+
 TEST_CASE("mysql: authLookupStatement binds the user name as a hex literal", "[mysql_effects]") {
   CHECK(authLookupStatement("SELECT u, p FROM t WHERE u = ?", "app") ==
         "SELECT u, p FROM t WHERE u = X'617070'");
