@@ -512,8 +512,8 @@ TEST_CASE("mysql pooling: a backend that dies and comes back: pooled clients go 
   CHECK_FALSE(contains(proxy.log(), "BUG:"));
 }
 
-TEST_CASE("mysql pooling: query_timeout ends a statement that runs too long (ERR 3024), the pool "
-          "goes on",
+TEST_CASE("mysql pooling: query_timeout stops a statement that runs too long (ERR 3024), the "
+          "client and the pool go on",
           "[integration][mysql]") {
   const auto& primary = mariadbPrimary();
   Proxy proxy(poolingConfig(primary.port(), "query_timeout = \"1s\""));
@@ -529,6 +529,9 @@ TEST_CASE("mysql pooling: query_timeout ends a statement that runs too long (ERR
       "    print('slept')\n"
       "except Exception as e:\n"
       "    print('ended', e.args[0], 'after', round(time.time() - t))\n"
+      "cur = c.cursor()\n"
+      "cur.execute('SELECT 8')\n"
+      "print('same connection', cur.fetchall()[0][0])\n"
       "d = conn()\n"
       "cur = d.cursor()\n"
       "cur.execute('SELECT SLEEP(0.2), 7')\n"
@@ -539,8 +542,9 @@ TEST_CASE("mysql pooling: query_timeout ends a statement that runs too long (ERR
   INFO(r.all() << proxy.log());
   CHECK(r.exitCode == 0);
   CHECK((contains(r.out, "ended 3024 after 1\n") || contains(r.out, "ended 3024 after 2\n")));
+  CHECK(contains(r.out, "same connection 8\n"));  // KILL QUERY stopped it; the session goes on
   CHECK(contains(r.out, "next 7\n"));
-  CHECK(proxy.logShows("query_timeout"));
+  CHECK(proxy.logShows("query_timeout (1.0 s) expired: KILL QUERY"));
 }
 
 TEST_CASE("mysql pooling: an open cursor keeps its client on its server until the last row",

@@ -880,9 +880,17 @@ void MysqlClient::onTick(Clock::time_point now, const config::General& g) {
   }
   auto seconds = [](config::Duration d) { return d.count() / 1000.0; };
   if (state_ == State::Active && server_ && server_->busy()) {
-    // As PgBouncer's query_timeout: the client gets an error and goes, and so does the server
-    // connection, whose session is in the middle of the statement.
-    if (g.queryTimeout.count() > 0 && now - server_->busySince() >= g.queryTimeout)
+    // query_timeout: the statement is stopped with KILL QUERY and fails with MySQL's 3024 (as
+    // with max_execution_time), the session goes on. A statement that outlives its KILL by
+    // another query_timeout (or one that cannot be killed: several shards) ends the client and
+    // its server connection, as PgBouncer's query_timeout does.
+    if (g.queryTimeout.count() <= 0 || now - server_->busySince() < g.queryTimeout) return;
+    if (!fanout_ && server_->clientCommandRunning() && !server_->timeoutKillSent()) {
+      log::warn(who(), "query_timeout ({:.1f} s) expired: KILL QUERY", seconds(g.queryTimeout));
+      server_->killQuery(true);
+      return;
+    }
+    if (now - server_->busySince() >= 2 * g.queryTimeout)
       terminate("", fmt::format("query_timeout: the statement ran for more than {:.1f} s",
                                 seconds(g.queryTimeout)),
                 "query_timeout");

@@ -216,6 +216,17 @@ void MysqlServer::onData(Chunk* chunk, size_t len) {
       client_->fanoutPacket(packet, p.payload, r.kind, r.status == my::TrackStatus::Done);
     } else if (isOk && client_) {
       relayOk(packet, p.payload, out);
+    } else if (timeoutKill_ && r.kind == my::PacketKind::Err && client_) {
+      // The statement query_timeout killed: MySQL's own error for a statement that ran past
+      // max_execution_time; the session goes on.
+      my::Writer w;
+      my::ErrPacket err;
+      err.code = 3024;
+      err.sqlState = "HY000";
+      err.message = "Query execution was interrupted, maximum statement execution time exceeded";
+      my::putErr(w, packet[3], err, client_->capabilities() | my::kClientProtocol41);
+      out.append(w.data());
+      timeoutKill_ = false;
     } else {
       out.append(my::asText(packet));
     }
@@ -475,6 +486,7 @@ void MysqlServer::linkFailed(std::string_view reason) {
 
 my::TrackStatus MysqlServer::beginCommand(my::Bytes payload) {
   busySince_ = worker().now();
+  timeoutKill_ = false;
   replySeq_ = 1;
   return tracker_.begin(payload);
 }
@@ -650,8 +662,9 @@ void MysqlServer::onTlsFailed(const std::string& error) {
   fail(fmt::format("TLS with the server failed: {}", error));
 }
 
-void MysqlServer::killQuery() {
+void MysqlServer::killQuery(bool forTimeout) {
   if (killing_ || !clientCommandRunning() || threadId_ == 0 || addr_.ss_family == 0) return;
+  if (forTimeout) timeoutKill_ = true;
   std::string error, sqlState;
   std::optional<MysqlServerLogin> login = newLogin(error, sqlState);
   if (!login) {

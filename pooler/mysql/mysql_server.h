@@ -56,8 +56,11 @@ class MysqlServer final : public ServerLink {
   // Another client's KILL: stop the client's running command with KILL QUERY from a fresh
   // connection (kill_sender.h). Until that is answered the server stays busy, so it neither
   // goes back to the pool nor takes the client's next command.
-  void killQuery();
+  // `forTimeout`: query_timeout's, whose ERR reaches the client as MySQL's 3024 (as
+  // max_execution_time), once per command.
+  void killQuery(bool forTimeout = false);
   void killDelivered();
+  bool timeoutKillSent() const { return timeoutKill_; }
   // Its client's command went out (or waits here for its statement to be prepared): the client
   // waits for a reply.
   bool clientAwaitsReply() const {
@@ -146,6 +149,7 @@ class MysqlServer final : public ServerLink {
   Clock::time_point ownSince_;  // when the own command in flight was sent
   bool tracking_ = false;
   bool killing_ = false;  // a KILL QUERY for its client's command is on its way
+  bool timeoutKill_ = false;  // query_timeout killed the command in flight
   Clock::time_point killSince_;
   sockaddr_storage addr_{};  // where it is connected
   uint32_t threadId_ = 0;    // the server's id of this connection
