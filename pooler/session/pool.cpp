@@ -332,13 +332,18 @@ Pool::Waiter Pool::popWaiterFor(unsigned worker) {
 }
 
 void Pool::stealFor(Worker& worker) {
-  // Every idle server of this worker goes to a waiter, as long as both last.
+  // Every idle server of this worker goes to a waiter, as long as both last: the least
+  // recently parked first, so that the one a client of this worker just left (and is likely
+  // to ask for again: acquire's `preferred`) stays here.
   IdleList& mine = idle_[worker.index()];
   for (;;) {
     if (mine.servers.empty()) return;
     std::unique_lock lock(mutex_);
     if (waiters_.empty() || paused()) return;
-    ServerLink* s = unpark(mine);
+    ServerLink* s = mine.servers.front();
+    mine.servers.erase(mine.servers.begin());
+    mine.count.store(static_cast<uint32_t>(mine.servers.size()));
+    s->parked_ = false;
     Waiter w = popWaiter();
     lock.unlock();
     dispatch(worker, s, w.worker, w.clientId);

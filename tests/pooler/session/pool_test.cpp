@@ -343,6 +343,24 @@ TEST_CASE("a server parked on one worker is handed to a client queued on another
   CHECK(w1.findServer(s->id()) == s);
 }
 
+TEST_CASE("a worker gives a client queued elsewhere its least recently parked server",
+          "[session][pool]") {
+  TestRuntime rt(kTwoWorkers);
+  Worker& w0 = rt.worker(0);
+  Worker& w1 = rt.worker(1);
+  Pool& p = rt.pool("alice");
+  testing::FakeServer* older = twoServersOnWorker0(rt, p);
+  testing::FakeServer* newer = rt.opened()[1];
+  p.release(w0, older);
+  p.release(w0, newer);  // just left by its client, who may ask for it again
+  CHECK(p.acquire(w1, 10).grant == Pool::Grant::Queued);
+  rt.runPosted(0);
+  CHECK_FALSE(older->parked());  // on its way to worker 1
+  CHECK(newer->parked());        // stays for worker 0's clients
+  rt.runPosted(1);
+  CHECK(w1.findServer(older->id()) == older);
+}
+
 TEST_CASE("after RECONNECT a parked server closes at the next tick, one in use is left alone",
           "[session][pool]") {
   TestRuntime rt(kTwoWorkers);
