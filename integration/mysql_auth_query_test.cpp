@@ -97,3 +97,56 @@ TEST_CASE("mysql auth_query: an auth_user that cannot log in fails the lookup cl
   CHECK(contains(e.message, "password lookup failed for user 'sp_app'"));
   CHECK(proxy.logShows("password lookup (auth_query) failed: login refused"));
 }
+
+TEST_CASE("mysql auth_query and KILL run over TLS when the database's pools do",
+          "[integration][mysql]") {
+  // auth_user may log in over TLS only (REQUIRE SSL), to the mysql schema (auth_dbname): the
+  // lookup works only through TLS. The
+  // KILL's side connection logs in with the looked-up user's proven stage under sslmode
+  // verify-full: a KILL that did not reach the server would leave the SLEEP running.
+  const auto& primary = mariadbPrimary();
+  REQUIRE(primary.value("MYSQL_SSL") == "1");
+  MariaDbCli admin(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"));
+  const std::string lookup = "sp_tls_lookup_" + uniqueSuffix();
+  for (const char* host : {"%", "127.0.0.1"})
+    admin.run("CREATE USER '" + lookup + "'@'" + host +
+              "' IDENTIFIED BY 'tls_pw' REQUIRE SSL; GRANT SELECT ON mysql.* TO '" + lookup +
+              "'@'" + host + "'");
+  struct Drop {
+    MariaDbCli& admin;
+    std::string user;
+    ~Drop() { admin.run("DROP USER IF EXISTS '" + user + "'@'%', '" + user + "'@'127.0.0.1'"); }
+  } drop{admin, lookup};
+  Proxy proxy("[general]\nlisten_addr = \"127.0.0.1\"\nlisten_port = @LISTEN_PORT@\n"
+              "mysql_listen_port = @MYSQL_LISTEN_PORT@\nlog_level = \"info\"\n"
+              "pool_mode = \"transaction\"\ndefault_pool_size = 2\n\n"
+              "[databases.sp_db]\nprotocol = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+              std::to_string(primary.port()) + "\nsslmode = \"verify-full\"\nsslrootcert = \"" +
+              testCert("ca.crt") + "\"\nauth_user = \"" + lookup +
+              "\"\nauth_dbname = \"mysql\"\n\n[users." + lookup +
+              "]\npassword = \"tls_pw\"\n");
+  std::string script =
+      "import pymysql, sys, threading, time\n"
+      "def conn():\n"
+      "    return pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+      "password=sys.argv[2], database='sp_db', autocommit=True)\n"
+      "a, b = conn(), conn()\n"
+      "cur = a.cursor()\n"
+      "cur.execute(\"SHOW SESSION STATUS LIKE 'Ssl_version'\")\n"
+      "print('server TLS', cur.fetchall()[0][1].startswith('TLSv1.'))\n"
+      "threading.Timer(0.5, lambda: b.cursor().execute('KILL QUERY %d' % a.thread_id())).start()\n"
+      "t = time.time()\n"
+      "try:\n"
+      "    cur.execute('SELECT SLEEP(20)')\n"
+      "    print('slept', cur.fetchall())\n"
+      "except pymysql.MySQLError as e:\n"
+      "    print('killed', e.args[0], 'in time' if time.time() - t < 5 else 'slow')\n";
+  auto r = runCommand({"/usr/bin/python3", "-c", script, std::to_string(proxy.mysqlPort()),
+                       primary.value("SP_APP_PASSWORD")},
+                      {}, 60s);
+  INFO(r.all() << proxy.log());
+  CHECK(r.exitCode == 0);
+  CHECK(contains(r.out, "server TLS True\n"));
+  CHECK(contains(r.out, "killed 1317 in time\n"));
+  CHECK(proxy.logShows("KILL QUERY"));
+}
