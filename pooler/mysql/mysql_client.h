@@ -94,6 +94,8 @@ class MysqlClient final : public ClientSession {
   void killRequested(bool wholeConnection) override;
   // The KILL QUERY its server sent for it was answered: the server is free again.
   void killDone();
+  // auth_query's answer for its login (client_lookup.cpp), posted to its worker.
+  void secretLookedUp(const AuthSecret& result);
   bool waitingForServer() const override { return state_ == State::WaitServer; }
   void serverWithdrawn() override;
   void serverFailed(std::string_view reason, std::string_view sqlstate = "08006") override;
@@ -123,10 +125,7 @@ class MysqlClient final : public ClientSession {
                                        protocol::mysql::Writer& out);
   MysqlClientLogin::Status verifyLookedUp(const AuthSecret& result,
                                           protocol::mysql::Writer& out);
- public:
-  void secretLookedUp(const AuthSecret& result);
 
- private:
   void onCommand(protocol::mysql::Bytes message, protocol::mysql::Bytes payload,
                  uint8_t sequenceId);
   // COM_CHANGE_USER: the session ends (its server is reset), the password is checked again
