@@ -658,3 +658,49 @@ TEST_CASE("mysql pooling: session pooling: a client whose server is killed loses
   CHECK(proxied.exitCode == 0);
   CHECK(proxied.out == direct.out);
 }
+
+TEST_CASE("mysql pooling: query_timeout ends the client when its KILL QUERY cannot be sent",
+          "[integration][mysql]") {
+  // The pool's user may hold one connection (MAX_USER_CONNECTIONS 1): the KILL's own
+  // connection is refused, the statement runs on, and another query_timeout later the client
+  // and its server are closed, as PgBouncer's query_timeout does.
+  const auto& primary = mariadbPrimary();
+  MariaDbCli admin(primary.port(), "sp_admin", primary.value("SP_ADMIN_PASSWORD"));
+  const std::string user = "sp_one_" + uniqueSuffix();
+  for (const char* host : {"%", "127.0.0.1"})
+    admin.run("CREATE USER '" + user + "'@'" + host +
+              "' IDENTIFIED BY 'one_pw' WITH MAX_USER_CONNECTIONS 1; GRANT SELECT ON sp_db.* TO '" +
+              user + "'@'" + host + "'");
+  struct Drop {
+    MariaDbCli& admin;
+    std::string user;
+    ~Drop() { admin.run("DROP USER IF EXISTS '" + user + "'@'%', '" + user + "'@'127.0.0.1'"); }
+  } drop{admin, user};
+  std::string config = poolingConfig(primary.port(), "query_timeout = \"1s\"");
+  config.insert(config.find("\n\n[users.sp_app]"),
+                "\nuser = \"" + user + "\"\npassword = \"one_pw\"\npool_size = 1");
+  Proxy proxy(config);
+  std::string script =
+      "import pymysql, sys, time\n"
+      "c = pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='sp_app', "
+      "password=sys.argv[2], database='sp_db', autocommit=True)\n"
+      "t = time.time()\n"
+      "try:\n"
+      "    c.cursor().execute('SELECT SLEEP(4)')\n"
+      "    print('slept')\n"
+      "except pymysql.MySQLError as e:\n"
+      "    print('ended', e.args[0], 'after', round(time.time() - t))\n"
+      "try:\n"
+      "    c.cursor().execute('SELECT 1')\n"
+      "    print('same connection answered')\n"
+      "except pymysql.MySQLError as e:\n"
+      "    print('closed')\n";
+  auto r = runCommand({"/usr/bin/python3", "-c", script, std::to_string(proxy.mysqlPort()),
+                       primary.value("SP_APP_PASSWORD")},
+                      {}, 30s);
+  INFO(r.all() << proxy.log());
+  CHECK(r.exitCode == 0);
+  CHECK((contains(r.out, "ended 3024 after 2\n") || contains(r.out, "ended 3024 after 3\n")));
+  CHECK(contains(r.out, "closed\n"));
+  CHECK(proxy.logShows("KILL QUERY"));
+}
